@@ -1,0 +1,49 @@
+// Helpers every CLI command uses: config location, JSON output, exit codes.
+import { ConfigError, ContimgError, EXIT, SchemaVersionError } from '../lib/errors.js';
+import { loadConfigFile, type Config } from '../lib/config/index.js';
+
+/** --config wins, then CONTIMG_CONFIG; commands that can run without a config pass required=false. */
+export function configPath(opt: string | undefined): string | undefined {
+  return opt ?? process.env.CONTIMG_CONFIG ?? undefined;
+}
+
+export function requireConfig(opt: string | undefined): Config {
+  const p = configPath(opt);
+  if (!p) throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
+  return loadConfigFile(p);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof ConfigError || e instanceof SchemaVersionError) return EXIT.CONFIG;
+  if (e instanceof ContimgError && e.code === 'USAGE') return EXIT.USAGE;
+  if (e instanceof ContimgError && e.code === 'DRIFT') return EXIT.DRIFT;
+  if (e instanceof ContimgError && (e.code === 'DB_BUSY' || e.code === 'LEASE_BUSY')) return EXIT.LOCKED;
+  return EXIT.FAILURE;
+}
+
+/** One line to stderr: the message (which names the key path for config errors), never a secret. */
+export function reportError(e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`contimg: ${msg}\n`);
+}
+
+/** A usage error (exit 2) raised by a command's own argument checks. */
+export class UsageError extends ContimgError {
+  constructor(message: string) {
+    super(message, { code: 'USAGE', httpStatus: 400 });
+  }
+}
+
+/** Parse "24h", "7d", "90m", "30s" or a bare number of seconds into milliseconds. */
+export function parseDurationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`bad duration "${text}": expected e.g. 30s, 90m, 24h, 7d`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
+  return n * factor;
+}

@@ -1,0 +1,46 @@
+// Shared sections: databases, http, log, site.
+import { z } from 'zod';
+import { pathField, refineSecret, secretFields, type SchemaContext } from '../fields.js';
+
+export function databasesSection(ctx: SchemaContext) {
+  return z.strictObject({
+    state: pathField(ctx),
+    pipeline: pathField(ctx),
+    /** Milliseconds a connection waits for a lock before SQLITE_BUSY reaches our retry loop. */
+    busyTimeoutMs: z.number().int().min(0).default(5000),
+    /** Milliseconds db.write() keeps retrying SQLITE_BUSY before it gives up with DbBusyError. */
+    writeBudgetMs: z.number().int().min(0).default(15_000),
+    /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
+    walMaxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+  });
+}
+
+export function httpSection(ctx: SchemaContext) {
+  return z
+    .strictObject({
+      /** Bind address for every daemon's HTTP server. Anything but loopback requires a token. */
+      host: z.string().min(1).default('127.0.0.1'),
+      ...secretFields(ctx, 'token'),
+    })
+    .superRefine(refineSecret('token'));
+}
+
+export function logSection() {
+  return z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  });
+}
+
+export function siteSection(ctx: SchemaContext) {
+  return z
+    .strictObject({
+      name: z.string().default('OVRO DSA-110'),
+      latDeg: z.number().min(-90).max(90).default(37.2314),
+      lonDeg: z.number().min(-180).max(360).default(-118.2817),
+      heightM: z.number().default(1222),
+      /** UT1−UTC in seconds; ignored when iersFile is given. */
+      dut1Seconds: z.number().min(-1).max(1).default(0),
+      /** A local IERS finals2000A file; never downloaded. */
+      iersFile: pathField(ctx).optional(),
+    });
+}

@@ -1,0 +1,54 @@
+// What every daemon's run() receives. main.ts builds these through lib/daemon's lifecycle; tests build
+// them directly (see test/helpers) and abort the signal to stop the daemon.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../metrics.js';
+import type { Timeouts } from '../timeouts.js';
+
+export const DAEMONS = {
+  'streaming-converter': { section: 'streamingConverter', port: 9310, prefix: 'contimg_converter_' },
+  'pointing-monitor': { section: 'pointingMonitor', port: 9311, prefix: 'contimg_pointing_' },
+  scheduler: { section: 'scheduler', port: 9312, prefix: 'contimg_scheduler_' },
+  'alert-dispatcher': { section: 'alertDispatcher', port: 9313, prefix: 'contimg_alerts_' },
+  'thumbnail-worker': { section: 'thumbnailWorker', port: 9314, prefix: 'contimg_thumbnails_' },
+} as const;
+export type DaemonName = keyof typeof DAEMONS;
+
+/** A JSON API handler: return a value to send as JSON (200), or throw a ContimgError for its status. */
+export type RouteHandler = (req: { method: string; url: URL; body: unknown }) => unknown | Promise<unknown>;
+
+export interface HttpRoutes {
+  /** Register a JSON route under the daemon's HTTP server, e.g. route('GET', '/api/groups', h). */
+  route(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pathname: string, handler: RouteHandler): void;
+}
+
+export interface ReadinessCheck {
+  (): { ok: boolean; detail?: string };
+}
+
+export interface DaemonDeps {
+  name: DaemonName;
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  timeouts: Timeouts;
+  /** The state database (read-write; this project's). */
+  state: Db;
+  /** The pipeline database (opened read-only; the imaging pipeline owns it). */
+  pipeline: Db;
+  /** This daemon's prom-client registry; daemon series go in daemons/<name>/metrics.ts. */
+  registry: Registry;
+  http: HttpRoutes;
+  /** Add a check that /readyz runs; all must pass for 200. */
+  addReadinessCheck(name: string, check: ReadinessCheck): void;
+  /** systemd STATUS= line (a no-op without NOTIFY_SOCKET). */
+  setStatus(text: string): void;
+}
+
+/**
+ * A daemon's body: start its loops, resolve once the signal has aborted and in-flight work has drained
+ * (or been aborted and its leases released). Must never throw from a background loop: log, count, back off.
+ */
+export type DaemonRun = (deps: DaemonDeps, signal: AbortSignal) => Promise<void>;

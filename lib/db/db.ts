@@ -1,0 +1,221 @@
+// The one way to talk to SQLite. Per process and database: one writer connection and, on request, one
+// reader: the honest "pool" for a synchronous driver (docs/database.md). Every write is BEGIN IMMEDIATE
+// through write(); reads are deferred transactions through read(). Never read-then-write in a deferred
+// transaction: a reader cannot be upgraded past a concurrent writer and SQLITE_BUSY escapes at once.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../clock.js';
+import { backoffMs } from '../backoff.js';
+import { classifySqlite, DbBusyError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DbErrorCode, DbMetrics } from '../metrics.js';
+
+export type Connection = Database.Database;
+export type Statement<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+
+export interface OpenOptions {
+  /** Logical name used in metrics and errors: 'state' or 'pipeline'. */
+  name: string;
+  path: string;
+  busyTimeoutMs?: number;
+  writeBudgetMs?: number;
+  /** Open read-only (no writer): for the pipeline database, which the daemons only read. */
+  readonly?: boolean;
+  /** Also open a second, read-only connection for long reads so they never share the writer. */
+  withReader?: boolean;
+  /** Create the file (and folder) if missing; only migrations and tests do this. */
+  create?: boolean;
+  metrics?: DbMetrics;
+  log?: Logger;
+  clock?: Clock;
+}
+
+function applyPragmas(conn: Connection, busyTimeoutMs: number, readonly: boolean): void {
+  conn.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  if (!readonly) {
+    conn.pragma('journal_mode = WAL');
+    conn.pragma('journal_size_limit = 67108864');
+  }
+  conn.pragma('synchronous = NORMAL');
+  conn.pragma('foreign_keys = ON');
+  conn.pragma('temp_store = MEMORY');
+}
+
+function errorLabel(e: unknown): DbErrorCode {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (code.startsWith('SQLITE_CONSTRAINT')) return 'constraint';
+  if (code === 'SQLITE_FULL') return 'full';
+  if (code.startsWith('SQLITE_IOERR')) return 'ioerr';
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
+  return 'other';
+}
+
+/** Block the thread briefly between lock attempts (we are already inside a synchronous busy wait). */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export class Db {
+  readonly name: string;
+  readonly path: string;
+  /** The writer connection (read-only when opened readonly). Prepare statements on it once. */
+  readonly conn: Connection;
+  /** A separate read-only connection when opened withReader, otherwise the writer. */
+  readonly reader: Connection;
+  private readonly busyTimeoutMs: number;
+  private readonly writeBudgetMs: number;
+  private readonly metrics?: DbMetrics;
+  private readonly clock: Clock;
+  private readonly log?: Logger;
+  private closed = false;
+
+  constructor(opts: OpenOptions) {
+    this.name = opts.name;
+    this.path = path.resolve(opts.path);
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.writeBudgetMs = opts.writeBudgetMs ?? 15_000;
+    this.metrics = opts.metrics;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log;
+    if (opts.create) fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    try {
+      this.conn = new Database(this.path, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
+      applyPragmas(this.conn, this.busyTimeoutMs, opts.readonly ?? false);
+      this.reader = this.conn;
+      if (opts.withReader && !opts.readonly) {
+        this.reader = new Database(this.path, { readonly: true, fileMustExist: true });
+        applyPragmas(this.reader, this.busyTimeoutMs, true);
+      }
+    } catch (e) {
+      throw classifySqlite(e, { db: this.name, path: this.path });
+    }
+    this.metrics?.connections.set({ db: this.name, role: 'writer' }, opts.readonly ? 0 : 1);
+    this.metrics?.connections.set({ db: this.name, role: 'reader' }, this.reader !== this.conn || opts.readonly ? 1 : 0);
+  }
+
+  /**
+   * Run fn inside BEGIN IMMEDIATE. SQLITE_BUSY is retried with jittered backoff until the write budget is
+   * spent, then DbBusyError (retryable) is thrown and counted. fn must be synchronous: no await inside.
+   */
+  write<T>(fn: (conn: Connection) => T): T {
+    const tx = this.conn.transaction(fn);
+    const start = this.clock.monotonic();
+    for (let attempt = 1; ; attempt++) {
+      const t0 = this.clock.monotonic();
+      try {
+        const result = tx.immediate(this.conn);
+        const total = (this.clock.monotonic() - t0) / 1000;
+        this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, total);
+        this.metrics?.lockWaitSeconds.observe({ db: this.name }, (t0 - start) / 1000);
+        return result;
+      } catch (e) {
+        const label = errorLabel(e);
+        if (label !== 'busy') {
+          this.metrics?.errors.inc({ db: this.name, code: label });
+          throw classifySqlite(e, { db: this.name });
+        }
+        const waited = this.clock.monotonic() - start;
+        if (waited >= this.writeBudgetMs) {
+          this.metrics?.busyTimeouts.inc({ db: this.name });
+          this.metrics?.errors.inc({ db: this.name, code: 'busy' });
+          this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
+          throw new DbBusyError(`${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${this.writeBudgetMs} ms)`, {
+            details: { db: this.name, waitedMs: Math.round(waited) },
+            cause: e,
+          });
+        }
+        const remaining = this.writeBudgetMs - waited;
+        this.conn.pragma(`busy_timeout = ${Math.max(1, Math.min(this.busyTimeoutMs, Math.floor(remaining)))}`);
+        blockFor(Math.min(remaining, backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt)));
+      } finally {
+        if (attempt > 1) this.conn.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      }
+    }
+  }
+
+  /** Run fn inside a deferred (read) transaction on the reader connection: one consistent snapshot. */
+  read<T>(fn: (conn: Connection) => T): T {
+    const t0 = this.clock.monotonic();
+    try {
+      return this.reader.transaction(fn).deferred(this.reader);
+    } catch (e) {
+      this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      throw classifySqlite(e, { db: this.name });
+    } finally {
+      this.metrics?.txSeconds.observe({ db: this.name, kind: 'read' }, (this.clock.monotonic() - t0) / 1000);
+    }
+  }
+
+  /** SQLite's data_version: changes when another connection commits. Cheap; used to wake tail readers. */
+  dataVersion(): number {
+    return this.conn.pragma('data_version', { simple: true }) as number;
+  }
+
+  userVersion(): number {
+    return this.conn.pragma('user_version', { simple: true }) as number;
+  }
+
+  walBytes(): number {
+    try {
+      const size = fs.statSync(`${this.path}-wal`).size;
+      this.metrics?.walBytes.set({ db: this.name }, size);
+      return size;
+    } catch {
+      this.metrics?.walBytes.set({ db: this.name }, 0);
+      return 0;
+    }
+  }
+
+  /** Run a WAL checkpoint; busy = 1 means a reader kept it from completing. */
+  checkpoint(mode: 'passive' | 'restart' | 'truncate'): { busy: number; log: number; checkpointed: number } {
+    const [row] = this.conn.pragma(`wal_checkpoint(${mode.toUpperCase()})`) as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    this.metrics?.checkpoints.inc({ db: this.name, mode, result: row.busy ? 'busy' : 'ok' });
+    return row;
+  }
+
+  /** SELECT 1 latency, schema version and WAL size: what /readyz and `contimg status` show. */
+  health(): { ok: boolean; latencyMs: number; schemaVersion: number; walBytes: number; error?: string } {
+    const t0 = this.clock.monotonic();
+    try {
+      this.reader.prepare('SELECT 1').get();
+      return {
+        ok: true,
+        latencyMs: this.clock.monotonic() - t0,
+        schemaVersion: this.userVersion(),
+        walBytes: this.walBytes(),
+      };
+    } catch (e) {
+      return { ok: false, latencyMs: this.clock.monotonic() - t0, schemaVersion: -1, walBytes: 0, error: (e as Error).message };
+    }
+  }
+
+  /** An online backup (never cp of a live file). */
+  async backup(dest: string): Promise<void> {
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    await this.conn.backup(dest);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (!this.conn.readonly) this.checkpoint('passive');
+    } catch (e) {
+      this.log?.warn({ err: e, db: this.name }, 'final checkpoint failed');
+    }
+    if (this.reader !== this.conn) this.reader.close();
+    this.conn.close();
+    this.metrics?.connections.set({ db: this.name, role: 'writer' }, 0);
+    this.metrics?.connections.set({ db: this.name, role: 'reader' }, 0);
+  }
+}
+
+export function openDb(opts: OpenOptions): Db {
+  return new Db(opts);
+}

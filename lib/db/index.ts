@@ -1,0 +1,2 @@
+export { Db, openDb, type Connection, type OpenOptions, type Statement } from './db.js';
+export { walGuardTick, type WalGuardResult } from './wal-guard.js';

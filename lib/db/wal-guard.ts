@@ -1,0 +1,29 @@
+// The WAL guard: sample the -wal size; above the limit, checkpoint with RESTART and warn when a reader
+// keeps it from completing (a long read transaction pins the WAL and it grows without bound); when idle
+// again, TRUNCATE. Whoever holds the `wal-keeper` lease runs it (the scheduler, or any daemon in dev).
+import type { Logger } from '../log.js';
+import type { Db } from './db.js';
+
+export interface WalGuardResult {
+  walBytes: number;
+  action: 'none' | 'restart' | 'truncate';
+  busy: boolean;
+}
+
+/** One tick of the guard; call it every few seconds from a loop that holds the wal-keeper lease. */
+export function walGuardTick(db: Db, maxBytes: number, log: Logger): WalGuardResult {
+  const walBytes = db.walBytes();
+  if (walBytes <= maxBytes) return { walBytes, action: 'none', busy: false };
+  const restart = db.checkpoint('restart');
+  if (restart.busy) {
+    log.warn(
+      { db: db.name, walBytes, maxBytes, frames: restart.log, checkpointed: restart.checkpointed },
+      'WAL over its limit and a reader is holding it: a long read transaction pins the WAL',
+    );
+    return { walBytes, action: 'restart', busy: true };
+  }
+  const truncate = db.checkpoint('truncate');
+  const after = db.walBytes();
+  log.info({ db: db.name, before: walBytes, after, busy: truncate.busy }, 'WAL checkpointed and truncated');
+  return { walBytes: after, action: 'truncate', busy: truncate.busy !== 0 };
+}
