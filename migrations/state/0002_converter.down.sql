@@ -1,0 +1,2 @@
+-- Reverses 0002_converter.up.sql.
+SELECT 1;

