@@ -17,7 +17,15 @@ export const DAEMONS = {
 export type DaemonName = keyof typeof DAEMONS;
 
 /** A JSON API handler: return a value to send as JSON (200), or throw a ContimgError for its status. */
-export type RouteHandler = (req: { method: string; url: URL; body: unknown }) => unknown | Promise<unknown>;
+export type RouteHandler = (req: RouteRequest) => unknown | Promise<unknown>;
+
+/** What a JSON route sees. `params` holds the `:name` segments of the route pattern (e.g. /api/jobs/:id). */
+export interface RouteRequest {
+  method: string;
+  url: URL;
+  body: unknown;
+  params: Record<string, string>;
+}
 
 export interface HttpRoutes {
   /** Register a JSON route under the daemon's HTTP server, e.g. route('GET', '/api/groups', h). */
