@@ -53,6 +53,11 @@ export interface DaemonDeps {
   addReadinessCheck(name: string, check: ReadinessCheck): void;
   /** systemd STATUS= line (a no-op without NOTIFY_SOCKET). */
   setStatus(text: string): void;
+  /**
+   * Aborted when the drain deadline (timeouts.drainMs after run()'s signal aborted) has passed: in-flight
+   * work must stop now and release its leases. Absent in deps built by hand in tests.
+   */
+  hardStop?: AbortSignal;
 }
 
 /**

@@ -52,6 +52,10 @@ function errorLabel(e: unknown): DbErrorCode {
   return 'other';
 }
 
+function isSqliteError(e: unknown): boolean {
+  return String((e as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
+}
+
 /** Block the thread briefly between lock attempts (we are already inside a synchronous busy wait). */
 function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -98,41 +102,62 @@ export class Db {
   /**
    * Run fn inside BEGIN IMMEDIATE. SQLITE_BUSY is retried with jittered backoff until the write budget is
    * spent, then DbBusyError (retryable) is thrown and counted. fn must be synchronous: no await inside.
+   * SQLite's own busy handler is capped to what is left of the budget, so the budget is the real limit.
+   * Lock wait = from the call until fn starts (BEGIN IMMEDIATE has the lock by then).
    */
   write<T>(fn: (conn: Connection) => T): T {
-    const tx = this.conn.transaction(fn);
     const start = this.clock.monotonic();
-    for (let attempt = 1; ; attempt++) {
-      const t0 = this.clock.monotonic();
-      try {
-        const result = tx.immediate(this.conn);
-        const total = (this.clock.monotonic() - t0) / 1000;
-        this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, total);
-        this.metrics?.lockWaitSeconds.observe({ db: this.name }, (t0 - start) / 1000);
-        return result;
-      } catch (e) {
-        const label = errorLabel(e);
-        if (label !== 'busy') {
-          this.metrics?.errors.inc({ db: this.name, code: label });
-          throw classifySqlite(e, { db: this.name });
+    let fnStart = -1;
+    const tx = this.conn.transaction((c: Connection) => {
+      fnStart = this.clock.monotonic();
+      return fn(c);
+    });
+    let busyTimeout = this.busyTimeoutMs;
+    const setBusyTimeout = (ms: number): void => {
+      if (ms === busyTimeout) return;
+      this.conn.pragma(`busy_timeout = ${ms}`);
+      busyTimeout = ms;
+    };
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const remaining = this.writeBudgetMs - (this.clock.monotonic() - start);
+        setBusyTimeout(Math.max(1, Math.min(this.busyTimeoutMs, Math.ceil(remaining))));
+        fnStart = -1;
+        try {
+          const result = tx.immediate(this.conn);
+          this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (this.clock.monotonic() - fnStart) / 1000);
+          this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
+          return result;
+        } catch (e) {
+          const label = errorLabel(e);
+          if (label !== 'busy') {
+            // Errors thrown by fn itself (LeaseLostError, validation) are the caller's, not the database's.
+            if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: label });
+            throw classifySqlite(e, { db: this.name });
+          }
+          const waited = this.clock.monotonic() - start;
+          if (waited >= this.writeBudgetMs) throw this.busyTimeout(waited, e);
+          blockFor(
+            Math.min(
+              this.writeBudgetMs - waited,
+              backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt),
+            ),
+          );
         }
-        const waited = this.clock.monotonic() - start;
-        if (waited >= this.writeBudgetMs) {
-          this.metrics?.busyTimeouts.inc({ db: this.name });
-          this.metrics?.errors.inc({ db: this.name, code: 'busy' });
-          this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
-          throw new DbBusyError(`${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${this.writeBudgetMs} ms)`, {
-            details: { db: this.name, waitedMs: Math.round(waited) },
-            cause: e,
-          });
-        }
-        const remaining = this.writeBudgetMs - waited;
-        this.conn.pragma(`busy_timeout = ${Math.max(1, Math.min(this.busyTimeoutMs, Math.floor(remaining)))}`);
-        blockFor(Math.min(remaining, backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt)));
-      } finally {
-        if (attempt > 1) this.conn.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       }
+    } finally {
+      setBusyTimeout(this.busyTimeoutMs);
     }
+  }
+
+  private busyTimeout(waited: number, cause: unknown): DbBusyError {
+    this.metrics?.busyTimeouts.inc({ db: this.name });
+    this.metrics?.errors.inc({ db: this.name, code: 'busy' });
+    this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
+    return new DbBusyError(
+      `${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${this.writeBudgetMs} ms)`,
+      { details: { db: this.name, waitedMs: Math.round(waited) }, cause },
+    );
   }
 
   /** Run fn inside a deferred (read) transaction on the reader connection: one consistent snapshot. */
@@ -141,7 +166,7 @@ export class Db {
     try {
       return this.reader.transaction(fn).deferred(this.reader);
     } catch (e) {
-      this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
       throw classifySqlite(e, { db: this.name });
     } finally {
       this.metrics?.txSeconds.observe({ db: this.name, kind: 'read' }, (this.clock.monotonic() - t0) / 1000);

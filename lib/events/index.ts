@@ -38,7 +38,8 @@ function stmt(conn: Connection, sql: string): Statement {
 }
 
 const INSERT = 'INSERT INTO events (topic, type, payload, created_at) VALUES (?, ?, ?, ?)';
-const AFTER_ALL = 'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?';
+const AFTER_ALL =
+  'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?';
 const AFTER_TOPICS =
   'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ' +
   'AND topic IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?';
@@ -56,7 +57,13 @@ export function appendEvent(conn: Connection, ev: NewEvent, nowMs: number): numb
 }
 
 function toRow(r: RawRow): EventRow {
-  return { seq: r.seq, topic: r.topic, type: r.type, payload: JSON.parse(r.payload), createdAt: r.created_at };
+  return {
+    seq: r.seq,
+    topic: r.topic,
+    type: r.type,
+    payload: JSON.parse(r.payload),
+    createdAt: r.created_at,
+  };
 }
 
 /**

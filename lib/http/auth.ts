@@ -9,7 +9,10 @@ import { readSecret } from '../config/index.js';
 
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x and the name localhost. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (h === 'localhost') return true;
   if (net.isIPv4(h)) return h.startsWith('127.');
   if (net.isIPv6(h)) return h === '::1' || /^::ffff:127\./.test(h);
@@ -20,7 +23,11 @@ export function isLoopbackHost(host: string): boolean {
  * The token this server enforces, or undefined on a loopback bind without one. A non-loopback bind without
  * a token is a ConfigError (exit 78): exposing the API unauthenticated is never the default.
  */
-export function resolveHttpToken(http: { host: string; token?: string; tokenFile?: string }): string | undefined {
+export function resolveHttpToken(http: {
+  host: string;
+  token?: string;
+  tokenFile?: string;
+}): string | undefined {
   const token = readSecret(http as Record<string, unknown>, 'token', 'http');
   if (token !== undefined && token.length === 0) {
     throw new ConfigError('http.tokenFile: the token file is empty', ['http.tokenFile: empty token']);

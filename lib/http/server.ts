@@ -86,7 +86,8 @@ export class DaemonHttpServer implements HttpRoutes {
   /** Count a request under a route label; lib/ws uses it for upgrades. */
   count(route: string, code: number, startedAt?: number): void {
     this.metrics.requests.inc({ route, code: String(code) });
-    if (startedAt !== undefined) this.metrics.seconds.observe({ route }, (performance.now() - startedAt) / 1000);
+    if (startedAt !== undefined)
+      this.metrics.seconds.observe({ route }, (performance.now() - startedAt) / 1000);
   }
 
   async listen(): Promise<number> {
@@ -124,7 +125,11 @@ export class DaemonHttpServer implements HttpRoutes {
         return;
       }
       if (!this.authorized(req, url)) {
-        status = this.send(res, 401, { error: 'UNAUTHORIZED', message: 'missing or invalid token', details: {} });
+        status = this.send(res, 401, {
+          error: 'UNAUTHORIZED',
+          message: 'missing or invalid token',
+          details: {},
+        });
         return;
       }
       if (method === 'GET' && url.pathname === '/metrics') {
@@ -149,7 +154,8 @@ export class DaemonHttpServer implements HttpRoutes {
       status = out === undefined ? this.send(res, 204, undefined) : this.send(res, 200, out);
     } catch (e) {
       status = httpStatusFor(e);
-      if (!(e instanceof ContimgError) || status >= 500) this.opts.log.error({ err: e, route: label }, 'request failed');
+      if (!(e instanceof ContimgError) || status >= 500)
+        this.opts.log.error({ err: e, route: label }, 'request failed');
       if (!res.headersSent) this.send(res, status, toEnvelope(e));
       else res.destroy();
     } finally {
@@ -157,7 +163,10 @@ export class DaemonHttpServer implements HttpRoutes {
     }
   }
 
-  private match(method: string, pathname: string): { route: Route; params: Record<string, string> } | undefined {
+  private match(
+    method: string,
+    pathname: string,
+  ): { route: Route; params: Record<string, string> } | undefined {
     const parts = pathname.split('/').slice(1);
     for (const route of this.routes) {
       if (route.method !== method || route.parts.length !== parts.length) continue;

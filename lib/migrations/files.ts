@@ -44,17 +44,16 @@ export const SNAPSHOT_FILE = 'schema.snapshot.sql';
 
 /**
  * The folder holding migrations/state: found by walking up from this module, so it works from lib/ (tsx)
- * and from dist/lib/ (built) alike. CONTIMG_MIGRATIONS_DIR overrides it for installs that move the files.
+ * and from dist/lib/ (built) alike. Installs that move the files pass `dir` (CLI: --dir).
  */
 export function defaultMigrationsRoot(): string {
-  const env = process.env.CONTIMG_MIGRATIONS_DIR;
-  if (env) return path.resolve(env);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = path.join(dir, 'migrations');
     if (fs.existsSync(path.join(candidate, 'state'))) return candidate;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new MigrationFileError('cannot find the migrations folder (migrations/state) above lib/');
+    if (parent === dir)
+      throw new MigrationFileError('cannot find the migrations folder (migrations/state) above lib/');
     dir = parent;
   }
 }
@@ -84,9 +83,14 @@ export function parseDirectives(sql: string, where: string): Directives {
   if (d.noTransaction && d.foreignKeysOff) {
     throw new MigrationFileError(`${where}: contimg:no-transaction cannot be combined with foreign_keys=off`);
   }
-  if (d.noTransaction && /^\s*(create|alter|drop|insert|update|delete|replace)\b/im.test(stripComments(sql))) {
+  if (
+    d.noTransaction &&
+    /^\s*(create|alter|drop|insert|update|delete|replace)\b/im.test(stripComments(sql))
+  ) {
     // Outside a transaction a failure half-way leaves a half-applied step; keep such files to VACUUM/PRAGMA.
-    throw new MigrationFileError(`${where}: a contimg:no-transaction file may not mix in DDL or DML statements`);
+    throw new MigrationFileError(
+      `${where}: a contimg:no-transaction file may not mix in DDL or DML statements`,
+    );
   }
   return d;
 }
@@ -115,7 +119,9 @@ export function loadMigrations(set: MigrationSet, root?: string): MigrationFile[
   const out: MigrationFile[] = [];
   versions.forEach((version, i) => {
     if (version !== i + 1) {
-      throw new MigrationFileError(`${set}: migrations must be numbered 0001, 0002, … without gaps; found ${pad(version)} after ${pad(i)}`);
+      throw new MigrationFileError(
+        `${set}: migrations must be numbered 0001, 0002, … without gaps; found ${pad(version)} after ${pad(i)}`,
+      );
     }
     out.push(readPair(set, dir, version, ups.get(version)!, downs.get(version)));
   });
@@ -143,7 +149,9 @@ function readPair(
     throw new MigrationFileError(`${set}/${up.file} is marked contimg:irreversible but has a down file`);
   }
   if (!directives.irreversible && !down) {
-    throw new MigrationFileError(`${set}/${up.file} has no down file (add one or mark it -- contimg:irreversible)`);
+    throw new MigrationFileError(
+      `${set}/${up.file} has no down file (add one or mark it -- contimg:irreversible)`,
+    );
   }
   const downPath = down ? path.join(dir, down.file) : null;
   return {

@@ -60,6 +60,8 @@ CREATE TABLE jobs (
                    CHECK (state IN ('queued', 'running', 'done', 'failed', 'dead', 'cancelled')),
   attempts         INTEGER NOT NULL DEFAULT 0,
   max_attempts     INTEGER NOT NULL DEFAULT 3,
+  -- Per-job handler timeout (AbortSignal); NULL means the worker's default.
+  timeout_ms       INTEGER CHECK (timeout_ms IS NULL OR timeout_ms > 0),
   lease_owner      TEXT,
   lease_token      INTEGER NOT NULL DEFAULT 0,
   lease_expires_at INTEGER,
@@ -76,3 +78,5 @@ CREATE UNIQUE INDEX jobs_dedupe_unfinished ON jobs (queue, dedupe_key)
   WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running');
 CREATE INDEX jobs_claim ON jobs (queue, state, priority DESC, run_at, id);
 CREATE INDEX jobs_parent ON jobs (parent_id);
+-- Retention prune walks finished rows by age.
+CREATE INDEX jobs_finished ON jobs (state, finished_at);

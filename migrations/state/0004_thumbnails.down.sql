@@ -1,2 +1,3 @@
 -- Reverses 0004_thumbnails.up.sql.
-SELECT 1;
+DROP TABLE IF EXISTS fits_metadata;
+DROP TABLE IF EXISTS thumbnails;

@@ -1,2 +1,96 @@
--- Tables of the thumbnail worker (thumbnails, fits_metadata). (Reserved number; the owning daemon's change fills it.)
-SELECT 1;
+-- Tables of the thumbnail worker. Thumbnails are derived, fingerprinted artifacts: one row per source path
+-- and preset (variant), keyed by path because images.id changes when a path is re-imaged. The fingerprint
+-- (size, mtime_ns, inode) of the source the row describes decides staleness; the render jobs themselves live
+-- in the platform `jobs` table (queue 'thumbnails'). Times are INTEGER ms since the epoch.
+
+CREATE TABLE thumbnails (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  source_kind     TEXT    NOT NULL DEFAULT 'image' CHECK (source_kind IN ('image', 'mosaic', 'file')),
+  source_id       INTEGER,
+  fits_path       TEXT    NOT NULL,
+  variant         TEXT    NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'skipped')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  job_id          INTEGER,
+  src_size        INTEGER,
+  src_mtime_ns    TEXT,
+  src_ino         INTEGER,
+  src_fingerprint TEXT,
+  plane_index     INTEGER,
+  nx              INTEGER,
+  ny              INTEGER,
+  bitpix          INTEGER,
+  png_path        TEXT,
+  png_bytes       INTEGER,
+  width           INTEGER,
+  height          INTEGER,
+  interval        TEXT,
+  vmin            REAL,
+  vmax            REAL,
+  stretch         TEXT,
+  colormap        TEXT,
+  params_json     TEXT    CHECK (params_json IS NULL OR json_valid(params_json)),
+  n_finite        INTEGER,
+  qa_grade        TEXT    CHECK (qa_grade IS NULL OR qa_grade IN ('excellent', 'good', 'marginal', 'poor', 'unknown')),
+  render_ms       REAL,
+  error_code      TEXT,
+  error_message   TEXT,
+  rendered_at     INTEGER,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  UNIQUE (fits_path, variant)
+);
+CREATE INDEX thumbnails_status ON thumbnails (status, updated_at);
+CREATE INDEX thumbnails_source ON thumbnails (source_kind, source_id);
+
+-- Header metadata and plane statistics per source path, valid for the fingerprint stored with it: a
+-- lookup hits only when path and fingerprint both match, so invalidation is exact (no TTL).
+CREATE TABLE fits_metadata (
+  path          TEXT    PRIMARY KEY,
+  fingerprint   TEXT    NOT NULL,
+  size          INTEGER NOT NULL,
+  mtime_ns      TEXT    NOT NULL,
+  ino           INTEGER NOT NULL,
+  hdu           INTEGER NOT NULL,
+  bitpix        INTEGER NOT NULL,
+  naxis_json    TEXT    NOT NULL CHECK (json_valid(naxis_json)),
+  bunit         TEXT,
+  object        TEXT,
+  telescope     TEXT,
+  date_obs      TEXT,
+  date_obs_raw  TEXT,
+  ra_deg        REAL,
+  dec_deg       REAL,
+  glon_deg      REAL,
+  glat_deg      REAL,
+  ctype1        TEXT,
+  ctype2        TEXT,
+  cdelt1        REAL,
+  cdelt2        REAL,
+  crpix1        REAL,
+  crpix2        REAL,
+  freq_hz       REAL,
+  bandwidth_hz  REAL,
+  restfreq_hz   REAL,
+  bmaj_deg      REAL,
+  bmin_deg      REAL,
+  bpa_deg       REAL,
+  beam_source   TEXT,
+  cellsize_arcsec REAL,
+  plane_index   INTEGER,
+  n_finite      INTEGER,
+  n_nonfinite   INTEGER,
+  data_min      REAL,
+  data_max      REAL,
+  data_sum      REAL,
+  data_mean     REAL,
+  data_std      REAL,
+  median        REAL,
+  mad_std       REAL,
+  peak_abs      REAL,
+  dynamic_range REAL,
+  qa_grade      TEXT    CHECK (qa_grade IS NULL OR qa_grade IN ('excellent', 'good', 'marginal', 'poor', 'unknown')),
+  wsc_json      TEXT    CHECK (wsc_json IS NULL OR json_valid(wsc_json)),
+  parsed_at     INTEGER NOT NULL
+);
+CREATE INDEX fits_metadata_fingerprint ON fits_metadata (path, fingerprint);

@@ -18,12 +18,38 @@ export function streamingConverterSection(ctx: SchemaContext) {
     maxAttempts: z.number().int().min(1).default(3),
     dispatchPartial: z.boolean().default(false),
     minFreeGb: z.number().min(0).default(50),
+    /** Ntimes other than this only logs a warning (a short observation is still converted). */
+    expectedNtimes: z.number().int().min(0).default(24),
+    /** A file not acceptable after this long (still open, truncated, never stable) becomes invalid. */
+    maxSettleS: seconds(1800),
+    /** Unreadable files (EACCES, EIO) are looked at again after this long, up to maxRechecks times. */
+    recheckInvalidS: seconds(120),
+    maxRechecks: z.number().int().min(0).default(10),
+    /** chokidar hints: an event schedules a targeted look after watchDebounceMs; scans stay the truth. */
+    watch: z.boolean().default(true),
+    watchDebounceMs: z.number().int().min(0).default(500),
+    /** Retry delay retryBaseS × 2^(attempt-1), ±10 % jitter, capped at retryMaxS. */
+    retryBaseS: seconds(60),
+    retryMaxS: seconds(1800),
+    /** Attempt lease; renewed every leaseS/3 while the converter runs. */
+    leaseS: seconds(60, 1),
+    /** After SIGTERM to the converter's process group, SIGKILL follows after this long. */
+    killGraceS: seconds(30),
+    backlogAlertGroups: z.number().int().min(1).default(6),
+    /** No new valid file for this long raises the stale-input alert (0 disables). */
+    staleInputAlertS: seconds(1200),
     converter: z
       .strictObject({
         argv: z
           .array(z.string().min(1), { error: 'expected an array of strings (argv template)' })
           .min(1)
           .default(['contimg', 'convert-check', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}']),
+        /** Output name under outputDir; {group} is the group id (e.g. 2025-06-01T12:00:00.ms). */
+        outputName: z
+          .string()
+          .min(1)
+          .refine((v) => !v.includes('/'), 'expected a file name, not a path')
+          .default('{group}.ms'),
         timeoutS: seconds(900, 1),
         env: z.record(z.string(), z.string()).default({}),
       })

@@ -1,10 +1,76 @@
-// Config section `thumbnailWorker` (owned by daemons/thumbnail-worker).
+// Config section `thumbnailWorker` (owned by daemons/thumbnail-worker). Presets name render looks; every
+// image row matching includeGlobs gets one thumbnail per preset. Defaults are the DSA quicklook look:
+// 512 px, zscale (contrast 0.2), asinh, inferno, NaN transparent, north up (thumbnail-worker.md §7.1).
 import { z } from 'zod';
-import { dataPath, portField, type SchemaContext } from '../fields.js';
+import { dataPath, pathField, portField, seconds, type SchemaContext } from '../fields.js';
+
+const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected #RRGGBB');
+
+export const thumbnailPresetSchema = z.strictObject({
+  /** Longest side of the PNG in pixels. */
+  maxDim: z.number().int().min(16).max(4096).default(512),
+  interval: z.enum(['zscale', 'percentile', 'minmax']).default('zscale'),
+  /** zscale contrast; astropy's default is 0.25, the DSA quicklooks use 0.2. */
+  contrast: z.number().min(0).max(10).default(0.2),
+  lowPercent: z.number().min(0).max(100).default(1),
+  highPercent: z.number().min(0).max(100).default(99.5),
+  stretch: z.enum(['linear', 'sqrt', 'asinh', 'log']).default('asinh'),
+  /** AsinhStretch a (0.1) or LogStretch a (1000); astropy's defaults when absent. */
+  stretchA: z.number().positive().optional(),
+  colormap: z.enum(['gray', 'inferno', 'viridis', 'magma']).default('inferno'),
+  /** 'transparent' (default) or an opaque #RRGGBB colour for pixels without data. */
+  nan: z.union([z.literal('transparent'), hexColor]).default('transparent'),
+  downsample: z.enum(['mean', 'max', 'nearest']).default('mean'),
+  /** Where zscale limits are computed: on the thumbnail grid (fast) or the full plane (astropy-exact). */
+  limitsOn: z.enum(['thumbnail', 'full']).default('thumbnail'),
+  /** Which plane of a cube: the first (default, as the original) or Stokes I. */
+  plane: z.enum(['first', 'stokesI']).default('first'),
+});
+export type ThumbnailPreset = z.infer<typeof thumbnailPresetSchema>;
+
+export const DEFAULT_INCLUDE_GLOBS = [
+  '*-image.fits',
+  '*-image-pb.fits',
+  '*-image-pbcor.fits',
+  '*.image.fits',
+  '*.image.pbcor.fits',
+  '*.pbcor.fits',
+  '*-residual.fits',
+  '*.residual.fits',
+];
 
 export function thumbnailWorkerSection(ctx: SchemaContext) {
   return z.strictObject({
     port: portField(9314),
     outputDir: dataPath(ctx, 'thumbnails'),
+    /** Preset name → look. Names become part of the PNG file name: letters, digits, _ and - only. */
+    presets: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'preset names: 1–32 of A-Z a-z 0-9 _ -'), thumbnailPresetSchema)
+      .refine((r) => Object.keys(r).length > 0, 'at least one preset')
+      .default({ q512: thumbnailPresetSchema.parse({}) }),
+    /** Basename globs (* and ?) of image paths that get thumbnails; psf, model, pb and dirty are left out. */
+    includeGlobs: z.array(z.string().min(1)).min(1).default(DEFAULT_INCLUDE_GLOBS),
+    /** Optional folder to watch for faster pick-up; only paths that have an images row are rendered. */
+    watchDir: pathField(ctx).optional(),
+    /** Render threads (worker_threads); at most cores − 1 on the imaging host. */
+    concurrency: z.number().int().min(1).max(16).default(1),
+    pollS: seconds(5, 0.05),
+    /** A file must be unmodified for this long (and unchanged between two looks) before it is read. */
+    settleS: seconds(10),
+    /** How often every done thumbnail's source is stat()ed again to catch rewrites and deletions. */
+    reconcileS: seconds(600, 0.05),
+    /** Render lease; renewed every leaseS/3 while a render runs. */
+    leaseS: seconds(120, 0.1),
+    maxAttempts: z.number().int().min(1).default(4),
+    /** Retry delay backoffBaseS × 2^(attempt−1), ±20 % jitter, capped at backoffMaxS. */
+    backoffBaseS: seconds(30),
+    backoffMaxS: seconds(1800),
+    /** A render taking longer than this is aborted and retried. */
+    renderTimeoutS: seconds(120, 1),
+    /** Planes with more pixels than this are skipped (TOO_LARGE) without reading the data. */
+    maxPixels: z.number().int().min(1).default(16384 * 16384),
+    maxHeaderBlocks: z.number().int().min(1).default(2000),
+    stripBytes: z.number().int().min(65536).default(2 * 1024 * 1024),
+    pngLevel: z.number().int().min(0).max(9).default(6),
   });
 }

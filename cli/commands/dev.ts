@@ -1,0 +1,173 @@
+// contimg dev (what `npm start` runs after the build): the whole host on a laptop. Creates ./var (or
+// --data-dir), writes a config there if none exists, migrates both databases, starts every built daemon
+// (dist/daemons/*/main.js) as its own child process as systemd would, runs the subband simulator at a fast
+// cadence with `contimg convert-check` as the converter, prints where each daemon's /metrics and /ws are,
+// and on Ctrl-C/SIGTERM (or after --for-seconds) stops the simulator, sends SIGTERM to every daemon and
+// waits for them to exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import YAML from 'yaml';
+import { UsageError } from '../util.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root, from dist/cli/commands or cli/commands. */
+const ROOT = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '..', '..', '..') : path.resolve(here, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+const CLI = path.join(DIST, 'cli', 'contimg.js');
+
+interface DevOpts {
+  dataDir: string;
+  portBase?: string;
+  cadenceS: string;
+  groups?: string;
+  forSeconds?: string;
+  simulate: boolean;
+}
+
+const DAEMON_ORDER = ['streaming-converter', 'pointing-monitor', 'scheduler', 'alert-dispatcher', 'thumbnail-worker'];
+
+/** The config `contimg dev` writes on first run: everything under the data folder, fast local timings. */
+function devConfig(dataDir: string, portBase: number | undefined): Record<string, unknown> {
+  const port = (i: number) => (portBase === undefined ? {} : { port: portBase + i });
+  return {
+    dataDir: '.',
+    databases: { state: 'state.sqlite3', pipeline: 'pipeline.sqlite3' },
+    log: { level: 'info' },
+    streamingConverter: {
+      ...port(0),
+      settleS: 2,
+      scanIntervalS: 10,
+      groupTimeoutS: 120,
+      minFreeGb: 1,
+      converter: {
+        argv: [process.execPath, CLI, 'convert-check', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}'],
+        outputName: '{group}.json',
+        timeoutS: 120,
+      },
+    },
+    pointingMonitor: { ...port(1) },
+    scheduler: { ...port(2) },
+    alertDispatcher: { ...port(3) },
+    thumbnailWorker: { ...port(4) },
+  };
+}
+
+function builtDaemons(): string[] {
+  const dir = path.join(DIST, 'daemons');
+  const present = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js'))) : [];
+  return [...DAEMON_ORDER.filter((d) => present.includes(d)), ...present.filter((d) => !DAEMON_ORDER.includes(d))];
+}
+
+function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
+  let buf = '';
+  stream.on('data', (c: Buffer) => {
+    buf += c.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) out.write(`[${name}] ${l}\n`);
+  });
+}
+
+function num(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
+  return n;
+}
+
+async function prepare(o: DevOpts): Promise<{ configFile: string }> {
+  const dataDir = path.resolve(o.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const configFile = path.join(dataDir, 'contimg.yaml');
+  if (!fs.existsSync(configFile)) {
+    fs.writeFileSync(configFile, YAML.stringify(devConfig(dataDir, num(o.portBase, '--port-base'))));
+    process.stdout.write(`dev: wrote ${configFile}\n`);
+  }
+  const { loadConfigFile } = await import('../../lib/config/index.js');
+  const { migrateUp } = await import('../../lib/migrations/index.js');
+  const cfg = loadConfigFile(configFile);
+  for (const set of ['state', 'pipeline'] as const) {
+    const r = await migrateUp({ path: cfg.databases[set], set, backup: false });
+    process.stdout.write(`dev: ${set} database ${r.path} at version ${r.to}\n`);
+  }
+  return { configFile };
+}
+
+export function register(program: Command): void {
+  program
+    .command('dev')
+    .description('run every built daemon plus the simulator locally (what `npm start` does)')
+    .option('--data-dir <dir>', 'where config, databases and files go', 'var')
+    .option('--port-base <port>', 'first of five consecutive ports (only when writing a new config)')
+    .option('--cadence-s <s>', 'wall-clock seconds between simulated observations', '20')
+    .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
+    .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
+    .option('--no-simulate', 'do not run the simulator')
+    .action(async (o: DevOpts) => {
+      if (!fs.existsSync(CLI)) throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
+      const { configFile } = await prepare(o);
+      const { loadConfigFile } = await import('../../lib/config/index.js');
+      const cfg = loadConfigFile(configFile);
+      const names = builtDaemons();
+      const children = new Map<string, ChildProcess>();
+      const exits: Promise<void>[] = [];
+      const stop = new AbortController();
+      for (const name of names) {
+        const child = spawn(process.execPath, [path.join(DIST, 'daemons', name, 'main.js'), '--config', configFile], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        prefixLines(name, child.stdout!, process.stdout);
+        prefixLines(name, child.stderr!, process.stderr);
+        children.set(name, child);
+        exits.push(
+          new Promise((r) =>
+            child.once('exit', (code, signal) => {
+              process.stdout.write(`dev: ${name} exited (${signal ?? `code ${code}`})\n`);
+              children.delete(name);
+              r();
+            }),
+          ),
+        );
+        const section = { 'streaming-converter': 'streamingConverter', 'pointing-monitor': 'pointingMonitor', scheduler: 'scheduler', 'alert-dispatcher': 'alertDispatcher', 'thumbnail-worker': 'thumbnailWorker' }[name] as keyof typeof cfg | undefined;
+        const port = section ? (cfg[section] as { port?: number }).port : undefined;
+        const host = cfg.http.host;
+        process.stdout.write(`dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`);
+      }
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const forS = num(o.forSeconds, '--for-seconds');
+      const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
+      const sim = o.simulate ? runSimulator(cfg.streamingConverter.incomingDir, o, stop.signal) : Promise.resolve();
+      process.stdout.write('dev: running; Ctrl-C stops everything\n');
+      await new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true })));
+      clearTimeout(timer);
+      process.stdout.write('dev: stopping\n');
+      await sim;
+      for (const c of children.values()) c.kill('SIGTERM');
+      await Promise.all(exits);
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      process.stdout.write('dev: stopped\n');
+    });
+}
+
+async function runSimulator(incomingDir: string, o: DevOpts, signal: AbortSignal): Promise<void> {
+  const { simulate } = await import('../../lib/sim/index.js');
+  try {
+    const n = await simulate({
+      incomingDir,
+      groups: num(o.groups, '--groups') ?? Infinity,
+      cadenceS: num(o.cadenceS, '--cadence-s') ?? 20,
+      spacingS: 309,
+      startMs: Math.floor(Date.now() / 1000) * 1000,
+      jitterS: 2,
+      signal,
+      onFile: ({ path: p, subband }) => subband === 15 && process.stdout.write(`[simulator] observation complete: ${path.basename(p).slice(0, 19)}\n`),
+    });
+    process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
+  } catch (e) {
+    process.stderr.write(`[simulator] stopped: ${(e as Error).message}\n`);
+  }
+}

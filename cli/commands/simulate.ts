@@ -1,0 +1,89 @@
+// contimg simulate: write DSA-110-layout UVH5 subband files (real HDF5) into streamingConverter.incomingDir
+// at a chosen cadence, with optional faults; optionally a simulated FITS image per group.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { requireConfig, UsageError } from '../util.js';
+
+interface Opts {
+  config?: string;
+  groups: string;
+  cadenceS: string;
+  spacingS?: string;
+  start?: string;
+  jitterS: string;
+  decDeg: string;
+  fault: string[];
+  images?: string;
+  out?: string;
+}
+
+function num(text: string, flag: string, min = 0): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`${flag}: expected a number >= ${min}, got "${text}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('simulate')
+    .description('write simulated DSA-110 subband files (UVH5 via h5wasm) into the incoming directory')
+    .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
+    .option('--groups <n>', 'number of observations', '1')
+    .option('--cadence-s <s>', 'wall-clock seconds between observations', '309')
+    .option('--spacing-s <s>', 'observation-time seconds between observations (default: the cadence)')
+    .option('--start <iso>', 'UTC time of the first observation (default: now)')
+    .option('--jitter-s <s>', 'largest per-subband name-timestamp jitter', '2')
+    .option('--dec-deg <deg>', 'pointing declination', '55.57')
+    .option('--fault <spec>', 'missing-subband|corrupt-file|slow-writer|duplicate-subband|wrong-nfreqs[@GROUP[:SB]]', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--images <dir>', 'also write one simulated FITS image per observation into this folder')
+    .option('--out <dir>', 'write here instead of streamingConverter.incomingDir')
+    .action(async (opts: Opts) => {
+      const { parseFault, simulate } = await import('../../lib/sim/index.js');
+      const incomingDir = opts.out ? path.resolve(opts.out) : requireConfig(opts.config).streamingConverter.incomingDir;
+      const startMs = opts.start ? Date.parse(opts.start.endsWith('Z') ? opts.start : `${opts.start}Z`) : Date.now();
+      if (!Number.isFinite(startMs)) throw new UsageError(`--start: cannot parse "${opts.start}"`);
+      const faults = opts.fault.map((f) => {
+        try {
+          return parseFault(f);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      });
+      const ac = new AbortController();
+      const stop = (): void => ac.abort();
+      process.once('SIGINT', stop).once('SIGTERM', stop);
+      const imageDir = opts.images ? path.resolve(opts.images) : undefined;
+      const writeImage = imageDir ? await imageWriter(imageDir) : undefined;
+      let lastGroup = -1;
+      const n = await simulate({
+        incomingDir,
+        groups: num(opts.groups, '--groups', 1),
+        cadenceS: num(opts.cadenceS, '--cadence-s'),
+        spacingS: opts.spacingS === undefined ? undefined : num(opts.spacingS, '--spacing-s'),
+        startMs: Math.floor(startMs / 1000) * 1000,
+        jitterS: num(opts.jitterS, '--jitter-s'),
+        decRad: (num(opts.decDeg, '--dec-deg', -90) * Math.PI) / 180,
+        faults,
+        signal: ac.signal,
+        onFile: ({ path: p, group }) => {
+          process.stdout.write(`${p}\n`);
+          if (group !== lastGroup && writeImage) writeImage(path.basename(p).slice(0, 19), group);
+          lastGroup = group;
+        },
+      });
+      process.stdout.write(`simulate: wrote ${n} observation(s) into ${incomingDir}\n`);
+    });
+}
+
+/** The thumbnail engineer's FITS simulator, when present in this build. */
+async function imageWriter(dir: string): Promise<(groupId: string, group: number) => void> {
+  const mod = (await import('../../lib/sim/fits-images.js')) as {
+    writeSimulatedImage: (o: { dir: string; name: string; nx: number; ny: number; seed?: number; dateObs?: string }) => string;
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  return (groupId, group) => {
+    const p = mod.writeSimulatedImage({ dir, name: `${groupId}-image.fits`, nx: 256, ny: 256, seed: group + 1, dateObs: groupId });
+    process.stdout.write(`${p}\n`);
+  };
+}

@@ -1,0 +1,89 @@
+// contimg thumbnail FILE --out PNG: render one FITS image to an indexed PNG (the worker's renderer).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { printJson, UsageError } from '../util.js';
+
+const INTERVALS = ['zscale', 'percentile', 'minmax'] as const;
+const STRETCHES = ['linear', 'sqrt', 'asinh', 'log'] as const;
+const CMAPS = ['gray', 'inferno', 'viridis', 'magma'] as const;
+
+function oneOf<T extends string>(name: string, allowed: readonly T[]) {
+  return (v: string): T => {
+    if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
+function positive(name: string, integer: boolean) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new UsageError(`${name}: bad value "${v}"`);
+    return n;
+  };
+}
+
+interface Opts {
+  out: string;
+  maxDim: number;
+  interval: (typeof INTERVALS)[number];
+  contrast: number;
+  stretch: (typeof STRETCHES)[number];
+  colormap: (typeof CMAPS)[number];
+  plane?: number;
+  stokes?: string;
+  channel?: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('thumbnail <file>')
+    .description('render a FITS image to a PNG thumbnail (north up, NaN transparent)')
+    .requiredOption('--out <png>', 'output PNG path (written atomically)')
+    .option('--max-dim <n>', 'longest side in pixels', positive('--max-dim', true), 512)
+    .option('--interval <name>', INTERVALS.join('|'), oneOf('--interval', INTERVALS), 'zscale')
+    .option('--contrast <c>', 'zscale contrast', positive('--contrast', false), 0.2)
+    .option('--stretch <name>', STRETCHES.join('|'), oneOf('--stretch', STRETCHES), 'asinh')
+    .option('--colormap <name>', CMAPS.join('|'), oneOf('--colormap', CMAPS), 'inferno')
+    .option('--plane <n>', 'plane index over axes 3..N (default 0)', positive('--plane', true))
+    .option('--stokes <s>', 'Stokes plane: I, Q, U or V')
+    .option('--channel <n>', 'spectral channel index', positive('--channel', true))
+    .option('--json', 'print JSON only')
+    .action(async (file: string, opts: Opts) => {
+      const { renderThumbnail } = await import('../../lib/fits/index.js');
+      const { writeFileAtomic } = await import('../../lib/fits/atomic.js');
+      if (opts.maxDim < 1) throw new UsageError('--max-dim must be at least 1');
+      const stokes = opts.stokes === undefined ? undefined : oneOf('--stokes', ['I', 'Q', 'U', 'V'] as const)(opts.stokes);
+      const r = renderThumbnail(file, {
+        maxDim: opts.maxDim,
+        interval: opts.interval,
+        contrast: opts.contrast,
+        stretch: opts.stretch,
+        colormap: opts.colormap,
+        select: { plane: opts.plane, stokes, channel: opts.channel },
+      });
+      fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+      writeFileAtomic(opts.out, r.png);
+      const out = {
+        path: path.resolve(opts.out),
+        width: r.width,
+        height: r.height,
+        vmin: r.vmin,
+        vmax: r.vmax,
+        nFinite: r.nFinite,
+        renderMs: Math.round(r.timings.total * 1000) / 1000,
+        plane: r.plane,
+        nx: r.nx,
+        ny: r.ny,
+        bitpix: r.bitpix,
+        pngBytes: r.png.length,
+        interval: opts.interval,
+        contrast: opts.contrast,
+        stretch: opts.stretch,
+        colormap: opts.colormap,
+      };
+      if (opts.json) return printJson(out);
+      process.stdout.write(`${out.path}: ${out.width}×${out.height}, limits ${out.vmin} .. ${out.vmax}, ${out.renderMs} ms\n`);
+    });
+}

@@ -1,0 +1,105 @@
+// contimg thumbnails list|retry|render-all: the thumbnail rows in the state database and what to do with them.
+import type { Command } from 'commander';
+import type { Config } from '../../lib/config/index.js';
+import type { Db } from '../../lib/db/index.js';
+import { printJson, requireConfig, UsageError } from '../util.js';
+
+const STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'];
+
+async function openDbs(cfg: Config, pipeline: boolean): Promise<{ state: Db; pipeline?: Db }> {
+  const { openDb } = await import('../../lib/db/index.js');
+  const { assertSchema } = await import('../../lib/migrations/index.js');
+  const state = openDb({ name: 'state', path: cfg.databases.state, busyTimeoutMs: cfg.databases.busyTimeoutMs });
+  assertSchema(state, 'state');
+  if (!pipeline) return { state };
+  const p = openDb({ name: 'pipeline', path: cfg.databases.pipeline, readonly: true });
+  return { state, pipeline: p };
+}
+
+export function register(program: Command): void {
+  const t = program.command('thumbnails').description('thumbnail rows: list, retry, render everything now');
+  t.command('list')
+    .description('thumbnail rows, newest first')
+    .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
+    .option('--status <s>', STATUSES.join('|'))
+    .option('--limit <n>', 'rows to show', '50')
+    .option('--json', 'print JSON only')
+    .action(async (opts: { config?: string; status?: string; limit: string; json?: boolean }) => {
+      if (opts.status && !STATUSES.includes(opts.status)) throw new UsageError(`--status: one of ${STATUSES.join(', ')}`);
+      const { state } = await openDbs(requireConfig(opts.config), false);
+      const rows = state.read((c) =>
+        c
+          .prepare(
+            `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade,
+               error_code, error_message, updated_at FROM thumbnails
+             WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?`,
+          )
+          .all(opts.status ?? null, opts.status ?? null, Math.max(1, Number(opts.limit) || 50)),
+      ) as { fits_path: string; variant: string; status: string; error_code: string | null; png_path: string | null }[];
+      state.close();
+      if (opts.json) return printJson(rows);
+      for (const r of rows) {
+        process.stdout.write(`${r.status.padEnd(8)} ${r.variant.padEnd(8)} ${r.fits_path}  ${r.error_code ?? r.png_path ?? ''}\n`);
+      }
+    });
+  t.command('retry')
+    .description('send failed (or skipped) rows back to pending; the worker renders them again')
+    .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
+    .option('--status <s>', 'failed or skipped', 'failed')
+    .option('--path <fits>', 'only this source path')
+    .option('--json', 'print JSON only')
+    .action(async (opts: { config?: string; status: string; path?: string; json?: boolean }) => {
+      if (!['failed', 'skipped'].includes(opts.status)) throw new UsageError('--status: failed or skipped');
+      const { state } = await openDbs(requireConfig(opts.config), false);
+      const now = Date.now();
+      const n = state.write(
+        (c) =>
+          c
+            .prepare(
+              `UPDATE thumbnails SET status = 'pending', job_id = NULL, attempts = 0, error_code = NULL,
+                 error_message = NULL, updated_at = ? WHERE status = ? AND (? IS NULL OR fits_path = ?)`,
+            )
+            .run(now, opts.status, opts.path ?? null, opts.path ?? null).changes,
+      );
+      state.close();
+      if (opts.json) return printJson({ requeued: n });
+      process.stdout.write(`requeued ${n} row(s)\n`);
+    });
+  t.command('render-all')
+    .description('render every matching images row now, in the foreground (no settle wait)')
+    .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
+    .option('--progress', 'show progress')
+    .option('--json', 'print JSON only')
+    .action(async (opts: { config?: string; progress?: boolean; json?: boolean }) => {
+      const cfg = requireConfig(opts.config);
+      const { state, pipeline } = await openDbs(cfg, true);
+      const { renderAll } = await import('../../daemons/thumbnail-worker/batch.js');
+      const { silentLogger } = await import('../../lib/log.js');
+      const { systemClock } = await import('../../lib/clock.js');
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      const tty = process.stderr.isTTY;
+      let last = '';
+      const r = await renderAll({
+        config: cfg,
+        state,
+        pipeline: pipeline!,
+        clock: systemClock,
+        log: silentLogger(),
+        signal: ac.signal,
+        onProgress: opts.progress
+          ? ({ done, total, failed }) => {
+              const line = `render-all: ${done}/${total} (${failed} failed)`;
+              if (line === last) return;
+              last = line;
+              process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+            }
+          : undefined,
+      });
+      if (opts.progress && tty) process.stderr.write('\n');
+      state.close();
+      pipeline!.close();
+      if (opts.json) return printJson(r);
+      process.stdout.write(`rendered ${r.done} of ${r.total}; ${r.failed} failed\n`);
+    });
+}

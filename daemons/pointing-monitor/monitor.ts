@@ -1,0 +1,311 @@
+// The pointing monitor's state and work, driven by run.ts's loops: headers in, detector, schedule, windows,
+// status. Every database change goes through db.write with its events and alerts in the same transaction.
+import { BUILTIN_CALIBRATORS, lstHours, type Calibrator, type Dut1Provider, type Site } from '../../lib/astro/index.js';
+import { raiseAlert, resolveAlert } from '../../lib/alerts/index.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Config } from '../../lib/config/index.js';
+import type { Db } from '../../lib/db/index.js';
+import { appendEvent } from '../../lib/events/index.js';
+import type { Logger } from '../../lib/log.js';
+import { emptyDetector, isSlewing, stepDetector, type DetectorConfig, type DetectorState } from './detector.js';
+import { indexIsEmpty, pendingFromDir, pendingFromIndex, readPointing, type PendingHeader } from './headers.js';
+import { COMPONENT, declinationAlerts, ingestObservation, type IngestContext } from './ingest.js';
+import type { PointingMetrics } from './metrics.js';
+import { computeSchedule, isActive, type ScheduleConfig, type ScheduledTransit } from './schedule.js';
+import { buildStatus, statusKey, type StatusSnapshot } from './status.js';
+import { currentSegment, latestObservation, listCalibrators, observationsAfter, upsertCalibrators, upsertTransit, writeStatus } from './store.js';
+import { loadCalibratorFile } from './sources.js';
+import { TransitWindows } from './transit-windows.js';
+
+export interface MonitorOptions {
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  metrics: PointingMetrics;
+  cfg: Config['pointingMonitor'];
+  site: Site;
+  dut1: Dut1Provider;
+  version: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+export class PointingMonitor {
+  readonly o: MonitorOptions;
+  detector: DetectorState = emptyDetector();
+  calibrators: Calibrator[] = [];
+  schedule: ScheduledTransit[] = [];
+  private lastHeaderMs: number;
+  private lastObservationMs: number | null = null;
+  private stale = false;
+  private lastStatusKey = '';
+  private readonly failed = new Set<string>();
+  private readonly dirSizes = new Map<string, number>();
+  readonly windows: TransitWindows;
+  readonly detectorCfg: DetectorConfig;
+  readonly scheduleCfg: ScheduleConfig;
+
+  constructor(o: MonitorOptions) {
+    this.o = o;
+    this.lastHeaderMs = o.clock.now();
+    this.detectorCfg = { thresholdDeg: o.cfg.decChangeThresholdDeg, confirmGroups: o.cfg.decChangeConfirmGroups, jitterDeg: o.cfg.decJitterToleranceDeg };
+    this.scheduleCfg = {
+      model: o.cfg.transitModel,
+      decToleranceDeg: o.cfg.calibratorDecToleranceDeg,
+      minFluxJy: o.cfg.minCalibratorFluxJy,
+      minPbResponse: o.cfg.minPbResponse,
+      activeWindow: o.cfg.activeWindow,
+      activeHalfWindowS: o.cfg.activeHalfWindowS,
+      watch: o.cfg.watchCalibrators,
+      beam: o.cfg.beam,
+    };
+    this.windows = new TransitWindows(this);
+  }
+
+  dut1Now(): number {
+    return this.o.dut1.valueAt(this.o.clock.now());
+  }
+
+  lstNow(): { apparent: number; mean: number } {
+    const now = this.o.clock.now();
+    const dut1S = this.o.dut1.valueAt(now);
+    return {
+      apparent: lstHours(now, { lonDeg: this.o.site.lonDeg, dut1S }),
+      mean: lstHours(now, { lonDeg: this.o.site.lonDeg, dut1S, kind: 'mean' }),
+    };
+  }
+
+  /** Seed calibrators, restore the detector from the database, build the schedule. */
+  init(): void {
+    const now = this.o.clock.now();
+    const cfgCals: Calibrator[] = this.o.cfg.calibrators.map((c) => ({ ...c, fluxJy: c.fluxJy ?? null, altNames: [], catalog: 'manual' }));
+    const vla = this.o.cfg.vlaCalibratorFile ? loadCalibratorFile(this.o.cfg.vlaCalibratorFile) : [];
+    const seeded = this.o.db.write((c) => ({
+      builtin: upsertCalibrators(c, BUILTIN_CALIBRATORS, now),
+      config: upsertCalibrators(c, cfgCals, now),
+      vla: upsertCalibrators(c, vla, now),
+    }));
+    this.o.log.info({ seeded }, 'calibrators seeded');
+    this.calibrators = this.o.db.read((c) => listCalibrators(c));
+    this.restoreDetector();
+    this.refreshSchedule(now - this.o.cfg.backfillDays * 24 * HOUR_MS);
+  }
+
+  /** The stable segment from the database, then the groups after it replayed (rebuilds a pending candidate). */
+  private restoreDetector(): void {
+    const { seg, after, latest } = this.o.db.read((c) => {
+      const s = currentSegment(c);
+      return { seg: s, after: s ? observationsAfter(c, s.endUnix) : [], latest: latestObservation(c) };
+    });
+    let st: DetectorState = seg ? { stable: seg, candidate: [] } : emptyDetector();
+    for (const o of after) st = stepDetector(st, o, this.detectorCfg).state;
+    this.detector = st.stable && seg && st.stable.firstGroupId === seg.firstGroupId ? st : { stable: seg ?? null, candidate: [] };
+    if (latest) this.lastObservationMs = latest.midUnix * 1000;
+    this.updatePointingGauges();
+  }
+
+  private updatePointingGauges(): void {
+    const m = this.o.metrics;
+    m.declination.set(this.detector.stable?.decDeg ?? Number.NaN);
+    m.slewing.set(isSlewing(this.detector) ? 1 : 0);
+    if (this.lastObservationMs !== null) m.lastObservation.set(this.lastObservationMs / 1000);
+  }
+
+  /** Look for new headers and process them in time order; returns how many observations were recorded. */
+  poll(): number {
+    const now = this.o.clock.now();
+    const since = now - this.o.cfg.backfillHours * HOUR_MS;
+    let pending: PendingHeader[] = this.o.db.read((c) => pendingFromIndex(c, since, 200));
+    if (pending.length === 0 && this.o.cfg.incomingDir && this.o.db.read((c) => indexIsEmpty(c))) {
+      const known = this.o.db.read((c) => new Set((c.prepare('SELECT group_id FROM pointing_observations WHERE mid_unix >= ?').all(since / 1000 - 600) as { group_id: string }[]).map((r) => r.group_id)));
+      pending = pendingFromDir(this.o.cfg.incomingDir, since, this.dirSizes).filter((p) => !known.has(p.groupId));
+    }
+    let recorded = 0;
+    for (const p of pending) {
+      if (this.failed.has(p.path)) continue;
+      if (this.processHeader(p)) recorded++;
+    }
+    if (recorded > 0) this.afterNewData();
+    return recorded;
+  }
+
+  private processHeader(p: PendingHeader): boolean {
+    const m = this.o.metrics;
+    const t0 = this.o.clock.monotonic();
+    const now = this.o.clock.now();
+    const r = readPointing(p.path, { nowMs: now, site: this.o.site, dut1: (t) => this.o.dut1.valueAt(t) });
+    m.headerReadSeconds.observe((this.o.clock.monotonic() - t0) / 1000);
+    m.headerReads.inc({ result: r.result });
+    if (r.result !== 'ok') {
+      if (!r.retryable) this.failed.add(p.path);
+      this.o.log.warn({ path: p.path, result: r.result, detail: r.detail }, 'sb00 header not used');
+      return false;
+    }
+    const before = this.detector.stable?.decDeg ?? null;
+    const res = this.o.db.write((conn) => {
+      const ctx: IngestContext = {
+        conn,
+        nowMs: now,
+        detector: this.detector,
+        detectorCfg: this.detectorCfg,
+        scheduleCfg: this.scheduleCfg,
+        calibrators: this.calibrators,
+        site: this.o.site,
+        envelope: { elMinDeg: this.o.cfg.elMinDeg, elMaxDeg: this.o.cfg.elMaxDeg },
+        reader: `contimg-pointing-monitor/${this.o.version}`,
+      };
+      const out = ingestObservation(ctx, p.groupId, r.pointing);
+      if (out.recorded && this.stale) this.resolveStale(conn, now);
+      return out;
+    });
+    this.detector = res.detector;
+    this.lastHeaderMs = now;
+    this.lastObservationMs = Math.max(this.lastObservationMs ?? 0, r.pointing.midUtcMs);
+    for (const a of res.actions) {
+      if (a.kind === 'confirmed') {
+        m.decChanges.inc();
+        this.o.log.info({ oldDecDeg: a.old.decDeg, newDecDeg: a.segment.decDeg }, 'pointing declination changed');
+      }
+    }
+    this.updatePointingGauges();
+    if ((this.detector.stable?.decDeg ?? null) !== before) this.refreshSchedule(now - this.o.cfg.backfillDays * 24 * HOUR_MS);
+    return res.recorded;
+  }
+
+  private afterNewData(): void {
+    this.windows.matchRecent();
+  }
+
+  private resolveStale(conn: Parameters<Parameters<Db['write']>[0]>[0], now: number): void {
+    this.stale = false;
+    this.o.metrics.dataStale.set(0);
+    resolveAlert(conn, { alertname: 'PointingDataStale', labels: COMPONENT }, now);
+    appendEvent(conn, { topic: 'pointing', type: 'pointing.resumed', payload: { lastObservationUtc: new Date(now).toISOString() } }, now);
+  }
+
+  /** Recompute transits from fromMs to now + horizon for the current pointing; upsert; re-arm windows. */
+  refreshSchedule(fromMs: number): void {
+    const now = this.o.clock.now();
+    const dec = this.detector.stable?.decDeg ?? null;
+    const toMs = now + this.o.cfg.horizonHours * HOUR_MS;
+    const astro = { site: this.o.site, dut1: (t: number) => this.o.dut1.valueAt(t) };
+    const all = computeSchedule(this.calibrators, dec, fromMs, toMs, this.scheduleCfg, astro);
+    this.o.db.write((c) => {
+      for (const t of all) upsertTransit(c, t, dec, now);
+      appendEvent(
+        c,
+        { topic: 'transit', type: 'transit.schedule_updated', payload: { count: all.length, fromUtc: new Date(fromMs).toISOString(), toUtc: new Date(toMs).toISOString(), pointingDecDeg: dec } },
+        now,
+      );
+      if (dec !== null) declinationAlerts(this.ingestCtx(c, now), dec);
+    });
+    this.o.metrics.transitsComputed.inc({ model: this.scheduleCfg.model }, all.length);
+    const keepFrom = now - 2 * HOUR_MS;
+    this.schedule = all.filter((t) => t.windowEndMs >= keepFrom);
+    this.windows.setSchedule(this.schedule);
+    this.updateTransitGauges(now);
+  }
+
+  private ingestCtx(conn: IngestContext['conn'], now: number): IngestContext {
+    return {
+      conn,
+      nowMs: now,
+      detector: this.detector,
+      detectorCfg: this.detectorCfg,
+      scheduleCfg: this.scheduleCfg,
+      calibrators: this.calibrators,
+      site: this.o.site,
+      envelope: { elMinDeg: this.o.cfg.elMinDeg, elMaxDeg: this.o.cfg.elMaxDeg },
+      reader: '',
+    };
+  }
+
+  updateTransitGauges(now: number): void {
+    const m = this.o.metrics;
+    const seen = new Set<string>();
+    for (const t of this.schedule) {
+      if (t.transitMs >= now && !seen.has(t.name)) {
+        seen.add(t.name);
+        m.nextTransit.set({ calibrator: t.name }, t.transitMs / 1000);
+      }
+    }
+    const inWin = new Set(this.schedule.filter((t) => isActive(t, now)).map((t) => t.name));
+    for (const name of new Set(this.schedule.map((t) => t.name))) m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
+  }
+
+  /** Staleness, UT1−UTC age, status row (event on change), gauges; rolls the schedule horizon hourly. */
+  statusTick(): StatusSnapshot {
+    const now = this.o.clock.now();
+    const dut1S = this.o.dut1.valueAt(now);
+    const age = this.o.dut1.ageDays(now);
+    this.o.metrics.dut1.set(dut1S);
+    this.o.metrics.eopAge.set(age ?? Number.NaN);
+    const snap = buildStatus({
+      nowMs: now,
+      site: this.o.site,
+      dut1S,
+      dut1Source: this.o.dut1.kind,
+      eopAgeDays: age,
+      detector: this.detector,
+      schedule: this.schedule,
+      upcomingCount: this.o.cfg.upcomingCount,
+      lastObservationMs: this.lastObservationMs,
+      stale: this.stale || now - this.lastHeaderMs > this.o.cfg.staleAfterS * 1000,
+      model: this.scheduleCfg.model,
+    });
+    const key = statusKey(snap);
+    this.o.db.write((c) => {
+      if (snap.stale && !this.stale) this.raiseStale(c, now);
+      this.eopAlert(c, now, age);
+      writeStatus(c, snap, now);
+      if (key !== this.lastStatusKey) appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
+    });
+    this.lastStatusKey = key;
+    this.updateTransitGauges(now);
+    const lastFuture = this.schedule.length ? this.schedule[this.schedule.length - 1].transitMs : 0;
+    if (lastFuture < now + (this.o.cfg.horizonHours - 1) * HOUR_MS) this.refreshSchedule(now - HOUR_MS);
+    return snap;
+  }
+
+  private raiseStale(conn: IngestContext['conn'], now: number): void {
+    this.stale = true;
+    this.o.metrics.dataStale.set(1);
+    const silentForSec = Math.round((now - this.lastHeaderMs) / 1000);
+    raiseAlert(
+      conn,
+      {
+        alertname: 'PointingDataStale',
+        severity: 'warning',
+        labels: COMPONENT,
+        annotations: {
+          summary: `no new sb00 header for ${silentForSec} s (threshold ${this.o.cfg.staleAfterS} s)`,
+          action: 'check the streaming converter and /data/incoming; the alert resolves on the next header',
+        },
+        source: 'pointing-monitor',
+      },
+      now,
+    );
+    const last = this.lastObservationMs === null ? null : new Date(this.lastObservationMs).toISOString();
+    appendEvent(conn, { topic: 'pointing', type: 'pointing.stale', payload: { lastObservationUtc: last, silentForSec } }, now);
+  }
+
+  private eopAlert(conn: IngestContext['conn'], now: number, age: number | null): void {
+    if (age !== null && age > this.o.cfg.maxIersAgeDays) {
+      raiseAlert(
+        conn,
+        {
+          alertname: 'PointingEopStale',
+          severity: 'warning',
+          labels: COMPONENT,
+          annotations: { summary: `IERS table's last measured UT1−UTC is ${Math.floor(age)} days old`, action: 'copy a fresh finals2000A.all to site.iersFile' },
+          source: 'pointing-monitor',
+        },
+        now,
+      );
+    } else resolveAlert(conn, { alertname: 'PointingEopStale', labels: COMPONENT }, now);
+  }
+
+  stop(): void {
+    this.windows.stop();
+  }
+}

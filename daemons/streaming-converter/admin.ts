@@ -1,0 +1,123 @@
+// Operator actions and read models shared by the CLI (`contimg converter …`) and the daemon's JSON API.
+// Each action is a compare-and-set with its event in one transaction, so it is safe while the daemon runs.
+import type { Connection, Db } from '../../lib/db/index.js';
+import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
+import { emit, resolve } from './context.js';
+import { isComplete, type GroupState } from './rules.js';
+import * as S from './store.js';
+
+export interface GroupSummary {
+  groupId: string;
+  state: GroupState;
+  nFiles: number;
+  expected: number;
+  attempts: number;
+  outputPath: string | null;
+  anchor: string;
+  firstSeenAt: string;
+  readyAt: string | null;
+  dispatchedAt: string | null;
+  finishedAt: string | null;
+  nextAttemptAt: string | null;
+  partial: boolean;
+  decDeg: number | null;
+  midJd: number | null;
+  errorCode: string | null;
+  error: string | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function summarize(g: S.GroupRow): GroupSummary {
+  return {
+    groupId: g.group_id,
+    state: g.state,
+    nFiles: g.n_valid,
+    expected: g.expected,
+    attempts: g.attempts,
+    outputPath: g.output_path,
+    anchor: new Date(g.anchor_ms).toISOString(),
+    firstSeenAt: iso(g.first_seen_at)!,
+    readyAt: iso(g.ready_at),
+    dispatchedAt: iso(g.dispatched_at),
+    finishedAt: iso(g.finished_at),
+    nextAttemptAt: iso(g.next_attempt_at),
+    partial: g.partial === 1,
+    decDeg: g.dec_rad === null ? null : (g.dec_rad * 180) / Math.PI,
+    midJd: g.mid_jd,
+    errorCode: g.error_code,
+    error: g.error,
+  };
+}
+
+export function listGroupSummaries(db: Db, state?: string, limit = 1000): GroupSummary[] {
+  return db.read((c) => S.listGroups(c, state, limit)).map(summarize);
+}
+
+function mustGet(conn: Connection, groupId: string): S.GroupRow {
+  const g = S.getGroupById(conn, groupId);
+  if (!g) throw new NotFoundError(`no group ${groupId}`, { groupId });
+  return g;
+}
+
+export function showGroup(db: Db, groupId: string) {
+  return db.read((c) => {
+    const g = mustGet(c, groupId);
+    return {
+      ...summarize(g),
+      files: S.groupFiles(c, g.id).map((f) => ({ subband: f.subband, path: f.path, state: f.state, reason: f.reason, size: f.size })),
+      attemptsDetail: S.attemptsOf(c, g.id).map((a) => ({
+        attempt: a.attempt,
+        outcome: a.outcome,
+        startedAt: iso(a.started_at),
+        endedAt: iso(a.ended_at),
+        pid: a.pid,
+        exitCode: a.exit_code,
+        signal: a.signal,
+        error: a.error,
+        manifestPath: a.manifest_path,
+        stderrTail: a.stderr_tail,
+      })),
+    };
+  });
+}
+
+const REQUEUEABLE: GroupState[] = ['failed', 'incomplete', 'abandoned', 'converted', 'retry_wait'];
+
+/**
+ * Put a group back in line. Complete groups (and any group with `partial`) go to ready with the attempt
+ * budget reset; an incomplete group without `partial` goes back to collecting with its timeout restarted.
+ */
+export function requeueGroup(db: Db, groupId: string, now: number, opts: { partial?: boolean } = {}): GroupSummary {
+  return db.write((conn) => {
+    const g = mustGet(conn, groupId);
+    if (!REQUEUEABLE.includes(g.state))
+      throw new InvalidStateError(`group ${groupId} is ${g.state}; requeue needs one of ${REQUEUEABLE.join(', ')}`, { state: g.state });
+    const complete = isComplete(S.validMembers(conn, g.id).map((f) => f.subband), g.expected);
+    const to: GroupState = complete || opts.partial ? 'ready' : 'collecting';
+    const set =
+      to === 'ready'
+        ? { ready_at: now, attempts: 0, next_attempt_at: null, partial: complete ? 0 : 1, finished_at: null, error: null, error_code: null }
+        : { first_seen_at: now, ready_at: null, attempts: 0, finished_at: null, error: null, error_code: null };
+    if (!S.casGroup(conn, g.id, g.state, to, now, set)) throw new InvalidStateError(`group ${groupId} changed state; try again`);
+    emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete }, now);
+    resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
+    resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
+    return summarize(S.getGroup(conn, g.id)!);
+  });
+}
+
+const ABANDONABLE: GroupState[] = ['collecting', 'ready', 'retry_wait', 'incomplete', 'failed'];
+
+export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary {
+  return db.write((conn) => {
+    const g = mustGet(conn, groupId);
+    if (!ABANDONABLE.includes(g.state))
+      throw new InvalidStateError(`group ${groupId} is ${g.state}; abandon needs one of ${ABANDONABLE.join(', ')}`, { state: g.state });
+    if (!S.casGroup(conn, g.id, g.state, 'abandoned', now, { finished_at: now })) throw new InvalidStateError(`group ${groupId} changed state; try again`);
+    emit(conn, 'abandoned', { groupId, from: g.state }, now);
+    resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
+    resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
+    return summarize(S.getGroup(conn, g.id)!);
+  });
+}

@@ -1,0 +1,306 @@
+// Discovery and acceptance of subband files. The directory is the truth: a full scan diffs every entry
+// against hdf5_files; a targeted look does the same for a few paths (chokidar hints, settle follow-ups).
+// A file is accepted only after it looked the same twice over settleS, passed the superblock check and the
+// h5wasm header read; then it is placed into a group. Inputs are only ever read.
+import fs from 'node:fs';
+import path from 'node:path';
+import { inspectUvh5, type Uvh5Inspection } from '../../lib/uvh5/index.js';
+import type { Connection } from '../../lib/db/index.js';
+import { alert, emit, type Ctx } from './context.js';
+import { refreshGroup } from './groups.js';
+import { parseSubbandName, type ParsedName } from './names.js';
+import { isSettled, OPEN_STATES, placeFile, sameIdentity } from './rules.js';
+import * as S from './store.js';
+
+type Good = Extract<ParsedName, { ok: true }>;
+
+interface StatLite {
+  size: number;
+  mtime_ms: number;
+  inode: number;
+  dev: number;
+}
+
+function statOf(p: string): StatLite | null {
+  const s = fs.statSync(p, { throwIfNoEntry: false, bigint: false });
+  if (!s || !s.isFile()) return null;
+  return { size: s.size, mtime_ms: Math.floor(s.mtimeMs), inode: s.ino, dev: s.dev };
+}
+
+export interface ScanStats {
+  entries: number;
+  matched: number;
+  validated: number;
+}
+
+export class Intake {
+  /** Bad names already logged (once per name while it stays in the directory). */
+  private readonly badNames = new Set<string>();
+  /** Settling paths and when to look at them next. */
+  readonly settleDue = new Map<string, number>();
+
+  constructor(private readonly ctx: Ctx) {}
+
+  /** Full reconcile of the incoming directory. */
+  fullScan(): ScanStats {
+    const { cfg, clock, m } = this.ctx;
+    const t0 = clock.monotonic();
+    let names: string[];
+    try {
+      names = fs.readdirSync(cfg.incomingDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') names = [];
+      else throw e;
+    }
+    const present = new Set<string>();
+    const good: Good[] = [];
+    for (const name of names) {
+      const parsed = parseSubbandName(name, cfg.expectedSubbands);
+      if (parsed.ok) {
+        good.push(parsed);
+        present.add(path.join(cfg.incomingDir, name));
+      } else this.noteBadName(parsed.name, parsed.reason);
+    }
+    for (const n of this.badNames) if (!names.includes(n)) this.badNames.delete(n);
+    const known = new Map(this.ctx.db.read((c) => S.fileIdentities(c)).map((r) => [r.path, r]));
+    const changed: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
+    for (const parsed of good) {
+      const p = path.join(cfg.incomingDir, parsed.name);
+      const row = known.get(p);
+      // Terminal rows whose identity is unchanged need no work; stat only tells us that.
+      const stat = statOf(p);
+      if (row && stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat))) continue;
+      changed.push({ parsed, path: p, stat });
+    }
+    for (const [p, row] of known) if (!present.has(p) && row.state !== 'gone') changed.push({ parsed: null, path: p, stat: null });
+    this.apply(changed);
+    this.rebuildSettleDue();
+    const validated = this.processDue(true);
+    m.scanSeconds.observe((clock.monotonic() - t0) / 1000);
+    m.scanEntries.set(names.length);
+    return { entries: names.length, matched: good.length, validated };
+  }
+
+  /** A targeted look at specific paths (watch hints). */
+  look(paths: Iterable<string>): number {
+    const items: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
+    for (const p of paths) {
+      if (path.dirname(p) !== path.resolve(this.ctx.cfg.incomingDir)) continue;
+      const parsed = parseSubbandName(path.basename(p), this.ctx.cfg.expectedSubbands);
+      if (!parsed.ok) {
+        this.noteBadName(parsed.name, parsed.reason);
+        continue;
+      }
+      items.push({ parsed, path: p, stat: statOf(p) });
+    }
+    this.apply(items);
+    return this.processDue(false);
+  }
+
+  /** The earliest time a settling file should be looked at again. */
+  nextDueAt(): number | null {
+    let t: number | null = null;
+    for (const d of this.settleDue.values()) if (t === null || d < t) t = d;
+    return t;
+  }
+
+  private id(x: { size: number; mtime_ms: number; inode: number }) {
+    return { size: x.size, mtimeMs: x.mtime_ms, inode: x.inode };
+  }
+
+  private noteBadName(name: string, reason: string): void {
+    if (this.badNames.has(name)) return;
+    this.badNames.add(name);
+    this.ctx.m.files.inc({ result: 'bad_name', reason });
+    this.ctx.log.info({ name, reason }, 'ignoring file: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5');
+  }
+
+  /** Record new, changed and vanished files. */
+  private apply(items: { parsed: Good | null; path: string; stat: StatLite | null }[]): void {
+    if (items.length === 0) return;
+    const now = this.ctx.clock.now();
+    this.ctx.db.write((conn) => {
+      for (const it of items) this.observe(conn, it.path, it.parsed, it.stat, now);
+    });
+  }
+
+  private observe(conn: Connection, p: string, parsed: Good | null, stat: StatLite | null, now: number): void {
+    const row = S.getFile(conn, p);
+    if (!stat) {
+      if (row && row.state !== 'gone') this.gone(conn, row, now);
+      this.settleDue.delete(p);
+      return;
+    }
+    if (!row || row.state === 'gone') {
+      if (!parsed) return;
+      S.insertFile(conn, { path: p, name: parsed.name, ts_name: parsed.tsName, ts_ms: parsed.tsMs, subband: parsed.subband, ...stat }, now);
+      this.settleDue.set(p, now + this.ctx.cfg.settleS * 1000);
+      return;
+    }
+    if (sameIdentity(this.id(row), this.id(stat))) {
+      if (row.state === 'settling') S.sawUnchanged(conn, p, now);
+      return;
+    }
+    this.identityChanged(conn, row, stat, now);
+  }
+
+  private identityChanged(conn: Connection, row: S.FileRow, stat: StatLite, now: number): void {
+    const group = row.group_ref !== null ? S.getGroup(conn, row.group_ref) : undefined;
+    if (row.state === 'valid' && group && !OPEN_STATES.includes(group.state)) {
+      S.resettle(conn, row.path, stat, now);
+      S.setFileState(conn, row.path, 'changed', 'changed_after_dispatch', now, group.id);
+      this.ctx.m.files.inc({ result: 'changed', reason: 'after_dispatch' });
+      emit(conn, 'file_changed', { path: row.path, groupId: group.group_id, state: group.state }, now);
+      alert(conn, 'ConverterInputChanged', 'warning', { group: group.group_id }, `${row.name} changed after its group was dispatched`, now);
+      this.ctx.log.warn({ path: row.path, groupId: group.group_id, from: 'valid', to: 'changed' }, 'input changed after dispatch');
+      return;
+    }
+    if (row.state === 'changed') {
+      S.resettle(conn, row.path, stat, now);
+      S.setFileState(conn, row.path, 'changed', row.reason, now, row.group_ref);
+      return;
+    }
+    S.resettle(conn, row.path, stat, now);
+    this.settleDue.set(row.path, now + this.ctx.cfg.settleS * 1000);
+    if (row.state === 'valid' && group) refreshGroup(this.ctx, conn, group.id, now);
+  }
+
+  private gone(conn: Connection, row: S.FileRow, now: number): void {
+    S.setFileState(conn, row.path, 'gone', `was ${row.state}`, now);
+    this.ctx.m.files.inc({ result: 'gone', reason: row.state });
+    if (row.state !== 'valid' || row.group_ref === null) return;
+    const group = S.getGroup(conn, row.group_ref);
+    if (group && OPEN_STATES.includes(group.state)) {
+      emit(conn, 'file_gone', { path: row.path, groupId: group.group_id }, now);
+      this.ctx.log.warn({ path: row.path, groupId: group.group_id, from: 'valid', to: 'gone' }, 'file vanished before dispatch');
+      refreshGroup(this.ctx, conn, group.id, now);
+    }
+  }
+
+  private rebuildSettleDue(): void {
+    const settle = this.ctx.cfg.settleS * 1000;
+    this.settleDue.clear();
+    for (const f of this.ctx.db.read((c) => S.settlingFiles(c))) this.settleDue.set(f.path, f.stable_since + settle);
+  }
+
+  /**
+   * Validate every settled file that is due (and, on full scans, unreadable files due a re-check). Due
+   * files are looked at first (unless the scan just did), so a file that grew meanwhile starts settling
+   * again instead of being read. The h5wasm reads happen outside any transaction; results are written in one.
+   */
+  private processDue(justScanned: boolean): number {
+    const { cfg, clock } = this.ctx;
+    const now = clock.now();
+    const settleMs = cfg.settleS * 1000;
+    const due = [...this.settleDue].filter(([, t]) => t <= now).map(([p]) => p);
+    if (!justScanned && due.length) this.apply(due.map((p) => ({ parsed: null, path: p, stat: statOf(p) })));
+    const rows = this.ctx.db.read((c) => due.map((p) => S.getFile(c, p)).filter((r): r is S.FileRow => r !== undefined));
+    const candidates: S.FileRow[] = [];
+    for (const r of rows) {
+      if (r.state !== 'settling') this.settleDue.delete(r.path);
+      else if (isSettled({ stableLooks: r.stable_looks, stableSince: r.stable_since }, now, settleMs)) candidates.push(r);
+      else this.settleDue.set(r.path, Math.max(now + 50, r.stable_since + settleMs));
+    }
+    if (justScanned) {
+      const again = this.ctx.db.read((c) => S.unreadableDue(c, now - cfg.recheckInvalidS * 1000, cfg.maxRechecks));
+      candidates.push(...again);
+    }
+    if (candidates.length === 0) return 0;
+    const results = candidates.map((r) => ({ row: r, res: this.inspect(r.path) }));
+    this.ctx.db.write((conn) => {
+      for (const { row, res } of results) this.accept(conn, row, res, clock.now());
+    });
+    return results.length;
+  }
+
+  /** Look at settling files whose settle time has come (the loop calls this between scans). */
+  lookDue(): number {
+    return this.processDue(false);
+  }
+
+  private inspect(p: string): Uvh5Inspection {
+    const t0 = this.ctx.clock.monotonic();
+    try {
+      return inspectUvh5(p);
+    } finally {
+      this.ctx.m.headerSeconds.observe((this.ctx.clock.monotonic() - t0) / 1000);
+    }
+  }
+
+  private accept(conn: Connection, row: S.FileRow, res: Uvh5Inspection, now: number): void {
+    const { cfg, m, log } = this.ctx;
+    const current = S.getFile(conn, row.path);
+    if (!current || (current.state !== row.state && current.state !== 'settling')) return;
+    this.settleDue.delete(row.path);
+    if (!res.ok) {
+      const waiting = res.reason === 'open_for_write' || res.reason === 'truncated';
+      if (waiting && now - row.first_seen_at < cfg.maxSettleS * 1000) {
+        // A stalled writer or a copy still growing: stay settling and look again later.
+        S.markRecheck(conn, row.path, res.reason, now);
+        this.settleDue.set(row.path, now + cfg.settleS * 1000);
+        return;
+      }
+      if (res.reason === 'unreadable') S.markRecheck(conn, row.path, 'unreadable', now);
+      S.setFileState(conn, row.path, 'invalid', res.reason, now);
+      if (row.state !== 'invalid') m.files.inc({ result: 'invalid', reason: res.reason });
+      log.warn({ path: row.path, to: 'invalid', reason: res.reason, detail: res.detail }, 'file rejected');
+      return;
+    }
+    const h = res.header;
+    const mismatch =
+      cfg.expectedNfreqs > 0 && h.nfreqs !== cfg.expectedNfreqs
+        ? `Nfreqs ${h.nfreqs}, expected ${cfg.expectedNfreqs}`
+        : h.phaseCenterDecRad === null
+          ? 'no extra_keywords/phase_center_dec'
+          : null;
+    if (mismatch) {
+      S.setFileState(conn, row.path, 'invalid', 'header_mismatch', now);
+      m.files.inc({ result: 'invalid', reason: 'header_mismatch' });
+      log.warn({ path: row.path, to: 'invalid', reason: 'header_mismatch', detail: mismatch }, 'file rejected');
+      return;
+    }
+    if (cfg.expectedNtimes > 0 && h.ntimes !== cfg.expectedNtimes)
+      log.warn({ path: row.path, ntimes: h.ntimes, expected: cfg.expectedNtimes }, 'unexpected Ntimes (accepted)');
+    this.place(conn, row, {
+      start_jd: h.timesJd[0],
+      end_jd: h.timesJd[h.timesJd.length - 1],
+      dec_rad: h.phaseCenterDecRad,
+      ha_rad: h.haPhaseCenterRad,
+      nfreqs: h.nfreqs,
+      ntimes: h.ntimes,
+      freq_min_hz: Math.min(...h.freqsHz),
+      freq_max_hz: Math.max(...h.freqsHz),
+    }, now);
+  }
+
+  private place(conn: Connection, row: S.FileRow, h: S.HeaderFields, now: number): void {
+    const { cfg, m, log } = this.ctx;
+    const tol = cfg.groupToleranceS * 1000;
+    const near = S.groupsNear(conn, row.ts_ms, tol).map((g) => ({ ref: g.id, anchorMs: g.anchor_ms, state: g.state }));
+    const where = placeFile(row.ts_ms, near, tol);
+    if (where.kind === 'late') {
+      const g = S.getGroup(conn, where.ref)!;
+      S.setFileState(conn, row.path, 'late', `group ${g.state}`, now, g.id);
+      m.files.inc({ result: 'late', reason: g.state });
+      emit(conn, 'file_late', { path: row.path, groupId: g.group_id, groupState: g.state }, now);
+      alert(conn, 'ConverterLateFile', 'warning', { group: g.group_id }, `${row.name} arrived after its group was ${g.state}`, now);
+      log.warn({ path: row.path, groupId: g.group_id, to: 'late' }, 'late file');
+      return;
+    }
+    const ref = where.kind === 'join' ? where.ref : S.insertGroup(conn, row.ts_name, row.ts_ms, cfg.expectedSubbands, now);
+    const holder = S.slotHolder(conn, ref, row.subband);
+    if (holder && holder !== row.path) {
+      const g = S.getGroup(conn, ref)!;
+      S.setFileState(conn, row.path, 'duplicate', `slot held by ${path.basename(holder)}`, now, ref);
+      m.files.inc({ result: 'duplicate', reason: 'slot_taken' });
+      emit(conn, 'file_duplicate', { path: row.path, holder, groupId: g.group_id, subband: row.subband }, now);
+      alert(conn, 'ConverterDuplicateSubband', 'warning', { group: g.group_id, subband: String(row.subband) }, `${row.name} duplicates ${path.basename(holder)}`, now);
+      log.warn({ path: row.path, groupId: g.group_id, to: 'duplicate' }, 'duplicate subband');
+      return;
+    }
+    S.markValid(conn, row.path, ref, h, now);
+    m.files.inc({ result: 'valid', reason: '' });
+    m.lastValidFile.set(now / 1000);
+    refreshGroup(this.ctx, conn, ref, now);
+  }
+}

@@ -1,0 +1,116 @@
+// Every contimg_converter_* series, declared up front and initialised for its known label values.
+import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';
+import { GROUP_STATES, OUTCOMES } from './rules.js';
+
+const P = 'contimg_converter_';
+
+export const FILE_RESULTS = ['valid', 'invalid', 'duplicate', 'late', 'changed', 'gone', 'bad_name'] as const;
+export type FileResult = (typeof FILE_RESULTS)[number];
+
+export function converterMetrics(registry: Registry) {
+  const r = [registry];
+  const m = {
+    files: new Counter({
+      name: `${P}files_total`,
+      help: 'Subband files by outcome (valid, invalid, duplicate, late, changed, gone, bad_name) and reason.',
+      labelNames: ['result', 'reason'],
+      registers: r,
+    }),
+    filesSettling: new Gauge({ name: `${P}files_settling`, help: 'Files waiting to settle.', registers: r }),
+    filesInvalid: new Gauge({ name: `${P}files_invalid`, help: 'Files in state invalid.', registers: r }),
+    groups: new Gauge({ name: `${P}groups`, help: 'Groups by state.', labelNames: ['state'], registers: r }),
+    assembly: new Histogram({
+      name: `${P}group_assembly_seconds`,
+      help: 'First file seen → group ready.',
+      buckets: [1, 10, 30, 60, 120, 300, 600, 900, 1800],
+      registers: r,
+    }),
+    dispatchLatency: new Histogram({
+      name: `${P}dispatch_latency_seconds`,
+      help: "Last subband's arrival (max of mtime and first seen) → converter spawned. The key SLO.",
+      buckets: [0.25, 0.5, 1, 1.5, 2, 5, 10, 15, 30, 60, 120],
+      registers: r,
+    }),
+    conversionSeconds: new Histogram({
+      name: `${P}conversion_duration_seconds`,
+      help: 'Converter run time by outcome.',
+      labelNames: ['outcome'],
+      buckets: [1, 10, 30, 60, 120, 300, 600, 900, 1800],
+      registers: r,
+    }),
+    attempts: new Counter({
+      name: `${P}conversion_attempts_total`,
+      help: 'Finished conversion attempts by outcome.',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    inFlight: new Gauge({ name: `${P}conversions_in_flight`, help: 'Converters running now.', registers: r }),
+    backlog: new Gauge({ name: `${P}backlog_groups`, help: 'Groups ready or waiting to retry.', registers: r }),
+    lastValidFile: new Gauge({
+      name: `${P}last_valid_file_timestamp_seconds`,
+      help: 'When the last file became valid (Unix s).',
+      registers: r,
+    }),
+    lastConverted: new Gauge({
+      name: `${P}last_converted_group_timestamp_seconds`,
+      help: 'Observation time of the last converted group (Unix s); lag = now − this.',
+      registers: r,
+    }),
+    scanSeconds: new Histogram({
+      name: `${P}scan_duration_seconds`,
+      help: 'Full reconcile scan of the incoming directory.',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers: r,
+    }),
+    scanEntries: new Gauge({ name: `${P}scan_entries`, help: 'Directory entries in the last scan.', registers: r }),
+    headerSeconds: new Histogram({
+      name: `${P}header_read_seconds`,
+      help: 'Superblock check plus h5wasm header read per file.',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers: r,
+    }),
+    watchEvents: new Counter({
+      name: `${P}watch_events_total`,
+      help: 'chokidar events (hints only) by type.',
+      labelNames: ['type'],
+      registers: r,
+    }),
+    diskFree: new Gauge({
+      name: `${P}disk_free_bytes`,
+      help: 'Free bytes on the output, scratch and input file systems.',
+      labelNames: ['path'],
+      registers: r,
+    }),
+    paused: new Gauge({
+      name: `${P}dispatch_paused`,
+      help: '1 while dispatch is paused, by reason.',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    loopErrors: new Counter({
+      name: `${P}loop_errors_total`,
+      help: 'Errors caught in background loops (logged, backed off, continued).',
+      labelNames: ['loop'],
+      registers: r,
+    }),
+    recovered: new Counter({
+      name: `${P}recovered_attempts_total`,
+      help: 'Attempts found open at startup (daemon crash) and closed as crashed, by what happened to the child.',
+      labelNames: ['child'],
+      registers: r,
+    }),
+  };
+  for (const result of FILE_RESULTS) m.files.inc({ result, reason: '' }, 0);
+  for (const state of GROUP_STATES) m.groups.set({ state }, 0);
+  for (const outcome of OUTCOMES) {
+    m.attempts.inc({ outcome }, 0);
+  }
+  for (const type of ['add', 'change', 'unlink', 'error']) m.watchEvents.inc({ type }, 0);
+  for (const path of ['output', 'scratch', 'input']) m.diskFree.set({ path }, 0);
+  for (const reason of ['disk', 'operator']) m.paused.set({ reason }, 0);
+  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch']) m.loopErrors.inc({ loop }, 0);
+  for (const child of ['dead', 'killed']) m.recovered.inc({ child }, 0);
+  return m;
+}
+
+export type ConverterMetrics = ReturnType<typeof converterMetrics>;

@@ -1,0 +1,144 @@
+// The streaming converter's body: recovery, then a loop of (full scan every scanIntervalS | targeted looks
+// at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due or a hint,
+// a finished conversion or shutdown wakes it. chokidar only hints; the scan is the truth.
+import fs from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
+import type { BackoffPolicy } from '../../lib/backoff.js';
+import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
+import { DbCorruptError, DbIoError } from '../../lib/errors.js';
+import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
+import { validateArgvTemplate } from './argv.js';
+import type { Ctx } from './context.js';
+import { Dispatcher, type DispatchHooks } from './dispatch.js';
+import { Housekeeping } from './housekeeping.js';
+import { Intake } from './intake.js';
+import { converterMetrics } from './metrics.js';
+import { recover } from './recovery.js';
+
+export type RunOptions = DispatchHooks;
+
+/** Resolves a pending wait early; waits end at a deadline, on wake(), or on abort. */
+class Waker {
+  private pending: (() => void) | null = null;
+  private woken = false;
+  wake(): void {
+    this.woken = true;
+    this.pending?.();
+  }
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.woken || signal.aborted) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.pending = null;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal.addEventListener('abort', done, { once: true });
+      this.pending = done;
+    });
+  }
+}
+
+function isFatal(e: unknown): boolean {
+  return e instanceof DbIoError || e instanceof DbCorruptError;
+}
+
+function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
+  deps.http.route('GET', '/api/groups', (req) => listGroupSummaries(ctx.db, req.url.searchParams.get('state') ?? undefined));
+  deps.http.route('GET', '/api/groups/:id', (req) => showGroup(ctx.db, req.params.id));
+  deps.http.route('POST', '/api/groups/:id/requeue', (req) =>
+    requeueGroup(ctx.db, req.params.id, ctx.clock.now(), { partial: (req.body as { partial?: boolean } | null)?.partial === true }),
+  );
+  deps.http.route('POST', '/api/groups/:id/abandon', (req) => abandonGroup(ctx.db, req.params.id, ctx.clock.now()));
+}
+
+function startWatcher(ctx: Ctx, hints: Set<string>, waker: Waker): FSWatcher | null {
+  if (!ctx.cfg.watch || !fs.existsSync(ctx.cfg.incomingDir)) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const w = watch(ctx.cfg.incomingDir, { depth: 0, ignoreInitial: true, awaitWriteFinish: false });
+  const hint = (type: string) => (p: string) => {
+    ctx.m.watchEvents.inc({ type });
+    hints.add(p);
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      waker.wake();
+    }, ctx.cfg.watchDebounceMs);
+  };
+  w.on('add', hint('add')).on('change', hint('change')).on('unlink', hint('unlink'));
+  w.on('error', (e) => {
+    ctx.m.watchEvents.inc({ type: 'error' });
+    ctx.log.warn({ err: e }, 'watcher error; scans continue');
+  });
+  return w;
+}
+
+export function makeRun(opts: RunOptions = {}): DaemonRun {
+  return async (deps, signal) => {
+    const cfg = deps.config.streamingConverter;
+    validateArgvTemplate(cfg.converter.argv);
+    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log: deps.log.child({ component: 'converter' }), m: converterMetrics(deps.registry) };
+    for (const d of [cfg.outputDir, cfg.scratchDir]) fs.mkdirSync(d, { recursive: true });
+    const policy: BackoffPolicy = { strategy: 'exponential', baseMs: cfg.retryBaseS * 1000, maxMs: cfg.retryMaxS * 1000, jitter: 0.1 };
+    const waker = new Waker();
+    const dispatcher = new Dispatcher(ctx, opts, policy, () => waker.wake());
+    const intake = new Intake(ctx);
+    const housekeeping = new Housekeeping(ctx);
+    let scanned = false;
+    deps.addReadinessCheck('first_scan', () => (scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' }));
+    registerRoutes(deps, ctx);
+    await recover(ctx, dispatcher.owner, policy, signal);
+    const hints = new Set<string>();
+    const watcher = startWatcher(ctx, hints, waker);
+    let nextScanAt = 0;
+    let fatal: unknown = null;
+    const step = (loop: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        if (isFatal(e)) throw e;
+        ctx.m.loopErrors.inc({ loop });
+        ctx.log.error({ err: e, loop }, 'loop step failed; continuing');
+      }
+    };
+    try {
+      while (!signal.aborted) {
+        const now = ctx.clock.now();
+        step('scan', () => {
+          if (now >= nextScanAt) {
+            nextScanAt = now + cfg.scanIntervalS * 1000;
+            hints.clear();
+            const s = intake.fullScan();
+            if (!scanned) ctx.log.info(s, 'first scan done; ready');
+            scanned = true;
+          } else {
+            const paths = [...hints];
+            hints.clear();
+            if (paths.length) intake.look(paths);
+            intake.lookDue();
+          }
+        });
+        step('housekeeping', () => housekeeping.tick());
+        step('dispatch', () => dispatcher.dispatch());
+        deps.setStatus(`in flight ${dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
+        const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
+        await waker.wait(due - ctx.clock.now(), signal);
+      }
+    } catch (e) {
+      fatal = e;
+      ctx.log.fatal({ err: e }, 'database unusable; stopping');
+    } finally {
+      await watcher?.close();
+      await dispatcher.drain(fatal ? AbortSignal.abort() : deps.hardStop);
+    }
+    if (fatal) throw fatal;
+  };
+}
+
+/** What `contimg run streaming-converter` and main.ts start. */
+export const run: DaemonRun = makeRun();

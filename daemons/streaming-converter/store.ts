@@ -1,0 +1,371 @@
+// SQL for the converter's three tables (migrations/state/0002_converter.up.sql), prepared once per connection.
+// Functions take the connection of the caller's db.write()/db.read() so a state change, its event and its
+// alert commit together. Group state changes are compare-and-set: they return whether the row moved.
+import type { Connection, Statement } from '../../lib/db/index.js';
+import type { FileState, GroupState, Outcome } from './rules.js';
+
+const cache = new WeakMap<Connection, Map<string, Statement>>();
+function st(conn: Connection, sql: string): Statement {
+  let m = cache.get(conn);
+  if (!m) cache.set(conn, (m = new Map()));
+  let s = m.get(sql);
+  if (!s) m.set(sql, (s = conn.prepare(sql)));
+  return s;
+}
+
+export interface FileRow {
+  path: string;
+  name: string;
+  ts_name: string;
+  ts_ms: number;
+  subband: number;
+  size: number;
+  mtime_ms: number;
+  inode: number;
+  dev: number;
+  state: FileState;
+  reason: string | null;
+  stable_looks: number;
+  stable_since: number;
+  first_seen_at: number;
+  last_checked_at: number;
+  rechecks: number;
+  group_ref: number | null;
+  start_jd: number | null;
+  end_jd: number | null;
+  dec_rad: number | null;
+  ha_rad: number | null;
+  nfreqs: number | null;
+  ntimes: number | null;
+  freq_min_hz: number | null;
+  freq_max_hz: number | null;
+  validated_at: number | null;
+}
+
+export interface GroupRow {
+  id: number;
+  group_id: string;
+  anchor_ms: number;
+  state: GroupState;
+  expected: number;
+  n_valid: number;
+  partial: number;
+  first_seen_at: number;
+  last_file_at: number;
+  ready_at: number | null;
+  dispatched_at: number | null;
+  finished_at: number | null;
+  attempts: number;
+  next_attempt_at: number | null;
+  output_path: string | null;
+  error_code: string | null;
+  error: string | null;
+  dec_rad: number | null;
+  mid_jd: number | null;
+  updated_at: number;
+}
+
+export interface AttemptRow {
+  id: number;
+  group_ref: number;
+  attempt: number;
+  owner: string;
+  lease_expires_at: number;
+  started_at: number;
+  spawned_at: number | null;
+  ended_at: number | null;
+  pid: number | null;
+  pgid: number | null;
+  pid_start_ticks: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  outcome: Outcome | null;
+  stdout_tail: string | null;
+  stderr_tail: string | null;
+  result_json: string | null;
+  manifest_path: string | null;
+  output_path: string | null;
+  error: string | null;
+}
+
+// ---- files ----
+
+export function getFile(conn: Connection, path: string): FileRow | undefined {
+  return st(conn, 'SELECT * FROM hdf5_files WHERE path = ?').get(path) as FileRow | undefined;
+}
+
+/** The light columns the scan diff needs, for every file. */
+export function fileIdentities(
+  conn: Connection,
+): { path: string; state: FileState; size: number; mtime_ms: number; inode: number }[] {
+  return st(conn, 'SELECT path, state, size, mtime_ms, inode FROM hdf5_files').all() as never;
+}
+
+export function insertFile(
+  conn: Connection,
+  f: Pick<FileRow, 'path' | 'name' | 'ts_name' | 'ts_ms' | 'subband' | 'size' | 'mtime_ms' | 'inode' | 'dev'>,
+  now: number,
+): void {
+  st(
+    conn,
+    `INSERT INTO hdf5_files (path, name, ts_name, ts_ms, subband, size, mtime_ms, inode, dev, state, stable_looks,
+       stable_since, first_seen_at, last_checked_at)
+     VALUES (@path, @name, @ts_name, @ts_ms, @subband, @size, @mtime_ms, @inode, @dev, 'settling', 1, @now, @now, @now)
+     ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, inode = excluded.inode,
+       dev = excluded.dev, state = 'settling', reason = NULL, stable_looks = 1, stable_since = @now,
+       last_checked_at = @now, rechecks = 0, group_ref = NULL, validated_at = NULL`,
+  ).run({ ...f, now });
+}
+
+/** Identity changed: start settling again (drops group membership). */
+export function resettle(conn: Connection, path: string, id: { size: number; mtime_ms: number; inode: number }, now: number): void {
+  st(
+    conn,
+    `UPDATE hdf5_files SET size = @size, mtime_ms = @mtime_ms, inode = @inode, state = 'settling', reason = NULL,
+       stable_looks = 1, stable_since = @now, last_checked_at = @now, group_ref = NULL, validated_at = NULL
+     WHERE path = @path`,
+  ).run({ path, ...id, now });
+}
+
+export function sawUnchanged(conn: Connection, path: string, now: number): void {
+  st(conn, 'UPDATE hdf5_files SET stable_looks = stable_looks + 1, last_checked_at = ? WHERE path = ?').run(now, path);
+}
+
+export function setFileState(
+  conn: Connection,
+  path: string,
+  state: FileState,
+  reason: string | null,
+  now: number,
+  groupRef?: number | null,
+): void {
+  if (groupRef === undefined)
+    st(conn, 'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ? WHERE path = ?').run(state, reason, now, path);
+  else
+    st(conn, 'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ?, group_ref = ? WHERE path = ?').run(
+      state,
+      reason,
+      now,
+      groupRef,
+      path,
+    );
+}
+
+export function markRecheck(conn: Connection, path: string, reason: string, now: number): void {
+  st(conn, 'UPDATE hdf5_files SET reason = ?, rechecks = rechecks + 1, last_checked_at = ? WHERE path = ?').run(reason, now, path);
+}
+
+export interface HeaderFields {
+  start_jd: number;
+  end_jd: number;
+  dec_rad: number | null;
+  ha_rad: number | null;
+  nfreqs: number;
+  ntimes: number;
+  freq_min_hz: number;
+  freq_max_hz: number;
+}
+
+export function markValid(conn: Connection, path: string, groupRef: number, h: HeaderFields, now: number): void {
+  st(
+    conn,
+    `UPDATE hdf5_files SET state = 'valid', reason = NULL, group_ref = @groupRef, start_jd = @start_jd, end_jd = @end_jd,
+       dec_rad = @dec_rad, ha_rad = @ha_rad, nfreqs = @nfreqs, ntimes = @ntimes, freq_min_hz = @freq_min_hz,
+       freq_max_hz = @freq_max_hz, validated_at = @now, last_checked_at = @now
+     WHERE path = @path`,
+  ).run({ ...h, path, groupRef, now });
+}
+
+export function slotHolder(conn: Connection, groupRef: number, subband: number): string | undefined {
+  const r = st(conn, "SELECT path FROM hdf5_files WHERE group_ref = ? AND subband = ? AND state = 'valid'").get(
+    groupRef,
+    subband,
+  ) as { path: string } | undefined;
+  return r?.path;
+}
+
+export function validMembers(conn: Connection, groupRef: number): FileRow[] {
+  return st(conn, "SELECT * FROM hdf5_files WHERE group_ref = ? AND state = 'valid' ORDER BY subband").all(
+    groupRef,
+  ) as FileRow[];
+}
+
+export function groupFiles(conn: Connection, groupRef: number): FileRow[] {
+  return st(conn, 'SELECT * FROM hdf5_files WHERE group_ref = ? ORDER BY subband, ts_ms').all(groupRef) as FileRow[];
+}
+
+export function settlingFiles(conn: Connection): FileRow[] {
+  return st(conn, "SELECT * FROM hdf5_files WHERE state = 'settling'").all() as FileRow[];
+}
+
+export function unreadableDue(conn: Connection, before: number, maxRechecks: number): FileRow[] {
+  return st(
+    conn,
+    "SELECT * FROM hdf5_files WHERE state = 'invalid' AND reason = 'unreadable' AND last_checked_at <= ? AND rechecks < ?",
+  ).all(before, maxRechecks) as FileRow[];
+}
+
+export function fileStateCounts(conn: Connection): Record<string, number> {
+  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM hdf5_files GROUP BY state').all() as { state: string; n: number }[];
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+export function lastValidatedAt(conn: Connection): number | null {
+  return (st(conn, 'SELECT max(validated_at) AS t FROM hdf5_files').get() as { t: number | null }).t;
+}
+
+// ---- groups ----
+
+export function groupsNear(conn: Connection, tsMs: number, toleranceMs: number): GroupRow[] {
+  return st(conn, 'SELECT * FROM converter_groups WHERE anchor_ms BETWEEN ? AND ?').all(
+    tsMs - toleranceMs,
+    tsMs + toleranceMs,
+  ) as GroupRow[];
+}
+
+export function insertGroup(conn: Connection, groupId: string, anchorMs: number, expected: number, now: number): number {
+  const info = st(
+    conn,
+    `INSERT INTO converter_groups (group_id, anchor_ms, state, expected, first_seen_at, last_file_at, updated_at)
+     VALUES (?, ?, 'collecting', ?, ?, ?, ?)`,
+  ).run(groupId, anchorMs, expected, now, now, now);
+  return Number(info.lastInsertRowid);
+}
+
+export function getGroup(conn: Connection, ref: number): GroupRow | undefined {
+  return st(conn, 'SELECT * FROM converter_groups WHERE id = ?').get(ref) as GroupRow | undefined;
+}
+
+export function getGroupById(conn: Connection, groupId: string): GroupRow | undefined {
+  return st(conn, 'SELECT * FROM converter_groups WHERE group_id = ?').get(groupId) as GroupRow | undefined;
+}
+
+export function listGroups(conn: Connection, state?: string, limit = 1000): GroupRow[] {
+  return state
+    ? (st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms DESC LIMIT ?').all(state, limit) as GroupRow[])
+    : (st(conn, 'SELECT * FROM converter_groups ORDER BY anchor_ms DESC LIMIT ?').all(limit) as GroupRow[]);
+}
+
+export function groupsInState(conn: Connection, state: GroupState): GroupRow[] {
+  return st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms').all(state) as GroupRow[];
+}
+
+export function groupStateCounts(conn: Connection): Record<string, number> {
+  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM converter_groups GROUP BY state').all() as { state: string; n: number }[];
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** Compare-and-set: move the group from `from` to `to` and set extra columns; false if it was not in `from`. */
+export function casGroup(
+  conn: Connection,
+  ref: number,
+  from: GroupState,
+  to: GroupState,
+  now: number,
+  set: Partial<Omit<GroupRow, 'id' | 'state' | 'updated_at'>> = {},
+): boolean {
+  const cols = Object.keys(set);
+  const extra = cols.map((c) => `, ${c} = @${c}`).join('');
+  const sql = `UPDATE converter_groups SET state = @to, updated_at = @now${extra} WHERE id = @ref AND state = @from`;
+  return st(conn, sql).run({ ...set, to, from, ref, now }).changes === 1;
+}
+
+export function updateGroupSummary(
+  conn: Connection,
+  ref: number,
+  s: { group_id: string; n_valid: number; dec_rad: number | null; mid_jd: number | null; last_file_at: number },
+  now: number,
+): void {
+  st(
+    conn,
+    `UPDATE converter_groups SET group_id = @group_id, n_valid = @n_valid, dec_rad = @dec_rad, mid_jd = @mid_jd,
+       last_file_at = max(last_file_at, @last_file_at), updated_at = @now WHERE id = @ref`,
+  ).run({ ...s, ref, now });
+}
+
+export function groupIdTaken(conn: Connection, groupId: string, exceptRef: number): boolean {
+  return st(conn, 'SELECT 1 FROM converter_groups WHERE group_id = ? AND id != ?').get(groupId, exceptRef) !== undefined;
+}
+
+// ---- attempts ----
+
+export function insertAttempt(
+  conn: Connection,
+  a: { group_ref: number; attempt: number; owner: string; lease_expires_at: number; manifest_path: string; output_path: string },
+  now: number,
+): number {
+  const info = st(
+    conn,
+    `INSERT INTO converter_attempts (group_ref, attempt, owner, lease_expires_at, started_at, manifest_path, output_path)
+     VALUES (@group_ref, @attempt, @owner, @lease_expires_at, @now, @manifest_path, @output_path)`,
+  ).run({ ...a, now });
+  return Number(info.lastInsertRowid);
+}
+
+export function recordSpawn(
+  conn: Connection,
+  id: number,
+  p: { pid: number; pgid: number; pid_start_ticks: number | null },
+  now: number,
+): void {
+  st(conn, 'UPDATE converter_attempts SET pid = @pid, pgid = @pgid, pid_start_ticks = @pid_start_ticks, spawned_at = @now WHERE id = @id').run({
+    ...p,
+    id,
+    now,
+  });
+}
+
+export function renewAttemptLease(conn: Connection, id: number, owner: string, expiresAt: number): boolean {
+  return (
+    st(conn, 'UPDATE converter_attempts SET lease_expires_at = ? WHERE id = ? AND owner = ? AND ended_at IS NULL').run(
+      expiresAt,
+      id,
+      owner,
+    ).changes === 1
+  );
+}
+
+export function closeAttempt(
+  conn: Connection,
+  id: number,
+  r: {
+    outcome: Outcome;
+    exit_code: number | null;
+    signal: string | null;
+    stdout_tail: string | null;
+    stderr_tail: string | null;
+    result_json: string | null;
+    error: string | null;
+  },
+  now: number,
+): boolean {
+  return (
+    st(
+      conn,
+      `UPDATE converter_attempts SET ended_at = @now, outcome = @outcome, exit_code = @exit_code, signal = @signal,
+         stdout_tail = @stdout_tail, stderr_tail = @stderr_tail, result_json = @result_json, error = @error
+       WHERE id = @id AND ended_at IS NULL`,
+    ).run({ ...r, id, now }).changes === 1
+  );
+}
+
+/** Attempt rows are numbered per group; an aborted attempt keeps its row but not its budget. */
+export function nextAttemptNo(conn: Connection, groupRef: number): number {
+  return (st(conn, 'SELECT coalesce(max(attempt), 0) + 1 AS n FROM converter_attempts WHERE group_ref = ?').get(groupRef) as { n: number }).n;
+}
+
+export function openAttempts(conn: Connection): AttemptRow[] {
+  return st(conn, 'SELECT * FROM converter_attempts WHERE ended_at IS NULL ORDER BY id').all() as AttemptRow[];
+}
+
+export function attemptsOf(conn: Connection, groupRef: number): AttemptRow[] {
+  return st(conn, 'SELECT * FROM converter_attempts WHERE group_ref = ? ORDER BY attempt').all(groupRef) as AttemptRow[];
+}
+
+export function crashesSince(conn: Connection, since: number): number {
+  return (
+    st(conn, "SELECT COUNT(*) AS n FROM converter_attempts WHERE outcome = 'crashed' AND ended_at >= ?").get(since) as {
+      n: number;
+    }
+  ).n;
+}

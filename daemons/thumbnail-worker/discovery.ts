@@ -1,0 +1,196 @@
+// Finding work. The pipeline's images table is the source of truth (read-only to us): each row whose path
+// matches includeGlobs gets a thumbnails row per preset. Pending rows are enqueued once their file has
+// settled (unmodified for settleS and unchanged since the previous look), with the job's dedupe key bound to
+// the file fingerprint. The reconcile pass re-stats finished rows: a changed source goes back to pending, a
+// vanished one is marked SOURCE_MISSING.
+import fs from 'node:fs';
+import type { Clock } from '../../lib/clock.js';
+import type { Db } from '../../lib/db/index.js';
+import { fitsCodeOf } from '../../lib/fits/errors.js';
+import { fingerprintKey, isSettled, mtimeMs, statFingerprint, type Fingerprint } from '../../lib/fits/fingerprint.js';
+import { enqueue } from '../../lib/queue/index.js';
+import type { ThumbnailMetrics } from './metrics.js';
+import { globToRegExp, matchesAny } from './presets.js';
+import { KIND, QUEUE, type RenderJobPayload } from './render-job.js';
+import { attachJob, finishedAfter, markFailure, markMissing, requeue, unscheduled, upsertSource } from './store.js';
+
+export interface DiscoveryOptions {
+  state: Db;
+  pipeline: Db;
+  clock: Clock;
+  metrics: ThumbnailMetrics;
+  variants: string[];
+  includeGlobs: string[];
+  settleMs: number;
+  maxAttempts: number;
+  renderTimeoutMs: number;
+  batch?: number;
+}
+
+interface ImageRow {
+  id: number;
+  path: string;
+}
+
+/** A CASA image directory is read through its sibling `<dir>.fits` export (thumbnail-worker.md §7.1). */
+export function resolveFitsPath(p: string): string {
+  try {
+    if (fs.statSync(p).isDirectory()) return `${p}.fits`;
+  } catch {
+    /* missing: keep the path; the render reports SOURCE_MISSING */
+  }
+  return p;
+}
+
+type Look = { kind: 'file'; fp: Fingerprint } | { kind: 'missing' } | { kind: 'dir' } | { kind: 'error'; message: string };
+
+function look(p: string): Look {
+  try {
+    const fp = statFingerprint(p);
+    if (fs.statSync(p).isDirectory()) return { kind: 'dir' };
+    return { kind: 'file', fp };
+  } catch (e) {
+    return fitsCodeOf(e) === 'SOURCE_MISSING' ? { kind: 'missing' } : { kind: 'error', message: (e as Error).message };
+  }
+}
+
+export class Discovery {
+  private lastImageId = 0;
+  private readonly globs: RegExp[];
+  private readonly previous = new Map<string, Fingerprint>();
+  private reconcileCursor = 0;
+
+  constructor(private readonly o: DiscoveryOptions) {
+    this.globs = o.includeGlobs.map(globToRegExp);
+  }
+
+  /** Pick up new images rows (incrementally by id; a re-imaged path gets a new id) and enqueue settled work. */
+  tick(): { added: number; enqueued: number } {
+    return { added: this.scanImages(), enqueued: this.schedule() };
+  }
+
+  /** Forget the id cursor so the next tick re-reads every images row (the periodic full pass). */
+  rescanAll(): void {
+    this.lastImageId = 0;
+  }
+
+  private scanImages(): number {
+    const { state, pipeline, clock, variants } = this.o;
+    let added = 0;
+    for (;;) {
+      const rows = pipeline.read(
+        (c) => c.prepare('SELECT id, path FROM images WHERE id > ? ORDER BY id LIMIT ?').all(this.lastImageId, this.o.batch ?? 500) as ImageRow[],
+      );
+      if (rows.length === 0) return added;
+      const wanted = rows.map((r) => ({ id: r.id, path: resolveFitsPath(r.path) })).filter((r) => matchesAny(r.path, this.globs));
+      const now = clock.now();
+      if (wanted.length) state.write((c) => wanted.forEach((r) => variants.forEach((v) => upsertSource(c, r.path, v, r.id, now))));
+      added += wanted.length;
+      this.lastImageId = rows[rows.length - 1].id;
+    }
+  }
+
+  private schedule(): number {
+    const { state, clock, settleMs } = this.o;
+    const rows = state.read((c) => unscheduled(c, this.o.batch ?? 500));
+    const now = clock.now();
+    const ready: { id: number; path: string; variant: string; fp: Fingerprint | null; hadJob: boolean }[] = [];
+    const unsupported: number[] = [];
+    for (const r of rows) {
+      const l = look(r.fits_path);
+      if (l.kind === 'dir') unsupported.push(r.id);
+      else if (l.kind === 'file') {
+        const prev = this.previous.get(r.fits_path);
+        this.previous.set(r.fits_path, l.fp);
+        if (!isSettled(l.fp, prev, settleMs, now)) continue;
+        this.previous.delete(r.fits_path);
+        ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: l.fp, hadJob: r.job_id !== null });
+      } else ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: null, hadJob: r.job_id !== null });
+    }
+    if (ready.length === 0 && unsupported.length === 0) return 0;
+    state.write((c) => {
+      for (const id of unsupported) markFailure(c, id, 'skipped', 0, 'UNSUPPORTED_FORMAT', 'a directory with no .fits export', now);
+      for (const r of ready) {
+        const key = r.fp ? fingerprintKey(r.fp) : 'missing';
+        const payload: RenderJobPayload = {
+          thumbId: r.id,
+          fitsPath: r.path,
+          variant: r.variant,
+          fingerprint: key,
+          mtimeMs: r.fp ? mtimeMs(r.fp) : null,
+        };
+        const { job } = enqueue(
+          c,
+          {
+            queue: QUEUE,
+            kind: KIND,
+            payload: { ...payload },
+            dedupeKey: `${r.variant}|${key}|${r.path}`,
+            maxAttempts: this.o.maxAttempts,
+            timeoutMs: this.o.renderTimeoutMs,
+          },
+          now,
+        );
+        attachJob(c, r.id, job.id, r.fp ? { key, size: r.fp.size, mtimeNs: r.fp.mtimeNs, ino: r.fp.ino } : { key, size: 0, mtimeNs: '0', ino: 0 }, now);
+      }
+    });
+    for (const r of ready) this.o.metrics.discovered.inc({ reason: r.hadJob ? 'changed' : 'new' });
+    return ready.length;
+  }
+
+  /**
+   * Re-stat finished rows in batches (keyset by id, wrapping around): changed sources return to pending,
+   * vanished ones are marked. Only stat() calls, never a read: an unchanged tree costs no I/O beyond that.
+   */
+  reconcile(maxRows = 5000): { checked: number; changed: number; missing: number } {
+    const { state, clock } = this.o;
+    let checked = 0;
+    let changed = 0;
+    let missing = 0;
+    while (checked < maxRows) {
+      const rows = state.read((c) => finishedAfter(c, this.reconcileCursor, 500));
+      if (rows.length === 0) {
+        this.reconcileCursor = 0;
+        break;
+      }
+      this.reconcileCursor = rows[rows.length - 1].id;
+      checked += rows.length;
+      const now = clock.now();
+      const changes: { id: number; kind: 'changed' | 'missing' }[] = [];
+      for (const r of rows) {
+        const l = look(r.fits_path);
+        if (l.kind === 'missing') {
+          if (r.status === 'done') changes.push({ id: r.id, kind: 'missing' });
+        } else if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint) changes.push({ id: r.id, kind: 'changed' });
+      }
+      if (changes.length === 0) continue;
+      state.write((c) => {
+        for (const ch of changes) {
+          if (ch.kind === 'missing') markMissing(c, ch.id, now);
+          else requeue(c, ch.id, null, null, now);
+        }
+      });
+      changed += changes.filter((x) => x.kind === 'changed').length;
+      missing += changes.filter((x) => x.kind === 'missing').length;
+    }
+    return { checked, changed, missing };
+  }
+
+  /** A hint from the directory watcher: re-check the rows of this path now (only paths that have rows). */
+  touched(fitsPath: string): boolean {
+    const { state, clock } = this.o;
+    const now = clock.now();
+    return state.write((c) => {
+      const rows = c
+        .prepare(`SELECT id, status, src_fingerprint FROM thumbnails WHERE fits_path = ?`)
+        .all(fitsPath) as { id: number; status: string; src_fingerprint: string | null }[];
+      if (rows.length === 0) return false;
+      const l = look(fitsPath);
+      for (const r of rows) {
+        if (r.status === 'pending' || r.status === 'running') continue;
+        if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint) requeue(c, r.id, null, null, now);
+      }
+      return true;
+    });
+  }
+}

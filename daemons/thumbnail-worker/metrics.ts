@@ -1,0 +1,87 @@
+// Every contimg_thumbnails_* series (thumbnail-worker.md §7.6), declared up front and initialised for the
+// known label values so dashboards see zeros, not gaps.
+import { FITS_ERROR_CODES } from '../../lib/fits/errors.js';
+import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';
+
+const P = 'contimg_thumbnails_';
+
+export const JOB_OUTCOMES = ['done', 'failed', 'skipped', 'retry', 'superseded'] as const;
+export type ThumbOutcome = (typeof JOB_OUTCOMES)[number];
+export const STAGES = ['settle', 'header', 'read_downsample', 'limits', 'encode', 'write', 'total'] as const;
+export const QUEUE_STATES = ['pending', 'running', 'retry_wait'] as const;
+
+export function thumbnailMetrics(registry: Registry) {
+  const r = [registry];
+  const m = {
+    jobs: new Counter({
+      name: `${P}jobs_total`,
+      help: 'Finished render attempts by outcome (done, failed, skipped, retry, superseded) and error code.',
+      labelNames: ['outcome', 'code'],
+      registers: r,
+    }),
+    renderSeconds: new Histogram({
+      name: `${P}render_seconds`,
+      help: 'Render time by stage (settle = file mtime → job start).',
+      labelNames: ['stage'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    queue: new Gauge({
+      name: `${P}queue`,
+      help: 'Thumbnail rows waiting: pending (due), running, retry_wait (failed, waiting for backoff).',
+      labelNames: ['state'],
+      registers: r,
+    }),
+    oldestPendingAge: new Gauge({
+      name: `${P}oldest_pending_age_seconds`,
+      help: 'Age of the oldest pending thumbnail row.',
+      registers: r,
+    }),
+    bytesRead: new Counter({ name: `${P}bytes_read_total`, help: 'FITS bytes read by renders.', registers: r }),
+    pngBytes: new Histogram({
+      name: `${P}png_bytes`,
+      help: 'Size of written PNGs.',
+      buckets: [1e3, 1e4, 5e4, 1e5, 2e5, 5e5, 1e6],
+      registers: r,
+    }),
+    fitsErrors: new Counter({
+      name: `${P}fits_errors_total`,
+      help: 'Render failures by FITS error code.',
+      labelNames: ['code'],
+      registers: r,
+    }),
+    lastSuccess: new Gauge({
+      name: `${P}last_success_timestamp_seconds`,
+      help: 'When the last thumbnail was committed (Unix s).',
+      registers: r,
+    }),
+    metaCache: new Counter({
+      name: `${P}meta_cache_total`,
+      help: 'FITS metadata lookups: hit (fingerprint matches), stale (file changed), miss (never parsed).',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    discovered: new Counter({
+      name: `${P}discovered_total`,
+      help: 'Render jobs enqueued, by reason (new, changed, retry_missing).',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    loopErrors: new Counter({
+      name: `${P}loop_errors_total`,
+      help: 'Background loop failures (discovery, reconcile, gauges) that were logged and retried.',
+      labelNames: ['loop'],
+      registers: r,
+    }),
+  };
+  for (const outcome of JOB_OUTCOMES) m.jobs.inc({ outcome, code: '' }, 0);
+  for (const stage of STAGES) m.renderSeconds.zero({ stage });
+  for (const state of QUEUE_STATES) m.queue.set({ state }, 0);
+  for (const code of FITS_ERROR_CODES) m.fitsErrors.inc({ code }, 0);
+  for (const result of ['hit', 'miss', 'stale']) m.metaCache.inc({ result }, 0);
+  for (const reason of ['new', 'changed']) m.discovered.inc({ reason }, 0);
+  for (const loop of ['discovery', 'reconcile', 'gauges', 'watch']) m.loopErrors.inc({ loop }, 0);
+  return m;
+}
+
+export type ThumbnailMetrics = ReturnType<typeof thumbnailMetrics>;

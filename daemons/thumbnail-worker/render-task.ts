@@ -1,0 +1,90 @@
+// What one render does off the main thread: render, check the source is the one the job was made for,
+// write the PNG atomically (temp + fsync + rename). Pure of the database; run inside a worker thread.
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { writeFileAtomic } from '../../lib/fits/atomic.js';
+import { fitsCodeOf, fitsError } from '../../lib/fits/errors.js';
+import { fingerprintKey } from '../../lib/fits/fingerprint.js';
+import type { FitsMetadata } from '../../lib/fits/metadata.js';
+import { renderThumbnail, type RenderOptions, type RenderTimings } from '../../lib/fits/render.js';
+import type { PlaneStats } from '../../lib/fits/stats.js';
+import { pngPathFor } from './presets.js';
+
+export interface RenderRequest {
+  fitsPath: string;
+  variant: string;
+  /** The fingerprint key the job was enqueued for; a different file is SOURCE_CHANGED. */
+  expectFingerprint: string;
+  outputDir: string;
+  options: RenderOptions;
+}
+
+export interface RenderOutput {
+  pngPath: string;
+  pngBytes: number;
+  width: number;
+  height: number;
+  vmin: number;
+  vmax: number;
+  nFinite: number;
+  plane: number;
+  nx: number;
+  ny: number;
+  bitpix: number;
+  hdu: number;
+  fingerprint: { key: string; size: number; mtimeNs: string; ino: number };
+  bytesRead: number;
+  timings: RenderTimings & { write: number };
+  metadata: FitsMetadata;
+  stats: PlaneStats | undefined;
+}
+
+/** A failure as plain data (errors do not cross thread boundaries with their class). */
+export interface RenderFailure {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+export function runRender(req: RenderRequest): RenderOutput {
+  const r = renderThumbnail(req.fitsPath, req.options);
+  const key = fingerprintKey(r.fingerprint);
+  if (key !== req.expectFingerprint) {
+    throw fitsError('SOURCE_CHANGED', `${req.fitsPath} is not the file the job was made for`, {
+      expected: req.expectFingerprint,
+      actual: key,
+    });
+  }
+  const t0 = performance.now();
+  const pngPath = pngPathFor(req.outputDir, req.fitsPath, req.variant, key);
+  fs.mkdirSync(path.dirname(pngPath), { recursive: true });
+  writeFileAtomic(pngPath, r.png);
+  const write = performance.now() - t0;
+  return {
+    pngPath,
+    pngBytes: r.png.length,
+    width: r.width,
+    height: r.height,
+    vmin: r.vmin,
+    vmax: r.vmax,
+    nFinite: r.nFinite,
+    plane: r.plane,
+    nx: r.nx,
+    ny: r.ny,
+    bitpix: r.bitpix,
+    hdu: r.hdu,
+    fingerprint: { key, size: r.fingerprint.size, mtimeNs: r.fingerprint.mtimeNs, ino: r.fingerprint.ino },
+    bytesRead: r.bytesRead,
+    timings: { ...r.timings, write, total: r.timings.total + write },
+    metadata: r.metadata,
+    stats: r.stats,
+  };
+}
+
+export function toFailure(e: unknown): RenderFailure {
+  const code = fitsCodeOf(e) ?? 'IO_ERROR';
+  const message = e instanceof Error ? e.message : String(e);
+  const retryable = (e as { retryable?: unknown } | null)?.retryable;
+  return { code, message, retryable: typeof retryable === 'boolean' ? retryable : true };
+}

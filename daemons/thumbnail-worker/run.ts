@@ -1,0 +1,136 @@
+// The thumbnail worker's body: discovery and reconcile loops feed render jobs into the platform queue; a
+// queue worker claims them with leases (two processes never render one row) and renders in a worker-thread
+// pool so /metrics and /ws stay responsive. Background loops log, count, back off and continue.
+import crypto from 'node:crypto';
+import os from 'node:os';
+import chokidar from 'chokidar';
+import type { DaemonRun } from '../../lib/daemon/types.js';
+import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
+import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { Discovery } from './discovery.js';
+import { cachedMetadata } from './meta-cache.js';
+import { thumbnailMetrics } from './metrics.js';
+import { RenderPool } from './pool.js';
+import { renderOptionsFor } from './presets.js';
+import { KIND, makeRenderHandler, QUEUE } from './render-job.js';
+import { queueCounts } from './store.js';
+
+/** Run fn every ms until the signal aborts; errors are logged and counted, never thrown. */
+function every(ms: number, signal: AbortSignal, fn: () => void, onError: (e: unknown) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout;
+    const tick = (): void => {
+      if (signal.aborted) return resolve();
+      try {
+        fn();
+      } catch (e) {
+        onError(e);
+      }
+      timer = setTimeout(tick, ms);
+    };
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    timer = setTimeout(tick, 0);
+  });
+}
+
+export const run: DaemonRun = async (deps, signal) => {
+  const cfg = deps.config.thumbnailWorker;
+  const log = deps.log.child({ component: 'thumbnail-worker' });
+  const metrics = thumbnailMetrics(deps.registry);
+  const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
+  const limits = { maxPixels: cfg.maxPixels, maxHeaderBlocks: cfg.maxHeaderBlocks, stripBytes: cfg.stripBytes, pngLevel: cfg.pngLevel };
+  const presets = Object.fromEntries(Object.entries(cfg.presets).map(([k, p]) => [k, renderOptionsFor(p, limits)]));
+  const retryPolicy = { strategy: 'exponential' as const, baseMs: cfg.backoffBaseS * 1000, maxMs: cfg.backoffMaxS * 1000, jitter: 0.2 };
+  const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
+  const pool = new RenderPool(cfg.concurrency, log);
+  const discovery = new Discovery({
+    state: deps.state,
+    pipeline: deps.pipeline,
+    clock: deps.clock,
+    metrics,
+    variants: Object.keys(presets),
+    includeGlobs: cfg.includeGlobs,
+    settleMs: cfg.settleS * 1000,
+    maxAttempts: cfg.maxAttempts,
+    renderTimeoutMs: cfg.renderTimeoutS * 1000,
+  });
+  const loopError = (loop: string) => (e: unknown) => {
+    metrics.loopErrors.inc({ loop });
+    log.error({ err: e, loop }, `${loop} pass failed; retrying next time`);
+  };
+
+  deps.http.route('GET', '/api/thumbnails', ({ url }) => {
+    const status = url.searchParams.get('status');
+    const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
+    return deps.state.read((c) =>
+      c
+        .prepare(
+          `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade, error_code,
+             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ?`,
+        )
+        .all(status, status, limit),
+    );
+  });
+  deps.http.route('GET', '/api/fits/metadata', ({ url }) => {
+    const p = url.searchParams.get('path');
+    if (!p) throw new ValidationError('path is required');
+    const m = cachedMetadata(deps.state, p, metrics, cfg.maxHeaderBlocks);
+    if (!m) throw new NotFoundError(`no metadata for ${p}`);
+    return m;
+  });
+  deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
+
+  const watcher = cfg.watchDir
+    ? chokidar.watch(cfg.watchDir, { ignoreInitial: true, awaitWriteFinish: false }).on('all', (ev, p) => {
+        if (ev !== 'add' && ev !== 'change') return;
+        try {
+          discovery.touched(p);
+        } catch (e) {
+          loopError('watch')(e);
+        }
+      })
+    : undefined;
+
+  let passes = 0;
+  const fullEvery = Math.max(1, Math.round(cfg.reconcileS / cfg.pollS));
+  const loops = [
+    every(cfg.pollS * 1000, signal, () => {
+      if (++passes % fullEvery === 0) discovery.rescanAll();
+      discovery.tick();
+    }, loopError('discovery')),
+    every(cfg.reconcileS * 1000, signal, () => void discovery.reconcile(), loopError('reconcile')),
+    every(5000, signal, () => {
+      const q = deps.state.read((c) => queueCounts(c, deps.clock.now()));
+      metrics.queue.set({ state: 'pending' }, q.pending);
+      metrics.queue.set({ state: 'running' }, q.running);
+      metrics.queue.set({ state: 'retry_wait' }, q.retryWait);
+      metrics.oldestPendingAge.set(q.oldestMs / 1000);
+    }, loopError('gauges')),
+  ];
+  deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
+  log.info({ presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir }, 'thumbnail worker started');
+  try {
+    await runWorker({
+      db: deps.state,
+      store,
+      queue: QUEUE,
+      handler: makeRenderHandler({ state: deps.state, pool, clock: deps.clock, log, metrics, outputDir: cfg.outputDir, presets }),
+      signal,
+      owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
+      concurrency: cfg.concurrency,
+      leaseMs: cfg.leaseS * 1000,
+      pollMs: Math.min(1000, cfg.pollS * 1000),
+      maxPollMs: Math.max(1000, cfg.pollS * 1000),
+      jobTimeoutMs: cfg.renderTimeoutS * 1000,
+      drainMs: 20_000,
+      retryPolicy,
+      log,
+      clock: deps.clock,
+      metrics: qm,
+    });
+  } finally {
+    await Promise.all(loops);
+    await watcher?.close();
+    await pool.close();
+  }
+};

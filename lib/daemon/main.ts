@@ -1,0 +1,137 @@
+// The process half of the daemon lifecycle, used by every daemons/<name>/main.ts and `contimg run`:
+// arguments → config (exit 78) → logger → startDaemon (exit 78 on schema/config problems) → READY=1 and the
+// watchdog → SIGTERM/SIGINT drain (a second signal forces exit) → exit 0. Uncaught errors exit 1.
+import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { loadConfigFile, type Config } from '../config/index.js';
+import { ConfigError, EXIT, SchemaVersionError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { Notifier } from '../notify.js';
+import { startDaemon, type RunningDaemon } from './start.js';
+import type { DaemonName, DaemonRun } from './types.js';
+
+export interface MainOptions {
+  name: DaemonName;
+  run: DaemonRun;
+  /** Default process.argv.slice(2). */
+  argv?: string[];
+}
+
+function configFromArgs(argv: string[]): Config {
+  let file: string | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true });
+    file = values.config ?? process.env.CONTIMG_CONFIG;
+  } catch (e) {
+    throw new ConfigError(`bad arguments: ${(e as Error).message}`, ['(arguments): expected --config FILE']);
+  }
+  if (!file)
+    throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
+  return loadConfigFile(file);
+}
+
+function readVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string })
+        .version;
+    } catch {
+      /* the other layout (source vs dist) */
+    }
+  }
+  return '0.0.0';
+}
+
+/** The watchdog's liveness probe: the event loop is not stalled and SELECT 1 answers within 1 s. */
+function livenessProbe(d: RunningDaemon, lagBoundMs: number): () => boolean {
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+  return () => {
+    const maxLagMs = lag.max / 1e6;
+    lag.reset();
+    const h = d.deps.state.health();
+    const ok = maxLagMs < lagBoundMs && h.ok && h.latencyMs < 1_000;
+    if (!ok) d.deps.log.warn({ maxLagMs, dbOk: h.ok, dbLatencyMs: h.latencyMs }, 'liveness probe failed');
+    return ok;
+  };
+}
+
+/** Start the daemon named `name` with its run(); never returns (the process exits). */
+export async function runDaemonMain(opts: MainOptions): Promise<never> {
+  let config: Config;
+  try {
+    config = configFromArgs(opts.argv ?? process.argv.slice(2));
+  } catch (e) {
+    // No logger yet (the level is in the config): stderr, which journald keeps too.
+    process.stderr.write(`contimg-${opts.name}: ${(e as Error).message}\n`);
+    process.exit(e instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE);
+  }
+  const version = readVersion();
+  const log = createLogger({ daemon: opts.name, level: config.log.level, version });
+  // Children (converters, CASA) must not inherit the socket and speak for us.
+  const notifier = new Notifier({ env: { ...process.env }, pid: process.pid, log });
+  delete process.env.NOTIFY_SOCKET;
+  const fatal = (what: string) => (e: unknown) => {
+    log.fatal({ err: e }, what);
+    void notifier.close().finally(() => process.exit(EXIT.FAILURE));
+    setTimeout(() => process.exit(EXIT.FAILURE), 1_000).unref();
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon({ name: opts.name, run: opts.run, config, log, notifier, version });
+  } catch (e) {
+    const code = e instanceof ConfigError || e instanceof SchemaVersionError ? EXIT.CONFIG : EXIT.FAILURE;
+    log.fatal({ err: e, exitCode: code }, 'cannot start');
+    if (e instanceof ConfigError) process.stderr.write(`contimg-${opts.name}: ${e.message}\n`);
+    await notifier.close();
+    process.exit(code);
+  }
+  installSignals(daemon, log, notifier);
+  daemon.done.then(
+    () => {
+      if (!daemon.deps.hardStop?.aborted && !stopRequested) {
+        log.error('run() returned before shutdown was requested');
+        void finish(daemon, notifier, EXIT.FAILURE, 'run() returned early');
+      }
+    },
+    (e: unknown) => {
+      if (stopRequested) return;
+      log.fatal({ err: e }, 'run() failed');
+      void finish(daemon, notifier, EXIT.FAILURE, 'run() failed');
+    },
+  );
+  await notifier.ready(`ready on port ${daemon.port}`);
+  const bound = Math.max(1_000, (notifier.watchdogIntervalMs ?? 2_000) / 2);
+  notifier.startWatchdog(livenessProbe(daemon, bound));
+  log.info({ port: daemon.port, watchdogMs: notifier.watchdogIntervalMs ?? null }, 'ready');
+  return new Promise<never>(() => undefined);
+}
+
+let stopRequested = false;
+
+async function finish(d: RunningDaemon, notifier: Notifier, code: number, why: string): Promise<never> {
+  stopRequested = true;
+  const outcome = await d.stop(why);
+  await notifier.close();
+  process.exit(
+    code !== EXIT.OK ? code : outcome === 'stuck' || outcome === 'failed' ? EXIT.FAILURE : EXIT.OK,
+  );
+}
+
+function installSignals(d: RunningDaemon, log: Logger, notifier: Notifier): void {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting now without draining');
+      process.exit(EXIT.FAILURE);
+    }
+    void finish(d, notifier, EXIT.OK, sig);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,65 @@
+// Every FITS failure has a code and a retry decision (thumbnail-worker.md §7.2). Codes that describe the
+// file itself are permanent; codes that describe a moment (a file still being written, replaced or gone)
+// are retryable, and the worker's backoff decides how long to wait.
+import { PermanentError, RetryableError, type ContimgError } from '../errors.js';
+
+export const PERMANENT_CODES = [
+  'NOT_FITS',
+  'TOO_SMALL',
+  'NO_END',
+  'HEADER_TOO_LARGE',
+  'BAD_BITPIX',
+  'BAD_NAXIS',
+  'NOT_IMAGE',
+  'UNSUPPORTED_COMPRESSED',
+  'UNSUPPORTED_FORMAT',
+  'RANDOM_GROUPS',
+  'TOO_LARGE',
+  'ALL_NONFINITE',
+  'BAD_PLANE',
+] as const;
+
+export const RETRYABLE_CODES = [
+  'TRUNCATED_HEADER',
+  'TRUNCATED_DATA',
+  'SOURCE_MISSING',
+  'SOURCE_CHANGED',
+  'IO_ERROR',
+] as const;
+
+export type PermanentFitsCode = (typeof PERMANENT_CODES)[number];
+export type RetryableFitsCode = (typeof RETRYABLE_CODES)[number];
+export type FitsErrorCode = PermanentFitsCode | RetryableFitsCode;
+export const FITS_ERROR_CODES: readonly FitsErrorCode[] = [...PERMANENT_CODES, ...RETRYABLE_CODES];
+
+/** Permanent codes after which the row is `skipped` rather than `failed`: the file is fine, we just won't draw it. */
+export const SKIP_CODES: readonly FitsErrorCode[] = ['ALL_NONFINITE', 'UNSUPPORTED_FORMAT', 'TOO_LARGE'];
+
+const RETRYABLE = new Set<string>(RETRYABLE_CODES);
+
+export function isRetryableFitsCode(code: string): boolean {
+  return RETRYABLE.has(code);
+}
+
+/** The error for a code: RetryableError or PermanentError from lib/errors, so callers need no FITS knowledge. */
+export function fitsError(code: FitsErrorCode, message: string, details: Record<string, unknown> = {}): ContimgError {
+  const opts = { code, details: { ...details, fitsCode: code } };
+  return RETRYABLE.has(code) ? new RetryableError(message, opts) : new PermanentError(message, opts);
+}
+
+/** Map a Node system error from open/read/stat onto our codes (ENOENT → SOURCE_MISSING, others → IO_ERROR). */
+export function ioError(e: unknown, path: string): ContimgError {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return fitsError('SOURCE_MISSING', `${path}: file not found`, { path });
+  if (code === 'EISDIR') return fitsError('UNSUPPORTED_FORMAT', `${path}: a directory, not a FITS file`, { path });
+  const msg = e instanceof Error ? e.message : String(e);
+  return fitsError('IO_ERROR', `${path}: ${msg}`, { path, errno: typeof code === 'string' ? code : undefined });
+}
+
+/** The FITS code carried by an error, or undefined for errors that did not come from lib/fits. */
+export function fitsCodeOf(e: unknown): FitsErrorCode | undefined {
+  const code = (e as { details?: { fitsCode?: unknown } } | null)?.details?.fitsCode;
+  return typeof code === 'string' && (FITS_ERROR_CODES as readonly string[]).includes(code)
+    ? (code as FitsErrorCode)
+    : undefined;
+}

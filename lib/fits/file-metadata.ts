@@ -1,0 +1,20 @@
+// Metadata of a file's first image HDU without reading pixels (header blocks only).
+import fs from 'node:fs';
+import { ioError } from './errors.js';
+import { findFirstImage } from './hdu.js';
+import { extractMetadata, type FitsMetadata } from './metadata.js';
+
+export function headerMetadata(path: string, opts: { maxBlocks?: number } = {}): FitsMetadata & { hdu: number } {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw ioError(e, path);
+  }
+  try {
+    const hdu = findFirstImage(fd, { maxBlocks: opts.maxBlocks });
+    return { hdu: hdu.index, ...extractMetadata(hdu.header) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

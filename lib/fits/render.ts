@@ -1,0 +1,174 @@
+// FITS file → indexed PNG thumbnail in one streaming pass: open, locate the image and plane, stream row strips
+// through the downsampler (and optionally the statistics), compute limits on the un-flipped grid (or on the
+// full plane in a second pass), map through stretch and colour map, encode north up. The file's fingerprint
+// is checked after the read: a file replaced or rewritten meanwhile is SOURCE_CHANGED and nothing is kept.
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { ColormapName } from './colormap.js';
+import { colorize } from './colorize.js';
+import { Downsampler, type DownsampleMode } from './downsample.js';
+import { fitsError, ioError } from './errors.js';
+import { fingerprintOf, fstatFingerprint, sameFingerprint, type Fingerprint } from './fingerprint.js';
+import { computeLimits, type IntervalName } from './interval.js';
+import { extractMetadata, type FitsMetadata } from './metadata.js';
+import { openImage, streamPlane, type OpenImage, type StreamOptions } from './plane.js';
+import { encodeIndexedPng } from './png.js';
+import { planeIndexFor, type PlaneSelect } from './select.js';
+import { StatsAccumulator, type PlaneStats } from './stats.js';
+import type { StretchName } from './stretch.js';
+import { ZscaleSampler, zscaleFromSamples } from './zscale.js';
+
+export interface RenderOptions {
+  maxDim: number;
+  interval: IntervalName;
+  contrast: number;
+  lowPercent?: number;
+  highPercent?: number;
+  stretch: StretchName;
+  /** AsinhStretch / LogStretch parameter a. */
+  stretchA?: number;
+  colormap: ColormapName;
+  nanColor?: [number, number, number];
+  /** NaN pixels transparent (default) or drawn opaque in nanColor. */
+  nanTransparent?: boolean;
+  downsample?: DownsampleMode;
+  /** 'thumbnail' (default): limits on the downsampled grid; 'full': zscale on the full plane (second pass). */
+  limitsOn?: 'thumbnail' | 'full';
+  select?: PlaneSelect;
+  maxPixels?: number;
+  maxBlocks?: number;
+  stripBytes?: number;
+  pngLevel?: number;
+  /** Also compute plane statistics (min/max/sum/std/median/MAD/DR) during the read. */
+  stats?: boolean;
+  afterStrip?: StreamOptions['afterStrip'];
+}
+
+export const DEFAULT_RENDER: RenderOptions = {
+  maxDim: 512,
+  interval: 'zscale',
+  contrast: 0.2,
+  stretch: 'asinh',
+  colormap: 'inferno',
+  downsample: 'mean',
+  limitsOn: 'thumbnail',
+};
+
+export interface RenderTimings {
+  header: number;
+  readDownsample: number;
+  limits: number;
+  encode: number;
+  total: number;
+}
+
+export interface RenderResult {
+  png: Buffer;
+  width: number;
+  height: number;
+  vmin: number;
+  vmax: number;
+  nFinite: number;
+  plane: number;
+  hdu: number;
+  nx: number;
+  ny: number;
+  bitpix: number;
+  /** numpy order (slowest axis first), as astropy reports data.shape. */
+  shape: number[];
+  fingerprint: Fingerprint;
+  bytesRead: number;
+  timings: RenderTimings;
+  metadata: FitsMetadata;
+  stats?: PlaneStats;
+}
+
+/** After reading: the descriptor must be unchanged and the path must still name the same file (or be gone). */
+export function checkUnchanged(img: OpenImage): void {
+  const now = fstatFingerprint(img.fd, img.path);
+  if (!sameFingerprint(now, img.fingerprint)) {
+    throw fitsError('SOURCE_CHANGED', `${img.path} changed while it was read`, { path: img.path });
+  }
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(img.path, { bigint: true });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return; // unlinked after open: what we read is consistent
+    throw ioError(e, img.path);
+  }
+  if (!sameFingerprint(fingerprintOf(st), img.fingerprint)) {
+    throw fitsError('SOURCE_CHANGED', `${img.path} was replaced while it was read`, { path: img.path });
+  }
+}
+
+function fullPlaneZscale(img: OpenImage, plane: number, nFinite: number, opts: RenderOptions, dtype: 'float32' | 'float64'): [number, number] | null {
+  const sampler = new ZscaleSampler(nFinite);
+  streamPlane(img, plane, (px, _y0, rows) => sampler.add(px, rows * img.nx), { stripBytes: opts.stripBytes });
+  const r = zscaleFromSamples(sampler.result(), { contrast: opts.contrast }, dtype);
+  return r ? [r.vmin, r.vmax] : null;
+}
+
+export function renderThumbnail(path: string, options: Partial<RenderOptions> = {}): RenderResult {
+  const opts: RenderOptions = { ...DEFAULT_RENDER, ...options };
+  const t0 = performance.now();
+  const img = openImage(path, { maxBlocks: opts.maxBlocks, maxPixels: opts.maxPixels });
+  try {
+    const plane = planeIndexFor(img.hdu, opts.select);
+    const t1 = performance.now();
+    const ds = new Downsampler(img.nx, img.ny, opts.maxDim, opts.downsample ?? 'mean');
+    const acc = opts.stats ? new StatsAccumulator(img.nx * img.ny) : undefined;
+    let dtype: 'float32' | 'float64' = 'float32';
+    streamPlane(
+      img,
+      plane,
+      (px, y0, rows) => {
+        dtype = px instanceof Float32Array ? 'float32' : 'float64';
+        ds.add(px, y0, rows);
+        acc?.add(px, rows * img.nx);
+      },
+      { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip },
+    );
+    checkUnchanged(img);
+    const t2 = performance.now();
+    if (ds.nFinite === 0) throw fitsError('ALL_NONFINITE', `${path}: plane ${plane} has no finite pixel`, { plane });
+    const limits =
+      opts.limitsOn === 'full' && opts.interval === 'zscale'
+        ? fullPlaneZscale(img, plane, acc?.result().nFinite ?? ds.nFinite, opts, dtype)
+        : computeLimits(ds.data, opts, 'float32');
+    if (!limits) throw fitsError('ALL_NONFINITE', `${path}: no finite pixel in the thumbnail grid`, { plane });
+    const [vmin, vmax] = limits;
+    const t3 = performance.now();
+    const c = colorize(ds.data, {
+      vmin,
+      vmax,
+      stretch: opts.stretch,
+      stretchParams: { a: opts.stretchA },
+      colormap: opts.colormap,
+      nanColor: opts.nanColor,
+      nanTransparent: opts.nanTransparent,
+    });
+    const png = encodeIndexedPng(c.indices, ds.width, ds.height, c.palette, { level: opts.pngLevel, transparentIndex: c.transparentIndex });
+    const t4 = performance.now();
+    return {
+      png,
+      width: ds.width,
+      height: ds.height,
+      vmin,
+      vmax,
+      nFinite: ds.nFinite,
+      plane,
+      hdu: img.hdu.index,
+      nx: img.nx,
+      ny: img.ny,
+      bitpix: img.hdu.bitpix,
+      shape: [...img.hdu.axes].reverse(),
+      fingerprint: img.fingerprint,
+      bytesRead: img.bytesRead,
+      timings: { header: t1 - t0, readDownsample: t2 - t1, limits: t3 - t2, encode: t4 - t3, total: t4 - t0 },
+      metadata: extractMetadata(img.hdu.header),
+      stats: acc?.result(),
+    };
+  } finally {
+    img.close();
+  }
+}

@@ -1,0 +1,169 @@
+// An exact port of astropy's ZScaleInterval (5.2; STScI numdisplay): sample every stride-th finite value in
+// memory order (FITS row order: row 0 is the bottom), sort, fit a line with iterative k-sigma rejection and
+// a dilated bad-pixel mask, and take limits around the median with the slope divided by the contrast.
+// The median follows numpy's dtype: float32 data give a float32 median. Limits must be computed on
+// un-flipped data: the sampling depends on the order.
+
+export interface ZscaleOptions {
+  nSamples?: number;
+  contrast?: number;
+  maxReject?: number;
+  minNpixels?: number;
+  krej?: number;
+  maxIterations?: number;
+}
+
+export interface ZscaleResult {
+  vmin: number;
+  vmax: number;
+  /** Samples used. */
+  nSamples: number;
+}
+
+export type Dtype = 'float32' | 'float64';
+
+const DEFAULTS = { nSamples: 1000, contrast: 0.25, maxReject: 0.5, minNpixels: 5, krej: 2.5, maxIterations: 5 };
+
+/** Streaming sampler: needs the finite count up front (a first pass), then takes every stride-th finite value. */
+export class ZscaleSampler {
+  readonly samples: Float64Array;
+  private readonly stride: number;
+  private seen = 0;
+  private taken = 0;
+
+  constructor(nFinite: number, nSamples = DEFAULTS.nSamples) {
+    this.stride = Math.trunc(Math.max(1, nFinite / nSamples));
+    this.samples = new Float64Array(Math.min(nSamples, Math.ceil(nFinite / this.stride)));
+  }
+
+  add(values: ArrayLike<number>, n = values.length): void {
+    const cap = this.samples.length;
+    for (let i = 0; i < n && this.taken < cap; i++) {
+      const v = values[i];
+      if (v - v !== 0) continue;
+      if (this.seen % this.stride === 0) this.samples[this.taken++] = v;
+      this.seen++;
+    }
+  }
+
+  result(): Float64Array {
+    return this.samples.subarray(0, this.taken);
+  }
+}
+
+function countFinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] === 0) n++;
+  return n;
+}
+
+/** zscale limits of in-memory values; null when there is no finite value. */
+export function zscale(values: ArrayLike<number>, opts: ZscaleOptions = {}, dtype: Dtype = 'float64'): ZscaleResult | null {
+  const s = new ZscaleSampler(countFinite(values), opts.nSamples ?? DEFAULTS.nSamples);
+  s.add(values);
+  return zscaleFromSamples(s.result(), opts, dtype);
+}
+
+function median(sorted: Float64Array, dtype: Dtype): number {
+  const n = sorted.length;
+  const h = n >> 1;
+  if (n % 2 === 1) return sorted[h];
+  if (dtype === 'float32') return Math.fround(Math.fround(sorted[h - 1] + sorted[h]) / 2);
+  return (sorted[h - 1] + sorted[h]) / 2;
+}
+
+/** Weighted (0/1) least-squares line through (i, samples[i]) over the good samples: [slope, intercept]. */
+function fitLine(samples: Float64Array, bad: Uint8Array): [number, number] {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < samples.length; i++) {
+    if (bad[i]) continue;
+    n++;
+    sx += i;
+    sy += samples[i];
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < samples.length; i++) {
+    if (bad[i]) continue;
+    const dx = i - mx;
+    sxx += dx * dx;
+    sxy += dx * (samples[i] - my);
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return [slope, my - slope * mx];
+}
+
+/** numpy convolve(mask, ones(ngrow), mode='same') on booleans: the window runs ngrow//2 before to (ngrow−1)//2 after. */
+function dilate(bad: Uint8Array, ngrow: number): Uint8Array {
+  if (ngrow <= 1) return bad;
+  const n = bad.length;
+  const out = new Uint8Array(n);
+  const before = ngrow >> 1;
+  const after = (ngrow - 1) >> 1;
+  for (let i = 0; i < n; i++) {
+    if (!bad[i]) continue;
+    const lo = Math.max(0, i - after);
+    const hi = Math.min(n - 1, i + before);
+    for (let k = lo; k <= hi; k++) out[k] = 1;
+  }
+  return out;
+}
+
+/** One rejection pass: returns the new mask (residual beyond krej·std, then dilated). */
+function rejectPass(samples: Float64Array, bad: Uint8Array, fit: [number, number], krej: number, ngrow: number): Uint8Array {
+  const npix = samples.length;
+  const flat = new Float64Array(npix);
+  let n = 0;
+  let sum = 0;
+  for (let i = 0; i < npix; i++) {
+    flat[i] = samples[i] - (fit[0] * i + fit[1]);
+    if (!bad[i]) {
+      n++;
+      sum += flat[i];
+    }
+  }
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < npix; i++) if (!bad[i]) ss += (flat[i] - mean) ** 2;
+  const threshold = krej * Math.sqrt(ss / n);
+  const next = Uint8Array.from(bad);
+  for (let i = 0; i < npix; i++) if (flat[i] < -threshold || flat[i] > threshold) next[i] = 1;
+  return dilate(next, ngrow);
+}
+
+/** The zscale algorithm on the samples (in sampling order; sorted here). */
+export function zscaleFromSamples(samplesIn: Float64Array, opts: ZscaleOptions = {}, dtype: Dtype = 'float64'): ZscaleResult | null {
+  const o = { ...DEFAULTS, ...opts };
+  const npix = samplesIn.length;
+  if (npix === 0) return null;
+  const samples = Float64Array.from(samplesIn).sort();
+  let vmin = samples[0];
+  let vmax = samples[npix - 1];
+  const minpix = Math.max(o.minNpixels, Math.trunc(npix * o.maxReject));
+  const ngrow = Math.max(1, Math.trunc(npix * 0.01));
+  let bad: Uint8Array = new Uint8Array(npix);
+  let ngood = npix;
+  let lastNgood = npix + 1;
+  let fit: [number, number] = [0, 0];
+  for (let it = 0; it < o.maxIterations; it++) {
+    if (ngood >= lastNgood || ngood < minpix) break;
+    fit = fitLine(samples, bad);
+    bad = rejectPass(samples, bad, fit, o.krej, ngrow);
+    lastNgood = ngood;
+    ngood = 0;
+    for (let i = 0; i < npix; i++) if (!bad[i]) ngood++;
+  }
+  if (ngood >= minpix) {
+    let slope = fit[0];
+    if (o.contrast > 0) slope /= o.contrast;
+    const center = Math.floor((npix - 1) / 2);
+    const med = median(samples, dtype);
+    vmin = Math.max(vmin, med - (center - 1) * slope);
+    vmax = Math.min(vmax, med + (npix - center) * slope);
+  }
+  return { vmin, vmax, nSamples: npix };
+}

@@ -1,0 +1,207 @@
+// Named leases with expiry and monotonic fencing tokens, in the `leases` table of the state database.
+// A lease is held by (owner, token) until expires_at. The token rises by one every time the lease changes
+// hands (or is re-taken after expiring), so a writer that checks its token inside its own transaction
+// (assertLeaseHeld) can never act on a lease that someone else has since taken: that is fencing.
+import os from 'node:os';
+import { systemClock, type Clock } from '../clock.js';
+import type { Connection, Db, Statement } from '../db/index.js';
+import { isRetryable, LeaseLostError, ValidationError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface LeaseRow {
+  name: string;
+  owner: string | null;
+  token: number;
+  expiresAt: number;
+  acquiredAt: number | null;
+  host: string | null;
+  pid: number | null;
+}
+
+export interface LeaseMeta {
+  host?: string;
+  pid?: number;
+}
+
+interface Stmts {
+  acquire: Statement<[Record<string, unknown>], { token: number }>;
+  renew: Statement<[Record<string, unknown>]>;
+  release: Statement<[Record<string, unknown>]>;
+  get: Statement<[string], Record<string, unknown>>;
+}
+
+const cache = new WeakMap<Connection, Stmts>();
+function stmts(conn: Connection): Stmts {
+  let s = cache.get(conn);
+  if (s) return s;
+  // Same owner and still held: keep the token (idempotent re-acquire). Otherwise a new holder: token + 1.
+  const held = 'leases.owner IS excluded.owner AND leases.expires_at > @now';
+  s = {
+    acquire: conn.prepare(
+      `INSERT INTO leases (name, owner, token, expires_at, acquired_at, host, pid)
+       VALUES (@name, @owner, 1, @expires, @now, @host, @pid)
+       ON CONFLICT (name) DO UPDATE SET
+         token = CASE WHEN ${held} THEN leases.token ELSE leases.token + 1 END,
+         acquired_at = CASE WHEN ${held} THEN leases.acquired_at ELSE excluded.acquired_at END,
+         owner = excluded.owner, expires_at = excluded.expires_at, host = excluded.host, pid = excluded.pid
+       WHERE leases.expires_at <= @now OR leases.owner IS NULL OR leases.owner = excluded.owner
+       RETURNING token`,
+    ),
+    renew: conn.prepare(
+      `UPDATE leases SET expires_at = @expires
+       WHERE name = @name AND owner = @owner AND token = @token AND expires_at > @now`,
+    ),
+    // The token stays: the next holder gets token + 1, so numbers never repeat.
+    release: conn.prepare(
+      `UPDATE leases SET owner = NULL, expires_at = 0, host = NULL, pid = NULL
+       WHERE name = @name AND owner = @owner AND token = @token`,
+    ),
+    get: conn.prepare('SELECT * FROM leases WHERE name = ?'),
+  };
+  cache.set(conn, s);
+  return s;
+}
+
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new ValidationError('lease ttlMs must be > 0', { ttlMs });
+}
+
+/** Take the lease if it is free, expired, or already ours. Returns the fencing token, or null if held. */
+export function acquireLease(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  meta: LeaseMeta = {},
+): number | null {
+  checkTtl(ttlMs);
+  const row = db.write((c) =>
+    stmts(c).acquire.get({
+      name,
+      owner,
+      now: nowMs,
+      expires: nowMs + ttlMs,
+      host: meta.host ?? os.hostname(),
+      pid: meta.pid ?? null,
+    }),
+  );
+  return row ? row.token : null;
+}
+
+/** Extend a held lease to now + ttl. Throws LeaseLostError if it expired or someone else holds it. */
+export function renewLease(
+  db: Db,
+  name: string,
+  owner: string,
+  token: number,
+  ttlMs: number,
+  nowMs: number,
+): void {
+  checkTtl(ttlMs);
+  const { changes } = db.write((c) =>
+    stmts(c).renew.run({ name, owner, token, now: nowMs, expires: nowMs + ttlMs }),
+  );
+  if (changes === 0)
+    throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
+}
+
+/** Give the lease up. Throws LeaseLostError if (owner, token) no longer hold it. */
+export function releaseLease(db: Db, name: string, owner: string, token: number): void {
+  const { changes } = db.write((c) => stmts(c).release.run({ name, owner, token }));
+  if (changes === 0)
+    throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
+}
+
+export function getLease(conn: Connection, name: string): LeaseRow | undefined {
+  const r = stmts(conn).get.get(name);
+  if (!r) return undefined;
+  return {
+    name: r.name as string,
+    owner: r.owner as string | null,
+    token: r.token as number,
+    expiresAt: r.expires_at as number,
+    acquiredAt: r.acquired_at as number | null,
+    host: r.host as string | null,
+    pid: r.pid as number | null,
+  };
+}
+
+/**
+ * The fencing check: call inside your own db.write before acting under a lease. Throws LeaseLostError
+ * (and so rolls the transaction back) unless `token` is still the current, unexpired token for `name`.
+ */
+export function assertLeaseHeld(conn: Connection, name: string, token: number, nowMs: number): void {
+  const r = getLease(conn, name);
+  if (!r || r.token !== token || r.owner === null || r.expiresAt <= nowMs)
+    throw new LeaseLostError(`lease ${name} token ${token} is stale`, {
+      name,
+      token,
+      current: r?.token ?? null,
+    });
+}
+
+export interface WithLeaseOptions {
+  clock?: Clock;
+  /** Aborting this also aborts fn's signal; the lease is released afterwards. */
+  signal?: AbortSignal;
+  log?: Logger;
+  meta?: LeaseMeta;
+  /** How often to renew; ttl/3 by default, so two renewals can fail before the lease expires. */
+  renewEveryMs?: number;
+}
+
+export type WithLeaseResult<T> = { acquired: false } | { acquired: true; token: number; value: T };
+
+/**
+ * Run fn while holding the lease: renew every ttl/3, and abort fn's signal (reason LeaseLostError) if a
+ * renewal finds the lease gone. Returns `{acquired: false}` without calling fn when someone else holds it.
+ * Releases the lease when fn settles. fn should stop promptly when its signal aborts; if the lease was lost,
+ * withLease rejects with LeaseLostError even when fn resolved.
+ */
+export async function withLease<T>(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  fn: (signal: AbortSignal, token: number) => Promise<T>,
+  opts: WithLeaseOptions = {},
+): Promise<WithLeaseResult<T>> {
+  const clock = opts.clock ?? systemClock;
+  const token = acquireLease(db, name, owner, ttlMs, clock.now(), opts.meta);
+  if (token === null) return { acquired: false };
+  const lost = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([lost.signal, opts.signal]) : lost.signal;
+  const timer = setInterval(
+    () => {
+      try {
+        renewLease(db, name, owner, token, ttlMs, clock.now());
+      } catch (e) {
+        // A busy database is retried at the next tick; a lost lease (or any permanent error) stops fn.
+        if (isRetryable(e) && !(e instanceof LeaseLostError)) {
+          opts.log?.warn({ err: e, lease: name }, 'lease renewal failed; retrying at the next tick');
+          return;
+        }
+        opts.log?.warn({ err: e, lease: name, token }, 'lease lost while running; aborting');
+        clearInterval(timer);
+        lost.abort(
+          e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }),
+        );
+      }
+    },
+    opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3)),
+  );
+  try {
+    const value = await fn(signal, token);
+    // fn finished after the lease was lost: its result was not protected, so the caller must know.
+    if (lost.signal.aborted) throw lost.signal.reason;
+    return { acquired: true, token, value };
+  } finally {
+    clearInterval(timer);
+    try {
+      if (!lost.signal.aborted) releaseLease(db, name, owner, token);
+    } catch (e) {
+      opts.log?.warn({ err: e, lease: name, token }, 'lease release failed; it will expire');
+    }
+  }
+}

@@ -1,0 +1,327 @@
+// The WebSocket hub on a daemon's HTTP server: serves the events table by topic. Live events come from one
+// EventTail (woken by PRAGMA data_version); each is serialised once and sent to every subscriber. Resume
+// replays from the table synchronously (better-sqlite3 is synchronous, so no live batch can interleave),
+// bounded by the tail's position: every event reaches a client exactly once, in seq order.
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/index.js';
+import { EventTail, readEventsAfter, type EventRow } from '../events/index.js';
+import type { DaemonHttpServer } from '../http/index.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../metrics.js';
+import { wsMetrics, type WsMetrics } from './metrics.js';
+import {
+  ALL_TOPICS,
+  CLOSE,
+  canReconnect,
+  parseClientMsg,
+  topicMatches,
+  type CloseReason,
+  type ServerMsg,
+} from './protocol.js';
+import { SessionStore } from './sessions.js';
+
+export interface WsHubOptions {
+  http: DaemonHttpServer;
+  /** The state database: the events table lives there. */
+  db: Db;
+  log: Logger;
+  registry: Registry;
+  clock: Clock;
+  pingMs: number;
+  maxMissed: number;
+  resumeTtlMs: number;
+  /** Close a client whose unsent bytes exceed this (slow_consumer); default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** How often the tail looks at data_version; default 50 ms. */
+  tailPollMs?: number;
+  path?: string;
+}
+
+interface Client {
+  id: string;
+  ws: WebSocket;
+  subs: Set<string>;
+  lastSeq: number;
+  token: string;
+  alive: boolean;
+  missed: number;
+  /** Whether the client has sent anything yet: resume is accepted only as the first message. */
+  spoken: boolean;
+  closeReason?: CloseReason;
+}
+
+const ENDPOINT = '/ws';
+const REPLAY_PAGE = 500;
+
+export class WsHub {
+  private readonly opts: WsHubOptions;
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<Client>();
+  private readonly sessions: SessionStore;
+  private readonly tail: EventTail;
+  private readonly metrics: WsMetrics;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(opts: WsHubOptions) {
+    this.opts = opts;
+    this.metrics = wsMetrics(opts.registry, ENDPOINT);
+    this.sessions = new SessionStore(opts.clock, opts.resumeTtlMs);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    this.tail = new EventTail({
+      db: opts.db,
+      pollMs: opts.tailPollMs ?? 50,
+      log: opts.log,
+      onEvents: (events) => this.fanOut(events),
+    });
+  }
+
+  start(): void {
+    this.opts.http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
+    this.tail.start();
+    this.pingTimer = setInterval(() => this.pingTick(), this.opts.pingMs);
+  }
+
+  get connections(): number {
+    return this.clients.size;
+  }
+
+  /** The newest seq delivered to subscribers. */
+  get lastSeq(): number {
+    return this.tail.lastSeq;
+  }
+
+  /**
+   * Refuse new upgrades, send every client disconnect{server_shutdown} and close 1001, and wait up to
+   * graceMs for the closes to complete before terminating the rest.
+   */
+  async shutdown(graceMs = 2_000): Promise<void> {
+    this.draining = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.tail.stop();
+    const closed = [...this.clients].map(
+      (c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())),
+    );
+    for (const c of this.clients) this.disconnect(c, 'server_shutdown', graceMs);
+    const timer = setTimeout(() => this.clients.forEach((c) => c.ws.terminate()), graceMs);
+    await Promise.all(closed);
+    clearTimeout(timer);
+    this.wss.close();
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refuse = (code: number, text: string): void => {
+      this.opts.http.count(ENDPOINT, code);
+      socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (url.pathname !== (this.opts.path ?? ENDPOINT)) return refuse(404, 'Not Found');
+    if (!this.opts.http.authorized(req, url)) return refuse(401, 'Unauthorized');
+    if (this.draining) return refuse(503, 'Service Unavailable');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.opts.http.count(ENDPOINT, 101);
+      this.onConnection(ws, url);
+    });
+  }
+
+  private onConnection(ws: WebSocket, url: URL): void {
+    const client: Client = {
+      id: crypto.randomUUID(),
+      ws,
+      subs: new Set(),
+      lastSeq: this.tail.lastSeq,
+      token: '',
+      alive: true,
+      missed: 0,
+      spoken: false,
+    };
+    client.token = this.sessions.issue({ subscriptions: client.subs, lastSeq: () => client.lastSeq });
+    this.clients.add(client);
+    this.metrics.connections.set({ endpoint: ENDPOINT }, this.clients.size);
+    ws.on('pong', () => this.markAlive(client));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(client, data, isBinary));
+    ws.on('error', (e) => this.opts.log.debug({ err: e, client: client.id }, 'websocket error'));
+    ws.on('close', () => this.onClose(client));
+    this.send(client, {
+      type: 'connected',
+      client_id: client.id,
+      reconnect_token: client.token,
+      heartbeat_interval_ms: this.opts.pingMs,
+      last_seq: this.tail.lastSeq,
+    });
+    const token = url.searchParams.get('reconnect_token');
+    if (token !== null) {
+      const lastSeq = Number(url.searchParams.get('last_seq') ?? NaN);
+      client.spoken = true;
+      this.resume(client, token, Number.isInteger(lastSeq) && lastSeq >= 0 ? lastSeq : undefined);
+    }
+  }
+
+  private onClose(client: Client): void {
+    this.clients.delete(client);
+    this.sessions.ended(client.token);
+    this.metrics.connections.set({ endpoint: ENDPOINT }, this.clients.size);
+    this.metrics.disconnects.inc({ reason: client.closeReason ?? 'client_disconnect' });
+  }
+
+  private markAlive(client: Client): void {
+    client.alive = true;
+    client.missed = 0;
+  }
+
+  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    this.markAlive(client);
+    const first = !client.spoken;
+    client.spoken = true;
+    const msg = isBinary ? { error: 'binary frames are not accepted' } : parseClientMsg(rawText(data));
+    if ('error' in msg) return this.send(client, { type: 'error', error: 'bad_message', message: msg.error });
+    switch (msg.type) {
+      case 'subscribe':
+        client.subs.add(msg.topic);
+        return this.send(client, { type: 'subscribed', topic: msg.topic });
+      case 'unsubscribe':
+        client.subs.delete(msg.topic);
+        return this.send(client, { type: 'unsubscribed', topic: msg.topic });
+      case 'ping':
+        return this.send(client, { type: 'pong' });
+      case 'heartbeat_ack':
+        return;
+      case 'resume':
+        if (!first) {
+          return this.send(client, {
+            type: 'error',
+            error: 'resume_not_first',
+            message: 'resume must be the first message on a connection',
+          });
+        }
+        return this.resume(client, msg.reconnect_token, msg.last_seq);
+    }
+  }
+
+  /** Restore a previous connection's subscriptions and replay what it missed, then send `resumed`. */
+  private resume(client: Client, token: string, lastSeq: number | undefined): void {
+    const session = token === client.token ? undefined : this.sessions.take(token);
+    if (!session) {
+      client.subs.clear();
+      return this.send(client, {
+        type: 'resumed',
+        resumed: false,
+        subscriptions: [],
+        replayed: 0,
+        last_seq: client.lastSeq,
+      });
+    }
+    for (const t of session.subscriptions) client.subs.add(t);
+    const upTo = this.tail.lastSeq;
+    let after = Math.min(lastSeq ?? session.lastSeq, upTo);
+    const topics = client.subs.has(ALL_TOPICS) ? undefined : [...client.subs];
+    let replayed = 0;
+    while (after < upTo && (topics === undefined || topics.length > 0)) {
+      const page = this.opts.db.read((c) => readEventsAfter(c, after, { topics, limit: REPLAY_PAGE }));
+      for (const ev of page) {
+        if (ev.seq > upTo) break;
+        this.sendRaw(client, 'event', eventFrame(ev));
+        replayed++;
+      }
+      if (page.length < REPLAY_PAGE) break;
+      after = page[page.length - 1].seq;
+    }
+    client.lastSeq = upTo;
+    this.send(client, {
+      type: 'resumed',
+      resumed: true,
+      subscriptions: [...client.subs],
+      replayed,
+      last_seq: upTo,
+    });
+  }
+
+  private fanOut(events: EventRow[]): void {
+    for (const ev of events) {
+      let frame: string | undefined;
+      for (const client of this.clients) {
+        if (client.closeReason || !topicMatches(client.subs, ev.topic)) continue;
+        frame ??= eventFrame(ev);
+        this.sendRaw(client, 'event', frame);
+      }
+    }
+    const last = events[events.length - 1].seq;
+    for (const client of this.clients) client.lastSeq = last;
+  }
+
+  private pingTick(): void {
+    this.sessions.sweep();
+    const heartbeat = JSON.stringify({ type: 'heartbeat', seq: this.tail.lastSeq });
+    for (const client of this.clients) {
+      if (client.closeReason) continue;
+      if (!client.alive) client.missed++;
+      if (client.missed >= this.opts.maxMissed) {
+        this.disconnect(client, 'heartbeat_timeout');
+        continue;
+      }
+      client.alive = false;
+      try {
+        client.ws.ping();
+      } catch {
+        continue; // the socket is closing; its close event cleans up
+      }
+      this.sendRaw(client, 'heartbeat', heartbeat);
+    }
+  }
+
+  private send(client: Client, msg: ServerMsg): void {
+    this.sendRaw(client, msg.type, JSON.stringify(msg));
+  }
+
+  private sendRaw(client: Client, type: ServerMsg['type'], frame: string): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (type !== 'disconnect' && client.ws.bufferedAmount > (this.opts.maxBufferedBytes ?? 4 * 1024 * 1024)) {
+      this.disconnect(client, 'slow_consumer');
+      return;
+    }
+    client.ws.send(frame);
+    this.metrics.messages.inc({ type });
+  }
+
+  /** Always disconnect{…} then a real close; terminate if the peer does not complete the close in time. */
+  private disconnect(client: Client, reason: CloseReason, graceMs = Math.min(1_000, this.opts.pingMs)): void {
+    if (client.closeReason) return;
+    client.closeReason = reason;
+    const can = canReconnect(reason);
+    this.sendRaw(
+      client,
+      'disconnect',
+      JSON.stringify({
+        type: 'disconnect',
+        reason,
+        can_reconnect: can,
+        reconnect_token: can ? client.token : '',
+      }),
+    );
+    client.ws.close(CLOSE[reason], reason);
+    const timer = setTimeout(() => client.ws.terminate(), graceMs);
+    client.ws.once('close', () => clearTimeout(timer));
+  }
+}
+
+function eventFrame(ev: EventRow): string {
+  return JSON.stringify({
+    type: 'event',
+    seq: ev.seq,
+    topic: ev.topic,
+    event: ev.type,
+    payload: ev.payload,
+    created_at: ev.createdAt,
+  });
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}

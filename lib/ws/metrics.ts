@@ -1,0 +1,36 @@
+// contimg_ws_* series, declared up front and initialised for every reason and message type.
+import { Counter, Gauge, once, type Registry } from '../metrics.js';
+import { DISCONNECT_REASONS, SERVER_MSG_TYPES } from './protocol.js';
+
+export interface WsMetrics {
+  connections: Gauge<'endpoint'>;
+  disconnects: Counter<'reason'>;
+  messages: Counter<'type'>;
+}
+
+export function wsMetrics(registry: Registry, endpoint: string): WsMetrics {
+  const m = once(registry, 'contimg_ws_connections', () => ({
+    connections: new Gauge({
+      name: 'contimg_ws_connections',
+      help: 'Open WebSocket connections.',
+      labelNames: ['endpoint'],
+      registers: [registry],
+    }),
+    disconnects: new Counter({
+      name: 'contimg_ws_disconnects_total',
+      help: 'WebSocket connections ended, by reason (client_disconnect when the client closed first).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    messages: new Counter({
+      name: 'contimg_ws_messages_total',
+      help: 'WebSocket messages sent to clients, by message type.',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+  }));
+  m.connections.set({ endpoint }, 0);
+  for (const reason of DISCONNECT_REASONS) m.disconnects.inc({ reason }, 0);
+  for (const type of SERVER_MSG_TYPES) m.messages.inc({ type }, 0);
+  return m;
+}

@@ -1,0 +1,71 @@
+// Spawn the BUILT daemon (dist/daemons/streaming-converter/main.js) as systemd would, for the tests where
+// process death matters. Build first: npx tsc -p tsconfig.build.json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { REPO_ROOT } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+import { writeConfigFile, type Env } from './harness.js';
+
+export const MAIN = path.join(REPO_ROOT, 'dist/daemons/streaming-converter/main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DaemonProc {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function spawnDaemon(env: Env, extraEnv: Record<string, string> = {}): Promise<DaemonProc> {
+  const port = await freePort();
+  (env.raw.streamingConverter as Record<string, unknown>).port = port;
+  const cfg = writeConfigFile(env);
+  let out = '';
+  const child = spawn(process.execPath, [MAIN, '--config', cfg], {
+    env: { ...process.env, FAKE_CONVERTER_LOG: env.log, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const p: DaemonProc = { child, port, output: () => out, exited };
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${out.slice(-2000)}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+    },
+    { what: 'daemon ready', timeoutMs: 30_000, intervalMs: 100 },
+  );
+  return p;
+}
+
+export async function metricsText(p: DaemonProc): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function built(): boolean {
+  return fs.existsSync(MAIN);
+}

@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../lib/clock.js';
+import type { Db } from '../../../lib/db/index.js';
+import { LeaseLostError } from '../../../lib/errors.js';
+import {
+  acquireLease,
+  assertLeaseHeld,
+  getLease,
+  releaseLease,
+  renewLease,
+  withLease,
+} from '../../../lib/leases/index.js';
+import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
+import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+
+let dir: string;
+let file: string;
+let db: Db;
+const children: Forked<unknown>[] = [];
+beforeEach(async () => {
+  dir = makeTmpDir();
+  file = await createStateDb(dir);
+  db = openStateDb(file);
+});
+afterEach(() => {
+  killAll(children);
+  children.length = 0;
+  db.close();
+  removeTmpDir(dir);
+});
+
+describe('acquire / renew / release', () => {
+  it('hands out monotonic fencing tokens and refuses a held lease', () => {
+    expect(acquireLease(db, 'x', 'a', 1000, 0)).toBe(1);
+    expect(acquireLease(db, 'x', 'b', 1000, 500)).toBeNull();
+    // Re-acquiring while held keeps the token (idempotent) and extends the expiry.
+    expect(acquireLease(db, 'x', 'a', 1000, 600)).toBe(1);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({
+      owner: 'a',
+      token: 1,
+      expiresAt: 1600,
+      acquiredAt: 0,
+    });
+    // Expired: someone else takes it with a higher token.
+    expect(acquireLease(db, 'x', 'b', 1000, 1600)).toBe(2);
+    expect(() => renewLease(db, 'x', 'a', 1, 1000, 1700)).toThrow(LeaseLostError);
+    expect(() => releaseLease(db, 'x', 'a', 1)).toThrow(LeaseLostError);
+    renewLease(db, 'x', 'b', 2, 1000, 2000);
+    expect(db.read((c) => getLease(c, 'x'))?.expiresAt).toBe(3000);
+    releaseLease(db, 'x', 'b', 2);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ owner: null, token: 2, expiresAt: 0 });
+    // Released: free for anyone at once, and the number still rises.
+    expect(acquireLease(db, 'x', 'a', 1000, 2001)).toBe(3);
+  });
+
+  it('renewal of an expired lease fails even if nobody took it', () => {
+    const t = acquireLease(db, 'x', 'a', 100, 0)!;
+    expect(() => renewLease(db, 'x', 'a', t, 100, 100)).toThrow(LeaseLostError);
+  });
+
+  it('assertLeaseHeld fences a stale token inside a transaction and rolls it back', () => {
+    const t1 = acquireLease(db, 'x', 'a', 100, 0)!;
+    acquireLease(db, 'x', 'b', 100, 200);
+    db.conn.exec('CREATE TABLE side (v INTEGER)');
+    expect(() =>
+      db.write((c) => {
+        c.prepare('INSERT INTO side VALUES (1)').run();
+        assertLeaseHeld(c, 'x', t1, 250);
+      }),
+    ).toThrow(LeaseLostError);
+    expect(db.read((c) => c.prepare('SELECT count(*) AS n FROM side').get())).toEqual({ n: 0 });
+    expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 250))).not.toThrow();
+    expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 300))).toThrow(LeaseLostError);
+  });
+});
+
+describe('withLease', () => {
+  it('renews while fn runs past the ttl and releases afterwards', async () => {
+    const r = await withLease(db, 'job', 'a', 150, async (signal, token) => {
+      // Someone else polls while we hold it across several ttl periods.
+      let refused = 0;
+      const until = Date.now() + 500;
+      while (Date.now() < until) {
+        if (acquireLease(db, 'job', 'b', 150, Date.now()) === null) refused++;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(signal.aborted).toBe(false);
+      return { token, refused };
+    });
+    expect(r.acquired).toBe(true);
+    if (!r.acquired) return;
+    expect(r.value.refused).toBeGreaterThan(10);
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+  });
+
+  it('does not call fn when the lease is held elsewhere', async () => {
+    acquireLease(db, 'job', 'b', 10_000, Date.now());
+    let called = false;
+    const r = await withLease(db, 'job', 'a', 1000, async () => {
+      called = true;
+    });
+    expect(r).toEqual({ acquired: false });
+    expect(called).toBe(false);
+  });
+
+  it('aborts fn with LeaseLostError when a renewal finds the lease gone', async () => {
+    const clock = new ManualClock(Date.now());
+    const p = withLease(
+      db,
+      'job',
+      'a',
+      90,
+      async (signal) => {
+        // Jump past the expiry and let another owner take the lease; the next renewal must notice.
+        clock.advance(1000);
+        expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      { clock },
+    );
+    await expect(p).rejects.toBeInstanceOf(LeaseLostError);
+    expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+  });
+
+  it("passes the caller's abort through to fn and still releases", async () => {
+    const ac = new AbortController();
+    const p = withLease(
+      db,
+      'job',
+      'a',
+      1000,
+      (signal) =>
+        new Promise<string>((resolve) => {
+          signal.addEventListener('abort', () => resolve('stopped'));
+          ac.abort();
+        }),
+      { signal: ac.signal },
+    );
+    await expect(p).resolves.toMatchObject({ acquired: true, value: 'stopped' });
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+  });
+});
+
+describe('two processes competing', () => {
+  it('never both hold the lease, and tokens rise with every hand-over', async () => {
+    db.conn.exec('CREATE TABLE lease_log (seq INTEGER PRIMARY KEY, token INTEGER, owner TEXT, phase TEXT)');
+    const a = forkFixture<{ owner: string; held: number; refused: number }>('lease-child.ts', [
+      file,
+      'A',
+      '150',
+    ]);
+    const b = forkFixture<{ owner: string; held: number; refused: number }>('lease-child.ts', [
+      file,
+      'B',
+      '150',
+    ]);
+    children.push(a, b);
+    const codes = await Promise.all([a.exited, b.exited]);
+    expect(codes, a.stderr() + b.stderr()).toEqual([0, 0]);
+    const reports = [...a.messages, ...b.messages];
+    expect(reports.map((r) => r.held).every((n) => n > 0)).toBe(true);
+    const rows = db.read((c) =>
+      c.prepare('SELECT token, owner, phase FROM lease_log ORDER BY seq').all(),
+    ) as {
+      token: number;
+      owner: string;
+      phase: string;
+    }[];
+    expect(rows.length).toBe(2 * reports.reduce((s, r) => s + r.held, 0));
+    let lastToken = 0;
+    let handovers = 0;
+    for (let i = 0; i < rows.length; i += 2) {
+      const [enter, exit] = [rows[i], rows[i + 1]];
+      // Each critical section is enter then exit by the same holder, with nothing in between.
+      expect([enter.phase, exit.phase]).toEqual(['enter', 'exit']);
+      expect(exit).toMatchObject({ token: enter.token, owner: enter.owner });
+      expect(enter.token).toBeGreaterThan(lastToken);
+      if (i > 0 && rows[i - 1].owner !== enter.owner) handovers++;
+      lastToken = enter.token;
+    }
+    expect(handovers).toBeGreaterThan(0);
+    await waitFor(() => db.read((c) => getLease(c, 'singleton'))?.owner === null, { what: 'lease released' });
+  });
+});

@@ -1,0 +1,131 @@
+// §5.9 tests 8 and 10 (database side): declination changes from real headers indexed in hdf5_files, the
+// rejected-epoch counter, schedule idempotence and the next-transit gauge with a frozen clock.
+import { afterEach, describe, expect, it } from 'vitest';
+import { BUILTIN_CALIBRATORS, parseUtc } from '../../../lib/astro/index.js';
+import { computeSchedule } from '../../../daemons/pointing-monitor/schedule.js';
+import { upsertTransit } from '../../../daemons/pointing-monitor/store.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { addGroup, harness, metricValue, type Harness } from './helpers.js';
+
+const MIN = 60_000;
+let h: Harness | undefined;
+let dir: string;
+afterEach(() => {
+  h?.close();
+  h = undefined;
+  removeTmpDir(dir);
+});
+
+const count = (hh: Harness, sql: string, ...args: unknown[]): number =>
+  (hh.db.read((c) => c.prepare(sql).get(...args)) as { n: number }).n;
+const firing = (hh: Harness, name: string): boolean =>
+  hh.db.read((c) => c.prepare("SELECT 1 FROM alerts WHERE alertname = ? AND status = 'firing'").get(name)) !== undefined;
+
+describe('declination change detection (test 8)', () => {
+  it('ignores a one-group glitch, confirms after two groups, closes the old segment, alerts right', async () => {
+    dir = makeTmpDir('contimg-pointing-dec-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    hh.monitor.init();
+    let k = 0;
+    const feed = async (dec: number) => {
+      const start = t0 + k * 5 * MIN;
+      addGroup(hh.db, dir, start, dec);
+      hh.clock.set(start + 6 * MIN);
+      expect(hh.monitor.poll()).toBe(1);
+      k++;
+      return metricValue(hh.registry, 'contimg_pointing_slewing');
+    };
+    const changes = () => count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.dec_changed'");
+    for (let i = 0; i < 20; i++) await feed(54.5734);
+    expect(changes()).toBe(0);
+    expect(await feed(16.27)).toBe(1);
+    expect(await feed(54.5734)).toBe(0);
+    expect(changes()).toBe(0);
+    const lastOldStart = t0 + (k - 1) * 5 * MIN;
+    await feed(16.27);
+    await feed(16.27);
+    expect(changes()).toBe(1);
+    const ev = hh.db.read((c) => c.prepare("SELECT payload FROM events WHERE type = 'pointing.dec_changed'").get()) as { payload: string };
+    const payload = JSON.parse(ev.payload) as { oldDecDeg: number; newDecDeg: number; candidates: { name: string }[] };
+    expect(Math.abs(payload.oldDecDeg - 54.5734)).toBeLessThanOrEqual(1e-6);
+    expect(Math.abs(payload.newDecDeg - 16.27)).toBeLessThanOrEqual(1e-6);
+    expect(payload.candidates.map((c) => c.name)).toContain('3C138');
+    expect(count(hh, 'SELECT count(*) AS n FROM pointing_changes')).toBe(1);
+    expect(await metricValue(hh.registry, 'contimg_pointing_declination_changes_total')).toBe(1);
+    const old = hh.db.read((c) => c.prepare("SELECT end_unix, n_groups FROM pointing_segments WHERE status = 'closed'").get()) as {
+      end_unix: number;
+      n_groups: number;
+    };
+    const lastOldMid = (lastOldStart + 12 * 12.884902 * 1000) / 1000;
+    expect(Math.abs(old.end_unix - lastOldMid)).toBeLessThanOrEqual(1e-3);
+    expect(old.n_groups).toBe(21);
+    expect(firing(hh, 'PointingDeclinationChanged')).toBe(true);
+    expect(firing(hh, 'NoCalibratorForDeclination')).toBe(false);
+    expect(await metricValue(hh.registry, 'contimg_pointing_declination_degrees')).toBeCloseTo(16.27, 9);
+    await feed(65.72);
+    await feed(65.72);
+    expect(firing(hh, 'NoCalibratorForDeclination')).toBe(true);
+    expect(firing(hh, 'PointingOutsideEnvelope')).toBe(false);
+    expect(count(hh, 'SELECT count(*) AS n FROM pointing_changes')).toBe(2);
+  });
+
+  it('counts an implausible epoch as rejected and records nothing', async () => {
+    dir = makeTmpDir('contimg-pointing-rej-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0 + 6 * MIN);
+    h.monitor.init();
+    addGroup(h.db, dir, t0, 54.5734, { contentStartMs: 86_400_000 });
+    expect(h.monitor.poll()).toBe(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(1);
+    expect(count(h, 'SELECT count(*) AS n FROM pointing_observations')).toBe(0);
+    expect(h.monitor.poll()).toBe(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(1);
+  });
+
+  it('raises PointingDataStale after staleAfterS and resolves it on the next header', async () => {
+    dir = makeTmpDir('contimg-pointing-stale-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0, { staleAfterS: 900 });
+    h.monitor.init();
+    h.clock.set(t0 + 16 * MIN);
+    expect(h.monitor.statusTick().stale).toBe(true);
+    expect(firing(h, 'PointingDataStale')).toBe(true);
+    addGroup(h.db, dir, t0 + 10 * MIN, 54.5734);
+    expect(h.monitor.poll()).toBe(1);
+    expect(firing(h, 'PointingDataStale')).toBe(false);
+    expect(h.monitor.statusTick().stale).toBe(false);
+  });
+});
+
+describe('schedule in the database (test 10)', () => {
+  it('upserting the same 24 h schedule twice leaves 10 rows for both models', async () => {
+    dir = makeTmpDir('contimg-pointing-sched-');
+    const from = parseUtc('2025-01-01T00:00:00Z');
+    h = await harness(dir, from);
+    const hh = h;
+    const cfg = { ...hh.monitor.scheduleCfg, watch: BUILTIN_CALIBRATORS.map((c) => c.name) };
+    const write = () =>
+      hh.db.write((c) => {
+        for (const model of ['apparent', 'legacy'] as const)
+          for (const t of computeSchedule(BUILTIN_CALIBRATORS, null, from, from + 86_400_000, { ...cfg, model }, {}))
+            upsertTransit(c, t, null, from);
+      });
+    write();
+    expect(count(hh, 'SELECT count(*) AS n FROM calibrator_transits')).toBe(10);
+    write();
+    expect(count(hh, 'SELECT count(*) AS n FROM calibrator_transits')).toBe(10);
+    expect(count(hh, "SELECT count(DISTINCT calibrator_name) AS n FROM calibrator_transits WHERE model = 'legacy'")).toBe(5);
+  });
+
+  it('the next-transit gauge for 3C286 with the clock frozen at 2025-01-01T00:00Z', async () => {
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'));
+    h.monitor.init();
+    const v = await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds', { calibrator: '3C286' });
+    expect(Math.abs((v ?? 0) - 1735742364.748)).toBeLessThanOrEqual(0.25);
+    const names = h.db.read((c) => c.prepare('SELECT name FROM calibrators ORDER BY name').all()) as { name: string }[];
+    expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
+  });
+});

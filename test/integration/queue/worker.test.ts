@@ -1,0 +1,172 @@
+// The worker loop: job timeout, cancel (lost lease) and shutdown each abort the handler's signal with the
+// right outcome; drain waits, then releases; a failing claim is logged, counted and survived; an idle
+// worker wakes on commits by other connections and on in-process enqueues.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../../lib/db/index.js';
+import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
+import { createLogger } from '../../../lib/log.js';
+import { createRegistry, type Registry } from '../../../lib/metrics.js';
+import {
+  JobTimeoutError,
+  queueMetrics,
+  runWorker,
+  SqliteQueueStore,
+  type HandlerContext,
+  type WorkerOptions,
+} from '../../../lib/queue/index.js';
+import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+
+let dir: string;
+let file: string;
+let db: Db;
+let store: SqliteQueueStore;
+let registry: Registry;
+let ac: AbortController;
+beforeEach(async () => {
+  dir = makeTmpDir();
+  file = await createStateDb(dir);
+  db = openStateDb(file);
+  registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+  store = new SqliteQueueStore(db, { metrics: queueMetrics(registry, ['q']) });
+  ac = new AbortController();
+});
+afterEach(() => {
+  ac.abort();
+  db.close();
+  removeTmpDir(dir);
+});
+
+const start = (handler: WorkerOptions['handler'], opts: Partial<WorkerOptions> = {}) =>
+  runWorker({ db, store, queue: 'q', signal: ac.signal, pollMs: 10, maxPollMs: 50, handler, ...opts });
+
+/** A handler that waits for its signal and records the abort reason. */
+function waitsForAbort(reasons: unknown[], opts: { ignoreAbort?: boolean } = {}) {
+  return (_job: unknown, ctx: HandlerContext): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        reasons.push(ctx.signal.reason);
+        if (!opts.ignoreAbort) reject(ctx.signal.reason);
+      });
+      if (opts.ignoreAbort)
+        setTimeout(() => {
+          reasons.push('resolved late');
+          resolve('late');
+        }, 300);
+    });
+}
+
+describe('worker', () => {
+  it('aborts a job at its timeout and retries it (JobTimeoutError is retryable)', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', timeoutMs: 50, maxAttempts: 1 });
+    const reasons: unknown[] = [];
+    const w = start(waitsForAbort(reasons));
+    await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'timed-out job recorded' });
+    expect(reasons[0]).toBeInstanceOf(JobTimeoutError);
+    expect(store.get(job.id)?.lastError).toMatch(/JOB_TIMEOUT/);
+    ac.abort();
+    expect((await w).dead).toBe(1);
+  });
+
+  it('cancelling a running job aborts its handler at the next heartbeat (lease lost)', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const reasons: unknown[] = [];
+    const w = start(waitsForAbort(reasons), { leaseMs: 90 });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    store.cancel(job.id);
+    await waitFor(() => reasons.length > 0, { what: 'handler aborted' });
+    expect(reasons[0]).toBeInstanceOf(LeaseLostError);
+    ac.abort();
+    expect(await w).toMatchObject({ leaseLost: 1, done: 0, errors: 0 });
+    expect(store.get(job.id)?.state).toBe('cancelled');
+  });
+
+  it('heartbeats keep a long job leased past leaseMs', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let release: () => void = () => {};
+    const w = start(() => new Promise((r) => (release = () => r('ok'))), { leaseMs: 90 });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    const firstExpiry = store.get(job.id)!.leaseExpiresAt!;
+    await waitFor(() => store.get(job.id)!.leaseExpiresAt! > firstExpiry + 90, { what: 'lease extended' });
+    expect(store.claim({ queue: 'q', owner: 'other', leaseMs: 90 })).toEqual([]);
+    release();
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
+    ac.abort();
+    expect(await w).toMatchObject({ done: 1, leaseLost: 0 });
+  });
+
+  it('shutdown lets a job finish within the drain budget', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let finish: () => void = () => {};
+    const w = start(() => new Promise((r) => (finish = () => r({ drained: true }))), { drainMs: 10_000 });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    ac.abort();
+    setTimeout(() => finish(), 50);
+    expect(await w).toMatchObject({ done: 1, released: 0 });
+    expect(store.get(job.id)).toMatchObject({ state: 'done', result: { drained: true } });
+  });
+
+  it('past the drain budget, aborts jobs with ShutdownError and releases them for another worker', async () => {
+    const a = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const b = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const reasons: unknown[] = [];
+    const w = start(waitsForAbort(reasons), { concurrency: 2, drainMs: 50 });
+    await waitFor(() => store.list({ state: 'running' }).length === 2, { what: 'both running' });
+    ac.abort();
+    expect(await w).toMatchObject({ released: 2, done: 0, errors: 0 });
+    expect(reasons.every((r) => r instanceof ShutdownError)).toBe(true);
+    for (const id of [a.id, b.id]) expect(store.get(id)).toMatchObject({ state: 'queued', attempts: 0 });
+  });
+
+  it('a handler that ignores its abort is released anyway; its late result is refused', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const reasons: unknown[] = [];
+    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), { drainMs: 20, abortGraceMs: 20 });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    ac.abort();
+    expect(await w).toMatchObject({ released: 1, done: 0 });
+    expect(store.get(job.id)?.state).toBe('queued');
+    // Let the ignoring handler resolve; nothing is recorded for it.
+    await waitFor(() => reasons.includes('resolved late'), { what: 'handler resolved late' });
+    await new Promise((r) => setImmediate(r));
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', result: null });
+  });
+
+  it('survives a failing claim: logs, counts, backs off and continues', async () => {
+    db.conn.exec('ALTER TABLE jobs RENAME TO jobs_away');
+    const metrics = queueMetrics(registry, ['q']);
+    const w = start(async () => 'ok', { metrics });
+    const errors = async (): Promise<number> =>
+      (await registry.getSingleMetric('contimg_queue_worker_errors_total')!.get()).values[0].value;
+    await waitFor(async () => (await errors()) >= 1, { what: 'claim error counted' });
+    db.conn.exec('ALTER TABLE jobs_away RENAME TO jobs');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 15_000, what: 'worker recovered' });
+    ac.abort();
+    expect((await w).errors).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an idle worker wakes on another connection committing, well before its poll interval', async () => {
+    let idleLines = 0;
+    const log = createLogger({
+      daemon: 'test',
+      level: 'debug',
+      destination: { write: (line: string) => void (line.includes('queue empty; idling') && idleLines++) },
+    });
+    const w = start(async () => 'ok', { pollMs: 60_000, maxPollMs: 60_000, wakeCheckMs: 20, log });
+    await waitFor(() => idleLines > 0, { what: 'worker idle on an empty queue' });
+    const other = openStateDb(file);
+    const { job } = new SqliteQueueStore(other).enqueue({ queue: 'q', kind: 'k' });
+    other.close();
+    await waitFor(() => store.get(job.id)?.state === 'done', {
+      timeoutMs: 5000,
+      what: 'woken by data_version',
+    });
+    // Same connection: data_version does not move, the in-process notification wakes it instead.
+    const local = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    await waitFor(() => store.get(local.id)?.state === 'done', { timeoutMs: 5000, what: 'woken in-process' });
+    ac.abort();
+    expect((await w).done).toBe(2);
+  });
+});

@@ -1,0 +1,100 @@
+// Test environment for the thumbnail worker: fresh state and pipeline databases, a config, a writable
+// pipeline connection (the test plays the imaging pipeline) and the daemon run in-process.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { parseConfig, type Config } from '../../../lib/config/index.js';
+import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
+import { silentLogger } from '../../../lib/log.js';
+import { run } from '../../../daemons/thumbnail-worker/run.js';
+import { freshDatabases } from '../../helpers/db.js';
+import { makeTmpDir } from '../../helpers/tmp.js';
+
+export interface Env {
+  dir: string;
+  imagesDir: string;
+  outputDir: string;
+  statePath: string;
+  pipelinePath: string;
+  config: Config;
+  configFile: string;
+}
+
+export async function makeEnv(section: Record<string, unknown> = {}): Promise<Env> {
+  const dir = makeTmpDir('thumbs-');
+  const { statePath, pipelinePath } = await freshDatabases(dir);
+  const imagesDir = path.join(dir, 'images');
+  const outputDir = path.join(dir, 'thumbs');
+  fs.mkdirSync(imagesDir);
+  const raw = {
+    dataDir: dir,
+    databases: { state: statePath, pipeline: pipelinePath },
+    log: { level: 'warn' },
+    thumbnailWorker: { outputDir, settleS: 0, pollS: 0.1, reconcileS: 0.3, backoffBaseS: 0.2, ...section },
+  };
+  const configFile = path.join(dir, 'contimg.yaml');
+  fs.writeFileSync(configFile, JSON.stringify(raw));
+  return { dir, imagesDir, outputDir, statePath, pipelinePath, config: parseConfig(raw, dir), configFile };
+}
+
+/** Insert (or re-image: INSERT OR REPLACE, as the pipeline does) an images row. */
+export function addImageRow(env: Env, imagePath: string): number {
+  const db = new Database(env.pipelinePath);
+  try {
+    const info = db
+      .prepare("INSERT OR REPLACE INTO images (path, ms_path, created_at, type) VALUES (?, ?, ?, '5min')")
+      .run(imagePath, `${imagePath}.ms`, Date.now() / 1000);
+    return Number(info.lastInsertRowid);
+  } finally {
+    db.close();
+  }
+}
+
+export function startInProcess(env: Env): Promise<RunningDaemon> {
+  return startDaemon({ name: 'thumbnail-worker', run, config: env.config, log: silentLogger(), port: 0 });
+}
+
+export function query<T>(env: Env, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(env.statePath, { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+export interface ThumbLite {
+  id: number;
+  fits_path: string;
+  variant: string;
+  status: string;
+  attempts: number;
+  job_id: number | null;
+  png_path: string | null;
+  error_code: string | null;
+  src_fingerprint: string | null;
+  vmin: number | null;
+  qa_grade: string | null;
+}
+
+export function thumbs(env: Env): ThumbLite[] {
+  return query<ThumbLite>(env, 'SELECT * FROM thumbnails ORDER BY id');
+}
+
+export function rowFor(env: Env, fitsPath: string): ThumbLite | undefined {
+  return thumbs(env).find((t) => t.fits_path === fitsPath);
+}
+
+export function pngFiles(env: Env): string[] {
+  if (!fs.existsSync(env.outputDir)) return [];
+  return fs.readdirSync(env.outputDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.png') || f.endsWith('.tmp'));
+}
+
+export async function metricValue(d: RunningDaemon, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = d.deps.registry.getSingleMetric(name);
+  if (!m) throw new Error(`no metric ${name}`);
+  const { values } = await m.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .reduce((a, v) => a + v.value, 0);
+}

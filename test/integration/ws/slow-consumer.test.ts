@@ -1,0 +1,79 @@
+// Slow-consumer protection: a client that stops reading is closed with 4002 slow_consumer once its unsent
+// bytes pass the limit, while a reading client on the same hub gets every event.
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import { systemClock } from '../../../lib/clock.js';
+import { openDb, type Db } from '../../../lib/db/index.js';
+import { appendEvent } from '../../../lib/events/index.js';
+import { DaemonHttpServer } from '../../../lib/http/index.js';
+import { silentLogger } from '../../../lib/log.js';
+import { createRegistry } from '../../../lib/metrics.js';
+import { WsHub } from '../../../lib/ws/index.js';
+import { freshDatabases } from '../../helpers/db.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+import { TestClient } from './helpers.js';
+
+let dir: string;
+let db: Db;
+let http: DaemonHttpServer;
+let hub: WsHub;
+beforeEach(async () => {
+  dir = makeTmpDir();
+  db = openDb({ name: 'state', path: (await freshDatabases(dir)).statePath, withReader: true });
+});
+afterEach(async () => {
+  await hub.shutdown(200);
+  await http.close();
+  db.close();
+  removeTmpDir(dir);
+});
+
+it('closes a client that stops reading with slow_consumer and keeps serving the others', async () => {
+  const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+  const log = silentLogger();
+  http = new DaemonHttpServer({ host: '127.0.0.1', port: 0, registry, log });
+  hub = new WsHub({
+    http,
+    db,
+    log,
+    registry,
+    clock: systemClock,
+    pingMs: 60_000,
+    maxMissed: 3,
+    resumeTtlMs: 60_000,
+    maxBufferedBytes: 256 * 1024,
+    tailPollMs: 10,
+  });
+  hub.start();
+  const port = await http.listen();
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const reader = await TestClient.open(url);
+  const stalled = await TestClient.open(url);
+  for (const c of [reader, stalled]) {
+    c.send({ type: 'subscribe', topic: 'big' });
+    await c.next('subscribed');
+  }
+  // Stop reading from the socket: the server's send buffer for this client can only grow.
+  (stalled.ws as unknown as { _socket: Socket })._socket.pause();
+  const blob = 'x'.repeat(64 * 1024);
+  let written = 0;
+  while ((await disconnects(registry, 'slow_consumer')) === 0 && written < 2_000) {
+    db.write((c) => appendEvent(c, { topic: 'big', type: 'blob', payload: { blob } }, Date.now()));
+    written++;
+    await waitFor(() => hub.lastSeq === written, { what: 'tail delivered' });
+  }
+  expect(await disconnects(registry, 'slow_consumer')).toBe(1);
+  await reader.next('event', written);
+  expect(reader.eventSeqs()).toEqual(Array.from({ length: written }, (_, i) => i + 1));
+  expect(reader.close).toBeUndefined();
+  // The server terminated the stalled connection (its unsent frames are dropped with it).
+  (stalled.ws as unknown as { _socket: Socket })._socket.resume();
+  await waitFor(() => stalled.close, { what: 'stalled client closed' });
+  expect(written).toBeLessThan(2_000);
+});
+
+async function disconnects(registry: ReturnType<typeof createRegistry>, reason: string): Promise<number> {
+  const m = await registry.getSingleMetric('contimg_ws_disconnects_total')!.get();
+  return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}

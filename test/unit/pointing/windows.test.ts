@@ -1,0 +1,106 @@
+// §5.9 test 7: active-window symmetry (regression for the original's −300/+64 s window) and window edges
+// from the wall-clock timer, driven with fake timers.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BUILTIN_CALIBRATORS, nextTransit, parseUtc } from '../../../lib/astro/index.js';
+import { systemClock } from '../../../lib/clock.js';
+import { computeSchedule, isActive, type ScheduleConfig } from '../../../daemons/pointing-monitor/schedule.js';
+import { WindowTimer, type WindowEdge } from '../../../daemons/pointing-monitor/windows.js';
+
+const CFG: ScheduleConfig = {
+  model: 'apparent',
+  decToleranceDeg: 1.5,
+  minFluxJy: 1,
+  minPbResponse: 0.3,
+  activeWindow: 'fixed',
+  activeHalfWindowS: 300,
+  watch: ['3C286'],
+  beam: { dishDiameterM: 4.65, freqHz: 1.405e9 },
+};
+const C3C286 = BUILTIN_CALIBRATORS.find((c) => c.name === '3C286')!;
+const FROM = parseUtc('2025-01-01T00:00:00Z');
+const T = nextTransit(C3C286, FROM).utcMs;
+const scheduleAt = (dec: number, cfg = CFG) =>
+  computeSchedule([C3C286], dec, T - 3_600_000, T + 3_600_000, cfg, {}).filter((t) => t.name === '3C286');
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('active window', () => {
+  it('is symmetric: active at T ± 299.9 s, inactive at T ± 300.1 s (dec separation 0)', () => {
+    const [t] = scheduleAt(C3C286.decDeg);
+    expect(t.transitMs).toBe(T);
+    expect(t.eligible).toBe(true);
+    expect(isActive(t, T - 299_900)).toBe(true);
+    expect(isActive(t, T + 299_900)).toBe(true);
+    expect(isActive(t, T - 300_100)).toBe(false);
+    expect(isActive(t, T + 300_100)).toBe(false);
+  });
+
+  it('is never active when the pointing is 24° away (dec 54.5734)', () => {
+    const [t] = scheduleAt(54.5734);
+    expect(t.eligible).toBe(false);
+    for (let dt = -400_000; dt <= 400_000; dt += 1_000) expect(isActive(t, T + dt)).toBe(false);
+  });
+
+  it('beam mode: the half-power crossing time, still symmetric', () => {
+    const [t] = scheduleAt(C3C286.decDeg, { ...CFG, activeWindow: 'beam' });
+    const hw = (T - t.windowStartMs) / 1000;
+    expect(hw).toBeGreaterThan(370);
+    expect(hw).toBeLessThan(382);
+    expect(t.windowEndMs - T).toBeCloseTo(T - t.windowStartMs, 6);
+  });
+});
+
+describe('window timer with fake timers', () => {
+  function drive(dec: number): { edge: WindowEdge; at: number }[] {
+    vi.useFakeTimers({ now: T - 400_000 });
+    const seen: { edge: WindowEdge; at: number }[] = [];
+    const timer = new WindowTimer({ clock: systemClock, onEdge: (edge, at) => seen.push({ edge, at }) });
+    timer.setTransits(scheduleAt(dec));
+    for (let i = 0; i < 800; i++) vi.advanceTimersByTime(1_000);
+    timer.stop();
+    return seen;
+  }
+
+  it('emits exactly one open at T−300 s, peak at T, close at T+300 s (±1 s)', () => {
+    const seen = drive(C3C286.decDeg);
+    expect(seen.map((s) => s.edge.kind)).toEqual(['window_open', 'peak', 'window_close']);
+    const expected = [T - 300_000, T, T + 300_000];
+    seen.forEach((s, i) => expect(Math.abs(s.at - expected[i])).toBeLessThanOrEqual(1_000));
+  });
+
+  it('emits nothing for a calibrator outside tolerance', () => {
+    expect(drive(54.5734)).toEqual([]);
+  });
+
+  it('does not repeat edges when the schedule is recomputed, and skips persisted ones', () => {
+    vi.useFakeTimers({ now: T - 400_000 });
+    const kinds: string[] = [];
+    const timer = new WindowTimer({
+      clock: systemClock,
+      onEdge: (e) => kinds.push(e.kind),
+      isEmitted: (e) => e.kind === 'peak',
+    });
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(200_000);
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(600_000);
+    timer.stop();
+    expect(kinds).toEqual(['window_open', 'window_close']);
+  });
+
+  it('a window found already open is opened late, once', () => {
+    vi.useFakeTimers({ now: T - 100_000 });
+    const seen: WindowEdge[] = [];
+    const timer = new WindowTimer({ clock: systemClock, onEdge: (e) => seen.push(e) });
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(500_000);
+    timer.stop();
+    expect(seen.map((e) => [e.kind, e.late])).toEqual([
+      ['window_open', true],
+      ['peak', false],
+      ['window_close', false],
+    ]);
+  });
+});

@@ -1,0 +1,289 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../lib/clock.js';
+import type { Db } from '../../../lib/db/index.js';
+import { InvalidStateError, LeaseLostError, NotFoundError, ValidationError } from '../../../lib/errors.js';
+import { createRegistry, type Registry } from '../../../lib/metrics.js';
+import { enqueue, queueMetrics, SqliteQueueStore, type Lease } from '../../../lib/queue/index.js';
+import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+
+const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
+let dir: string;
+let db: Db;
+let clock: ManualClock;
+let registry: Registry;
+let store: SqliteQueueStore;
+
+beforeEach(async () => {
+  dir = makeTmpDir();
+  db = openStateDb(await createStateDb(dir));
+  clock = new ManualClock(T0);
+  registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+  store = new SqliteQueueStore(db, { clock, metrics: queueMetrics(registry, ['q']) });
+});
+afterEach(() => {
+  db.close();
+  removeTmpDir(dir);
+});
+
+async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await registry.getSingleMetric(name)!.get();
+  const v = m.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? NaN;
+}
+
+function row(id: number): unknown {
+  return db.read((c) => c.prepare('SELECT * FROM jobs WHERE id = ?').get(id));
+}
+
+const claimOne = (owner = 'w1', leaseMs = 1000) => store.claim({ queue: 'q', owner, leaseMs })[0];
+
+describe('enqueue', () => {
+  it('fills defaults and joins the caller transaction', () => {
+    expect(() =>
+      db.write((c) => {
+        enqueue(c, { queue: 'q', kind: 'k' }, T0);
+        throw new Error('domain write failed');
+      }),
+    ).toThrow('domain write failed');
+    expect(store.list()).toEqual([]);
+    const { job, created } = db.write((c) => enqueue(c, { queue: 'q', kind: 'k', payload: { a: 1 } }, T0));
+    expect(created).toBe(true);
+    expect(job).toMatchObject({
+      queue: 'q',
+      kind: 'k',
+      payload: { a: 1 },
+      state: 'queued',
+      attempts: 0,
+      maxAttempts: 3,
+      runAt: T0,
+      priority: 0,
+      leaseToken: 0,
+      createdAt: T0,
+    });
+  });
+
+  it('returns the unfinished job for a repeated dedupe key, and allows a new one once it finished', () => {
+    const a = store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g1' });
+    const b = store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g1', payload: { other: true } });
+    expect(b).toEqual({ job: a.job, created: false });
+    // Same key in another queue is a different job.
+    expect(store.enqueue({ queue: 'r', kind: 'k', dedupeKey: 'g1' }).created).toBe(true);
+    const c = claimOne();
+    expect(store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g1' }).job.id).toBe(a.job.id);
+    store.complete(c.lease);
+    const d = store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g1' });
+    expect(d.created).toBe(true);
+    expect(d.job.id).not.toBe(a.job.id);
+  });
+
+  it('validates the spec', () => {
+    expect(() => store.enqueue({ queue: '', kind: 'k' })).toThrow(ValidationError);
+    expect(() =>
+      store.enqueue({ queue: 'q', kind: 'k', payload: [] as unknown as Record<string, unknown> }),
+    ).toThrow(ValidationError);
+    expect(() => store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 0 })).toThrow(ValidationError);
+  });
+});
+
+describe('claim', () => {
+  it('takes due jobs by priority, then run_at, then id; bumps attempts and the token', async () => {
+    const low = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const high = store.enqueue({ queue: 'q', kind: 'k', priority: 5 }).job;
+    const later = store.enqueue({ queue: 'q', kind: 'k', priority: 9, runAt: T0 + 10_000 }).job;
+    store.enqueue({ queue: 'other', kind: 'k' });
+    const got = store.claim({ queue: 'q', owner: 'w1', leaseMs: 1000, limit: 5 });
+    expect(got.map((j) => j.id)).toEqual([high.id, low.id]);
+    expect(got[0]).toMatchObject({
+      state: 'running',
+      attempts: 1,
+      leaseOwner: 'w1',
+      leaseToken: 1,
+      leaseExpiresAt: T0 + 1000,
+      startedAt: T0,
+    });
+    expect(got[0].lease).toEqual({
+      jobId: high.id,
+      queue: 'q',
+      owner: 'w1',
+      token: 1,
+      attempt: 1,
+      expiresAt: T0 + 1000,
+    });
+    expect(store.claim({ queue: 'q', owner: 'w2', leaseMs: 1000 })).toEqual([]);
+    clock.advance(10_000);
+    expect(claimOne('w2').id).toBe(later.id);
+    expect(await metric('contimg_queue_claims_total', { queue: 'q' })).toBe(3);
+  });
+
+  it('re-claims a running job only after its lease expired, and a job at max_attempts goes dead', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 2 });
+    const first = claimOne('w1', 1000);
+    clock.advance(999);
+    expect(store.claim({ queue: 'q', owner: 'w2', leaseMs: 1000 })).toEqual([]);
+    clock.advance(2);
+    const second = claimOne('w2', 1000);
+    expect(second).toMatchObject({
+      id: job.id,
+      attempts: 2,
+      leaseToken: first.leaseToken + 1,
+      leaseOwner: 'w2',
+    });
+    clock.advance(1001);
+    expect(store.claim({ queue: 'q', owner: 'w3', leaseMs: 1000 })).toEqual([]);
+    expect(store.get(job.id)).toMatchObject({ state: 'dead', attempts: 2, finishedAt: clock.now() });
+    expect(store.get(job.id)?.lastError).toMatch(/lease expired/);
+    expect(await metric('contimg_queue_outcomes_total', { queue: 'q', outcome: 'dead' })).toBe(1);
+  });
+});
+
+describe('token-guarded operations', () => {
+  let stale: Lease;
+  let id: number;
+  beforeEach(async () => {
+    id = store.enqueue({ queue: 'q', kind: 'k' }).job.id;
+    stale = claimOne('w1', 1000).lease;
+    clock.advance(1001);
+    claimOne('w2', 1000);
+  });
+
+  it.each([
+    ['heartbeat', () => store.heartbeat(stale, 1000)],
+    ['complete', () => store.complete(stale, { ok: true })],
+    ['fail', () => store.fail(stale, new Error('x'), { retryable: true })],
+    ['release', () => store.release(stale)],
+  ])('%s with a stale token throws LeaseLostError and changes nothing', async (_name, op) => {
+    const before = row(id);
+    expect(op).toThrow(LeaseLostError);
+    expect(row(id)).toEqual(before);
+    expect(await metric('contimg_queue_lease_lost_total')).toBe(1);
+  });
+});
+
+describe('lifecycle', () => {
+  it('heartbeat extends the lease; complete stores the result', () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const c = claimOne('w1', 1000);
+    clock.advance(800);
+    const lease = store.heartbeat(c.lease, 1000);
+    expect(lease.expiresAt).toBe(T0 + 1800);
+    clock.advance(900);
+    expect(store.claim({ queue: 'q', owner: 'w2', leaseMs: 1000 })).toEqual([]);
+    store.complete(lease, { frames: 3 });
+    expect(store.get(job.id)).toMatchObject({ state: 'done', result: { frames: 3 }, finishedAt: T0 + 1700 });
+  });
+
+  it('fail reschedules with jittered backoff, then dead; non-retryable goes dead at once', () => {
+    const policy = { strategy: 'exponential' as const, baseMs: 1000, maxMs: 60_000, jitter: 0.2 };
+    const s = new SqliteQueueStore(db, { clock, retryPolicy: policy, random: () => 1 });
+    const { job } = s.enqueue({ queue: 'q', kind: 'k', maxAttempts: 2 });
+    const c1 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
+    expect(s.fail(c1.lease, new Error('boom'), { retryable: true })).toEqual({
+      state: 'queued',
+      runAt: T0 + 1200,
+    });
+    expect(s.get(job.id)).toMatchObject({ state: 'queued', lastError: 'Error: boom', attempts: 1 });
+    clock.advance(1200);
+    const c2 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
+    expect(s.fail(c2.lease, new Error('boom2'), { retryable: true }).state).toBe('dead');
+    expect(s.get(job.id)).toMatchObject({ state: 'dead', lastError: 'Error: boom2', attempts: 2 });
+
+    const other = s.enqueue({ queue: 'q', kind: 'k', maxAttempts: 5 }).job;
+    const c3 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
+    expect(c3.id).toBe(other.id);
+    expect(s.fail(c3.lease, new Error('bad input'), { retryable: false }).state).toBe('dead');
+  });
+
+  it('release hands the job back at once without spending the attempt; the old token is then stale', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const c = claimOne();
+    store.release(c.lease);
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0, runAt: T0 });
+    expect(() => store.complete(c.lease)).toThrow(LeaseLostError);
+    expect(claimOne('w2')).toMatchObject({ id: job.id, attempts: 1, leaseToken: 2 });
+    expect(await metric('contimg_queue_outcomes_total', { queue: 'q', outcome: 'released' })).toBe(1);
+  });
+
+  it('cancel stops queued and running jobs (the running holder loses its lease)', () => {
+    const a = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const b = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const c = claimOne();
+    expect(store.cancel(a.id).state).toBe('cancelled');
+    expect(() => store.heartbeat(c.lease, 1000)).toThrow(LeaseLostError);
+    expect(store.cancel(b.id).state).toBe('cancelled');
+    expect(() => store.cancel(b.id)).toThrow(InvalidStateError);
+    expect(() => store.cancel(999)).toThrow(NotFoundError);
+  });
+
+  it('redrive requeues only dead jobs, resetting attempts', () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 1 });
+    expect(() => store.redrive(job.id)).toThrow(InvalidStateError);
+    store.fail(claimOne().lease, new Error('x'), { retryable: true });
+    expect(store.get(job.id)?.state).toBe('dead');
+    clock.advance(5);
+    expect(store.redrive(job.id)).toMatchObject({
+      state: 'queued',
+      attempts: 0,
+      runAt: T0 + 5,
+      finishedAt: null,
+    });
+    expect(claimOne().id).toBe(job.id);
+  });
+
+  it('redrive is refused when another unfinished job holds the dedupe key', () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g', maxAttempts: 1 });
+    store.fail(claimOne().lease, new Error('x'), { retryable: false });
+    store.enqueue({ queue: 'q', kind: 'k', dedupeKey: 'g' });
+    expect(() => store.redrive(job.id)).toThrow(InvalidStateError);
+    expect(store.get(job.id)?.state).toBe('dead');
+  });
+});
+
+describe('list, stats, prune', () => {
+  it('lists newest first with filters and keyset pages', () => {
+    for (let i = 0; i < 5; i++) store.enqueue({ queue: i % 2 ? 'q' : 'r', kind: `k${i}` });
+    expect(store.list().map((j) => j.kind)).toEqual(['k4', 'k3', 'k2', 'k1', 'k0']);
+    expect(store.list({ queue: 'q' }).map((j) => j.kind)).toEqual(['k3', 'k1']);
+    const page1 = store.list({ limit: 2 });
+    expect(store.list({ limit: 2, beforeId: page1[1].id }).map((j) => j.kind)).toEqual(['k2', 'k1']);
+    expect(store.list({ kind: 'k0', state: 'queued' })).toHaveLength(1);
+  });
+
+  it('counts by state and reports the oldest due age; gauges follow', async () => {
+    store.enqueue({ queue: 'q', kind: 'k' });
+    clock.advance(3000);
+    store.enqueue({ queue: 'q', kind: 'k' });
+    store.enqueue({ queue: 'q', kind: 'k', runAt: T0 + 100_000 });
+    claimOne();
+    expect(store.refreshGauges(['q', 'empty'])).toEqual([
+      {
+        queue: 'q',
+        counts: { queued: 2, running: 1, done: 0, failed: 0, dead: 0, cancelled: 0 },
+        oldestAgeMs: 0,
+      },
+    ]);
+    clock.advance(2000);
+    expect(store.stats()[0].oldestAgeMs).toBe(2000);
+    expect(await metric('contimg_queue_jobs', { queue: 'q', state: 'queued' })).toBe(2);
+    expect(await metric('contimg_queue_jobs', { queue: 'empty', state: 'queued' })).toBe(0);
+  });
+
+  it('prunes old finished jobs in batches, keeping dead ones and parents of reruns until last', () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 1 }).job.id);
+      const c = claimOne();
+      if (i === 6) store.fail(c.lease, new Error('x'), { retryable: false });
+      else store.complete(c.lease);
+    }
+    const child = store.rerun(ids[0]);
+    store.complete(claimOne().lease);
+    clock.advance(10_000);
+    const recent = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    store.complete(claimOne().lease);
+    expect(store.prune(5_000, { batch: 2 })).toBe(7);
+    const left = store.list().map((j) => j.id);
+    expect(left.sort((a, b) => a - b)).toEqual([ids[6], recent.id]);
+    expect(left).not.toContain(child.id);
+  });
+});
