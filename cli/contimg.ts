@@ -22,8 +22,13 @@ async function main(argv: string[]): Promise<number> {
     .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
     .sort();
   for (const f of files) {
-    const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { register?: (p: Command) => void };
-    mod.register?.(program);
+    // One broken command module must not take every other command (e.g. migrate) down with it.
+    try {
+      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { register?: (p: Command) => void };
+      mod.register?.(program);
+    } catch (e) {
+      process.stderr.write(`contimg: cannot load commands from ${f}: ${(e as Error).message}\n`);
+    }
   }
   try {
     await program.parseAsync(argv);

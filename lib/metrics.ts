@@ -7,7 +7,7 @@ export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createRegistry(opts: { daemon: string; version?: string; defaultMetrics?: boolean }): Registry {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'contimg_process_' });
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
   const info = new Gauge({
     name: 'contimg_build_info',
     help: 'Build information; always 1.',

@@ -86,18 +86,19 @@ export class Notifier {
   startWatchdog(probe: LivenessProbe): void {
     const every = this.watchdogIntervalMs;
     if (every === undefined || this.watchdogTimer) return;
-    this.watchdogTimer = setInterval(() => {
-      void (async () => {
-        let ok = false;
-        try {
-          ok = await probe();
-        } catch (e) {
-          this.opts.log.warn({ err: e }, 'liveness probe threw');
-        }
-        if (ok) await this.watchdog();
-        else this.opts.log.warn('liveness probe failed: not sending WATCHDOG=1');
-      })();
-    }, every);
+    const tick = async (): Promise<void> => {
+      let ok = false;
+      try {
+        ok = await probe();
+      } catch (e) {
+        this.opts.log.warn({ err: e }, 'liveness probe threw');
+      }
+      if (ok) await this.watchdog();
+      else this.opts.log.warn('liveness probe failed: not sending WATCHDOG=1');
+    };
+    // One ping at once: the watchdog runs from unit start, and start-up has used part of the window.
+    void tick();
+    this.watchdogTimer = setInterval(() => void tick(), every);
     this.watchdogTimer.unref();
   }
 

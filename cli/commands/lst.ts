@@ -49,6 +49,8 @@ export function register(program: Command): void {
       });
       if (opts.json) return printJson(rows);
       for (const r of rows)
-        process.stdout.write(`${r.utc}  LAST ${hms(r.lastHours)} (${r.lastHours.toFixed(6)} h)  LMST ${hms(r.lmstHours)}  UT1−UTC ${r.dut1S} s\n`);
+        process.stdout.write(
+          `${r.utc}  LAST ${hms(r.lastHours)} (${r.lastHours.toFixed(6)} h)  LMST ${hms(r.lmstHours)}  UT1−UTC ${r.dut1S} s\n`,
+        );
     });
 }

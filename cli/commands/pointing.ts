@@ -2,6 +2,7 @@
 // handling shared with `contimg lst` and `contimg transits`: the command line wins, then the config file
 // when one is given (--config or CONTIMG_CONFIG), then the DSA-110 defaults.
 import type { Command } from 'commander';
+import type { Calibrator } from '../../lib/astro/index.js';
 import type { Db } from '../../lib/db/index.js';
 import type { Site } from '../../lib/astro/index.js';
 import type { Config } from '../../lib/config/index.js';
@@ -17,13 +18,18 @@ export function optionalConfig(opt: string | undefined): Config | undefined {
   return configPath(opt) ? requireConfig(opt) : undefined;
 }
 
-export async function siteAndDut1(opts: SiteOpts): Promise<{ site: Site; dut1: (utcMs: number) => number; config?: Config }> {
+export async function siteAndDut1(
+  opts: SiteOpts,
+): Promise<{ site: Site; dut1: (utcMs: number) => number; config?: Config }> {
   const astro = await import('../../lib/astro/index.js');
   const config = optionalConfig(opts.config);
-  let site: Site = config ? { latDeg: config.site.latDeg, lonDeg: config.site.lonDeg, heightM: config.site.heightM } : astro.DSA110_SITE;
+  let site: Site = config
+    ? { latDeg: config.site.latDeg, lonDeg: config.site.lonDeg, heightM: config.site.heightM }
+    : astro.DSA110_SITE;
   if (opts.site) {
     const parts = opts.site.split(',').map(Number);
-    if (parts.length !== 3 || !parts.every(Number.isFinite)) throw new UsageError('--site: expected lat,lon,height');
+    if (parts.length !== 3 || !parts.every(Number.isFinite))
+      throw new UsageError('--site: expected lat,lon,height');
     site = { latDeg: parts[0], lonDeg: parts[1], heightM: parts[2] };
   }
   if (opts.dut1 !== undefined) {
@@ -81,7 +87,12 @@ async function status(opts: { config?: string; json?: boolean }): Promise<void> 
     const s = db.read((c) => readStatus(c));
     if (opts.json) return printJson(s ?? null);
     if (!s) return void process.stdout.write('no pointing status yet (has the pointing monitor run?)\n');
-    const snap = s.snapshot as { utc: string; decDeg: number | null; state: string; upcoming: { name: string; transitUtc: string }[] };
+    const snap = s.snapshot as {
+      utc: string;
+      decDeg: number | null;
+      state: string;
+      upcoming: { name: string; transitUtc: string }[];
+    };
     process.stdout.write(`as of ${snap.utc}: dec ${snap.decDeg ?? 'unknown'} (${snap.state})\n`);
     for (const u of snap.upcoming) process.stdout.write(`  ${u.transitUtc}  ${u.name}\n`);
   } finally {
@@ -89,13 +100,22 @@ async function status(opts: { config?: string; json?: boolean }): Promise<void> 
   }
 }
 
-async function history(opts: { config?: string; since: string; changes?: boolean; json?: boolean }): Promise<void> {
+async function history(opts: {
+  config?: string;
+  since: string;
+  changes?: boolean;
+  json?: boolean;
+}): Promise<void> {
   const sinceUnix = (Date.now() - parseDurationMs(opts.since)) / 1000;
   const db = await openState(requireConfig(opts.config));
   try {
     const rows = db.read((c) =>
       opts.changes
-        ? c.prepare('SELECT * FROM pointing_changes WHERE detected_unix >= ? OR first_mid_unix >= ? ORDER BY first_mid_unix').all(sinceUnix, sinceUnix)
+        ? c
+            .prepare(
+              'SELECT * FROM pointing_changes WHERE detected_unix >= ? OR first_mid_unix >= ? ORDER BY first_mid_unix',
+            )
+            .all(sinceUnix, sinceUnix)
         : c
             .prepare(
               `SELECT id, dec_deg, start_unix, end_unix, n_groups, first_group_id, last_group_id, status FROM pointing_segments
@@ -110,10 +130,16 @@ async function history(opts: { config?: string; since: string; changes?: boolean
   }
 }
 
-async function calibratorsList(opts: { config?: string; dec?: string; within?: string; minFlux?: string; json?: boolean }): Promise<void> {
+async function calibratorsList(opts: {
+  config?: string;
+  dec?: string;
+  within?: string;
+  minFlux?: string;
+  json?: boolean;
+}): Promise<void> {
   const astro = await import('../../lib/astro/index.js');
   const config = optionalConfig(opts.config);
-  let cals: readonly import('../../lib/astro/index.js').Calibrator[] = astro.BUILTIN_CALIBRATORS;
+  let cals: readonly Calibrator[] = astro.BUILTIN_CALIBRATORS;
   if (config) {
     const { listCalibrators } = await import('../../daemons/pointing-monitor/store.js');
     const db = await openState(config);
@@ -132,7 +158,9 @@ async function calibratorsList(opts: { config?: string; dec?: string; within?: s
     .map((c) => ({ ...c, decSepDeg: dec === null ? null : Math.abs(c.decDeg - dec) }));
   if (opts.json) return printJson(rows);
   for (const c of rows)
-    process.stdout.write(`${c.name.padEnd(12)} ${c.raDeg.toFixed(4).padStart(9)} ${c.decDeg.toFixed(4).padStart(9)} ${String(c.fluxJy ?? '-').padStart(7)} Jy  ${c.catalog}\n`);
+    process.stdout.write(
+      `${c.name.padEnd(12)} ${c.raDeg.toFixed(4).padStart(9)} ${c.decDeg.toFixed(4).padStart(9)} ${String(c.fluxJy ?? '-').padStart(7)} Jy  ${c.catalog}\n`,
+    );
 }
 
 async function calibratorsImport(file: string, opts: { config?: string; json?: boolean }): Promise<void> {
@@ -144,16 +172,22 @@ async function calibratorsImport(file: string, opts: { config?: string; json?: b
     const r = db.write((c) => upsertCalibrators(c, cals, Date.now()));
     const out = { file, parsed: cals.length, ...r, withFlux: cals.filter((c) => c.fluxJy !== null).length };
     if (opts.json) return printJson(out);
-    process.stdout.write(`imported ${r.written} calibrators from ${file} (${r.duplicates} duplicates of existing sources skipped)\n`);
+    process.stdout.write(
+      `imported ${r.written} calibrators from ${file} (${r.duplicates} duplicates of existing sources skipped)\n`,
+    );
   } finally {
     db.close();
   }
 }
 
 export function register(program: Command): void {
-  const p = program.command('pointing').description('pointing from data headers, status, history, calibrators');
+  const p = program
+    .command('pointing')
+    .description('pointing from data headers, status, history, calibrators');
   p.command('header <file>')
-    .description('times, declination, hour angle and apparent RA from a UVH5 header (exit 1 if the epoch is implausible)')
+    .description(
+      'times, declination, hour angle and apparent RA from a UVH5 header (exit 1 if the epoch is implausible)',
+    )
     .option('--dut1 <seconds>', 'UT1−UTC in seconds')
     .option('--site <lat,lon,h>', 'site as latitude,east longitude,height')
     .option('--config <file>', 'config file for the site and UT1−UTC (optional)')

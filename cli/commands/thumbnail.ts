@@ -10,7 +10,8 @@ const CMAPS = ['gray', 'inferno', 'viridis', 'magma'] as const;
 
 function oneOf<T extends string>(name: string, allowed: readonly T[]) {
   return (v: string): T => {
-    if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
+    if (!(allowed as readonly string[]).includes(v))
+      throw new UsageError(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
     return v as T;
   };
 }
@@ -18,7 +19,8 @@ function oneOf<T extends string>(name: string, allowed: readonly T[]) {
 function positive(name: string, integer: boolean) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new UsageError(`${name}: bad value "${v}"`);
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+      throw new UsageError(`${name}: bad value "${v}"`);
     return n;
   };
 }
@@ -54,7 +56,8 @@ export function register(program: Command): void {
       const { renderThumbnail } = await import('../../lib/fits/index.js');
       const { writeFileAtomic } = await import('../../lib/fits/atomic.js');
       if (opts.maxDim < 1) throw new UsageError('--max-dim must be at least 1');
-      const stokes = opts.stokes === undefined ? undefined : oneOf('--stokes', ['I', 'Q', 'U', 'V'] as const)(opts.stokes);
+      const stokes =
+        opts.stokes === undefined ? undefined : oneOf('--stokes', ['I', 'Q', 'U', 'V'] as const)(opts.stokes);
       const r = renderThumbnail(file, {
         maxDim: opts.maxDim,
         interval: opts.interval,
@@ -82,8 +85,12 @@ export function register(program: Command): void {
         contrast: opts.contrast,
         stretch: opts.stretch,
         colormap: opts.colormap,
+        /** Peak resident memory of this process (bench and the memory test read it). */
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
       };
       if (opts.json) return printJson(out);
-      process.stdout.write(`${out.path}: ${out.width}×${out.height}, limits ${out.vmin} .. ${out.vmax}, ${out.renderMs} ms\n`);
+      process.stdout.write(
+        `${out.path}: ${out.width}×${out.height}, limits ${out.vmin} .. ${out.vmax}, ${out.renderMs} ms\n`,
+      );
     });
 }

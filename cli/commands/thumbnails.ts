@@ -9,7 +9,11 @@ const STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'];
 async function openDbs(cfg: Config, pipeline: boolean): Promise<{ state: Db; pipeline?: Db }> {
   const { openDb } = await import('../../lib/db/index.js');
   const { assertSchema } = await import('../../lib/migrations/index.js');
-  const state = openDb({ name: 'state', path: cfg.databases.state, busyTimeoutMs: cfg.databases.busyTimeoutMs });
+  const state = openDb({
+    name: 'state',
+    path: cfg.databases.state,
+    busyTimeoutMs: cfg.databases.busyTimeoutMs,
+  });
   assertSchema(state, 'state');
   if (!pipeline) return { state };
   const p = openDb({ name: 'pipeline', path: cfg.databases.pipeline, readonly: true });
@@ -25,7 +29,8 @@ export function register(program: Command): void {
     .option('--limit <n>', 'rows to show', '50')
     .option('--json', 'print JSON only')
     .action(async (opts: { config?: string; status?: string; limit: string; json?: boolean }) => {
-      if (opts.status && !STATUSES.includes(opts.status)) throw new UsageError(`--status: one of ${STATUSES.join(', ')}`);
+      if (opts.status && !STATUSES.includes(opts.status))
+        throw new UsageError(`--status: one of ${STATUSES.join(', ')}`);
       const { state } = await openDbs(requireConfig(opts.config), false);
       const rows = state.read((c) =>
         c
@@ -35,11 +40,19 @@ export function register(program: Command): void {
              WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?`,
           )
           .all(opts.status ?? null, opts.status ?? null, Math.max(1, Number(opts.limit) || 50)),
-      ) as { fits_path: string; variant: string; status: string; error_code: string | null; png_path: string | null }[];
+      ) as {
+        fits_path: string;
+        variant: string;
+        status: string;
+        error_code: string | null;
+        png_path: string | null;
+      }[];
       state.close();
       if (opts.json) return printJson(rows);
       for (const r of rows) {
-        process.stdout.write(`${r.status.padEnd(8)} ${r.variant.padEnd(8)} ${r.fits_path}  ${r.error_code ?? r.png_path ?? ''}\n`);
+        process.stdout.write(
+          `${r.status.padEnd(8)} ${r.variant.padEnd(8)} ${r.fits_path}  ${r.error_code ?? r.png_path ?? ''}\n`,
+        );
       }
     });
   t.command('retry')

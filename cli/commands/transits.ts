@@ -3,6 +3,7 @@
 // --store, the rows are upserted into calibrator_transits (idempotent: running twice adds nothing).
 import type { Command } from 'commander';
 import type { Calibrator, TransitModel } from '../../lib/astro/index.js';
+import type { Config } from '../../lib/config/index.js';
 import { parseDurationMs, printJson, UsageError } from '../util.js';
 import { openState, siteAndDut1, type SiteOpts } from './pointing.js';
 
@@ -24,7 +25,14 @@ function parseSource(text: string): Calibrator {
   const [name, ra, dec] = text.split(',').map((s) => s.trim());
   const raDeg = Number(ra);
   const decDeg = Number(dec);
-  if (!name || !Number.isFinite(raDeg) || !Number.isFinite(decDeg) || raDeg < 0 || raDeg >= 360 || Math.abs(decDeg) > 90)
+  if (
+    !name ||
+    !Number.isFinite(raDeg) ||
+    !Number.isFinite(decDeg) ||
+    raDeg < 0 ||
+    raDeg >= 360 ||
+    Math.abs(decDeg) > 90
+  )
     throw new UsageError(`--source: expected NAME,RA_DEG,DEC_DEG, got "${text}"`);
   return { name, raDeg, decDeg, fluxJy: null, altNames: [], catalog: 'manual' };
 }
@@ -68,7 +76,9 @@ export function register(program: Command): void {
       const within = num(opts.within, '--within');
       const minFlux = num(opts.minFlux, '--min-flux');
       let cals: readonly Calibrator[] = opts.source.map(parseSource);
-      if (cals.length === 0) cals = config ? await tableCalibrators(config) : astro.BUILTIN_CALIBRATORS;
+      if (cals.length === 0 && config) cals = await tableCalibrators(config);
+      // An unseeded table (the daemon has not run yet) falls back to the built-in list.
+      if (cals.length === 0 && opts.source.length === 0) cals = astro.BUILTIN_CALIBRATORS;
       const chosen = cals
         .filter((c) => dec === null || within === null || Math.abs(c.decDeg - dec) <= within)
         .filter((c) => minFlux === null || (c.fluxJy ?? 0) >= minFlux);
@@ -99,13 +109,15 @@ export function register(program: Command): void {
       for (const r of rows)
         process.stdout.write(
           `${r.transitUtc}  ${r.name.padEnd(12)} LST ${r.lstHours.toFixed(5)} h  el ${r.elevationDeg.toFixed(2)}°` +
-            (r.decSepDeg === null ? '' : `  Δdec ${r.decSepDeg.toFixed(2)}°  PB ${r.pbResponse?.toFixed(2)}`) +
+            (r.decSepDeg === null
+              ? ''
+              : `  Δdec ${r.decSepDeg.toFixed(2)}°  PB ${r.pbResponse?.toFixed(2)}`) +
             '\n',
         );
     });
 }
 
-async function tableCalibrators(config: import('../../lib/config/index.js').Config): Promise<Calibrator[]> {
+async function tableCalibrators(config: Config): Promise<Calibrator[]> {
   const { listCalibrators } = await import('../../daemons/pointing-monitor/store.js');
   const db = await openState(config);
   try {
@@ -139,7 +151,12 @@ async function store(rows: Row[], pointingDec: number | null, opts: TransitsOpts
     db.write((c) => {
       for (const r of rows) {
         const ms = r.transitUnix * 1000;
-        upsertTransit(c, { ...r, transitMs: ms, windowStartMs: ms, windowEndMs: ms, eligible: false }, pointingDec, now);
+        upsertTransit(
+          c,
+          { ...r, transitMs: ms, windowStartMs: ms, windowEndMs: ms, eligible: false },
+          pointingDec,
+          now,
+        );
       }
     });
   } finally {

@@ -36,7 +36,13 @@ export type DetectorAction =
   | { kind: 'extended'; segment: StableSegment }
   | { kind: 'slewing'; fromDecDeg: number; candidateDecDeg: number; groups: number }
   | { kind: 'glitch_dropped'; decDeg: number; groups: number }
-  | { kind: 'confirmed'; old: StableSegment; segment: StableSegment; deltaDeg: number; groups: DecObservation[] };
+  | {
+      kind: 'confirmed';
+      old: StableSegment;
+      segment: StableSegment;
+      deltaDeg: number;
+      groups: DecObservation[];
+    };
 
 export const emptyDetector = (): DetectorState => ({ stable: null, candidate: [] });
 
@@ -80,7 +86,8 @@ export function stepDetector(
       nGroups: stable.nGroups + 1,
     };
     const actions: DetectorAction[] = [];
-    if (candidate.length) actions.push({ kind: 'glitch_dropped', decDeg: candidate[0].decDeg, groups: candidate.length });
+    if (candidate.length)
+      actions.push({ kind: 'glitch_dropped', decDeg: candidate[0].decDeg, groups: candidate.length });
     actions.push({ kind: 'extended', segment });
     return { state: { stable: segment, candidate: [] }, actions };
   }
@@ -90,11 +97,15 @@ export function stepDetector(
     const segment = segmentFrom(next);
     return {
       state: { stable: segment, candidate: [] },
-      actions: [{ kind: 'confirmed', old: stable, segment, deltaDeg: segment.decDeg - stable.decDeg, groups: next }],
+      actions: [
+        { kind: 'confirmed', old: stable, segment, deltaDeg: segment.decDeg - stable.decDeg, groups: next },
+      ],
     };
   }
   return {
     state: { stable, candidate: next },
-    actions: [{ kind: 'slewing', fromDecDeg: stable.decDeg, candidateDecDeg: obs.decDeg, groups: next.length }],
+    actions: [
+      { kind: 'slewing', fromDecDeg: stable.decDeg, candidateDecDeg: obs.decDeg, groups: next.length },
+    ],
   };
 }

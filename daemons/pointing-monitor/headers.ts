@@ -65,16 +65,21 @@ export type ReadOutcome =
   | { result: 'rejected' | 'error'; detail: string; retryable: boolean };
 
 /** Read one header and derive its pointing; never throws. A header without a declination is rejected. */
-export function readPointing(file: string, opts: { nowMs: number; site: Site; dut1: Dut1Input }): ReadOutcome {
+export function readPointing(
+  file: string,
+  opts: { nowMs: number; site: Site; dut1: Dut1Input },
+): ReadOutcome {
   let header;
   try {
     header = readUvh5Header(file);
   } catch (e) {
-    const retryable = e instanceof ContimgError && (e.details as { retryable?: boolean } | undefined)?.retryable === true;
+    const retryable =
+      e instanceof ContimgError && (e.details as { retryable?: boolean } | undefined)?.retryable === true;
     return { result: 'error', detail: (e as Error).message, retryable };
   }
   const r = pointingFromHeader(header, opts);
   if (!r.ok) return { result: 'rejected', detail: `${r.reason}: ${r.detail}`, retryable: false };
-  if (r.pointing.decDeg === null) return { result: 'rejected', detail: r.pointing.pointingNote ?? 'no declination', retryable: false };
+  if (r.pointing.decDeg === null)
+    return { result: 'rejected', detail: r.pointing.pointingNote ?? 'no declination', retryable: false };
   return { result: 'ok', pointing: r.pointing as HeaderPointing & { decDeg: number } };
 }

@@ -36,7 +36,11 @@ export interface IngestResult {
   actions: DetectorAction[];
 }
 
-export function ingestObservation(ctx: IngestContext, groupId: string, p: HeaderPointing & { decDeg: number }): IngestResult {
+export function ingestObservation(
+  ctx: IngestContext,
+  groupId: string,
+  p: HeaderPointing & { decDeg: number },
+): IngestResult {
   const { conn, nowMs } = ctx;
   const recorded = insertObservation(
     conn,
@@ -65,7 +69,11 @@ export function ingestObservation(ctx: IngestContext, groupId: string, p: Header
     },
     nowMs,
   );
-  const step = stepDetector(ctx.detector, { groupId, midUnix: p.midUtcMs / 1000, decDeg: p.decDeg }, ctx.detectorCfg);
+  const step = stepDetector(
+    ctx.detector,
+    { groupId, midUnix: p.midUtcMs / 1000, decDeg: p.decDeg },
+    ctx.detectorCfg,
+  );
   for (const a of step.actions) applyAction(ctx, a);
   return { recorded, detector: step.state, actions: step.actions };
 }
@@ -159,7 +167,8 @@ export function declinationAlerts(ctx: IngestContext, decDeg: number): void {
         labels: COMPONENT,
         annotations: {
           summary: `no calibrator within ${ctx.scheduleCfg.decToleranceDeg}° of declination ${dec}° with beam response ≥ ${ctx.scheduleCfg.minPbResponse}`,
-          action: 'import the VLA calibrator list (contimg pointing calibrators import) or add one under pointingMonitor.calibrators',
+          action:
+            'import the VLA calibrator list (contimg pointing calibrators import) or add one under pointingMonitor.calibrators',
           decDeg: dec,
         },
         source: 'pointing-monitor',

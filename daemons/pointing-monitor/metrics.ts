@@ -42,15 +42,32 @@ export function pointingMetrics(
         this.set({ kind: 'mean' }, l.mean);
       },
     }),
-    declination: new Gauge({ name: `${p}declination_degrees`, help: 'Current stable pointing declination (NaN if unknown).', registers: r }),
-    slewing: new Gauge({ name: `${p}slewing`, help: '1 while a declination change is unconfirmed.', registers: r }),
-    decChanges: new Counter({ name: `${p}declination_changes_total`, help: 'Confirmed declination changes.', registers: r }),
+    declination: new Gauge({
+      name: `${p}declination_degrees`,
+      help: 'Current stable pointing declination (NaN if unknown).',
+      registers: r,
+    }),
+    slewing: new Gauge({
+      name: `${p}slewing`,
+      help: '1 while a declination change is unconfirmed.',
+      registers: r,
+    }),
+    decChanges: new Counter({
+      name: `${p}declination_changes_total`,
+      help: 'Confirmed declination changes.',
+      registers: r,
+    }),
     lastObservation: new Gauge({
       name: `${p}last_observation_timestamp_seconds`,
       help: 'Mid-time (Unix) of the newest header read.',
       registers: r,
     }),
-    headerReads: new Counter({ name: `${p}header_reads_total`, help: 'sb00 header reads by result.', labelNames: ['result'], registers: r }),
+    headerReads: new Counter({
+      name: `${p}header_reads_total`,
+      help: 'sb00 header reads by result.',
+      labelNames: ['result'],
+      registers: r,
+    }),
     headerReadSeconds: new Histogram({
       name: `${p}header_read_duration_seconds`,
       help: 'Time to read and interpret one sb00 header.',
@@ -87,7 +104,11 @@ export function pointingMetrics(
       help: 'Days since the last measured UT1−UTC of the IERS table (NaN for a configured constant).',
       registers: r,
     }),
-    dataStale: new Gauge({ name: `${p}data_stale`, help: '1 while no new header arrived within staleAfterS.', registers: r }),
+    dataStale: new Gauge({
+      name: `${p}data_stale`,
+      help: '1 while no new header arrived within staleAfterS.',
+      registers: r,
+    }),
     info: new Gauge({
       name: `${p}info`,
       help: 'Configuration information; always 1.',

@@ -1,19 +1,46 @@
 // The pointing monitor's state and work, driven by run.ts's loops: headers in, detector, schedule, windows,
 // status. Every database change goes through db.write with its events and alerts in the same transaction.
-import { BUILTIN_CALIBRATORS, lstHours, type Calibrator, type Dut1Provider, type Site } from '../../lib/astro/index.js';
-import { raiseAlert, resolveAlert } from '../../lib/alerts/index.js';
+import {
+  BUILTIN_CALIBRATORS,
+  lstHours,
+  type Calibrator,
+  type Dut1Provider,
+  type Site,
+} from '../../lib/astro/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Config } from '../../lib/config/index.js';
 import type { Db } from '../../lib/db/index.js';
+import { ConfigError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
+import { raiseDataStale, resolveDataStale, updateEopAlert } from './alerts.js';
 import type { Logger } from '../../lib/log.js';
-import { emptyDetector, isSlewing, stepDetector, type DetectorConfig, type DetectorState } from './detector.js';
-import { indexIsEmpty, pendingFromDir, pendingFromIndex, readPointing, type PendingHeader } from './headers.js';
-import { COMPONENT, declinationAlerts, ingestObservation, type IngestContext } from './ingest.js';
+import {
+  emptyDetector,
+  isSlewing,
+  stepDetector,
+  type DetectorConfig,
+  type DetectorState,
+} from './detector.js';
+import {
+  indexIsEmpty,
+  pendingFromDir,
+  pendingFromIndex,
+  readPointing,
+  type PendingHeader,
+} from './headers.js';
+import { declinationAlerts, ingestObservation, type IngestContext } from './ingest.js';
 import type { PointingMetrics } from './metrics.js';
 import { computeSchedule, isActive, type ScheduleConfig, type ScheduledTransit } from './schedule.js';
 import { buildStatus, statusKey, type StatusSnapshot } from './status.js';
-import { currentSegment, latestObservation, listCalibrators, observationsAfter, upsertCalibrators, upsertTransit, writeStatus } from './store.js';
+import {
+  currentSegment,
+  latestObservation,
+  listCalibrators,
+  observationsAfter,
+  upsertCalibrators,
+  upsertTransit,
+  writeStatus,
+} from './store.js';
 import { loadCalibratorFile } from './sources.js';
 import { TransitWindows } from './transit-windows.js';
 
@@ -39,6 +66,8 @@ export class PointingMonitor {
   private lastObservationMs: number | null = null;
   private stale = false;
   private lastStatusKey = '';
+  /** The end of the range the schedule was last computed for. */
+  private scheduledToMs = 0;
   private readonly failed = new Set<string>();
   private readonly dirSizes = new Map<string, number>();
   readonly windows: TransitWindows;
@@ -48,7 +77,11 @@ export class PointingMonitor {
   constructor(o: MonitorOptions) {
     this.o = o;
     this.lastHeaderMs = o.clock.now();
-    this.detectorCfg = { thresholdDeg: o.cfg.decChangeThresholdDeg, confirmGroups: o.cfg.decChangeConfirmGroups, jitterDeg: o.cfg.decJitterToleranceDeg };
+    this.detectorCfg = {
+      thresholdDeg: o.cfg.decChangeThresholdDeg,
+      confirmGroups: o.cfg.decChangeConfirmGroups,
+      jitterDeg: o.cfg.decJitterToleranceDeg,
+    };
     this.scheduleCfg = {
       model: o.cfg.transitModel,
       decToleranceDeg: o.cfg.calibratorDecToleranceDeg,
@@ -78,8 +111,13 @@ export class PointingMonitor {
   /** Seed calibrators, restore the detector from the database, build the schedule. */
   init(): void {
     const now = this.o.clock.now();
-    const cfgCals: Calibrator[] = this.o.cfg.calibrators.map((c) => ({ ...c, fluxJy: c.fluxJy ?? null, altNames: [], catalog: 'manual' }));
-    const vla = this.o.cfg.vlaCalibratorFile ? loadCalibratorFile(this.o.cfg.vlaCalibratorFile) : [];
+    const cfgCals: Calibrator[] = this.o.cfg.calibrators.map((c) => ({
+      ...c,
+      fluxJy: c.fluxJy ?? null,
+      altNames: [],
+      catalog: 'manual',
+    }));
+    const vla = this.o.cfg.vlaCalibratorFile ? readCalibratorFile(this.o.cfg.vlaCalibratorFile) : [];
     const seeded = this.o.db.write((c) => ({
       builtin: upsertCalibrators(c, BUILTIN_CALIBRATORS, now),
       config: upsertCalibrators(c, cfgCals, now),
@@ -99,7 +137,10 @@ export class PointingMonitor {
     });
     let st: DetectorState = seg ? { stable: seg, candidate: [] } : emptyDetector();
     for (const o of after) st = stepDetector(st, o, this.detectorCfg).state;
-    this.detector = st.stable && seg && st.stable.firstGroupId === seg.firstGroupId ? st : { stable: seg ?? null, candidate: [] };
+    this.detector =
+      st.stable && seg && st.stable.firstGroupId === seg.firstGroupId
+        ? st
+        : { stable: seg ?? null, candidate: [] };
     if (latest) this.lastObservationMs = latest.midUnix * 1000;
     this.updatePointingGauges();
   }
@@ -108,6 +149,7 @@ export class PointingMonitor {
     const m = this.o.metrics;
     m.declination.set(this.detector.stable?.decDeg ?? Number.NaN);
     m.slewing.set(isSlewing(this.detector) ? 1 : 0);
+    m.dataStale.set(this.stale ? 1 : 0);
     if (this.lastObservationMs !== null) m.lastObservation.set(this.lastObservationMs / 1000);
   }
 
@@ -117,8 +159,19 @@ export class PointingMonitor {
     const since = now - this.o.cfg.backfillHours * HOUR_MS;
     let pending: PendingHeader[] = this.o.db.read((c) => pendingFromIndex(c, since, 200));
     if (pending.length === 0 && this.o.cfg.incomingDir && this.o.db.read((c) => indexIsEmpty(c))) {
-      const known = this.o.db.read((c) => new Set((c.prepare('SELECT group_id FROM pointing_observations WHERE mid_unix >= ?').all(since / 1000 - 600) as { group_id: string }[]).map((r) => r.group_id)));
-      pending = pendingFromDir(this.o.cfg.incomingDir, since, this.dirSizes).filter((p) => !known.has(p.groupId));
+      const known = this.o.db.read(
+        (c) =>
+          new Set(
+            (
+              c
+                .prepare('SELECT group_id FROM pointing_observations WHERE mid_unix >= ?')
+                .all(since / 1000 - 600) as { group_id: string }[]
+            ).map((r) => r.group_id),
+          ),
+      );
+      pending = pendingFromDir(this.o.cfg.incomingDir, since, this.dirSizes).filter(
+        (p) => !known.has(p.groupId),
+      );
     }
     let recorded = 0;
     for (const p of pending) {
@@ -155,7 +208,10 @@ export class PointingMonitor {
         reader: `contimg-pointing-monitor/${this.o.version}`,
       };
       const out = ingestObservation(ctx, p.groupId, r.pointing);
-      if (out.recorded && this.stale) this.resolveStale(conn, now);
+      if (out.recorded && this.stale) {
+        this.stale = false;
+        resolveDataStale(conn, now, r.pointing.midUtc);
+      }
       return out;
     });
     this.detector = res.detector;
@@ -164,23 +220,20 @@ export class PointingMonitor {
     for (const a of res.actions) {
       if (a.kind === 'confirmed') {
         m.decChanges.inc();
-        this.o.log.info({ oldDecDeg: a.old.decDeg, newDecDeg: a.segment.decDeg }, 'pointing declination changed');
+        this.o.log.info(
+          { oldDecDeg: a.old.decDeg, newDecDeg: a.segment.decDeg },
+          'pointing declination changed',
+        );
       }
     }
     this.updatePointingGauges();
-    if ((this.detector.stable?.decDeg ?? null) !== before) this.refreshSchedule(now - this.o.cfg.backfillDays * 24 * HOUR_MS);
+    if ((this.detector.stable?.decDeg ?? null) !== before)
+      this.refreshSchedule(now - this.o.cfg.backfillDays * 24 * HOUR_MS);
     return res.recorded;
   }
 
   private afterNewData(): void {
     this.windows.matchRecent();
-  }
-
-  private resolveStale(conn: Parameters<Parameters<Db['write']>[0]>[0], now: number): void {
-    this.stale = false;
-    this.o.metrics.dataStale.set(0);
-    resolveAlert(conn, { alertname: 'PointingDataStale', labels: COMPONENT }, now);
-    appendEvent(conn, { topic: 'pointing', type: 'pointing.resumed', payload: { lastObservationUtc: new Date(now).toISOString() } }, now);
   }
 
   /** Recompute transits from fromMs to now + horizon for the current pointing; upsert; re-arm windows. */
@@ -190,11 +243,21 @@ export class PointingMonitor {
     const toMs = now + this.o.cfg.horizonHours * HOUR_MS;
     const astro = { site: this.o.site, dut1: (t: number) => this.o.dut1.valueAt(t) };
     const all = computeSchedule(this.calibrators, dec, fromMs, toMs, this.scheduleCfg, astro);
+    this.scheduledToMs = toMs;
     this.o.db.write((c) => {
       for (const t of all) upsertTransit(c, t, dec, now);
       appendEvent(
         c,
-        { topic: 'transit', type: 'transit.schedule_updated', payload: { count: all.length, fromUtc: new Date(fromMs).toISOString(), toUtc: new Date(toMs).toISOString(), pointingDecDeg: dec } },
+        {
+          topic: 'transit',
+          type: 'transit.schedule_updated',
+          payload: {
+            count: all.length,
+            fromUtc: new Date(fromMs).toISOString(),
+            toUtc: new Date(toMs).toISOString(),
+            pointingDecDeg: dec,
+          },
+        },
         now,
       );
       if (dec !== null) declinationAlerts(this.ingestCtx(c, now), dec);
@@ -230,7 +293,8 @@ export class PointingMonitor {
       }
     }
     const inWin = new Set(this.schedule.filter((t) => isActive(t, now)).map((t) => t.name));
-    for (const name of new Set(this.schedule.map((t) => t.name))) m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
+    for (const name of new Set(this.schedule.map((t) => t.name)))
+      m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
   }
 
   /** Staleness, UT1−UTC age, status row (event on change), gauges; rolls the schedule horizon hourly. */
@@ -255,57 +319,39 @@ export class PointingMonitor {
     });
     const key = statusKey(snap);
     this.o.db.write((c) => {
-      if (snap.stale && !this.stale) this.raiseStale(c, now);
-      this.eopAlert(c, now, age);
+      if (snap.stale && !this.stale) {
+        this.stale = true;
+        raiseDataStale(c, now, {
+          silentForSec: Math.round((now - this.lastHeaderMs) / 1000),
+          staleAfterS: this.o.cfg.staleAfterS,
+          lastObservationUtc: snap.lastObservationUtc,
+        });
+      }
+      updateEopAlert(c, now, age, this.o.cfg.maxIersAgeDays);
       writeStatus(c, snap, now);
-      if (key !== this.lastStatusKey) appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
+      if (key !== this.lastStatusKey)
+        appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
     });
     this.lastStatusKey = key;
+    this.o.metrics.dataStale.set(this.stale ? 1 : 0);
     this.updateTransitGauges(now);
-    const lastFuture = this.schedule.length ? this.schedule[this.schedule.length - 1].transitMs : 0;
-    if (lastFuture < now + (this.o.cfg.horizonHours - 1) * HOUR_MS) this.refreshSchedule(now - HOUR_MS);
+    // Roll the horizon forward hourly (not on every tick).
+    if (this.scheduledToMs < now + (this.o.cfg.horizonHours - 1) * HOUR_MS)
+      this.refreshSchedule(now - HOUR_MS);
     return snap;
-  }
-
-  private raiseStale(conn: IngestContext['conn'], now: number): void {
-    this.stale = true;
-    this.o.metrics.dataStale.set(1);
-    const silentForSec = Math.round((now - this.lastHeaderMs) / 1000);
-    raiseAlert(
-      conn,
-      {
-        alertname: 'PointingDataStale',
-        severity: 'warning',
-        labels: COMPONENT,
-        annotations: {
-          summary: `no new sb00 header for ${silentForSec} s (threshold ${this.o.cfg.staleAfterS} s)`,
-          action: 'check the streaming converter and /data/incoming; the alert resolves on the next header',
-        },
-        source: 'pointing-monitor',
-      },
-      now,
-    );
-    const last = this.lastObservationMs === null ? null : new Date(this.lastObservationMs).toISOString();
-    appendEvent(conn, { topic: 'pointing', type: 'pointing.stale', payload: { lastObservationUtc: last, silentForSec } }, now);
-  }
-
-  private eopAlert(conn: IngestContext['conn'], now: number, age: number | null): void {
-    if (age !== null && age > this.o.cfg.maxIersAgeDays) {
-      raiseAlert(
-        conn,
-        {
-          alertname: 'PointingEopStale',
-          severity: 'warning',
-          labels: COMPONENT,
-          annotations: { summary: `IERS table's last measured UT1−UTC is ${Math.floor(age)} days old`, action: 'copy a fresh finals2000A.all to site.iersFile' },
-          source: 'pointing-monitor',
-        },
-        now,
-      );
-    } else resolveAlert(conn, { alertname: 'PointingEopStale', labels: COMPONENT }, now);
   }
 
   stop(): void {
     this.windows.stop();
+  }
+}
+
+function readCalibratorFile(file: string): Calibrator[] {
+  try {
+    return loadCalibratorFile(file);
+  } catch (e) {
+    throw new ConfigError(`pointingMonitor.vlaCalibratorFile: ${file}: ${(e as Error).message}`, [
+      'pointingMonitor.vlaCalibratorFile: unreadable',
+    ]);
   }
 }

@@ -12,14 +12,27 @@ export const VERSION = '0.1.0';
 
 export function createMonitor(deps: DaemonDeps): PointingMonitor {
   const cfg = deps.config.pointingMonitor;
-  const site = { latDeg: deps.config.site.latDeg, lonDeg: deps.config.site.lonDeg, heightM: deps.config.site.heightM };
-  let monitor: PointingMonitor | undefined;
+  const site = {
+    latDeg: deps.config.site.latDeg,
+    lonDeg: deps.config.site.lonDeg,
+    heightM: deps.config.site.heightM,
+  };
+  // The LST gauges are computed at scrape time; the monitor exists by then.
+  const holder: { monitor?: PointingMonitor } = {};
   const metrics = pointingMetrics(deps.registry, {
     calibrators: cfg.watchCalibrators,
-    lstNow: () => monitor?.lstNow() ?? { apparent: Number.NaN, mean: Number.NaN },
+    lstNow: () => holder.monitor?.lstNow() ?? { apparent: Number.NaN, mean: Number.NaN },
   });
-  metrics.info.set({ version: VERSION, transit_model: cfg.transitModel, site_lon: String(site.lonDeg), site_lat: String(site.latDeg) }, 1);
-  monitor = new PointingMonitor({
+  metrics.info.set(
+    {
+      version: VERSION,
+      transit_model: cfg.transitModel,
+      site_lon: String(site.lonDeg),
+      site_lat: String(site.latDeg),
+    },
+    1,
+  );
+  const monitor = new PointingMonitor({
     db: deps.state,
     log: deps.log.child({ component: 'pointing' }),
     clock: deps.clock,
@@ -29,10 +42,17 @@ export function createMonitor(deps: DaemonDeps): PointingMonitor {
     dut1: dut1Provider(deps.config.site),
     version: VERSION,
   });
+  holder.monitor = monitor;
   return monitor;
 }
 
-async function loop(name: string, deps: DaemonDeps, signal: AbortSignal, everyMs: number, work: () => void): Promise<void> {
+async function loop(
+  name: string,
+  deps: DaemonDeps,
+  signal: AbortSignal,
+  everyMs: number,
+  work: () => void,
+): Promise<void> {
   let failures = 0;
   while (!signal.aborted) {
     const t0 = deps.clock.monotonic();
@@ -43,7 +63,9 @@ async function loop(name: string, deps: DaemonDeps, signal: AbortSignal, everyMs
       failures++;
       deps.log.error({ err: e, loop: name, failures }, 'pointing loop failed; backing off');
     }
-    const wait = failures ? backoffMs({ strategy: 'exponential', baseMs: everyMs, maxMs: 10 * everyMs, jitter: 0.2 }, failures) : everyMs;
+    const wait = failures
+      ? backoffMs({ strategy: 'exponential', baseMs: everyMs, maxMs: 10 * everyMs, jitter: 0.2 }, failures)
+      : everyMs;
     const spent = deps.clock.monotonic() - t0;
     if (await pause(Math.max(0, wait - spent), signal)) break;
   }
@@ -55,9 +77,16 @@ export const run: DaemonRun = async (deps, signal) => {
   monitor.init();
   monitor.windows.matchRecent(cfg.backfillDays);
   const metrics = monitor.o.metrics;
-  deps.http.route('GET', '/api/pointing/status', () => deps.state.read((c) => readStatus(c)?.snapshot ?? null));
-  deps.http.route('GET', '/api/pointing/transits', () => monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()));
-  deps.addReadinessCheck('pointing', () => ({ ok: monitor.calibrators.length > 0, detail: `${monitor.calibrators.length} calibrators` }));
+  deps.http.route('GET', '/api/pointing/status', () =>
+    deps.state.read((c) => readStatus(c)?.snapshot ?? null),
+  );
+  deps.http.route('GET', '/api/pointing/transits', () =>
+    monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()),
+  );
+  deps.addReadinessCheck('pointing', () => ({
+    ok: monitor.calibrators.length > 0,
+    detail: `${monitor.calibrators.length} calibrators`,
+  }));
   deps.setStatus('pointing monitor running');
   const timed = (fn: () => void) => () => {
     const end = metrics.tickSeconds.startTimer();
@@ -69,8 +98,20 @@ export const run: DaemonRun = async (deps, signal) => {
   };
   try {
     await Promise.all([
-      loop('headers', deps, signal, cfg.pollIntervalS * 1000, timed(() => void monitor.poll())),
-      loop('status', deps, signal, cfg.statusIntervalS * 1000, timed(() => void monitor.statusTick())),
+      loop(
+        'headers',
+        deps,
+        signal,
+        cfg.pollIntervalS * 1000,
+        timed(() => void monitor.poll()),
+      ),
+      loop(
+        'status',
+        deps,
+        signal,
+        cfg.statusIntervalS * 1000,
+        timed(() => void monitor.statusTick()),
+      ),
     ]);
   } finally {
     monitor.stop();

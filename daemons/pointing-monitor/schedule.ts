@@ -83,14 +83,18 @@ export function computeSchedule(
   astro: AstroOptions,
 ): ScheduledTransit[] {
   const chosen = new Map<string, Calibrator>();
-  if (pointingDecDeg !== null) for (const c of candidatesFor(cals, pointingDecDeg, cfg)) chosen.set(c.cal.name, c.cal);
+  if (pointingDecDeg !== null)
+    for (const c of candidatesFor(cals, pointingDecDeg, cfg)) chosen.set(c.cal.name, c.cal);
   for (const c of cals) if (cfg.watch.includes(c.name)) chosen.set(c.name, c);
   const out: ScheduledTransit[] = [];
   for (const cal of chosen.values()) {
     const decSepDeg = pointingDecDeg === null ? null : Math.abs(cal.decDeg - pointingDecDeg);
     const pbResponse = decSepDeg === null ? null : airyResponse(decSepDeg, beamOpts(cfg));
     const eligible =
-      decSepDeg !== null && pbResponse !== null && decSepDeg <= cfg.decToleranceDeg && pbResponse >= cfg.minPbResponse;
+      decSepDeg !== null &&
+      pbResponse !== null &&
+      decSepDeg <= cfg.decToleranceDeg &&
+      pbResponse >= cfg.minPbResponse;
     const hw = halfWindowS(cal, pointingDecDeg, cfg) * 1000;
     for (const t of transitsBetween(cal, fromMs, toMs, { ...astro, model: cfg.model })) {
       out.push({

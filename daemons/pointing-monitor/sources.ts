@@ -25,8 +25,11 @@ export function loadCalibratorFile(file: string): Calibrator[] {
   }
   if (head.toString('latin1').startsWith('SQLite format 3')) return fromVlaSqlite(file);
   const text = fs.readFileSync(file, 'utf8');
-  const cals = file.toLowerCase().endsWith('.csv') ? parseCalibratorCsv(text, 'vla') : parseVlaCalibratorText(text);
-  if (cals.length === 0) throw new ValidationError(`${file}: no calibrators found (expected VLA csource.txt or CSV)`);
+  const cals = file.toLowerCase().endsWith('.csv')
+    ? parseCalibratorCsv(text, 'vla')
+    : parseVlaCalibratorText(text);
+  if (cals.length === 0)
+    throw new ValidationError(`${file}: no calibrators found (expected VLA csource.txt or CSV)`);
   return cals;
 }
 
@@ -39,7 +42,13 @@ function fromVlaSqlite(file: string): Calibrator[] {
         `SELECT c.name, c.ra_deg, c.dec_deg, c.alt_name, f.flux_jy FROM calibrators c
          LEFT JOIN fluxes f ON f.name = c.name AND f.band = '20cm' ORDER BY c.name`,
       )
-      .all() as { name: string; ra_deg: number; dec_deg: number; alt_name: string | null; flux_jy: number | null }[];
+      .all() as {
+      name: string;
+      ra_deg: number;
+      dec_deg: number;
+      alt_name: string | null;
+      flux_jy: number | null;
+    }[];
     return rows.map((r) => ({
       name: r.name,
       raDeg: r.ra_deg,
@@ -60,13 +69,16 @@ export function dut1Provider(site: Config['site']): Dut1Provider {
   try {
     text = fs.readFileSync(site.iersFile, 'utf8');
   } catch (e) {
-    throw new ConfigError(`site.iersFile: cannot read ${site.iersFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, [
-      'site.iersFile: unreadable',
-    ]);
+    throw new ConfigError(
+      `site.iersFile: cannot read ${site.iersFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      ['site.iersFile: unreadable'],
+    );
   }
   try {
     return iersDut1(parseFinals2000A(text), site.dut1Seconds);
   } catch (e) {
-    throw new ConfigError(`site.iersFile: ${site.iersFile}: ${(e as Error).message}`, ['site.iersFile: not a finals2000A file']);
+    throw new ConfigError(`site.iersFile: ${site.iersFile}: ${(e as Error).message}`, [
+      'site.iersFile: not a finals2000A file',
+    ]);
   }
 }

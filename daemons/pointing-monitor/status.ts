@@ -1,5 +1,11 @@
 // The status snapshot (pointing_status row, `pointing.status` event, `contimg pointing status`), pure.
-import { elevationAtTransitDeg, isoUtc, lstHours, type Site, type TransitModel } from '../../lib/astro/index.js';
+import {
+  elevationAtTransitDeg,
+  isoUtc,
+  lstHours,
+  type Site,
+  type TransitModel,
+} from '../../lib/astro/index.js';
 import { isSlewing, type DetectorState } from './detector.js';
 import { isActive, type ScheduledTransit } from './schedule.js';
 
@@ -10,7 +16,12 @@ export interface StatusSnapshot {
   decDeg: number | null;
   elevationDeg: number | null;
   state: 'stable' | 'slewing' | 'unknown';
-  activeCalibrator: { name: string; transitUtc: string; windowEndUtc: string; pbResponse: number | null } | null;
+  activeCalibrator: {
+    name: string;
+    transitUtc: string;
+    windowEndUtc: string;
+    pbResponse: number | null;
+  } | null;
   upcoming: {
     name: string;
     transitUtc: string;
@@ -59,7 +70,12 @@ export function buildStatus(i: StatusInput): StatusSnapshot {
     elevationDeg: dec === null ? null : elevationAtTransitDeg(dec, i.site.latDeg).elevationDeg,
     state: dec === null ? 'unknown' : isSlewing(i.detector) ? 'slewing' : 'stable',
     activeCalibrator: active
-      ? { name: active.name, transitUtc: isoUtc(active.transitMs), windowEndUtc: isoUtc(active.windowEndMs), pbResponse: active.pbResponse }
+      ? {
+          name: active.name,
+          transitUtc: isoUtc(active.transitMs),
+          windowEndUtc: isoUtc(active.windowEndMs),
+          pbResponse: active.pbResponse,
+        }
       : null,
     upcoming: upcoming.map((t) => ({
       name: t.name,
@@ -82,5 +98,12 @@ export function buildStatus(i: StatusInput): StatusSnapshot {
 
 /** What counts as a change worth a `pointing.status` event (LST and countdowns always move). */
 export function statusKey(s: StatusSnapshot): string {
-  return JSON.stringify([s.decDeg, s.state, s.activeCalibrator?.name ?? null, s.stale, s.upcoming[0]?.name, s.upcoming[0]?.transitUtc]);
+  return JSON.stringify([
+    s.decDeg,
+    s.state,
+    s.activeCalibrator?.name ?? null,
+    s.stale,
+    s.upcoming[0]?.name,
+    s.upcoming[0]?.transitUtc,
+  ]);
 }

@@ -36,7 +36,8 @@ const toCal = (r: CalRow): Calibrator => ({
 });
 
 export function listCalibrators(conn: Connection): Calibrator[] {
-  const sql = 'SELECT name, alt_names, ra_deg, dec_deg, flux_jy_20cm, catalog FROM calibrators WHERE active = 1 ORDER BY ra_deg';
+  const sql =
+    'SELECT name, alt_names, ra_deg, dec_deg, flux_jy_20cm, catalog FROM calibrators WHERE active = 1 ORDER BY ra_deg';
   return (stmt(conn, sql).all() as CalRow[]).map(toCal);
 }
 
@@ -54,7 +55,11 @@ function sepDeg(a: Calibrator, b: Calibrator): number {
  * source under a second name, as 3C286/J1331+3030 was listed twice in the original) is skipped.
  * Returns how many rows were written and how many were skipped as duplicates.
  */
-export function upsertCalibrators(conn: Connection, cals: readonly Calibrator[], nowMs: number): { written: number; duplicates: number } {
+export function upsertCalibrators(
+  conn: Connection,
+  cals: readonly Calibrator[],
+  nowMs: number,
+): { written: number; duplicates: number } {
   const existing = listCalibrators(conn);
   const upsert = stmt(
     conn,
@@ -71,7 +76,15 @@ export function upsertCalibrators(conn: Connection, cals: readonly Calibrator[],
       duplicates++;
       continue;
     }
-    upsert.run({ name: c.name, alt: JSON.stringify(c.altNames), ra: c.raDeg, dec: c.decDeg, flux: c.fluxJy, catalog: c.catalog, now: nowMs / 1000 });
+    upsert.run({
+      name: c.name,
+      alt: JSON.stringify(c.altNames),
+      ra: c.raDeg,
+      dec: c.decDeg,
+      flux: c.fluxJy,
+      catalog: c.catalog,
+      now: nowMs / 1000,
+    });
     existing.push(c);
     written++;
   }
@@ -94,7 +107,12 @@ export interface ObservationRow {
 }
 
 /** Returns false when the group was already recorded (a re-read must not feed the detector twice). */
-export function insertObservation(conn: Connection, o: ObservationRow, nowMs: number, reader: string): boolean {
+export function insertObservation(
+  conn: Connection,
+  o: ObservationRow,
+  nowMs: number,
+  reader: string,
+): boolean {
   const info = stmt(
     conn,
     `INSERT INTO pointing_observations (group_id, source_path, start_unix, mid_unix, end_unix, mid_mjd, dec_deg,
@@ -109,7 +127,10 @@ export function hasObservation(conn: Connection, groupId: string): boolean {
   return stmt(conn, 'SELECT 1 FROM pointing_observations WHERE group_id = ?').get(groupId) !== undefined;
 }
 
-export function observationsAfter(conn: Connection, afterUnix: number): { groupId: string; midUnix: number; decDeg: number }[] {
+export function observationsAfter(
+  conn: Connection,
+  afterUnix: number,
+): { groupId: string; midUnix: number; decDeg: number }[] {
   return stmt(
     conn,
     'SELECT group_id AS groupId, mid_unix AS midUnix, dec_deg AS decDeg FROM pointing_observations WHERE mid_unix > ? ORDER BY mid_unix',
@@ -190,7 +211,12 @@ export function insertChange(conn: Connection, c: ChangeRow): number {
  * Upsert one transit: a row with the same (calibrator, model) within 600 s is updated (keeping its data
  * match and emitted markers), otherwise a row is inserted. Returns 'inserted' or 'updated'.
  */
-export function upsertTransit(conn: Connection, t: ScheduledTransit, pointingDecDeg: number | null, nowMs: number): 'inserted' | 'updated' {
+export function upsertTransit(
+  conn: Connection,
+  t: ScheduledTransit,
+  pointingDecDeg: number | null,
+  nowMs: number,
+): 'inserted' | 'updated' {
   const unix = t.transitMs / 1000;
   const found = stmt(
     conn,
@@ -233,14 +259,27 @@ export function upsertTransit(conn: Connection, t: ScheduledTransit, pointingDec
 
 export type EmittedColumn = 'open_emitted_unix' | 'peak_emitted_unix' | 'close_emitted_unix';
 
-export function markEmitted(conn: Connection, name: string, model: TransitModel, transitMs: number, col: EmittedColumn, nowMs: number): void {
+export function markEmitted(
+  conn: Connection,
+  name: string,
+  model: TransitModel,
+  transitMs: number,
+  col: EmittedColumn,
+  nowMs: number,
+): void {
   stmt(
     conn,
     `UPDATE calibrator_transits SET ${col} = ? WHERE calibrator_name = ? AND model = ? AND abs(transit_unix - ?) < 600`,
   ).run(nowMs / 1000, name, model, transitMs / 1000);
 }
 
-export function isEmitted(conn: Connection, name: string, model: TransitModel, transitMs: number, col: EmittedColumn): boolean {
+export function isEmitted(
+  conn: Connection,
+  name: string,
+  model: TransitModel,
+  transitMs: number,
+  col: EmittedColumn,
+): boolean {
   const r = stmt(
     conn,
     `SELECT ${col} AS v FROM calibrator_transits WHERE calibrator_name = ? AND model = ? AND abs(transit_unix - ?) < 600 LIMIT 1`,
@@ -252,7 +291,13 @@ export function isEmitted(conn: Connection, name: string, model: TransitModel, t
  * Match past transits to data: a group whose [start, end] covers the transit, otherwise the nearest group
  * within matchWindowS, at a declination within decTolDeg of the calibrator. Returns rows newly matched.
  */
-export function matchTransitsToData(conn: Connection, fromUnix: number, toUnix: number, matchWindowS: number, decTolDeg: number): number {
+export function matchTransitsToData(
+  conn: Connection,
+  fromUnix: number,
+  toUnix: number,
+  matchWindowS: number,
+  decTolDeg: number,
+): number {
   const rows = stmt(
     conn,
     `SELECT t.id, t.transit_unix AS tu, c.dec_deg AS cdec FROM calibrator_transits t JOIN calibrators c ON c.name = t.calibrator_name
@@ -264,10 +309,14 @@ export function matchTransitsToData(conn: Connection, fromUnix: number, toUnix: 
      WHERE mid_unix BETWEEN @tu - @w AND @tu + @w AND abs(dec_deg - @cdec) <= @tol
      ORDER BY covers DESC, abs(mid_unix - @tu) LIMIT 1`,
   );
-  const set = stmt(conn, 'UPDATE calibrator_transits SET has_data = 1, group_id = ?, delta_sec = ? WHERE id = ?');
+  const set = stmt(
+    conn,
+    'UPDATE calibrator_transits SET has_data = 1, group_id = ?, delta_sec = ? WHERE id = ?',
+  );
   let n = 0;
   for (const r of rows) {
-    const m = near.get({ tu: r.tu, w: matchWindowS, cdec: r.cdec, tol: decTolDeg }) as { g: string; mid: number } | undefined;
+    const m = near.get({ tu: r.tu, w: matchWindowS, cdec: r.cdec, tol: decTolDeg }) as
+      { g: string; mid: number } | undefined;
     if (!m) continue;
     set.run(m.g, m.mid - r.tu, r.id);
     n++;
@@ -275,11 +324,17 @@ export function matchTransitsToData(conn: Connection, fromUnix: number, toUnix: 
   return n;
 }
 
-export function transitDataMatch(conn: Connection, name: string, model: TransitModel, transitMs: number): { hasData: boolean; groupId: string | null; deltaSec: number | null } {
+export function transitDataMatch(
+  conn: Connection,
+  name: string,
+  model: TransitModel,
+  transitMs: number,
+): { hasData: boolean; groupId: string | null; deltaSec: number | null } {
   const r = stmt(
     conn,
     `SELECT has_data, group_id, delta_sec FROM calibrator_transits WHERE calibrator_name = ? AND model = ? AND abs(transit_unix - ?) < 600 LIMIT 1`,
-  ).get(name, model, transitMs / 1000) as { has_data: number; group_id: string | null; delta_sec: number | null } | undefined;
+  ).get(name, model, transitMs / 1000) as
+    { has_data: number; group_id: string | null; delta_sec: number | null } | undefined;
   return { hasData: r?.has_data === 1, groupId: r?.group_id ?? null, deltaSec: r?.delta_sec ?? null };
 }
 
@@ -299,7 +354,6 @@ export function writeStatus(conn: Connection, snapshot: unknown, nowMs: number):
 
 export function readStatus(conn: Connection): { updatedUnix: number; snapshot: unknown } | undefined {
   const r = stmt(conn, 'SELECT updated_unix, snapshot FROM pointing_status WHERE id = 1').get() as
-    | { updated_unix: number; snapshot: string }
-    | undefined;
+    { updated_unix: number; snapshot: string } | undefined;
   return r ? { updatedUnix: r.updated_unix, snapshot: JSON.parse(r.snapshot) } : undefined;
 }

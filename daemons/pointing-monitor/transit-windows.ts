@@ -5,7 +5,13 @@ import { isoUtc } from '../../lib/astro/index.js';
 import { appendEvent } from '../../lib/events/index.js';
 import type { PointingMonitor } from './monitor.js';
 import type { ScheduledTransit } from './schedule.js';
-import { isEmitted, markEmitted, matchTransitsToData, transitDataMatch, type EmittedColumn } from './store.js';
+import {
+  isEmitted,
+  markEmitted,
+  matchTransitsToData,
+  transitDataMatch,
+  type EmittedColumn,
+} from './store.js';
 import { WindowTimer, type EdgeKind, type WindowEdge } from './windows.js';
 
 const COLUMN: Record<EdgeKind, EmittedColumn> = {
@@ -25,7 +31,8 @@ export class TransitWindows {
     this.timer = new WindowTimer({
       clock,
       onEdge: (e, at) => this.onEdge(e, at),
-      isEmitted: (e) => db.read((c) => isEmitted(c, e.transit.name, e.transit.model, e.transit.transitMs, COLUMN[e.kind])),
+      isEmitted: (e) =>
+        db.read((c) => isEmitted(c, e.transit.name, e.transit.model, e.transit.transitMs, COLUMN[e.kind])),
       onError: (err) => log.error({ err }, 'transit window event failed; continuing'),
     });
   }
@@ -40,7 +47,13 @@ export class TransitWindows {
     const now = clock.now();
     const from = now - Math.min(days, cfg.backfillDays) * DAY_MS;
     return db.write((c) =>
-      matchTransitsToData(c, from / 1000, now / 1000 + cfg.matchWindowS, cfg.matchWindowS, cfg.calibratorDecToleranceDeg),
+      matchTransitsToData(
+        c,
+        from / 1000,
+        now / 1000 + cfg.matchWindowS,
+        cfg.matchWindowS,
+        cfg.calibratorDecToleranceDeg,
+      ),
     );
   }
 
@@ -60,7 +73,13 @@ export class TransitWindows {
     const payload = db.write((c) => {
       let p: Record<string, unknown> = base;
       if (e.kind === 'window_close') {
-        matchTransitsToData(c, t.transitMs / 1000 - 1, t.transitMs / 1000 + 1, cfg.matchWindowS, cfg.calibratorDecToleranceDeg);
+        matchTransitsToData(
+          c,
+          t.transitMs / 1000 - 1,
+          t.transitMs / 1000 + 1,
+          cfg.matchWindowS,
+          cfg.calibratorDecToleranceDeg,
+        );
         p = { ...base, ...transitDataMatch(c, t.name, t.model, t.transitMs) };
       }
       appendEvent(c, { topic: 'transit', type: `transit.${e.kind}`, payload: p }, firedAtMs);
@@ -72,7 +91,10 @@ export class TransitWindows {
       metrics.inWindow.set({ calibrator: t.name }, 0);
       metrics.windows.inc({ calibrator: t.name, has_data: String(payload.hasData === true) });
     }
-    log.info({ edge: e.kind, calibrator: t.name, transitUtc: base.transitUtc, late: e.late }, 'transit window edge');
+    log.info(
+      { edge: e.kind, calibrator: t.name, transitUtc: base.transitUtc, late: e.late },
+      'transit window edge',
+    );
   }
 
   stop(): void {

@@ -41,10 +41,17 @@ export class Intake {
 
   constructor(private readonly ctx: Ctx) {}
 
-  /** Full reconcile of the incoming directory. */
+  private scans = 0;
+
+  /**
+   * Full reconcile of the incoming directory. Files that are closed (terminal, or in a group past dispatch)
+   * are stat'ed on a rotation, each at least once every deepScanEvery scans, so a directory of 100k kept
+   * inputs costs a readdir, a sort and one merge step per name; everything else is stat'ed every scan.
+   */
   fullScan(): ScanStats {
     const { cfg, clock, m } = this.ctx;
     const t0 = clock.monotonic();
+    const scan = this.scans++;
     let names: string[];
     try {
       names = fs.readdirSync(cfg.incomingDir);
@@ -52,33 +59,62 @@ export class Intake {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') names = [];
       else throw e;
     }
-    const present = new Set<string>();
-    const good: Good[] = [];
-    for (const name of names) {
-      const parsed = parseSubbandName(name, cfg.expectedSubbands);
-      if (parsed.ok) {
-        good.push(parsed);
-        present.add(path.join(cfg.incomingDir, name));
-      } else this.noteBadName(parsed.name, parsed.reason);
+    names.sort();
+    const work: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
+    const counts = { matched: 0, closed: 0 };
+    // Merge join of the sorted listing with the rows in path order (ASCII names: the same order in both).
+    this.ctx.db.read((c) => {
+      const rows = S.eachFileIdentity(c);
+      let row = rows.next();
+      for (const name of names) {
+        const p = path.join(cfg.incomingDir, name);
+        while (!row.done && row.value.path < p) {
+          if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
+          row = rows.next();
+        }
+        if (!row.done && row.value.path === p) {
+          this.diffKnown(row.value, name, p, scan, counts, work);
+          row = rows.next();
+          continue;
+        }
+        const parsed = parseSubbandName(name, cfg.expectedSubbands);
+        if (!parsed.ok) {
+          this.noteBadName(parsed.name, parsed.reason);
+          continue;
+        }
+        counts.matched++;
+        work.push({ parsed, path: p, stat: statOf(p) });
+      }
+      for (; !row.done; row = rows.next()) if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
+    });
+    const matched = counts.matched;
+    if (this.badNames.size) {
+      const inDir = new Set(names);
+      for (const n of this.badNames) if (!inDir.has(n)) this.badNames.delete(n);
     }
-    for (const n of this.badNames) if (!names.includes(n)) this.badNames.delete(n);
-    const known = new Map(this.ctx.db.read((c) => S.fileIdentities(c)).map((r) => [r.path, r]));
-    const changed: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
-    for (const parsed of good) {
-      const p = path.join(cfg.incomingDir, parsed.name);
-      const row = known.get(p);
-      // Terminal rows whose identity is unchanged need no work; stat only tells us that.
-      const stat = statOf(p);
-      if (row && stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat))) continue;
-      changed.push({ parsed, path: p, stat });
-    }
-    for (const [p, row] of known) if (!present.has(p) && row.state !== 'gone') changed.push({ parsed: null, path: p, stat: null });
-    this.apply(changed);
+    this.apply(work);
     this.rebuildSettleDue();
     const validated = this.processDue(true);
     m.scanSeconds.observe((clock.monotonic() - t0) / 1000);
     m.scanEntries.set(names.length);
-    return { entries: names.length, matched: good.length, validated };
+    return { entries: names.length, matched, validated };
+  }
+
+  /** A file the DB knows: stat it (closed files only on their rotation slot) and queue it if it changed. */
+  private diffKnown(
+    row: S.FileIdentityRow,
+    name: string,
+    p: string,
+    scan: number,
+    counts: { matched: number; closed: number },
+    work: { parsed: Good | null; path: string; stat: StatLite | null }[],
+  ): void {
+    counts.matched++;
+    if (row.closed && (counts.closed++ + scan) % this.ctx.cfg.deepScanEvery !== 0) return;
+    const stat = statOf(p);
+    if (stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat))) return;
+    const parsed = parseSubbandName(name, this.ctx.cfg.expectedSubbands);
+    work.push({ parsed: parsed.ok ? parsed : null, path: p, stat });
   }
 
   /** A targeted look at specific paths (watch hints). */
@@ -112,7 +148,9 @@ export class Intake {
     if (this.badNames.has(name)) return;
     this.badNames.add(name);
     this.ctx.m.files.inc({ result: 'bad_name', reason });
-    this.ctx.log.info({ name, reason }, 'ignoring file: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5');
+    // Hidden and temp names are normal transfer artefacts (rsync's .name.XXXX): counted, logged at debug.
+    const level = reason === 'dotfile' || reason === 'temp_suffix' ? 'debug' : 'info';
+    this.ctx.log[level]({ name, reason }, 'ignoring file: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5');
   }
 
   /** Record new, changed and vanished files. */

@@ -94,11 +94,30 @@ export function getFile(conn: Connection, path: string): FileRow | undefined {
   return st(conn, 'SELECT * FROM hdf5_files WHERE path = ?').get(path) as FileRow | undefined;
 }
 
-/** The light columns the scan diff needs, for every file. */
-export function fileIdentities(
-  conn: Connection,
-): { path: string; state: FileState; size: number; mtime_ms: number; inode: number }[] {
-  return st(conn, 'SELECT path, state, size, mtime_ms, inode FROM hdf5_files').all() as never;
+export interface FileIdentityRow {
+  path: string;
+  state: FileState;
+  size: number;
+  mtime_ms: number;
+  inode: number;
+  /** 1 when nothing more will happen to the file (terminal state, or its group is past dispatch). */
+  closed: number;
+}
+
+/**
+ * The light columns the scan diff needs, for every file, in path order (the primary key's index), streamed:
+ * the scan merges them with the sorted directory listing instead of holding 100k rows in a Map.
+ */
+export function eachFileIdentity(conn: Connection): IterableIterator<FileIdentityRow> {
+  return st(
+    conn,
+    `SELECT f.path, f.state, f.size, f.mtime_ms, f.inode,
+       (f.state IN ('duplicate', 'late', 'changed')
+        OR (f.state = 'invalid' AND coalesce(f.reason, '') != 'unreadable')
+        OR (f.state = 'valid' AND g.state NOT IN ('collecting', 'ready'))) AS closed
+     FROM hdf5_files f LEFT JOIN converter_groups g ON g.id = f.group_ref
+     ORDER BY f.path`,
+  ).iterate() as IterableIterator<FileIdentityRow>;
 }
 
 export function insertFile(

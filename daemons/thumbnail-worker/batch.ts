@@ -9,7 +9,7 @@ import { SqliteQueueStore, Worker } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
 import { thumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
-import { renderOptionsFor } from './presets.js';
+import { presetOptions } from './presets.js';
 import { makeRenderHandler, QUEUE } from './render-job.js';
 
 export interface RenderAllOptions {
@@ -22,11 +22,12 @@ export interface RenderAllOptions {
   onProgress?: (p: { done: number; total: number; failed: number }) => void;
 }
 
-export async function renderAll(o: RenderAllOptions): Promise<{ total: number; done: number; failed: number }> {
+export async function renderAll(
+  o: RenderAllOptions,
+): Promise<{ total: number; done: number; failed: number }> {
   const cfg = o.config.thumbnailWorker;
   const metrics = thumbnailMetrics(new Registry());
-  const limits = { maxPixels: cfg.maxPixels, maxHeaderBlocks: cfg.maxHeaderBlocks, stripBytes: cfg.stripBytes, pngLevel: cfg.pngLevel };
-  const presets = Object.fromEntries(Object.entries(cfg.presets).map(([k, p]) => [k, renderOptionsFor(p, limits)]));
+  const presets = presetOptions(cfg);
   const discovery = new Discovery({
     state: o.state,
     pipeline: o.pipeline,
@@ -48,7 +49,15 @@ export async function renderAll(o: RenderAllOptions): Promise<{ total: number; d
     db: o.state,
     store,
     queue: QUEUE,
-    handler: makeRenderHandler({ state: o.state, pool, clock: o.clock, log: o.log, metrics, outputDir: cfg.outputDir, presets }),
+    handler: makeRenderHandler({
+      state: o.state,
+      pool,
+      clock: o.clock,
+      log: o.log,
+      metrics,
+      outputDir: cfg.outputDir,
+      presets,
+    }),
     signal: ac.signal,
     concurrency: cfg.concurrency,
     leaseMs: cfg.leaseS * 1000,

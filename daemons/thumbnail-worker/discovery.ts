@@ -7,12 +7,26 @@ import fs from 'node:fs';
 import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/index.js';
 import { fitsCodeOf } from '../../lib/fits/errors.js';
-import { fingerprintKey, isSettled, mtimeMs, statFingerprint, type Fingerprint } from '../../lib/fits/fingerprint.js';
+import {
+  fingerprintKey,
+  isSettled,
+  mtimeMs,
+  statFingerprint,
+  type Fingerprint,
+} from '../../lib/fits/fingerprint.js';
 import { enqueue } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import { globToRegExp, matchesAny } from './presets.js';
 import { KIND, QUEUE, type RenderJobPayload } from './render-job.js';
-import { attachJob, finishedAfter, markFailure, markMissing, requeue, unscheduled, upsertSource } from './store.js';
+import {
+  attachJob,
+  finishedAfter,
+  markFailure,
+  markMissing,
+  requeue,
+  unscheduled,
+  upsertSource,
+} from './store.js';
 
 export interface DiscoveryOptions {
   state: Db;
@@ -42,7 +56,11 @@ export function resolveFitsPath(p: string): string {
   return p;
 }
 
-type Look = { kind: 'file'; fp: Fingerprint } | { kind: 'missing' } | { kind: 'dir' } | { kind: 'error'; message: string };
+type Look =
+  | { kind: 'file'; fp: Fingerprint }
+  | { kind: 'missing' }
+  | { kind: 'dir' }
+  | { kind: 'error'; message: string };
 
 function look(p: string): Look {
   try {
@@ -50,7 +68,9 @@ function look(p: string): Look {
     if (fs.statSync(p).isDirectory()) return { kind: 'dir' };
     return { kind: 'file', fp };
   } catch (e) {
-    return fitsCodeOf(e) === 'SOURCE_MISSING' ? { kind: 'missing' } : { kind: 'error', message: (e as Error).message };
+    return fitsCodeOf(e) === 'SOURCE_MISSING'
+      ? { kind: 'missing' }
+      : { kind: 'error', message: (e as Error).message };
   }
 }
 
@@ -79,12 +99,20 @@ export class Discovery {
     let added = 0;
     for (;;) {
       const rows = pipeline.read(
-        (c) => c.prepare('SELECT id, path FROM images WHERE id > ? ORDER BY id LIMIT ?').all(this.lastImageId, this.o.batch ?? 500) as ImageRow[],
+        (c) =>
+          c
+            .prepare('SELECT id, path FROM images WHERE id > ? ORDER BY id LIMIT ?')
+            .all(this.lastImageId, this.o.batch ?? 500) as ImageRow[],
       );
       if (rows.length === 0) return added;
-      const wanted = rows.map((r) => ({ id: r.id, path: resolveFitsPath(r.path) })).filter((r) => matchesAny(r.path, this.globs));
+      const wanted = rows
+        .map((r) => ({ id: r.id, path: resolveFitsPath(r.path) }))
+        .filter((r) => matchesAny(r.path, this.globs));
       const now = clock.now();
-      if (wanted.length) state.write((c) => wanted.forEach((r) => variants.forEach((v) => upsertSource(c, r.path, v, r.id, now))));
+      if (wanted.length)
+        state.write((c) =>
+          wanted.forEach((r) => variants.forEach((v) => upsertSource(c, r.path, v, r.id, now))),
+        );
       added += wanted.length;
       this.lastImageId = rows[rows.length - 1].id;
     }
@@ -94,7 +122,8 @@ export class Discovery {
     const { state, clock, settleMs } = this.o;
     const rows = state.read((c) => unscheduled(c, this.o.batch ?? 500));
     const now = clock.now();
-    const ready: { id: number; path: string; variant: string; fp: Fingerprint | null; hadJob: boolean }[] = [];
+    const ready: { id: number; path: string; variant: string; fp: Fingerprint | null; hadJob: boolean }[] =
+      [];
     const unsupported: number[] = [];
     for (const r of rows) {
       const l = look(r.fits_path);
@@ -105,11 +134,13 @@ export class Discovery {
         if (!isSettled(l.fp, prev, settleMs, now)) continue;
         this.previous.delete(r.fits_path);
         ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: l.fp, hadJob: r.job_id !== null });
-      } else ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: null, hadJob: r.job_id !== null });
+      } else
+        ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: null, hadJob: r.job_id !== null });
     }
     if (ready.length === 0 && unsupported.length === 0) return 0;
     state.write((c) => {
-      for (const id of unsupported) markFailure(c, id, 'skipped', 0, 'UNSUPPORTED_FORMAT', 'a directory with no .fits export', now);
+      for (const id of unsupported)
+        markFailure(c, id, 'skipped', 0, 'UNSUPPORTED_FORMAT', 'a directory with no .fits export', now);
       for (const r of ready) {
         const key = r.fp ? fingerprintKey(r.fp) : 'missing';
         const payload: RenderJobPayload = {
@@ -131,7 +162,15 @@ export class Discovery {
           },
           now,
         );
-        attachJob(c, r.id, job.id, r.fp ? { key, size: r.fp.size, mtimeNs: r.fp.mtimeNs, ino: r.fp.ino } : { key, size: 0, mtimeNs: '0', ino: 0 }, now);
+        attachJob(
+          c,
+          r.id,
+          job.id,
+          r.fp
+            ? { key, size: r.fp.size, mtimeNs: r.fp.mtimeNs, ino: r.fp.ino }
+            : { key, size: 0, mtimeNs: '0', ino: 0 },
+          now,
+        );
       }
     });
     for (const r of ready) this.o.metrics.discovered.inc({ reason: r.hadJob ? 'changed' : 'new' });
@@ -161,7 +200,8 @@ export class Discovery {
         const l = look(r.fits_path);
         if (l.kind === 'missing') {
           if (r.status === 'done') changes.push({ id: r.id, kind: 'missing' });
-        } else if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint) changes.push({ id: r.id, kind: 'changed' });
+        } else if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint)
+          changes.push({ id: r.id, kind: 'changed' });
       }
       if (changes.length === 0) continue;
       state.write((c) => {
@@ -188,7 +228,8 @@ export class Discovery {
       const l = look(fitsPath);
       for (const r of rows) {
         if (r.status === 'pending' || r.status === 'running') continue;
-        if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint) requeue(c, r.id, null, null, now);
+        if (l.kind === 'file' && fingerprintKey(l.fp) !== r.src_fingerprint)
+          requeue(c, r.id, null, null, now);
       }
       return true;
     });

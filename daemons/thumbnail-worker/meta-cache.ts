@@ -5,12 +5,16 @@ import { headerMetadata } from '../../lib/fits/file-metadata.js';
 import { fingerprintKey, statFingerprint } from '../../lib/fits/fingerprint.js';
 import type { ThumbnailMetrics } from './metrics.js';
 
-export function cachedMetadata(state: Db, path: string, metrics: ThumbnailMetrics, maxBlocks: number): Record<string, unknown> | null {
+export function cachedMetadata(
+  state: Db,
+  path: string,
+  metrics: ThumbnailMetrics,
+  maxBlocks: number,
+): Record<string, unknown> | null {
   const fp = statFingerprint(path);
   const key = fingerprintKey(fp);
   const row = state.read((c) => c.prepare('SELECT * FROM fits_metadata WHERE path = ?').get(path)) as
-    | (Record<string, unknown> & { fingerprint: string })
-    | undefined;
+    (Record<string, unknown> & { fingerprint: string }) | undefined;
   if (row && row.fingerprint === key) {
     metrics.metaCache.inc({ result: 'hit' });
     return { source: 'cache', ...row };

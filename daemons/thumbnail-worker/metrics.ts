@@ -37,7 +37,11 @@ export function thumbnailMetrics(registry: Registry) {
       help: 'Age of the oldest pending thumbnail row.',
       registers: r,
     }),
-    bytesRead: new Counter({ name: `${P}bytes_read_total`, help: 'FITS bytes read by renders.', registers: r }),
+    bytesRead: new Counter({
+      name: `${P}bytes_read_total`,
+      help: 'FITS bytes read by renders.',
+      registers: r,
+    }),
     pngBytes: new Histogram({
       name: `${P}png_bytes`,
       help: 'Size of written PNGs.',
@@ -67,6 +71,12 @@ export function thumbnailMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: r,
     }),
+    reconcilePasses: new Counter({
+      name: `${P}reconcile_passes_total`,
+      help: 'Reconcile passes that re-stat finished thumbnails, and what they found.',
+      labelNames: ['found'],
+      registers: r,
+    }),
     loopErrors: new Counter({
       name: `${P}loop_errors_total`,
       help: 'Background loop failures (discovery, reconcile, gauges) that were logged and retried.',
@@ -80,6 +90,7 @@ export function thumbnailMetrics(registry: Registry) {
   for (const code of FITS_ERROR_CODES) m.fitsErrors.inc({ code }, 0);
   for (const result of ['hit', 'miss', 'stale']) m.metaCache.inc({ result }, 0);
   for (const reason of ['new', 'changed']) m.discovered.inc({ reason }, 0);
+  for (const found of ['unchanged', 'changed', 'missing']) m.reconcilePasses.inc({ found }, 0);
   for (const loop of ['discovery', 'reconcile', 'gauges', 'watch']) m.loopErrors.inc({ loop }, 0);
   return m;
 }

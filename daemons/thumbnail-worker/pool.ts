@@ -19,10 +19,16 @@ interface Pending {
 
 type Reply = { id: number; ok: true; out: RenderOutput } | { id: number; ok: false; failure: RenderFailure };
 
-/** The thread script next to this module: .js when built, .ts under tsx/vitest (loaded through tsx). */
-function threadScript(): { url: URL; execArgv: string[] } {
-  const ts = import.meta.url.endsWith('.ts');
-  return { url: new URL(ts ? './render-thread.ts' : './render-thread.js', import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
+/**
+ * The thread next to this module: render-thread.js when built; under tsx or vitest (sources) a small
+ * bootstrap registers tsx's loader inside the thread first, because loader flags do not reach workers.
+ */
+function spawnThread(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./render-thread.js', import.meta.url));
+  const target = JSON.stringify(new URL('./render-thread.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${target}); });`, {
+    eval: true,
+  });
 }
 
 export function failureToError(f: RenderFailure): ContimgError {
@@ -45,8 +51,7 @@ export class RenderPool {
   }
 
   private spawn(): Worker {
-    const { url, execArgv } = threadScript();
-    const w = new Worker(url, { execArgv });
+    const w = spawnThread();
     w.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;

@@ -3,6 +3,7 @@
 // and a changed source never reuses a stale file (thumbnail-worker.md §1.6 defects 2 and 3).
 import crypto from 'node:crypto';
 import path from 'node:path';
+import type { Config } from '../../lib/config/index.js';
 import type { ThumbnailPreset } from '../../lib/config/sections/thumbnail-worker.js';
 import type { RenderOptions } from '../../lib/fits/render.js';
 
@@ -36,19 +37,38 @@ export function renderOptionsFor(
   };
 }
 
+/** Render options for every configured preset, by name. */
+export function presetOptions(cfg: Config['thumbnailWorker']): Record<string, RenderOptions> {
+  const limits = {
+    maxPixels: cfg.maxPixels,
+    maxHeaderBlocks: cfg.maxHeaderBlocks,
+    stripBytes: cfg.stripBytes,
+    pngLevel: cfg.pngLevel,
+  };
+  return Object.fromEntries(Object.entries(cfg.presets).map(([k, p]) => [k, renderOptionsFor(p, limits)]));
+}
+
 export function sha1(text: string): string {
   return crypto.createHash('sha1').update(text).digest('hex');
 }
 
 /** <outputDir>/<h[0:2]>/<h>_<variant>_<fp8>.png with h = sha1(fits path), fp8 = sha1(fingerprint key)[0:8]. */
-export function pngPathFor(outputDir: string, fitsPath: string, variant: string, fingerprintKey: string): string {
+export function pngPathFor(
+  outputDir: string,
+  fitsPath: string,
+  variant: string,
+  fingerprintKey: string,
+): string {
   const h = sha1(fitsPath);
   return path.join(outputDir, h.slice(0, 2), `${h}_${variant}_${sha1(fingerprintKey).slice(0, 8)}.png`);
 }
 
 /** Basename glob with * and ? (no path separators), as the include list uses. */
 export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
 }
 

@@ -10,11 +10,24 @@ import { SKIP_CODES, fitsCodeOf, type FitsErrorCode } from '../../lib/fits/error
 import type { RenderOptions } from '../../lib/fits/render.js';
 import { gradeDynamicRange } from '../../lib/fits/stats.js';
 import type { Logger } from '../../lib/log.js';
-import { assertJobLease, type ClaimedJob, type HandlerContext, type JobHandler } from '../../lib/queue/index.js';
+import {
+  assertJobLease,
+  type ClaimedJob,
+  type HandlerContext,
+  type JobHandler,
+} from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
 import type { RenderOutput } from './render-task.js';
-import { getRow, markDone, markFailure, markRunning, requeue, upsertMetadata, type ThumbRow } from './store.js';
+import {
+  getRow,
+  markDone,
+  markFailure,
+  markRunning,
+  requeue,
+  upsertMetadata,
+  type ThumbRow,
+} from './store.js';
 
 export const QUEUE = 'thumbnails';
 export const KIND = 'render';
@@ -53,7 +66,17 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
     }
     const options = d.presets[p.variant];
     if (!options) {
-      d.state.write((c) => markFailure(c, row.id, 'skipped', job.lease.attempt, 'UNKNOWN_PRESET', `no preset ${p.variant}`, d.clock.now()));
+      d.state.write((c) =>
+        markFailure(
+          c,
+          row.id,
+          'skipped',
+          job.lease.attempt,
+          'UNKNOWN_PRESET',
+          `no preset ${p.variant}`,
+          d.clock.now(),
+        ),
+      );
       return { skipped: 'UNKNOWN_PRESET' };
     }
     const startedAt = d.clock.now();
@@ -61,11 +84,18 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
       assertJobLease(c, job.lease);
       markRunning(c, row.id, job.lease.attempt, startedAt);
     });
-    if (p.mtimeMs !== null) d.metrics.renderSeconds.observe({ stage: 'settle' }, Math.max(0, startedAt - p.mtimeMs) / 1000);
+    if (p.mtimeMs !== null)
+      d.metrics.renderSeconds.observe({ stage: 'settle' }, Math.max(0, startedAt - p.mtimeMs) / 1000);
     let out: RenderOutput;
     try {
       out = await d.pool.run(
-        { fitsPath: p.fitsPath, variant: p.variant, expectFingerprint: p.fingerprint, outputDir: d.outputDir, options },
+        {
+          fitsPath: p.fitsPath,
+          variant: p.variant,
+          expectFingerprint: p.fingerprint,
+          outputDir: d.outputDir,
+          options,
+        },
         ctx.signal,
       );
     } catch (e) {
@@ -76,13 +106,29 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
   };
 }
 
-function onFailure(d: RenderJobDeps, job: ClaimedJob, ctx: HandlerContext, row: ThumbRow, e: unknown): { [k: string]: unknown } {
+function onFailure(
+  d: RenderJobDeps,
+  job: ClaimedJob,
+  ctx: HandlerContext,
+  row: ThumbRow,
+  e: unknown,
+): { [k: string]: unknown } {
   const now = d.clock.now();
   const code = codeOf(e);
   const message = e instanceof Error ? e.message : String(e);
   if (ctx.signal.aborted && ctx.signal.reason instanceof ShutdownError) {
     // Handed back by the worker: the row waits for the next claim.
-    d.state.write((c) => markFailure(c, row.id, 'pending', job.lease.attempt - 1, 'SHUTDOWN', 'render interrupted by shutdown', now));
+    d.state.write((c) =>
+      markFailure(
+        c,
+        row.id,
+        'pending',
+        job.lease.attempt - 1,
+        'SHUTDOWN',
+        'render interrupted by shutdown',
+        now,
+      ),
+    );
     throw e;
   }
   d.metrics.fitsErrors.inc({ code });
@@ -112,13 +158,22 @@ function onFailure(d: RenderJobDeps, job: ClaimedJob, ctx: HandlerContext, row: 
     markFailure(c, row.id, skip ? 'skipped' : 'failed', job.lease.attempt, code, message, now);
   });
   d.metrics.jobs.inc({ outcome: skip ? 'skipped' : 'failed', code });
-  ctx.log.warn({ path: row.fits_path, code, err: message }, skip ? 'thumbnail skipped' : 'thumbnail failed for good');
+  ctx.log.warn(
+    { path: row.fits_path, code, err: message },
+    skip ? 'thumbnail skipped' : 'thumbnail failed for good',
+  );
   // Skipped is a normal end (the job is done); a corrupt file buries the job so an operator can see it.
   if (skip) return { skipped: code };
   throw e;
 }
 
-function commit(d: RenderJobDeps, job: ClaimedJob, row: ThumbRow, out: RenderOutput, options: RenderOptions): void {
+function commit(
+  d: RenderJobDeps,
+  job: ClaimedJob,
+  row: ThumbRow,
+  out: RenderOutput,
+  options: RenderOptions,
+): void {
   const now = d.clock.now();
   const params = {
     interval: options.interval,

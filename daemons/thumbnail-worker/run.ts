@@ -4,19 +4,28 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import chokidar from 'chokidar';
-import type { DaemonRun } from '../../lib/daemon/types.js';
-import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
+import type { BackoffPolicy } from '../../lib/backoff.js';
+import type { Config } from '../../lib/config/index.js';
+import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
 import { cachedMetadata } from './meta-cache.js';
-import { thumbnailMetrics } from './metrics.js';
+import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
-import { renderOptionsFor } from './presets.js';
+import { presetOptions } from './presets.js';
 import { KIND, makeRenderHandler, QUEUE } from './render-job.js';
 import { queueCounts } from './store.js';
 
-/** Run fn every ms until the signal aborts; errors are logged and counted, never thrown. */
-function every(ms: number, signal: AbortSignal, fn: () => void, onError: (e: unknown) => void): Promise<void> {
+type Section = Config['thumbnailWorker'];
+
+/** Run fn every ms until the signal aborts; errors go to onError, never out. */
+function every(
+  ms: number,
+  signal: AbortSignal,
+  fn: () => void,
+  onError: (e: unknown) => void,
+): Promise<void> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout;
     const tick = (): void => {
@@ -33,32 +42,16 @@ function every(ms: number, signal: AbortSignal, fn: () => void, onError: (e: unk
   });
 }
 
-export const run: DaemonRun = async (deps, signal) => {
-  const cfg = deps.config.thumbnailWorker;
-  const log = deps.log.child({ component: 'thumbnail-worker' });
-  const metrics = thumbnailMetrics(deps.registry);
-  const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
-  const limits = { maxPixels: cfg.maxPixels, maxHeaderBlocks: cfg.maxHeaderBlocks, stripBytes: cfg.stripBytes, pngLevel: cfg.pngLevel };
-  const presets = Object.fromEntries(Object.entries(cfg.presets).map(([k, p]) => [k, renderOptionsFor(p, limits)]));
-  const retryPolicy = { strategy: 'exponential' as const, baseMs: cfg.backoffBaseS * 1000, maxMs: cfg.backoffMaxS * 1000, jitter: 0.2 };
-  const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
-  const pool = new RenderPool(cfg.concurrency, log);
-  const discovery = new Discovery({
-    state: deps.state,
-    pipeline: deps.pipeline,
-    clock: deps.clock,
-    metrics,
-    variants: Object.keys(presets),
-    includeGlobs: cfg.includeGlobs,
-    settleMs: cfg.settleS * 1000,
-    maxAttempts: cfg.maxAttempts,
-    renderTimeoutMs: cfg.renderTimeoutS * 1000,
-  });
-  const loopError = (loop: string) => (e: unknown) => {
-    metrics.loopErrors.inc({ loop });
-    log.error({ err: e, loop }, `${loop} pass failed; retrying next time`);
+export function retryPolicyOf(cfg: Section): BackoffPolicy {
+  return {
+    strategy: 'exponential',
+    baseMs: cfg.backoffBaseS * 1000,
+    maxMs: cfg.backoffMaxS * 1000,
+    jitter: 0.2,
   };
+}
 
+function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section): void {
   deps.http.route('GET', '/api/thumbnails', ({ url }) => {
     const status = url.searchParams.get('status');
     const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
@@ -78,43 +71,101 @@ export const run: DaemonRun = async (deps, signal) => {
     if (!m) throw new NotFoundError(`no metadata for ${p}`);
     return m;
   });
-  deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
+}
 
-  const watcher = cfg.watchDir
-    ? chokidar.watch(cfg.watchDir, { ignoreInitial: true, awaitWriteFinish: false }).on('all', (ev, p) => {
-        if (ev !== 'add' && ev !== 'change') return;
-        try {
-          discovery.touched(p);
-        } catch (e) {
-          loopError('watch')(e);
-        }
-      })
-    : undefined;
-
+/** Discovery (with a full images pass every reconcileS), reconcile and the queue gauges. */
+function startLoops(
+  deps: DaemonDeps,
+  discovery: Discovery,
+  metrics: ThumbnailMetrics,
+  signal: AbortSignal,
+): Promise<void>[] {
+  const cfg = deps.config.thumbnailWorker;
+  const onError = (loop: string) => (e: unknown) => {
+    metrics.loopErrors.inc({ loop });
+    deps.log.error({ err: e, loop }, `${loop} pass failed; retrying next time`);
+  };
   let passes = 0;
   const fullEvery = Math.max(1, Math.round(cfg.reconcileS / cfg.pollS));
-  const loops = [
-    every(cfg.pollS * 1000, signal, () => {
-      if (++passes % fullEvery === 0) discovery.rescanAll();
-      discovery.tick();
-    }, loopError('discovery')),
-    every(cfg.reconcileS * 1000, signal, () => void discovery.reconcile(), loopError('reconcile')),
-    every(5000, signal, () => {
-      const q = deps.state.read((c) => queueCounts(c, deps.clock.now()));
-      metrics.queue.set({ state: 'pending' }, q.pending);
-      metrics.queue.set({ state: 'running' }, q.running);
-      metrics.queue.set({ state: 'retry_wait' }, q.retryWait);
-      metrics.oldestPendingAge.set(q.oldestMs / 1000);
-    }, loopError('gauges')),
+  const discover = (): void => {
+    if (++passes % fullEvery === 0) discovery.rescanAll();
+    discovery.tick();
+  };
+  const reconcile = (): void => {
+    const r = discovery.reconcile();
+    metrics.reconcilePasses.inc({ found: r.changed ? 'changed' : r.missing ? 'missing' : 'unchanged' });
+  };
+  const gauges = (): void => {
+    const q = deps.state.read((c) => queueCounts(c, deps.clock.now()));
+    metrics.queue.set({ state: 'pending' }, q.pending);
+    metrics.queue.set({ state: 'running' }, q.running);
+    metrics.queue.set({ state: 'retry_wait' }, q.retryWait);
+    metrics.oldestPendingAge.set(q.oldestMs / 1000);
+  };
+  return [
+    every(cfg.pollS * 1000, signal, discover, onError('discovery')),
+    every(cfg.reconcileS * 1000, signal, reconcile, onError('reconcile')),
+    every(5000, signal, gauges, onError('gauges')),
   ];
+}
+
+/** chokidar only hints: a change to a path that has rows is re-checked now; discovery stays the truth. */
+function startWatcher(dir: string, discovery: Discovery, metrics: ThumbnailMetrics, deps: DaemonDeps) {
+  return chokidar.watch(dir, { ignoreInitial: true }).on('all', (ev, p) => {
+    if (ev !== 'add' && ev !== 'change') return;
+    try {
+      discovery.touched(p);
+    } catch (e) {
+      metrics.loopErrors.inc({ loop: 'watch' });
+      deps.log.warn({ err: e, path: p }, 'watch hint failed');
+    }
+  });
+}
+
+export const run: DaemonRun = async (deps, signal) => {
+  const cfg = deps.config.thumbnailWorker;
+  const log = deps.log.child({ component: 'thumbnail-worker' });
+  const metrics = thumbnailMetrics(deps.registry);
+  const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
+  const presets = presetOptions(cfg);
+  const retryPolicy = retryPolicyOf(cfg);
+  const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
+  const pool = new RenderPool(cfg.concurrency, log);
+  const discovery = new Discovery({
+    state: deps.state,
+    pipeline: deps.pipeline,
+    clock: deps.clock,
+    metrics,
+    variants: Object.keys(presets),
+    includeGlobs: cfg.includeGlobs,
+    settleMs: cfg.settleS * 1000,
+    maxAttempts: cfg.maxAttempts,
+    renderTimeoutMs: cfg.renderTimeoutS * 1000,
+  });
+  registerRoutes(deps, metrics, cfg);
+  deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
+  const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
+  const loops = startLoops(deps, discovery, metrics, signal);
   deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
-  log.info({ presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir }, 'thumbnail worker started');
+  log.info(
+    { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
+    'thumbnail worker started',
+  );
+  const handler = makeRenderHandler({
+    state: deps.state,
+    pool,
+    clock: deps.clock,
+    log,
+    metrics,
+    outputDir: cfg.outputDir,
+    presets,
+  });
   try {
     await runWorker({
       db: deps.state,
       store,
       queue: QUEUE,
-      handler: makeRenderHandler({ state: deps.state, pool, clock: deps.clock, log, metrics, outputDir: cfg.outputDir, presets }),
+      handler,
       signal,
       owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
       concurrency: cfg.concurrency,

@@ -36,7 +36,13 @@ function stmt(conn: Connection, sql: string): Statement {
 }
 
 /** Insert a pending row for (path, variant) or refresh source_id (images.id changes on re-imaging). */
-export function upsertSource(conn: Connection, fitsPath: string, variant: string, sourceId: number | null, now: number): void {
+export function upsertSource(
+  conn: Connection,
+  fitsPath: string,
+  variant: string,
+  sourceId: number | null,
+  now: number,
+): void {
   stmt(
     conn,
     `INSERT INTO thumbnails (source_kind, source_id, fits_path, variant, status, created_at, updated_at)
@@ -62,7 +68,13 @@ export function getRow(conn: Connection, id: number): ThumbRow | undefined {
   return stmt(conn, 'SELECT * FROM thumbnails WHERE id = ?').get(id) as ThumbRow | undefined;
 }
 
-export function attachJob(conn: Connection, id: number, jobId: number, fp: { key: string; size: number; mtimeNs: string; ino: number } | null, now: number): void {
+export function attachJob(
+  conn: Connection,
+  id: number,
+  jobId: number,
+  fp: { key: string; size: number; mtimeNs: string; ino: number } | null,
+  now: number,
+): void {
   stmt(
     conn,
     `UPDATE thumbnails SET job_id = ?, src_fingerprint = ?, src_size = ?, src_mtime_ns = ?, src_ino = ?,
@@ -71,11 +83,21 @@ export function attachJob(conn: Connection, id: number, jobId: number, fp: { key
 }
 
 export function markRunning(conn: Connection, id: number, attempt: number, now: number): void {
-  stmt(conn, `UPDATE thumbnails SET status = 'running', attempts = ?, updated_at = ? WHERE id = ?`).run(attempt, now, id);
+  stmt(conn, `UPDATE thumbnails SET status = 'running', attempts = ?, updated_at = ? WHERE id = ?`).run(
+    attempt,
+    now,
+    id,
+  );
 }
 
 /** Back to pending with no job: discovery re-checks settle and enqueues for the current fingerprint. */
-export function requeue(conn: Connection, id: number, code: string | null, message: string | null, now: number): void {
+export function requeue(
+  conn: Connection,
+  id: number,
+  code: string | null,
+  message: string | null,
+  now: number,
+): void {
   stmt(
     conn,
     `UPDATE thumbnails SET status = 'pending', job_id = NULL, error_code = ?, error_message = ?, updated_at = ?
@@ -98,7 +120,14 @@ export function markFailure(
   ).run(status, attempt, code, message.slice(0, 2000), now, id);
 }
 
-export function markDone(conn: Connection, row: ThumbRow, out: RenderOutput, params: object, attempt: number, now: number): void {
+export function markDone(
+  conn: Connection,
+  row: ThumbRow,
+  out: RenderOutput,
+  params: object,
+  attempt: number,
+  now: number,
+): void {
   const grade = gradeDynamicRange(out.stats?.dynamicRange);
   stmt(
     conn,
@@ -217,7 +246,10 @@ export function markMissing(conn: Connection, id: number, now: number): void {
   ).run(now, id);
 }
 
-export function queueCounts(conn: Connection, now: number): { pending: number; running: number; retryWait: number; oldestMs: number } {
+export function queueCounts(
+  conn: Connection,
+  now: number,
+): { pending: number; running: number; retryWait: number; oldestMs: number } {
   const r = stmt(
     conn,
     `SELECT
@@ -226,7 +258,12 @@ export function queueCounts(conn: Connection, now: number): { pending: number; r
        sum(t.status = 'pending' AND j.attempts > 0) AS retry_wait,
        min(CASE WHEN t.status = 'pending' THEN t.updated_at END) AS oldest
      FROM thumbnails t LEFT JOIN jobs j ON j.id = t.job_id AND j.state IN ('queued', 'running')`,
-  ).get() as { pending: number | null; running: number | null; retry_wait: number | null; oldest: number | null };
+  ).get() as {
+    pending: number | null;
+    running: number | null;
+    retry_wait: number | null;
+    oldest: number | null;
+  };
   return {
     pending: r.pending ?? 0,
     running: r.running ?? 0,

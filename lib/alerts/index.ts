@@ -1,10 +1,14 @@
 // Alerts any daemon raises into and resolves through the `alerts` table; only the alert dispatcher delivers.
 // Call these INSIDE the caller's db.write(), so the alert changes in the same transaction as the state
 // that caused it. Identity is the fingerprint of the full label set (alertname included), so raising the
-// same alert twice updates one row; a resolved alert that fires again starts a new episode.
+// same alert twice updates one row; a resolved alert that fires again starts a new episode. Every recorded
+// transition is also appended to the events table (topic `alerts`), so each daemon's WebSocket streams it.
 import { createHash } from 'node:crypto';
 import type { Connection, Statement } from '../db/index.js';
 import { ValidationError } from '../errors.js';
+import { appendEvent } from '../events/index.js';
+
+export const ALERT_TOPIC = 'alerts';
 
 export const SEVERITIES = ['critical', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -145,6 +149,38 @@ function stmts(conn: Connection): Stmts {
   return s;
 }
 
+/** One alert_events row plus the matching `alert.<event>` event, in the caller's transaction. */
+function record(conn: Connection, event: AlertEventRow['event'], fingerprint: string, nowMs: number): void {
+  const a = stmts(conn).get.get(fingerprint)!;
+  stmts(conn).history.run({
+    fingerprint,
+    episode: a.episode,
+    event,
+    severity: a.severity,
+    annotations: a.annotations,
+    now: nowMs,
+  });
+  const row = toRow(a);
+  appendEvent(
+    conn,
+    {
+      topic: ALERT_TOPIC,
+      type: `alert.${event}`,
+      payload: {
+        fingerprint,
+        alertname: row.alertname,
+        severity: row.severity,
+        status: row.status,
+        episode: row.episode,
+        labels: row.labels,
+        annotations: row.annotations,
+        source: row.source,
+      },
+    },
+    nowMs,
+  );
+}
+
 function toRow(r: RawAlert): AlertRow {
   return {
     fingerprint: r.fingerprint,
@@ -183,17 +219,17 @@ export function raiseAlert(
   const existing = s.get.get(fingerprint);
   if (!existing) {
     s.insert.run({ ...p, alertname: input.alertname, labels: canonical(labels) });
-    s.history.run({ ...p, episode: 1, event: 'fired' });
+    record(conn, 'fired', fingerprint, nowMs);
     return { fingerprint, isNewEpisode: true, episode: 1 };
   }
   if (existing.status === 'resolved') {
     s.refire.run(p);
-    s.history.run({ ...p, episode: existing.episode + 1, event: 'fired' });
+    record(conn, 'fired', fingerprint, nowMs);
     return { fingerprint, isNewEpisode: true, episode: existing.episode + 1 };
   }
   s.refresh.run(p);
   if (existing.severity !== input.severity || existing.annotations !== annotations)
-    s.history.run({ ...p, episode: existing.episode, event: 'updated' });
+    record(conn, 'updated', fingerprint, nowMs);
   return { fingerprint, isNewEpisode: false, episode: existing.episode };
 }
 
@@ -208,14 +244,7 @@ export function resolveAlert(
   const existing = s.get.get(fingerprint);
   if (!existing || existing.status !== 'firing') return { fingerprint, resolved: false };
   s.resolve.run({ fingerprint, now: nowMs });
-  s.history.run({
-    fingerprint,
-    episode: existing.episode,
-    event: 'resolved',
-    severity: existing.severity,
-    annotations: existing.annotations,
-    now: nowMs,
-  });
+  record(conn, 'resolved', fingerprint, nowMs);
   return { fingerprint, resolved: true };
 }
 

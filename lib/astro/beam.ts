@@ -21,7 +21,8 @@ export function besselJ1(x: number): number {
       x *
       (72362614232.0 +
         y * (-7895059235.0 + y * (242396853.1 + y * (-2972611.439 + y * (15704.4826 + y * -30.16036606)))));
-    const d = 144725228442.0 + y * (2300535178.0 + y * (18583304.74 + y * (99447.43394 + y * (376.9991397 + y))));
+    const d =
+      144725228442.0 + y * (2300535178.0 + y * (18583304.74 + y * (99447.43394 + y * (376.9991397 + y))));
     return n / d;
   }
   const z = 8 / ax;
@@ -29,7 +30,8 @@ export function besselJ1(x: number): number {
   const xx = ax - 2.356194491;
   const p = 1 + y * (0.183105e-2 + y * (-0.3516396496e-4 + y * (0.2457520174e-5 + y * -0.240337019e-6)));
   const q =
-    0.04687499995 + y * (-0.2002690873e-3 + y * (0.8449199096e-5 + y * (-0.88228987e-6 + y * 0.105787412e-6)));
+    0.04687499995 +
+    y * (-0.2002690873e-3 + y * (0.8449199096e-5 + y * (-0.88228987e-6 + y * 0.105787412e-6)));
   const v = Math.sqrt(0.636619772 / ax) * (Math.cos(xx) * p - z * Math.sin(xx) * q);
   return x < 0 ? -v : v;
 }
@@ -54,7 +56,11 @@ export function airyFwhmDeg(opts: BeamOptions = {}): number {
  * pointing at decPointingDeg: the hour angle where the separation reaches FWHM/2, in sidereal time.
  * 0 when the source never enters the half-power beam.
  */
-export function beamCrossingHalfWidthS(decPointingDeg: number, decSrcDeg: number, fwhmDeg = airyFwhmDeg()): number {
+export function beamCrossingHalfWidthS(
+  decPointingDeg: number,
+  decSrcDeg: number,
+  fwhmDeg = airyFwhmDeg(),
+): number {
   const r = (fwhmDeg / 2) * DEG;
   const dp = decPointingDeg * DEG;
   const ds = decSrcDeg * DEG;

@@ -12,11 +12,46 @@ export interface Calibrator {
 }
 
 export const BUILTIN_CALIBRATORS: readonly Calibrator[] = Object.freeze([
-  { name: '3C48', raDeg: 24.422, decDeg: 33.1597, fluxJy: 15.67, altNames: ['J0137+3309'], catalog: 'builtin' },
-  { name: '3C138', raDeg: 80.2912, decDeg: 16.6394, fluxJy: 8.23, altNames: ['J0521+1638'], catalog: 'builtin' },
-  { name: '3C147', raDeg: 85.6505, decDeg: 49.852, fluxJy: 21.64, altNames: ['J0542+4951'], catalog: 'builtin' },
-  { name: 'J0834+555', raDeg: 128.7287, decDeg: 55.5725, fluxJy: 5.0, altNames: ['4C+55.16'], catalog: 'builtin' },
-  { name: '3C286', raDeg: 202.7845, decDeg: 30.5092, fluxJy: 14.65, altNames: ['J1331+3030'], catalog: 'builtin' },
+  {
+    name: '3C48',
+    raDeg: 24.422,
+    decDeg: 33.1597,
+    fluxJy: 15.67,
+    altNames: ['J0137+3309'],
+    catalog: 'builtin',
+  },
+  {
+    name: '3C138',
+    raDeg: 80.2912,
+    decDeg: 16.6394,
+    fluxJy: 8.23,
+    altNames: ['J0521+1638'],
+    catalog: 'builtin',
+  },
+  {
+    name: '3C147',
+    raDeg: 85.6505,
+    decDeg: 49.852,
+    fluxJy: 21.64,
+    altNames: ['J0542+4951'],
+    catalog: 'builtin',
+  },
+  {
+    name: 'J0834+555',
+    raDeg: 128.7287,
+    decDeg: 55.5725,
+    fluxJy: 5.0,
+    altNames: ['4C+55.16'],
+    catalog: 'builtin',
+  },
+  {
+    name: '3C286',
+    raDeg: 202.7845,
+    decDeg: 30.5092,
+    fluxJy: 14.65,
+    altNames: ['J1331+3030'],
+    catalog: 'builtin',
+  },
 ] satisfies Calibrator[]);
 
 const J2000_LINE =
@@ -59,7 +94,14 @@ export function parseCalibratorCsv(text: string, catalog: Calibrator['catalog'] 
     if (!name || !Number.isFinite(raDeg) || !Number.isFinite(decDeg)) continue;
     if (raDeg < 0 || raDeg >= 360 || Math.abs(decDeg) > 90) throw new RangeError(`bad position for ${name}`);
     const f = flux === undefined || flux === '' ? null : Number(flux);
-    out.push({ name, raDeg, decDeg, fluxJy: f !== null && Number.isFinite(f) ? f : null, altNames: [], catalog });
+    out.push({
+      name,
+      raDeg,
+      decDeg,
+      fluxJy: f !== null && Number.isFinite(f) ? f : null,
+      altNames: [],
+      catalog,
+    });
   }
   return out;
 }

@@ -20,7 +20,8 @@ export function earthRotationAngle(ut1Days: number): number {
 export function gmstHours(ut1Days: number, ttDays: number): number {
   const t = ttDays / 36525;
   const polyArcsec =
-    0.014506 + (4612.156534 + (1.3915817 + (-0.00000044 + (-0.000029956 + -0.0000000368 * t) * t) * t) * t) * t;
+    0.014506 +
+    (4612.156534 + (1.3915817 + (-0.00000044 + (-0.000029956 + -0.0000000368 * t) * t) * t) * t) * t;
   return wrapHours(((earthRotationAngle(ut1Days) + polyArcsec * ARCSEC_TO_RAD) * 12) / Math.PI);
 }
 

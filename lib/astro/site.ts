@@ -30,7 +30,11 @@ export const decToElevation = (decDeg: number, latDeg: number): number => 90 - (
 export const elevationToDec = (elDeg: number, latDeg: number): number => elDeg - 90 + latDeg;
 
 /** Whether a meridian pointing at decDeg lies inside the drive envelope (operator elevation, default 30–125°). */
-export function isObservable(decDeg: number, latDeg: number, env: { elMinDeg?: number; elMaxDeg?: number } = {}): boolean {
+export function isObservable(
+  decDeg: number,
+  latDeg: number,
+  env: { elMinDeg?: number; elMaxDeg?: number } = {},
+): boolean {
   const el = decToElevation(decDeg, latDeg);
   return el >= (env.elMinDeg ?? 30) && el <= (env.elMaxDeg ?? 125);
 }

@@ -63,7 +63,11 @@ export function hourAngleHours(src: Equatorial, utcMs: number, opts?: AstroOptio
   return hourAngle(src, utcMs, o).ha;
 }
 
-function hourAngle(src: Equatorial, utcMs: number, o: Resolved): { ha: number; last: number; decDeg: number } {
+function hourAngle(
+  src: Equatorial,
+  utcMs: number,
+  o: Resolved,
+): { ha: number; last: number; decDeg: number } {
   const last = lstHours(utcMs, { lonDeg: o.site.lonDeg, dut1S: dut1At(o.dut1, utcMs) });
   if (o.model === 'legacy') return { ha: wrapSignedHours(last - src.raDeg / 15), last, decDeg: src.decDeg };
   const app = apparentPlace(src, utcMs, o.site, last);
@@ -120,7 +124,12 @@ export function previousTransit(src: Equatorial, beforeMs: number, opts?: AstroO
 }
 
 /** All transits in [startMs, endMs), in time order. */
-export function transitsBetween(src: Equatorial, startMs: number, endMs: number, opts?: AstroOptions): Transit[] {
+export function transitsBetween(
+  src: Equatorial,
+  startMs: number,
+  endMs: number,
+  opts?: AstroOptions,
+): Transit[] {
   const o = resolve(opts);
   const out: Transit[] = [];
   let t = nextTransitMs(src, startMs, o);

@@ -43,16 +43,28 @@ function readVersion(): string {
   return '0.0.0';
 }
 
-/** The watchdog's liveness probe: the event loop is not stalled and SELECT 1 answers within 1 s. */
+/**
+ * The watchdog's liveness probe: the event loop is not stalled and SELECT 1 answers within 1 s. Deliberately
+ * not db.health().ok: a write lock held by someone else makes the daemon not ready, but it is still alive,
+ * and a watchdog kill would not help.
+ */
 function livenessProbe(d: RunningDaemon, lagBoundMs: number): () => boolean {
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
+  const select1 = d.deps.state.reader.prepare('SELECT 1');
   return () => {
     const maxLagMs = lag.max / 1e6;
     lag.reset();
-    const h = d.deps.state.health();
-    const ok = maxLagMs < lagBoundMs && h.ok && h.latencyMs < 1_000;
-    if (!ok) d.deps.log.warn({ maxLagMs, dbOk: h.ok, dbLatencyMs: h.latencyMs }, 'liveness probe failed');
+    const t0 = performance.now();
+    let dbOk = true;
+    try {
+      select1.get();
+    } catch {
+      dbOk = false;
+    }
+    const dbLatencyMs = performance.now() - t0;
+    const ok = maxLagMs < lagBoundMs && dbOk && dbLatencyMs < 1_000;
+    if (!ok) d.deps.log.warn({ maxLagMs, dbOk, dbLatencyMs }, 'liveness probe failed');
     return ok;
   };
 }
@@ -80,6 +92,8 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
+  // Signals are handled from here on: one that arrives while starting is acted on once started.
+  const signals = installSignals(log);
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({ name: opts.name, run: opts.run, config, log, notifier, version });
@@ -90,7 +104,6 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
     await notifier.close();
     process.exit(code);
   }
-  installSignals(daemon, log, notifier);
   daemon.done.then(
     () => {
       if (!daemon.deps.hardStop?.aborted && !stopRequested) {
@@ -104,7 +117,10 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
       void finish(daemon, notifier, EXIT.FAILURE, 'run() failed');
     },
   );
+  signals.attach((sig) => void finish(daemon, notifier, EXIT.OK, sig));
+  if (stopRequested) return new Promise<never>(() => undefined);
   await notifier.ready(`ready on port ${daemon.port}`);
+  if (stopRequested) return new Promise<never>(() => undefined);
   const bound = Math.max(1_000, (notifier.watchdogIntervalMs ?? 2_000) / 2);
   notifier.startWatchdog(livenessProbe(daemon, bound));
   log.info({ port: daemon.port, watchdogMs: notifier.watchdogIntervalMs ?? null }, 'ready');
@@ -122,16 +138,26 @@ async function finish(d: RunningDaemon, notifier: Notifier, code: number, why: s
   );
 }
 
-function installSignals(d: RunningDaemon, log: Logger, notifier: Notifier): void {
-  let signals = 0;
+/** SIGTERM/SIGINT: the first drains (once a handler is attached), a second exits at once. */
+function installSignals(log: Logger): { attach(stop: (sig: NodeJS.Signals) => void): void } {
+  let count = 0;
+  let pending: NodeJS.Signals | undefined;
+  let stop: ((sig: NodeJS.Signals) => void) | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
+    count++;
+    if (count > 1) {
       log.warn({ signal: sig }, 'second signal: exiting now without draining');
       process.exit(EXIT.FAILURE);
     }
-    void finish(d, notifier, EXIT.OK, sig);
+    if (stop) stop(sig);
+    else pending = sig;
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return {
+    attach(fn) {
+      stop = fn;
+      if (pending) fn(pending);
+    },
+  };
 }

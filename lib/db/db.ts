@@ -74,6 +74,8 @@ export class Db {
   private readonly clock: Clock;
   private readonly log?: Logger;
   private closed = false;
+  /** Monotonic time of the last write that gave up on the budget; cleared by the next successful write. */
+  private writeExhaustedAt: number | null = null;
 
   constructor(opts: OpenOptions) {
     this.name = opts.name;
@@ -127,6 +129,7 @@ export class Db {
           const result = tx.immediate(this.conn);
           this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (this.clock.monotonic() - fnStart) / 1000);
           this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
+          this.writeExhaustedAt = null;
           return result;
         } catch (e) {
           const label = errorLabel(e);
@@ -151,6 +154,7 @@ export class Db {
   }
 
   private busyTimeout(waited: number, cause: unknown): DbBusyError {
+    this.writeExhaustedAt = this.clock.monotonic();
     this.metrics?.busyTimeouts.inc({ db: this.name });
     this.metrics?.errors.inc({ db: this.name, code: 'busy' });
     this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
@@ -195,11 +199,15 @@ export class Db {
 
   /** Run a WAL checkpoint; busy = 1 means a reader kept it from completing. */
   checkpoint(mode: 'passive' | 'restart' | 'truncate'): { busy: number; log: number; checkpointed: number } {
-    const [row] = this.conn.pragma(`wal_checkpoint(${mode.toUpperCase()})`) as {
-      busy: number;
-      log: number;
-      checkpointed: number;
-    }[];
+    // RESTART/TRUNCATE wait for readers through the busy handler; a guard tick must not stall the event
+    // loop for the whole busy_timeout, so it waits briefly and reports busy instead.
+    this.conn.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, 200)}`);
+    let row: { busy: number; log: number; checkpointed: number };
+    try {
+      [row] = this.conn.pragma(`wal_checkpoint(${mode.toUpperCase()})`) as (typeof row)[];
+    } finally {
+      this.conn.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
     this.metrics?.checkpoints.inc({ db: this.name, mode, result: row.busy ? 'busy' : 'ok' });
     return row;
   }
@@ -209,8 +217,13 @@ export class Db {
     const t0 = this.clock.monotonic();
     try {
       this.reader.prepare('SELECT 1').get();
+      // A write that gave up on the budget (lock exhaustion) makes the database degraded until a write
+      // succeeds again or a minute passes: /readyz reports it through this check.
+      const exhausted =
+        this.writeExhaustedAt !== null && this.clock.monotonic() - this.writeExhaustedAt < 60_000;
       return {
-        ok: true,
+        ok: !exhausted,
+        ...(exhausted && { error: `write lock exhausted: a write gave up after the ${this.writeBudgetMs} ms budget` }),
         latencyMs: this.clock.monotonic() - t0,
         schemaVersion: this.userVersion(),
         walBytes: this.walBytes(),

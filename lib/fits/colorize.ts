@@ -3,7 +3,7 @@
 // neighbouring mid-map entries with the smallest colour difference is merged to free one (at most a level or
 // two of error, on one bin, instead of losing a whole end of the map).
 import { colormap, type ColormapName } from './colormap.js';
-import { makeIndexer, NAN_INDEX, type StretchName, type StretchParams } from './stretch.js';
+import { stretchFn, type StretchName, type StretchParams } from './stretch.js';
 
 export interface Colorized {
   indices: Uint8Array;
@@ -26,26 +26,60 @@ function closestPair(cmap: Uint8Array): number {
   let best = 1;
   let bestD = Infinity;
   for (let k = 1; k < 254; k++) {
-    const d = Math.abs(cmap[3 * k] - cmap[3 * k + 3]) + Math.abs(cmap[3 * k + 1] - cmap[3 * k + 4]) + Math.abs(cmap[3 * k + 2] - cmap[3 * k + 5]);
+    const d =
+      Math.abs(cmap[3 * k] - cmap[3 * k + 3]) +
+      Math.abs(cmap[3 * k + 1] - cmap[3 * k + 4]) +
+      Math.abs(cmap[3 * k + 2] - cmap[3 * k + 5]);
     if (d < bestD) [best, bestD] = [k, d];
   }
   return best;
 }
 
+const LUT_BITS = 16;
+const LUT_SIZE = 1 << LUT_BITS;
+
+/**
+ * Bin of every value in one tight loop. Linear is computed exactly; other stretches go through a 65 536-cell
+ * table of bins over [0, 1) (a value within 1/65 536 of a bin edge may land one bin off: invisible, and
+ * 5–10× cheaper than a transcendental per pixel). Returns the count of non-finite values (left at 0).
+ */
+function binValues(
+  values: ArrayLike<number>,
+  o: ColorizeOptions,
+  indices: Uint8Array,
+  used: Uint8Array,
+): number {
+  const f = stretchFn(o.stretch, o.stretchParams);
+  const top = Math.min(255, Math.floor(f(1) * 256));
+  const span = o.vmax - o.vmin;
+  const vmin = o.vmin;
+  const linear = o.stretch === 'linear';
+  const lut = new Uint8Array(LUT_SIZE);
+  if (!linear) for (let i = 0; i < LUT_SIZE; i++) lut[i] = Math.min(255, Math.floor(f(i / LUT_SIZE) * 256));
+  let nan = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) {
+      nan++;
+      continue;
+    }
+    const x = span > 0 ? (v - vmin) / span : 0;
+    let k: number;
+    if (!(x > 0)) k = 0;
+    else if (x >= 1) k = top;
+    else if (linear) k = Math.floor(x * 256);
+    else k = lut[(x * LUT_SIZE) | 0];
+    indices[i] = k;
+    used[k] = 1;
+  }
+  return nan;
+}
+
 export function colorize(values: ArrayLike<number>, o: ColorizeOptions): Colorized {
-  const indexer = makeIndexer(o.vmin, o.vmax, o.stretch, o.stretchParams);
   const n = values.length;
   const indices = new Uint8Array(n);
   const used = new Uint8Array(256);
-  let nanCount = 0;
-  for (let i = 0; i < n; i++) {
-    const k = indexer(values[i]);
-    if (k === NAN_INDEX) nanCount++;
-    else {
-      indices[i] = k;
-      used[k] = 1;
-    }
-  }
+  const nanCount = binValues(values, o, indices, used);
   const palette = Uint8Array.from(colormap(o.colormap));
   if (nanCount === 0) return { indices, palette, transparentIndex: null };
   let slot = used.indexOf(0);

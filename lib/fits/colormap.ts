@@ -16,4 +16,3 @@ export function colormap(name: ColormapName): Uint8Array {
   }
   return t;
 }
-

@@ -24,7 +24,10 @@ export function alignedBuffer(bytes: number): Buffer {
   return Buffer.from(new ArrayBuffer(Math.max(8, Math.ceil(bytes / 8) * 8)), 0, bytes);
 }
 
-export function createDecoder(hdu: Pick<HduInfo, 'bitpix' | 'bscale' | 'bzero' | 'blank'>, maxPixels: number): PixelDecoder {
+export function createDecoder(
+  hdu: Pick<HduInfo, 'bitpix' | 'bscale' | 'bzero' | 'blank'>,
+  maxPixels: number,
+): PixelDecoder {
   const { bitpix, bscale, bzero, blank } = hdu;
   const scaled = bscale !== 1 || bzero !== 0;
   switch (bitpix) {
@@ -42,7 +45,13 @@ export function createDecoder(hdu: Pick<HduInfo, 'bitpix' | 'bscale' | 'bzero' |
   }
 }
 
-function floatDecoder(bpp: 4 | 8, scaled: boolean, bscale: number, bzero: number, maxPixels: number): PixelDecoder {
+function floatDecoder(
+  bpp: 4 | 8,
+  scaled: boolean,
+  bscale: number,
+  bzero: number,
+  maxPixels: number,
+): PixelDecoder {
   const out = bpp === 4 ? new Float32Array(scaled ? maxPixels : 0) : new Float64Array(scaled ? maxPixels : 0);
   return {
     bpp,
@@ -50,7 +59,10 @@ function floatDecoder(bpp: 4 | 8, scaled: boolean, bscale: number, bzero: number
     decode(buf, n) {
       if (bpp === 4) buf.swap32();
       else buf.swap64();
-      const view = bpp === 4 ? new Float32Array(buf.buffer, buf.byteOffset, n) : new Float64Array(buf.buffer, buf.byteOffset, n);
+      const view =
+        bpp === 4
+          ? new Float32Array(buf.buffer, buf.byteOffset, n)
+          : new Float64Array(buf.buffer, buf.byteOffset, n);
       if (!scaled) return view;
       const o = out.subarray(0, n);
       for (let i = 0; i < n; i++) o[i] = view[i] * bscale + bzero;
@@ -94,7 +106,12 @@ function smallIntDecoder(
   };
 }
 
-function int32Decoder(bscale: number, bzero: number, blank: number | bigint | undefined, maxPixels: number): PixelDecoder {
+function int32Decoder(
+  bscale: number,
+  bzero: number,
+  blank: number | bigint | undefined,
+  maxPixels: number,
+): PixelDecoder {
   const out = new Float64Array(maxPixels);
   const b = blank === undefined ? undefined : Number(blank);
   return {
@@ -113,7 +130,12 @@ function int32Decoder(bscale: number, bzero: number, blank: number | bigint | un
   };
 }
 
-function int64Decoder(bscale: number, bzero: number, blank: number | bigint | undefined, maxPixels: number): PixelDecoder {
+function int64Decoder(
+  bscale: number,
+  bzero: number,
+  blank: number | bigint | undefined,
+  maxPixels: number,
+): PixelDecoder {
   const out = new Float64Array(maxPixels);
   const b = blank === undefined ? undefined : BigInt(blank);
   const exactOffset = bscale === 1 && Number.isInteger(bzero) ? BigInt(bzero) : undefined;

@@ -9,7 +9,10 @@ export type DownsampleMode = 'mean' | 'max' | 'nearest';
 export function outputSize(nx: number, ny: number, maxDim: number): { width: number; height: number } {
   const m = Math.max(nx, ny);
   if (m <= maxDim) return { width: nx, height: ny };
-  return { width: Math.max(1, Math.round((nx * maxDim) / m)), height: Math.max(1, Math.round((ny * maxDim) / m)) };
+  return {
+    width: Math.max(1, Math.round((nx * maxDim) / m)),
+    height: Math.max(1, Math.round((ny * maxDim) / m)),
+  };
 }
 
 function edges(n: number, out: number): Int32Array {

@@ -42,7 +42,11 @@ export function isRetryableFitsCode(code: string): boolean {
 }
 
 /** The error for a code: RetryableError or PermanentError from lib/errors, so callers need no FITS knowledge. */
-export function fitsError(code: FitsErrorCode, message: string, details: Record<string, unknown> = {}): ContimgError {
+export function fitsError(
+  code: FitsErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+): ContimgError {
   const opts = { code, details: { ...details, fitsCode: code } };
   return RETRYABLE.has(code) ? new RetryableError(message, opts) : new PermanentError(message, opts);
 }
@@ -51,9 +55,13 @@ export function fitsError(code: FitsErrorCode, message: string, details: Record<
 export function ioError(e: unknown, path: string): ContimgError {
   const code = (e as { code?: unknown } | null)?.code;
   if (code === 'ENOENT') return fitsError('SOURCE_MISSING', `${path}: file not found`, { path });
-  if (code === 'EISDIR') return fitsError('UNSUPPORTED_FORMAT', `${path}: a directory, not a FITS file`, { path });
+  if (code === 'EISDIR')
+    return fitsError('UNSUPPORTED_FORMAT', `${path}: a directory, not a FITS file`, { path });
   const msg = e instanceof Error ? e.message : String(e);
-  return fitsError('IO_ERROR', `${path}: ${msg}`, { path, errno: typeof code === 'string' ? code : undefined });
+  return fitsError('IO_ERROR', `${path}: ${msg}`, {
+    path,
+    errno: typeof code === 'string' ? code : undefined,
+  });
 }
 
 /** The FITS code carried by an error, or undefined for errors that did not come from lib/fits. */

@@ -4,7 +4,10 @@ import { ioError } from './errors.js';
 import { findFirstImage } from './hdu.js';
 import { extractMetadata, type FitsMetadata } from './metadata.js';
 
-export function headerMetadata(path: string, opts: { maxBlocks?: number } = {}): FitsMetadata & { hdu: number } {
+export function headerMetadata(
+  path: string,
+  opts: { maxBlocks?: number } = {},
+): FitsMetadata & { hdu: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');

@@ -49,7 +49,12 @@ export function mtimeMs(fp: Fingerprint): number {
  * Settled = the fingerprint has not moved since the previous look and the file has not been modified for
  * settleMs: a writer still appending would change size or mtime between looks.
  */
-export function isSettled(fp: Fingerprint, prev: Fingerprint | undefined, settleMs: number, nowMs: number): boolean {
+export function isSettled(
+  fp: Fingerprint,
+  prev: Fingerprint | undefined,
+  settleMs: number,
+  nowMs: number,
+): boolean {
   if (nowMs - mtimeMs(fp) < settleMs) return false;
   return prev === undefined || sameFingerprint(fp, prev);
 }

@@ -71,7 +71,11 @@ export function describeHdu(header: FitsHeader, index: number): HduInfo {
   let blank: number | bigint | undefined;
   if (bitpix > 0 && typeof blankV === 'number' && Number.isInteger(blankV)) {
     // Re-read BLANK from the raw card for BITPIX 64: a Number cannot hold every int64.
-    const raw = header.cards.find((c) => c.keyword === 'BLANK')?.raw.slice(10).split('/')[0].trim();
+    const raw = header.cards
+      .find((c) => c.keyword === 'BLANK')
+      ?.raw.slice(10)
+      .split('/')[0]
+      .trim();
     blank = bitpix === 64 && raw && /^[+-]?\d+$/.test(raw) ? BigInt(raw) : blankV;
   }
   return {
@@ -99,8 +103,10 @@ function checkSignature(fd: number, size: number): void {
   const head = Buffer.alloc(CARD_PREFIX);
   fs.readSync(fd, head, 0, CARD_PREFIX, 0);
   const card = head.toString('latin1');
-  if (!card.startsWith('SIMPLE  =')) throw fitsError('NOT_FITS', 'the file does not start with a SIMPLE card');
-  if (card.slice(10, 30).trim() !== 'T') throw fitsError('NOT_FITS', 'SIMPLE is not T: not a standard FITS file');
+  if (!card.startsWith('SIMPLE  ='))
+    throw fitsError('NOT_FITS', 'the file does not start with a SIMPLE card');
+  if (card.slice(10, 30).trim() !== 'T')
+    throw fitsError('NOT_FITS', 'SIMPLE is not T: not a standard FITS file');
 }
 const CARD_PREFIX = 80;
 
@@ -146,7 +152,10 @@ export function findFirstImage(fd: number, opts: FindImageOptions = {}): HduInfo
     (hdu) => {
       if (hdu.isRandomGroups) throw fitsError('RANDOM_GROUPS', 'random-groups data (uv data), not an image');
       if (hdu.isCompressed) {
-        throw fitsError('UNSUPPORTED_COMPRESSED', `HDU ${hdu.index} is a tile-compressed image (fpack); not supported`);
+        throw fitsError(
+          'UNSUPPORTED_COMPRESSED',
+          `HDU ${hdu.index} is a tile-compressed image (fpack); not supported`,
+        );
       }
       return hdu.isImage && hdu.axes.length >= 2 && hdu.axes[0] > 0 && hdu.axes[1] > 0;
     },

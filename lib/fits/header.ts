@@ -165,12 +165,13 @@ export function readHeaderAt(fd: number, offset: number, opts: ReadHeaderOptions
   const buf = Buffer.allocUnsafe(chunkBlocks * BLOCK);
   const parts: string[] = [];
   let pos = offset;
-  for (let blocks = 0; ; ) {
+  for (let blocks = 0; ;) {
     const want = Math.min(chunkBlocks, maxBlocks + 1 - blocks) * BLOCK;
     const n = fs.readSync(fd, buf, 0, want, pos);
     const whole = Math.floor(n / BLOCK);
     if (whole === 0) {
-      if (n > 0 || pos < size) throw fitsError('TRUNCATED_HEADER', `header ends mid-block at byte ${pos + n}`);
+      if (n > 0 || pos < size)
+        throw fitsError('TRUNCATED_HEADER', `header ends mid-block at byte ${pos + n}`);
       throw fitsError('NO_END', `no END card before the end of the file (${blocks} blocks read)`);
     }
     const text = buf.toString('latin1', 0, whole * BLOCK);
@@ -184,7 +185,8 @@ export function readHeaderAt(fd: number, offset: number, opts: ReadHeaderOptions
     blocks += whole;
     pos += whole * BLOCK;
     if (blocks >= maxBlocks) break;
-    if (n % BLOCK !== 0) throw fitsError('TRUNCATED_HEADER', `header ends mid-block at byte ${pos + (n % BLOCK)}`);
+    if (n % BLOCK !== 0)
+      throw fitsError('TRUNCATED_HEADER', `header ends mid-block at byte ${pos + (n % BLOCK)}`);
   }
   throw fitsError('HEADER_TOO_LARGE', `no END card within ${maxBlocks} header blocks`, { maxBlocks });
 }
@@ -192,7 +194,8 @@ export function readHeaderAt(fd: number, offset: number, opts: ReadHeaderOptions
 /** Character offset of the END card in block-aligned text, or −1. */
 function findEnd(text: string): number {
   for (let i = 0; i + CARD <= text.length; i += CARD) {
-    if (text.charCodeAt(i) === 69 && text.startsWith('END', i) && text.slice(i + 3, i + CARD).trim() === '') return i;
+    if (text.charCodeAt(i) === 69 && text.startsWith('END', i) && text.slice(i + 3, i + CARD).trim() === '')
+      return i;
   }
   return -1;
 }

@@ -88,7 +88,11 @@ export function minmax(values: ArrayLike<number>): [number, number] | null {
 }
 
 /** Limits [vmin, vmax] for values in FITS row order; null when no value is finite. */
-export function computeLimits(values: ArrayLike<number>, opts: IntervalOptions, dtype: Dtype = 'float32'): [number, number] | null {
+export function computeLimits(
+  values: ArrayLike<number>,
+  opts: IntervalOptions,
+  dtype: Dtype = 'float32',
+): [number, number] | null {
   switch (opts.interval) {
     case 'zscale': {
       const r = zscale(values, { ...opts.zscale, contrast: opts.contrast ?? 0.25 }, dtype);

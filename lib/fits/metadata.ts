@@ -94,7 +94,8 @@ function axesOf(h: FitsHeader, naxis: number[]): AxisInfo[] {
 }
 
 function celestial(axes: AxisInfo[]): Pick<FitsMetadata, 'raDeg' | 'decDeg' | 'glonDeg' | 'glatDeg'> {
-  const find = (re: RegExp): AxisInfo | undefined => axes.find((a) => a.ctype !== null && re.test(a.ctype.toUpperCase()));
+  const find = (re: RegExp): AxisInfo | undefined =>
+    axes.find((a) => a.ctype !== null && re.test(a.ctype.toUpperCase()));
   return {
     raDeg: find(/^RA(-|$)/)?.crval ?? null,
     decDeg: find(/^DEC(-|$)/)?.crval ?? null,
@@ -106,7 +107,8 @@ function celestial(axes: AxisInfo[]): Pick<FitsMetadata, 'raDeg' | 'decDeg' | 'g
 function beam(h: FitsHeader): Pick<FitsMetadata, 'bmajDeg' | 'bminDeg' | 'bpaDeg' | 'beamSource'> {
   const bmaj = num(h, 'BMAJ');
   const bmin = num(h, 'BMIN');
-  if (bmaj !== null && bmin !== null) return { bmajDeg: bmaj, bminDeg: bmin, bpaDeg: num(h, 'BPA'), beamSource: 'keywords' };
+  if (bmaj !== null && bmin !== null)
+    return { bmajDeg: bmaj, bminDeg: bmin, bpaDeg: num(h, 'BPA'), beamSource: 'keywords' };
   const hist = aipsHistoryBeam(h.history);
   if (hist) return { bmajDeg: hist[0], bminDeg: hist[1], bpaDeg: hist[2], beamSource: 'aips-history' };
   return { bmajDeg: null, bminDeg: null, bpaDeg: null, beamSource: null };

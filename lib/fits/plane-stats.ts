@@ -28,7 +28,10 @@ function dataBitpix(hdu: HduInfo, dtype: 'float32' | 'float64'): number {
   return dtype === 'float32' ? -32 : -64;
 }
 
-export function planeStats(path: string, opts: { contrast?: number; select?: PlaneSelect; maxBlocks?: number } = {}): PlaneStatsReport {
+export function planeStats(
+  path: string,
+  opts: { contrast?: number; select?: PlaneSelect; maxBlocks?: number } = {},
+): PlaneStatsReport {
   const contrast = opts.contrast ?? 0.25;
   const img = openImage(path, { maxBlocks: opts.maxBlocks });
   try {

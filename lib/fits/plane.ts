@@ -40,17 +40,24 @@ export function openImage(path: string, opts: OpenImageOptions = {}): OpenImage 
   }
   try {
     const fingerprint = fstatFingerprint(fd, path);
-    const hdu = findFirstImage(fd, { maxBlocks: opts.maxBlocks ?? DEFAULT_MAX_BLOCKS, fileSize: fingerprint.size });
+    const hdu = findFirstImage(fd, {
+      maxBlocks: opts.maxBlocks ?? DEFAULT_MAX_BLOCKS,
+      fileSize: fingerprint.size,
+    });
     const [nx, ny] = hdu.axes;
     const nPlanes = hdu.axes.slice(2).reduce((a, b) => a * b, 1);
     if (opts.maxPixels !== undefined && nx * ny > opts.maxPixels) {
       throw fitsError('TOO_LARGE', `${nx}×${ny} plane exceeds maxPixels ${opts.maxPixels}`, { nx, ny });
     }
     if (fingerprint.size < hdu.dataStart + hdu.dataBytes) {
-      throw fitsError('TRUNCATED_DATA', `file has ${fingerprint.size} bytes; the data unit needs ${hdu.dataStart + hdu.dataBytes}`, {
-        size: fingerprint.size,
-        needed: hdu.dataStart + hdu.dataBytes,
-      });
+      throw fitsError(
+        'TRUNCATED_DATA',
+        `file has ${fingerprint.size} bytes; the data unit needs ${hdu.dataStart + hdu.dataBytes}`,
+        {
+          size: fingerprint.size,
+          needed: hdu.dataStart + hdu.dataBytes,
+        },
+      );
     }
     let closed = false;
     return {
@@ -82,14 +89,22 @@ export interface StreamOptions {
 }
 
 /** Stream plane `planeIndex` to sink in strips of whole rows. Short reads are TRUNCATED_DATA. */
-export function streamPlane(img: OpenImage, planeIndex: number, sink: StripSink, opts: StreamOptions = {}): void {
+export function streamPlane(
+  img: OpenImage,
+  planeIndex: number,
+  sink: StripSink,
+  opts: StreamOptions = {},
+): void {
   const { nx, ny, hdu } = img;
   if (!Number.isInteger(planeIndex) || planeIndex < 0 || planeIndex >= img.nPlanes) {
     throw fitsError('BAD_PLANE', `plane ${planeIndex} out of range 0..${img.nPlanes - 1}`);
   }
   const bpp = Math.abs(hdu.bitpix) / 8;
   const rowBytes = nx * bpp;
-  const rowsPerStrip = Math.max(1, Math.min(ny, Math.floor((opts.stripBytes ?? DEFAULT_STRIP_BYTES) / rowBytes)));
+  const rowsPerStrip = Math.max(
+    1,
+    Math.min(ny, Math.floor((opts.stripBytes ?? DEFAULT_STRIP_BYTES) / rowBytes)),
+  );
   const buf = alignedBuffer(rowsPerStrip * rowBytes);
   const decoder = createDecoder(hdu, rowsPerStrip * nx);
   const planeStart = hdu.dataStart + planeIndex * nx * ny * bpp;

@@ -28,9 +28,11 @@ export function encodeIndexedPng(
   palette: Uint8Array,
   opts: IndexedPngOptions = {},
 ): Buffer {
-  if (indices.length !== width * height) throw new Error(`encodeIndexedPng: ${indices.length} indices for ${width}×${height}`);
+  if (indices.length !== width * height)
+    throw new Error(`encodeIndexedPng: ${indices.length} indices for ${width}×${height}`);
   const entries = palette.length / 3;
-  if (!Number.isInteger(entries) || entries < 1 || entries > 256) throw new Error('encodeIndexedPng: palette must hold 1–256 RGB entries');
+  if (!Number.isInteger(entries) || entries < 1 || entries > 256)
+    throw new Error('encodeIndexedPng: palette must hold 1–256 RGB entries');
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -49,6 +51,9 @@ export function encodeIndexedPng(
     alpha[t] = 0;
     parts.push(chunk('tRNS', alpha));
   }
-  parts.push(chunk('IDAT', zlib.deflateSync(raw, { level: opts.level ?? 6 })), chunk('IEND', new Uint8Array(0)));
+  parts.push(
+    chunk('IDAT', zlib.deflateSync(raw, { level: opts.level ?? 6 })),
+    chunk('IEND', new Uint8Array(0)),
+  );
   return Buffer.concat(parts);
 }

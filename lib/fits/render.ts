@@ -101,7 +101,13 @@ export function checkUnchanged(img: OpenImage): void {
   }
 }
 
-function fullPlaneZscale(img: OpenImage, plane: number, nFinite: number, opts: RenderOptions, dtype: 'float32' | 'float64'): [number, number] | null {
+function fullPlaneZscale(
+  img: OpenImage,
+  plane: number,
+  nFinite: number,
+  opts: RenderOptions,
+  dtype: 'float32' | 'float64',
+): [number, number] | null {
   const sampler = new ZscaleSampler(nFinite);
   streamPlane(img, plane, (px, _y0, rows) => sampler.add(px, rows * img.nx), { stripBytes: opts.stripBytes });
   const r = zscaleFromSamples(sampler.result(), { contrast: opts.contrast }, dtype);
@@ -130,12 +136,14 @@ export function renderThumbnail(path: string, options: Partial<RenderOptions> = 
     );
     checkUnchanged(img);
     const t2 = performance.now();
-    if (ds.nFinite === 0) throw fitsError('ALL_NONFINITE', `${path}: plane ${plane} has no finite pixel`, { plane });
+    if (ds.nFinite === 0)
+      throw fitsError('ALL_NONFINITE', `${path}: plane ${plane} has no finite pixel`, { plane });
     const limits =
       opts.limitsOn === 'full' && opts.interval === 'zscale'
         ? fullPlaneZscale(img, plane, acc?.result().nFinite ?? ds.nFinite, opts, dtype)
         : computeLimits(ds.data, opts, 'float32');
-    if (!limits) throw fitsError('ALL_NONFINITE', `${path}: no finite pixel in the thumbnail grid`, { plane });
+    if (!limits)
+      throw fitsError('ALL_NONFINITE', `${path}: no finite pixel in the thumbnail grid`, { plane });
     const [vmin, vmax] = limits;
     const t3 = performance.now();
     const c = colorize(ds.data, {
@@ -147,7 +155,10 @@ export function renderThumbnail(path: string, options: Partial<RenderOptions> = 
       nanColor: opts.nanColor,
       nanTransparent: opts.nanTransparent,
     });
-    const png = encodeIndexedPng(c.indices, ds.width, ds.height, c.palette, { level: opts.pngLevel, transparentIndex: c.transparentIndex });
+    const png = encodeIndexedPng(c.indices, ds.width, ds.height, c.palette, {
+      level: opts.pngLevel,
+      transparentIndex: c.transparentIndex,
+    });
     const t4 = performance.now();
     return {
       png,

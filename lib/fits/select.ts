@@ -22,7 +22,9 @@ function axisKey(hdu: HduInfo, n: number, key: string): number | string | undefi
 }
 
 function ctype(hdu: HduInfo, n: number): string {
-  return String(axisKey(hdu, n, 'CTYPE') ?? '').trim().toUpperCase();
+  return String(axisKey(hdu, n, 'CTYPE') ?? '')
+    .trim()
+    .toUpperCase();
 }
 
 function worldToPixel(hdu: HduInfo, n: number, world: number): number {
@@ -45,7 +47,10 @@ export function planeIndexFor(hdu: HduInfo, select: PlaneSelect = {}): number {
   if (select.stokes !== undefined) {
     const k = extra.findIndex((_, i) => ctype(hdu, i + 3) === 'STOKES');
     if (k < 0) throw fitsError('BAD_PLANE', 'no STOKES axis in this image');
-    idx[k] = typeof select.stokes === 'number' ? select.stokes : worldToPixel(hdu, k + 3, STOKES_CODE[select.stokes]);
+    idx[k] =
+      typeof select.stokes === 'number'
+        ? select.stokes
+        : worldToPixel(hdu, k + 3, STOKES_CODE[select.stokes]);
   }
   if (select.channel !== undefined) {
     let k = extra.findIndex((_, i) => SPECTRAL.test(ctype(hdu, i + 3)));
@@ -57,7 +62,10 @@ export function planeIndexFor(hdu: HduInfo, select: PlaneSelect = {}): number {
   let stride = 1;
   for (let i = 0; i < extra.length; i++) {
     if (!Number.isInteger(idx[i]) || idx[i] < 0 || idx[i] >= extra[i]) {
-      throw fitsError('BAD_PLANE', `axis ${i + 3} (${ctype(hdu, i + 3) || 'unnamed'}): pixel ${idx[i]} out of range`);
+      throw fitsError(
+        'BAD_PLANE',
+        `axis ${i + 3} (${ctype(hdu, i + 3) || 'unnamed'}): pixel ${idx[i]} out of range`,
+      );
     }
     plane += idx[i] * stride;
     stride *= extra[i];

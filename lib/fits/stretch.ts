@@ -33,7 +33,12 @@ export const NAN_INDEX = 256;
  * [0, 1], stretch, then matplotlib's floor(x·256) with 1.0 in the top bin. vmin = vmax (a constant image)
  * maps everything to bin 0 without dividing by zero.
  */
-export function makeIndexer(vmin: number, vmax: number, stretch: StretchName, params: StretchParams = {}): (v: number) => number {
+export function makeIndexer(
+  vmin: number,
+  vmax: number,
+  stretch: StretchName,
+  params: StretchParams = {},
+): (v: number) => number {
   const f = stretchFn(stretch, params);
   const span = vmax - vmin;
   const top = Math.min(255, Math.floor(f(1) * 256));

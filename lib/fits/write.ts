@@ -22,7 +22,8 @@ function formatValue(v: HeaderValue): string {
 export function formatCard(keyword: string, value: HeaderValue | null, comment?: string): string {
   const k = keyword.padEnd(8).slice(0, 8);
   if (keyword === 'HISTORY' || keyword === 'COMMENT' || keyword === '' || keyword === 'CONTINUE') {
-    const text = keyword === 'CONTINUE' ? `  ${formatValue(String(value ?? '')).trimEnd()}` : String(value ?? '');
+    const text =
+      keyword === 'CONTINUE' ? `  ${formatValue(String(value ?? '')).trimEnd()}` : String(value ?? '');
     return (k + text).padEnd(CARD).slice(0, CARD);
   }
   if (keyword === 'END') return 'END'.padEnd(CARD);
@@ -52,7 +53,12 @@ export interface WriteImageOptions {
   row: (y: number, plane: number) => ArrayLike<number> | ArrayLike<bigint>;
 }
 
-function encodeRow(bitpix: Bitpix, values: ArrayLike<number> | ArrayLike<bigint>, out: Buffer, offset: number): void {
+function encodeRow(
+  bitpix: Bitpix,
+  values: ArrayLike<number> | ArrayLike<bigint>,
+  out: Buffer,
+  offset: number,
+): void {
   const n = values.length;
   for (let i = 0; i < n; i++) {
     const v = values[i];

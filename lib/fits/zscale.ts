@@ -22,7 +22,14 @@ export interface ZscaleResult {
 
 export type Dtype = 'float32' | 'float64';
 
-const DEFAULTS = { nSamples: 1000, contrast: 0.25, maxReject: 0.5, minNpixels: 5, krej: 2.5, maxIterations: 5 };
+const DEFAULTS = {
+  nSamples: 1000,
+  contrast: 0.25,
+  maxReject: 0.5,
+  minNpixels: 5,
+  krej: 2.5,
+  maxIterations: 5,
+};
 
 /** Streaming sampler: needs the finite count up front (a first pass), then takes every stride-th finite value. */
 export class ZscaleSampler {
@@ -58,7 +65,11 @@ function countFinite(values: ArrayLike<number>): number {
 }
 
 /** zscale limits of in-memory values; null when there is no finite value. */
-export function zscale(values: ArrayLike<number>, opts: ZscaleOptions = {}, dtype: Dtype = 'float64'): ZscaleResult | null {
+export function zscale(
+  values: ArrayLike<number>,
+  opts: ZscaleOptions = {},
+  dtype: Dtype = 'float64',
+): ZscaleResult | null {
   const s = new ZscaleSampler(countFinite(values), opts.nSamples ?? DEFAULTS.nSamples);
   s.add(values);
   return zscaleFromSamples(s.result(), opts, dtype);
@@ -114,7 +125,13 @@ function dilate(bad: Uint8Array, ngrow: number): Uint8Array {
 }
 
 /** One rejection pass: returns the new mask (residual beyond krej·std, then dilated). */
-function rejectPass(samples: Float64Array, bad: Uint8Array, fit: [number, number], krej: number, ngrow: number): Uint8Array {
+function rejectPass(
+  samples: Float64Array,
+  bad: Uint8Array,
+  fit: [number, number],
+  krej: number,
+  ngrow: number,
+): Uint8Array {
   const npix = samples.length;
   const flat = new Float64Array(npix);
   let n = 0;
@@ -136,7 +153,11 @@ function rejectPass(samples: Float64Array, bad: Uint8Array, fit: [number, number
 }
 
 /** The zscale algorithm on the samples (in sampling order; sorted here). */
-export function zscaleFromSamples(samplesIn: Float64Array, opts: ZscaleOptions = {}, dtype: Dtype = 'float64'): ZscaleResult | null {
+export function zscaleFromSamples(
+  samplesIn: Float64Array,
+  opts: ZscaleOptions = {},
+  dtype: Dtype = 'float64',
+): ZscaleResult | null {
   const o = { ...DEFAULTS, ...opts };
   const npix = samplesIn.length;
   if (npix === 0) return null;

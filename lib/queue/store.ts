@@ -124,6 +124,11 @@ export class SqliteQueueStore {
     return this.db.write((c) => enqueue(c, spec, this.clock.now()));
   }
 
+  /** Enqueue several jobs in one transaction (all or none). */
+  enqueueMany(specs: EnqueueSpec[]): { job: Job; created: boolean }[] {
+    return this.db.write((c) => specs.map((spec) => enqueue(c, spec, this.clock.now())));
+  }
+
   /** Claim up to `limit` due jobs (or jobs whose lease expired) in one UPDATE … RETURNING. */
   claim(opts: ClaimOptions): ClaimedJob[] {
     if (!(opts.leaseMs > 0)) throw new ValidationError('leaseMs must be > 0', { leaseMs: opts.leaseMs });

@@ -42,6 +42,7 @@ export interface WorkerOptions {
   /** After aborting unfinished jobs, how long to wait for handlers to settle before releasing anyway. */
   abortGraceMs?: number;
   gaugeEveryMs?: number;
+  /** Retry delays for failed jobs; overrides the store's policy when both are given. */
   retryPolicy?: BackoffPolicy;
   log?: Logger;
   clock?: Clock;
@@ -81,6 +82,7 @@ export class Worker {
   };
   private readonly o: Required<Omit<WorkerOptions, 'store' | 'metrics' | 'retryPolicy'>> & {
     metrics?: QueueMetrics;
+    retryPolicy?: BackoffPolicy;
   };
   private readonly store: SqliteQueueStore;
   private readonly inflight = new Map<number, InFlight>();
@@ -109,6 +111,7 @@ export class Worker {
       log: (opts.log ?? silentLogger()).child({ component: 'queue-worker', queue: opts.queue }),
       clock,
       metrics: opts.metrics,
+      retryPolicy: opts.retryPolicy,
     };
   }
 
@@ -260,7 +263,7 @@ export class Worker {
     }
     const err = reason instanceof JobTimeoutError ? reason : e;
     const retryable = isRetryable(err);
-    const { state, runAt } = this.store.fail(entry.lease, err, { retryable });
+    const { state, runAt } = this.store.fail(entry.lease, err, { retryable, policy: this.o.retryPolicy });
     if (state === 'queued') this.summary.retried++;
     else this.summary.dead++;
     log.warn(

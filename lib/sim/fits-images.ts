@@ -144,7 +144,11 @@ export function writeSimulatedImage(o: SimulatedImageOptions): string {
       for (let x = 0; x < o.nx; x++) row[x] = noise * gauss();
       for (const s of bySourceRow.get(y) ?? []) {
         const dy = y - s.y;
-        for (let x = Math.max(0, Math.floor(s.x) - reach); x <= Math.min(o.nx - 1, Math.ceil(s.x) + reach); x++) {
+        for (
+          let x = Math.max(0, Math.floor(s.x) - reach);
+          x <= Math.min(o.nx - 1, Math.ceil(s.x) + reach);
+          x++
+        ) {
           const dx = x - s.x;
           const u = dx * ct + dy * st;
           const v = -dx * st + dy * ct;

@@ -83,30 +83,49 @@ function toNumbers(v: unknown): number[] {
 }
 
 type Group = InstanceType<typeof h5wasm.Group>;
+type Dataset = InstanceType<typeof h5wasm.Dataset>;
 
-function dataset(group: Group, name: string): InstanceType<typeof h5wasm.Dataset> | null {
-  if (!group.keys().includes(name)) return null;
-  const e = group.get(name);
+/** A group with its member names listed once: keys() is the costliest call in a header read. */
+interface Listed {
+  group: Group;
+  names: Set<string>;
+}
+
+function listed(group: Group): Listed {
+  return { group, names: new Set(group.keys()) };
+}
+
+function dataset(g: Listed, name: string): Dataset | null {
+  if (!g.names.has(name)) return null;
+  const e = g.group.get(name);
   return e instanceof h5wasm.Dataset ? e : null;
 }
 
-function scalarOf(group: Group, name: string): number | null {
-  return toNumber(dataset(group, name)?.value ?? null);
+function scalarOf(g: Listed, name: string): number | null {
+  return toNumber(dataset(g, name)?.value ?? null);
 }
 
-function stringOf(group: Group, name: string): string | null {
-  const v = dataset(group, name)?.value;
+/** The first element only (integration_time is per baseline-time; one value is enough). */
+function firstOf(g: Listed, name: string): number | null {
+  const d = dataset(g, name);
+  if (!d) return null;
+  return toNumber(d.shape && d.shape.length > 0 ? d.slice([[0, 1]]) : d.value);
+}
+
+function stringOf(g: Listed, name: string): string | null {
+  const v = dataset(g, name)?.value;
   if (typeof v === 'string') return v;
   if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
   return null;
 }
 
-function extraKeywords(header: Group): Record<string, number | string | boolean> {
+function extraKeywords(header: Listed): Record<string, number | string | boolean> {
   const out: Record<string, number | string | boolean> = {};
-  if (!header.keys().includes('extra_keywords')) return out;
-  const ek = header.get('extra_keywords');
-  if (!(ek instanceof h5wasm.Group)) return out;
-  for (const k of ek.keys()) {
+  if (!header.names.has('extra_keywords')) return out;
+  const e = header.group.get('extra_keywords');
+  if (!(e instanceof h5wasm.Group)) return out;
+  const ek = listed(e);
+  for (const k of ek.names) {
     const d = dataset(ek, k);
     if (!d || (d.shape !== null && d.shape.length > 0)) continue;
     const v = d.value;
@@ -125,7 +144,7 @@ class HeaderProblem extends Error {
   }
 }
 
-function required(header: Group, name: string): number {
+function required(header: Listed, name: string): number {
   const v = scalarOf(header, name);
   if (v === null || !Number.isFinite(v)) throw new HeaderProblem('not_uvh5', `Header/${name} missing`);
   return v;
@@ -137,8 +156,9 @@ function uniqueSorted(values: number[]): number[] {
 
 /** Build the header from an open file. Throws HeaderProblem for a file that is HDF5 but not usable UVH5. */
 function headerFrom(file: InstanceType<typeof h5wasm.File>, filePath: string): Uvh5Header {
-  if (!file.keys().includes('Header')) throw new HeaderProblem('not_uvh5', 'no Header group');
-  const header = file.get('Header') as Group;
+  const root = file.get('Header');
+  if (!(root instanceof h5wasm.Group)) throw new HeaderProblem('not_uvh5', 'no Header group');
+  const header = listed(root);
   const nblts = required(header, 'Nblts');
   const ntimes = required(header, 'Ntimes');
   const nfreqs = required(header, 'Nfreqs');
@@ -161,7 +181,7 @@ function headerFrom(file: InstanceType<typeof h5wasm.File>, filePath: string): U
     npols: scalarOf(header, 'Npols'),
     timesJd: uniqueSorted(times),
     freqsHz: freqs,
-    integrationTimeS: scalarOf(header, 'integration_time'),
+    integrationTimeS: firstOf(header, 'integration_time'),
     telescopeName: stringOf(header, 'telescope_name'),
     phaseCenterDecRad: dec,
     haPhaseCenterRad: typeof extra.ha_phase_center === 'number' ? extra.ha_phase_center : null,

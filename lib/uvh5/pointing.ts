@@ -44,7 +44,12 @@ export interface HeaderPointing {
 
 export type HeaderPointingResult =
   | { ok: true; pointing: HeaderPointing }
-  | { ok: false; reason: 'epoch_out_of_range' | 'bad_times'; detail: string; pointing: HeaderPointing | null };
+  | {
+      ok: false;
+      reason: 'epoch_out_of_range' | 'bad_times';
+      detail: string;
+      pointing: HeaderPointing | null;
+    };
 
 export interface PointingOptions {
   nowMs: number;
@@ -58,7 +63,12 @@ const RAD = 180 / Math.PI;
 export function pointingFromHeader(h: Uvh5Header, opts: PointingOptions): HeaderPointingResult {
   const times = h.timesJd;
   if (times.length === 0 || !times.every(Number.isFinite)) {
-    return { ok: false, reason: 'bad_times', detail: 'Header/time_array is empty or not finite', pointing: null };
+    return {
+      ok: false,
+      reason: 'bad_times',
+      detail: 'Header/time_array is empty or not finite',
+      pointing: null,
+    };
   }
   const site = opts.site ?? DSA110_SITE;
   const first = unixMsFromJd(times[0]);
@@ -69,9 +79,10 @@ export function pointingFromHeader(h: Uvh5Header, opts: PointingOptions): Header
   const last_h = lstHours(mid, { lonDeg: site.lonDeg, dut1S });
   const decDeg = finiteOrNull(h.phaseCenterDecRad) === null ? null : (h.phaseCenterDecRad as number) * RAD;
   const haDeg = finiteOrNull(h.haPhaseCenterRad) === null ? null : (h.haPhaseCenterRad as number) * RAD;
-  const missing = [decDeg === null ? 'phase_center_dec' : null, haDeg === null ? 'ha_phase_center' : null].filter(
-    (x): x is string => x !== null,
-  );
+  const missing = [
+    decDeg === null ? 'phase_center_dec' : null,
+    haDeg === null ? 'ha_phase_center' : null,
+  ].filter((x): x is string => x !== null);
   const pointing: HeaderPointing = {
     path: h.path,
     startUtcMs: first - halfInt,

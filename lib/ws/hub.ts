@@ -183,8 +183,7 @@ export class WsHub {
     if ('error' in msg) return this.send(client, { type: 'error', error: 'bad_message', message: msg.error });
     switch (msg.type) {
       case 'subscribe':
-        client.subs.add(msg.topic);
-        return this.send(client, { type: 'subscribed', topic: msg.topic });
+        return this.subscribe(client, msg.topic, msg.since_seq);
       case 'unsubscribe':
         client.subs.delete(msg.topic);
         return this.send(client, { type: 'unsubscribed', topic: msg.topic });
@@ -219,19 +218,8 @@ export class WsHub {
     }
     for (const t of session.subscriptions) client.subs.add(t);
     const upTo = this.tail.lastSeq;
-    let after = Math.min(lastSeq ?? session.lastSeq, upTo);
     const topics = client.subs.has(ALL_TOPICS) ? undefined : [...client.subs];
-    let replayed = 0;
-    while (after < upTo && (topics === undefined || topics.length > 0)) {
-      const page = this.opts.db.read((c) => readEventsAfter(c, after, { topics, limit: REPLAY_PAGE }));
-      for (const ev of page) {
-        if (ev.seq > upTo) break;
-        this.sendRaw(client, 'event', eventFrame(ev));
-        replayed++;
-      }
-      if (page.length < REPLAY_PAGE) break;
-      after = page[page.length - 1].seq;
-    }
+    const replayed = this.replay(client, topics, lastSeq ?? session.lastSeq, upTo);
     client.lastSeq = upTo;
     this.send(client, {
       type: 'resumed',
@@ -240,6 +228,50 @@ export class WsHub {
       replayed,
       last_seq: upTo,
     });
+  }
+
+  /**
+   * Send the events after `after` up to `upTo` (the tail's position: later ones arrive live) whose topic is
+   * in `topics` (undefined = all), in seq order. Synchronous, so no live batch interleaves.
+   */
+  private replay(client: Client, topics: string[] | undefined, after: number, upTo: number): number {
+    let from = Math.min(after, upTo);
+    let replayed = 0;
+    while (from < upTo && (topics === undefined || topics.length > 0)) {
+      const page = this.opts.db.read((c) => readEventsAfter(c, from, { topics, limit: REPLAY_PAGE }));
+      for (const ev of page) {
+        if (ev.seq > upTo) break;
+        this.sendRaw(client, 'event', eventFrame(ev));
+        replayed++;
+      }
+      if (page.length < REPLAY_PAGE) break;
+      from = page[page.length - 1].seq;
+    }
+    return replayed;
+  }
+
+  /** subscribe, optionally with since_seq: history of that topic first (only if no current subscription overlaps). */
+  private subscribe(client: Client, topic: string, sinceSeq: number | undefined): void {
+    if (sinceSeq === undefined) {
+      client.subs.add(topic);
+      return this.send(client, { type: 'subscribed', topic });
+    }
+    const overlaps = topic === ALL_TOPICS ? client.subs.size > 0 : topicMatches(client.subs, topic);
+    if (overlaps) {
+      return this.send(client, {
+        type: 'error',
+        error: 'since_seq_overlap',
+        message: 'since_seq needs a topic not already covered by this connection (it would repeat events)',
+      });
+    }
+    client.subs.add(topic);
+    const replayed = this.replay(
+      client,
+      topic === ALL_TOPICS ? undefined : [topic],
+      sinceSeq,
+      this.tail.lastSeq,
+    );
+    this.send(client, { type: 'subscribed', topic, replayed });
   }
 
   private fanOut(events: EventRow[]): void {

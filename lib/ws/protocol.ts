@@ -49,6 +49,8 @@ export interface PongMsg {
 export interface SubscribedMsg {
   type: 'subscribed' | 'unsubscribed';
   topic: string;
+  /** With subscribe{since_seq}: how many past events were sent before this message. */
+  replayed?: number;
 }
 export interface ResumedMsg {
   type: 'resumed';
@@ -86,7 +88,8 @@ export const SERVER_MSG_TYPES = [
 // ---- client → server -------------------------------------------------------------------------------
 
 export type ClientMsg =
-  | { type: 'subscribe'; topic: string }
+  /** since_seq: first send this topic's events after that seq (e.g. after a daemon restart lost the token). */
+  | { type: 'subscribe'; topic: string; since_seq?: number }
   | { type: 'unsubscribe'; topic: string }
   /** Only as the first message of a connection (or use ?reconnect_token=&last_seq= on the URL). */
   | { type: 'resume'; reconnect_token: string; last_seq?: number }
@@ -110,7 +113,10 @@ export function parseClientMsg(text: string): ClientMsg | { error: string } {
     case 'unsubscribe':
       if (typeof o.topic !== 'string' || !TOPIC.test(o.topic))
         return { error: 'topic must be a short string' };
-      return { type: o.type, topic: o.topic };
+      if (o.type === 'unsubscribe') return { type: 'unsubscribe', topic: o.topic };
+      if (o.since_seq !== undefined && !isSeq(o.since_seq))
+        return { error: 'since_seq must be an integer >= 0' };
+      return { type: 'subscribe', topic: o.topic, since_seq: o.since_seq as number | undefined };
     case 'resume':
       if (typeof o.reconnect_token !== 'string') return { error: 'reconnect_token must be a string' };
       if (o.last_seq !== undefined && !isSeq(o.last_seq))

@@ -91,7 +91,20 @@ describe('contimg-pointing-monitor (built)', () => {
           settleS: 0.2,
           scanIntervalS: 0.3,
           minFreeGb: 0,
-          converter: { argv: [process.execPath, CLI, 'convert-check', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}'], timeoutS: 60 },
+          converter: {
+            argv: [
+              process.execPath,
+              CLI,
+              'convert-check',
+              '--manifest',
+              '{manifest}',
+              '--out',
+              '{out}',
+              '--result',
+              '{result}',
+            ],
+            timeoutS: 60,
+          },
         },
         pointingMonitor: { port: pointPort, pollIntervalS: 0.2, statusIntervalS: 0.3, backfillDays: 1 },
       }),
@@ -101,12 +114,18 @@ describe('contimg-pointing-monitor (built)', () => {
     const text0 = await (await fetch(`http://127.0.0.1:${pointPort}/metrics`)).text();
     expect(text0).toMatch(/contimg_pointing_header_reads_total\{result="ok"\} 0/);
     expect(text0).toMatch(/contimg_pointing_next_transit_timestamp_seconds\{calibrator="3C286"\} \d+/);
-    expect(metric(text0, /contimg_pointing_local_sidereal_time_hours\{kind="apparent"\} ([\d.]+)/)).toBeLessThan(24);
+    expect(
+      metric(text0, /contimg_pointing_local_sidereal_time_hours\{kind="apparent"\} ([\d.]+)/),
+    ).toBeLessThan(24);
 
     const ws = new WebSocket(`ws://127.0.0.1:${pointPort}/ws`);
     const seen: { event: string; payload: Record<string, unknown> }[] = [];
     ws.on('message', (raw) => {
-      const m = JSON.parse(raw.toString()) as { type: string; event: string; payload: Record<string, unknown> };
+      const m = JSON.parse(raw.toString()) as {
+        type: string;
+        event: string;
+        payload: Record<string, unknown>;
+      };
       if (m.type === 'event') seen.push(m);
     });
     await new Promise((r) => ws.once('open', r));
@@ -115,25 +134,56 @@ describe('contimg-pointing-monitor (built)', () => {
     procs.push(await start(CONVERTER, config, convPort));
     // Recent observations (the monitor looks back backfillHours): 3 groups at 54.5734°, then 2 at 16.27°.
     const t0 = Math.floor((Date.now() - 40 * 60_000) / 1000) * 1000;
-    await simulate({ incomingDir: incoming, groups: 3, cadenceS: 0, spacingS: 309, startMs: t0, decRad: 54.5734 * DEG, faults: [] });
-    await simulate({ incomingDir: incoming, groups: 2, cadenceS: 0, spacingS: 309, startMs: t0 + 3 * 309_000, decRad: 16.27 * DEG, faults: [] });
+    await simulate({
+      incomingDir: incoming,
+      groups: 3,
+      cadenceS: 0,
+      spacingS: 309,
+      startMs: t0,
+      decRad: 54.5734 * DEG,
+      faults: [],
+    });
+    await simulate({
+      incomingDir: incoming,
+      groups: 2,
+      cadenceS: 0,
+      spacingS: 309,
+      startMs: t0 + 3 * 309_000,
+      decRad: 16.27 * DEG,
+      faults: [],
+    });
 
     const db = new Database(statePath, { readonly: true });
     try {
-      await waitFor(() => (db.prepare('SELECT count(*) AS n FROM pointing_observations').get() as { n: number }).n === 5, {
-        what: 'five observations',
-        timeoutMs: 60_000,
-      });
-      const indexed = db.prepare("SELECT count(*) AS n FROM hdf5_files WHERE subband = 0 AND state = 'valid'").get() as { n: number };
+      await waitFor(
+        () => (db.prepare('SELECT count(*) AS n FROM pointing_observations').get() as { n: number }).n === 5,
+        {
+          what: 'five observations',
+          timeoutMs: 60_000,
+        },
+      );
+      const indexed = db
+        .prepare("SELECT count(*) AS n FROM hdf5_files WHERE subband = 0 AND state = 'valid'")
+        .get() as { n: number };
       expect(indexed.n).toBe(5);
-      const obs = db.prepare('SELECT group_id, dec_deg, source_path FROM pointing_observations ORDER BY mid_unix').all() as {
+      const obs = db
+        .prepare('SELECT group_id, dec_deg, source_path FROM pointing_observations ORDER BY mid_unix')
+        .all() as {
         group_id: string;
         dec_deg: number;
         source_path: string;
       }[];
-      expect(obs.map((o) => o.dec_deg.toFixed(4))).toEqual(['54.5734', '54.5734', '54.5734', '16.2700', '16.2700']);
+      expect(obs.map((o) => o.dec_deg.toFixed(4))).toEqual([
+        '54.5734',
+        '54.5734',
+        '54.5734',
+        '16.2700',
+        '16.2700',
+      ]);
       expect(obs.every((o) => o.source_path.endsWith(`${o.group_id}_sb00.hdf5`))).toBe(true);
-      await waitFor(() => seen.some((e) => e.event === 'pointing.dec_changed'), { what: 'dec_changed on /ws' });
+      await waitFor(() => seen.some((e) => e.event === 'pointing.dec_changed'), {
+        what: 'dec_changed on /ws',
+      });
       const change = seen.find((e) => e.event === 'pointing.dec_changed')!.payload;
       expect(change.oldDecDeg).toBeCloseTo(54.5734, 6);
       expect(change.newDecDeg).toBeCloseTo(16.27, 6);
@@ -145,14 +195,22 @@ describe('contimg-pointing-monitor (built)', () => {
       expect(metric(text, /contimg_pointing_declination_degrees ([\d.]+)/)).toBeCloseTo(16.27, 6);
       expect(text).toMatch(/contimg_pointing_slewing 0/);
       expect(text).toMatch(/contimg_pointing_next_transit_timestamp_seconds\{calibrator="3C138"\} \d+/);
-      const alert = db.prepare("SELECT status FROM alerts WHERE alertname = 'PointingDeclinationChanged'").get() as { status: string };
+      const alert = db
+        .prepare("SELECT status FROM alerts WHERE alertname = 'PointingDeclinationChanged'")
+        .get() as { status: string };
       expect(alert.status).toBe('firing');
-      await waitFor(() => {
-        const s = db.prepare('SELECT snapshot FROM pointing_status WHERE id = 1').get() as { snapshot: string } | undefined;
-        const snap = s ? (JSON.parse(s.snapshot) as { decDeg: number; state: string }) : undefined;
-        return snap?.decDeg === 16.27 && snap.state === 'stable';
-      }, { what: 'status snapshot at 16.27' });
-      const status = (await (await fetch(`http://127.0.0.1:${pointPort}/api/pointing/status`)).json()) as { decDeg: number };
+      await waitFor(
+        () => {
+          const s = db.prepare('SELECT snapshot FROM pointing_status WHERE id = 1').get() as
+            { snapshot: string } | undefined;
+          const snap = s ? (JSON.parse(s.snapshot) as { decDeg: number; state: string }) : undefined;
+          return snap?.decDeg === 16.27 && snap.state === 'stable';
+        },
+        { what: 'status snapshot at 16.27' },
+      );
+      const status = (await (await fetch(`http://127.0.0.1:${pointPort}/api/pointing/status`)).json()) as {
+        decDeg: number;
+      };
       expect(status.decDeg).toBe(16.27);
     } finally {
       db.close();

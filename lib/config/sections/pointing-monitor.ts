@@ -22,7 +22,11 @@ export function pointingMonitorSection(ctx: SchemaContext) {
     /** Headers of groups younger than this are read at start-up. */
     backfillHours: z.number().min(0).default(6),
     /** Schedule look-ahead. */
-    horizonHours: z.number().min(1).max(24 * 14).default(48),
+    horizonHours: z
+      .number()
+      .min(1)
+      .max(24 * 14)
+      .default(48),
     /** Past transits kept and matched to data. */
     backfillDays: z.number().min(0).max(366).default(60),
     decChangeThresholdDeg: z.number().positive().default(0.1),

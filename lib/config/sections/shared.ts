@@ -32,15 +32,14 @@ export function logSection() {
 }
 
 export function siteSection(ctx: SchemaContext) {
-  return z
-    .strictObject({
-      name: z.string().default('OVRO DSA-110'),
-      latDeg: z.number().min(-90).max(90).default(37.2314),
-      lonDeg: z.number().min(-180).max(360).default(-118.2817),
-      heightM: z.number().default(1222),
-      /** UT1−UTC in seconds: used when iersFile is unset or does not cover the date. */
-      dut1Seconds: z.number().min(-1).max(1).default(0),
-      /** A local IERS finals2000A file; never downloaded. */
-      iersFile: pathField(ctx).optional(),
-    });
+  return z.strictObject({
+    name: z.string().default('OVRO DSA-110'),
+    latDeg: z.number().min(-90).max(90).default(37.2314),
+    lonDeg: z.number().min(-180).max(360).default(-118.2817),
+    heightM: z.number().default(1222),
+    /** UT1−UTC in seconds: used when iersFile is unset or does not cover the date. */
+    dut1Seconds: z.number().min(-1).max(1).default(0),
+    /** A local IERS finals2000A file; never downloaded. */
+    iersFile: pathField(ctx).optional(),
+  });
 }

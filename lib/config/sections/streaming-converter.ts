@@ -27,7 +27,9 @@ export function streamingConverterSection(ctx: SchemaContext) {
     maxRechecks: z.number().int().min(0).default(10),
     /** chokidar hints: an event schedules a targeted look after watchDebounceMs; scans stay the truth. */
     watch: z.boolean().default(true),
-    watchDebounceMs: z.number().int().min(0).default(500),
+    /** Files past dispatch are re-stat'ed on a rotation: each at least once every deepScanEvery scans. */
+    deepScanEvery: z.number().int().min(1).default(10),
+    watchDebounceMs: z.number().int().min(0).default(100),
     /** Retry delay retryBaseS × 2^(attempt-1), ±10 % jitter, capped at retryMaxS. */
     retryBaseS: seconds(60),
     retryMaxS: seconds(1800),

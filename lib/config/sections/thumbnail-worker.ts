@@ -45,7 +45,10 @@ export function thumbnailWorkerSection(ctx: SchemaContext) {
     outputDir: dataPath(ctx, 'thumbnails'),
     /** Preset name → look. Names become part of the PNG file name: letters, digits, _ and - only. */
     presets: z
-      .record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'preset names: 1–32 of A-Z a-z 0-9 _ -'), thumbnailPresetSchema)
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'preset names: 1–32 of A-Z a-z 0-9 _ -'),
+        thumbnailPresetSchema,
+      )
       .refine((r) => Object.keys(r).length > 0, 'at least one preset')
       .default({ q512: thumbnailPresetSchema.parse({}) }),
     /** Basename globs (* and ?) of image paths that get thumbnails; psf, model, pb and dirty are left out. */
@@ -68,9 +71,17 @@ export function thumbnailWorkerSection(ctx: SchemaContext) {
     /** A render taking longer than this is aborted and retried. */
     renderTimeoutS: seconds(120, 1),
     /** Planes with more pixels than this are skipped (TOO_LARGE) without reading the data. */
-    maxPixels: z.number().int().min(1).default(16384 * 16384),
+    maxPixels: z
+      .number()
+      .int()
+      .min(1)
+      .default(16384 * 16384),
     maxHeaderBlocks: z.number().int().min(1).default(2000),
-    stripBytes: z.number().int().min(65536).default(2 * 1024 * 1024),
+    stripBytes: z
+      .number()
+      .int()
+      .min(65536)
+      .default(2 * 1024 * 1024),
     pngLevel: z.number().int().min(0).max(9).default(6),
   });
 }

@@ -168,6 +168,27 @@ describe('SIGTERM drain and systemd integration (test 15)', () => {
     expect(listener.messages.some((m) => m.includes('STOPPING=1'))).toBe(true);
   });
 
+  it('with the real queue worker: the job outliving the drain is aborted, its lease released, exit 0', async () => {
+    const db = await freshDatabases(dir);
+    const drainMs = 600;
+    const c = start(config(db, { drainMs }), { FIXTURE_MODE: 'queue' });
+    await waitFor(() => c.find('job started'), { what: 'job claimed and running' });
+    c.child.kill('SIGTERM');
+    expect((await c.exit).code).toBe(0);
+    expect(c.find('job aborted')).toBeDefined();
+    expect((c.find('run finished')?.summary as { released: number }).released).toBe(1);
+    const conn = new Database(db.statePath, { readonly: true });
+    const job = conn.prepare('SELECT state, lease_expires_at, attempts FROM jobs').get() as {
+      state: string;
+      lease_expires_at: number | null;
+      attempts: number;
+    };
+    conn.close();
+    // Handed back: queued again and claimable at once (no lease left to wait out).
+    expect(job.state).toBe('queued');
+    expect(job.lease_expires_at ?? 0).toBeLessThanOrEqual(Date.now());
+  });
+
   it('a second signal forces the exit without waiting for the drain', async () => {
     const db = await freshDatabases(dir);
     const c = start(config(db, { drainMs: 30_000 }), { FIXTURE_MODE: 'stuck' });

@@ -8,6 +8,7 @@ import type { Db } from '../../../lib/db/index.js';
 import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
 import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
 import { makeTmpDir, removeTmpDir, REPO_ROOT } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 interface Report {
   mode: 'raw' | 'db';
@@ -40,9 +41,11 @@ describe('deferred-transaction guard', () => {
     const ROUNDS = '3000';
     for (const mode of ['raw', 'db', 'raw', 'db'])
       children.push(forkFixture<Report>('contention-child.ts', [file, mode, ROUNDS]));
+    await waitFor(() => children.every((f) => f.messages.length > 0), { what: 'all children ready' });
+    for (const f of children) f.child.send('go');
     const codes = await Promise.all(children.map((f) => f.exited));
     expect(codes, children.map((f) => f.stderr()).join('\n')).toEqual([0, 0, 0, 0]);
-    const reports = children.map((f) => f.messages[0]);
+    const reports = children.map((f) => f.messages[1]);
     const raw = reports.filter((r) => r.mode === 'raw');
     const viaDb = reports.filter((r) => r.mode === 'db');
 

@@ -1,6 +1,6 @@
 // platform.md §8.4 test 11 ("pool exhaustion"): another process holds the write lock past the write
 // budget; db.write throws DbBusyError after the budget (not sooner), counts it, records the lock wait,
-// and succeeds once the lock is released.
+// reports the database degraded in health() (/readyz), and succeeds once the lock is released.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbBusyError } from '../../../lib/errors.js';
@@ -67,6 +67,8 @@ describe('write-lock exhaustion', () => {
     const lockWait = await metricValues('contimg_db_lock_wait_seconds');
     const sum = lockWait.find((v) => v.metricName === 'contimg_db_lock_wait_seconds_sum')!.value;
     expect(sum).toBeGreaterThanOrEqual(BUDGET_MS / 1000);
+    // Health (what /readyz runs) reports the database degraded until a write succeeds again.
+    expect(db.health()).toMatchObject({ ok: false, error: expect.stringMatching(/write lock exhausted/) });
     // The connection's own busy_timeout is restored after the capped attempts.
     expect(db.conn.pragma('busy_timeout', { simple: true })).toBe(5000);
 
@@ -74,5 +76,6 @@ describe('write-lock exhaustion', () => {
     await waitFor(() => holder.messages.some((m) => m.done), { what: 'child released the lock' });
     db.write((c) => c.prepare('UPDATE counter SET value = value + 1').run());
     expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 1 });
+    expect(db.health().ok).toBe(true);
   });
 });

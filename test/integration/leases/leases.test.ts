@@ -149,18 +149,23 @@ describe('two processes competing', () => {
     const a = forkFixture<{ owner: string; held: number; refused: number }>('lease-child.ts', [
       file,
       'A',
-      '150',
+      '40',
     ]);
     const b = forkFixture<{ owner: string; held: number; refused: number }>('lease-child.ts', [
       file,
       'B',
-      '150',
+      '40',
     ]);
     children.push(a, b);
+    await waitFor(() => a.messages.length > 0 && b.messages.length > 0, { what: 'both children ready' });
+    a.child.send('go');
+    b.child.send('go');
     const codes = await Promise.all([a.exited, b.exited]);
     expect(codes, a.stderr() + b.stderr()).toEqual([0, 0]);
-    const reports = [...a.messages, ...b.messages];
-    expect(reports.map((r) => r.held).every((n) => n > 0)).toBe(true);
+    const reports = [...a.messages, ...b.messages].filter((m) => !('ready' in m));
+    expect(reports.map((r) => r.held)).toEqual([40, 40]);
+    // They did compete: each was refused at least once while the other held it.
+    expect(reports.every((r) => r.refused > 0)).toBe(true);
     const rows = db.read((c) =>
       c.prepare('SELECT token, owner, phase FROM lease_log ORDER BY seq').all(),
     ) as {

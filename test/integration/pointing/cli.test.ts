@@ -37,7 +37,13 @@ beforeAll(async () => {
   dir = makeTmpDir('contimg-pointing-cli-');
   ({ statePath } = await freshDatabases(dir));
   config = path.join(dir, 'contimg.yaml');
-  fs.writeFileSync(config, YAML.stringify({ dataDir: dir, databases: { state: statePath, pipeline: path.join(dir, 'pipeline.sqlite3') } }));
+  fs.writeFileSync(
+    config,
+    YAML.stringify({
+      dataDir: dir,
+      databases: { state: statePath, pipeline: path.join(dir, 'pipeline.sqlite3') },
+    }),
+  );
 });
 afterAll(() => removeTmpDir(dir));
 
@@ -58,7 +64,9 @@ describe('contimg transits', () => {
     rows.forEach((r, i) => {
       expect(r.transitUtc).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(r.model).toBe('apparent');
-      expect(Math.abs(Date.parse(r.transitUtc as string) - Date.parse(APPARENT[i][1]))).toBeLessThanOrEqual(250);
+      expect(Math.abs(Date.parse(r.transitUtc as string) - Date.parse(APPARENT[i][1]))).toBeLessThanOrEqual(
+        250,
+      );
       for (const k of ['lstHours', 'elevationDeg']) expect(typeof r[k]).toBe('number');
     });
   });
@@ -67,7 +75,9 @@ describe('contimg transits', () => {
     const rows = await json(['transits', ...FROM, '--model', 'legacy']);
     rows.forEach((r, i) => {
       expect(r.model).toBe('legacy');
-      expect(Math.abs(Date.parse(r.transitUtc as string) - Date.parse(`2025-01-01T${LEGACY[i]}Z`))).toBeLessThanOrEqual(50);
+      expect(
+        Math.abs(Date.parse(r.transitUtc as string) - Date.parse(`2025-01-01T${LEGACY[i]}Z`)),
+      ).toBeLessThanOrEqual(50);
     });
   });
 
@@ -76,8 +86,21 @@ describe('contimg transits', () => {
     const [a] = await json(args);
     expect(a).toMatchObject({ name: 'X', decSepDeg: 0, pbResponse: 1 });
     const [b] = await json([...args, '--dut1', '0.5']);
-    expect((Date.parse(b.transitUtc as string) - Date.parse(a.transitUtc as string)) / 1000).toBeCloseTo(-0.5, 2);
-    const two = await json(['transits', '--from', '2025-01-01T00:00:00Z', '--next', '2d', '--dec', '16.27', '--within', '1.5']);
+    expect((Date.parse(b.transitUtc as string) - Date.parse(a.transitUtc as string)) / 1000).toBeCloseTo(
+      -0.5,
+      2,
+    );
+    const two = await json([
+      'transits',
+      '--from',
+      '2025-01-01T00:00:00Z',
+      '--next',
+      '2d',
+      '--dec',
+      '16.27',
+      '--within',
+      '1.5',
+    ]);
     expect(two.map((r) => r.name)).toEqual(['3C138', '3C138']);
   });
 
@@ -116,15 +139,27 @@ describe('contimg lst', () => {
 
 describe('contimg pointing', () => {
   it('header: times and null pointing for a real HERA file; exit 1 for an implausible epoch', async () => {
-    const hera = await cli(['pointing', 'header', path.join(SHARED_DATA, 'uvh5/zen.2458661.23480.HH.uvh5'), '--json']);
+    const hera = await cli([
+      'pointing',
+      'header',
+      path.join(SHARED_DATA, 'uvh5/zen.2458661.23480.HH.uvh5'),
+      '--json',
+    ]);
     expect(hera.code).toBe(0);
     const h = JSON.parse(hera.stdout) as Record<string, unknown>;
     expect(h).toMatchObject({ decDeg: null, haDeg: null, raAppDeg: null, epochOk: true });
     expect(h.startUtc).toMatch(/^2019-06-26T17:38/);
     for (const k of ['startUtc', 'midUtc', 'endUtc', 'midMjd']) expect(h[k]).toBeDefined();
-    const mwa = await cli(['pointing', 'header', path.join(SHARED_DATA, 'uvh5/mwa_integration_time.uvh5'), '--json']);
+    const mwa = await cli([
+      'pointing',
+      'header',
+      path.join(SHARED_DATA, 'uvh5/mwa_integration_time.uvh5'),
+      '--json',
+    ]);
     expect(mwa.code).toBe(1);
-    expect((JSON.parse(mwa.stdout) as { rejected: { reason: string } }).rejected.reason).toBe('epoch_out_of_range');
+    expect((JSON.parse(mwa.stdout) as { rejected: { reason: string } }).rejected.reason).toBe(
+      'epoch_out_of_range',
+    );
   });
 
   it('calibrators import (VLA text) skips a second name for 3C286; list filters by dec', async () => {
@@ -132,20 +167,36 @@ describe('contimg pointing', () => {
     fs.writeFileSync(
       file,
       [
-        "1331+305   J2000  A 13h31m08.288060s  30d30'32.958850\"  Aug01  3C286",
+        '1331+305   J2000  A 13h31m08.288060s  30d30\'32.958850"  Aug01  3C286',
         ' 20cm    L  P P P P      15.00',
-        "1642+689   J2000  A 16h42m07.848507s  68d56'39.756350\"  Aug01",
+        '1642+689   J2000  A 16h42m07.848507s  68d56\'39.756350"  Aug01',
         ' 20cm    L  P P P P       1.20',
       ].join('\n'),
     );
     const seed = await cli(['transits', ...FROM, '--config', config, '--json']);
     expect(seed.code).toBe(0);
     const db = new Database(statePath);
-    db.prepare("INSERT OR IGNORE INTO calibrators (name, ra_deg, dec_deg, catalog, updated_unix) VALUES ('3C286', 202.7845, 30.5092, 'builtin', 0)").run();
+    db.prepare(
+      "INSERT OR IGNORE INTO calibrators (name, ra_deg, dec_deg, catalog, updated_unix) VALUES ('3C286', 202.7845, 30.5092, 'builtin', 0)",
+    ).run();
     db.close();
-    const [imp] = [JSON.parse((await cli(['pointing', 'calibrators', 'import', file, '--config', config, '--json'])).stdout)];
+    const [imp] = [
+      JSON.parse(
+        (await cli(['pointing', 'calibrators', 'import', file, '--config', config, '--json'])).stdout,
+      ),
+    ];
     expect(imp).toMatchObject({ parsed: 2, written: 1, duplicates: 1 });
-    const near = await json(['pointing', 'calibrators', 'list', '--dec', '68.9', '--within', '1', '--config', config]);
+    const near = await json([
+      'pointing',
+      'calibrators',
+      'list',
+      '--dec',
+      '68.9',
+      '--within',
+      '1',
+      '--config',
+      config,
+    ]);
     expect(near.map((c) => c.name)).toEqual(['J1642+689']);
     const builtin = await json(['pointing', 'calibrators', 'list']);
     expect(builtin.map((c) => c.name)).toContain('J0834+555');

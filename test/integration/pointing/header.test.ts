@@ -28,10 +28,25 @@ function buildFile(file: string, timeScale = 1): void {
   int64('Nfreqs', 2);
   int64('Nbls', 3);
   H.create_dataset({ name: 'time_array', data: times, shape: [72], dtype: '<d' });
-  H.create_dataset({ name: 'freq_array', data: Float64Array.from([1.4e9, 1.41e9]), shape: [1, 2], dtype: '<d' });
-  H.create_dataset({ name: 'integration_time', data: new Float64Array(72).fill(DT), shape: [72], dtype: '<d' });
+  H.create_dataset({
+    name: 'freq_array',
+    data: Float64Array.from([1.4e9, 1.41e9]),
+    shape: [1, 2],
+    dtype: '<d',
+  });
+  H.create_dataset({
+    name: 'integration_time',
+    data: new Float64Array(72).fill(DT),
+    shape: [72],
+    dtype: '<d',
+  });
   const ek = H.create_group('extra_keywords');
-  ek.create_dataset({ name: 'phase_center_dec', data: Float64Array.from([(54.5734 * Math.PI) / 180]), shape: [], dtype: '<d' });
+  ek.create_dataset({
+    name: 'phase_center_dec',
+    data: Float64Array.from([(54.5734 * Math.PI) / 180]),
+    shape: [],
+    dtype: '<d',
+  });
   ek.create_dataset({ name: 'ha_phase_center', data: Float64Array.from([0]), shape: [], dtype: '<d' });
   f.close();
 }
@@ -71,14 +86,22 @@ describe('pointing from a UVH5 header', () => {
   it('rejects a future epoch beyond now + 1 day', () => {
     const file = path.join(dir, 'spec2.uvh5');
     buildFile(file);
-    const r = pointingFromHeader(readUvh5Header(file), { nowMs: Date.parse('2023-02-23T00:00:00Z'), site: SITE });
+    const r = pointingFromHeader(readUvh5Header(file), {
+      nowMs: Date.parse('2023-02-23T00:00:00Z'),
+      site: SITE,
+    });
     expect(r.ok).toBe(false);
   });
 
   it('reads simulator-written DSA-110 files (sb00): dec, HA and RA = LAST − HA', () => {
     const startMs = Date.parse('2025-10-02T12:00:00Z');
     const file = path.join(dir, '2025-10-02T12:00:00_sb00.hdf5');
-    writeSubbandFile(file, { subband: 0, startMs, decRad: (16.27 * Math.PI) / 180, haRad: (1.5 * Math.PI) / 180 });
+    writeSubbandFile(file, {
+      subband: 0,
+      startMs,
+      decRad: (16.27 * Math.PI) / 180,
+      haRad: (1.5 * Math.PI) / 180,
+    });
     const r = pointingFromHeader(readUvh5Header(file), { nowMs: NOW, site: SITE, dut1: 0.1 });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -107,7 +130,10 @@ describe('real pyuvdata files (no DSA-110 extra_keywords)', () => {
     expect(p).not.toBeNull();
     if (!p) return;
     expect(p.startUtcMs).toBeLessThanOrEqual(unixMsFromJd(h.timesJd[0]));
-    expect(p.midUtcMs).toBeCloseTo((unixMsFromJd(h.timesJd[0]) + unixMsFromJd(h.timesJd[h.timesJd.length - 1])) / 2, 3);
+    expect(p.midUtcMs).toBeCloseTo(
+      (unixMsFromJd(h.timesJd[0]) + unixMsFromJd(h.timesJd[h.timesJd.length - 1])) / 2,
+      3,
+    );
     expect(new Date(p.midUtcMs).getUTCFullYear()).toBeGreaterThanOrEqual(2016);
     expect(p.decDeg).toBeNull();
     expect(p.haDeg).toBeNull();
@@ -116,7 +142,10 @@ describe('real pyuvdata files (no DSA-110 extra_keywords)', () => {
   });
 
   it('HERA zen.2458661.23480 starts at the JD in its name; the 2016/2017 files fail the epoch gate', () => {
-    const hera = pointingFromHeader(readUvh5Header(path.join(uvh5, 'zen.2458661.23480.HH.uvh5')), { nowMs: NOW, site: SITE });
+    const hera = pointingFromHeader(readUvh5Header(path.join(uvh5, 'zen.2458661.23480.HH.uvh5')), {
+      nowMs: NOW,
+      site: SITE,
+    });
     expect(hera.ok).toBe(true);
     if (hera.ok) expect(Math.abs(hera.pointing.startUtcMs - unixMsFromJd(2458661.2348))).toBeLessThan(2_000);
     for (const f of ['mwa_integration_time.uvh5', 'simulated_bda_file.uvh5']) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createMonitor } from '../../../daemons/pointing-monitor/run.js';
 import type { PointingMonitor } from '../../../daemons/pointing-monitor/monitor.js';
-import { ManualClock } from '../../../lib/clock.js';
+import { ManualClock, type Clock } from '../../../lib/clock.js';
 import { parseConfig, type RawConfig } from '../../../lib/config/index.js';
 import type { DaemonDeps } from '../../../lib/daemon/types.js';
 import { openDb, type Db } from '../../../lib/db/index.js';
@@ -17,23 +17,42 @@ export interface Harness {
   monitor: PointingMonitor;
   db: Db;
   clock: ManualClock;
+  /** The clock the monitor uses (the ManualClock unless one was passed). */
+  used: Clock;
   registry: Registry;
   dir: string;
   close(): void;
 }
 
-export async function harness(dir: string, startMs: number, pointingMonitor: RawConfig['pointingMonitor'] = {}): Promise<Harness> {
+export async function harness(
+  dir: string,
+  startMs: number,
+  pointingMonitor: RawConfig['pointingMonitor'] = {},
+  useClock?: Clock,
+): Promise<Harness> {
   const { statePath, pipelinePath } = await freshDatabases(dir);
-  const config = parseConfig({ dataDir: dir, databases: { state: statePath, pipeline: pipelinePath }, pointingMonitor }, dir);
+  const config = parseConfig(
+    { dataDir: dir, databases: { state: statePath, pipeline: pipelinePath }, pointingMonitor },
+    dir,
+  );
   const clock = new ManualClock(startMs);
-  const db = openDb({ name: 'state', path: statePath, clock });
+  const used = useClock ?? clock;
+  const db = openDb({ name: 'state', path: statePath, clock: used });
   const registry = new Registry();
-  const deps = { name: 'pointing-monitor', config, log: silentLogger(), clock, state: db, registry } as unknown as DaemonDeps;
+  const deps = {
+    name: 'pointing-monitor',
+    config,
+    log: silentLogger(),
+    clock: used,
+    state: db,
+    registry,
+  } as unknown as DaemonDeps;
   const monitor = createMonitor(deps);
   return {
     monitor,
     db,
     clock,
+    used,
     registry,
     dir,
     close() {
@@ -44,11 +63,21 @@ export async function harness(dir: string, startMs: number, pointingMonitor: Raw
 }
 
 /** Write an sb00 file for a group starting at startMs and index it as a valid hdf5_files row. */
-export function addGroup(db: Db, dir: string, startMs: number, decDeg: number, opts: { contentStartMs?: number } = {}): string {
+export function addGroup(
+  db: Db,
+  dir: string,
+  startMs: number,
+  decDeg: number,
+  opts: { contentStartMs?: number } = {},
+): string {
   const name = subbandFileName(startMs, 0);
   const file = path.join(dir, 'incoming', name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeSubbandFile(file, { subband: 0, startMs: opts.contentStartMs ?? startMs, decRad: (decDeg * Math.PI) / 180 });
+  writeSubbandFile(file, {
+    subband: 0,
+    startMs: opts.contentStartMs ?? startMs,
+    decRad: (decDeg * Math.PI) / 180,
+  });
   indexFile(db, file, startMs);
   return file;
 }
@@ -63,13 +92,33 @@ export function indexFile(db: Db, file: string, tsMs: number, state = 'valid'): 
            first_seen_at, last_checked_at, validated_at)
          VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(file, name, name.slice(0, 19), tsMs, st.size, Math.floor(st.mtimeMs), st.ino, st.dev, state, tsMs, tsMs, tsMs, tsMs),
+      .run(
+        file,
+        name,
+        name.slice(0, 19),
+        tsMs,
+        st.size,
+        Math.floor(st.mtimeMs),
+        st.ino,
+        st.dev,
+        state,
+        tsMs,
+        tsMs,
+        tsMs,
+        tsMs,
+      ),
   );
 }
 
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const m = registry.getSingleMetric(name);
   if (!m) return undefined;
-  const v = (await m.get()).values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  const v = (await m.get()).values.find((x) =>
+    Object.entries(labels).every(([k, val]) => x.labels[k] === val),
+  );
   return v?.value;
 }

@@ -19,7 +19,8 @@ afterEach(() => {
 const count = (hh: Harness, sql: string, ...args: unknown[]): number =>
   (hh.db.read((c) => c.prepare(sql).get(...args)) as { n: number }).n;
 const firing = (hh: Harness, name: string): boolean =>
-  hh.db.read((c) => c.prepare("SELECT 1 FROM alerts WHERE alertname = ? AND status = 'firing'").get(name)) !== undefined;
+  hh.db.read((c) => c.prepare("SELECT 1 FROM alerts WHERE alertname = ? AND status = 'firing'").get(name)) !==
+  undefined;
 
 describe('declination change detection (test 8)', () => {
   it('ignores a one-group glitch, confirms after two groups, closes the old segment, alerts right', async () => {
@@ -47,14 +48,22 @@ describe('declination change detection (test 8)', () => {
     await feed(16.27);
     await feed(16.27);
     expect(changes()).toBe(1);
-    const ev = hh.db.read((c) => c.prepare("SELECT payload FROM events WHERE type = 'pointing.dec_changed'").get()) as { payload: string };
-    const payload = JSON.parse(ev.payload) as { oldDecDeg: number; newDecDeg: number; candidates: { name: string }[] };
+    const ev = hh.db.read((c) =>
+      c.prepare("SELECT payload FROM events WHERE type = 'pointing.dec_changed'").get(),
+    ) as { payload: string };
+    const payload = JSON.parse(ev.payload) as {
+      oldDecDeg: number;
+      newDecDeg: number;
+      candidates: { name: string }[];
+    };
     expect(Math.abs(payload.oldDecDeg - 54.5734)).toBeLessThanOrEqual(1e-6);
     expect(Math.abs(payload.newDecDeg - 16.27)).toBeLessThanOrEqual(1e-6);
     expect(payload.candidates.map((c) => c.name)).toContain('3C138');
     expect(count(hh, 'SELECT count(*) AS n FROM pointing_changes')).toBe(1);
     expect(await metricValue(hh.registry, 'contimg_pointing_declination_changes_total')).toBe(1);
-    const old = hh.db.read((c) => c.prepare("SELECT end_unix, n_groups FROM pointing_segments WHERE status = 'closed'").get()) as {
+    const old = hh.db.read((c) =>
+      c.prepare("SELECT end_unix, n_groups FROM pointing_segments WHERE status = 'closed'").get(),
+    ) as {
       end_unix: number;
       n_groups: number;
     };
@@ -78,10 +87,14 @@ describe('declination change detection (test 8)', () => {
     h.monitor.init();
     addGroup(h.db, dir, t0, 54.5734, { contentStartMs: 86_400_000 });
     expect(h.monitor.poll()).toBe(0);
-    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(1);
+    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(
+      1,
+    );
     expect(count(h, 'SELECT count(*) AS n FROM pointing_observations')).toBe(0);
     expect(h.monitor.poll()).toBe(0);
-    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(1);
+    expect(await metricValue(h.registry, 'contimg_pointing_header_reads_total', { result: 'rejected' })).toBe(
+      1,
+    );
   });
 
   it('raises PointingDataStale after staleAfterS and resolves it on the next header', async () => {
@@ -100,6 +113,24 @@ describe('declination change detection (test 8)', () => {
 });
 
 describe('schedule in the database (test 10)', () => {
+  it('rolls the horizon hourly, not on every status tick', async () => {
+    dir = makeTmpDir('contimg-pointing-roll-');
+    const t0 = parseUtc('2025-01-01T00:00:00Z');
+    h = await harness(dir, t0);
+    h.monitor.init();
+    const updates = (hh: Harness) =>
+      count(hh, "SELECT count(*) AS n FROM events WHERE type = 'transit.schedule_updated'");
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(30_000);
+      h.monitor.statusTick();
+    }
+    expect(updates(h)).toBe(1);
+    h.clock.advance(2 * 3_600_000);
+    h.monitor.statusTick();
+    h.monitor.statusTick();
+    expect(updates(h)).toBe(2);
+  });
+
   it('upserting the same 24 h schedule twice leaves 10 rows for both models', async () => {
     dir = makeTmpDir('contimg-pointing-sched-');
     const from = parseUtc('2025-01-01T00:00:00Z');
@@ -109,23 +140,39 @@ describe('schedule in the database (test 10)', () => {
     const write = () =>
       hh.db.write((c) => {
         for (const model of ['apparent', 'legacy'] as const)
-          for (const t of computeSchedule(BUILTIN_CALIBRATORS, null, from, from + 86_400_000, { ...cfg, model }, {}))
+          for (const t of computeSchedule(
+            BUILTIN_CALIBRATORS,
+            null,
+            from,
+            from + 86_400_000,
+            { ...cfg, model },
+            {},
+          ))
             upsertTransit(c, t, null, from);
       });
     write();
     expect(count(hh, 'SELECT count(*) AS n FROM calibrator_transits')).toBe(10);
     write();
     expect(count(hh, 'SELECT count(*) AS n FROM calibrator_transits')).toBe(10);
-    expect(count(hh, "SELECT count(DISTINCT calibrator_name) AS n FROM calibrator_transits WHERE model = 'legacy'")).toBe(5);
+    expect(
+      count(
+        hh,
+        "SELECT count(DISTINCT calibrator_name) AS n FROM calibrator_transits WHERE model = 'legacy'",
+      ),
+    ).toBe(5);
   });
 
   it('the next-transit gauge for 3C286 with the clock frozen at 2025-01-01T00:00Z', async () => {
     dir = makeTmpDir('contimg-pointing-gauge-');
     h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'));
     h.monitor.init();
-    const v = await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds', { calibrator: '3C286' });
+    const v = await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds', {
+      calibrator: '3C286',
+    });
     expect(Math.abs((v ?? 0) - 1735742364.748)).toBeLessThanOrEqual(0.25);
-    const names = h.db.read((c) => c.prepare('SELECT name FROM calibrators ORDER BY name').all()) as { name: string }[];
+    const names = h.db.read((c) => c.prepare('SELECT name FROM calibrators ORDER BY name').all()) as {
+      name: string;
+    }[];
     expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
   });
 });

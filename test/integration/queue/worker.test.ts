@@ -58,15 +58,20 @@ function waitsForAbort(reasons: unknown[], opts: { ignoreAbort?: boolean } = {})
 }
 
 describe('worker', () => {
-  it('aborts a job at its timeout and retries it (JobTimeoutError is retryable)', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k', timeoutMs: 50, maxAttempts: 1 });
+  it('aborts a job at its timeout; JobTimeoutError is retryable, so it runs again, then goes dead', async () => {
+    store = new SqliteQueueStore(db, {
+      retryPolicy: { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 },
+    });
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', timeoutMs: 50, maxAttempts: 2 });
     const reasons: unknown[] = [];
     const w = start(waitsForAbort(reasons));
-    await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'timed-out job recorded' });
-    expect(reasons[0]).toBeInstanceOf(JobTimeoutError);
+    await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'timed-out job dead' });
+    expect(reasons).toHaveLength(2);
+    expect(reasons.every((r) => r instanceof JobTimeoutError)).toBe(true);
+    expect(store.get(job.id)).toMatchObject({ attempts: 2 });
     expect(store.get(job.id)?.lastError).toMatch(/JOB_TIMEOUT/);
     ac.abort();
-    expect((await w).dead).toBe(1);
+    expect(await w).toMatchObject({ retried: 1, dead: 1 });
   });
 
   it('cancelling a running job aborts its handler at the next heartbeat (lease lost)', async () => {

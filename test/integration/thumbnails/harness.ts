@@ -87,14 +87,22 @@ export function rowFor(env: Env, fitsPath: string): ThumbLite | undefined {
 
 export function pngFiles(env: Env): string[] {
   if (!fs.existsSync(env.outputDir)) return [];
-  return fs.readdirSync(env.outputDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.png') || f.endsWith('.tmp'));
+  return fs
+    .readdirSync(env.outputDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.png') || f.endsWith('.tmp'));
 }
 
-export async function metricValue(d: RunningDaemon, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  d: RunningDaemon,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const m = d.deps.registry.getSingleMetric(name);
   if (!m) throw new Error(`no metric ${name}`);
   const { values } = await m.get();
   return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .filter((v) =>
+      Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
+    )
     .reduce((a, v) => a + v.value, 0);
 }

@@ -8,7 +8,17 @@ import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { decodePng } from '../../unit/fits/helpers.js';
-import { addImageRow, makeEnv, metricValue, pngFiles, query, rowFor, startInProcess, thumbs, type Env } from './harness.js';
+import {
+  addImageRow,
+  makeEnv,
+  metricValue,
+  pngFiles,
+  query,
+  rowFor,
+  startInProcess,
+  thumbs,
+  type Env,
+} from './harness.js';
 
 let env: Env | undefined;
 let daemon: RunningDaemon | undefined;
@@ -19,7 +29,8 @@ afterEach(async () => {
   env = undefined;
 });
 
-const sim = (e: Env, name: string, seed = 1): string => writeSimulatedImage({ dir: e.imagesDir, name, nx: 96, ny: 80, seed, nSources: 5 });
+const sim = (e: Env, name: string, seed = 1): string =>
+  writeSimulatedImage({ dir: e.imagesDir, name, nx: 96, ny: 80, seed, nSources: 5 });
 const done = (e: Env, p: string) => () => rowFor(e, p)?.status === 'done' && rowFor(e, p);
 
 describe('thumbnail worker', () => {
@@ -36,12 +47,24 @@ describe('thumbnail worker', () => {
     expect([png.width, png.height]).toEqual([96, 80]);
     expect(path.dirname(row.png_path!).startsWith(env.outputDir)).toBe(true);
     expect(row.qa_grade).not.toBeNull();
-    const meta = query<{ bmaj_deg: number; freq_hz: number; mad_std: number; fingerprint: string }>(env, 'SELECT * FROM fits_metadata WHERE path = ?', img);
+    const meta = query<{ bmaj_deg: number; freq_hz: number; mad_std: number; fingerprint: string }>(
+      env,
+      'SELECT * FROM fits_metadata WHERE path = ?',
+      img,
+    );
     expect(meta[0].freq_hz).toBe(1.4049e9);
     expect(meta[0].fingerprint).toBe(row.src_fingerprint);
-    const ev = query<{ type: string; payload: string }>(env, "SELECT type, payload FROM events WHERE topic = 'thumbnails'");
+    const ev = query<{ type: string; payload: string }>(
+      env,
+      "SELECT type, payload FROM events WHERE topic = 'thumbnails'",
+    );
     expect(ev).toHaveLength(1);
-    expect(JSON.parse(ev[0].payload)).toMatchObject({ imageId: id, path: img, variant: 'q512', pngPath: row.png_path });
+    expect(JSON.parse(ev[0].payload)).toMatchObject({
+      imageId: id,
+      path: img,
+      variant: 'q512',
+      pngPath: row.png_path,
+    });
     expect(await metricValue(daemon, 'contimg_thumbnails_jobs_total', { outcome: 'done' })).toBe(1);
   });
 
@@ -51,13 +74,17 @@ describe('thumbnail worker', () => {
     fs.writeFileSync(bad, Buffer.alloc(5760, 0x41));
     addImageRow(env, bad);
     daemon = await startInProcess(env);
-    const row = await waitFor(() => rowFor(env!, bad)?.status === 'failed' && rowFor(env!, bad), { what: 'failed row' });
+    const row = await waitFor(() => rowFor(env!, bad)?.status === 'failed' && rowFor(env!, bad), {
+      what: 'failed row',
+    });
     expect([row.error_code, row.attempts, row.png_path]).toEqual(['NOT_FITS', 1, null]);
     const good = sim(env, 'good-image.fits');
     addImageRow(env, good);
     await waitFor(done(env, good), { what: 'the next good file' });
     expect(pngFiles(env)).toHaveLength(1);
-    expect(query<{ state: string }>(env, 'SELECT state FROM jobs WHERE id = ?', row.job_id)[0].state).toBe('dead');
+    expect(query<{ state: string }>(env, 'SELECT state FROM jobs WHERE id = ?', row.job_id)[0].state).toBe(
+      'dead',
+    );
   });
 
   it('waits for a young file to settle without counting an attempt; an old tiny file fails TOO_SMALL (test 5)', async () => {
@@ -70,7 +97,9 @@ describe('thumbnail worker', () => {
     addImageRow(env, young);
     addImageRow(env, tiny);
     daemon = await startInProcess(env);
-    const t = await waitFor(() => rowFor(env!, tiny)?.status === 'failed' && rowFor(env!, tiny), { what: 'tiny failed' });
+    const t = await waitFor(() => rowFor(env!, tiny)?.status === 'failed' && rowFor(env!, tiny), {
+      what: 'tiny failed',
+    });
     expect([t.error_code, t.attempts]).toEqual(['TOO_SMALL', 1]);
     const y = rowFor(env, young)!;
     expect([y.status, y.attempts, y.job_id]).toEqual(['pending', 0, null]);
@@ -90,7 +119,10 @@ describe('thumbnail worker', () => {
     const failedAt: number[] = [];
     await waitFor(
       () => {
-        const j = query<{ run_at: number; attempts: number; state: string; updated_at: number }>(env!, "SELECT * FROM jobs WHERE queue = 'thumbnails'")[0];
+        const j = query<{ run_at: number; attempts: number; state: string; updated_at: number }>(
+          env!,
+          "SELECT * FROM jobs WHERE queue = 'thumbnails'",
+        )[0];
         if (j && j.state === 'queued' && j.attempts > runAts.length) {
           runAts.push(j.run_at);
           failedAt.push(j.updated_at);
@@ -113,14 +145,28 @@ describe('thumbnail worker', () => {
     env = await makeEnv();
     const nan = path.join(env.imagesDir, 'nan-image.fits');
     const flat = path.join(env.imagesDir, 'flat-image.fits');
-    writeFitsImage({ path: nan, bitpix: -32, axes: [32, 32, 1, 1], row: () => new Float32Array(32).fill(NaN) });
-    writeFitsImage({ path: flat, bitpix: -32, axes: [32, 32, 1, 1], row: () => new Float32Array(32).fill(2) });
+    writeFitsImage({
+      path: nan,
+      bitpix: -32,
+      axes: [32, 32, 1, 1],
+      row: () => new Float32Array(32).fill(NaN),
+    });
+    writeFitsImage({
+      path: flat,
+      bitpix: -32,
+      axes: [32, 32, 1, 1],
+      row: () => new Float32Array(32).fill(2),
+    });
     addImageRow(env, nan);
     addImageRow(env, flat);
     daemon = await startInProcess(env);
-    const s = await waitFor(() => rowFor(env!, nan)?.status === 'skipped' && rowFor(env!, nan), { what: 'skipped' });
+    const s = await waitFor(() => rowFor(env!, nan)?.status === 'skipped' && rowFor(env!, nan), {
+      what: 'skipped',
+    });
     expect([s.error_code, s.attempts]).toEqual(['ALL_NONFINITE', 1]);
-    expect(query<{ state: string }>(env, 'SELECT state FROM jobs WHERE id = ?', s.job_id)[0].state).toBe('done');
+    expect(query<{ state: string }>(env, 'SELECT state FROM jobs WHERE id = ?', s.job_id)[0].state).toBe(
+      'done',
+    );
     const f = await waitFor(done(env, flat), { what: 'constant rendered' });
     expect(f.vmin).toBe(2);
   });
@@ -130,13 +176,18 @@ describe('thumbnail worker', () => {
     const later = path.join(env.imagesDir, 'later-image.fits');
     addImageRow(env, later);
     daemon = await startInProcess(env);
-    await waitFor(() => rowFor(env!, later)?.error_code === 'SOURCE_MISSING', { what: 'SOURCE_MISSING recorded' });
+    await waitFor(() => rowFor(env!, later)?.error_code === 'SOURCE_MISSING', {
+      what: 'SOURCE_MISSING recorded',
+    });
     expect(rowFor(env, later)!.status).toBe('pending');
     const tmp = sim(env, 'staging.fits');
     fs.renameSync(tmp, later);
     const row = await waitFor(done(env, later), { what: 'rendered once present', timeoutMs: 10_000 });
     fs.rmSync(later);
-    await waitFor(() => rowFor(env!, later)?.error_code === 'SOURCE_MISSING' && rowFor(env!, later)?.status === 'failed', { what: 'marked missing' });
+    await waitFor(
+      () => rowFor(env!, later)?.error_code === 'SOURCE_MISSING' && rowFor(env!, later)?.status === 'failed',
+      { what: 'marked missing' },
+    );
     expect(fs.existsSync(row.png_path!)).toBe(true);
   });
 
@@ -148,17 +199,73 @@ describe('thumbnail worker', () => {
     const first = await waitFor(done(env, p), { what: 'first render' });
     const read1 = await metricValue(daemon, 'contimg_thumbnails_bytes_read_total');
     expect(read1).toBeGreaterThan(0);
-    const passes = await metricValue(daemon, 'contimg_db_tx_seconds_count', { db: 'state', kind: 'read' });
-    await waitFor(async () => (await metricValue(daemon!, 'contimg_db_tx_seconds_count', { db: 'state', kind: 'read' })) > passes + 20, { what: 'more passes' });
+    const passes = await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total');
+    await waitFor(
+      async () =>
+        (await metricValue(daemon!, 'contimg_thumbnails_reconcile_passes_total', { found: 'unchanged' })) >=
+        passes + 3,
+      {
+        what: 'three more reconcile passes',
+      },
+    );
     expect(await metricValue(daemon, 'contimg_thumbnails_bytes_read_total')).toBe(read1);
-    const replacement = writeSimulatedImage({ dir: env.dir, name: 'replacement.fits', nx: 120, ny: 64, seed: 9 });
+    const replacement = writeSimulatedImage({
+      dir: env.dir,
+      name: 'replacement.fits',
+      nx: 120,
+      ny: 64,
+      seed: 9,
+    });
     fs.renameSync(replacement, p);
-    const second = await waitFor(() => {
-      const r = rowFor(env!, p);
-      return r?.status === 'done' && r.png_path !== first.png_path && r;
-    }, { what: 're-render' });
+    const second = await waitFor(
+      () => {
+        const r = rowFor(env!, p);
+        return r?.status === 'done' && r.png_path !== first.png_path && r;
+      },
+      { what: 're-render' },
+    );
     expect(fs.existsSync(first.png_path!)).toBe(false);
     expect(decodePng(fs.readFileSync(second.png_path!)).width).toBe(120);
+    expect(pngFiles(env)).toHaveLength(1);
+  });
+
+  it('a source replaced after the job was made is SOURCE_CHANGED: requeued, no attempt, rendered anew (test 10d)', async () => {
+    env = await makeEnv();
+    const p = sim(env, 'swap-image.fits');
+    addImageRow(env, p);
+    const { openDb } = await import('../../../lib/db/index.js');
+    const { Discovery } = await import('../../../daemons/thumbnail-worker/discovery.js');
+    const { thumbnailMetrics } = await import('../../../daemons/thumbnail-worker/metrics.js');
+    const { Registry } = await import('../../../lib/metrics.js');
+    const { systemClock } = await import('../../../lib/clock.js');
+    const state = openDb({ name: 'state', path: env.statePath });
+    const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath, readonly: true });
+    new Discovery({
+      state,
+      pipeline,
+      clock: systemClock,
+      metrics: thumbnailMetrics(new Registry()),
+      variants: ['q512'],
+      includeGlobs: ['*-image.fits'],
+      settleMs: 0,
+      maxAttempts: 4,
+      renderTimeoutMs: 60_000,
+    }).tick();
+    state.close();
+    pipeline.close();
+    const before = rowFor(env, p)!.src_fingerprint;
+    fs.renameSync(writeSimulatedImage({ dir: env.dir, name: 'swap.fits', nx: 50, ny: 40, seed: 5 }), p);
+    daemon = await startInProcess(env);
+    const r = await waitFor(done(env, p), { what: 'render of the replacement' });
+    expect(r.src_fingerprint).not.toBe(before);
+    expect(r.attempts).toBe(1);
+    expect(
+      await metricValue(daemon, 'contimg_thumbnails_jobs_total', {
+        outcome: 'superseded',
+        code: 'SOURCE_CHANGED',
+      }),
+    ).toBe(1);
+    expect(decodePng(fs.readFileSync(r.png_path!)).width).toBe(50);
     expect(pngFiles(env)).toHaveLength(1);
   });
 
@@ -175,8 +282,22 @@ describe('thumbnail worker', () => {
     const { systemClock } = await import('../../../lib/clock.js');
     const state = openDb({ name: 'state', path: env.statePath });
     const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath, readonly: true });
-    new Discovery({ state, pipeline, clock: systemClock, metrics: thumbnailMetrics(new Registry()), variants: ['q512'], includeGlobs: ['*-image.fits'], settleMs: 0, maxAttempts: 4, renderTimeoutMs: 60_000 }).tick();
-    const [claimed] = new SqliteQueueStore(state).claim({ queue: 'thumbnails', owner: 'dead-worker', leaseMs: 400 });
+    new Discovery({
+      state,
+      pipeline,
+      clock: systemClock,
+      metrics: thumbnailMetrics(new Registry()),
+      variants: ['q512'],
+      includeGlobs: ['*-image.fits'],
+      settleMs: 0,
+      maxAttempts: 4,
+      renderTimeoutMs: 60_000,
+    }).tick();
+    const [claimed] = new SqliteQueueStore(state).claim({
+      queue: 'thumbnails',
+      owner: 'dead-worker',
+      leaseMs: 400,
+    });
     expect(claimed).toBeDefined();
     state.close();
     pipeline.close();

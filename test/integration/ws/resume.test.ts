@@ -56,7 +56,13 @@ describe('reconnect-token resume', () => {
     expect(b.eventSeqs()).toEqual([6, 8, 9]);
     expect(b.of('event').map((m) => m.payload)).toEqual([{ i: 6 }, { i: 8 }, { i: 9 }]);
     // Order on the wire: connected, the replay, then resumed.
-    expect(b.messages.map((m) => m.type)).toEqual(['connected', 'event', 'event', 'event', 'resumed']);
+    expect(b.messages.map((m) => m.type).filter((t) => t !== 'heartbeat')).toEqual([
+      'connected',
+      'event',
+      'event',
+      'event',
+      'resumed',
+    ]);
 
     publish(daemon, 'job:42', 'progress', { i: 10 });
     await b.next('event', 4);
@@ -143,6 +149,36 @@ describe('reconnect-token resume', () => {
     });
     expect(seqs).toEqual(Array.from({ length: last - 50 }, (_, i) => 51 + i));
     b.ws.close();
+  });
+});
+
+describe('subscribe with since_seq (catching up without a token, e.g. after a daemon restart)', () => {
+  it('sends the topic’s history after since_seq, then subscribed{replayed}, then live events', async () => {
+    daemon = await idleDaemon(dir);
+    for (let i = 1; i <= 5; i++) publish(daemon, i === 4 ? 'other' : 'job:7', 'p', { i });
+    await waitFor(() => daemon!.hub.lastSeq === 5, { what: 'tail caught up' });
+    const c = await TestClient.open(`ws://127.0.0.1:${daemon.port}/ws`);
+    c.send({ type: 'subscribe', topic: 'job:7', since_seq: 1 });
+    expect((await c.next('subscribed'))[0]).toMatchObject({ topic: 'job:7', replayed: 3 });
+    expect(c.messages.map((m) => m.type).filter((t) => t !== 'heartbeat')).toEqual([
+      'connected',
+      'event',
+      'event',
+      'event',
+      'subscribed',
+    ]);
+    expect(c.eventSeqs()).toEqual([2, 3, 5]);
+    publish(daemon, 'job:7', 'p');
+    await c.next('event', 4);
+    expect(c.eventSeqs()).toEqual([2, 3, 5, 6]);
+
+    // A topic already covered would repeat events: refused, nothing sent.
+    c.send({ type: 'subscribe', topic: 'job:7', since_seq: 0 });
+    expect((await c.next('error'))[0]).toMatchObject({ error: 'since_seq_overlap' });
+    c.send({ type: 'subscribe', topic: '*', since_seq: 0 });
+    await c.next('error', 2);
+    expect(c.eventSeqs()).toEqual([2, 3, 5, 6]);
+    c.ws.close();
   });
 });
 

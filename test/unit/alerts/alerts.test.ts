@@ -117,6 +117,29 @@ describe('raiseAlert / resolveAlert', () => {
     ]);
   });
 
+  it('appends each recorded transition to the events table (topic alerts) in the same transaction', () => {
+    db.write((c) => raiseAlert(c, { ...base, annotations: { v: '1' } }, 1000));
+    db.write((c) => raiseAlert(c, { ...base, annotations: { v: '1' } }, 1500)); // no change: no event
+    db.write((c) => raiseAlert(c, { ...base, annotations: { v: '2' } }, 2000));
+    db.write((c) => resolveAlert(c, base, 3000));
+    const events = db.read((c) =>
+      c.prepare("SELECT type, payload, created_at FROM events WHERE topic = 'alerts' ORDER BY seq").all(),
+    ) as { type: string; payload: string; created_at: number }[];
+    expect(events.map((e) => [e.type, e.created_at])).toEqual([
+      ['alert.fired', 1000],
+      ['alert.updated', 2000],
+      ['alert.resolved', 3000],
+    ]);
+    expect(JSON.parse(events[2].payload)).toMatchObject({
+      fingerprint: alertFingerprint(base.alertname, base.labels),
+      alertname: 'DiskSpaceLow',
+      status: 'resolved',
+      episode: 1,
+      annotations: { v: '2' },
+      labels: { alertname: 'DiskSpaceLow', host: 'h1', path: '/data' },
+    });
+  });
+
   it('resolving an unknown alert is a no-op', () => {
     expect(db.write((c) => resolveAlert(c, { alertname: 'Nope', labels: {} }, 1)).resolved).toBe(false);
     expect(db.read((c) => listAlerts(c))).toEqual([]);
@@ -137,6 +160,7 @@ describe('raiseAlert / resolveAlert', () => {
       }),
     ).toThrow('domain write failed');
     expect(db.read((c) => listAlerts(c))).toEqual([]);
+    expect(db.read((c) => c.prepare('SELECT count(*) AS n FROM events').get())).toEqual({ n: 0 });
   });
 
   it('lists by status, most recently updated first', () => {

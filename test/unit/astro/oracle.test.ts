@@ -30,7 +30,9 @@ describe('sidereal time against astropy', () => {
   });
 
   it('apparent LST within 0.020 s at every instant', () => {
-    const errs = oracle.lst.map((r) => lstDiffS(lstHours(parseUtc(r.utc), { lonDeg: site.lonDeg }), r.last_h));
+    const errs = oracle.lst.map((r) =>
+      lstDiffS(lstHours(parseUtc(r.utc), { lonDeg: site.lonDeg }), r.last_h),
+    );
     expect(Math.max(...errs.map(Math.abs))).toBeLessThanOrEqual(0.02);
   });
 
@@ -59,7 +61,10 @@ describe('transits against astropy', () => {
 
   it('legacy model (LAST = RA J2000) within 0.050 s', () => {
     const errs = rows.map(({ t, s }) => {
-      const tr = nextTransit({ raDeg: s.ra_deg, decDeg: s.dec_deg }, parseUtc(s.after), { site, model: 'legacy' });
+      const tr = nextTransit({ raDeg: s.ra_deg, decDeg: s.dec_deg }, parseUtc(s.after), {
+        site,
+        model: 'legacy',
+      });
       return (tr.utcMs - unixMsFromJd(t.legacy_jd)) / 1000;
     });
     expect(Math.max(...errs.map(Math.abs))).toBeLessThanOrEqual(0.05);
@@ -93,7 +98,8 @@ describe('UT1−UTC propagation', () => {
   it('raises LST by 0.5 × 1.00273791 s for dut1 = +0.5 s', () => {
     for (const t of instants) {
       for (const kind of ['apparent', 'mean'] as const) {
-        const d = lstHours(t, { lonDeg: site.lonDeg, kind, dut1S: 0.5 }) - lstHours(t, { lonDeg: site.lonDeg, kind });
+        const d =
+          lstHours(t, { lonDeg: site.lonDeg, kind, dut1S: 0.5 }) - lstHours(t, { lonDeg: site.lonDeg, kind });
         const s = (((d + 36) % 24) - 12) * 3600;
         expect(Math.abs(s - 0.501369)).toBeLessThanOrEqual(0.001);
       }

@@ -2,7 +2,14 @@
 // and BITPIX 64 losing no more than the rounding to float64.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openImage, planeStats, readPlane, writeFitsImage, type Bitpix, type HeaderCard } from '../../../lib/fits/index.js';
+import {
+  openImage,
+  planeStats,
+  readPlane,
+  writeFitsImage,
+  type Bitpix,
+  type HeaderCard,
+} from '../../../lib/fits/index.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
 let dir: string;
@@ -26,18 +33,29 @@ const cases: Case[] = [
   {
     name: 'u16 (BZERO 32768)',
     bitpix: 16,
-    cards: [['BZERO', 32768], ['BSCALE', 1]],
+    cards: [
+      ['BZERO', 32768],
+      ['BSCALE', 1],
+    ],
     raw: (i) => i * 1800 - 32768,
     physical: (i) => i * 1800,
   },
   {
     name: 'i16 scaled',
     bitpix: 16,
-    cards: [['BSCALE', 0.0458], ['BZERO', 1500]],
+    cards: [
+      ['BSCALE', 0.0458],
+      ['BZERO', 1500],
+    ],
     raw: (i) => i * 97 - 1000,
     physical: (i) => f32(f32((i * 97 - 1000) * f32(0.0458)) + f32(1500)),
   },
-  { name: 'i32', bitpix: 32, raw: (i) => i * 123_456_7 - 2_000_000_000, physical: (i) => i * 123_456_7 - 2_000_000_000 },
+  {
+    name: 'i32',
+    bitpix: 32,
+    raw: (i) => i * 123_456_7 - 2_000_000_000,
+    physical: (i) => i * 123_456_7 - 2_000_000_000,
+  },
   {
     name: 'i64 + BLANK',
     bitpix: 64,
@@ -45,7 +63,12 @@ const cases: Case[] = [
     raw: (i) => (i === 3 ? -1n : 2n ** 62n + BigInt(i) * 1_000_003n),
     physical: (i) => (i === 3 ? NaN : Number(2n ** 62n + BigInt(i) * 1_000_003n)),
   },
-  { name: 'f32', bitpix: -32, raw: (i) => (i === 4 ? NaN : f32(i * 0.1 - 1)), physical: (i) => (i === 4 ? NaN : f32(i * 0.1 - 1)) },
+  {
+    name: 'f32',
+    bitpix: -32,
+    raw: (i) => (i === 4 ? NaN : f32(i * 0.1 - 1)),
+    physical: (i) => (i === 4 ? NaN : f32(i * 0.1 - 1)),
+  },
   { name: 'f64', bitpix: -64, raw: (i) => Math.PI * i * 1e-7, physical: (i) => Math.PI * i * 1e-7 },
 ];
 

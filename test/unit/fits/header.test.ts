@@ -21,11 +21,23 @@ describe('parseCard', () => {
       comment: 'the target',
     });
     expect(parseCard(pad('SIMPLE  =                    T'))).toMatchObject({ value: true, type: 'logical' });
-    expect(parseCard(pad('NAXIS1  =                 4096 / x'))).toMatchObject({ value: 4096, type: 'integer' });
-    expect(parseCard(pad('CDELT1  =      -1.3888889D-04'))).toMatchObject({ value: -1.3888889e-4, type: 'float' });
+    expect(parseCard(pad('NAXIS1  =                 4096 / x'))).toMatchObject({
+      value: 4096,
+      type: 'integer',
+    });
+    expect(parseCard(pad('CDELT1  =      -1.3888889D-04'))).toMatchObject({
+      value: -1.3888889e-4,
+      type: 'float',
+    });
     expect(parseCard(pad("BUNIT   = 'JY/BEAM '"))).toMatchObject({ value: 'JY/BEAM' });
-    expect(parseCard(pad('HISTORY AIPS   CLEAN BMAJ=  1.0E-03'))).toMatchObject({ type: 'commentary', value: 'AIPS   CLEAN BMAJ=  1.0E-03' });
-    expect(parseCard(pad('HIERARCH ESO DET CHIP = 3 / chip'))).toMatchObject({ keyword: 'ESO.DET.CHIP', value: 3 });
+    expect(parseCard(pad('HISTORY AIPS   CLEAN BMAJ=  1.0E-03'))).toMatchObject({
+      type: 'commentary',
+      value: 'AIPS   CLEAN BMAJ=  1.0E-03',
+    });
+    expect(parseCard(pad('HIERARCH ESO DET CHIP = 3 / chip'))).toMatchObject({
+      keyword: 'ESO.DET.CHIP',
+      value: 3,
+    });
   });
 });
 
@@ -72,15 +84,27 @@ describe('readHeaderAt', () => {
     fs.writeFileSync(p, big);
     const fd = fs.openSync(p, 'r');
     expect(() => readHeaderAt(fd, 0)).toThrow(expect.objectContaining({ code: 'HEADER_TOO_LARGE' }));
-    expect(() => readHeaderAt(fd, 0, { maxBlocks: DEFAULT_MAX_BLOCKS + 5 })).toThrow(expect.objectContaining({ code: 'NO_END' }));
+    expect(() => readHeaderAt(fd, 0, { maxBlocks: DEFAULT_MAX_BLOCKS + 5 })).toThrow(
+      expect.objectContaining({ code: 'NO_END' }),
+    );
     fs.closeSync(fd);
   });
 
   it('gives TRUNCATED_HEADER (retryable) when the file ends mid-block', () => {
     const p = path.join(dir, 'mid.fits');
-    fs.writeFileSync(p, rawFits([card('SIMPLE', 'T'), card('BITPIX', '8'), card('NAXIS', '0'), ...Array(40).fill('COMMENT x')]).subarray(0, 2880 + 100));
+    fs.writeFileSync(
+      p,
+      rawFits([
+        card('SIMPLE', 'T'),
+        card('BITPIX', '8'),
+        card('NAXIS', '0'),
+        ...Array(40).fill('COMMENT x'),
+      ]).subarray(0, 2880 + 100),
+    );
     const fd = fs.openSync(p, 'r');
-    expect(() => readHeaderAt(fd, 0)).toThrow(expect.objectContaining({ code: 'TRUNCATED_HEADER', retryable: true }));
+    expect(() => readHeaderAt(fd, 0)).toThrow(
+      expect.objectContaining({ code: 'TRUNCATED_HEADER', retryable: true }),
+    );
     fs.closeSync(fd);
   });
 });

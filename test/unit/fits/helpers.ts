@@ -36,7 +36,7 @@ export function decodePng(buf: Buffer): DecodedPng {
     const type = buf.toString('latin1', off + 4, off + 8);
     const data = buf.subarray(off + 8, off + 8 + len);
     const crc = buf.readUInt32BE(off + 8 + len);
-    if ((zlib.crc32(buf.subarray(off + 4, off + 8 + len)) >>> 0) !== crc) throw new Error(`bad CRC in ${type}`);
+    if (zlib.crc32(buf.subarray(off + 4, off + 8 + len)) >>> 0 !== crc) throw new Error(`bad CRC in ${type}`);
     chunks.push(type);
     if (type === 'IHDR') {
       width = data.readUInt32BE(0);
@@ -68,7 +68,10 @@ export function decodePng(buf: Buffer): DecodedPng {
   for (let i = 0; i < width * height; i++) {
     if (colorType === 3) {
       const k = px[i];
-      rgba.set([palette![3 * k], palette![3 * k + 1], palette![3 * k + 2], trns && k < trns.length ? trns[k] : 255], 4 * i);
+      rgba.set(
+        [palette![3 * k], palette![3 * k + 1], palette![3 * k + 2], trns && k < trns.length ? trns[k] : 255],
+        4 * i,
+      );
     } else if (colorType === 6) rgba.set(px.subarray(4 * i, 4 * i + 4), 4 * i);
     else if (colorType === 2) rgba.set([...px.subarray(3 * i, 3 * i + 3), 255], 4 * i);
     else rgba.set([px[i], px[i], px[i], 255], 4 * i);

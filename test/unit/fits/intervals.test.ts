@@ -1,6 +1,14 @@
 // zscale edge cases, numpy-linear percentiles, stretches, colour maps and the PNG writer.
 import { describe, expect, it } from 'vitest';
-import { colormap, colorize, encodeIndexedPng, percentile, stretchFn, zscale, zscaleFromSamples } from '../../../lib/fits/index.js';
+import {
+  colormap,
+  colorize,
+  encodeIndexedPng,
+  percentile,
+  stretchFn,
+  zscale,
+  zscaleFromSamples,
+} from '../../../lib/fits/index.js';
 import { decodePng, pixel } from './helpers.js';
 
 describe('zscale', () => {
@@ -42,7 +50,10 @@ describe('stretches and colour maps', () => {
   });
 
   it('colour maps are matplotlib 3.6 bytes (endpoints)', () => {
-    const end = (n: Parameters<typeof colormap>[0]) => [...colormap(n).subarray(0, 3), ...colormap(n).subarray(765)];
+    const end = (n: Parameters<typeof colormap>[0]) => [
+      ...colormap(n).subarray(0, 3),
+      ...colormap(n).subarray(765),
+    ];
     expect(end('inferno')).toEqual([0, 0, 3, 252, 254, 164]);
     expect(end('viridis')).toEqual([68, 1, 84, 253, 231, 36]);
     expect(end('magma')).toEqual([0, 0, 3, 251, 252, 191]);
@@ -61,14 +72,18 @@ describe('stretches and colour maps', () => {
     const few = colorize([0, 1, NaN], { vmin: 0, vmax: 1, stretch: 'linear', colormap: 'gray' });
     expect(few.indices[2]).toBe(few.transparentIndex);
     expect([few.indices[0], few.indices[1]]).toEqual([0, 255]);
-    expect(colorize([0, 1], { vmin: 0, vmax: 1, stretch: 'linear', colormap: 'gray' }).transparentIndex).toBeNull();
+    expect(
+      colorize([0, 1], { vmin: 0, vmax: 1, stretch: 'linear', colormap: 'gray' }).transparentIndex,
+    ).toBeNull();
   });
 });
 
 describe('encodeIndexedPng', () => {
   it('writes north up: FITS row 0 (bottom) is the last PNG row', () => {
     const pal = colormap('gray');
-    const png = decodePng(encodeIndexedPng(Uint8Array.from([0, 0, 255, 255]), 2, 2, pal, { transparentIndex: 0 }));
+    const png = decodePng(
+      encodeIndexedPng(Uint8Array.from([0, 0, 255, 255]), 2, 2, pal, { transparentIndex: 0 }),
+    );
     expect(pixel(png, 0, 0)).toEqual([255, 255, 255, 255]);
     expect(pixel(png, 0, 1)).toEqual([0, 0, 0, 0]);
   });

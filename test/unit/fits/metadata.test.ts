@@ -13,7 +13,17 @@ const real = (f: string): string => path.join(SHARED_DATA, 'fits', f);
 
 describe('extractMetadata', () => {
   it('WSClean-like header: beam in arcsec, freq from the FREQ axis, bandwidth = |CDELT3|, RA/Dec, WSC block', () => {
-    const p = writeSimulatedImage({ dir, name: 'wsc', nx: 64, ny: 64, seed: 2, beamPix: [4, 3, 30], cellDeg: 0.001, freqHz: 1.4e9, bandwidthHz: 1.875e8 });
+    const p = writeSimulatedImage({
+      dir,
+      name: 'wsc',
+      nx: 64,
+      ny: 64,
+      seed: 2,
+      beamPix: [4, 3, 30],
+      cellDeg: 0.001,
+      freqHz: 1.4e9,
+      bandwidthHz: 1.875e8,
+    });
     const m = headerMetadata(p);
     expect(m.beamMajorArcsec).toBeCloseTo(4 * 0.001 * 3600, 9);
     expect(m.beamMinorArcsec).toBeCloseTo(3 * 0.001 * 3600, 9);
@@ -50,7 +60,14 @@ describe('extractMetadata', () => {
       path: p,
       bitpix: -32,
       axes: [4, 4],
-      cards: [['CTYPE1', 'GLON-SIN'], ['CRVAL1', 30.5], ['CTYPE2', 'GLAT-SIN'], ['CRVAL2', -0.25], ['DATE-OBS', '19930417'], ['CTYPE3', 'LAMBDA']],
+      cards: [
+        ['CTYPE1', 'GLON-SIN'],
+        ['CRVAL1', 30.5],
+        ['CTYPE2', 'GLAT-SIN'],
+        ['CRVAL2', -0.25],
+        ['DATE-OBS', '19930417'],
+        ['CTYPE3', 'LAMBDA'],
+      ],
       row: () => new Float32Array(4),
     });
     const m = headerMetadata(p);

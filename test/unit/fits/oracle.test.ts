@@ -22,7 +22,9 @@ interface OracleEntry {
 }
 
 const dir = path.join(SHARED_DATA, 'fits');
-const oracle = JSON.parse(fs.readFileSync(path.join(dir, 'oracle-astropy.json'), 'utf8')) as { files: Record<string, OracleEntry> };
+const oracle = JSON.parse(fs.readFileSync(path.join(dir, 'oracle-astropy.json'), 'utf8')) as {
+  files: Record<string, OracleEntry>;
+};
 const REFUSED: Record<string, string> = {
   'astropy-comp.fits': 'UNSUPPORTED_COMPRESSED',
   'astropy-random_groups.fits': 'RANDOM_GROUPS',
@@ -50,16 +52,19 @@ describe('lib/fits against astropy 5.2.1', () => {
     else expect(Math.abs(r.sum - o.sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(o.sum)));
   });
 
-  it.each(usable.filter(([, o]) => o['zscale_0.2']))('%s: zscale limits within 1e-6 of the range', (file, o) => {
-    for (const c of [0.25, 0.2] as const) {
-      const want = o[`zscale_${c}`]!;
-      const r = planeStats(path.join(dir, file), { contrast: c });
-      const range = Math.max(o.max! - o.min!, Number.MIN_VALUE);
-      expect(r.zscale).not.toBeNull();
-      expect(Math.abs(r.zscale![0] - want[0]) / range).toBeLessThanOrEqual(1e-6);
-      expect(Math.abs(r.zscale![1] - want[1]) / range).toBeLessThanOrEqual(1e-6);
-    }
-  });
+  it.each(usable.filter(([, o]) => o['zscale_0.2']))(
+    '%s: zscale limits within 1e-6 of the range',
+    (file, o) => {
+      for (const c of [0.25, 0.2] as const) {
+        const want = o[`zscale_${c}`]!;
+        const r = planeStats(path.join(dir, file), { contrast: c });
+        const range = Math.max(o.max! - o.min!, Number.MIN_VALUE);
+        expect(r.zscale).not.toBeNull();
+        expect(Math.abs(r.zscale![0] - want[0]) / range).toBeLessThanOrEqual(1e-6);
+        expect(Math.abs(r.zscale![1] - want[1]) / range).toBeLessThanOrEqual(1e-6);
+      }
+    },
+  );
 
   it('gives null zscale for a plane with no finite pixel (BITPIX 64 BLANK)', () => {
     const r = planeStats(path.join(dir, 'astropy-blank.fits'));
@@ -68,7 +73,9 @@ describe('lib/fits against astropy 5.2.1', () => {
   });
 
   it.each(Object.entries(REFUSED))('%s is refused with %s', (file, code) => {
-    expect(() => planeStats(path.join(dir, file))).toThrow(expect.objectContaining({ code, retryable: false }));
+    expect(() => planeStats(path.join(dir, file))).toThrow(
+      expect.objectContaining({ code, retryable: false }),
+    );
   });
 
   it('computes limits in FITS row order: a vertically flipped Parkes plane does not match', () => {

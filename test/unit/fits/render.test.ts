@@ -26,7 +26,12 @@ describe('golden 4096² 4-D render (§7.8 test 1)', () => {
       path: file,
       bitpix: -32,
       axes: [n, n, 1, 1],
-      cards: [['CTYPE3', 'FREQ'], ['CTYPE4', 'STOKES'], ['BMAJ', 0.001], ['OBJECT', 'golden']],
+      cards: [
+        ['CTYPE3', 'FREQ'],
+        ['CTYPE4', 'STOKES'],
+        ['BMAJ', 0.001],
+        ['OBJECT', 'golden'],
+      ],
       row: (y) => {
         for (let x = 0; x < n; x++) {
           const inDisc = (x - disc.x) ** 2 + (y - disc.y) ** 2 < disc.r ** 2;
@@ -44,10 +49,22 @@ describe('golden 4096² 4-D render (§7.8 test 1)', () => {
     expect(png.chunks).toEqual(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
     expect(r.png.includes(Buffer.from('OBJECT'))).toBe(false);
     const bright = pixel(png, 0, 0);
-    for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1]]) expect(pixel(png, x, y)).toEqual(bright);
+    for (const [x, y] of [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ])
+      expect(pixel(png, x, y)).toEqual(bright);
     expect(bright[3]).toBe(255);
     // The marker is the only saturated area: its neighbours and the other corners are darker.
-    for (const [x, y] of [[2, 0], [0, 2], [511, 0], [0, 511], [511, 511]]) {
+    for (const [x, y] of [
+      [2, 0],
+      [0, 2],
+      [511, 0],
+      [0, 511],
+      [511, 511],
+    ]) {
       const p = pixel(png, x, y);
       expect(p[0] + p[1] + p[2]).toBeLessThan(bright[0] + bright[1] + bright[2]);
     }
@@ -80,7 +97,9 @@ describe('NaN-only and constant planes (§7.8 test 7)', () => {
   it('NaN-only → ALL_NONFINITE, permanent', () => {
     const p = path.join(dir, 'nan.fits');
     writeFitsImage({ path: p, bitpix: -32, axes: [64, 64], row: () => new Float32Array(64).fill(NaN) });
-    expect(() => renderThumbnail(p)).toThrow(expect.objectContaining({ code: 'ALL_NONFINITE', retryable: false }));
+    expect(() => renderThumbnail(p)).toThrow(
+      expect.objectContaining({ code: 'ALL_NONFINITE', retryable: false }),
+    );
   });
 
   it('constant → a uniform opaque image, vmin = vmax, no division by zero', () => {
@@ -91,7 +110,8 @@ describe('NaN-only and constant planes (§7.8 test 7)', () => {
     const png = decodePng(r.png);
     const first = pixel(png, 0, 0);
     expect(first[3]).toBe(255);
-    for (let y = 0; y < png.height; y++) for (let x = 0; x < png.width; x++) expect(pixel(png, x, y)).toEqual(first);
+    for (let y = 0; y < png.height; y++)
+      for (let x = 0; x < png.width; x++) expect(pixel(png, x, y)).toEqual(first);
   });
 });
 
@@ -100,12 +120,26 @@ describe('cubes (§7.8 test 9)', () => {
   const ny = 5;
   const cube = (name: string, axes: number[], cards: HeaderCard[]): string => {
     const p = path.join(dir, name);
-    writeFitsImage({ path: p, bitpix: -32, axes, cards, row: (y, k) => Array.from({ length: nx }, (_, x) => k * 100 + y * nx + x) });
+    writeFitsImage({
+      path: p,
+      bitpix: -32,
+      axes,
+      cards,
+      row: (y, k) => Array.from({ length: nx }, (_, x) => k * 100 + y * nx + x),
+    });
     return p;
   };
 
   it('plane 0 by default; channel 2 picks data[0, 2] of a FREQ × STOKES cube', () => {
-    const p = cube('chan.fits', [nx, ny, 4, 1], [['CTYPE3', 'FREQ'], ['CTYPE4', 'STOKES'], ['CRVAL4', 1]]);
+    const p = cube(
+      'chan.fits',
+      [nx, ny, 4, 1],
+      [
+        ['CTYPE3', 'FREQ'],
+        ['CTYPE4', 'STOKES'],
+        ['CRVAL4', 1],
+      ],
+    );
     const first = renderThumbnail(p, { interval: 'minmax' });
     expect([first.plane, first.vmin, first.vmax]).toEqual([0, 0, nx * ny - 1]);
     const third = renderThumbnail(p, { interval: 'minmax', select: { channel: 2 } });
@@ -113,11 +147,23 @@ describe('cubes (§7.8 test 9)', () => {
   });
 
   it('stokesI follows CRVAL/CDELT/CRPIX of the STOKES axis', () => {
-    const p = cube('stokes.fits', [nx, ny, 1, 4], [['CTYPE3', 'FREQ'], ['CTYPE4', 'STOKES'], ['CRVAL4', 1], ['CDELT4', 1], ['CRPIX4', 2]]);
+    const p = cube(
+      'stokes.fits',
+      [nx, ny, 1, 4],
+      [
+        ['CTYPE3', 'FREQ'],
+        ['CTYPE4', 'STOKES'],
+        ['CRVAL4', 1],
+        ['CDELT4', 1],
+        ['CRPIX4', 2],
+      ],
+    );
     const r = renderThumbnail(p, { interval: 'minmax', select: { stokes: 'I' } });
     expect(r.plane).toBe(1);
     expect(r.vmin).toBe(100);
-    expect(() => renderThumbnail(p, { select: { stokes: 'V' } })).toThrow(expect.objectContaining({ code: 'BAD_PLANE' }));
+    expect(() => renderThumbnail(p, { select: { stokes: 'V' } })).toThrow(
+      expect.objectContaining({ code: 'BAD_PLANE' }),
+    );
   });
 
   it.each(['gildas-example_cube.fits', 'datacube.fit'])('renders the real cube %s', (f) => {
@@ -130,7 +176,12 @@ describe('cubes (§7.8 test 9)', () => {
 describe('files changing mid-read (§7.8 test 10, library part)', () => {
   const make = (name: string): string => {
     const p = path.join(dir, name);
-    writeFitsImage({ path: p, bitpix: -32, axes: [512, 512, 1, 1], row: (y) => Array.from({ length: 512 }, (_, x) => noise(x, y)) });
+    writeFitsImage({
+      path: p,
+      bitpix: -32,
+      axes: [512, 512, 1, 1],
+      row: (y) => Array.from({ length: 512 }, (_, x) => noise(x, y)),
+    });
     return p;
   };
   const strips = { stripBytes: 65536 };
@@ -144,17 +195,20 @@ describe('files changing mid-read (§7.8 test 10, library part)', () => {
 
   it('(c) truncated in place during the strip loop → TRUNCATED_DATA', () => {
     const p = make('trunc.fits');
-    expect(() => renderThumbnail(p, { ...strips, afterStrip: (y) => y === 32 && fs.truncateSync(p, 2880 + 512 * 4 * 100) })).toThrow(
-      expect.objectContaining({ code: 'TRUNCATED_DATA', retryable: true }),
-    );
+    expect(() =>
+      renderThumbnail(p, {
+        ...strips,
+        afterStrip: (y) => y === 32 && fs.truncateSync(p, 2880 + 512 * 4 * 100),
+      }),
+    ).toThrow(expect.objectContaining({ code: 'TRUNCATED_DATA', retryable: true }));
   });
 
   it('(d) atomically replaced during the render → SOURCE_CHANGED', () => {
     const p = make('replace.fits');
     const other = make('other.fits');
-    expect(() => renderThumbnail(p, { ...strips, afterStrip: (y) => y === 32 && fs.renameSync(other, p) })).toThrow(
-      expect.objectContaining({ code: 'SOURCE_CHANGED', retryable: true }),
-    );
+    expect(() =>
+      renderThumbnail(p, { ...strips, afterStrip: (y) => y === 32 && fs.renameSync(other, p) }),
+    ).toThrow(expect.objectContaining({ code: 'SOURCE_CHANGED', retryable: true }));
   });
 });
 
@@ -162,7 +216,14 @@ describe('huge header (§7.8 test 8, first half)', () => {
   it('a 32768² −32 header on a sparse file is TOO_LARGE without reading the data', () => {
     const p = path.join(dir, 'huge.fits');
     const head = Buffer.from(
-      ['SIMPLE  =                    T', 'BITPIX  =                  -32', 'NAXIS   =                    2', 'NAXIS1  =                32768', 'NAXIS2  =                32768', 'END']
+      [
+        'SIMPLE  =                    T',
+        'BITPIX  =                  -32',
+        'NAXIS   =                    2',
+        'NAXIS1  =                32768',
+        'NAXIS2  =                32768',
+        'END',
+      ]
         .map((c) => c.padEnd(80))
         .join('')
         .padEnd(2880),
@@ -183,16 +244,28 @@ describe('huge header (§7.8 test 8, first half)', () => {
 });
 
 describe('visual parity with matplotlib imsave (§7.8 test 13)', () => {
-  const refs = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/fits/matplotlib-refs.json'), 'utf8')) as Record<string, { source: string }>;
+  const refs = JSON.parse(
+    fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/fits/matplotlib-refs.json'), 'utf8'),
+  ) as Record<string, { source: string }>;
   it.each(Object.entries(refs))('%s: ≥ 99 %% of pixels within 3 levels, none beyond 6', (ref, meta) => {
     const want = fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/fits', ref));
-    const r = renderThumbnail(path.join(SHARED_DATA, 'fits', meta.source), { maxDim: 4096, interval: 'zscale', contrast: 0.2, stretch: 'linear', colormap: 'inferno' });
+    const r = renderThumbnail(path.join(SHARED_DATA, 'fits', meta.source), {
+      maxDim: 4096,
+      interval: 'zscale',
+      contrast: 0.2,
+      stretch: 'linear',
+      colormap: 'inferno',
+    });
     const got = decodePng(r.png).rgba;
     expect(got.length).toBe(want.length);
     let within3 = 0;
     let worst = 0;
     for (let i = 0; i < got.length; i += 4) {
-      const d = Math.max(Math.abs(got[i] - want[i]), Math.abs(got[i + 1] - want[i + 1]), Math.abs(got[i + 2] - want[i + 2]));
+      const d = Math.max(
+        Math.abs(got[i] - want[i]),
+        Math.abs(got[i + 1] - want[i + 1]),
+        Math.abs(got[i + 2] - want[i + 2]),
+      );
       expect(got[i + 3]).toBe(want[i + 3]);
       if (want[i + 3] === 0) {
         within3++;

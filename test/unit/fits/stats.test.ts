@@ -1,5 +1,4 @@
 // §7.8 test 14: robust noise on the simulated image and the QA grade thresholds of the original.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeDynamicRange, renderThumbnail, StatsAccumulator } from '../../../lib/fits/index.js';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
@@ -11,7 +10,15 @@ afterAll(() => removeTmpDir(dir));
 
 describe('statistics', () => {
   it('mad_std of the simulated 4096² image is within 2 % of the true 1e-4; std (sources included) is far above it', () => {
-    const p = writeSimulatedImage({ dir, name: 'noise4096', nx: 4096, ny: 4096, seed: 7, noiseJy: 1e-4, nSources: 300 });
+    const p = writeSimulatedImage({
+      dir,
+      name: 'noise4096',
+      nx: 4096,
+      ny: 4096,
+      seed: 7,
+      noiseJy: 1e-4,
+      nSources: 300,
+    });
     const r = renderThumbnail(p, { stats: true });
     const s = r.stats!;
     expect(Math.abs(s.madStd! / 1e-4 - 1)).toBeLessThan(0.02);
@@ -28,7 +35,10 @@ describe('statistics', () => {
     expect([s.nFinite, s.nNonFinite, s.min, s.max, s.sum]).toEqual([6, 1, 1, 100, 115]);
     expect(s.median).toBe(3.5);
     expect(s.madStd).toBeCloseTo(1.482602218505602 * 1.5, 12);
-    expect(s.std).toBeCloseTo(Math.sqrt([1, 2, 4, 100, 3, 5].reduce((a, v) => a + (v - 115 / 6) ** 2, 0) / 6), 9);
+    expect(s.std).toBeCloseTo(
+      Math.sqrt([1, 2, 4, 100, 3, 5].reduce((a, v) => a + (v - 115 / 6) ** 2, 0) / 6),
+      9,
+    );
   });
 
   it('grades with strict thresholds: 1000 good, 100 marginal, 10 poor, 0 and missing unknown, negative poor', () => {

@@ -1,6 +1,11 @@
 // Declination-change detection, pure (the database side is in test/integration/pointing).
 import { describe, expect, it } from 'vitest';
-import { emptyDetector, isSlewing, stepDetector, type DetectorState } from '../../../daemons/pointing-monitor/detector.js';
+import {
+  emptyDetector,
+  isSlewing,
+  stepDetector,
+  type DetectorState,
+} from '../../../daemons/pointing-monitor/detector.js';
 
 const CFG = { thresholdDeg: 0.1, confirmGroups: 2, jitterDeg: 0.01 };
 

@@ -3,7 +3,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BUILTIN_CALIBRATORS, nextTransit, parseUtc } from '../../../lib/astro/index.js';
 import { systemClock } from '../../../lib/clock.js';
-import { computeSchedule, isActive, type ScheduleConfig } from '../../../daemons/pointing-monitor/schedule.js';
+import {
+  computeSchedule,
+  isActive,
+  type ScheduleConfig,
+} from '../../../daemons/pointing-monitor/schedule.js';
 import { WindowTimer, type WindowEdge } from '../../../daemons/pointing-monitor/windows.js';
 
 const CFG: ScheduleConfig = {

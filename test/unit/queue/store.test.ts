@@ -77,6 +77,22 @@ describe('enqueue', () => {
     expect(d.job.id).not.toBe(a.job.id);
   });
 
+  it('enqueueMany is all or nothing', () => {
+    expect(() =>
+      store.enqueueMany([
+        { queue: 'q', kind: 'a' },
+        { queue: 'q', kind: '' },
+      ]),
+    ).toThrow(ValidationError);
+    expect(store.list()).toEqual([]);
+    const made = store.enqueueMany([
+      { queue: 'q', kind: 'a', dedupeKey: 'x' },
+      { queue: 'q', kind: 'b', dedupeKey: 'x' },
+    ]);
+    expect(made.map((m) => m.created)).toEqual([true, false]);
+    expect(made[1].job.id).toBe(made[0].job.id);
+  });
+
   it('validates the spec', () => {
     expect(() => store.enqueue({ queue: '', kind: 'k' })).toThrow(ValidationError);
     expect(() =>

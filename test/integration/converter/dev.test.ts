@@ -1,0 +1,53 @@
+// `contimg dev` (npm start after the build): runs the built daemons and the simulator; a group gets
+// converted by convert-check; SIGTERM stops every child and the command exits 0.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+import { freePort, pidAlive } from './proc.js';
+
+let dir: string;
+afterEach(() => removeTmpDir(dir));
+
+function convertedGroups(statePath: string): string[] {
+  if (!fs.existsSync(statePath)) return [];
+  const db = new Database(statePath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT group_id FROM converter_groups WHERE state = 'converted'").all() as { group_id: string }[]).map((r) => r.group_id);
+  } catch {
+    return []; // not migrated yet
+  } finally {
+    db.close();
+  }
+}
+
+describe('contimg dev', () => {
+  it('starts the built daemons and the simulator, converts a group, stops cleanly on SIGTERM', async () => {
+    dir = makeTmpDir('contimg-dev-');
+    const varDir = path.join(dir, 'var');
+    const base = (await freePort()) % 50_000 + 10_000;
+    let out = '';
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'dist/cli/contimg.js'), 'dev', '--data-dir', varDir, '--port-base', String(base), '--cadence-s', '5', '--groups', '2', '--for-seconds', '120'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await waitFor(() => convertedGroups(path.join(varDir, 'state.sqlite3')).length >= 1, { what: 'a converted group', timeoutMs: 90_000, intervalMs: 250 });
+    expect(out).toMatch(new RegExp(`streaming-converter \\(pid \\d+\\): http://127\\.0\\.0\\.1:${base}/metrics  ws://127\\.0\\.0\\.1:${base}/ws`));
+    const metrics = await (await fetch(`http://127.0.0.1:${base}/metrics`)).text();
+    expect(metrics).toMatch(/contimg_converter_conversion_attempts_total\{outcome="ok"\} [1-9]/);
+    const pids = [...out.matchAll(/started [a-z-]+ \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/dev: stopped/);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+    expect(fs.existsSync(path.join(varDir, 'contimg.yaml'))).toBe(true);
+  });
+});

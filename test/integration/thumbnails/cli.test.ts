@@ -1,0 +1,113 @@
+// The contimg commands of this area, run as processes on the built CLI, with the exact JSON shapes.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
+import { REPO_ROOT, removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
+import { decodePng } from '../../unit/fits/helpers.js';
+import { makeEnv, query, type Env } from './harness.js';
+
+const CLI = path.join(REPO_ROOT, 'dist/cli/contimg.js');
+const run = async (...args: string[]): Promise<unknown> => {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], { maxBuffer: 1 << 22 });
+  return JSON.parse(stdout);
+};
+const oracle = JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'fits/oracle-astropy.json'), 'utf8')) as {
+  files: Record<
+    string,
+    { n_finite: number; min: number; max: number; sum: number; 'zscale_0.2': [number, number] }
+  >;
+};
+
+let env: Env | undefined;
+afterEach(() => {
+  if (env) removeTmpDir(env.dir);
+  env = undefined;
+});
+
+describe('contimg fits / thumbnail / thumbnails', () => {
+  it('fits stats --json matches astropy on Parkes; fits header --json has the §7.2 fields', async () => {
+    const f = path.join(SHARED_DATA, 'fits/parkes-1904-66_AZP.fits');
+    const s = (await run('fits', 'stats', f, '--contrast', '0.2', '--json')) as Record<string, unknown>;
+    const o = oracle.files['parkes-1904-66_AZP.fits'];
+    expect(s).toMatchObject({
+      bitpix: -32,
+      shape: [192, 192],
+      planeNx: 192,
+      planeNy: 192,
+      nFinite: o.n_finite,
+      min: o.min,
+      max: o.max,
+    });
+    const z = s.zscale as [number, number];
+    expect(Math.abs(z[0] - o['zscale_0.2'][0])).toBeLessThan(1e-6 * (o.max - o.min));
+    const h = (await run('fits', 'header', f, '--json')) as Record<string, unknown>;
+    expect(h).toMatchObject({ bunit: 'JY/BEAM', beamSource: 'keywords', raDeg: 0, glonDeg: null });
+    expect(h.restfreqHz).toBeGreaterThan(1e9);
+  });
+
+  it('fits stats gives zscale null when no pixel is finite', async () => {
+    const s = (await run(
+      'fits',
+      'stats',
+      path.join(SHARED_DATA, 'fits/astropy-blank.fits'),
+      '--json',
+    )) as Record<string, unknown>;
+    expect(s).toMatchObject({ nFinite: 0, zscale: null });
+  });
+
+  it('thumbnail --json writes the PNG and reports its shape and limits', async () => {
+    env = await makeEnv();
+    const out = path.join(env.dir, 'ngc.png');
+    const r = (await run(
+      'thumbnail',
+      path.join(SHARED_DATA, 'fits/ngc1316r.fit'),
+      '--out',
+      out,
+      '--max-dim',
+      '440',
+      '--interval',
+      'minmax',
+      '--stretch',
+      'sqrt',
+      '--colormap',
+      'viridis',
+      '--json',
+    )) as Record<string, number>;
+    expect(r).toMatchObject({ width: 440, height: 300, vmin: -14, vmax: 1233 });
+    expect(r.nFinite).toBe(132000);
+    expect(r.renderMs).toBeGreaterThan(0);
+    expect(decodePng(fs.readFileSync(out)).width).toBe(440);
+  });
+
+  it('thumbnails render-all, list and retry work on the configured databases', async () => {
+    env = await makeEnv();
+    const pipeline = new Database(env.pipelinePath);
+    const good = writeSimulatedImage({ dir: env.imagesDir, name: 'a-image.fits', nx: 40, ny: 40, seed: 1 });
+    const bad = path.join(env.imagesDir, 'b-image.fits');
+    fs.writeFileSync(bad, Buffer.alloc(3000, 0x42));
+    for (const p of [good, bad])
+      pipeline
+        .prepare("INSERT INTO images (path, ms_path, created_at, type) VALUES (?, 'x.ms', 0, '5min')")
+        .run(p);
+    pipeline.close();
+    const all = await run('thumbnails', 'render-all', '--config', env.configFile, '--json');
+    expect(all).toEqual({ total: 2, done: 1, failed: 1 });
+    const list = (await run('thumbnails', 'list', '--config', env.configFile, '--json')) as {
+      fits_path: string;
+      status: string;
+      error_code: string | null;
+    }[];
+    expect(list.map((r) => [path.basename(r.fits_path), r.status, r.error_code]).sort()).toEqual([
+      ['a-image.fits', 'done', null],
+      ['b-image.fits', 'failed', 'NOT_FITS'],
+    ]);
+    expect(await run('thumbnails', 'retry', '--config', env.configFile, '--json')).toEqual({ requeued: 1 });
+    expect(
+      query<{ status: string }>(env, 'SELECT status FROM thumbnails WHERE fits_path = ?', bad)[0].status,
+    ).toBe('pending');
+  });
+});
