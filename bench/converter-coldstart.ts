@@ -26,8 +26,14 @@ const ts = performance.now();
 seedConverted(incoming, state, nGroups, t0 - nGroups * 309_000);
 for (let g = 0; g < 3; g++)
   for (let sb = 0; sb < 16; sb++)
-    writeSubbandFile(path.join(incoming, subbandFileName(t0 + g * 309_000, sb)), { subband: sb, startMs: t0 + g * 309_000, decRad: 0.97 });
-console.log(`seeded ${nGroups * 16} converted files + 48 new in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
+    writeSubbandFile(path.join(incoming, subbandFileName(t0 + g * 309_000, sb)), {
+      subband: sb,
+      startMs: t0 + g * 309_000,
+      decRad: 0.97,
+    });
+console.log(
+  `seeded ${nGroups * 16} converted files + 48 new in ${((performance.now() - ts) / 1000).toFixed(1)} s`,
+);
 
 const port = await new Promise<number>((r) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -49,12 +55,28 @@ fs.writeFileSync(
       settleS: 1,
       minFreeGb: 0,
       maxConcurrent: 3,
-      converter: { argv: [process.execPath, fake, 'ok', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}'] },
+      converter: {
+        argv: [
+          process.execPath,
+          fake,
+          'ok',
+          '--manifest',
+          '{manifest}',
+          '--out',
+          '{out}',
+          '--result',
+          '{result}',
+        ],
+      },
     },
   }),
 );
 const started = performance.now();
-const child = spawn(process.execPath, [path.resolve('dist/daemons/streaming-converter/main.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  [path.resolve('dist/daemons/streaming-converter/main.js'), '--config', cfgPath],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
 let readyMs = 0;
 for (;;) {
   try {
@@ -67,16 +89,28 @@ for (;;) {
 readyMs = performance.now() - started;
 const db = new Database(state, { readonly: true });
 for (;;) {
-  const n = (db.prepare('SELECT COUNT(*) AS n FROM converter_attempts WHERE spawned_at IS NOT NULL').get() as { n: number }).n;
+  const n = (
+    db.prepare('SELECT COUNT(*) AS n FROM converter_attempts WHERE spawned_at IS NOT NULL').get() as {
+      n: number;
+    }
+  ).n;
   if (n >= 3) break;
   await new Promise((r) => setTimeout(r, 20));
 }
 const dispatchedMs = performance.now() - started;
-const redispatched = (db.prepare("SELECT COUNT(*) AS n FROM converter_groups WHERE state = 'converted' AND attempts > 1").get() as { n: number }).n;
+const redispatched = (
+  db
+    .prepare("SELECT COUNT(*) AS n FROM converter_groups WHERE state = 'converted' AND attempts > 1")
+    .get() as { n: number }
+).n;
 const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
 const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-console.log(`converter-coldstart: ${nGroups * 16} existing files (${nGroups} converted groups) + 3 new groups`);
-console.log(`time to ready (first full scan done): ${(readyMs / 1000).toFixed(2)} s (process start included)`);
+console.log(
+  `converter-coldstart: ${nGroups * 16} existing files (${nGroups} converted groups) + 3 new groups`,
+);
+console.log(
+  `time to ready (first full scan done): ${(readyMs / 1000).toFixed(2)} s (process start included)`,
+);
 console.log(`time until the 3 new groups were spawned: ${(dispatchedMs / 1000).toFixed(2)} s (settleS 1)`);
 console.log(`peak RSS (VmHWM): ${hwm.toFixed(0)} MB; converted groups re-dispatched: ${redispatched}`);
 db.close();

@@ -33,12 +33,30 @@ const config = parseConfig(
       settleS: 1,
       minFreeGb: 0,
       maxConcurrent: 2,
-      converter: { argv: [process.execPath, fake, 'ok', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}'] },
+      converter: {
+        argv: [
+          process.execPath,
+          fake,
+          'ok',
+          '--manifest',
+          '{manifest}',
+          '--out',
+          '{out}',
+          '--result',
+          '{result}',
+        ],
+      },
     },
   },
   dir,
 );
-const d = await startDaemon({ name: 'streaming-converter', run: makeRun(), config, log: silentLogger(), port: 0 });
+const d = await startDaemon({
+  name: 'streaming-converter',
+  run: makeRun(),
+  config,
+  log: silentLogger(),
+  port: 0,
+});
 const db = new Database(state, { readonly: true });
 const spawnedAt = db.prepare(
   'SELECT a.spawned_at AS t FROM converter_attempts a JOIN converter_groups g ON g.id = a.group_ref WHERE g.group_id = ? AND a.spawned_at IS NOT NULL',
@@ -69,8 +87,12 @@ for (let g = 0; g < nGroups; g++) {
 }
 lat.sort((a, b) => a - b);
 const q = (x: number) => lat[Math.min(lat.length - 1, Math.ceil(x * lat.length) - 1)];
-console.log(`converter-dispatch: ${nGroups} groups, settleS 1, watch debounce ${config.streamingConverter.watchDebounceMs} ms, scan every ${config.streamingConverter.scanIntervalS} s`);
-console.log(`last subband renamed → converter spawned: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, min ${lat[0]} ms, max ${lat[lat.length - 1]} ms`);
+console.log(
+  `converter-dispatch: ${nGroups} groups, settleS 1, watch debounce ${config.streamingConverter.watchDebounceMs} ms, scan every ${config.streamingConverter.scanIntervalS} s`,
+);
+console.log(
+  `last subband renamed → converter spawned: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, min ${lat[0]} ms, max ${lat[lat.length - 1]} ms`,
+);
 db.close();
 await d.stop();
 fs.rmSync(dir, { recursive: true, force: true });

@@ -33,10 +33,14 @@ function rate(label: string, fn: (p: string) => boolean): void {
   const total = performance.now() - start;
   lat.sort((a, b) => a - b);
   const q = (x: number) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))].toFixed(3);
-  console.log(`${label.padEnd(28)} ${(lat.length / (total / 1000)).toFixed(0).padStart(7)} files/s   p50 ${q(0.5)} ms   p95 ${q(0.95)} ms   (${lat.length} reads)`);
+  console.log(
+    `${label.padEnd(28)} ${(lat.length / (total / 1000)).toFixed(0).padStart(7)} files/s   p50 ${q(0.5)} ms   p95 ${q(0.95)} ms   (${lat.length} reads)`,
+  );
 }
 
-console.log(`uvh5-headers: ${nFiles} DSA-110-layout files of ${size} bytes (3 antennas, 24 × 48 × 2), written in ${(writeMs / nFiles).toFixed(1)} ms each`);
+console.log(
+  `uvh5-headers: ${nFiles} DSA-110-layout files of ${size} bytes (3 antennas, 24 × 48 × 2), written in ${(writeMs / nFiles).toFixed(1)} ms each`,
+);
 rate('superblock only', (p) => checkSuperblock(p).ok);
 rate('superblock + h5wasm header', (p) => inspectUvh5(p).ok);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -34,6 +34,11 @@ export interface NotifyOptions {
   log: Logger;
   /** The interpreter for the helper; python3 is on every DSA-110 host. */
   python?: string;
+  /**
+   * How long one notification may wait for the helper's acknowledgement (default 2000 ms). A wedged helper
+   * must not hold up the drain, which awaits STOPPING=1 before it stops the daemon's work.
+   */
+  ackTimeoutMs?: number;
 }
 
 /** A liveness probe for the watchdog: true (or resolves true) when the daemon is healthy. */
@@ -86,20 +91,32 @@ export class Notifier {
   startWatchdog(probe: LivenessProbe): void {
     const every = this.watchdogIntervalMs;
     if (every === undefined || this.watchdogTimer) return;
+    let running = false;
     const tick = async (): Promise<void> => {
-      let ok = false;
+      // One tick at a time: a slow probe or helper must not pile up pings that pass after the probe fails.
+      if (running) return;
+      running = true;
       try {
-        ok = await probe();
-      } catch (e) {
-        this.opts.log.warn({ err: e }, 'liveness probe threw');
+        await this.watchdogTick(probe);
+      } finally {
+        running = false;
       }
-      if (ok) await this.watchdog();
-      else this.opts.log.warn('liveness probe failed: not sending WATCHDOG=1');
     };
     // One ping at once: the watchdog runs from unit start, and start-up has used part of the window.
     void tick();
     this.watchdogTimer = setInterval(() => void tick(), every);
     this.watchdogTimer.unref();
+  }
+
+  private async watchdogTick(probe: LivenessProbe): Promise<void> {
+    let ok = false;
+    try {
+      ok = await probe();
+    } catch (e) {
+      this.opts.log.warn({ err: e }, 'liveness probe threw');
+    }
+    if (ok) await this.watchdog();
+    else this.opts.log.warn('liveness probe failed: not sending WATCHDOG=1');
   }
 
   /** Stop the watchdog and let the helper exit once everything queued has been sent. */
@@ -127,7 +144,16 @@ export class Notifier {
     const h = this.ensureHelper();
     if (!h) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      this.pending.push(resolve);
+      // The slot stays queued after a timeout so a late ack still pairs with its own message.
+      const timer = setTimeout(() => {
+        this.opts.log.warn({ message: message.split('\n')[0] }, 'sd_notify helper did not acknowledge in time');
+        resolve(false);
+      }, this.opts.ackTimeoutMs ?? 2_000);
+      timer.unref();
+      this.pending.push((ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      });
       h.stdin.write(`${JSON.stringify(message)}\n`);
     });
   }

@@ -43,7 +43,11 @@ function checkIdentity(f: Manifest['files'][number]): void {
     throw new CheckFailure(2, 'io', `${f.path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   if (s.size !== f.size || Math.floor(s.mtimeMs) !== Math.floor(f.mtime_ms) || s.ino !== f.inode)
-    throw new CheckFailure(5, 'validation', `${f.path} changed since dispatch (size/mtime/inode differ from the manifest)`);
+    throw new CheckFailure(
+      5,
+      'validation',
+      `${f.path} changed since dispatch (size/mtime/inode differ from the manifest)`,
+    );
 }
 
 async function check(manifestPath: string, out: string, started: number): Promise<Record<string, unknown>> {
@@ -59,7 +63,12 @@ async function check(manifestPath: string, out: string, started: number): Promis
   });
   const summary = checkObservation(subs, m.expected_subbands, m.partial === true);
   if (!summary.ok) throw new CheckFailure(5, 'validation', summary.problems.join('; '));
-  const doc = { group_id: m.group_id, checked_at: new Date().toISOString(), files: m.files.map((f) => f.path), ...summary };
+  const doc = {
+    group_id: m.group_id,
+    checked_at: new Date().toISOString(),
+    files: m.files.map((f) => f.path),
+    ...summary,
+  };
   try {
     fs.writeFileSync(`${out}.partial`, JSON.stringify(doc, null, 2));
     fs.renameSync(`${out}.partial`, out);
@@ -77,7 +86,9 @@ function writeResult(p: string, result: Record<string, unknown>): void {
 export function register(program: Command): void {
   program
     .command('convert-check')
-    .description('built-in conversion check: verify a group manifest forms one observation (exit 0, 2 I/O, 5 invalid)')
+    .description(
+      'built-in conversion check: verify a group manifest forms one observation (exit 0, 2 I/O, 5 invalid)',
+    )
     .requiredOption('--manifest <file>', 'group manifest written by the streaming converter')
     .requiredOption('--out <file>', 'where to write the JSON summary (the "converted" product)')
     .requiredOption('--result <file>', 'result file: {ok, ms_path, metrics, error_code, error}')
@@ -90,7 +101,13 @@ export function register(program: Command): void {
       } catch (e) {
         const f = e instanceof CheckFailure ? e : new CheckFailure(2, 'io', (e as Error).message);
         fs.rmSync(`${opts.out}.partial`, { force: true });
-        writeResult(opts.result, { ok: false, ms_path: null, metrics: {}, error_code: f.errorCode, error: f.message });
+        writeResult(opts.result, {
+          ok: false,
+          ms_path: null,
+          metrics: {},
+          error_code: f.errorCode,
+          error: f.message,
+        });
         process.stderr.write(`convert-check: ${f.errorCode}: ${f.message}\n`);
         process.exitCode = f.exitCode;
       }

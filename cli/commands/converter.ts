@@ -19,18 +19,31 @@ async function withStateDb<T>(configOpt: string | undefined, fn: (db: Db) => T):
 
 const admin = () => import('../../daemons/streaming-converter/admin.js');
 
-function line(g: { groupId: string; state: string; nFiles: number; expected: number; attempts: number; outputPath: string | null; error: string | null }): string {
+function line(g: {
+  groupId: string;
+  state: string;
+  nFiles: number;
+  expected: number;
+  attempts: number;
+  outputPath: string | null;
+  error: string | null;
+}): string {
   const extra = g.outputPath ?? g.error ?? '';
   return `${g.groupId}  ${g.state.padEnd(10)}  ${String(g.nFiles).padStart(2)}/${g.expected}  attempts ${g.attempts}  ${extra}`;
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('converter').description('streaming converter: observation groups and operator actions');
+  const cmd = program
+    .command('converter')
+    .description('streaming converter: observation groups and operator actions');
   cmd
     .command('groups')
     .description('list groups, newest first')
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
-    .option('--state <state>', 'only groups in this state (collecting, ready, converting, retry_wait, converted, incomplete, failed, abandoned)')
+    .option(
+      '--state <state>',
+      'only groups in this state (collecting, ready, converting, retry_wait, converted, incomplete, failed, abandoned)',
+    )
     .option('--limit <n>', 'at most this many', '1000')
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; state?: string; limit: string; json?: boolean }) => {
@@ -50,8 +63,12 @@ export function register(program: Command): void {
       const g = await withStateDb(o.config, (db) => showGroup(db, group));
       if (o.json) return printJson(g);
       process.stdout.write(`${line(g)}\n`);
-      for (const f of g.files) process.stdout.write(`  sb${String(f.subband).padStart(2, '0')}  ${f.state.padEnd(9)} ${f.path}${f.reason ? `  (${f.reason})` : ''}\n`);
-      for (const a of g.attemptsDetail) process.stdout.write(`  attempt ${a.attempt}: ${a.outcome ?? 'running'} ${a.error ?? ''}\n`);
+      for (const f of g.files)
+        process.stdout.write(
+          `  sb${String(f.subband).padStart(2, '0')}  ${f.state.padEnd(9)} ${f.path}${f.reason ? `  (${f.reason})` : ''}\n`,
+        );
+      for (const a of g.attemptsDetail)
+        process.stdout.write(`  attempt ${a.attempt}: ${a.outcome ?? 'running'} ${a.error ?? ''}\n`);
     });
   cmd
     .command('requeue')
@@ -62,7 +79,9 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (group: string, o: { config?: string; partial?: boolean; json?: boolean }) => {
       const { requeueGroup } = await admin();
-      const g = await withStateDb(o.config, (db) => requeueGroup(db, group, Date.now(), { partial: o.partial }));
+      const g = await withStateDb(o.config, (db) =>
+        requeueGroup(db, group, Date.now(), { partial: o.partial }),
+      );
       if (o.json) printJson(g);
       else process.stdout.write(`${line(g)}\n`);
     });

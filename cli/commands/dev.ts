@@ -14,7 +14,9 @@ import { UsageError } from '../util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/cli/commands or cli/commands. */
-const ROOT = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '..', '..', '..') : path.resolve(here, '..', '..');
+const ROOT = here.includes(`${path.sep}dist${path.sep}`)
+  ? path.resolve(here, '..', '..', '..')
+  : path.resolve(here, '..', '..');
 const DIST = path.join(ROOT, 'dist');
 const CLI = path.join(DIST, 'cli', 'contimg.js');
 
@@ -27,7 +29,13 @@ interface DevOpts {
   simulate: boolean;
 }
 
-const DAEMON_ORDER = ['streaming-converter', 'pointing-monitor', 'scheduler', 'alert-dispatcher', 'thumbnail-worker'];
+const DAEMON_ORDER = [
+  'streaming-converter',
+  'pointing-monitor',
+  'scheduler',
+  'alert-dispatcher',
+  'thumbnail-worker',
+];
 
 /** The config `contimg dev` writes on first run: everything under the data folder, fast local timings. */
 function devConfig(dataDir: string, portBase: number | undefined): Record<string, unknown> {
@@ -43,7 +51,17 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
       groupTimeoutS: 120,
       minFreeGb: 1,
       converter: {
-        argv: [process.execPath, CLI, 'convert-check', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}'],
+        argv: [
+          process.execPath,
+          CLI,
+          'convert-check',
+          '--manifest',
+          '{manifest}',
+          '--out',
+          '{out}',
+          '--result',
+          '{result}',
+        ],
         outputName: '{group}.json',
         timeoutS: 120,
       },
@@ -57,8 +75,13 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
 
 function builtDaemons(): string[] {
   const dir = path.join(DIST, 'daemons');
-  const present = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js'))) : [];
-  return [...DAEMON_ORDER.filter((d) => present.includes(d)), ...present.filter((d) => !DAEMON_ORDER.includes(d))];
+  const present = fs.existsSync(dir)
+    ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js')))
+    : [];
+  return [
+    ...DAEMON_ORDER.filter((d) => present.includes(d)),
+    ...present.filter((d) => !DAEMON_ORDER.includes(d)),
+  ];
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
@@ -74,7 +97,8 @@ function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.Wr
 function num(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
   return n;
 }
 
@@ -96,6 +120,51 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   return { configFile };
 }
 
+const SECTIONS: Record<string, string> = {
+  'streaming-converter': 'streamingConverter',
+  'pointing-monitor': 'pointingMonitor',
+  scheduler: 'scheduler',
+  'alert-dispatcher': 'alertDispatcher',
+  'thumbnail-worker': 'thumbnailWorker',
+};
+
+/** Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are. */
+function startDaemons(
+  names: string[],
+  configFile: string,
+  cfg: { http: { host: string } } & Record<string, unknown>,
+): { children: Map<string, ChildProcess>; exits: Promise<void>[] } {
+  const children = new Map<string, ChildProcess>();
+  const exits: Promise<void>[] = [];
+  for (const name of names) {
+    const child = spawn(
+      process.execPath,
+      [path.join(DIST, 'daemons', name, 'main.js'), '--config', configFile],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    prefixLines(name, child.stdout!, process.stdout);
+    prefixLines(name, child.stderr!, process.stderr);
+    children.set(name, child);
+    exits.push(
+      new Promise((r) =>
+        child.once('exit', (code, signal) => {
+          process.stdout.write(`dev: ${name} exited (${signal ?? `code ${code}`})\n`);
+          children.delete(name);
+          r();
+        }),
+      ),
+    );
+    const port = (cfg[SECTIONS[name] ?? ''] as { port?: number } | undefined)?.port;
+    const host = cfg.http.host;
+    process.stdout.write(
+      `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
+    );
+  }
+  return { children, exits };
+}
+
 export function register(program: Command): void {
   program
     .command('dev')
@@ -107,42 +176,24 @@ export function register(program: Command): void {
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
     .action(async (o: DevOpts) => {
-      if (!fs.existsSync(CLI)) throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
+      if (!fs.existsSync(CLI))
+        throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
-      const names = builtDaemons();
-      const children = new Map<string, ChildProcess>();
-      const exits: Promise<void>[] = [];
+      const { children, exits } = startDaemons(builtDaemons(), configFile, cfg);
       const stop = new AbortController();
-      for (const name of names) {
-        const child = spawn(process.execPath, [path.join(DIST, 'daemons', name, 'main.js'), '--config', configFile], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        prefixLines(name, child.stdout!, process.stdout);
-        prefixLines(name, child.stderr!, process.stderr);
-        children.set(name, child);
-        exits.push(
-          new Promise((r) =>
-            child.once('exit', (code, signal) => {
-              process.stdout.write(`dev: ${name} exited (${signal ?? `code ${code}`})\n`);
-              children.delete(name);
-              r();
-            }),
-          ),
-        );
-        const section = { 'streaming-converter': 'streamingConverter', 'pointing-monitor': 'pointingMonitor', scheduler: 'scheduler', 'alert-dispatcher': 'alertDispatcher', 'thumbnail-worker': 'thumbnailWorker' }[name] as keyof typeof cfg | undefined;
-        const port = section ? (cfg[section] as { port?: number }).port : undefined;
-        const host = cfg.http.host;
-        process.stdout.write(`dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`);
-      }
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
-      const sim = o.simulate ? runSimulator(cfg.streamingConverter.incomingDir, o, stop.signal) : Promise.resolve();
+      const sim = o.simulate
+        ? runSimulator(cfg.streamingConverter.incomingDir, o, stop.signal)
+        : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
-      await new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true })));
+      await new Promise<void>((r) =>
+        stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
+      );
       clearTimeout(timer);
       process.stdout.write('dev: stopping\n');
       await sim;
@@ -164,7 +215,9 @@ async function runSimulator(incomingDir: string, o: DevOpts, signal: AbortSignal
       startMs: Math.floor(Date.now() / 1000) * 1000,
       jitterS: 2,
       signal,
-      onFile: ({ path: p, subband }) => subband === 15 && process.stdout.write(`[simulator] observation complete: ${path.basename(p).slice(0, 19)}\n`),
+      onFile: ({ path: p, subband }) =>
+        subband === 15 &&
+        process.stdout.write(`[simulator] observation complete: ${path.basename(p).slice(0, 19)}\n`),
     });
     process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
   } catch (e) {

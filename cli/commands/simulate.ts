@@ -20,7 +20,8 @@ interface Opts {
 
 function num(text: string, flag: string, min = 0): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < min) throw new UsageError(`${flag}: expected a number >= ${min}, got "${text}"`);
+  if (!Number.isFinite(n) || n < min)
+    throw new UsageError(`${flag}: expected a number >= ${min}, got "${text}"`);
   return n;
 }
 
@@ -35,13 +36,22 @@ export function register(program: Command): void {
     .option('--start <iso>', 'UTC time of the first observation (default: now)')
     .option('--jitter-s <s>', 'largest per-subband name-timestamp jitter', '2')
     .option('--dec-deg <deg>', 'pointing declination', '55.57')
-    .option('--fault <spec>', 'missing-subband|corrupt-file|slow-writer|duplicate-subband|wrong-nfreqs[@GROUP[:SB]]', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--fault <spec>',
+      'missing-subband|corrupt-file|slow-writer|duplicate-subband|wrong-nfreqs[@GROUP[:SB]]',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--images <dir>', 'also write one simulated FITS image per observation into this folder')
     .option('--out <dir>', 'write here instead of streamingConverter.incomingDir')
     .action(async (opts: Opts) => {
       const { parseFault, simulate } = await import('../../lib/sim/index.js');
-      const incomingDir = opts.out ? path.resolve(opts.out) : requireConfig(opts.config).streamingConverter.incomingDir;
-      const startMs = opts.start ? Date.parse(opts.start.endsWith('Z') ? opts.start : `${opts.start}Z`) : Date.now();
+      const incomingDir = opts.out
+        ? path.resolve(opts.out)
+        : requireConfig(opts.config).streamingConverter.incomingDir;
+      const startMs = opts.start
+        ? Date.parse(opts.start.endsWith('Z') ? opts.start : `${opts.start}Z`)
+        : Date.now();
       if (!Number.isFinite(startMs)) throw new UsageError(`--start: cannot parse "${opts.start}"`);
       const faults = opts.fault.map((f) => {
         try {
@@ -79,11 +89,25 @@ export function register(program: Command): void {
 /** The thumbnail engineer's FITS simulator, when present in this build. */
 async function imageWriter(dir: string): Promise<(groupId: string, group: number) => void> {
   const mod = (await import('../../lib/sim/fits-images.js')) as {
-    writeSimulatedImage: (o: { dir: string; name: string; nx: number; ny: number; seed?: number; dateObs?: string }) => string;
+    writeSimulatedImage: (o: {
+      dir: string;
+      name: string;
+      nx: number;
+      ny: number;
+      seed?: number;
+      dateObs?: string;
+    }) => string;
   };
   fs.mkdirSync(dir, { recursive: true });
   return (groupId, group) => {
-    const p = mod.writeSimulatedImage({ dir, name: `${groupId}-image.fits`, nx: 256, ny: 256, seed: group + 1, dateObs: groupId });
+    const p = mod.writeSimulatedImage({
+      dir,
+      name: `${groupId}-image.fits`,
+      nx: 256,
+      ny: 256,
+      seed: group + 1,
+      dateObs: groupId,
+    });
     process.stdout.write(`${p}\n`);
   };
 }

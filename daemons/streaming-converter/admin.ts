@@ -65,7 +65,13 @@ export function showGroup(db: Db, groupId: string) {
     const g = mustGet(c, groupId);
     return {
       ...summarize(g),
-      files: S.groupFiles(c, g.id).map((f) => ({ subband: f.subband, path: f.path, state: f.state, reason: f.reason, size: f.size })),
+      files: S.groupFiles(c, g.id).map((f) => ({
+        subband: f.subband,
+        path: f.path,
+        state: f.state,
+        reason: f.reason,
+        size: f.size,
+      })),
       attemptsDetail: S.attemptsOf(c, g.id).map((a) => ({
         attempt: a.attempt,
         outcome: a.outcome,
@@ -88,18 +94,45 @@ const REQUEUEABLE: GroupState[] = ['failed', 'incomplete', 'abandoned', 'convert
  * Put a group back in line. Complete groups (and any group with `partial`) go to ready with the attempt
  * budget reset; an incomplete group without `partial` goes back to collecting with its timeout restarted.
  */
-export function requeueGroup(db: Db, groupId: string, now: number, opts: { partial?: boolean } = {}): GroupSummary {
+export function requeueGroup(
+  db: Db,
+  groupId: string,
+  now: number,
+  opts: { partial?: boolean } = {},
+): GroupSummary {
   return db.write((conn) => {
     const g = mustGet(conn, groupId);
     if (!REQUEUEABLE.includes(g.state))
-      throw new InvalidStateError(`group ${groupId} is ${g.state}; requeue needs one of ${REQUEUEABLE.join(', ')}`, { state: g.state });
-    const complete = isComplete(S.validMembers(conn, g.id).map((f) => f.subband), g.expected);
+      throw new InvalidStateError(
+        `group ${groupId} is ${g.state}; requeue needs one of ${REQUEUEABLE.join(', ')}`,
+        { state: g.state },
+      );
+    const complete = isComplete(
+      S.validMembers(conn, g.id).map((f) => f.subband),
+      g.expected,
+    );
     const to: GroupState = complete || opts.partial ? 'ready' : 'collecting';
     const set =
       to === 'ready'
-        ? { ready_at: now, attempts: 0, next_attempt_at: null, partial: complete ? 0 : 1, finished_at: null, error: null, error_code: null }
-        : { first_seen_at: now, ready_at: null, attempts: 0, finished_at: null, error: null, error_code: null };
-    if (!S.casGroup(conn, g.id, g.state, to, now, set)) throw new InvalidStateError(`group ${groupId} changed state; try again`);
+        ? {
+            ready_at: now,
+            attempts: 0,
+            next_attempt_at: null,
+            partial: complete ? 0 : 1,
+            finished_at: null,
+            error: null,
+            error_code: null,
+          }
+        : {
+            first_seen_at: now,
+            ready_at: null,
+            attempts: 0,
+            finished_at: null,
+            error: null,
+            error_code: null,
+          };
+    if (!S.casGroup(conn, g.id, g.state, to, now, set))
+      throw new InvalidStateError(`group ${groupId} changed state; try again`);
     emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
@@ -113,8 +146,12 @@ export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary
   return db.write((conn) => {
     const g = mustGet(conn, groupId);
     if (!ABANDONABLE.includes(g.state))
-      throw new InvalidStateError(`group ${groupId} is ${g.state}; abandon needs one of ${ABANDONABLE.join(', ')}`, { state: g.state });
-    if (!S.casGroup(conn, g.id, g.state, 'abandoned', now, { finished_at: now })) throw new InvalidStateError(`group ${groupId} changed state; try again`);
+      throw new InvalidStateError(
+        `group ${groupId} is ${g.state}; abandon needs one of ${ABANDONABLE.join(', ')}`,
+        { state: g.state },
+      );
+    if (!S.casGroup(conn, g.id, g.state, 'abandoned', now, { finished_at: now }))
+      throw new InvalidStateError(`group ${groupId} changed state; try again`);
     emit(conn, 'abandoned', { groupId, from: g.state }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);

@@ -20,7 +20,9 @@ export function validateArgvTemplate(template: readonly string[]): void {
 }
 
 export function expandArgv(template: readonly string[], vars: ArgvVars): string[] {
-  return template.map((arg) => arg.replace(TOKEN, (whole, key: string) => (key in vars ? vars[key as Placeholder] : whole)));
+  return template.map((arg) =>
+    arg.replace(TOKEN, (whole, key: string) => (key in vars ? vars[key as Placeholder] : whole)),
+  );
 }
 
 export function usesPlaceholder(template: readonly string[], key: Placeholder): boolean {

@@ -98,7 +98,10 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
       if (why === 'timeout') timedOut = true;
       else aborted = true;
       signalGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'), o.killGraceMs);
+      killTimer = setTimeout(
+        () => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'),
+        o.killGraceMs,
+      );
     };
     const timer = setTimeout(() => stop('timeout'), o.timeoutMs);
     const onAbort = (): void => stop('abort');

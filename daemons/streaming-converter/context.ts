@@ -33,7 +33,11 @@ export function alert(
   summary: string,
   now: number,
 ): void {
-  raiseAlert(conn, { alertname, severity, labels, annotations: { summary }, source: 'streaming-converter' }, now);
+  raiseAlert(
+    conn,
+    { alertname, severity, labels, annotations: { summary }, source: 'streaming-converter' },
+    now,
+  );
 }
 
 export function resolve(conn: Connection, alertname: string, labels: Labels, now: number): void {

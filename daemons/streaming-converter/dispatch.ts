@@ -10,7 +10,7 @@ import type { BackoffPolicy } from '../../lib/backoff.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import { runChild, pidStartTicks, type ChildResult } from './child.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
-import { afterFailure, classifyExit, type Outcome } from './rules.js';
+import { readResult, recordOutcome, spawnFailure, type ResultFile } from './outcome.js';
 import * as S from './store.js';
 
 export interface DispatchHooks {
@@ -61,7 +61,11 @@ export class Dispatcher {
     const free = this.hooks.freeBytes ?? statfsFree;
     const min = cfg.minFreeGb * 1e9;
     let ok = true;
-    for (const [label, p] of [['output', cfg.outputDir], ['scratch', cfg.scratchDir], ['input', cfg.incomingDir]] as const) {
+    for (const [label, p] of [
+      ['output', cfg.outputDir],
+      ['scratch', cfg.scratchDir],
+      ['input', cfg.incomingDir],
+    ] as const) {
       let bytes: number;
       try {
         bytes = free(p);
@@ -77,10 +81,21 @@ export class Dispatcher {
       const now = this.ctx.clock.now();
       this.ctx.db.write((conn) => {
         if (ok) resolve(conn, 'ConverterDiskLow', {}, now);
-        else alert(conn, 'ConverterDiskLow', 'critical', {}, `less than ${cfg.minFreeGb} GB free on output or scratch; dispatch paused`, now);
+        else
+          alert(
+            conn,
+            'ConverterDiskLow',
+            'critical',
+            {},
+            `less than ${cfg.minFreeGb} GB free on output or scratch; dispatch paused`,
+            now,
+          );
         emit(conn, ok ? 'dispatch_resumed' : 'dispatch_paused', { reason: 'disk' }, now);
       });
-      this.ctx.log.warn({ paused: !ok }, ok ? 'disk gate open: dispatch resumed' : 'disk gate closed: dispatch paused');
+      this.ctx.log.warn(
+        { paused: !ok },
+        ok ? 'disk gate open: dispatch resumed' : 'disk gate closed: dispatch paused',
+      );
     }
     return ok;
   }
@@ -113,11 +128,24 @@ export class Dispatcher {
     return this.ctx.db.write((conn) => {
       const attempt = S.nextAttemptNo(conn, g.id);
       const manifest = path.join(attemptDir(cfg.scratchDir, g.group_id, attempt), 'manifest.json');
-      if (!S.casGroup(conn, g.id, 'ready', 'converting', now, { attempts: budget, dispatched_at: now, next_attempt_at: null }))
+      if (
+        !S.casGroup(conn, g.id, 'ready', 'converting', now, {
+          attempts: budget,
+          dispatched_at: now,
+          next_attempt_at: null,
+        })
+      )
         return null;
       const attemptId = S.insertAttempt(
         conn,
-        { group_ref: g.id, attempt, owner: this.owner, lease_expires_at: now + cfg.leaseS * 1000, manifest_path: manifest, output_path: out },
+        {
+          group_ref: g.id,
+          attempt,
+          owner: this.owner,
+          lease_expires_at: now + cfg.leaseS * 1000,
+          manifest_path: manifest,
+          output_path: out,
+        },
         now,
       );
       emit(conn, 'dispatched', { groupId: g.group_id, attempt, outputPath: out }, now);
@@ -133,7 +161,13 @@ export class Dispatcher {
       attempt,
       expected_subbands: g.expected,
       partial: g.partial === 1,
-      files: members.map((f) => ({ subband: f.subband, path: f.path, size: f.size, mtime_ms: f.mtime_ms, inode: f.inode })),
+      files: members.map((f) => ({
+        subband: f.subband,
+        path: f.path,
+        size: f.size,
+        mtime_ms: f.mtime_ms,
+        inode: f.inode,
+      })),
       output_path: out,
       partial_path: `${out}.partial`,
       header: { dec_rad: g.dec_rad, mid_jd: g.mid_jd },
@@ -153,7 +187,10 @@ export class Dispatcher {
     entry.done = this.execute(g, attemptId, attempt, abort.signal)
       .catch((e: unknown) => {
         this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
-        this.ctx.log.error({ err: e, groupId: g.group_id }, 'conversion bookkeeping failed; startup recovery will close the attempt');
+        this.ctx.log.error(
+          { err: e, groupId: g.group_id },
+          'conversion bookkeeping failed; startup recovery will close the attempt',
+        );
       })
       .finally(() => {
         this.inFlight.delete(g.id);
@@ -162,7 +199,12 @@ export class Dispatcher {
       });
   }
 
-  private async execute(g: S.GroupRow, attemptId: number, attempt: number, signal: AbortSignal): Promise<void> {
+  private async execute(
+    g: S.GroupRow,
+    attemptId: number,
+    attempt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { cfg, clock, db } = this.ctx;
     const dir = attemptDir(cfg.scratchDir, g.group_id, attempt);
     const out = outputPathFor(cfg.outputDir, cfg.converter.outputName, g.group_id);
@@ -174,18 +216,21 @@ export class Dispatcher {
       fs.rmSync(result, { force: true });
       fs.rmSync(`${out}.partial`, { recursive: true, force: true });
     } catch (e) {
-      return this.finish(g, attemptId, attempt, this.spawnFailure(`cannot prepare attempt: ${(e as Error).message}`), out, undefined);
+      return this.finish(
+        g,
+        attemptId,
+        attempt,
+        spawnFailure(`cannot prepare attempt: ${(e as Error).message}`),
+        out,
+        undefined,
+      );
     }
     this.hooks.afterDispatchCommit?.(g.group_id);
     const argv = expandArgv(cfg.converter.argv, { manifest, out, result, scratch: dir, group: g.group_id });
-    const lastArrival = db.read((c) => S.validMembers(c, g.id)).reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
-    const renew = setInterval(() => {
-      try {
-        db.write((c) => S.renewAttemptLease(c, attemptId, this.owner, clock.now() + cfg.leaseS * 1000));
-      } catch (e) {
-        this.ctx.log.warn({ err: e, groupId: g.group_id }, 'attempt lease renewal failed');
-      }
-    }, (cfg.leaseS * 1000) / 3);
+    const lastArrival = db
+      .read((c) => S.validMembers(c, g.id))
+      .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
+    const renew = this.leaseRenewal(attemptId, g.group_id);
     try {
       const res = await runChild({
         argv,
@@ -197,7 +242,9 @@ export class Dispatcher {
         now: () => clock.now(),
         onSpawn: (pid) => {
           const now = clock.now();
-          db.write((c) => S.recordSpawn(c, attemptId, { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) }, now));
+          db.write((c) =>
+            S.recordSpawn(c, attemptId, { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) }, now),
+          );
           this.ctx.m.dispatchLatency.observe(Math.max(0, now - lastArrival) / 1000);
           this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
         },
@@ -209,69 +256,30 @@ export class Dispatcher {
     }
   }
 
-  private spawnFailure(message: string): ChildResult {
-    return { exitCode: null, signal: null, timedOut: false, aborted: false, spawnError: message, stdoutTail: '', stderrTail: '', durationMs: 0 };
+  /** Renew the attempt's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). */
+  private leaseRenewal(attemptId: number, groupId: string): NodeJS.Timeout {
+    const { cfg, clock, db } = this.ctx;
+    return setInterval(
+      () => {
+        try {
+          db.write((c) => S.renewAttemptLease(c, attemptId, this.owner, clock.now() + cfg.leaseS * 1000));
+        } catch (e) {
+          this.ctx.log.warn({ err: e, groupId }, 'attempt lease renewal failed');
+        }
+      },
+      (cfg.leaseS * 1000) / 3,
+    );
   }
 
-  private finish(g: S.GroupRow, attemptId: number, attempt: number, res: ChildResult, out: string, result: ResultFile): void {
-    const { cfg, clock, m, log } = this.ctx;
-    const outcome: Outcome = classifyExit({
-      exitCode: res.exitCode,
-      signal: res.signal,
-      timedOut: res.timedOut,
-      spawnError: res.spawnError !== null,
-      aborted: res.aborted,
-      outputExists: fs.existsSync(out),
-      expectResult: usesPlaceholder(cfg.converter.argv, 'result'),
-      result,
-    });
-    const now = clock.now();
-    const error = outcome === 'ok' ? null : describe(outcome, res, result);
-    m.attempts.inc({ outcome });
-    m.conversionSeconds.observe({ outcome }, res.durationMs / 1000);
-    if (outcome !== 'ok') fs.rmSync(`${out}.partial`, { recursive: true, force: true });
-    this.ctx.db.write((conn) => {
-      S.closeAttempt(
-        conn,
-        attemptId,
-        {
-          outcome,
-          exit_code: res.exitCode,
-          signal: res.signal,
-          stdout_tail: res.stdoutTail,
-          stderr_tail: res.stderrTail,
-          result_json: result ? JSON.stringify(result) : null,
-          error,
-        },
-        now,
-      );
-      if (outcome === 'ok') {
-        S.casGroup(conn, g.id, 'converting', 'converted', now, { finished_at: now, output_path: out, error: null, error_code: null });
-        emit(conn, 'converted', { groupId: g.group_id, attempt, outputPath: out, durationMs: res.durationMs }, now);
-        resolve(conn, 'ConverterGroupFailed', { group: g.group_id }, now);
-        m.lastConverted.set(g.anchor_ms / 1000);
-        log.info({ groupId: g.group_id, from: 'converting', to: 'converted', attempt }, 'converted');
-        return;
-      }
-      if (outcome === 'aborted') {
-        // Shutdown, not the converter's fault: give the attempt back and retry at once after restart.
-        S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { attempts: g.attempts - 1, next_attempt_at: now, error });
-        emit(conn, 'attempt_aborted', { groupId: g.group_id, attempt }, now);
-        log.warn({ groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt }, 'conversion stopped by shutdown');
-        return;
-      }
-      const next = afterFailure(outcome, g.attempts, cfg.maxAttempts, now, this.policy);
-      if (next.state === 'retry_wait') {
-        S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { next_attempt_at: next.nextAttemptAt, error, error_code: outcome });
-        emit(conn, 'retry_scheduled', { groupId: g.group_id, attempt, outcome, nextAttemptAt: next.nextAttemptAt, error }, now);
-        log.warn({ groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt, reason: outcome }, 'conversion failed; will retry');
-      } else {
-        S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: outcome });
-        emit(conn, 'failed', { groupId: g.group_id, attempt, outcome, error }, now);
-        alert(conn, 'ConverterGroupFailed', 'critical', { group: g.group_id }, `conversion failed after ${g.attempts} attempt(s): ${error}`, now);
-        log.error({ groupId: g.group_id, from: 'converting', to: 'failed', attempt, reason: outcome }, 'conversion failed');
-      }
-    });
+  private finish(
+    g: S.GroupRow,
+    attemptId: number,
+    attempt: number,
+    res: ChildResult,
+    out: string,
+    result: ResultFile,
+  ): void {
+    recordOutcome(this.ctx, this.policy, { group: g, attemptId, attempt, res, out, result });
   }
 
   /** Stop: wait up to killGraceS for running converters, then stop their process groups. */
@@ -288,29 +296,4 @@ export class Dispatcher {
     for (const f of this.inFlight.values()) f.abort.abort();
     await all;
   }
-}
-
-type ResultFile = { ok?: unknown; error?: unknown; error_code?: unknown } | null | undefined;
-
-function readResult(p: string): ResultFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as { ok?: unknown }) : null;
-  } catch {
-    return null;
-  }
-}
-
-function describe(outcome: Outcome, res: ChildResult, result: ResultFile): string {
-  if (res.spawnError) return `spawn failed: ${res.spawnError}`;
-  const fromResult = result && typeof result.error === 'string' ? `: ${result.error}` : '';
-  const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
-  const tail = res.stderrTail.trim().split('\n').slice(-1)[0] ?? '';
-  return `${outcome} (${how})${fromResult}${tail ? ` — ${tail.slice(0, 300)}` : ''}`;
 }

@@ -10,14 +10,20 @@ export function refreshGroup(ctx: Ctx, conn: Connection, ref: number, now: numbe
   const g = getGroup(conn, ref);
   if (!g || (g.state !== 'collecting' && g.state !== 'ready')) return false;
   const members = validMembers(conn, ref);
-  const proposed = groupIdFor(members.map((f) => ({ subband: f.subband, tsName: f.ts_name, tsMs: f.ts_ms }))) ?? g.group_id;
+  const proposed =
+    groupIdFor(members.map((f) => ({ subband: f.subband, tsName: f.ts_name, tsMs: f.ts_ms }))) ?? g.group_id;
   const groupId = proposed !== g.group_id && groupIdTaken(conn, proposed, ref) ? g.group_id : proposed;
   const starts = members.map((f) => f.start_jd).filter((x): x is number => x !== null);
   const ends = members.map((f) => f.end_jd).filter((x): x is number => x !== null);
   const midJd = starts.length ? (Math.min(...starts) + Math.max(...ends)) / 2 : null;
   const dec = members.find((f) => f.dec_rad !== null)?.dec_rad ?? null;
   const lastFile = members.reduce((t, f) => Math.max(t, f.first_seen_at, f.mtime_ms), 0);
-  updateGroupSummary(conn, ref, { group_id: groupId, n_valid: members.length, dec_rad: dec, mid_jd: midJd, last_file_at: lastFile }, now);
+  updateGroupSummary(
+    conn,
+    ref,
+    { group_id: groupId, n_valid: members.length, dec_rad: dec, mid_jd: midJd, last_file_at: lastFile },
+    now,
+  );
   const complete = isComplete(
     members.map((f) => f.subband),
     g.expected,

@@ -19,19 +19,41 @@ export class Housekeeping {
     db.write((conn) => {
       for (const g of S.groupsInState(conn, 'retry_wait')) {
         if ((g.next_attempt_at ?? 0) > now) continue;
-        if (S.casGroup(conn, g.id, 'retry_wait', 'ready', now, { ready_at: now })) emit(conn, 'group_ready', { groupId: g.group_id, retry: g.attempts + 1 }, now);
+        if (S.casGroup(conn, g.id, 'retry_wait', 'ready', now, { ready_at: now }))
+          emit(conn, 'group_ready', { groupId: g.group_id, retry: g.attempts + 1 }, now);
       }
       for (const g of S.groupsInState(conn, 'collecting')) {
         if (!hasTimedOut(g.first_seen_at, now, cfg.groupTimeoutS * 1000)) continue;
-        const missing = missingSubbands(S.validMembers(conn, g.id).map((f) => f.subband), g.expected);
+        const missing = missingSubbands(
+          S.validMembers(conn, g.id).map((f) => f.subband),
+          g.expected,
+        );
         if (cfg.dispatchPartial && g.n_valid > 0) {
           if (S.casGroup(conn, g.id, 'collecting', 'ready', now, { ready_at: now, partial: 1 }))
             emit(conn, 'group_ready', { groupId: g.group_id, partial: true, missing }, now);
-          log.warn({ groupId: g.group_id, from: 'collecting', to: 'ready', missing }, 'dispatching partial group');
-        } else if (S.casGroup(conn, g.id, 'collecting', 'incomplete', now, { finished_at: now, error: `missing subbands ${missing.join(',')}` })) {
+          log.warn(
+            { groupId: g.group_id, from: 'collecting', to: 'ready', missing },
+            'dispatching partial group',
+          );
+        } else if (
+          S.casGroup(conn, g.id, 'collecting', 'incomplete', now, {
+            finished_at: now,
+            error: `missing subbands ${missing.join(',')}`,
+          })
+        ) {
           emit(conn, 'incomplete', { groupId: g.group_id, nFiles: g.n_valid, missing }, now);
-          alert(conn, 'ConverterGroupIncomplete', 'warning', { group: g.group_id }, `${g.n_valid}/${g.expected} subbands after ${cfg.groupTimeoutS} s; missing ${missing.join(',')}`, now);
-          log.warn({ groupId: g.group_id, from: 'collecting', to: 'incomplete', missing }, 'group incomplete');
+          alert(
+            conn,
+            'ConverterGroupIncomplete',
+            'warning',
+            { group: g.group_id },
+            `${g.n_valid}/${g.expected} subbands after ${cfg.groupTimeoutS} s; missing ${missing.join(',')}`,
+            now,
+          );
+          log.warn(
+            { groupId: g.group_id, from: 'collecting', to: 'incomplete', missing },
+            'group incomplete',
+          );
         }
       }
       this.alerts(conn, now);
@@ -47,17 +69,39 @@ export class Housekeeping {
       alert(conn, 'ConverterBacklog', 'warning', {}, `${backlog} groups waiting for conversion`, now);
     else resolve(conn, 'ConverterBacklog', {}, now);
     this.lastValidAt = S.lastValidatedAt(conn) ?? this.lastValidAt;
-    if (cfg.staleInputAlertS > 0 && this.lastValidAt !== null && now - this.lastValidAt > cfg.staleInputAlertS * 1000)
-      alert(conn, 'ConverterInputStale', 'warning', {}, `no new valid subband file for ${Math.round((now - this.lastValidAt) / 1000)} s`, now);
+    if (
+      cfg.staleInputAlertS > 0 &&
+      this.lastValidAt !== null &&
+      now - this.lastValidAt > cfg.staleInputAlertS * 1000
+    )
+      alert(
+        conn,
+        'ConverterInputStale',
+        'warning',
+        {},
+        `no new valid subband file for ${Math.round((now - this.lastValidAt) / 1000)} s`,
+        now,
+      );
     else resolve(conn, 'ConverterInputStale', {}, now);
     const crashes = S.crashesSince(conn, now - HOUR_MS);
-    if (crashes > 3) alert(conn, 'ConverterRepeatedCrashes', 'critical', {}, `${crashes} conversion attempts crashed in the last hour`, now);
+    if (crashes > 3)
+      alert(
+        conn,
+        'ConverterRepeatedCrashes',
+        'critical',
+        {},
+        `${crashes} conversion attempts crashed in the last hour`,
+        now,
+      );
     else resolve(conn, 'ConverterRepeatedCrashes', {}, now);
   }
 
   private gauges(): void {
     const { m, db } = this.ctx;
-    const { groups, files } = db.read((c) => ({ groups: S.groupStateCounts(c), files: S.fileStateCounts(c) }));
+    const { groups, files } = db.read((c) => ({
+      groups: S.groupStateCounts(c),
+      files: S.fileStateCounts(c),
+    }));
     for (const state of GROUP_STATES) m.groups.set({ state }, groups[state] ?? 0);
     m.backlog.set((groups.ready ?? 0) + (groups.retry_wait ?? 0));
     m.filesSettling.set(files.settling ?? 0);

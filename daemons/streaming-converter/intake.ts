@@ -85,7 +85,8 @@ export class Intake {
         counts.matched++;
         work.push({ parsed, path: p, stat: statOf(p) });
       }
-      for (; !row.done; row = rows.next()) if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
+      for (; !row.done; row = rows.next())
+        if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
     });
     const matched = counts.matched;
     if (this.badNames.size) {
@@ -112,7 +113,8 @@ export class Intake {
     counts.matched++;
     if (row.closed && (counts.closed++ + scan) % this.ctx.cfg.deepScanEvery !== 0) return;
     const stat = statOf(p);
-    if (stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat))) return;
+    if (stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat)))
+      return;
     const parsed = parseSubbandName(name, this.ctx.cfg.expectedSubbands);
     work.push({ parsed: parsed.ok ? parsed : null, path: p, stat });
   }
@@ -162,7 +164,13 @@ export class Intake {
     });
   }
 
-  private observe(conn: Connection, p: string, parsed: Good | null, stat: StatLite | null, now: number): void {
+  private observe(
+    conn: Connection,
+    p: string,
+    parsed: Good | null,
+    stat: StatLite | null,
+    now: number,
+  ): void {
     const row = S.getFile(conn, p);
     if (!stat) {
       if (row && row.state !== 'gone') this.gone(conn, row, now);
@@ -171,7 +179,18 @@ export class Intake {
     }
     if (!row || row.state === 'gone') {
       if (!parsed) return;
-      S.insertFile(conn, { path: p, name: parsed.name, ts_name: parsed.tsName, ts_ms: parsed.tsMs, subband: parsed.subband, ...stat }, now);
+      S.insertFile(
+        conn,
+        {
+          path: p,
+          name: parsed.name,
+          ts_name: parsed.tsName,
+          ts_ms: parsed.tsMs,
+          subband: parsed.subband,
+          ...stat,
+        },
+        now,
+      );
       this.settleDue.set(p, now + this.ctx.cfg.settleS * 1000);
       return;
     }
@@ -189,8 +208,18 @@ export class Intake {
       S.setFileState(conn, row.path, 'changed', 'changed_after_dispatch', now, group.id);
       this.ctx.m.files.inc({ result: 'changed', reason: 'after_dispatch' });
       emit(conn, 'file_changed', { path: row.path, groupId: group.group_id, state: group.state }, now);
-      alert(conn, 'ConverterInputChanged', 'warning', { group: group.group_id }, `${row.name} changed after its group was dispatched`, now);
-      this.ctx.log.warn({ path: row.path, groupId: group.group_id, from: 'valid', to: 'changed' }, 'input changed after dispatch');
+      alert(
+        conn,
+        'ConverterInputChanged',
+        'warning',
+        { group: group.group_id },
+        `${row.name} changed after its group was dispatched`,
+        now,
+      );
+      this.ctx.log.warn(
+        { path: row.path, groupId: group.group_id, from: 'valid', to: 'changed' },
+        'input changed after dispatch',
+      );
       return;
     }
     if (row.state === 'changed') {
@@ -210,7 +239,10 @@ export class Intake {
     const group = S.getGroup(conn, row.group_ref);
     if (group && OPEN_STATES.includes(group.state)) {
       emit(conn, 'file_gone', { path: row.path, groupId: group.group_id }, now);
-      this.ctx.log.warn({ path: row.path, groupId: group.group_id, from: 'valid', to: 'gone' }, 'file vanished before dispatch');
+      this.ctx.log.warn(
+        { path: row.path, groupId: group.group_id, from: 'valid', to: 'gone' },
+        'file vanished before dispatch',
+      );
       refreshGroup(this.ctx, conn, group.id, now);
     }
   }
@@ -218,7 +250,8 @@ export class Intake {
   private rebuildSettleDue(): void {
     const settle = this.ctx.cfg.settleS * 1000;
     this.settleDue.clear();
-    for (const f of this.ctx.db.read((c) => S.settlingFiles(c))) this.settleDue.set(f.path, f.stable_since + settle);
+    for (const f of this.ctx.db.read((c) => S.settlingFiles(c)))
+      this.settleDue.set(f.path, f.stable_since + settle);
   }
 
   /**
@@ -232,15 +265,20 @@ export class Intake {
     const settleMs = cfg.settleS * 1000;
     const due = [...this.settleDue].filter(([, t]) => t <= now).map(([p]) => p);
     if (!justScanned && due.length) this.apply(due.map((p) => ({ parsed: null, path: p, stat: statOf(p) })));
-    const rows = this.ctx.db.read((c) => due.map((p) => S.getFile(c, p)).filter((r): r is S.FileRow => r !== undefined));
+    const rows = this.ctx.db.read((c) =>
+      due.map((p) => S.getFile(c, p)).filter((r): r is S.FileRow => r !== undefined),
+    );
     const candidates: S.FileRow[] = [];
     for (const r of rows) {
       if (r.state !== 'settling') this.settleDue.delete(r.path);
-      else if (isSettled({ stableLooks: r.stable_looks, stableSince: r.stable_since }, now, settleMs)) candidates.push(r);
+      else if (isSettled({ stableLooks: r.stable_looks, stableSince: r.stable_since }, now, settleMs))
+        candidates.push(r);
       else this.settleDue.set(r.path, Math.max(now + 50, r.stable_since + settleMs));
     }
     if (justScanned) {
-      const again = this.ctx.db.read((c) => S.unreadableDue(c, now - cfg.recheckInvalidS * 1000, cfg.maxRechecks));
+      const again = this.ctx.db.read((c) =>
+        S.unreadableDue(c, now - cfg.recheckInvalidS * 1000, cfg.maxRechecks),
+      );
       candidates.push(...again);
     }
     if (candidates.length === 0) return 0;
@@ -294,45 +332,82 @@ export class Intake {
     if (mismatch) {
       S.setFileState(conn, row.path, 'invalid', 'header_mismatch', now);
       m.files.inc({ result: 'invalid', reason: 'header_mismatch' });
-      log.warn({ path: row.path, to: 'invalid', reason: 'header_mismatch', detail: mismatch }, 'file rejected');
+      log.warn(
+        { path: row.path, to: 'invalid', reason: 'header_mismatch', detail: mismatch },
+        'file rejected',
+      );
       return;
     }
     if (cfg.expectedNtimes > 0 && h.ntimes !== cfg.expectedNtimes)
-      log.warn({ path: row.path, ntimes: h.ntimes, expected: cfg.expectedNtimes }, 'unexpected Ntimes (accepted)');
-    this.place(conn, row, {
-      start_jd: h.timesJd[0],
-      end_jd: h.timesJd[h.timesJd.length - 1],
-      dec_rad: h.phaseCenterDecRad,
-      ha_rad: h.haPhaseCenterRad,
-      nfreqs: h.nfreqs,
-      ntimes: h.ntimes,
-      freq_min_hz: Math.min(...h.freqsHz),
-      freq_max_hz: Math.max(...h.freqsHz),
-    }, now);
+      log.warn(
+        { path: row.path, ntimes: h.ntimes, expected: cfg.expectedNtimes },
+        'unexpected Ntimes (accepted)',
+      );
+    this.place(
+      conn,
+      row,
+      {
+        start_jd: h.timesJd[0],
+        end_jd: h.timesJd[h.timesJd.length - 1],
+        dec_rad: h.phaseCenterDecRad,
+        ha_rad: h.haPhaseCenterRad,
+        nfreqs: h.nfreqs,
+        ntimes: h.ntimes,
+        freq_min_hz: Math.min(...h.freqsHz),
+        freq_max_hz: Math.max(...h.freqsHz),
+      },
+      now,
+    );
   }
 
   private place(conn: Connection, row: S.FileRow, h: S.HeaderFields, now: number): void {
     const { cfg, m, log } = this.ctx;
     const tol = cfg.groupToleranceS * 1000;
-    const near = S.groupsNear(conn, row.ts_ms, tol).map((g) => ({ ref: g.id, anchorMs: g.anchor_ms, state: g.state }));
+    const near = S.groupsNear(conn, row.ts_ms, tol).map((g) => ({
+      ref: g.id,
+      anchorMs: g.anchor_ms,
+      state: g.state,
+    }));
     const where = placeFile(row.ts_ms, near, tol);
     if (where.kind === 'late') {
       const g = S.getGroup(conn, where.ref)!;
       S.setFileState(conn, row.path, 'late', `group ${g.state}`, now, g.id);
       m.files.inc({ result: 'late', reason: g.state });
       emit(conn, 'file_late', { path: row.path, groupId: g.group_id, groupState: g.state }, now);
-      alert(conn, 'ConverterLateFile', 'warning', { group: g.group_id }, `${row.name} arrived after its group was ${g.state}`, now);
+      alert(
+        conn,
+        'ConverterLateFile',
+        'warning',
+        { group: g.group_id },
+        `${row.name} arrived after its group was ${g.state}`,
+        now,
+      );
       log.warn({ path: row.path, groupId: g.group_id, to: 'late' }, 'late file');
       return;
     }
-    const ref = where.kind === 'join' ? where.ref : S.insertGroup(conn, row.ts_name, row.ts_ms, cfg.expectedSubbands, now);
+    const ref =
+      where.kind === 'join'
+        ? where.ref
+        : S.insertGroup(conn, row.ts_name, row.ts_ms, cfg.expectedSubbands, now);
     const holder = S.slotHolder(conn, ref, row.subband);
     if (holder && holder !== row.path) {
       const g = S.getGroup(conn, ref)!;
       S.setFileState(conn, row.path, 'duplicate', `slot held by ${path.basename(holder)}`, now, ref);
       m.files.inc({ result: 'duplicate', reason: 'slot_taken' });
-      emit(conn, 'file_duplicate', { path: row.path, holder, groupId: g.group_id, subband: row.subband }, now);
-      alert(conn, 'ConverterDuplicateSubband', 'warning', { group: g.group_id, subband: String(row.subband) }, `${row.name} duplicates ${path.basename(holder)}`, now);
+      emit(
+        conn,
+        'file_duplicate',
+        { path: row.path, holder, groupId: g.group_id, subband: row.subband },
+        now,
+      );
+      alert(
+        conn,
+        'ConverterDuplicateSubband',
+        'warning',
+        { group: g.group_id, subband: String(row.subband) },
+        `${row.name} duplicates ${path.basename(holder)}`,
+        now,
+      );
       log.warn({ path: row.path, groupId: g.group_id, to: 'duplicate' }, 'duplicate subband');
       return;
     }

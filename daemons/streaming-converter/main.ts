@@ -10,6 +10,7 @@ await runDaemonMain({
   name: 'streaming-converter',
   run: makeRun({
     baseEnv: process.env,
-    afterDispatchCommit: fault === 'after-dispatch-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
+    afterDispatchCommit:
+      fault === 'after-dispatch-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
   }),
 });

@@ -45,7 +45,11 @@ export function converterMetrics(registry: Registry) {
       registers: r,
     }),
     inFlight: new Gauge({ name: `${P}conversions_in_flight`, help: 'Converters running now.', registers: r }),
-    backlog: new Gauge({ name: `${P}backlog_groups`, help: 'Groups ready or waiting to retry.', registers: r }),
+    backlog: new Gauge({
+      name: `${P}backlog_groups`,
+      help: 'Groups ready or waiting to retry.',
+      registers: r,
+    }),
     lastValidFile: new Gauge({
       name: `${P}last_valid_file_timestamp_seconds`,
       help: 'When the last file became valid (Unix s).',
@@ -62,7 +66,11 @@ export function converterMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers: r,
     }),
-    scanEntries: new Gauge({ name: `${P}scan_entries`, help: 'Directory entries in the last scan.', registers: r }),
+    scanEntries: new Gauge({
+      name: `${P}scan_entries`,
+      help: 'Directory entries in the last scan.',
+      registers: r,
+    }),
     headerSeconds: new Histogram({
       name: `${P}header_read_seconds`,
       help: 'Superblock check plus h5wasm header read per file.',

@@ -78,7 +78,9 @@ export function missingSubbands(subbands: Iterable<number>, expected: number): n
 }
 
 /** Group id: sb00's name timestamp when present, otherwise the earliest member's. */
-export function groupIdFor(members: readonly { subband: number; tsName: string; tsMs: number }[]): string | null {
+export function groupIdFor(
+  members: readonly { subband: number; tsName: string; tsMs: number }[],
+): string | null {
   if (members.length === 0) return null;
   const sb0 = members.find((m) => m.subband === 0);
   if (sb0) return sb0.tsName;
@@ -90,7 +92,11 @@ export function hasTimedOut(firstSeenAt: number, now: number, timeoutMs: number)
 }
 
 /** A file is settled when it has looked the same at least twice and for at least settleMs. */
-export function isSettled(f: { stableLooks: number; stableSince: number }, now: number, settleMs: number): boolean {
+export function isSettled(
+  f: { stableLooks: number; stableSince: number },
+  now: number,
+  settleMs: number,
+): boolean {
   return f.stableLooks >= 2 && now - f.stableSince >= settleMs;
 }
 

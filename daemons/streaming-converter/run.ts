@@ -50,12 +50,18 @@ function isFatal(e: unknown): boolean {
 }
 
 function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
-  deps.http.route('GET', '/api/groups', (req) => listGroupSummaries(ctx.db, req.url.searchParams.get('state') ?? undefined));
+  deps.http.route('GET', '/api/groups', (req) =>
+    listGroupSummaries(ctx.db, req.url.searchParams.get('state') ?? undefined),
+  );
   deps.http.route('GET', '/api/groups/:id', (req) => showGroup(ctx.db, req.params.id));
   deps.http.route('POST', '/api/groups/:id/requeue', (req) =>
-    requeueGroup(ctx.db, req.params.id, ctx.clock.now(), { partial: (req.body as { partial?: boolean } | null)?.partial === true }),
+    requeueGroup(ctx.db, req.params.id, ctx.clock.now(), {
+      partial: (req.body as { partial?: boolean } | null)?.partial === true,
+    }),
   );
-  deps.http.route('POST', '/api/groups/:id/abandon', (req) => abandonGroup(ctx.db, req.params.id, ctx.clock.now()));
+  deps.http.route('POST', '/api/groups/:id/abandon', (req) =>
+    abandonGroup(ctx.db, req.params.id, ctx.clock.now()),
+  );
 }
 
 function startWatcher(ctx: Ctx, hints: Set<string>, waker: Waker): FSWatcher | null {
@@ -78,60 +84,96 @@ function startWatcher(ctx: Ctx, hints: Set<string>, waker: Waker): FSWatcher | n
   return w;
 }
 
+interface Parts {
+  ctx: Ctx;
+  intake: Intake;
+  housekeeping: Housekeeping;
+  dispatcher: Dispatcher;
+  waker: Waker;
+  hints: Set<string>;
+  onFirstScan: () => void;
+}
+
+function runStep(ctx: Ctx, loop: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (isFatal(e)) throw e;
+    ctx.m.loopErrors.inc({ loop });
+    ctx.log.error({ err: e, loop }, 'loop step failed; continuing');
+  }
+}
+
+/** The main loop: scan or look, timed rules, dispatch, then sleep until something is due or wakes us. */
+async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<void> {
+  const { ctx, intake } = p;
+  let nextScanAt = 0;
+  while (!signal.aborted) {
+    const now = ctx.clock.now();
+    runStep(ctx, 'scan', () => {
+      if (now >= nextScanAt) {
+        nextScanAt = now + ctx.cfg.scanIntervalS * 1000;
+        p.hints.clear();
+        const s = intake.fullScan();
+        p.onFirstScan();
+        ctx.log.debug(s, 'scan done');
+      } else {
+        const paths = [...p.hints];
+        p.hints.clear();
+        if (paths.length) intake.look(paths);
+        intake.lookDue();
+      }
+    });
+    runStep(ctx, 'housekeeping', () => p.housekeeping.tick());
+    runStep(ctx, 'dispatch', () => p.dispatcher.dispatch());
+    deps.setStatus(`in flight ${p.dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
+    const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
+    await p.waker.wait(due - ctx.clock.now(), signal);
+  }
+}
+
 export function makeRun(opts: RunOptions = {}): DaemonRun {
   return async (deps, signal) => {
     const cfg = deps.config.streamingConverter;
     validateArgvTemplate(cfg.converter.argv);
-    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log: deps.log.child({ component: 'converter' }), m: converterMetrics(deps.registry) };
+    const log = deps.log.child({ component: 'converter' });
+    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log, m: converterMetrics(deps.registry) };
     for (const d of [cfg.outputDir, cfg.scratchDir]) fs.mkdirSync(d, { recursive: true });
-    const policy: BackoffPolicy = { strategy: 'exponential', baseMs: cfg.retryBaseS * 1000, maxMs: cfg.retryMaxS * 1000, jitter: 0.1 };
+    const policy: BackoffPolicy = {
+      strategy: 'exponential',
+      baseMs: cfg.retryBaseS * 1000,
+      maxMs: cfg.retryMaxS * 1000,
+      jitter: 0.1,
+    };
     const waker = new Waker();
     const dispatcher = new Dispatcher(ctx, opts, policy, () => waker.wake());
-    const intake = new Intake(ctx);
-    const housekeeping = new Housekeeping(ctx);
     let scanned = false;
-    deps.addReadinessCheck('first_scan', () => (scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' }));
+    deps.addReadinessCheck('first_scan', () =>
+      scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' },
+    );
     registerRoutes(deps, ctx);
     await recover(ctx, dispatcher.owner, policy, signal);
     const hints = new Set<string>();
     const watcher = startWatcher(ctx, hints, waker);
-    let nextScanAt = 0;
-    let fatal: unknown = null;
-    const step = (loop: string, fn: () => void): void => {
-      try {
-        fn();
-      } catch (e) {
-        if (isFatal(e)) throw e;
-        ctx.m.loopErrors.inc({ loop });
-        ctx.log.error({ err: e, loop }, 'loop step failed; continuing');
-      }
+    const onFirstScan = (): void => {
+      if (!scanned) log.info('first scan done; ready');
+      scanned = true;
     };
+    const parts = {
+      ctx,
+      intake: new Intake(ctx),
+      housekeeping: new Housekeeping(ctx),
+      dispatcher,
+      waker,
+      hints,
+      onFirstScan,
+    };
+    let fatal: unknown = null;
     try {
-      while (!signal.aborted) {
-        const now = ctx.clock.now();
-        step('scan', () => {
-          if (now >= nextScanAt) {
-            nextScanAt = now + cfg.scanIntervalS * 1000;
-            hints.clear();
-            const s = intake.fullScan();
-            if (!scanned) ctx.log.info(s, 'first scan done; ready');
-            scanned = true;
-          } else {
-            const paths = [...hints];
-            hints.clear();
-            if (paths.length) intake.look(paths);
-            intake.lookDue();
-          }
-        });
-        step('housekeeping', () => housekeeping.tick());
-        step('dispatch', () => dispatcher.dispatch());
-        deps.setStatus(`in flight ${dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
-        const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
-        await waker.wait(due - ctx.clock.now(), signal);
-      }
+      await loop(parts, deps, signal);
     } catch (e) {
       fatal = e;
-      ctx.log.fatal({ err: e }, 'database unusable; stopping');
+      log.fatal({ err: e }, 'database unusable; stopping');
     } finally {
       await watcher?.close();
       await dispatcher.drain(fatal ? AbortSignal.abort() : deps.hardStop);

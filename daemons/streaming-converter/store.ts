@@ -1,17 +1,9 @@
 // SQL for the converter's three tables (migrations/state/0002_converter.up.sql), prepared once per connection.
 // Functions take the connection of the caller's db.write()/db.read() so a state change, its event and its
 // alert commit together. Group state changes are compare-and-set: they return whether the row moved.
-import type { Connection, Statement } from '../../lib/db/index.js';
-import type { FileState, GroupState, Outcome } from './rules.js';
-
-const cache = new WeakMap<Connection, Map<string, Statement>>();
-function st(conn: Connection, sql: string): Statement {
-  let m = cache.get(conn);
-  if (!m) cache.set(conn, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) m.set(sql, (s = conn.prepare(sql)));
-  return s;
-}
+import type { Connection } from '../../lib/db/index.js';
+import type { FileState, GroupState } from './rules.js';
+import { st } from './stmt.js';
 
 export interface FileRow {
   path: string;
@@ -65,29 +57,6 @@ export interface GroupRow {
   updated_at: number;
 }
 
-export interface AttemptRow {
-  id: number;
-  group_ref: number;
-  attempt: number;
-  owner: string;
-  lease_expires_at: number;
-  started_at: number;
-  spawned_at: number | null;
-  ended_at: number | null;
-  pid: number | null;
-  pgid: number | null;
-  pid_start_ticks: number | null;
-  exit_code: number | null;
-  signal: string | null;
-  outcome: Outcome | null;
-  stdout_tail: string | null;
-  stderr_tail: string | null;
-  result_json: string | null;
-  manifest_path: string | null;
-  output_path: string | null;
-  error: string | null;
-}
-
 // ---- files ----
 
 export function getFile(conn: Connection, path: string): FileRow | undefined {
@@ -137,7 +106,12 @@ export function insertFile(
 }
 
 /** Identity changed: start settling again (drops group membership). */
-export function resettle(conn: Connection, path: string, id: { size: number; mtime_ms: number; inode: number }, now: number): void {
+export function resettle(
+  conn: Connection,
+  path: string,
+  id: { size: number; mtime_ms: number; inode: number },
+  now: number,
+): void {
   st(
     conn,
     `UPDATE hdf5_files SET size = @size, mtime_ms = @mtime_ms, inode = @inode, state = 'settling', reason = NULL,
@@ -147,7 +121,10 @@ export function resettle(conn: Connection, path: string, id: { size: number; mti
 }
 
 export function sawUnchanged(conn: Connection, path: string, now: number): void {
-  st(conn, 'UPDATE hdf5_files SET stable_looks = stable_looks + 1, last_checked_at = ? WHERE path = ?').run(now, path);
+  st(conn, 'UPDATE hdf5_files SET stable_looks = stable_looks + 1, last_checked_at = ? WHERE path = ?').run(
+    now,
+    path,
+  );
 }
 
 export function setFileState(
@@ -159,19 +136,24 @@ export function setFileState(
   groupRef?: number | null,
 ): void {
   if (groupRef === undefined)
-    st(conn, 'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ? WHERE path = ?').run(state, reason, now, path);
-  else
-    st(conn, 'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ?, group_ref = ? WHERE path = ?').run(
+    st(conn, 'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ? WHERE path = ?').run(
       state,
       reason,
       now,
-      groupRef,
       path,
     );
+  else
+    st(
+      conn,
+      'UPDATE hdf5_files SET state = ?, reason = ?, last_checked_at = ?, group_ref = ? WHERE path = ?',
+    ).run(state, reason, now, groupRef, path);
 }
 
 export function markRecheck(conn: Connection, path: string, reason: string, now: number): void {
-  st(conn, 'UPDATE hdf5_files SET reason = ?, rechecks = rechecks + 1, last_checked_at = ? WHERE path = ?').run(reason, now, path);
+  st(
+    conn,
+    'UPDATE hdf5_files SET reason = ?, rechecks = rechecks + 1, last_checked_at = ? WHERE path = ?',
+  ).run(reason, now, path);
 }
 
 export interface HeaderFields {
@@ -185,7 +167,13 @@ export interface HeaderFields {
   freq_max_hz: number;
 }
 
-export function markValid(conn: Connection, path: string, groupRef: number, h: HeaderFields, now: number): void {
+export function markValid(
+  conn: Connection,
+  path: string,
+  groupRef: number,
+  h: HeaderFields,
+  now: number,
+): void {
   st(
     conn,
     `UPDATE hdf5_files SET state = 'valid', reason = NULL, group_ref = @groupRef, start_jd = @start_jd, end_jd = @end_jd,
@@ -196,10 +184,10 @@ export function markValid(conn: Connection, path: string, groupRef: number, h: H
 }
 
 export function slotHolder(conn: Connection, groupRef: number, subband: number): string | undefined {
-  const r = st(conn, "SELECT path FROM hdf5_files WHERE group_ref = ? AND subband = ? AND state = 'valid'").get(
-    groupRef,
-    subband,
-  ) as { path: string } | undefined;
+  const r = st(
+    conn,
+    "SELECT path FROM hdf5_files WHERE group_ref = ? AND subband = ? AND state = 'valid'",
+  ).get(groupRef, subband) as { path: string } | undefined;
   return r?.path;
 }
 
@@ -210,7 +198,9 @@ export function validMembers(conn: Connection, groupRef: number): FileRow[] {
 }
 
 export function groupFiles(conn: Connection, groupRef: number): FileRow[] {
-  return st(conn, 'SELECT * FROM hdf5_files WHERE group_ref = ? ORDER BY subband, ts_ms').all(groupRef) as FileRow[];
+  return st(conn, 'SELECT * FROM hdf5_files WHERE group_ref = ? ORDER BY subband, ts_ms').all(
+    groupRef,
+  ) as FileRow[];
 }
 
 export function settlingFiles(conn: Connection): FileRow[] {
@@ -225,7 +215,10 @@ export function unreadableDue(conn: Connection, before: number, maxRechecks: num
 }
 
 export function fileStateCounts(conn: Connection): Record<string, number> {
-  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM hdf5_files GROUP BY state').all() as { state: string; n: number }[];
+  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM hdf5_files GROUP BY state').all() as {
+    state: string;
+    n: number;
+  }[];
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
@@ -242,7 +235,13 @@ export function groupsNear(conn: Connection, tsMs: number, toleranceMs: number):
   ) as GroupRow[];
 }
 
-export function insertGroup(conn: Connection, groupId: string, anchorMs: number, expected: number, now: number): number {
+export function insertGroup(
+  conn: Connection,
+  groupId: string,
+  anchorMs: number,
+  expected: number,
+  now: number,
+): number {
   const info = st(
     conn,
     `INSERT INTO converter_groups (group_id, anchor_ms, state, expected, first_seen_at, last_file_at, updated_at)
@@ -261,16 +260,24 @@ export function getGroupById(conn: Connection, groupId: string): GroupRow | unde
 
 export function listGroups(conn: Connection, state?: string, limit = 1000): GroupRow[] {
   return state
-    ? (st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms DESC LIMIT ?').all(state, limit) as GroupRow[])
+    ? (st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms DESC LIMIT ?').all(
+        state,
+        limit,
+      ) as GroupRow[])
     : (st(conn, 'SELECT * FROM converter_groups ORDER BY anchor_ms DESC LIMIT ?').all(limit) as GroupRow[]);
 }
 
 export function groupsInState(conn: Connection, state: GroupState): GroupRow[] {
-  return st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms').all(state) as GroupRow[];
+  return st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms').all(
+    state,
+  ) as GroupRow[];
 }
 
 export function groupStateCounts(conn: Connection): Record<string, number> {
-  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM converter_groups GROUP BY state').all() as { state: string; n: number }[];
+  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM converter_groups GROUP BY state').all() as {
+    state: string;
+    n: number;
+  }[];
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
@@ -292,7 +299,13 @@ export function casGroup(
 export function updateGroupSummary(
   conn: Connection,
   ref: number,
-  s: { group_id: string; n_valid: number; dec_rad: number | null; mid_jd: number | null; last_file_at: number },
+  s: {
+    group_id: string;
+    n_valid: number;
+    dec_rad: number | null;
+    mid_jd: number | null;
+    last_file_at: number;
+  },
   now: number,
 ): void {
   st(
@@ -303,88 +316,10 @@ export function updateGroupSummary(
 }
 
 export function groupIdTaken(conn: Connection, groupId: string, exceptRef: number): boolean {
-  return st(conn, 'SELECT 1 FROM converter_groups WHERE group_id = ? AND id != ?').get(groupId, exceptRef) !== undefined;
-}
-
-// ---- attempts ----
-
-export function insertAttempt(
-  conn: Connection,
-  a: { group_ref: number; attempt: number; owner: string; lease_expires_at: number; manifest_path: string; output_path: string },
-  now: number,
-): number {
-  const info = st(
-    conn,
-    `INSERT INTO converter_attempts (group_ref, attempt, owner, lease_expires_at, started_at, manifest_path, output_path)
-     VALUES (@group_ref, @attempt, @owner, @lease_expires_at, @now, @manifest_path, @output_path)`,
-  ).run({ ...a, now });
-  return Number(info.lastInsertRowid);
-}
-
-export function recordSpawn(
-  conn: Connection,
-  id: number,
-  p: { pid: number; pgid: number; pid_start_ticks: number | null },
-  now: number,
-): void {
-  st(conn, 'UPDATE converter_attempts SET pid = @pid, pgid = @pgid, pid_start_ticks = @pid_start_ticks, spawned_at = @now WHERE id = @id').run({
-    ...p,
-    id,
-    now,
-  });
-}
-
-export function renewAttemptLease(conn: Connection, id: number, owner: string, expiresAt: number): boolean {
   return (
-    st(conn, 'UPDATE converter_attempts SET lease_expires_at = ? WHERE id = ? AND owner = ? AND ended_at IS NULL').run(
-      expiresAt,
-      id,
-      owner,
-    ).changes === 1
+    st(conn, 'SELECT 1 FROM converter_groups WHERE group_id = ? AND id != ?').get(groupId, exceptRef) !==
+    undefined
   );
 }
 
-export function closeAttempt(
-  conn: Connection,
-  id: number,
-  r: {
-    outcome: Outcome;
-    exit_code: number | null;
-    signal: string | null;
-    stdout_tail: string | null;
-    stderr_tail: string | null;
-    result_json: string | null;
-    error: string | null;
-  },
-  now: number,
-): boolean {
-  return (
-    st(
-      conn,
-      `UPDATE converter_attempts SET ended_at = @now, outcome = @outcome, exit_code = @exit_code, signal = @signal,
-         stdout_tail = @stdout_tail, stderr_tail = @stderr_tail, result_json = @result_json, error = @error
-       WHERE id = @id AND ended_at IS NULL`,
-    ).run({ ...r, id, now }).changes === 1
-  );
-}
-
-/** Attempt rows are numbered per group; an aborted attempt keeps its row but not its budget. */
-export function nextAttemptNo(conn: Connection, groupRef: number): number {
-  return (st(conn, 'SELECT coalesce(max(attempt), 0) + 1 AS n FROM converter_attempts WHERE group_ref = ?').get(groupRef) as { n: number }).n;
-}
-
-export function openAttempts(conn: Connection): AttemptRow[] {
-  return st(conn, 'SELECT * FROM converter_attempts WHERE ended_at IS NULL ORDER BY id').all() as AttemptRow[];
-}
-
-export function attemptsOf(conn: Connection, groupRef: number): AttemptRow[] {
-  return st(conn, 'SELECT * FROM converter_attempts WHERE group_ref = ? ORDER BY attempt').all(groupRef) as AttemptRow[];
-}
-
-export function crashesSince(conn: Connection, since: number): number {
-  return (
-    st(conn, "SELECT COUNT(*) AS n FROM converter_attempts WHERE outcome = 'crashed' AND ended_at >= ?").get(since) as {
-      n: number;
-    }
-  ).n;
-}
+export * from './attempts.js';

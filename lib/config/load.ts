@@ -50,7 +50,9 @@ export function loadConfigFile(file: string): Config {
   try {
     raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (e) {
-    throw new ConfigError(`${abs}: YAML syntax error: ${(e as Error).message}`, ['(file): YAML syntax error'], e);
+    // The pretty message quotes the offending lines, which may hold a secret: keep only "what at line, column".
+    const what = (e as Error).message.split('\n')[0].replace(/:$/, '');
+    throw new ConfigError(`${abs}: YAML syntax error: ${what}`, ['(file): YAML syntax error']);
   }
   return parseConfig(raw ?? {}, path.dirname(abs), abs);
 }

@@ -13,6 +13,7 @@ import type { Notifier } from '../notify.js';
 import { makeTimeouts, type Timeouts } from '../timeouts.js';
 import { WsHub } from '../ws/index.js';
 import { DAEMONS, type DaemonDeps, type DaemonName, type DaemonRun } from './types.js';
+import { startWalKeeper, walKeeperOwner, type WalKeeper } from './wal-keeper.js';
 
 export interface StartOptions {
   name: DaemonName;
@@ -184,6 +185,16 @@ export async function startDaemon(o: StartOptions): Promise<RunningDaemon> {
     throw e;
   }
   const { http, hub, port } = servers;
+  const keeper = startWalKeeper({
+    state: dbs.state,
+    pipeline: dbs.pipeline,
+    maxBytes: o.config.databases.walMaxBytes,
+    everyMs: o.config.databases.walCheckMs,
+    clock,
+    log: o.log.child({ component: 'wal-keeper' }),
+    owner: walKeeperOwner(o.name),
+  });
+  keeper.tick();
   const stopCtl = new AbortController();
   const hardCtl = new AbortController();
   const deps: DaemonDeps = {
@@ -208,7 +219,7 @@ export async function startDaemon(o: StartOptions): Promise<RunningDaemon> {
     const setDraining = (): void => {
       draining = true;
     };
-    stopping ??= drain({ deps, http, hub, done, stopCtl, hardCtl, why, setDraining, notifier: o.notifier });
+    stopping ??= drain({ deps, http, hub, keeper, done, stopCtl, hardCtl, why, setDraining, notifier: o.notifier });
     return stopping;
   };
   return { deps, port, http, hub, done, stop };
@@ -218,6 +229,7 @@ interface DrainArgs {
   deps: DaemonDeps;
   http: DaemonHttpServer;
   hub: WsHub;
+  keeper: WalKeeper;
   done: Promise<void>;
   stopCtl: AbortController;
   hardCtl: AbortController;
@@ -257,6 +269,7 @@ async function drain(a: DrainArgs): Promise<StopOutcome> {
     if (outcome === 'stuck') log.error('run() did not settle after the hard abort; closing anyway');
   }
   await closing;
+  a.keeper.stop();
   for (const db of [deps.state, deps.pipeline]) {
     try {
       db.close();

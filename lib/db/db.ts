@@ -7,7 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { backoffMs } from '../backoff.js';
-import { classifySqlite, DbBusyError } from '../errors.js';
+import { classifySqlite, DbBusyError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DbErrorCode, DbMetrics } from '../metrics.js';
 
@@ -74,6 +74,8 @@ export class Db {
   private readonly clock: Clock;
   private readonly log?: Logger;
   private closed = false;
+  /** How many db.write() calls are on the stack (nested writes are savepoints inside the outer one). */
+  private writeDepth = 0;
   /** Monotonic time of the last write that gave up on the budget; cleared by the next successful write. */
   private writeExhaustedAt: number | null = null;
 
@@ -108,6 +110,14 @@ export class Db {
    * Lock wait = from the call until fn starts (BEGIN IMMEDIATE has the lock by then).
    */
   write<T>(fn: (conn: Connection) => T): T {
+    // Nested in our own write it is a savepoint under the IMMEDIATE lock: fine. Inside a read transaction on
+    // the same connection (no separate reader) it would be a deferred read-then-write: refuse it outright.
+    if (this.conn.inTransaction && this.writeDepth === 0) {
+      throw new InvalidStateError(
+        `${this.name}: db.write() inside an open read transaction (db.read on the writer connection); ` +
+          'do the read inside db.write instead',
+      );
+    }
     const start = this.clock.monotonic();
     let fnStart = -1;
     const tx = this.conn.transaction((c: Connection) => {
@@ -126,7 +136,13 @@ export class Db {
         setBusyTimeout(Math.max(1, Math.min(this.busyTimeoutMs, Math.ceil(remaining))));
         fnStart = -1;
         try {
-          const result = tx.immediate(this.conn);
+          this.writeDepth++;
+          let result: T;
+          try {
+            result = tx.immediate(this.conn);
+          } finally {
+            this.writeDepth--;
+          }
           this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (this.clock.monotonic() - fnStart) / 1000);
           this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
           this.writeExhaustedAt = null;

@@ -2,7 +2,7 @@
 // they describe, read with keyset pagination, and tailed by the WebSocket hub. Seqs commit in order because
 // every write is BEGIN IMMEDIATE (writers are serialised), so "deliver everything after the last seq seen"
 // is exactly-once without gaps.
-import type { Connection, Db, Statement } from '../db/index.js';
+import { cachedStatement, type Connection, type Db } from '../db/index.js';
 import type { Logger } from '../log.js';
 
 export interface NewEvent {
@@ -27,15 +27,7 @@ interface RawRow {
   created_at: number;
 }
 
-/** Prepared statements are cached per connection: preparing on every call would dominate the cost. */
-const cache = new WeakMap<Connection, Map<string, Statement>>();
-function stmt(conn: Connection, sql: string): Statement {
-  let m = cache.get(conn);
-  if (!m) cache.set(conn, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) m.set(sql, (s = conn.prepare(sql)));
-  return s;
-}
+const stmt = cachedStatement;
 
 const INSERT = 'INSERT INTO events (topic, type, payload, created_at) VALUES (?, ?, ?, ?)';
 const AFTER_ALL =
@@ -143,7 +135,6 @@ export class EventTail {
     const changes = (stmt(conn, 'SELECT total_changes() AS n').get() as { n: number }).n;
     const marker = `${dv}:${changes}`;
     if (marker === this.marker) return 0;
-    this.marker = marker;
     const batch = this.opts.batch ?? 500;
     let delivered = 0;
     for (;;) {
@@ -154,6 +145,8 @@ export class EventTail {
       this.opts.onEvents(events);
       if (events.length < batch) break;
     }
+    // Only now: a read that failed (busy, I/O) must be retried on the next tick even if nothing else commits.
+    this.marker = marker;
     return delivered;
   }
 

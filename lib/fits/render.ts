@@ -114,6 +114,41 @@ function fullPlaneZscale(
   return r ? [r.vmin, r.vmax] : null;
 }
 
+/** Stream the plane once through the downsampler (and the statistics, when asked); check the file after. */
+function readDownsampled(img: OpenImage, plane: number, opts: RenderOptions) {
+  const ds = new Downsampler(img.nx, img.ny, opts.maxDim, opts.downsample ?? 'mean');
+  const acc = opts.stats ? new StatsAccumulator(img.nx * img.ny) : undefined;
+  let dtype: 'float32' | 'float64' = 'float32';
+  streamPlane(
+    img,
+    plane,
+    (px, y0, rows) => {
+      dtype = px instanceof Float32Array ? 'float32' : 'float64';
+      ds.add(px, y0, rows);
+      acc?.add(px, rows * img.nx);
+    },
+    { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip },
+  );
+  checkUnchanged(img);
+  return { ds, stats: acc?.result(), dtype };
+}
+
+function encode(ds: Downsampler, vmin: number, vmax: number, opts: RenderOptions): Buffer {
+  const c = colorize(ds.data, {
+    vmin,
+    vmax,
+    stretch: opts.stretch,
+    stretchParams: { a: opts.stretchA },
+    colormap: opts.colormap,
+    nanColor: opts.nanColor,
+    nanTransparent: opts.nanTransparent,
+  });
+  return encodeIndexedPng(c.indices, ds.width, ds.height, c.palette, {
+    level: opts.pngLevel,
+    transparentIndex: c.transparentIndex,
+  });
+}
+
 export function renderThumbnail(path: string, options: Partial<RenderOptions> = {}): RenderResult {
   const opts: RenderOptions = { ...DEFAULT_RENDER, ...options };
   const t0 = performance.now();
@@ -121,44 +156,20 @@ export function renderThumbnail(path: string, options: Partial<RenderOptions> = 
   try {
     const plane = planeIndexFor(img.hdu, opts.select);
     const t1 = performance.now();
-    const ds = new Downsampler(img.nx, img.ny, opts.maxDim, opts.downsample ?? 'mean');
-    const acc = opts.stats ? new StatsAccumulator(img.nx * img.ny) : undefined;
-    let dtype: 'float32' | 'float64' = 'float32';
-    streamPlane(
-      img,
-      plane,
-      (px, y0, rows) => {
-        dtype = px instanceof Float32Array ? 'float32' : 'float64';
-        ds.add(px, y0, rows);
-        acc?.add(px, rows * img.nx);
-      },
-      { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip },
-    );
-    checkUnchanged(img);
+    const { ds, stats, dtype } = readDownsampled(img, plane, opts);
     const t2 = performance.now();
     if (ds.nFinite === 0)
       throw fitsError('ALL_NONFINITE', `${path}: plane ${plane} has no finite pixel`, { plane });
+    // Full-plane zscale needs the exact finite count: the statistics have it, and so does a mean/max grid.
     const limits =
       opts.limitsOn === 'full' && opts.interval === 'zscale'
-        ? fullPlaneZscale(img, plane, acc?.result().nFinite ?? ds.nFinite, opts, dtype)
+        ? fullPlaneZscale(img, plane, stats?.nFinite ?? ds.nFinite, opts, dtype)
         : computeLimits(ds.data, opts, 'float32');
     if (!limits)
       throw fitsError('ALL_NONFINITE', `${path}: no finite pixel in the thumbnail grid`, { plane });
     const [vmin, vmax] = limits;
     const t3 = performance.now();
-    const c = colorize(ds.data, {
-      vmin,
-      vmax,
-      stretch: opts.stretch,
-      stretchParams: { a: opts.stretchA },
-      colormap: opts.colormap,
-      nanColor: opts.nanColor,
-      nanTransparent: opts.nanTransparent,
-    });
-    const png = encodeIndexedPng(c.indices, ds.width, ds.height, c.palette, {
-      level: opts.pngLevel,
-      transparentIndex: c.transparentIndex,
-    });
+    const png = encode(ds, vmin, vmax, opts);
     const t4 = performance.now();
     return {
       png,
@@ -177,7 +188,7 @@ export function renderThumbnail(path: string, options: Partial<RenderOptions> = 
       bytesRead: img.bytesRead,
       timings: { header: t1 - t0, readDownsample: t2 - t1, limits: t3 - t2, encode: t4 - t3, total: t4 - t0 },
       metadata: extractMetadata(img.hdu.header),
-      stats: acc?.result(),
+      stats,
     };
   } finally {
     img.close();

@@ -114,11 +114,12 @@ export class DaemonHttpServer implements HttpRoutes {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     let label = 'unmatched';
     let status = 500;
     try {
+      // Inside the try: a malformed request target (`GET http://[x/`) is the client's 400, never a crash.
+      const url = parseRequestUrl(req);
       if (method === 'GET' && url.pathname === '/healthz') {
         label = '/healthz';
         status = this.send(res, 200, { ok: true, uptimeS: Math.round((Date.now() - this.started) / 1000) });
@@ -174,7 +175,7 @@ export class DaemonHttpServer implements HttpRoutes {
       let ok = true;
       for (let i = 0; i < parts.length && ok; i++) {
         const want = route.parts[i];
-        if (want.startsWith(':')) params[want.slice(1)] = decodeURIComponent(parts[i]);
+        if (want.startsWith(':')) params[want.slice(1)] = decodeSegment(parts[i]);
         else ok = want === parts[i];
       }
       if (ok) return { route, params };
@@ -209,5 +210,22 @@ export class DaemonHttpServer implements HttpRoutes {
       res.end(text);
     }
     return status;
+  }
+}
+
+/** The request's URL; a target that does not parse is a ValidationError (400). */
+export function parseRequestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new ValidationError('malformed request URL');
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError('malformed percent-encoding in the URL path');
   }
 }

@@ -169,6 +169,11 @@ async function withSession<T>(opts: RunOptions, fn: (s: Session) => Promise<T>):
   }
 }
 
+/** A result that has done nothing yet: at `from`, no steps, no backup. */
+function startResult(set: MigrationSet, dbPath: string, from: number, dryRun: boolean): RunResult {
+  return { set, path: dbPath, from, to: from, applied: [], reverted: [], backup: null, dryRun };
+}
+
 function currentVersion(ledger: LedgerRow[]): number {
   return ledger.length === 0 ? 0 : ledger[ledger.length - 1].version;
 }
@@ -214,16 +219,7 @@ export async function migrateUp(opts: UpOptions): Promise<RunResult> {
     if (target > files.length)
       throw new ContimgError(`--to ${target} is beyond head ${files.length}`, { code: 'USAGE' });
     const pending = files.filter((f) => f.version > from && f.version <= target);
-    const result: RunResult = {
-      set: opts.set,
-      path: db.path,
-      from,
-      to: from,
-      applied: [],
-      reverted: [],
-      backup: null,
-      dryRun: !!opts.dryRun,
-    };
+    const result = startResult(opts.set, db.path, from, !!opts.dryRun);
     if (pending.length === 0 || opts.dryRun) {
       result.to = opts.dryRun && pending.length > 0 ? pending[pending.length - 1].version : from;
       result.applied = opts.dryRun
@@ -273,16 +269,7 @@ export async function migrateDown(opts: RunOptions): Promise<RunResult> {
         },
       );
     }
-    const result: RunResult = {
-      set: opts.set,
-      path: db.path,
-      from,
-      to: from,
-      applied: [],
-      reverted: [],
-      backup: null,
-      dryRun: false,
-    };
+    const result = startResult(opts.set, db.path, from, false);
     for (const f of steps) {
       const t0 = clock.monotonic();
       try {

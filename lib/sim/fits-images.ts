@@ -3,6 +3,7 @@
 // BPA, and NaN outside the primary-beam circle (radius 0.48·N), like the research file's gen.py. Rows are
 // generated and written in strips, so an 8192² image needs no more memory than a 4096² one.
 import path from 'node:path';
+import type { Db } from '../db/index.js';
 import { writeFitsImage, type HeaderCard } from '../fits/write.js';
 
 export interface SimulatedImageOptions {
@@ -163,4 +164,33 @@ export function writeSimulatedImage(o: SimulatedImageOptions): string {
     },
   });
   return file;
+}
+
+/**
+ * Register an image in the pipeline database the way the imaging pipeline does (INSERT OR REPLACE on path,
+ * so re-imaging gives the row a new id), with the columns the pipeline fills from the header. The simulator
+ * plays the pipeline here; the daemons themselves only ever read this table.
+ */
+export function insertImageRow(
+  pipelineDb: Db,
+  imagePath: string,
+  o: { msPath?: string; type?: string; createdAtS?: number; beamArcsec?: number; imsize?: number } = {},
+): number {
+  return pipelineDb.write((c) => {
+    const info = c
+      .prepare(
+        `INSERT OR REPLACE INTO images (path, ms_path, created_at, type, beam_major_arcsec, imsize_x, imsize_y)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        imagePath,
+        o.msPath ?? imagePath.replace(/(-image)?\.fits$/, '.ms'),
+        o.createdAtS ?? Date.now() / 1000,
+        o.type ?? '5min',
+        o.beamArcsec ?? null,
+        o.imsize ?? null,
+        o.imsize ?? null,
+      );
+    return Number(info.lastInsertRowid);
+  });
 }

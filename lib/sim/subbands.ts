@@ -10,7 +10,13 @@ import { pid } from 'node:process';
 import { pause } from '../clock.js';
 import { DSA110, subbandFileName, writeSubbandFile } from '../uvh5/writer.js';
 
-export const FAULTS = ['missing-subband', 'corrupt-file', 'slow-writer', 'duplicate-subband', 'wrong-nfreqs'] as const;
+export const FAULTS = [
+  'missing-subband',
+  'corrupt-file',
+  'slow-writer',
+  'duplicate-subband',
+  'wrong-nfreqs',
+] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 export interface Fault {
@@ -91,7 +97,8 @@ async function slowCopy(src: string, dest: string, seconds: number, signal?: Abo
 export async function writeGroup(o: SimOptions, group: number): Promise<string[]> {
   const startMs = o.startMs + group * (o.spacingS ?? o.cadenceS) * 1000;
   const faults = (o.faults ?? []).filter((f) => f.group === group);
-  const fault = (kind: FaultKind, sb: number): boolean => faults.some((f) => f.kind === kind && f.subband === sb);
+  const fault = (kind: FaultKind, sb: number): boolean =>
+    faults.some((f) => f.kind === kind && f.subband === sb);
   const written: string[] = [];
   fs.mkdirSync(o.incomingDir, { recursive: true });
   for (let sb = 0; sb < DSA110.nSubbands; sb++) {

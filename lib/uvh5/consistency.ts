@@ -34,13 +34,20 @@ function checkTimes(subs: SubbandHeader[], problems: string[]): void {
   for (const s of subs.slice(1)) {
     const t = s.header.timesJd;
     if (t.length !== ref.length || t.some((v, i) => Math.abs(v - ref[i]) > TIME_TOL_DAYS))
-      problems.push(`sb${String(s.subband).padStart(2, '0')}: times differ from sb${String(subs[0].subband).padStart(2, '0')}`);
+      problems.push(
+        `sb${String(s.subband).padStart(2, '0')}: times differ from sb${String(subs[0].subband).padStart(2, '0')}`,
+      );
   }
 }
 
 function checkFrequencies(subs: SubbandHeader[], problems: string[]): number | null {
   const ranges = subs
-    .map((s) => ({ sb: s.subband, lo: Math.min(...s.header.freqsHz), hi: Math.max(...s.header.freqsHz), w: channelWidth(s.header.freqsHz) }))
+    .map((s) => ({
+      sb: s.subband,
+      lo: Math.min(...s.header.freqsHz),
+      hi: Math.max(...s.header.freqsHz),
+      w: channelWidth(s.header.freqsHz),
+    }))
     .sort((a, b) => a.lo - b.lo);
   const w = ranges[0].w;
   if (w === null) return null;
@@ -48,12 +55,18 @@ function checkFrequencies(subs: SubbandHeader[], problems: string[]): number | n
     const gap = ranges[i].lo - ranges[i - 1].hi;
     if (gap < w / 2) problems.push(`sb${ranges[i].sb} overlaps sb${ranges[i - 1].sb} in frequency`);
     else if (Math.abs(gap - w) > w * 1e-3 && Math.abs(ranges[i].sb - ranges[i - 1].sb) === 1)
-      problems.push(`gap of ${gap.toFixed(1)} Hz between sb${ranges[i - 1].sb} and sb${ranges[i].sb} (channel width ${w} Hz)`);
+      problems.push(
+        `gap of ${gap.toFixed(1)} Hz between sb${ranges[i - 1].sb} and sb${ranges[i].sb} (channel width ${w} Hz)`,
+      );
   }
   return w;
 }
 
-export function checkObservation(subs: SubbandHeader[], expected: number, allowPartial = false): ObservationSummary {
+export function checkObservation(
+  subs: SubbandHeader[],
+  expected: number,
+  allowPartial = false,
+): ObservationSummary {
   const problems: string[] = [];
   const seen = new Set<number>();
   for (const s of subs) {
@@ -64,12 +77,25 @@ export function checkObservation(subs: SubbandHeader[], expected: number, allowP
   if (missing.length && !allowPartial) problems.push(`missing subbands ${missing.join(',')}`);
   if (subs.length === 0) {
     problems.push('no files');
-    return { ok: false, problems, nSubbands: 0, missing, startJd: null, endJd: null, ntimes: null, decRad: null, freqMinHz: null, freqMaxHz: null, channelWidthHz: null };
+    return {
+      ok: false,
+      problems,
+      nSubbands: 0,
+      missing,
+      startJd: null,
+      endJd: null,
+      ntimes: null,
+      decRad: null,
+      freqMinHz: null,
+      freqMaxHz: null,
+      channelWidthHz: null,
+    };
   }
   checkTimes(subs, problems);
   const decs = subs.map((s) => s.header.phaseCenterDecRad);
   if (decs.some((d) => d === null)) problems.push('a file has no phase_center_dec');
-  else if (decs.some((d) => Math.abs(d! - decs[0]!) > DEC_TOL_RAD)) problems.push('declinations differ between subbands');
+  else if (decs.some((d) => Math.abs(d! - decs[0]!) > DEC_TOL_RAD))
+    problems.push('declinations differ between subbands');
   const w = checkFrequencies(subs, problems);
   const nfreq = new Set(subs.map((s) => s.header.nfreqs));
   if (nfreq.size > 1) problems.push(`Nfreqs differs between subbands (${[...nfreq].join(', ')})`);

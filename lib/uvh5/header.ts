@@ -170,7 +170,10 @@ function headerFrom(file: InstanceType<typeof h5wasm.File>, filePath: string): U
   if (freqs.length !== nfreqs)
     throw new HeaderProblem('header_mismatch', `freq_array has ${freqs.length} values, Nfreqs is ${nfreqs}`);
   const extra = extraKeywords(header);
-  const dec = typeof extra.phase_center_dec === 'number' ? extra.phase_center_dec : scalarOf(header, 'phase_center_dec');
+  const dec =
+    typeof extra.phase_center_dec === 'number'
+      ? extra.phase_center_dec
+      : scalarOf(header, 'phase_center_dec');
   return {
     path: filePath,
     nblts,
@@ -196,14 +199,21 @@ function headerFrom(file: InstanceType<typeof h5wasm.File>, filePath: string): U
 export function inspectUvh5(filePath: string): Uvh5Inspection {
   const abs = path.resolve(filePath);
   const sb = checkSuperblock(abs);
-  if (!sb.ok) return { ok: false, reason: sb.reason as Exclude<Uvh5Reason, 'ok'>, detail: sb.detail ?? sb.reason, superblock: sb };
+  if (!sb.ok)
+    return {
+      ok: false,
+      reason: sb.reason as Exclude<Uvh5Reason, 'ok'>,
+      detail: sb.detail ?? sb.reason,
+      superblock: sb,
+    };
   const { value, diag } = withDiagCaptured(() => {
     const file = new h5wasm.File(abs, 'r');
     if (!(file.file_id > 0n)) return { kind: 'bad' as const };
     try {
       return { kind: 'ok' as const, header: headerFrom(file, abs) };
     } catch (e) {
-      if (e instanceof HeaderProblem) return { kind: 'problem' as const, reason: e.reason, detail: e.message };
+      if (e instanceof HeaderProblem)
+        return { kind: 'problem' as const, reason: e.reason, detail: e.message };
       return { kind: 'problem' as const, reason: 'bad_hdf5' as const, detail: (e as Error).message };
     } finally {
       file.close();
@@ -211,7 +221,12 @@ export function inspectUvh5(filePath: string): Uvh5Inspection {
   });
   if (value.kind === 'ok') return { ok: true, header: value.header, superblock: sb };
   if (value.kind === 'bad')
-    return { ok: false, reason: 'bad_hdf5', detail: diag || 'h5wasm could not open the file', superblock: sb };
+    return {
+      ok: false,
+      reason: 'bad_hdf5',
+      detail: diag || 'h5wasm could not open the file',
+      superblock: sb,
+    };
   return { ok: false, reason: value.reason, detail: value.detail, superblock: sb };
 }
 
@@ -221,6 +236,10 @@ export function readUvh5Header(filePath: string): Uvh5Header {
   if (r.ok) return r.header;
   throw new PermanentError(`${filePath}: ${r.reason}: ${r.detail}`, {
     code: `UVH5_${r.reason.toUpperCase()}`,
-    details: { path: filePath, reason: r.reason, retryable: r.reason === 'open_for_write' || r.reason === 'unreadable' },
+    details: {
+      path: filePath,
+      reason: r.reason,
+      retryable: r.reason === 'open_for_write' || r.reason === 'unreadable',
+    },
   });
 }

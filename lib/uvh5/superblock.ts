@@ -6,13 +6,7 @@ import fs from 'node:fs';
 export const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 export type SuperblockReason =
-  | 'ok'
-  | 'empty'
-  | 'not_hdf5'
-  | 'unsupported_version'
-  | 'open_for_write'
-  | 'truncated'
-  | 'unreadable';
+  'ok' | 'empty' | 'not_hdf5' | 'unsupported_version' | 'open_for_write' | 'truncated' | 'unreadable';
 
 export interface SuperblockResult {
   ok: boolean;
@@ -62,7 +56,14 @@ export function parseSuperblock(buf: Buffer, offset: number, size: number): Supe
     return { ok: false, reason: 'unsupported_version', offset, version, size };
   }
   if (![2, 4, 8].includes(sizeOfOffsets) || baseAt + 3 * sizeOfOffsets > buf.length) {
-    return { ok: false, reason: 'not_hdf5', offset, version, size, detail: `size of offsets ${sizeOfOffsets}` };
+    return {
+      ok: false,
+      reason: 'not_hdf5',
+      offset,
+      version,
+      size,
+      detail: `size of offsets ${sizeOfOffsets}`,
+    };
   }
   const base = readUint(buf, baseAt, sizeOfOffsets);
   // v0/v1: base, free-space, EOF; v2/v3: base, superblock extension, EOF.
@@ -72,7 +73,8 @@ export function parseSuperblock(buf: Buffer, offset: number, size: number): Supe
   }
   // A file with a user block may record base 0 (addresses relative to the signature) or the block size.
   const eofAbs = Number(base === 0n && offset > 0 ? eofRel + BigInt(offset) : eofRel + base);
-  if (flags !== 0) return { ok: false, reason: 'open_for_write', offset, version, flags, eofAddress: eofAbs, size };
+  if (flags !== 0)
+    return { ok: false, reason: 'open_for_write', offset, version, flags, eofAddress: eofAbs, size };
   if (eofAbs !== size) {
     return {
       ok: false,

@@ -98,14 +98,35 @@ function writeHeader(H: H5Group, spec: FullSpec): number {
   const rep = (a: number[]): Int32Array => Int32Array.from({ length: nblts }, (_, i) => a[i % nbls]);
   H.create_dataset({ name: 'ant_1_array', data: rep(a1), shape: [nblts], dtype: '<i' });
   H.create_dataset({ name: 'ant_2_array', data: rep(a2), shape: [nblts], dtype: '<i' });
-  H.create_dataset({ name: 'antenna_numbers', data: Int32Array.from({ length: spec.nAnts }, (_, i) => i), shape: [spec.nAnts], dtype: '<i' });
-  H.create_dataset({ name: 'antenna_names', data: Array.from({ length: spec.nAnts }, (_, i) => `DSA-${i + 1}`) });
-  H.create_dataset({ name: 'antenna_positions', data: new Float64Array(spec.nAnts * 3), shape: [spec.nAnts, 3], dtype: '<d' });
+  H.create_dataset({
+    name: 'antenna_numbers',
+    data: Int32Array.from({ length: spec.nAnts }, (_, i) => i),
+    shape: [spec.nAnts],
+    dtype: '<i',
+  });
+  H.create_dataset({
+    name: 'antenna_names',
+    data: Array.from({ length: spec.nAnts }, (_, i) => `DSA-${i + 1}`),
+  });
+  H.create_dataset({
+    name: 'antenna_positions',
+    data: new Float64Array(spec.nAnts * 3),
+    shape: [spec.nAnts, 3],
+    dtype: '<d',
+  });
   H.create_dataset({ name: 'uvw_array', data: new Float64Array(nblts * 3), shape: [nblts, 3], dtype: '<d' });
   H.create_dataset({ name: 'time_array', data: times, shape: [nblts], dtype: '<d' });
-  H.create_dataset({ name: 'integration_time', data: new Float64Array(nblts).fill(DSA110.integrationS), shape: [nblts], dtype: '<d' });
+  H.create_dataset({
+    name: 'integration_time',
+    data: new Float64Array(nblts).fill(DSA110.integrationS),
+    shape: [nblts],
+    dtype: '<d',
+  });
   const freqs = subbandFreqsHz(spec.subband, spec.nChannels);
-  H.create_dataset({ name: 'freq_array', data: Float64Array.from(freqs), shape: spec.flatFreqArray ? [spec.nChannels] : [1, spec.nChannels],
+  H.create_dataset({
+    name: 'freq_array',
+    data: Float64Array.from(freqs),
+    shape: spec.flatFreqArray ? [spec.nChannels] : [1, spec.nChannels],
     dtype: '<d',
   });
   float64(H, 'channel_width', -DSA110.channelWidthHz);
@@ -125,7 +146,15 @@ function writeData(D: H5Group, nblts: number, nChannels: number): void {
     ['r', new Float32Array(n).fill(1)],
     ['i', new Float32Array(n)],
   ]);
-  D.create_dataset({ name: 'visdata', data: vis, shape, dtype: [['r', '<f'], ['i', '<f']] });
+  D.create_dataset({
+    name: 'visdata',
+    data: vis,
+    shape,
+    dtype: [
+      ['r', '<f'],
+      ['i', '<f'],
+    ],
+  });
   D.create_dataset({ name: 'flags', data: new Uint8Array(n), shape, dtype: '|b1' });
   D.create_dataset({ name: 'nsamples', data: new Float32Array(n).fill(1), shape, dtype: '<f' });
 }

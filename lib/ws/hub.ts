@@ -9,7 +9,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/index.js';
 import { EventTail, readEventsAfter, type EventRow } from '../events/index.js';
-import type { DaemonHttpServer } from '../http/index.js';
+import { parseRequestUrl, type DaemonHttpServer } from '../http/index.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { wsMetrics, type WsMetrics } from './metrics.js';
@@ -116,11 +116,20 @@ export class WsHub {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // node:http drops its error listener from upgraded sockets: a peer reset while we refuse or before ws
+    // takes over would otherwise be an uncaught 'error' event and take the daemon down.
+    socket.on('error', (e) => this.opts.log.debug({ err: e }, 'upgrade socket error'));
     const refuse = (code: number, text: string): void => {
       this.opts.http.count(ENDPOINT, code);
       socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    let url: URL;
+    try {
+      url = parseRequestUrl(req);
+    } catch {
+      // Thrown from an 'upgrade' listener this would be an uncaught exception: the whole daemon would exit.
+      return refuse(400, 'Bad Request');
+    }
     if (url.pathname !== (this.opts.path ?? ENDPOINT)) return refuse(404, 'Not Found');
     if (!this.opts.http.authorized(req, url)) return refuse(401, 'Unauthorized');
     if (this.draining) return refuse(503, 'Service Unavailable');
@@ -131,6 +140,11 @@ export class WsHub {
   }
 
   private onConnection(ws: WebSocket, url: URL): void {
+    // The upgrade completed after shutdown() started: it would never be closed.
+    if (this.draining) {
+      ws.close(CLOSE.server_shutdown, 'server_shutdown');
+      return;
+    }
     const client: Client = {
       id: crypto.randomUUID(),
       ws,
@@ -278,13 +292,17 @@ export class WsHub {
     for (const ev of events) {
       let frame: string | undefined;
       for (const client of this.clients) {
-        if (client.closeReason || !topicMatches(client.subs, ev.topic)) continue;
-        frame ??= eventFrame(ev);
-        this.sendRaw(client, 'event', frame);
+        // A closing client's position stays at the last event it was sent, so a resume without last_seq
+        // replays what it never got (the event that found it slow, and everything after).
+        if (client.closeReason) continue;
+        if (topicMatches(client.subs, ev.topic)) {
+          frame ??= eventFrame(ev);
+          this.sendRaw(client, 'event', frame);
+          if (client.closeReason) continue;
+        }
+        client.lastSeq = ev.seq;
       }
     }
-    const last = events[events.length - 1].seq;
-    for (const client of this.clients) client.lastSeq = last;
   }
 
   private pingTick(): void {

@@ -3,9 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeSimulatedImage } from '../../lib/sim/fits-images.js';
+import { openDb } from '../../lib/db/index.js';
+import { insertImageRow, writeSimulatedImage } from '../../lib/sim/fits-images.js';
 import { REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeEnv, query, type Env } from '../integration/thumbnails/harness.js';
@@ -51,24 +51,15 @@ describe('thumbnail-worker daemon (built)', () => {
     });
 
     // The simulator's images, registered as the pipeline registers them.
-    const pipeline = new Database(env.pipelinePath);
+    const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath });
     const paths: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const p = writeSimulatedImage({
-        dir: env.imagesDir,
-        name: `2026-01-01T00:0${i}:00-image.fits`,
-        nx: 1024,
-        ny: 1024,
-        seed: i + 1,
-      });
-      pipeline
-        .prepare("INSERT INTO images (path, ms_path, created_at, type) VALUES (?, ?, ?, '5min')")
-        .run(p, `${p}.ms`, Date.now() / 1000);
+      const name = `2026-01-01T00:0${i}:00-image.fits`;
+      const p = writeSimulatedImage({ dir: env.imagesDir, name, nx: 1024, ny: 1024, seed: i + 1 });
+      insertImageRow(pipeline, p, { imsize: 1024 });
       paths.push(p);
     }
-    pipeline
-      .prepare("INSERT INTO images (path, ms_path, created_at, type) VALUES (?, ?, ?, '5min')")
-      .run(path.join(env.imagesDir, 'x-psf.fits'), 'x.ms', 0);
+    insertImageRow(pipeline, writeSimulatedImage({ dir: env.imagesDir, name: 'x-psf.fits', nx: 32, ny: 32 }));
     pipeline.close();
 
     const rows = await waitFor(

@@ -12,6 +12,8 @@ export function databasesSection(ctx: SchemaContext) {
     writeBudgetMs: z.number().int().min(0).default(15_000),
     /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
     walMaxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    /** Milliseconds between WAL keeper ticks (WAL size sampling; the wal-keeper lease holder checkpoints). */
+    walCheckMs: z.number().int().min(50).default(5_000),
   });
 }
 

@@ -45,7 +45,16 @@ export function streamingConverterSection(ctx: SchemaContext) {
         argv: z
           .array(z.string().min(1), { error: 'expected an array of strings (argv template)' })
           .min(1)
-          .default(['contimg', 'convert-check', '--manifest', '{manifest}', '--out', '{out}', '--result', '{result}']),
+          .default([
+            'contimg',
+            'convert-check',
+            '--manifest',
+            '{manifest}',
+            '--out',
+            '{out}',
+            '--result',
+            '{result}',
+          ]),
         /** Output name under outputDir; {group} is the group id (e.g. 2025-06-01T12:00:00.ms). */
         outputName: z
           .string()

@@ -68,6 +68,17 @@ describe('contimg check-config', () => {
     expect(r.stderr + r.stdout).not.toContain(SECRET);
   });
 
+  it.each([
+    ['unterminated quote', `dataDir: .\n${DB}http:\n  token: "${SECRET}\nlog: {}\n`],
+    ['nested mapping', `dataDir: .\n${DB}http:\n  token: ${SECRET}: x\n`],
+    ['duplicate key', `dataDir: .\n${DB}http:\n  token: a\n  token: ${SECRET}\n`],
+  ])('a YAML syntax error (%s) exits 78 with the line but never echoes the text', async (name, text) => {
+    const res = await cli(['check-config', '--config', file(`yaml-${name.replace(/\W/g, '-')}.yaml`, text)]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toMatch(/YAML syntax error: .* at line \d+, column \d+/);
+    expect(res.stderr + res.stdout).not.toContain(SECRET);
+  });
+
   it('accepts the minimal file and ops/contimg.example.yaml', async () => {
     const minimal = file('minimal.yaml', `dataDir: .\n${DB}`);
     expect((await cli(['check-config', '--config', minimal])).code).toBe(0);

@@ -3,14 +3,26 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { fakeArgv, fakeLog, groups, makeEnv, query, T0, writeGroupFiles, type Env, type FakeLine } from './harness.js';
+import {
+  fakeArgv,
+  fakeLog,
+  groups,
+  makeEnv,
+  query,
+  T0,
+  writeGroupFiles,
+  type Env,
+  type FakeLine,
+} from './harness.js';
 import { MAIN, pidAlive, spawnDaemon, type DaemonProc } from './proc.js';
 
 let env: Env;
 const procs: DaemonProc[] = [];
 afterEach(async () => {
-  for (const p of procs.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  for (const l of fakeLog(env).filter((x) => x.event === 'start')) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
+  for (const p of procs.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const l of fakeLog(env).filter((x) => x.event === 'start'))
+    if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
   removeTmpDir(env.dir);
 });
 
@@ -28,7 +40,8 @@ function assertNoOverlap(lines: FakeLine[]): void {
     else if (runs.has(l.pid)) runs.get(l.pid)!.end = l.t;
   }
   const list = [...runs.values()].sort((a, b) => a.start - b.start);
-  for (let i = 1; i < list.length; i++) if (list[i].group === list[i - 1].group) expect(list[i].start).toBeGreaterThanOrEqual(list[i - 1].end);
+  for (let i = 1; i < list.length; i++)
+    if (list[i].group === list[i - 1].group) expect(list[i].start).toBeGreaterThanOrEqual(list[i - 1].end);
 }
 
 describe(`streaming converter process (${MAIN})`, () => {
@@ -36,19 +49,30 @@ describe(`streaming converter process (${MAIN})`, () => {
     env = await makeEnv({ converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
     const a = await start();
     writeGroupFiles(env.incoming, T0);
-    const first = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), { what: 'converter started' });
+    const first = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter started',
+    });
     a.child.kill('SIGKILL');
     await a.exited;
     expect(pidAlive(first.pid)).toBe(true); // the converter is in its own process group: it survived
-    (env.raw.streamingConverter as Record<string, unknown>).converter = { argv: fakeArgv('ok', 500), timeoutS: 120 };
+    (env.raw.streamingConverter as Record<string, unknown>).converter = {
+      argv: fakeArgv('ok', 500),
+      timeoutS: 120,
+    };
     await start();
-    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after restart', timeoutMs: 30_000 });
+    await waitFor(() => groups(env)[0]?.state === 'converted', {
+      what: 'converted after restart',
+      timeoutMs: 30_000,
+    });
     expect(pidAlive(first.pid)).toBe(false);
     const lines = fakeLog(env);
     expect(lines.filter((l) => l.event === 'start')).toHaveLength(2);
     expect(lines.find((l) => l.pid === first.pid && l.event === 'sigterm')).toBeDefined();
     assertNoOverlap(lines);
-    const attempts = query<{ attempt: number; outcome: string }>(env, 'SELECT attempt, outcome FROM converter_attempts ORDER BY attempt');
+    const attempts = query<{ attempt: number; outcome: string }>(
+      env,
+      'SELECT attempt, outcome FROM converter_attempts ORDER BY attempt',
+    );
     expect(attempts).toEqual([
       { attempt: 1, outcome: 'crashed' },
       { attempt: 2, outcome: 'ok' },
@@ -65,19 +89,25 @@ describe(`streaming converter process (${MAIN})`, () => {
     expect(groups(env)[0].state).toBe('converting');
     expect(fakeLog(env)).toHaveLength(0);
     await start();
-    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after restart', timeoutMs: 30_000 });
+    await waitFor(() => groups(env)[0]?.state === 'converted', {
+      what: 'converted after restart',
+      timeoutMs: 30_000,
+    });
     expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
-    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts ORDER BY attempt').map((r) => r.outcome)).toEqual([
-      'crashed',
-      'ok',
-    ]);
+    expect(
+      query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts ORDER BY attempt').map(
+        (r) => r.outcome,
+      ),
+    ).toEqual(['crashed', 'ok']);
   });
 
   it('§9.8-15 SIGTERM during a conversion: waits killGraceS, stops the group, exits 0; the next start converts', async () => {
     env = await makeEnv({ killGraceS: 1, converter: { argv: fakeArgv('hang'), timeoutS: 120 } });
     const a = await start();
     writeGroupFiles(env.incoming, T0);
-    const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), { what: 'converter started' });
+    const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter started',
+    });
     a.child.kill('SIGTERM');
     const exit = await a.exited;
     expect(exit.code).toBe(0);
@@ -85,9 +115,17 @@ describe(`streaming converter process (${MAIN})`, () => {
     const g = groups(env)[0];
     expect(g.state).toBe('retry_wait');
     expect(g.attempts).toBe(0);
-    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([{ outcome: 'aborted' }]);
-    (env.raw.streamingConverter as Record<string, unknown>).converter = { argv: fakeArgv('ok'), timeoutS: 120 };
+    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([
+      { outcome: 'aborted' },
+    ]);
+    (env.raw.streamingConverter as Record<string, unknown>).converter = {
+      argv: fakeArgv('ok'),
+      timeoutS: 120,
+    };
     await start();
-    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after restart', timeoutMs: 30_000 });
+    await waitFor(() => groups(env)[0]?.state === 'converted', {
+      what: 'converted after restart',
+      timeoutMs: 30_000,
+    });
   });
 });

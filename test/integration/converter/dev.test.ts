@@ -16,7 +16,11 @@ function convertedGroups(statePath: string): string[] {
   if (!fs.existsSync(statePath)) return [];
   const db = new Database(statePath, { readonly: true, fileMustExist: true });
   try {
-    return (db.prepare("SELECT group_id FROM converter_groups WHERE state = 'converted'").all() as { group_id: string }[]).map((r) => r.group_id);
+    return (
+      db.prepare("SELECT group_id FROM converter_groups WHERE state = 'converted'").all() as {
+        group_id: string;
+      }[]
+    ).map((r) => r.group_id);
   } catch {
     return []; // not migrated yet
   } finally {
@@ -28,18 +32,39 @@ describe('contimg dev', () => {
   it('starts the built daemons and the simulator, converts a group, stops cleanly on SIGTERM', async () => {
     dir = makeTmpDir('contimg-dev-');
     const varDir = path.join(dir, 'var');
-    const base = (await freePort()) % 50_000 + 10_000;
+    const base = ((await freePort()) % 50_000) + 10_000;
     let out = '';
     const child = spawn(
       process.execPath,
-      [path.join(REPO_ROOT, 'dist/cli/contimg.js'), 'dev', '--data-dir', varDir, '--port-base', String(base), '--cadence-s', '5', '--groups', '2', '--for-seconds', '120'],
+      [
+        path.join(REPO_ROOT, 'dist/cli/contimg.js'),
+        'dev',
+        '--data-dir',
+        varDir,
+        '--port-base',
+        String(base),
+        '--cadence-s',
+        '5',
+        '--groups',
+        '2',
+        '--for-seconds',
+        '120',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await waitFor(() => convertedGroups(path.join(varDir, 'state.sqlite3')).length >= 1, { what: 'a converted group', timeoutMs: 90_000, intervalMs: 250 });
-    expect(out).toMatch(new RegExp(`streaming-converter \\(pid \\d+\\): http://127\\.0\\.0\\.1:${base}/metrics  ws://127\\.0\\.0\\.1:${base}/ws`));
+    await waitFor(() => convertedGroups(path.join(varDir, 'state.sqlite3')).length >= 1, {
+      what: 'a converted group',
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    expect(out).toMatch(
+      new RegExp(
+        `streaming-converter \\(pid \\d+\\): http://127\\.0\\.0\\.1:${base}/metrics  ws://127\\.0\\.0\\.1:${base}/ws`,
+      ),
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${base}/metrics`)).text();
     expect(metrics).toMatch(/contimg_converter_conversion_attempts_total\{outcome="ok"\} [1-9]/);
     const pids = [...out.matchAll(/started [a-z-]+ \(pid (\d+)\)/g)].map((m) => Number(m[1]));

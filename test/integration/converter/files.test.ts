@@ -6,7 +6,18 @@ import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { subbandFileName, writeSubbandFile } from '../../../lib/uvh5/writer.js';
 import { waitFor } from '../../helpers/wait.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
-import { events, fakeLog, groups, makeEnv, query, startInProcess, T0, writeGroupFiles, writeSubband, type Env } from './harness.js';
+import {
+  events,
+  fakeLog,
+  groups,
+  makeEnv,
+  query,
+  startInProcess,
+  T0,
+  writeGroupFiles,
+  writeSubband,
+  type Env,
+} from './harness.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
@@ -21,7 +32,8 @@ interface FileLite {
   state: string;
   reason: string | null;
 }
-const files = (e: Env): FileLite[] => query<FileLite>(e, 'SELECT path, state, reason FROM hdf5_files ORDER BY path');
+const files = (e: Env): FileLite[] =>
+  query<FileLite>(e, 'SELECT path, state, reason FROM hdf5_files ORDER BY path');
 const fileState = (e: Env, p: string): FileLite | undefined => files(e).find((f) => f.path === p);
 
 describe('file acceptance', () => {
@@ -76,9 +88,14 @@ describe('file acceptance', () => {
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
     // More scans go by: nothing new may happen.
     const scans = Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics(d))![1]);
-    await waitFor(async () => Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >= scans + 2, {
-      what: 'two more scans',
-    });
+    await waitFor(
+      async () =>
+        Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >=
+        scans + 2,
+      {
+        what: 'two more scans',
+      },
+    );
     expect(files(env)).toHaveLength(16);
     expect(groups(env)).toHaveLength(1);
     expect(query(env, 'SELECT * FROM converter_attempts')).toHaveLength(1);
@@ -104,16 +121,26 @@ describe('file acceptance', () => {
     const tmp = path.join(env.dir, 'valid.hdf5');
     writeSubbandFile(tmp, { subband: 1, startMs: T0, decRad: 0.97 });
     for (const n of bad) fs.copyFileSync(tmp, path.join(env.incoming, n));
-    await waitFor(async () => {
-      const m = await metrics(d!);
-      const counts = [...m.matchAll(/files_total\{result="bad_name",reason="[a-z_]+"\} (\d+)/g)].map((x) => Number(x[1]));
-      return counts.reduce((a, b) => a + b, 0) === bad.length;
-    }, { what: 'all bad names counted' });
+    await waitFor(
+      async () => {
+        const m = await metrics(d!);
+        const counts = [...m.matchAll(/files_total\{result="bad_name",reason="[a-z_]+"\} (\d+)/g)].map((x) =>
+          Number(x[1]),
+        );
+        return counts.reduce((a, b) => a + b, 0) === bad.length;
+      },
+      { what: 'all bad names counted' },
+    );
     const before = await metrics(d);
     const scans = Number(/scan_duration_seconds_count (\d+)/.exec(before)![1]);
-    await waitFor(async () => Number(/scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >= scans + 2, { what: 'more scans' });
+    await waitFor(
+      async () => Number(/scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >= scans + 2,
+      { what: 'more scans' },
+    );
     const after = await metrics(d);
-    expect([...after.matchAll(/files_total\{result="bad_name".*/g)].map(String)).toEqual([...before.matchAll(/files_total\{result="bad_name".*/g)].map(String));
+    expect([...after.matchAll(/files_total\{result="bad_name".*/g)].map(String)).toEqual(
+      [...before.matchAll(/files_total\{result="bad_name".*/g)].map(String),
+    );
     expect(files(env)).toHaveLength(0);
     expect(groups(env)).toHaveLength(0);
   });
@@ -130,8 +157,16 @@ describe('file acceptance', () => {
     writeSubbandFile(whole, { subband: 3, startMs: T0, decRad: 0.97 });
     fs.writeFileSync(p(3), fs.readFileSync(whole).subarray(0, 5000));
     writeSubband(env.incoming, T0, 4, { spec: { nChannels: 47 } });
-    await waitFor(() => files(env).filter((f) => f.state === 'invalid').length === 4, { what: 'four invalid' });
-    expect(Object.fromEntries(files(env).filter((f) => f.state === 'invalid').map((f) => [path.basename(f.path).slice(-9, -5), f.reason]))).toEqual({
+    await waitFor(() => files(env).filter((f) => f.state === 'invalid').length === 4, {
+      what: 'four invalid',
+    });
+    expect(
+      Object.fromEntries(
+        files(env)
+          .filter((f) => f.state === 'invalid')
+          .map((f) => [path.basename(f.path).slice(-9, -5), f.reason]),
+      ),
+    ).toEqual({
       sb01: 'empty',
       sb02: 'not_hdf5',
       sb03: 'truncated',
@@ -145,9 +180,15 @@ describe('file acceptance', () => {
     env = await makeEnv();
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);
-    await waitFor(() => files(env).filter((f) => f.state === 'valid').length === 16 && groups(env)[0].state === 'converted', { what: 'converted' });
+    await waitFor(
+      () =>
+        files(env).filter((f) => f.state === 'valid').length === 16 && groups(env)[0].state === 'converted',
+      { what: 'converted' },
+    );
     const dup = writeSubband(env.incoming, T0, 5, { jitterS: 3 });
-    await waitFor(() => fileState(env, dup)?.state !== 'settling' && fileState(env, dup), { what: 'dup judged' });
+    await waitFor(() => fileState(env, dup)?.state !== 'settling' && fileState(env, dup), {
+      what: 'dup judged',
+    });
     expect(fileState(env, dup)?.state).toBe('late');
     expect(groups(env)).toHaveLength(1);
     expect(query(env, "SELECT 1 FROM alerts WHERE alertname = 'ConverterLateFile'")).toHaveLength(1);
@@ -164,7 +205,10 @@ describe('file acceptance', () => {
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
     expect(groups(env)).toHaveLength(1);
     expect(fileState(env, firsts[5])?.state).toBe('valid');
-    const alerts = query<{ alertname: string; labels: string }>(env, "SELECT alertname, labels FROM alerts WHERE alertname = 'ConverterDuplicateSubband'");
+    const alerts = query<{ alertname: string; labels: string }>(
+      env,
+      "SELECT alertname, labels FROM alerts WHERE alertname = 'ConverterDuplicateSubband'",
+    );
     expect(alerts).toHaveLength(1);
     expect(events(env, 'converter.file_duplicate')).toHaveLength(1);
   });

@@ -6,7 +6,20 @@ import { abandonGroup, requeueGroup } from '../../../daemons/streaming-converter
 import { openDb } from '../../../lib/db/index.js';
 import { waitFor } from '../../helpers/wait.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
-import { events, fakeArgv, fakeLog, groups, makeEnv, query, startInProcess, T0, writeGroupFiles, writeSubband, type Env } from './harness.js';
+import { pidAlive } from './proc.js';
+import {
+  events,
+  fakeArgv,
+  fakeLog,
+  groups,
+  makeEnv,
+  query,
+  startInProcess,
+  T0,
+  writeGroupFiles,
+  writeSubband,
+  type Env,
+} from './harness.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
@@ -16,16 +29,8 @@ afterEach(async () => {
   removeTmpDir(env.dir);
 });
 
-const alertsNamed = (e: Env, name: string) => query<{ status: string; labels: string }>(e, 'SELECT status, labels FROM alerts WHERE alertname = ?', name);
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alertsNamed = (e: Env, name: string) =>
+  query<{ status: string; labels: string }>(e, 'SELECT status, labels FROM alerts WHERE alertname = ?', name);
 
 describe('groups', () => {
   it('§9.8-8 15 of 16 → incomplete after the timeout, one alert; the 16th is late; requeue completes it', async () => {
@@ -36,7 +41,12 @@ describe('groups', () => {
     expect(alertsNamed(env, 'ConverterGroupIncomplete')).toHaveLength(1);
     expect(events(env, 'converter.incomplete')).toHaveLength(1);
     const late = writeSubband(env.incoming, T0, 9);
-    await waitFor(() => query<{ state: string }>(env, 'SELECT state FROM hdf5_files WHERE path = ?', late)[0]?.state === 'late', { what: 'late' });
+    await waitFor(
+      () =>
+        query<{ state: string }>(env, 'SELECT state FROM hdf5_files WHERE path = ?', late)[0]?.state ===
+        'late',
+      { what: 'late' },
+    );
     expect(groups(env)).toHaveLength(1);
     // The operator requeues with the subbands it has (the late file stays out: it was judged late).
     const db = openDb({ name: 'state', path: env.statePath });
@@ -59,8 +69,12 @@ describe('groups', () => {
     writeSubband(env.incoming, T0 + 3 * 309_000, 0);
     writeSubband(env.incoming, T0 + 3 * 309_000 + 61_000, 1);
     d = await startInProcess(env);
-    await waitFor(() => groups(env).filter((g) => g.state === 'converted').length === 3, { what: 'three converted' });
-    const order = fakeLog(env).filter((l) => l.event === 'start').map((l) => l.group);
+    await waitFor(() => groups(env).filter((g) => g.state === 'converted').length === 3, {
+      what: 'three converted',
+    });
+    const order = fakeLog(env)
+      .filter((l) => l.event === 'start')
+      .map((l) => l.group);
     expect(order).toEqual(['2025-06-01T12:00:00', '2025-06-01T12:05:09', '2025-06-01T12:10:18']);
     expect(groups(env).map((g) => [g.group_id, g.n_valid])).toEqual([
       ['2025-06-01T12:00:00', 16],
@@ -87,7 +101,13 @@ describe('groups', () => {
     d = await startInProcess(env, { freeBytes: () => free });
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'ready', { what: 'ready' });
-    await waitFor(async () => /dispatch_paused\{reason="disk"\} 1/.test(await (await fetch(`http://127.0.0.1:${d!.port}/metrics`)).text()), { what: 'paused' });
+    await waitFor(
+      async () =>
+        /dispatch_paused\{reason="disk"\} 1/.test(
+          await (await fetch(`http://127.0.0.1:${d!.port}/metrics`)).text(),
+        ),
+      { what: 'paused' },
+    );
     expect(fakeLog(env)).toHaveLength(0);
     expect(alertsNamed(env, 'ConverterDiskLow')[0].status).toBe('firing');
     free = 100e9;
@@ -100,16 +120,25 @@ describe('converter failures', () => {
   it('§9.8-13 a hanging converter is killed as a process group at the timeout; backoff; failed after maxAttempts', async () => {
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 1 } });
     const grand = `${env.dir}/grandchild.pid`;
-    d = await startInProcess(env, { baseEnv: { ...process.env, FAKE_CONVERTER_LOG: `${env.dir}/fake.log`, FAKE_CONVERTER_GRANDCHILD: grand } });
+    d = await startInProcess(env, {
+      baseEnv: {
+        ...process.env,
+        FAKE_CONVERTER_LOG: `${env.dir}/fake.log`,
+        FAKE_CONVERTER_GRANDCHILD: grand,
+      },
+    });
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'retry_wait', { what: 'retry_wait', timeoutMs: 30_000 });
     const g = groups(env)[0];
     expect(g.attempts).toBe(1);
     expect(g.next_attempt_at).toBeGreaterThan(0);
     const gpid = Number(fs.readFileSync(grand, 'utf8'));
-    await waitFor(() => !isAlive(gpid), { what: 'grandchild gone' });
+    await waitFor(() => !pidAlive(gpid), { what: 'grandchild gone' });
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 30_000 });
-    const outcomes = query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts ORDER BY attempt').map((a) => a.outcome);
+    const outcomes = query<{ outcome: string }>(
+      env,
+      'SELECT outcome FROM converter_attempts ORDER BY attempt',
+    ).map((a) => a.outcome);
     expect(outcomes).toEqual(['timeout', 'timeout']);
     expect(alertsNamed(env, 'ConverterGroupFailed')).toHaveLength(1);
   });
@@ -120,7 +149,9 @@ describe('converter failures', () => {
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
     expect(groups(env)[0].attempts).toBe(1);
-    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([{ outcome: 'validation' }]);
+    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([
+      { outcome: 'validation' },
+    ]);
   });
 
   it('§9.8-13 exit 0 without output is a failure, retried, never a silent success', async () => {
@@ -128,7 +159,9 @@ describe('converter failures', () => {
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
-    expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts').map((a) => a.outcome)).toEqual(['no_output', 'no_output']);
+    expect(
+      query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts').map((a) => a.outcome),
+    ).toEqual(['no_output', 'no_output']);
     expect(events(env, 'converter.converted')).toHaveLength(0);
   });
 
@@ -137,7 +170,9 @@ describe('converter failures', () => {
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'retry_wait', { what: 'retry_wait' });
-    expect(query<{ outcome: string; signal: string }>(env, 'SELECT outcome, signal FROM converter_attempts')).toEqual([{ outcome: 'crashed', signal: 'SIGABRT' }]);
+    expect(
+      query<{ outcome: string; signal: string }>(env, 'SELECT outcome, signal FROM converter_attempts'),
+    ).toEqual([{ outcome: 'crashed', signal: 'SIGABRT' }]);
     const db = openDb({ name: 'state', path: env.statePath });
     try {
       expect(abandonGroup(db, '2025-06-01T12:00:00', Date.now()).state).toBe('abandoned');

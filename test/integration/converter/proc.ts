@@ -57,10 +57,16 @@ export async function metricsText(p: DaemonProc): Promise<string> {
   return (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
 }
 
+/** Alive and not a zombie (an orphan whose reaper never reaps it still answers kill 0 but runs nothing). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

@@ -6,7 +6,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { subbandFileName } from '../../../lib/uvh5/writer.js';
 
-export function seedConverted(incoming: string, statePath: string, nGroups: number, firstMs: number, spacingMs = 309_000): number {
+export function seedConverted(
+  incoming: string,
+  statePath: string,
+  nGroups: number,
+  firstMs: number,
+  spacingMs = 309_000,
+): number {
   const db = new Database(statePath);
   db.pragma('journal_mode = WAL');
   const now = Date.now();
@@ -25,13 +31,30 @@ export function seedConverted(incoming: string, statePath: string, nGroups: numb
     for (let g = 0; g < nGroups; g++) {
       const t = firstMs + g * spacingMs;
       const gid = new Date(t).toISOString().slice(0, 19);
-      const ref = Number(insGroup.run(gid, t, now, now, now, now, now, `/out/${gid}.ms`, now).lastInsertRowid);
+      const ref = Number(
+        insGroup.run(gid, t, now, now, now, now, now, `/out/${gid}.ms`, now).lastInsertRowid,
+      );
       for (let sb = 0; sb < 16; sb++) {
         const name = subbandFileName(t, sb);
         const p = path.join(incoming, name);
         fs.closeSync(fs.openSync(p, 'w'));
         const s = fs.statSync(p);
-        insFile.run(p, name, name.slice(0, 19), t, sb, s.size, Math.floor(s.mtimeMs), s.ino, s.dev, now, now, now, ref, now);
+        insFile.run(
+          p,
+          name,
+          name.slice(0, 19),
+          t,
+          sb,
+          s.size,
+          Math.floor(s.mtimeMs),
+          s.ino,
+          s.dev,
+          now,
+          now,
+          now,
+          ref,
+          now,
+        );
         files++;
       }
     }

@@ -1,13 +1,19 @@
 // platform.md §8.4 test 12: a long-lived reader pins the WAL; the guard warns and its RESTART reports busy;
 // after the reader closes, the WAL is truncated below journal_size_limit within two guard ticks.
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../lib/config/index.js';
+import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
+import { WAL_KEEPER_LEASE } from '../../../lib/daemon/wal-keeper.js';
+import { getLease } from '../../../lib/leases/index.js';
 import { openDb, walGuardTick, type Db } from '../../../lib/db/index.js';
 import { appendEvent } from '../../../lib/events/index.js';
-import { createLogger } from '../../../lib/log.js';
+import { createLogger, silentLogger } from '../../../lib/log.js';
 import { createRegistry, dbMetrics } from '../../../lib/metrics.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
 let db: Db | undefined;
@@ -66,4 +72,57 @@ it('warns while a reader holds the WAL and truncates it once the reader is gone'
   expect(result.busy).toBe(false);
   expect(db.walBytes()).toBeLessThan(Math.min(journalSizeLimit, maxBytes));
   expect(db.walBytes()).toBe(0);
+});
+
+describe('the WAL keeper in the daemon lifecycle', () => {
+  const daemons: RunningDaemon[] = [];
+  afterEach(async () => {
+    for (const d of daemons.splice(0)) await d.stop();
+  });
+
+  async function start(paths: { statePath: string; pipelinePath: string }): Promise<RunningDaemon> {
+    const config = parseConfig(
+      {
+        dataDir: dir,
+        databases: { state: paths.statePath, pipeline: paths.pipelinePath, walMaxBytes: 64 * 1024, walCheckMs: 100 },
+        timeouts: { drainMs: 2_000 },
+      },
+      dir,
+    );
+    const d = await startDaemon({
+      name: 'scheduler',
+      config,
+      log: silentLogger(),
+      port: 0,
+      run: (_deps, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
+    });
+    daemons.push(d);
+    return d;
+  }
+
+  const holder = (d: RunningDaemon) => d.deps.state.read((c) => getLease(c, WAL_KEEPER_LEASE));
+
+  it('one daemon holds the wal-keeper lease and truncates the WAL; another takes over when it stops', async () => {
+    const paths = await freshDatabases(dir);
+    const a = await start(paths);
+    const b = await start(paths);
+    // a ticked first at start, so it holds the lease; b sees it held.
+    const first = holder(a);
+    expect(first?.owner).toMatch(new RegExp(`:${process.pid}:scheduler$`));
+    const payload = { blob: 'x'.repeat(2000) };
+    for (let i = 0; i < 300; i++) b.deps.state.write((c) => appendEvent(c, { topic: 't', type: 'fill', payload }, i));
+    expect(fs.statSync(`${paths.statePath}-wal`).size).toBeGreaterThan(64 * 1024);
+    await waitFor(() => fs.statSync(`${paths.statePath}-wal`).size === 0, { what: 'WAL truncated by the keeper' });
+    // Both daemons sample the gauge for both databases.
+    const text = await b.deps.registry.metrics();
+    expect(text).toMatch(/contimg_db_wal_bytes\{db="pipeline"/);
+
+    await daemons.shift()!.stop();
+    // a handed the lease back on stop: b's next tick takes it with a new fencing token.
+    const next = await waitFor(() => {
+      const l = holder(b);
+      return l && l.owner !== null && l.token > (first?.token ?? 0) ? l : undefined;
+    }, { what: 'b takes the wal-keeper lease' });
+    expect(next.owner).toMatch(/:scheduler$/);
+  });
 });

@@ -25,6 +25,11 @@ async function errorsByCode(): Promise<Record<string, number>> {
   return Object.fromEntries(m.values.map((v) => [String(v.labels.code), v.value]));
 }
 
+type Sample = { metricName?: string; value: number; labels: Record<string, unknown> };
+async function samples(name: string): Promise<Sample[]> {
+  return (await registry.getSingleMetric(name)!.get()).values as Sample[];
+}
+
 describe('db.write bookkeeping', () => {
   it('does not count an application error thrown inside fn as a database error', async () => {
     expect(() =>
@@ -46,12 +51,11 @@ describe('db.write bookkeeping', () => {
   it('records a lock wait and a transaction duration for every write', async () => {
     db.write(() => undefined);
     db.write(() => undefined);
-    const wait = await registry.getSingleMetric('contimg_db_lock_wait_seconds')!.get();
-    expect(wait.values.find((v) => v.metricName === 'contimg_db_lock_wait_seconds_count')?.value).toBe(2);
-    const tx = await registry.getSingleMetric('contimg_db_tx_seconds')!.get();
+    const wait = await samples('contimg_db_lock_wait_seconds');
+    expect(wait.find((v) => v.metricName === 'contimg_db_lock_wait_seconds_count')?.value).toBe(2);
+    const tx = await samples('contimg_db_tx_seconds');
     expect(
-      tx.values.find((v) => v.metricName === 'contimg_db_tx_seconds_count' && v.labels.kind === 'write')
-        ?.value,
+      tx.find((v) => v.metricName === 'contimg_db_tx_seconds_count' && v.labels.kind === 'write')?.value,
     ).toBe(2);
   });
 });

@@ -4,6 +4,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openDb, type Db } from '../../../lib/db/index.js';
+import { DbBusyError } from '../../../lib/errors.js';
 import {
   appendEvent,
   EventTail,
@@ -107,4 +108,24 @@ it('starts after the current max by default, or from a given seq', () => {
   new EventTail({ db, fromSeq: 1, onEvents: (e) => b.push(...e.map((x) => x.seq)) }).poll();
   expect(a).toEqual([]);
   expect(b).toEqual([2, 3]);
+});
+
+it('retries a failed tail read on the next poll even when nothing else commits', () => {
+  const db = open(true);
+  const seen: number[] = [];
+  const tail = new EventTail({ db, onEvents: (evs) => seen.push(...evs.map((e) => e.seq)) });
+  db.write((c) => appendEvent(c, { topic: 't', type: 'a' }, 1));
+  // The read fails once (as a busy or I/O error would); the next poll must read again.
+  const read = db.read.bind(db);
+  let fail = true;
+  db.read = ((fn) => {
+    if (fail) {
+      fail = false;
+      throw new DbBusyError('injected busy read');
+    }
+    return read(fn);
+  }) as Db['read'];
+  expect(() => tail.poll()).toThrow(DbBusyError);
+  expect(tail.poll()).toBe(1);
+  expect(seen).toEqual([1]);
 });

@@ -1,9 +1,10 @@
 // lib/http on a real socket: built-in endpoints, JSON routes with the lib/errors status mapping, readiness
 // checks (including a schema change under a running daemon), metrics, and the bearer token.
+import net from 'node:net';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { InvalidStateError, NotFoundError } from '../../../lib/errors.js';
+import { DbBusyError, InvalidStateError, NotFoundError } from '../../../lib/errors.js';
 import { isLoopbackHost } from '../../../lib/http/index.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { idleDaemon } from '../ws/helpers.js';
@@ -46,7 +47,9 @@ describe('built-in endpoints', () => {
       'contimg_ws_messages_total{type="event"} 0',
       'contimg_db_busy_timeouts_total{db="state"} 0',
       'contimg_build_info{daemon="scheduler"',
-      'contimg_process_nodejs_eventloop_lag_seconds',
+      // prom-client's default metrics under the contimg_ prefix (process_* and nodejs_* families).
+      'contimg_nodejs_eventloop_lag_seconds',
+      'contimg_process_cpu_user_seconds_total',
     ]) {
       expect(metrics).toContain(name);
     }
@@ -73,6 +76,27 @@ describe('built-in endpoints', () => {
       checks: Record<string, unknown>;
     };
     expect(again.checks.watcher).toEqual({ ok: false, detail: 'incoming dir missing' });
+  });
+});
+
+describe('readiness under write-lock exhaustion', () => {
+  it('turns /readyz 503 (db_state) after a write gives up on the budget, and 200 once a write succeeds', async () => {
+    daemon = await idleDaemon(dir, {
+      databases: { state: `${dir}/state.sqlite3`, pipeline: `${dir}/pipeline.sqlite3`, busyTimeoutMs: 20, writeBudgetMs: 100 },
+    });
+    const holder = new Database(daemon.deps.state.path);
+    holder.exec('BEGIN IMMEDIATE');
+    expect(() => daemon!.deps.state.write((c) => c.exec('DELETE FROM events'))).toThrow(DbBusyError);
+    const res = await fetch(`${base(daemon)}/readyz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
+    expect(body.checks.db_state).toMatchObject({ ok: false, detail: expect.stringMatching(/write lock exhausted/) });
+    holder.exec('COMMIT');
+    holder.close();
+    daemon.deps.state.write((c) => c.exec('DELETE FROM events'));
+    expect((await fetch(`${base(daemon)}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    expect(metrics).toContain('contimg_db_busy_timeouts_total{db="state"} 1');
   });
 });
 
@@ -106,6 +130,40 @@ describe('JSON routes', () => {
     const metrics = await (await fetch(`${b}/metrics`)).text();
     expect(metrics).toContain('contimg_http_requests_total{route="/api/jobs/:id",code="404"} 1');
     expect(metrics).toContain('contimg_http_requests_total{route="unmatched",code="404"} 1');
+  });
+});
+
+/** Send one raw HTTP/1.1 request (targets fetch() would refuse) and return the status line. */
+async function rawRequest(port: number, head: string, reset = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write(`${head}\r\nHost: x\r\n\r\n`);
+      // A peer that resets at once, before reading the refusal.
+      if (reset) sock.resetAndDestroy();
+    });
+    sock.on('data', (d) => (text += String(d)));
+    sock.on('close', () => resolve(text.split('\r\n')[0]));
+    sock.on('error', (e) => (reset ? resolve('') : reject(e)));
+  });
+}
+
+describe('malformed requests', () => {
+  it('answers a request target that does not parse with 400 and keeps serving', async () => {
+    daemon = await idleDaemon(dir);
+    daemon.http.route('GET', '/api/jobs/:id', ({ params }) => params);
+    const port = daemon.port;
+    expect(await rawRequest(port, 'GET http://[x/ HTTP/1.1\r\nConnection: close')).toMatch(/^HTTP\/1.1 400/);
+    expect(await rawRequest(port, 'GET /api/jobs/%ZZ HTTP/1.1\r\nConnection: close')).toMatch(/^HTTP\/1.1 400/);
+    const upgrade = 'GET http://[x/ HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket';
+    expect(await rawRequest(port, upgrade)).toMatch(/^HTTP\/1.1 400/);
+    // Peers that reset while being refused (404 on a wrong path) must not take the process down.
+    const wrongPath = 'GET /nope HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket';
+    for (let i = 0; i < 20; i++) await rawRequest(port, wrongPath, true);
+    expect((await fetch(`${base(daemon)}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    expect(metrics).toContain('contimg_http_requests_total{route="unmatched",code="400"} 2');
+    expect(metrics).toContain('contimg_http_requests_total{route="/ws",code="400"} 1');
   });
 });
 

@@ -1,10 +1,11 @@
 // lib/notify against a REAL AF_UNIX datagram socket (a python3 listener), including the abstract namespace.
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import readline from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { silentLogger } from '../../../lib/log.js';
 import { Notifier } from '../../../lib/notify.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { notifyListener, type NotifyListener } from '../daemon/helpers.js';
 
@@ -56,17 +57,31 @@ it('pings the watchdog at WATCHDOG_USEC/2 only while the probe passes', async ()
   expect(notifier.watchdogIntervalMs).toBe(50);
   let healthy = true;
   let probes = 0;
+  let acked = 0;
+  const ping = notifier.watchdog.bind(notifier);
+  notifier.watchdog = async () => {
+    const ok = await ping();
+    if (ok) acked++;
+    return ok;
+  };
+  const pings = () => listener!.messages.filter((m) => m === 'WATCHDOG=1').length;
   notifier.startWatchdog(() => {
     probes++;
     return healthy;
   });
-  await waitFor(() => listener!.messages.filter((m) => m === 'WATCHDOG=1').length >= 3, { what: '3 pings' });
+  await waitFor(() => pings() >= 3, { what: '3 pings' });
   healthy = false;
-  const sent = listener.messages.length;
   const probesAtFail = probes;
-  await waitFor(() => probes >= probesAtFail + 3, { what: '3 failing probes' });
+  // Ticks never overlap, so once a failing probe has run every earlier ping has been sent; wait until the
+  // listener has received each of them (no sleeping on the datagram's way), then count.
+  await waitFor(() => probes >= probesAtFail + 1, { what: 'first failing probe' });
+  await waitFor(() => pings() === acked, { what: 'listener caught up' });
+  const sent = listener.messages.length;
+  await waitFor(() => probes >= probesAtFail + 4, { what: '3 more failing probes' });
   // A WATCHDOG=1 already on its way when the probe flipped may still land; nothing after it.
   expect(listener.messages.length).toBeLessThanOrEqual(sent + 1);
+  expect(pings()).toBe(acked);
+  expect(listener.messages.length).toBe(sent);
 });
 
 it('ignores the watchdog when WATCHDOG_PID names another process', () => {
@@ -114,4 +129,18 @@ it('reports false when the socket does not exist', async () => {
     log: silentLogger(),
   });
   expect(await notifier.ready()).toBe(false);
+});
+
+it('does not wait forever on a helper that never acknowledges', async () => {
+  listener = await notifyListener(dir);
+  notifier = new Notifier({
+    env: env({ NOTIFY_SOCKET: listener.path }),
+    pid: process.pid,
+    log: silentLogger(),
+    python: path.join(REPO_ROOT, 'test/fixtures/daemon/mute-notify-helper.sh'),
+    ackTimeoutMs: 200,
+  });
+  // The drain awaits STOPPING=1 before stopping work: it must settle (false), not hang.
+  expect(await notifier.stopping('draining')).toBe(false);
+  expect(await notifier.status('still here')).toBe(false);
 });

@@ -105,9 +105,17 @@ describe('declination change detection (test 8)', () => {
     h.clock.set(t0 + 16 * MIN);
     expect(h.monitor.statusTick().stale).toBe(true);
     expect(firing(h, 'PointingDataStale')).toBe(true);
+    expect(await metricValue(h.registry, 'contimg_pointing_data_stale')).toBe(1);
     addGroup(h.db, dir, t0 + 10 * MIN, 54.5734);
     expect(h.monitor.poll()).toBe(1);
     expect(firing(h, 'PointingDataStale')).toBe(false);
+    expect(await metricValue(h.registry, 'contimg_pointing_data_stale')).toBe(0);
+    const resumed = h.db.read((c) =>
+      c.prepare("SELECT payload FROM events WHERE type = 'pointing.resumed'").get(),
+    ) as { payload: string };
+    expect(JSON.parse(resumed.payload)).toMatchObject({
+      lastObservationUtc: expect.stringMatching(/^2025-10-02T00:12:34/),
+    });
     expect(h.monitor.statusTick().stale).toBe(false);
   });
 });

@@ -269,6 +269,33 @@ describe('thumbnail worker', () => {
     expect(pngFiles(env)).toHaveLength(1);
   });
 
+  it('the watched directory hints a re-render of a changed file at once; unknown files are ignored', async () => {
+    env = await makeEnv({ reconcileS: 3600 });
+    const envNow = env;
+    const p = sim(envNow, 'watched-image.fits');
+    addImageRow(envNow, p);
+    const cfg = {
+      ...envNow.config,
+      thumbnailWorker: { ...envNow.config.thumbnailWorker, watchDir: envNow.imagesDir },
+    };
+    const { startDaemon } = await import('../../../lib/daemon/index.js');
+    const { silentLogger } = await import('../../../lib/log.js');
+    const { run } = await import('../../../daemons/thumbnail-worker/run.js');
+    daemon = await startDaemon({ name: 'thumbnail-worker', run, config: cfg, log: silentLogger(), port: 0 });
+    const first = await waitFor(done(envNow, p), { what: 'first render' });
+    sim(envNow, 'stranger-image.fits', 4);
+    fs.renameSync(writeSimulatedImage({ dir: envNow.dir, name: 'w2.fits', nx: 70, ny: 70, seed: 8 }), p);
+    const again = await waitFor(
+      () => {
+        const r = rowFor(envNow, p);
+        return r?.status === 'done' && r.png_path !== first.png_path && r;
+      },
+      { what: 're-render from the watch hint (reconcile is an hour away)' },
+    );
+    expect(decodePng(fs.readFileSync(again.png_path!)).width).toBe(70);
+    expect(thumbs(envNow)).toHaveLength(1);
+  });
+
   it('takes over an expired lease (test 11)', async () => {
     env = await makeEnv({ settleS: 0 });
     const p = sim(env, 'lease-image.fits');

@@ -77,3 +77,48 @@ async function disconnects(registry: ReturnType<typeof createRegistry>, reason: 
   const m = await registry.getSingleMetric('contimg_ws_disconnects_total')!.get();
   return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
 }
+
+it('a slow consumer that resumes without last_seq gets the events it was never sent', async () => {
+  const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+  const log = silentLogger();
+  http = new DaemonHttpServer({ host: '127.0.0.1', port: 0, registry, log });
+  hub = new WsHub({
+    http,
+    db,
+    log,
+    registry,
+    clock: systemClock,
+    pingMs: 60_000,
+    maxMissed: 3,
+    resumeTtlMs: 60_000,
+    maxBufferedBytes: 256 * 1024,
+    tailPollMs: 10,
+  });
+  hub.start();
+  const url = `ws://127.0.0.1:${await http.listen()}/ws`;
+  const stalled = await TestClient.open(url);
+  const token = (await stalled.next('connected'))[0].reconnect_token as string;
+  stalled.send({ type: 'subscribe', topic: 'big' });
+  await stalled.next('subscribed');
+  (stalled.ws as unknown as { _socket: Socket })._socket.pause();
+  const blob = 'x'.repeat(64 * 1024);
+  let written = 0;
+  while ((await disconnects(registry, 'slow_consumer')) === 0 && written < 2_000) {
+    db.write((c) => appendEvent(c, { topic: 'big', type: 'blob', payload: { blob } }, Date.now()));
+    written++;
+    await waitFor(() => hub.lastSeq === written, { what: 'tail delivered' });
+  }
+  expect(await disconnects(registry, 'slow_consumer')).toBe(1);
+  (stalled.ws as unknown as { _socket: Socket })._socket.resume();
+  await waitFor(() => stalled.close, { what: 'stalled client closed' });
+  const after = db.write((c) => appendEvent(c, { topic: 'big', type: 'small' }, Date.now()));
+  await waitFor(() => hub.lastSeq === after, { what: 'tail delivered the later event' });
+
+  const again = await TestClient.open(`${url}?reconnect_token=${encodeURIComponent(token)}`);
+  const [resumed] = await again.next('resumed');
+  expect(resumed).toMatchObject({ resumed: true, subscriptions: ['big'] });
+  // The event that found the client slow was never sent to it: it is replayed, and so is the later one.
+  expect(again.eventSeqs()).toContain(written);
+  expect(again.eventSeqs()).toContain(after);
+  again.ws.close();
+});

@@ -7,7 +7,13 @@ describe('parseSubbandName', () => {
     ['2025-06-01T12:00:59_sb15.hdf5', 15, Date.UTC(2025, 5, 1, 12, 0, 59)],
     ['2024-02-29T23:59:59_sb07.hdf5', 7, Date.UTC(2024, 1, 29, 23, 59, 59)],
   ])('accepts %s', (name, sb, ms) => {
-    expect(parseSubbandName(name, 16)).toEqual({ ok: true, name, tsName: name.slice(0, 19), tsMs: ms, subband: sb });
+    expect(parseSubbandName(name, 16)).toEqual({
+      ok: true,
+      name,
+      tsName: name.slice(0, 19),
+      tsMs: ms,
+      subband: sb,
+    });
   });
 
   it.each([

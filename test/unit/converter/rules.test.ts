@@ -23,8 +23,18 @@ describe('placeFile (numeric time, nearest open anchor within tolerance)', () =>
   const tol = 60 * S;
   it.each<[string, number, GroupCandidate[], ReturnType<typeof placeFile>]>([
     ['no groups → new', t('2025-06-01T12:00:00'), [], { kind: 'new' }],
-    ['within 60 s → join', t('2025-06-01T12:00:59'), [{ ref: 1, anchorMs: t('2025-06-01T12:00:00'), state: 'collecting' }], { kind: 'join', ref: 1 }],
-    ['61 s apart → new', t('2025-06-01T12:01:01'), [{ ref: 1, anchorMs: t('2025-06-01T12:00:00'), state: 'collecting' }], { kind: 'new' }],
+    [
+      'within 60 s → join',
+      t('2025-06-01T12:00:59'),
+      [{ ref: 1, anchorMs: t('2025-06-01T12:00:00'), state: 'collecting' }],
+      { kind: 'join', ref: 1 },
+    ],
+    [
+      '61 s apart → new',
+      t('2025-06-01T12:01:01'),
+      [{ ref: 1, anchorMs: t('2025-06-01T12:00:00'), state: 'collecting' }],
+      { kind: 'new' },
+    ],
     [
       '309 s cadence never merges',
       t('2025-06-01T12:05:09'),
@@ -71,8 +81,12 @@ describe('completeness, ids, timeouts, settling', () => {
   });
   it('group id is sb00 when present, else the earliest member', () => {
     const m = (subband: number, tsName: string) => ({ subband, tsName, tsMs: t(tsName) });
-    expect(groupIdFor([m(3, '2025-06-01T12:00:01'), m(0, '2025-06-01T12:00:02')])).toBe('2025-06-01T12:00:02');
-    expect(groupIdFor([m(3, '2025-06-01T12:00:05'), m(4, '2025-06-01T12:00:01')])).toBe('2025-06-01T12:00:01');
+    expect(groupIdFor([m(3, '2025-06-01T12:00:01'), m(0, '2025-06-01T12:00:02')])).toBe(
+      '2025-06-01T12:00:02',
+    );
+    expect(groupIdFor([m(3, '2025-06-01T12:00:05'), m(4, '2025-06-01T12:00:01')])).toBe(
+      '2025-06-01T12:00:01',
+    );
     expect(groupIdFor([])).toBeNull();
   });
   it('times out strictly after the limit', () => {
@@ -99,7 +113,16 @@ describe('transitions', () => {
 });
 
 describe('classifyExit and retries', () => {
-  const base: ExitFacts = { exitCode: 0, signal: null, timedOut: false, spawnError: false, aborted: false, outputExists: true, expectResult: true, result: { ok: true } };
+  const base: ExitFacts = {
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    spawnError: false,
+    aborted: false,
+    outputExists: true,
+    expectResult: true,
+    result: { ok: true },
+  };
   it.each<[string, Partial<ExitFacts>, string, boolean]>([
     ['exit 0 + output + ok result', {}, 'ok', false],
     ['exit 0 without output', { outputExists: false }, 'no_output', true],
@@ -127,8 +150,14 @@ describe('classifyExit and retries', () => {
   it('backs off exponentially, fails after maxAttempts, never retries validation', () => {
     const policy = { strategy: 'exponential' as const, baseMs: 60 * S, maxMs: 1800 * S, jitter: 0.1 };
     const mid = () => 0.5;
-    expect(afterFailure('timeout', 1, 3, 0, policy, mid)).toEqual({ state: 'retry_wait', nextAttemptAt: 60 * S });
-    expect(afterFailure('timeout', 2, 3, 0, policy, mid)).toEqual({ state: 'retry_wait', nextAttemptAt: 120 * S });
+    expect(afterFailure('timeout', 1, 3, 0, policy, mid)).toEqual({
+      state: 'retry_wait',
+      nextAttemptAt: 60 * S,
+    });
+    expect(afterFailure('timeout', 2, 3, 0, policy, mid)).toEqual({
+      state: 'retry_wait',
+      nextAttemptAt: 120 * S,
+    });
     expect(afterFailure('timeout', 3, 3, 0, policy, mid)).toEqual({ state: 'failed' });
     expect(afterFailure('validation', 1, 3, 0, policy, mid)).toEqual({ state: 'failed' });
   });
@@ -146,6 +175,8 @@ describe('argv template', () => {
     expect(argv).toEqual(['conv', '--in=/s/m.json', '/o/x.ms', 'a b;rm -rf /', '2025-06-01T12:00:00']);
   });
   it('rejects unknown placeholders with the key path', () => {
-    expect(() => validateArgvTemplate(['x', '{manifest}', '{python}'])).toThrow(/converter\.argv\.2: unknown placeholder \{python\}/);
+    expect(() => validateArgvTemplate(['x', '{manifest}', '{python}'])).toThrow(
+      /converter\.argv\.2: unknown placeholder \{python\}/,
+    );
   });
 });

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openImage, planeStats, readPlane, zscale } from '../../../lib/fits/index.js';
+import { openImage, planeStats, readPlane, renderThumbnail, zscale } from '../../../lib/fits/index.js';
 import { SHARED_DATA } from '../../helpers/tmp.js';
 
 interface OracleEntry {
@@ -91,5 +91,17 @@ describe('lib/fits against astropy 5.2.1', () => {
     const bad = zscale(flipped, { contrast: 0.25 }, 'float32')!;
     expect(Math.abs(straight.vmin - want[0]) / range).toBeLessThanOrEqual(1e-6);
     expect(Math.abs(bad.vmin - want[0]) / range).toBeGreaterThan(1e-3);
+  });
+
+  it('limitsOn full gives the astropy limits of the full plane even for a downsampled thumbnail', () => {
+    const o = oracle.files['parkes-1904-66_AZP.fits'];
+    const r = renderThumbnail(path.join(dir, 'parkes-1904-66_AZP.fits'), {
+      maxDim: 64,
+      limitsOn: 'full',
+      contrast: 0.2,
+    });
+    expect(r.width).toBe(64);
+    expect(Math.abs(r.vmin - o['zscale_0.2']![0]) / (o.max! - o.min!)).toBeLessThanOrEqual(1e-6);
+    expect(Math.abs(r.vmax - o['zscale_0.2']![1]) / (o.max! - o.min!)).toBeLessThanOrEqual(1e-6);
   });
 });

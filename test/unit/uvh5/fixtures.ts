@@ -4,9 +4,11 @@ import path from 'node:path';
 import { writeSubbandFile } from '../../../lib/uvh5/writer.js';
 import { SHARED_DATA } from '../../helpers/tmp.js';
 
-export const REAL_UVH5 = ['zen.2458661.23480.HH.uvh5', 'mwa_integration_time.uvh5', 'simulated_bda_file.uvh5'].map(
-  (f) => path.join(SHARED_DATA, 'uvh5', f),
-);
+export const REAL_UVH5 = [
+  'zen.2458661.23480.HH.uvh5',
+  'mwa_integration_time.uvh5',
+  'simulated_bda_file.uvh5',
+].map((f) => path.join(SHARED_DATA, 'uvh5', f));
 
 export const START_MS = Date.UTC(2025, 5, 1, 12, 0, 0);
 
@@ -33,7 +35,13 @@ export function writeBadFiles(dir: string): BadFiles {
   const corrupt = Buffer.from(real);
   corrupt.fill(0x5a, 96, 8192);
   fs.writeFileSync(p('corrupt.hdf5'), corrupt);
-  writeSubbandFile(p('nfreqs.hdf5'), { subband: 0, startMs: START_MS, decRad: 0.5, headerNfreqs: 47, nChannels: 47 });
+  writeSubbandFile(p('nfreqs.hdf5'), {
+    subband: 0,
+    startMs: START_MS,
+    decRad: 0.5,
+    headerNfreqs: 47,
+    nChannels: 47,
+  });
   return {
     empty: p('empty.hdf5'),
     text: p('text.hdf5'),

@@ -18,7 +18,15 @@ afterAll(() => removeTmpDir(dir));
 describe('readUvh5Header on real pyuvdata files', () => {
   it('reads the HERA file: BigInt scalars as numbers, (1, Nfreqs) freq_array, JD times', () => {
     const h = readUvh5Header(REAL_UVH5[0]);
-    expect(h).toMatchObject({ nblts: 200, ntimes: 20, nfreqs: 4, nbls: 10, nspws: 1, npols: 2, telescopeName: 'HERA' });
+    expect(h).toMatchObject({
+      nblts: 200,
+      ntimes: 20,
+      nfreqs: 4,
+      nbls: 10,
+      nspws: 1,
+      npols: 2,
+      telescopeName: 'HERA',
+    });
     expect(h.freqsHz).toHaveLength(4);
     expect(h.timesJd).toHaveLength(20);
     expect(h.timesJd[0]).toBeCloseTo(2458661.2348, 3);
@@ -30,7 +38,12 @@ describe('readUvh5Header on real pyuvdata files', () => {
   });
 
   it('reads the MWA and simulated files', () => {
-    expect(readUvh5Header(REAL_UVH5[1])).toMatchObject({ nblts: 451, ntimes: 11, nfreqs: 5, telescopeName: 'MWA' });
+    expect(readUvh5Header(REAL_UVH5[1])).toMatchObject({
+      nblts: 451,
+      ntimes: 11,
+      nfreqs: 5,
+      telescopeName: 'MWA',
+    });
     expect(readUvh5Header(REAL_UVH5[1]).extraKeywords.OBSDEC).toBe(-27);
     expect(readUvh5Header(REAL_UVH5[2])).toMatchObject({ nblts: 17, ntimes: 15, nfreqs: 4 });
   });
@@ -63,7 +76,8 @@ describe('DSA-110 files written by lib/uvh5/writer', () => {
   it('keeps 16 subbands contiguous and non-overlapping', () => {
     const all = Array.from({ length: 16 }, (_, s) => subbandFreqsHz(s)).flat();
     const sorted = [...all].sort((a, b) => a - b);
-    for (let i = 1; i < sorted.length; i++) expect(sorted[i] - sorted[i - 1]).toBeCloseTo(DSA110.channelWidthHz, 3);
+    for (let i = 1; i < sorted.length; i++)
+      expect(sorted[i] - sorted[i - 1]).toBeCloseTo(DSA110.channelWidthHz, 3);
     expect(sorted[0]).toBeGreaterThan(1.31e9);
     expect(sorted[sorted.length - 1]).toBeLessThan(1.4986e9);
   });
@@ -95,8 +109,15 @@ describe('inspectUvh5 on bad files', () => {
     const files = [bad.empty, bad.text, bad.truncated, bad.openForWrite, bad.corruptBody];
     const child = path.join(REPO_ROOT, 'test/unit/uvh5/recheck-child.ts');
     const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-    const out = execFileSync(tsx, [child, '1000', ...files], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const res = JSON.parse(out.toString()) as { before: number; after: number; reasons: Record<string, string> };
+    const out = execFileSync(tsx, [child, '1000', ...files], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const res = JSON.parse(out.toString()) as {
+      before: number;
+      after: number;
+      reasons: Record<string, string>;
+    };
     expect(res.after).toBe(res.before);
     expect(res.reasons[bad.corruptBody]).toBe('bad_hdf5');
     expect(res.reasons[bad.truncated]).toBe('truncated');
@@ -108,7 +129,10 @@ describe('inspectUvh5 on bad files', () => {
     const errFile = path.join(dir, 'stderr.txt');
     const fd = fs.openSync(errFile, 'w');
     try {
-      execFileSync(tsx, [child, '200', bad.corruptBody, bad.text], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', fd] });
+      execFileSync(tsx, [child, '200', bad.corruptBody, bad.text], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', fd],
+      });
     } finally {
       fs.closeSync(fd);
     }

@@ -1,0 +1,177 @@
+// What happens when a converter run ends: classify it, close the attempt, and move the group to converted,
+// retry_wait or failed, with its event, alert and metrics, all in one transaction.
+import fs from 'node:fs';
+import type { BackoffPolicy } from '../../lib/backoff.js';
+import type { Connection } from '../../lib/db/index.js';
+import { usesPlaceholder } from './argv.js';
+import type { ChildResult } from './child.js';
+import { alert, emit, resolve, type Ctx } from './context.js';
+import { afterFailure, classifyExit, type Outcome } from './rules.js';
+import * as S from './store.js';
+
+export type ResultFile = { ok?: unknown; error?: unknown; error_code?: unknown } | null | undefined;
+
+export interface Finished {
+  group: S.GroupRow;
+  attemptId: number;
+  attempt: number;
+  res: ChildResult;
+  out: string;
+  result: ResultFile;
+}
+
+/** The result file: undefined when missing, null when not a JSON object. */
+export function readResult(p: string): ResultFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as { ok?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function spawnFailure(message: string): ChildResult {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    aborted: false,
+    spawnError: message,
+    stdoutTail: '',
+    stderrTail: '',
+    durationMs: 0,
+  };
+}
+
+function describe(outcome: Outcome, res: ChildResult, result: ResultFile): string {
+  if (res.spawnError) return `spawn failed: ${res.spawnError}`;
+  const fromResult = result && typeof result.error === 'string' ? `: ${result.error}` : '';
+  const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
+  const tail = res.stderrTail.trim().split('\n').slice(-1)[0] ?? '';
+  return `${outcome} (${how})${fromResult}${tail ? ` — ${tail.slice(0, 300)}` : ''}`;
+}
+
+export function recordOutcome(ctx: Ctx, policy: BackoffPolicy, f: Finished): Outcome {
+  const { cfg, clock, m } = ctx;
+  const outcome = classifyExit({
+    exitCode: f.res.exitCode,
+    signal: f.res.signal,
+    timedOut: f.res.timedOut,
+    spawnError: f.res.spawnError !== null,
+    aborted: f.res.aborted,
+    outputExists: fs.existsSync(f.out),
+    expectResult: usesPlaceholder(cfg.converter.argv, 'result'),
+    result: f.result,
+  });
+  const now = clock.now();
+  const error = outcome === 'ok' ? null : describe(outcome, f.res, f.result);
+  m.attempts.inc({ outcome });
+  m.conversionSeconds.observe({ outcome }, f.res.durationMs / 1000);
+  if (outcome !== 'ok') fs.rmSync(`${f.out}.partial`, { recursive: true, force: true });
+  ctx.db.write((conn) => {
+    S.closeAttempt(
+      conn,
+      f.attemptId,
+      {
+        outcome,
+        exit_code: f.res.exitCode,
+        signal: f.res.signal,
+        stdout_tail: f.res.stdoutTail,
+        stderr_tail: f.res.stderrTail,
+        result_json: f.result ? JSON.stringify(f.result) : null,
+        error,
+      },
+      now,
+    );
+    if (outcome === 'ok') converted(ctx, conn, f, now);
+    else if (outcome === 'aborted') aborted(ctx, conn, f, error, now);
+    else failedAttempt(ctx, conn, f, outcome, error, policy, now);
+  });
+  return outcome;
+}
+
+function converted(ctx: Ctx, conn: Connection, f: Finished, now: number): void {
+  const g = f.group;
+  S.casGroup(conn, g.id, 'converting', 'converted', now, {
+    finished_at: now,
+    output_path: f.out,
+    error: null,
+    error_code: null,
+  });
+  emit(
+    conn,
+    'converted',
+    { groupId: g.group_id, attempt: f.attempt, outputPath: f.out, durationMs: f.res.durationMs },
+    now,
+  );
+  resolve(conn, 'ConverterGroupFailed', { group: g.group_id }, now);
+  ctx.m.lastConverted.set(g.anchor_ms / 1000);
+  ctx.log.info({ groupId: g.group_id, from: 'converting', to: 'converted', attempt: f.attempt }, 'converted');
+}
+
+/** Shutdown, not the converter's fault: give the attempt back and retry at once after restart. */
+function aborted(ctx: Ctx, conn: Connection, f: Finished, error: string | null, now: number): void {
+  const g = f.group;
+  S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
+    attempts: g.attempts - 1,
+    next_attempt_at: now,
+    error,
+  });
+  emit(conn, 'attempt_aborted', { groupId: g.group_id, attempt: f.attempt }, now);
+  ctx.log.warn(
+    { groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt: f.attempt },
+    'conversion stopped by shutdown',
+  );
+}
+
+function failedAttempt(
+  ctx: Ctx,
+  conn: Connection,
+  f: Finished,
+  outcome: Outcome,
+  error: string | null,
+  policy: BackoffPolicy,
+  now: number,
+): void {
+  const g = f.group;
+  const next = afterFailure(outcome, g.attempts, ctx.cfg.maxAttempts, now, policy);
+  const where = {
+    groupId: g.group_id,
+    from: 'converting',
+    to: next.state,
+    attempt: f.attempt,
+    reason: outcome,
+  };
+  if (next.state === 'retry_wait') {
+    S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
+      next_attempt_at: next.nextAttemptAt,
+      error,
+      error_code: outcome,
+    });
+    emit(
+      conn,
+      'retry_scheduled',
+      { groupId: g.group_id, attempt: f.attempt, outcome, nextAttemptAt: next.nextAttemptAt, error },
+      now,
+    );
+    ctx.log.warn(where, 'conversion failed; will retry');
+    return;
+  }
+  S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: outcome });
+  emit(conn, 'failed', { groupId: g.group_id, attempt: f.attempt, outcome, error }, now);
+  alert(
+    conn,
+    'ConverterGroupFailed',
+    'critical',
+    { group: g.group_id },
+    `conversion failed after ${g.attempts} attempt(s): ${error}`,
+    now,
+  );
+  ctx.log.error(where, 'conversion failed');
+}

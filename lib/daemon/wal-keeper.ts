@@ -1,0 +1,75 @@
+// The WAL keeper every daemon runs: each tick samples the -wal size of both databases (contimg_db_wal_bytes)
+// and, in the one process holding the `wal-keeper` lease, runs the WAL guard on the state database (the
+// pipeline database belongs to the imaging pipeline and is opened read-only). Any daemon may hold the lease:
+// whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks.
+import os from 'node:os';
+import type { Clock } from '../clock.js';
+import { walGuardTick, type Db } from '../db/index.js';
+import { acquireLease, releaseLease } from '../leases/index.js';
+import type { Logger } from '../log.js';
+
+export const WAL_KEEPER_LEASE = 'wal-keeper';
+
+export interface WalKeeperOptions {
+  state: Db;
+  pipeline: Db;
+  maxBytes: number;
+  everyMs: number;
+  clock: Clock;
+  log: Logger;
+  /** Lease owner; default host:pid:daemon. */
+  owner: string;
+}
+
+export interface WalKeeper {
+  /** One tick now (the timer calls this); true when this process held the lease and ran the guard. */
+  tick(): boolean;
+  /** Stop ticking and hand the lease back so another daemon takes over at once. */
+  stop(): void;
+}
+
+export function walKeeperOwner(daemon: string): string {
+  return `${os.hostname()}:${process.pid}:${daemon}`;
+}
+
+export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
+  const ttlMs = o.everyMs * 3;
+  let token: number | null = null;
+  let stopped = false;
+  const tick = (): boolean => {
+    if (stopped) return false;
+    o.pipeline.walBytes(); // sets the gauge
+    try {
+      // Re-acquiring our own lease keeps the token and extends it: one short write per tick.
+      const t = acquireLease(o.state, WAL_KEEPER_LEASE, o.owner, ttlMs, o.clock.now(), { pid: process.pid });
+      if (t !== token) o.log.info({ token: t, lease: WAL_KEEPER_LEASE }, t === null ? 'wal-keeper lease held elsewhere' : 'holding the wal-keeper lease');
+      token = t;
+      if (token === null) {
+        o.state.walBytes();
+        return false;
+      }
+      walGuardTick(o.state, o.maxBytes, o.log);
+      return true;
+    } catch (e) {
+      // A busy or failing database must not stop the keeper: log and try again next tick.
+      o.log.warn({ err: e }, 'WAL keeper tick failed; retrying next tick');
+      return false;
+    }
+  };
+  const timer = setInterval(tick, o.everyMs);
+  timer.unref();
+  return {
+    tick,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      if (token === null) return;
+      try {
+        releaseLease(o.state, WAL_KEEPER_LEASE, o.owner, token);
+      } catch (e) {
+        o.log.warn({ err: e }, 'releasing the wal-keeper lease failed; it will expire');
+      }
+    },
+  };
+}
