@@ -56,8 +56,8 @@ async function child(file: string, seconds: number): Promise<void> {
   }
   const walBytes = db.walBytes();
   db.close();
-  process.send?.({ cycles, escaped, waitsMs, walBytes } satisfies ChildReport);
-  process.disconnect?.();
+  // Disconnect only once the report is flushed: disconnecting at once can drop a large message.
+  process.send?.({ cycles, escaped, waitsMs, walBytes } satisfies ChildReport, () => process.disconnect());
 }
 
 function seed(dir: string, jobs: number): string {
@@ -91,7 +91,11 @@ async function runCase(processes: number, seconds: number, jobs: number): Promis
       fork(HERE, ['child', file, String(seconds)], { execArgv: ['--import', 'tsx'] }),
     );
     const reports = kids.map(
-      (k) => new Promise<ChildReport>((resolve) => k.once('message', (m) => resolve(m as ChildReport))),
+      (k) =>
+        new Promise<ChildReport>((resolve, reject) => {
+          k.once('message', (m) => resolve(m as ChildReport));
+          k.once('disconnect', () => reject(new Error('bench child closed its channel without a report')));
+        }),
     );
     await new Promise((r) => setTimeout(r, 1500)); // let every child import and open before the start
     const t0 = performance.now();

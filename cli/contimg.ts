@@ -24,7 +24,9 @@ async function main(argv: string[]): Promise<number> {
   for (const f of files) {
     // One broken command module must not take every other command (e.g. migrate) down with it.
     try {
-      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { register?: (p: Command) => void };
+      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as {
+        register?: (p: Command) => void;
+      };
       mod.register?.(program);
     } catch (e) {
       process.stderr.write(`contimg: cannot load commands from ${f}: ${(e as Error).message}\n`);
@@ -35,7 +37,8 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
+        return 0;
       return 2;
     }
     reportError(e);

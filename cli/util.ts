@@ -9,7 +9,8 @@ export function configPath(opt: string | undefined): string | undefined {
 
 export function requireConfig(opt: string | undefined): Config {
   const p = configPath(opt);
-  if (!p) throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
+  if (!p)
+    throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
   return loadConfigFile(p);
 }
 

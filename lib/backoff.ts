@@ -46,7 +46,11 @@ export function baseDelayMs(policy: BackoffPolicy, attempt: number): number {
 }
 
 /** The jittered delay; `random` is injectable so tests can check the bounds. */
-export function backoffMs(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffMs(
+  policy: BackoffPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const d = baseDelayMs(policy, attempt);
   const j = Math.min(Math.max(policy.jitter, 0), 1);
   return Math.max(0, Math.round(d * (1 - j + 2 * j * random())));

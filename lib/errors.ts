@@ -54,14 +54,20 @@ export class SchemaVersionError extends ContimgError {
 
 /** Worth trying again later: a busy database, a channel that is down, a file still being written. */
 export class RetryableError extends ContimgError {
-  constructor(message: string, opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, { code: opts.code ?? 'RETRYABLE', retryable: true, httpStatus: 503, ...opts });
   }
 }
 
 /** Trying again will not help: bad input, a corrupt file, a rejected request. */
 export class PermanentError extends ContimgError {
-  constructor(message: string, opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, { code: opts.code ?? 'PERMANENT', retryable: false, httpStatus: 422, ...opts });
   }
 }
@@ -75,7 +81,10 @@ export class DbBusyError extends RetryableError {
 
 /** Disk full or an I/O error: retryable, but an operator must usually act. */
 export class DbIoError extends RetryableError {
-  constructor(message: string, opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    opts: { code?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, { code: opts.code ?? 'DB_IO', ...opts });
   }
 }
@@ -139,7 +148,10 @@ export function isRetryable(e: unknown): boolean {
   if (e instanceof ContimgError) return e.retryable;
   const code = (e as { code?: unknown } | null)?.code;
   // Node system errors that are usually transient.
-  return typeof code === 'string' && ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET'].includes(code);
+  return (
+    typeof code === 'string' &&
+    ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET'].includes(code)
+  );
 }
 
 export function httpStatusFor(e: unknown): number {
@@ -159,7 +171,8 @@ export function classifySqlite(e: unknown, details: Record<string, unknown> = {}
   const d = { ...details, sqliteCode: code };
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
     return new DbBusyError(err.message, { details: d, cause: e });
-  if (code.startsWith('SQLITE_CONSTRAINT')) return new DbConstraintError(err.message, { details: d, cause: e });
+  if (code.startsWith('SQLITE_CONSTRAINT'))
+    return new DbConstraintError(err.message, { details: d, cause: e });
   if (code === 'SQLITE_FULL') return new DbIoError(err.message, { code: 'DB_FULL', details: d, cause: e });
   if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN')
     return new DbIoError(err.message, { details: d, cause: e });

@@ -5,7 +5,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createRegistry(opts: { daemon: string; version?: string; defaultMetrics?: boolean }): Registry {
+export function createRegistry(opts: {
+  daemon: string;
+  version?: string;
+  defaultMetrics?: boolean;
+}): Registry {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
   const info = new Gauge({

@@ -146,7 +146,10 @@ export class Notifier {
     return new Promise<boolean>((resolve) => {
       // The slot stays queued after a timeout so a late ack still pairs with its own message.
       const timer = setTimeout(() => {
-        this.opts.log.warn({ message: message.split('\n')[0] }, 'sd_notify helper did not acknowledge in time');
+        this.opts.log.warn(
+          { message: message.split('\n')[0] },
+          'sd_notify helper did not acknowledge in time',
+        );
         resolve(false);
       }, this.opts.ackTimeoutMs ?? 2_000);
       timer.unref();

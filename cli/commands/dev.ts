@@ -171,7 +171,7 @@ export function register(program: Command): void {
     .description('run every built daemon plus the simulator locally (what `npm start` does)')
     .option('--data-dir <dir>', 'where config, databases and files go', 'var')
     .option('--port-base <port>', 'first of five consecutive ports (only when writing a new config)')
-    .option('--cadence-s <s>', 'wall-clock seconds between simulated observations', '20')
+    .option('--cadence-s <s>', 'wall-clock seconds between simulated observations', '10')
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
@@ -210,7 +210,7 @@ async function runSimulator(incomingDir: string, o: DevOpts, signal: AbortSignal
     const n = await simulate({
       incomingDir,
       groups: num(o.groups, '--groups') ?? Infinity,
-      cadenceS: num(o.cadenceS, '--cadence-s') ?? 20,
+      cadenceS: num(o.cadenceS, '--cadence-s') ?? 10,
       spacingS: 309,
       startMs: Math.floor(Date.now() / 1000) * 1000,
       jitterS: 2,

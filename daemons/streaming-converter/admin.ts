@@ -136,6 +136,7 @@ export function requeueGroup(
     emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
+    resolve(conn, 'ConverterInputGone', { group: groupId }, now);
     return summarize(S.getGroup(conn, g.id)!);
   });
 }
@@ -155,6 +156,7 @@ export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary
     emit(conn, 'abandoned', { groupId, from: g.state }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
+    resolve(conn, 'ConverterInputGone', { group: groupId }, now);
     return summarize(S.getGroup(conn, g.id)!);
   });
 }

@@ -111,6 +111,7 @@ function converted(ctx: Ctx, conn: Connection, f: Finished, now: number): void {
     now,
   );
   resolve(conn, 'ConverterGroupFailed', { group: g.group_id }, now);
+  resolve(conn, 'ConverterInputGone', { group: g.group_id }, now);
   ctx.m.lastConverted.set(g.anchor_ms / 1000);
   ctx.log.info({ groupId: g.group_id, from: 'converting', to: 'converted', attempt: f.attempt }, 'converted');
 }

@@ -12,9 +12,7 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
     const where = i.path.length ? i.path.map(String).join('.') : '(top level)';
     if (i.code === 'unrecognized_keys') {
       const keys = (i as { keys: string[] }).keys;
-      return keys
-        .map((k) => `${i.path.length ? `${where}.` : ''}${k}: unknown key`)
-        .join('\n');
+      return keys.map((k) => `${i.path.length ? `${where}.` : ''}${k}: unknown key`).join('\n');
     }
     return `${where}: ${i.message}`;
   });
@@ -23,7 +21,9 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 /** Parse an already-read object as if it came from a file in baseDir. */
 export function parseConfig(raw: unknown, baseDir: string, source = '<inline>'): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${source}: expected a YAML mapping at the top level`, ['(top level): expected a mapping']);
+    throw new ConfigError(`${source}: expected a YAML mapping at the top level`, [
+      '(top level): expected a mapping',
+    ]);
   }
   const first = dataDirOnly(baseDir).safeParse(raw);
   if (!first.success) {
@@ -44,7 +44,11 @@ export function loadConfigFile(file: string): Config {
   try {
     text = fs.readFileSync(abs, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read config file ${abs}: ${(e as Error).message}`, [`(file): unreadable`], e);
+    throw new ConfigError(
+      `cannot read config file ${abs}: ${(e as Error).message}`,
+      [`(file): unreadable`],
+      e,
+    );
   }
   let raw: unknown;
   try {
@@ -71,9 +75,10 @@ export function readSecret(section: Record<string, unknown>, key: string, where:
   try {
     return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (e) {
-    throw new ConfigError(`${where}.${key}File: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, [
-      `${where}.${key}File: unreadable`,
-    ]);
+    throw new ConfigError(
+      `${where}.${key}File: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      [`${where}.${key}File: unreadable`],
+    );
   }
 }
 

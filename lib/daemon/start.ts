@@ -37,6 +37,8 @@ export interface RunningDaemon {
   port: number;
   http: DaemonHttpServer;
   hub: WsHub;
+  /** Samples WAL sizes and, holding the wal-keeper lease, checkpoints the state database. */
+  keeper: WalKeeper;
   /** Settles when run() settles (rejects if run() failed). */
   done: Promise<void>;
   /** Drain and close everything; idempotent. */
@@ -194,7 +196,6 @@ export async function startDaemon(o: StartOptions): Promise<RunningDaemon> {
     log: o.log.child({ component: 'wal-keeper' }),
     owner: walKeeperOwner(o.name),
   });
-  keeper.tick();
   const stopCtl = new AbortController();
   const hardCtl = new AbortController();
   const deps: DaemonDeps = {
@@ -219,10 +220,21 @@ export async function startDaemon(o: StartOptions): Promise<RunningDaemon> {
     const setDraining = (): void => {
       draining = true;
     };
-    stopping ??= drain({ deps, http, hub, keeper, done, stopCtl, hardCtl, why, setDraining, notifier: o.notifier });
+    stopping ??= drain({
+      deps,
+      http,
+      hub,
+      keeper,
+      done,
+      stopCtl,
+      hardCtl,
+      why,
+      setDraining,
+      notifier: o.notifier,
+    });
     return stopping;
   };
-  return { deps, port, http, hub, done, stop };
+  return { deps, port, http, hub, keeper, done, stop };
 }
 
 interface DrainArgs {

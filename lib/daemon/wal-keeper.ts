@@ -2,6 +2,7 @@
 // and, in the one process holding the `wal-keeper` lease, runs the WAL guard on the state database (the
 // pipeline database belongs to the imaging pipeline and is opened read-only). Any daemon may hold the lease:
 // whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks.
+import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Clock } from '../clock.js';
 import { walGuardTick, type Db } from '../db/index.js';
@@ -17,19 +18,21 @@ export interface WalKeeperOptions {
   everyMs: number;
   clock: Clock;
   log: Logger;
-  /** Lease owner; default host:pid:daemon. */
+  /** Lease owner: unique per running daemon (walKeeperOwner). */
   owner: string;
 }
 
 export interface WalKeeper {
+  readonly owner: string;
   /** One tick now (the timer calls this); true when this process held the lease and ran the guard. */
   tick(): boolean;
   /** Stop ticking and hand the lease back so another daemon takes over at once. */
   stop(): void;
 }
 
+/** host:pid:daemon plus a random part, so two daemons in one process (tests) are distinct holders. */
 export function walKeeperOwner(daemon: string): string {
-  return `${os.hostname()}:${process.pid}:${daemon}`;
+  return `${os.hostname()}:${process.pid}:${daemon}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
 export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
@@ -42,7 +45,11 @@ export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
     try {
       // Re-acquiring our own lease keeps the token and extends it: one short write per tick.
       const t = acquireLease(o.state, WAL_KEEPER_LEASE, o.owner, ttlMs, o.clock.now(), { pid: process.pid });
-      if (t !== token) o.log.info({ token: t, lease: WAL_KEEPER_LEASE }, t === null ? 'wal-keeper lease held elsewhere' : 'holding the wal-keeper lease');
+      if (t !== token)
+        o.log.info(
+          { token: t, lease: WAL_KEEPER_LEASE },
+          t === null ? 'wal-keeper lease held elsewhere' : 'holding the wal-keeper lease',
+        );
       token = t;
       if (token === null) {
         o.state.walBytes();
@@ -56,13 +63,18 @@ export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
       return false;
     }
   };
+  // The first tick right after start-up (not inside it: a locked database must not delay READY=1).
+  const first = setTimeout(tick, 0);
   const timer = setInterval(tick, o.everyMs);
+  first.unref();
   timer.unref();
   return {
+    owner: o.owner,
     tick,
     stop() {
       if (stopped) return;
       stopped = true;
+      clearTimeout(first);
       clearInterval(timer);
       if (token === null) return;
       try {

@@ -100,7 +100,10 @@ export class Db {
       throw classifySqlite(e, { db: this.name, path: this.path });
     }
     this.metrics?.connections.set({ db: this.name, role: 'writer' }, opts.readonly ? 0 : 1);
-    this.metrics?.connections.set({ db: this.name, role: 'reader' }, this.reader !== this.conn || opts.readonly ? 1 : 0);
+    this.metrics?.connections.set(
+      { db: this.name, role: 'reader' },
+      this.reader !== this.conn || opts.readonly ? 1 : 0,
+    );
   }
 
   /**
@@ -143,7 +146,10 @@ export class Db {
           } finally {
             this.writeDepth--;
           }
-          this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (this.clock.monotonic() - fnStart) / 1000);
+          this.metrics?.txSeconds.observe(
+            { db: this.name, kind: 'write' },
+            (this.clock.monotonic() - fnStart) / 1000,
+          );
           this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
           this.writeExhaustedAt = null;
           return result;
@@ -239,13 +245,21 @@ export class Db {
         this.writeExhaustedAt !== null && this.clock.monotonic() - this.writeExhaustedAt < 60_000;
       return {
         ok: !exhausted,
-        ...(exhausted && { error: `write lock exhausted: a write gave up after the ${this.writeBudgetMs} ms budget` }),
+        ...(exhausted && {
+          error: `write lock exhausted: a write gave up after the ${this.writeBudgetMs} ms budget`,
+        }),
         latencyMs: this.clock.monotonic() - t0,
         schemaVersion: this.userVersion(),
         walBytes: this.walBytes(),
       };
     } catch (e) {
-      return { ok: false, latencyMs: this.clock.monotonic() - t0, schemaVersion: -1, walBytes: 0, error: (e as Error).message };
+      return {
+        ok: false,
+        latencyMs: this.clock.monotonic() - t0,
+        schemaVersion: -1,
+        walBytes: 0,
+        error: (e as Error).message,
+      };
     }
   }
 

@@ -1,6 +1,6 @@
 // The WAL guard: sample the -wal size; above the limit, checkpoint with RESTART and warn when a reader
 // keeps it from completing (a long read transaction pins the WAL and it grows without bound); when idle
-// again, TRUNCATE. Whoever holds the `wal-keeper` lease runs it (the scheduler, or any daemon in dev).
+// again, TRUNCATE. Whichever daemon holds the `wal-keeper` lease runs it (lib/daemon/wal-keeper.ts).
 import type { Logger } from '../log.js';
 import type { Db } from './db.js';
 

@@ -162,7 +162,13 @@ async function withSession<T>(opts: RunOptions, fn: (s: Session) => Promise<T>):
       assertNoDrift(opts.set, files, ledger);
       return await fn({ db, lock, clock, files, ledger });
     } finally {
-      releaseLock(db, lock);
+      // A failed release must not replace fn's own outcome (a migration failure would turn into "lock
+      // busy"): the lock expires after lockTtlMs anyway.
+      try {
+        releaseLock(db, lock);
+      } catch (e) {
+        opts.log?.warn({ err: e, db: opts.set }, 'could not release the migration lock; it will expire');
+      }
     }
   } finally {
     db.close();

@@ -140,11 +140,6 @@ export class WsHub {
   }
 
   private onConnection(ws: WebSocket, url: URL): void {
-    // The upgrade completed after shutdown() started: it would never be closed.
-    if (this.draining) {
-      ws.close(CLOSE.server_shutdown, 'server_shutdown');
-      return;
-    }
     const client: Client = {
       id: crypto.randomUUID(),
       ws,
@@ -233,8 +228,8 @@ export class WsHub {
     for (const t of session.subscriptions) client.subs.add(t);
     const upTo = this.tail.lastSeq;
     const topics = client.subs.has(ALL_TOPICS) ? undefined : [...client.subs];
-    const replayed = this.replay(client, topics, lastSeq ?? session.lastSeq, upTo);
-    client.lastSeq = upTo;
+    const { replayed, reached } = this.replay(client, topics, lastSeq ?? session.lastSeq, upTo);
+    client.lastSeq = reached;
     this.send(client, {
       type: 'resumed',
       resumed: true,
@@ -246,22 +241,30 @@ export class WsHub {
 
   /**
    * Send the events after `after` up to `upTo` (the tail's position: later ones arrive live) whose topic is
-   * in `topics` (undefined = all), in seq order. Synchronous, so no live batch interleaves.
+   * in `topics` (undefined = all), in seq order. Synchronous, so no live batch interleaves. `reached` is the
+   * position the client got to: upTo, or the last event sent when the replay made it a slow consumer.
    */
-  private replay(client: Client, topics: string[] | undefined, after: number, upTo: number): number {
+  private replay(
+    client: Client,
+    topics: string[] | undefined,
+    after: number,
+    upTo: number,
+  ): { replayed: number; reached: number } {
     let from = Math.min(after, upTo);
     let replayed = 0;
     while (from < upTo && (topics === undefined || topics.length > 0)) {
       const page = this.opts.db.read((c) => readEventsAfter(c, from, { topics, limit: REPLAY_PAGE }));
       for (const ev of page) {
-        if (ev.seq > upTo) break;
+        if (ev.seq > upTo) return { replayed, reached: upTo };
         this.sendRaw(client, 'event', eventFrame(ev));
+        // Closing (slow consumer): stop reading pages; this event was not sent.
+        if (client.closeReason) return { replayed, reached: from };
         replayed++;
+        from = ev.seq;
       }
       if (page.length < REPLAY_PAGE) break;
-      from = page[page.length - 1].seq;
     }
-    return replayed;
+    return { replayed, reached: upTo };
   }
 
   /** subscribe, optionally with since_seq: history of that topic first (only if no current subscription overlaps). */
@@ -279,7 +282,7 @@ export class WsHub {
       });
     }
     client.subs.add(topic);
-    const replayed = this.replay(
+    const { replayed } = this.replay(
       client,
       topic === ALL_TOPICS ? undefined : [topic],
       sinceSeq,

@@ -11,7 +11,11 @@ export function databasesSection(ctx: SchemaContext) {
     /** Milliseconds db.write() keeps retrying SQLITE_BUSY before it gives up with DbBusyError. */
     writeBudgetMs: z.number().int().min(0).default(15_000),
     /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
-    walMaxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    walMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
     /** Milliseconds between WAL keeper ticks (WAL size sampling; the wal-keeper lease holder checkpoints). */
     walCheckMs: z.number().int().min(50).default(5_000),
   });

@@ -59,6 +59,9 @@ describe('file acceptance', () => {
     }
     fs.closeSync(fd);
     expect(new Set(seen)).toEqual(new Set(['settling']));
+    // A writer pause longer than settleS (a loaded machine) can make a half-written file look stable; the
+    // superblock check (EOF address != size) then keeps it settling, so h5wasm never sees it growing.
+    expect(['settling', 'valid']).toContain(fileState(env, final)?.state);
     await waitFor(() => fileState(env, final)?.state === 'valid', { what: 'valid after the last write' });
   });
 
@@ -103,6 +106,24 @@ describe('file acceptance', () => {
     const m = await metrics(d);
     expect(m).toMatch(/files_total\{result="bad_name",reason="dotfile"\} 1/);
     expect(m).toMatch(/files_total\{result="bad_name",reason="temp_suffix"\} 1/);
+  });
+
+  it('a valid file that vanishes before dispatch is gone (alert); the group completes when it is back', async () => {
+    env = await makeEnv();
+    d = await startInProcess(env);
+    const paths = writeGroupFiles(env.incoming, T0, { skip: [15] });
+    await waitFor(() => files(env).filter((f) => f.state === 'valid').length === 15, { what: '15 valid' });
+    const saved = fs.readFileSync(paths[4]);
+    fs.rmSync(paths[4]);
+    await waitFor(() => fileState(env, paths[4])?.state === 'gone', { what: 'gone' });
+    const gone = () =>
+      query<{ status: string }>(env, "SELECT status FROM alerts WHERE alertname = 'ConverterInputGone'");
+    expect(gone()).toEqual([{ status: 'firing' }]);
+    fs.writeFileSync(paths[4], saved);
+    writeSubband(env.incoming, T0, 15);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
+    expect(fakeLog(env).find((l) => l.event === 'start')?.subbands).toEqual([...Array(16).keys()]);
+    expect(gone()).toEqual([{ status: 'resolved' }]);
   });
 
   it('§9.8-9 bad names are ignored without groups, counted once each', async () => {

@@ -28,7 +28,11 @@ export interface DaemonProc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function spawnDaemon(env: Env, extraEnv: Record<string, string> = {}): Promise<DaemonProc> {
+export async function spawnDaemon(
+  env: Env,
+  extraEnv: Record<string, string> = {},
+  as?: { uid: number; gid: number },
+): Promise<DaemonProc> {
   const port = await freePort();
   (env.raw.streamingConverter as Record<string, unknown>).port = port;
   const cfg = writeConfigFile(env);
@@ -36,6 +40,7 @@ export async function spawnDaemon(env: Env, extraEnv: Record<string, string> = {
   const child = spawn(process.execPath, [MAIN, '--config', cfg], {
     env: { ...process.env, FAKE_CONVERTER_LOG: env.log, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

@@ -84,7 +84,12 @@ describe('the WAL keeper in the daemon lifecycle', () => {
     const config = parseConfig(
       {
         dataDir: dir,
-        databases: { state: paths.statePath, pipeline: paths.pipelinePath, walMaxBytes: 64 * 1024, walCheckMs: 100 },
+        databases: {
+          state: paths.statePath,
+          pipeline: paths.pipelinePath,
+          walMaxBytes: 64 * 1024,
+          walCheckMs: 100,
+        },
         timeouts: { drainMs: 2_000 },
       },
       dir,
@@ -94,7 +99,8 @@ describe('the WAL keeper in the daemon lifecycle', () => {
       config,
       log: silentLogger(),
       port: 0,
-      run: (_deps, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
+      run: (_deps, signal) =>
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
     });
     daemons.push(d);
     return d;
@@ -106,23 +112,36 @@ describe('the WAL keeper in the daemon lifecycle', () => {
     const paths = await freshDatabases(dir);
     const a = await start(paths);
     const b = await start(paths);
-    // a ticked first at start, so it holds the lease; b sees it held.
-    const first = holder(a);
-    expect(first?.owner).toMatch(new RegExp(`:${process.pid}:scheduler$`));
+    const first = await waitFor(
+      () => {
+        const l = holder(a);
+        return l?.owner ? l : undefined;
+      },
+      { what: 'a wal-keeper holder' },
+    );
+    const [held, other] = first.owner === a.keeper.owner ? [a, b] : [b, a];
+    expect(first.owner).toBe(held.keeper.owner);
+    expect(other.keeper.owner).not.toBe(held.keeper.owner);
     const payload = { blob: 'x'.repeat(2000) };
-    for (let i = 0; i < 300; i++) b.deps.state.write((c) => appendEvent(c, { topic: 't', type: 'fill', payload }, i));
+    for (let i = 0; i < 300; i++)
+      other.deps.state.write((c) => appendEvent(c, { topic: 't', type: 'fill', payload }, i));
     expect(fs.statSync(`${paths.statePath}-wal`).size).toBeGreaterThan(64 * 1024);
-    await waitFor(() => fs.statSync(`${paths.statePath}-wal`).size === 0, { what: 'WAL truncated by the keeper' });
-    // Both daemons sample the gauge for both databases.
-    const text = await b.deps.registry.metrics();
-    expect(text).toMatch(/contimg_db_wal_bytes\{db="pipeline"/);
+    await waitFor(() => fs.statSync(`${paths.statePath}-wal`).size === 0, {
+      what: 'WAL truncated by the keeper',
+    });
+    // Every daemon samples the gauge for both databases.
+    expect(await other.deps.registry.metrics()).toMatch(/contimg_db_wal_bytes\{db="pipeline"/);
 
-    await daemons.shift()!.stop();
-    // a handed the lease back on stop: b's next tick takes it with a new fencing token.
-    const next = await waitFor(() => {
-      const l = holder(b);
-      return l && l.owner !== null && l.token > (first?.token ?? 0) ? l : undefined;
-    }, { what: 'b takes the wal-keeper lease' });
-    expect(next.owner).toMatch(/:scheduler$/);
+    daemons.splice(daemons.indexOf(held), 1);
+    await held.stop();
+    // The stopping daemon handed the lease back: the other's next tick takes it with a new fencing token.
+    const next = await waitFor(
+      () => {
+        const l = holder(other);
+        return l?.owner === other.keeper.owner ? l : undefined;
+      },
+      { what: 'the other daemon takes the wal-keeper lease' },
+    );
+    expect(next.token).toBeGreaterThan(first.token);
   });
 });

@@ -82,7 +82,12 @@ describe('built-in endpoints', () => {
 describe('readiness under write-lock exhaustion', () => {
   it('turns /readyz 503 (db_state) after a write gives up on the budget, and 200 once a write succeeds', async () => {
     daemon = await idleDaemon(dir, {
-      databases: { state: `${dir}/state.sqlite3`, pipeline: `${dir}/pipeline.sqlite3`, busyTimeoutMs: 20, writeBudgetMs: 100 },
+      databases: {
+        state: `${dir}/state.sqlite3`,
+        pipeline: `${dir}/pipeline.sqlite3`,
+        busyTimeoutMs: 20,
+        writeBudgetMs: 100,
+      },
     });
     const holder = new Database(daemon.deps.state.path);
     holder.exec('BEGIN IMMEDIATE');
@@ -90,13 +95,18 @@ describe('readiness under write-lock exhaustion', () => {
     const res = await fetch(`${base(daemon)}/readyz`);
     expect(res.status).toBe(503);
     const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
-    expect(body.checks.db_state).toMatchObject({ ok: false, detail: expect.stringMatching(/write lock exhausted/) });
+    expect(body.checks.db_state).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/write lock exhausted/),
+    });
     holder.exec('COMMIT');
     holder.close();
     daemon.deps.state.write((c) => c.exec('DELETE FROM events'));
     expect((await fetch(`${base(daemon)}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
-    expect(metrics).toContain('contimg_db_busy_timeouts_total{db="state"} 1');
+    // At least ours; the WAL keeper's tick may also have met the held lock.
+    const busy = /^contimg_db_busy_timeouts_total\{db="state"\} (\d+)$/m.exec(metrics);
+    expect(Number(busy?.[1])).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -154,7 +164,9 @@ describe('malformed requests', () => {
     daemon.http.route('GET', '/api/jobs/:id', ({ params }) => params);
     const port = daemon.port;
     expect(await rawRequest(port, 'GET http://[x/ HTTP/1.1\r\nConnection: close')).toMatch(/^HTTP\/1.1 400/);
-    expect(await rawRequest(port, 'GET /api/jobs/%ZZ HTTP/1.1\r\nConnection: close')).toMatch(/^HTTP\/1.1 400/);
+    expect(await rawRequest(port, 'GET /api/jobs/%ZZ HTTP/1.1\r\nConnection: close')).toMatch(
+      /^HTTP\/1.1 400/,
+    );
     const upgrade = 'GET http://[x/ HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket';
     expect(await rawRequest(port, upgrade)).toMatch(/^HTTP\/1.1 400/);
     // Peers that reset while being refused (404 on a wrong path) must not take the process down.

@@ -2,6 +2,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 
 export interface CliResult {
@@ -61,4 +62,19 @@ export function copyFixture(name: string, dir: string): string {
   const dest = path.join(dir, 'migrations');
   fs.cpSync(path.join(FIXTURES, name), dest, { recursive: true });
   return dest;
+}
+
+/** Run fn on a read-only connection to file, closing it afterwards. */
+export function withReadonly<T>(file: string, fn: (conn: Database.Database) => T): T {
+  const conn = new Database(file, { readonly: true });
+  try {
+    return fn(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/** `contimg migrate up --db state --path db --dir <fixture> --json`. */
+export function upStateArgs(db: string, fixture: string): string[] {
+  return ['migrate', 'up', '--db', 'state', '--path', db, '--dir', path.join(FIXTURES, fixture), '--json'];
 }

@@ -6,19 +6,14 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { dumpSchema } from '../../../lib/migrations/index.js';
-import { FIXTURES, runCli } from './cli.js';
+import { FIXTURES, runCli, withReadonly } from './cli.js';
 
 function state(file: string): { schema: string; ledger: unknown[]; userVersion: number } {
-  const conn = new Database(file, { readonly: true });
-  try {
-    return {
-      schema: dumpSchema(conn),
-      ledger: conn.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all(),
-      userVersion: conn.pragma('user_version', { simple: true }) as number,
-    };
-  } finally {
-    conn.close();
-  }
+  return withReadonly(file, (conn) => ({
+    schema: dumpSchema(conn),
+    ledger: conn.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all(),
+    userVersion: conn.pragma('user_version', { simple: true }) as number,
+  }));
 }
 
 describe('failed migration', () => {

@@ -6,18 +6,17 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { copyFixture, FIXTURES, hasOpen, runCli, spawnCli } from './cli.js';
+import { copyFixture, hasOpen, runCli, spawnCli, upStateArgs, withReadonly } from './cli.js';
 
 function ledger(file: string): { version: number; applied_by: string }[] {
-  const conn = new Database(file, { readonly: true });
-  try {
-    return conn.prepare('SELECT version, applied_by FROM schema_migrations ORDER BY version').all() as {
-      version: number;
-      applied_by: string;
-    }[];
-  } finally {
-    conn.close();
-  }
+  return withReadonly(
+    file,
+    (conn) =>
+      conn.prepare('SELECT version, applied_by FROM schema_migrations ORDER BY version').all() as {
+        version: number;
+        applied_by: string;
+      }[],
+  );
 }
 
 describe('migration idempotency and drift', () => {
@@ -30,17 +29,7 @@ describe('migration idempotency and drift', () => {
   afterEach(() => removeTmpDir(tmp));
 
   it('a second up applies nothing and exits 0', async () => {
-    const args = [
-      'migrate',
-      'up',
-      '--db',
-      'state',
-      '--path',
-      db,
-      '--dir',
-      path.join(FIXTURES, 'roundtrip'),
-      '--json',
-    ];
+    const args = upStateArgs(db, 'roundtrip');
     const first = await runCli(args);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)[0].applied).toHaveLength(5);
@@ -95,17 +84,7 @@ describe('migration idempotency and drift', () => {
     const hold = new Database(db);
     hold.pragma('journal_mode = WAL');
     hold.exec('BEGIN IMMEDIATE');
-    const args = [
-      'migrate',
-      'up',
-      '--db',
-      'state',
-      '--path',
-      db,
-      '--dir',
-      path.join(FIXTURES, 'concurrent'),
-      '--json',
-    ];
+    const args = upStateArgs(db, 'concurrent');
     const a = spawnCli(args);
     const b = spawnCli(args);
     await waitFor(() => hasOpen(a.child.pid!, db) && hasOpen(b.child.pid!, db), {

@@ -6,21 +6,16 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { dumpSchema, readCommittedSnapshot, userTables } from '../../../lib/migrations/index.js';
-import { FIXTURES, runCli } from './cli.js';
+import { FIXTURES, runCli, withReadonly } from './cli.js';
 
 const DIR = path.join(FIXTURES, 'roundtrip');
 
 function inspect(file: string): { snapshot: string; userVersion: number; tables: string[] } {
-  const conn = new Database(file, { readonly: true });
-  try {
-    return {
-      snapshot: dumpSchema(conn),
-      userVersion: conn.pragma('user_version', { simple: true }) as number,
-      tables: userTables(conn),
-    };
-  } finally {
-    conn.close();
-  }
+  return withReadonly(file, (conn) => ({
+    snapshot: dumpSchema(conn),
+    userVersion: conn.pragma('user_version', { simple: true }) as number,
+    tables: userTables(conn),
+  }));
 }
 
 describe('migration round trip', () => {

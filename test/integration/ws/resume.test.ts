@@ -31,6 +31,22 @@ async function drop(d: RunningDaemon, c: TestClient): Promise<void> {
   await waitFor(async () => (await connections(d)) === before - 1, { what: 'server saw the drop' });
 }
 
+/** Connect, subscribe to topic, run `meanwhile`, drop the connection; returns its reconnect token. */
+async function subscribeAndDrop(
+  d: RunningDaemon,
+  url: string,
+  topic: string,
+  meanwhile?: (c: TestClient) => Promise<void>,
+): Promise<string> {
+  const a = await TestClient.open(url);
+  const token = (await a.next('connected'))[0].reconnect_token as string;
+  a.send({ type: 'subscribe', topic });
+  await a.next('subscribed');
+  await meanwhile?.(a);
+  await drop(d, a);
+  return token;
+}
+
 describe('reconnect-token resume', () => {
   it('replays 6–8 after last_seq 5 exactly once, in order, then continues live', async () => {
     daemon = await idleDaemon(dir);
@@ -73,11 +89,7 @@ describe('reconnect-token resume', () => {
   it('a used token gives resumed:false and an empty subscription set', async () => {
     daemon = await idleDaemon(dir);
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
-    const a = await TestClient.open(url);
-    const token = (await a.next('connected'))[0].reconnect_token as string;
-    a.send({ type: 'subscribe', topic: 'job:42' });
-    await a.next('subscribed');
-    await drop(daemon, a);
+    const token = await subscribeAndDrop(daemon, url, 'job:42');
 
     const b = await TestClient.open(url);
     b.send({ type: 'resume', reconnect_token: token, last_seq: 0 });
@@ -100,11 +112,7 @@ describe('reconnect-token resume', () => {
     const clock = new ManualClock(Date.now());
     daemon = await idleDaemon(dir, { timeouts: { resumeTtlMs: 1_000 } }, clock);
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
-    const a = await TestClient.open(url);
-    const token = (await a.next('connected'))[0].reconnect_token as string;
-    a.send({ type: 'subscribe', topic: 'job:42' });
-    await a.next('subscribed');
-    await drop(daemon, a);
+    const token = await subscribeAndDrop(daemon, url, 'job:42');
     clock.advance(1_001);
     const b = await TestClient.open(`${url}?reconnect_token=${token}&last_seq=0`);
     expect((await b.next('resumed'))[0]).toMatchObject({ resumed: false, subscriptions: [] });
@@ -123,13 +131,10 @@ describe('reconnect-token resume', () => {
   it('delivers every event exactly once while events are being written during the resume', async () => {
     daemon = await idleDaemon(dir);
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
-    const a = await TestClient.open(url);
-    const token = (await a.next('connected'))[0].reconnect_token as string;
-    a.send({ type: 'subscribe', topic: 'job:1' });
-    await a.next('subscribed');
-    for (let i = 0; i < 50; i++) publish(daemon, 'job:1', 'p');
-    await a.next('event', 50);
-    await drop(daemon, a);
+    const token = await subscribeAndDrop(daemon, url, 'job:1', async (a) => {
+      for (let i = 0; i < 50; i++) publish(daemon!, 'job:1', 'p');
+      await a.next('event', 50);
+    });
     for (let i = 0; i < 50; i++) publish(daemon, 'job:1', 'p');
     let writing = true;
     const writer = (async () => {

@@ -41,8 +41,14 @@ describe('config', () => {
   it.each([
     [{ ...minimal, streamingConverter: { settelS: 3 } }, 'streamingConverter.settelS: unknown key'],
     [{ ...minimal, streamingConverter: { settleS: 'five' } }, 'streamingConverter.settleS:'],
-    [{ ...minimal, streamingConverter: { converter: { argv: 'convert {manifest}' } } }, 'streamingConverter.converter.argv:'],
-    [{ ...minimal, http: { token: 'a', tokenFile: '/run/t' } }, 'http.token: give either token or tokenFile, not both'],
+    [
+      { ...minimal, streamingConverter: { converter: { argv: 'convert {manifest}' } } },
+      'streamingConverter.converter.argv:',
+    ],
+    [
+      { ...minimal, http: { token: 'a', tokenFile: '/run/t' } },
+      'http.token: give either token or tokenFile, not both',
+    ],
     [{ dataDir: './var', databases: { state: 's.db' } }, 'databases.pipeline:'],
     [{ ...minimal, databases: { ...minimal.databases, state: '' } }, 'databases.state:'],
   ])('names the key path of a bad value (%#)', (raw, expected) => {
