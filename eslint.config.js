@@ -6,14 +6,28 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'child_process', importNames: ['exec', 'execSync'], message: 'Use execFile with an argument array, never a shell.' },
-                  { name: 'node:child_process', importNames: ['exec', 'execSync'], message: 'Use execFile with an argument array, never a shell.' }] },
+        {
+          paths: [
+            {
+              name: 'child_process',
+              importNames: ['exec', 'execSync'],
+              message: 'Use execFile with an argument array, never a shell.',
+            },
+            {
+              name: 'node:child_process',
+              importNames: ['exec', 'execSync'],
+              message: 'Use execFile with an argument array, never a shell.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -22,7 +36,10 @@ export default tseslint.config(
     files: ['lib/**/*.ts', 'daemons/**/*.ts'],
     ignores: ['daemons/*/main.ts', 'lib/daemon/**', 'lib/notify.ts', 'lib/log.ts', 'lib/metrics.ts'],
     rules: {
-      'no-restricted-globals': ['error', { name: 'process', message: 'Only main.ts and lib/daemon touch process; pass values in.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Only main.ts and lib/daemon touch process; pass values in.' },
+      ],
     },
   },
 );

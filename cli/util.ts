@@ -48,3 +48,30 @@ export function parseDurationMs(text: string): number {
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
   return n * factor;
 }
+
+/**
+ * Open one database from the config, check its schema against this build, run fn, close. The one way CLI
+ * commands reach a database (lazy imports keep `contimg --help` fast).
+ */
+export async function withDatabase<T>(
+  config: Config,
+  set: 'state' | 'pipeline',
+  fn: (db: import('../lib/db/index.js').Db) => T | Promise<T>,
+  opts: { readonly?: boolean } = {},
+): Promise<T> {
+  const { openDb } = await import('../lib/db/index.js');
+  const { assertSchema } = await import('../lib/migrations/index.js');
+  const db = openDb({
+    name: set,
+    path: config.databases[set],
+    readonly: opts.readonly ?? set === 'pipeline',
+    busyTimeoutMs: config.databases.busyTimeoutMs,
+    writeBudgetMs: config.databases.writeBudgetMs,
+  });
+  try {
+    assertSchema(db, set);
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}

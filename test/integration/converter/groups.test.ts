@@ -60,6 +60,16 @@ describe('groups', () => {
     expect(alertsNamed(env, 'ConverterGroupIncomplete')[0].status).toBe('resolved');
   });
 
+  it('dispatchPartial: true converts what is there after the timeout instead of going incomplete', async () => {
+    env = await makeEnv({ groupTimeoutS: 1, dispatchPartial: true });
+    d = await startInProcess(env);
+    writeGroupFiles(env.incoming, T0, { skip: [2] });
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted partial' });
+    const start = fakeLog(env).find((l) => l.event === 'start')!;
+    expect(start.subbands).toEqual([...Array(16).keys()].filter((s) => s !== 2));
+    expect(alertsNamed(env, 'ConverterGroupIncomplete')).toHaveLength(0);
+  });
+
   it('§9.8-14 out-of-order discovery dispatches in observation order; 309 s apart never merge; 61 s apart split', async () => {
     env = await makeEnv();
     // Bootstrap: files are already there when the daemon starts, written newest first.

@@ -107,6 +107,23 @@ function connectWs(port: number): Promise<WsRecord> {
   });
 }
 
+describe('failures inside a running daemon', () => {
+  it('an uncaught exception is logged fatal and exits 1', async () => {
+    const c = start(config(await freshDatabases(dir)), { FIXTURE_MODE: 'crash' });
+    expect((await c.exit).code).toBe(1);
+    const line = c.find('uncaught exception');
+    expect(line?.level).toBe('fatal');
+    expect((line?.err as { message: string }).message).toBe('fixture: thrown from a timer');
+  });
+
+  it('run() rejecting before any stop was asked for is logged fatal, drains and exits 1', async () => {
+    const c = start(config(await freshDatabases(dir)), { FIXTURE_MODE: 'fail' });
+    expect((await c.exit).code).toBe(1);
+    expect((c.find('run() failed')?.err as { message: string }).message).toBe('fixture: run() failed');
+    expect(c.find('stopped')).toBeDefined();
+  });
+});
+
 describe('SIGTERM drain and systemd integration (test 15)', () => {
   it('READY, WATCHDOG, STOPPING; clients get server_shutdown/1001; in-flight jobs finish; exit 0', async () => {
     const db = await freshDatabases(dir);

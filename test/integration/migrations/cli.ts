@@ -1,48 +1,12 @@
 // Run the real `contimg` CLI as a child process (through tsx, from the source tree) and collect its output.
-import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export { runCli, spawnCli, type CliResult } from '../../helpers/cli.js';
 
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'migrations');
-
-/** Start the CLI; `done` resolves with its exit code and output. */
-export function spawnCli(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): { child: ChildProcess; done: Promise<CliResult> } {
-  let child!: ChildProcess;
-  const done = new Promise<CliResult>((resolve) => {
-    child = execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'contimg.ts'), ...args],
-      {
-        cwd: opts.cwd ?? REPO_ROOT,
-        env: { ...process.env, CONTIMG_CONFIG: '', ...opts.env },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-  return { child, done };
-}
-
-export function runCli(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
-  return spawnCli(args, opts).done;
-}
 
 /** True when process pid has file open (Linux /proc): the child has reached the database. */
 export function hasOpen(pid: number, file: string): boolean {
