@@ -1,6 +1,7 @@
 // Helpers every CLI command uses: config location, JSON output, exit codes.
 import { ConfigError, ContimgError, EXIT, SchemaVersionError } from '../lib/errors.js';
 import { loadConfigFile, type Config } from '../lib/config/index.js';
+import type { Db } from '../lib/db/index.js';
 
 /** --config wins, then CONTIMG_CONFIG; commands that can run without a config pass required=false. */
 export function configPath(opt: string | undefined): string | undefined {
@@ -56,7 +57,7 @@ export function parseDurationMs(text: string): number {
 export async function withDatabase<T>(
   config: Config,
   set: 'state' | 'pipeline',
-  fn: (db: import('../lib/db/index.js').Db) => T | Promise<T>,
+  fn: (db: Db) => T | Promise<T>,
   opts: { readonly?: boolean } = {},
 ): Promise<T> {
   const { openDb } = await import('../lib/db/index.js');

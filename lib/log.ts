@@ -2,13 +2,33 @@
 // Library code takes a Logger and makes children; it never configures logging.
 import os from 'node:os';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { REDACTED } from './config/redact.js';
+import { isSecretKey, REDACTED } from './config/redact.js';
 
 export type { Logger } from 'pino';
 
 /** Paths pino censors wherever they occur in a log line (one and two levels deep). */
 const SECRET_KEYS = ['token', 'password', 'pass', 'secret', 'webhookUrl', 'apiKey', 'authorization'];
 const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+/**
+ * Deeper than the fixed paths reach (a whole config section logged as `{ cfg }`, nested details): replace
+ * every string under a secret-looking key (lib/config's pattern). Copies only along the path to a secret;
+ * errors and binary data are left to pino's serializers and the fixed paths.
+ */
+function scrub(v: unknown, depth = 0): unknown {
+  if (depth > 8 || v === null || typeof v !== 'object' || v instanceof Error || ArrayBuffer.isView(v))
+    return v;
+  if (Array.isArray(v)) {
+    const out = v.map((x) => scrub(x, depth + 1));
+    return out.some((x, i) => x !== v[i]) ? out : v;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const y = typeof x === 'string' && isSecretKey(k) ? REDACTED : scrub(x, depth + 1);
+    if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
+  }
+  return out ?? v;
+}
 
 export interface LoggerOptions {
   daemon: string;
@@ -25,7 +45,10 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: { daemon: opts.daemon, version: opts.version, host: os.hostname(), pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => scrub(obj) as Record<string, unknown>,
+      },
     },
     opts.destination ?? pino.destination({ fd: 1, sync: true }),
   );

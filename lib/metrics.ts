@@ -88,6 +88,8 @@ export function dbMetrics(registry: Registry, dbNames: readonly string[]): DbMet
     }),
   }));
   for (const db of dbNames) {
+    for (const kind of ['write', 'read']) m.txSeconds.zero({ db, kind });
+    m.lockWaitSeconds.zero({ db });
     m.busyTimeouts.inc({ db }, 0);
     m.walBytes.set({ db }, 0);
     for (const code of DB_ERROR_CODES) m.errors.inc({ db, code }, 0);

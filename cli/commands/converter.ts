@@ -4,14 +4,17 @@ import type { Command } from 'commander';
 import type { Db } from '../../lib/db/index.js';
 import { printJson, requireConfig } from '../util.js';
 
-async function withStateDb<T>(configOpt: string | undefined, fn: (db: Db) => T): Promise<T> {
+async function withStateDb<T>(
+  configOpt: string | undefined,
+  fn: (db: Db, cfg: ReturnType<typeof requireConfig>) => T,
+): Promise<T> {
   const cfg = requireConfig(configOpt);
   const { openDb } = await import('../../lib/db/index.js');
   const { assertSchema } = await import('../../lib/migrations/index.js');
   const db = openDb({ name: 'state', path: cfg.databases.state });
   try {
     assertSchema(db, 'state');
-    return fn(db);
+    return fn(db, cfg);
   } finally {
     db.close();
   }
@@ -79,8 +82,11 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (group: string, o: { config?: string; partial?: boolean; json?: boolean }) => {
       const { requeueGroup } = await admin();
-      const g = await withStateDb(o.config, (db) =>
-        requeueGroup(db, group, Date.now(), { partial: o.partial }),
+      const g = await withStateDb(o.config, (db, cfg) =>
+        requeueGroup(db, group, Date.now(), {
+          partial: o.partial,
+          maxAttempts: cfg.streamingConverter.maxAttempts,
+        }),
       );
       if (o.json) printJson(g);
       else process.stdout.write(`${line(g)}\n`);

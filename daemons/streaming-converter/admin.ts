@@ -1,8 +1,12 @@
 // Operator actions and read models shared by the CLI (`contimg converter …`) and the daemon's JSON API.
-// Each action is a compare-and-set with its event in one transaction, so it is safe while the daemon runs.
+// Each action is a compare-and-set of the group with its conversions job (redrive a dead one, enqueue a new
+// one with a parent link, or cancel a queued one) and its event in one transaction, so it is safe while the
+// daemon runs. A running job is never touched: converting groups are neither requeued nor abandoned.
 import type { Connection, Db } from '../../lib/db/index.js';
 import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
 import { emit, resolve } from './context.js';
+import { cancelQueued, enqueueConversion, jobView } from './jobs.js';
+import { SqliteQueueStore } from '../../lib/queue/index.js';
 import { isComplete, type GroupState } from './rules.js';
 import * as S from './store.js';
 
@@ -28,7 +32,7 @@ export interface GroupSummary {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function summarize(g: S.GroupRow): GroupSummary {
+export function summarize(g: S.GroupView): GroupSummary {
   return {
     groupId: g.group_id,
     state: g.state,
@@ -54,8 +58,9 @@ export function listGroupSummaries(db: Db, state?: string, limit = 1000): GroupS
   return db.read((c) => S.listGroups(c, state, limit)).map(summarize);
 }
 
-function mustGet(conn: Connection, groupId: string): S.GroupRow {
-  const g = S.getGroupById(conn, groupId);
+function mustGet(conn: Connection, groupId: string): S.GroupView {
+  const row = S.getGroupById(conn, groupId);
+  const g = row && S.getGroupView(conn, row.id);
   if (!g) throw new NotFoundError(`no group ${groupId}`, { groupId });
   return g;
 }
@@ -98,8 +103,9 @@ export function requeueGroup(
   db: Db,
   groupId: string,
   now: number,
-  opts: { partial?: boolean } = {},
+  opts: { partial?: boolean; maxAttempts?: number } = {},
 ): GroupSummary {
+  const queue = new SqliteQueueStore(db);
   return db.write((conn) => {
     const g = mustGet(conn, groupId);
     if (!REQUEUEABLE.includes(g.state))
@@ -117,7 +123,6 @@ export function requeueGroup(
         ? {
             ready_at: now,
             attempts: 0,
-            next_attempt_at: null,
             partial: complete ? 0 : 1,
             finished_at: null,
             error: null,
@@ -133,17 +138,40 @@ export function requeueGroup(
           };
     if (!S.casGroup(conn, g.id, g.state, to, now, set))
       throw new InvalidStateError(`group ${groupId} changed state; try again`);
+    requeueJob(queue, conn, g, to, now, opts.maxAttempts);
     emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
     resolve(conn, 'ConverterInputGone', { group: groupId }, now);
-    return summarize(S.getGroup(conn, g.id)!);
+    return summarize(S.getGroupView(conn, g.id)!);
   });
+}
+
+/**
+ * The job side of a requeue: a dead job is redriven (attempts reset); otherwise a queued one is cancelled
+ * and, for `ready`, a new job is enqueued with the previous one as its parent.
+ */
+function requeueJob(
+  queue: SqliteQueueStore,
+  conn: Connection,
+  g: S.GroupRow,
+  to: GroupState,
+  now: number,
+  maxAttempts?: number,
+): void {
+  const prev = jobView(conn, g.job_id);
+  if (to === 'ready' && prev?.state === 'dead') {
+    queue.redrive(g.job_id!);
+    return;
+  }
+  cancelQueued(queue, conn, g.job_id);
+  if (to === 'ready') enqueueConversion(conn, g, maxAttempts ?? prev?.maxAttempts ?? 3, now, g.job_id);
 }
 
 const ABANDONABLE: GroupState[] = ['collecting', 'ready', 'retry_wait', 'incomplete', 'failed'];
 
 export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary {
+  const queue = new SqliteQueueStore(db);
   return db.write((conn) => {
     const g = mustGet(conn, groupId);
     if (!ABANDONABLE.includes(g.state))
@@ -153,10 +181,11 @@ export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary
       );
     if (!S.casGroup(conn, g.id, g.state, 'abandoned', now, { finished_at: now }))
       throw new InvalidStateError(`group ${groupId} changed state; try again`);
+    cancelQueued(queue, conn, g.job_id);
     emit(conn, 'abandoned', { groupId, from: g.state }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
     resolve(conn, 'ConverterInputGone', { group: groupId }, now);
-    return summarize(S.getGroup(conn, g.id)!);
+    return summarize(S.getGroupView(conn, g.id)!);
   });
 }

@@ -1,5 +1,6 @@
-// SQL for converter_attempts: one row per conversion attempt, with the lease and the child's identity
-// (pid, process group, start ticks) that startup recovery needs to find an orphan.
+// SQL for converter_attempts: one row per conversion attempt, keyed to the `conversions` job claim it ran
+// under (job id + lease token), with the child's identity (pid, process group, start ticks) that recovery
+// needs to find an orphan before the job's lease is taken over.
 import type { Connection } from '../../lib/db/index.js';
 import type { Outcome } from './rules.js';
 import { st } from './stmt.js';
@@ -8,8 +9,8 @@ export interface AttemptRow {
   id: number;
   group_ref: number;
   attempt: number;
-  owner: string;
-  lease_expires_at: number;
+  job_id: number;
+  lease_token: number;
   started_at: number;
   spawned_at: number | null;
   ended_at: number | null;
@@ -32,8 +33,8 @@ export function insertAttempt(
   a: {
     group_ref: number;
     attempt: number;
-    owner: string;
-    lease_expires_at: number;
+    job_id: number;
+    lease_token: number;
     manifest_path: string;
     output_path: string;
   },
@@ -41,8 +42,8 @@ export function insertAttempt(
 ): number {
   const info = st(
     conn,
-    `INSERT INTO converter_attempts (group_ref, attempt, owner, lease_expires_at, started_at, manifest_path, output_path)
-     VALUES (@group_ref, @attempt, @owner, @lease_expires_at, @now, @manifest_path, @output_path)`,
+    `INSERT INTO converter_attempts (group_ref, attempt, job_id, lease_token, started_at, manifest_path, output_path)
+     VALUES (@group_ref, @attempt, @job_id, @lease_token, @now, @manifest_path, @output_path)`,
   ).run({ ...a, now });
   return Number(info.lastInsertRowid);
 }
@@ -61,15 +62,6 @@ export function recordSpawn(
     id,
     now,
   });
-}
-
-export function renewAttemptLease(conn: Connection, id: number, owner: string, expiresAt: number): boolean {
-  return (
-    st(
-      conn,
-      'UPDATE converter_attempts SET lease_expires_at = ? WHERE id = ? AND owner = ? AND ended_at IS NULL',
-    ).run(expiresAt, id, owner).changes === 1
-  );
 }
 
 export function closeAttempt(
@@ -105,11 +97,44 @@ export function nextAttemptNo(conn: Connection, groupRef: number): number {
   ).n;
 }
 
-export function openAttempts(conn: Connection): AttemptRow[] {
+/** An open attempt with its job's current lease (NULLs when the job row is gone). */
+export interface OpenAttempt extends AttemptRow {
+  job_state: string | null;
+  job_token: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  job_attempts: number | null;
+  job_queue: string | null;
+}
+
+export function openAttempts(conn: Connection): OpenAttempt[] {
   return st(
     conn,
-    'SELECT * FROM converter_attempts WHERE ended_at IS NULL ORDER BY id',
-  ).all() as AttemptRow[];
+    `SELECT a.*, j.state AS job_state, j.lease_token AS job_token, j.lease_owner, j.lease_expires_at,
+       j.attempts AS job_attempts, j.queue AS job_queue
+     FROM converter_attempts a LEFT JOIN jobs j ON j.id = a.job_id
+     WHERE a.ended_at IS NULL ORDER BY a.id`,
+  ).all() as OpenAttempt[];
+}
+
+/**
+ * Is there a running job of this queue whose lease has expired (a stalled or dead holder) and whose attempt
+ * is still open (its converter may be alive)? Only recovery may take those over.
+ */
+export function expiredRunning(conn: Connection, queue: string, now: number): boolean {
+  return (
+    st(
+      conn,
+      `SELECT 1 FROM jobs j WHERE j.queue = ? AND j.state = 'running' AND j.lease_expires_at < ?
+         AND EXISTS (SELECT 1 FROM converter_attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL) LIMIT 1`,
+    ).get(queue, now) !== undefined
+  );
+}
+
+export function openAttemptOf(conn: Connection, groupRef: number): AttemptRow | undefined {
+  return st(conn, 'SELECT * FROM converter_attempts WHERE group_ref = ? AND ended_at IS NULL').get(
+    groupRef,
+  ) as AttemptRow | undefined;
 }
 
 export function attemptsOf(conn: Connection, groupRef: number): AttemptRow[] {

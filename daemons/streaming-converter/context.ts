@@ -6,6 +6,7 @@ import type { Config } from '../../lib/config/index.js';
 import type { Connection, Db } from '../../lib/db/index.js';
 import { appendEvent } from '../../lib/events/index.js';
 import type { Logger } from '../../lib/log.js';
+import type { SqliteQueueStore } from '../../lib/queue/index.js';
 import type { ConverterMetrics } from './metrics.js';
 
 export type ConverterConfig = Config['streamingConverter'];
@@ -18,6 +19,8 @@ export interface Ctx {
   clock: Clock;
   log: Logger;
   m: ConverterMetrics;
+  /** The `conversions` queue (lib/queue) on the same state database. */
+  queue: SqliteQueueStore;
 }
 
 /** Append `converter.<type>` to the events table (inside the caller's write transaction). */

@@ -1,16 +1,20 @@
-// Exactly-once dispatch: a compare-and-set ready→converting plus an attempt row (with a lease) in one
-// transaction, then the manifest, then spawn. The attempt row records pid/pgid/start ticks as soon as the
-// child exists, so a restarted daemon can find (and kill) an orphan. Outcomes close the attempt and move
-// the group in one transaction with its event and alert.
+// Exactly-once dispatch: one transaction claims due `conversions` jobs (lease + fencing token), moves each
+// group ready|retry_wait→converting and inserts its attempt row keyed to (job id, lease token); then the
+// manifest, then spawn. The attempt row records pid/pgid/start ticks as soon as the child exists, so a
+// restarted daemon can find (and kill) an orphan before the job's lease is taken over. The lease is
+// heartbeated while the converter runs; outcomes settle the job, the attempt and the group in one write.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { env as processEnv, pid as ownPid } from 'node:process';
-import type { BackoffPolicy } from '../../lib/backoff.js';
+import { LeaseLostError } from '../../lib/errors.js';
+import type { ClaimedJob, Lease } from '../../lib/queue/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import { runChild, pidStartTicks, type ChildResult } from './child.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
+import { QUEUE } from './jobs.js';
 import { readResult, recordOutcome, spawnFailure, type ResultFile } from './outcome.js';
+import type { GroupState } from './rules.js';
 import * as S from './store.js';
 
 export interface DispatchHooks {
@@ -24,6 +28,7 @@ export interface DispatchHooks {
 
 interface InFlight {
   groupRef: number;
+  jobId: number;
   groupId: string;
   abort: AbortController;
   done: Promise<void>;
@@ -43,6 +48,8 @@ export function outputPathFor(outputDir: string, template: string, groupId: stri
   return path.join(outputDir, template.replaceAll('{group}', groupId));
 }
 
+const DISPATCHABLE: readonly GroupState[] = ['ready', 'retry_wait', 'converting', 'failed'];
+
 export class Dispatcher {
   readonly inFlight = new Map<number, InFlight>();
   readonly owner = `${os.hostname()}:${ownPid}`;
@@ -51,7 +58,6 @@ export class Dispatcher {
   constructor(
     private readonly ctx: Ctx,
     private readonly hooks: DispatchHooks,
-    private readonly policy: BackoffPolicy,
     private readonly wake: () => void,
   ) {}
 
@@ -100,58 +106,72 @@ export class Dispatcher {
     return ok;
   }
 
-  /** Start conversions for the oldest ready groups, up to maxConcurrent in flight. */
+  /** Claim due conversion jobs (oldest observation first) up to maxConcurrent in flight and start them. */
   dispatch(): number {
-    const { cfg } = this.ctx;
+    const { cfg, clock, db } = this.ctx;
     const slots = cfg.maxConcurrent - this.inFlight.size;
     if (slots <= 0) return 0;
-    const ready = this.ctx.db.read((c) => S.groupsInState(c, 'ready'));
-    if (ready.length === 0 || !this.diskOk()) return 0;
-    let started = 0;
-    for (const g of ready) {
-      if (started >= slots) break;
-      if (this.inFlight.has(g.id)) continue;
-      const claimed = this.claim(g);
-      if (!claimed) continue;
-      started++;
-      this.start({ ...g, attempts: claimed.budget }, claimed.attemptId, claimed.attempt);
+    // A running job with an expired lease and an open attempt is an orphan's: recovery (async: kill or
+    // await it) takes it over, never the claim, so a second converter cannot start beside a live one.
+    if (db.read((c) => S.expiredRunning(c, QUEUE, clock.now()))) {
+      this.wantRecovery = true;
+      return 0;
     }
-    return started;
+    const due = db.read((c) => S.groupsInState(c, 'ready').length + S.groupsInState(c, 'retry_wait').length);
+    if (due === 0 || !this.diskOk()) return 0;
+    const started = db.write((conn) => {
+      if (S.expiredRunning(conn, QUEUE, clock.now())) return [];
+      const jobs = this.ctx.queue.claim({
+        queue: QUEUE,
+        owner: this.owner,
+        leaseMs: cfg.leaseS * 1000,
+        limit: slots,
+      });
+      return jobs.map((job) => this.take(conn, job)).filter((x) => x !== null);
+    });
+    for (const t of started) this.start(t.group, t.attemptId, t.attempt, t.lease);
+    return started.length;
   }
 
-  /** CAS ready→converting and the attempt row, in one transaction. `budget` is the attempt counted against maxAttempts. */
-  private claim(g: S.GroupRow): { attemptId: number; attempt: number; budget: number } | null {
+  /** Set when dispatch saw an expired lease; the loop runs recovery before the next dispatch. */
+  wantRecovery = false;
+
+  /** Inside the claim's write: group → converting and its attempt row, or cancel a job whose group moved on. */
+  private take(
+    conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0],
+    job: ClaimedJob,
+  ): { group: S.GroupRow; attemptId: number; attempt: number; lease: Lease } | null {
     const { cfg, clock } = this.ctx;
     const now = clock.now();
-    const budget = g.attempts + 1;
+    const ref = Number(job.payload.groupRef);
+    const g = S.getGroup(conn, ref);
+    // converting: an expired claim whose attempt was already closed (no converter can be running);
+    // failed: its dead job was redriven with `contimg jobs` instead of `converter requeue`.
+    const from = g && DISPATCHABLE.includes(g.state) ? g.state : null;
+    if (!g || from === null || g.job_id !== job.id || S.openAttemptOf(conn, g.id)) {
+      this.ctx.queue.complete(job.lease, { skipped: `group is ${g?.state ?? 'gone'}` });
+      this.ctx.log.warn({ jobId: job.id, groupRef: ref, state: g?.state }, 'stale conversion job; skipped');
+      return null;
+    }
+    const attempt = S.nextAttemptNo(conn, g.id);
     const out = outputPathFor(cfg.outputDir, cfg.converter.outputName, g.group_id);
-    return this.ctx.db.write((conn) => {
-      const attempt = S.nextAttemptNo(conn, g.id);
-      const manifest = path.join(attemptDir(cfg.scratchDir, g.group_id, attempt), 'manifest.json');
-      if (
-        !S.casGroup(conn, g.id, 'ready', 'converting', now, {
-          attempts: budget,
-          dispatched_at: now,
-          next_attempt_at: null,
-        })
-      )
-        return null;
-      const attemptId = S.insertAttempt(
-        conn,
-        {
-          group_ref: g.id,
-          attempt,
-          owner: this.owner,
-          lease_expires_at: now + cfg.leaseS * 1000,
-          manifest_path: manifest,
-          output_path: out,
-        },
-        now,
-      );
-      emit(conn, 'dispatched', { groupId: g.group_id, attempt, outputPath: out }, now);
-      this.ctx.log.info({ groupId: g.group_id, from: 'ready', to: 'converting', attempt }, 'dispatching');
-      return { attemptId, attempt, budget };
-    });
+    const manifest = path.join(attemptDir(cfg.scratchDir, g.group_id, attempt), 'manifest.json');
+    S.casGroup(conn, g.id, from, 'converting', now, { attempts: job.lease.attempt, dispatched_at: now });
+    const attemptId = S.insertAttempt(
+      conn,
+      {
+        group_ref: g.id,
+        attempt,
+        job_id: job.id,
+        lease_token: job.lease.token,
+        manifest_path: manifest,
+        output_path: out,
+      },
+      now,
+    );
+    emit(conn, 'dispatched', { groupId: g.group_id, attempt, outputPath: out, jobId: job.id }, now);
+    this.ctx.log.info({ groupId: g.group_id, from, to: 'converting', attempt, jobId: job.id }, 'dispatching');
+    return { group: { ...g, attempts: job.lease.attempt }, attemptId, attempt, lease: job.lease };
   }
 
   private writeManifest(g: S.GroupRow, attempt: number, dir: string, out: string): string {
@@ -179,12 +199,18 @@ export class Dispatcher {
     return p;
   }
 
-  private start(g: S.GroupRow, attemptId: number, attempt: number): void {
+  private start(g: S.GroupRow, attemptId: number, attempt: number, lease: Lease): void {
     const abort = new AbortController();
-    const entry: InFlight = { groupRef: g.id, groupId: g.group_id, abort, done: Promise.resolve() };
+    const entry: InFlight = {
+      groupRef: g.id,
+      jobId: lease.jobId,
+      groupId: g.group_id,
+      abort,
+      done: Promise.resolve(),
+    };
     this.inFlight.set(g.id, entry);
     this.ctx.m.inFlight.set(this.inFlight.size);
-    entry.done = this.execute(g, attemptId, attempt, abort.signal)
+    entry.done = this.execute(g, attemptId, attempt, lease, abort)
       .catch((e: unknown) => {
         this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
         this.ctx.log.error(
@@ -203,7 +229,8 @@ export class Dispatcher {
     g: S.GroupRow,
     attemptId: number,
     attempt: number,
-    signal: AbortSignal,
+    lease: Lease,
+    abort: AbortController,
   ): Promise<void> {
     const { cfg, clock, db } = this.ctx;
     const dir = attemptDir(cfg.scratchDir, g.group_id, attempt);
@@ -220,6 +247,7 @@ export class Dispatcher {
         g,
         attemptId,
         attempt,
+        lease,
         spawnFailure(`cannot prepare attempt: ${(e as Error).message}`),
         out,
         undefined,
@@ -230,7 +258,7 @@ export class Dispatcher {
     const lastArrival = db
       .read((c) => S.validMembers(c, g.id))
       .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
-    const renew = this.leaseRenewal(attemptId, g.group_id);
+    const renew = this.heartbeat(lease, g.group_id, abort);
     try {
       const res = await runChild({
         argv,
@@ -238,7 +266,7 @@ export class Dispatcher {
         env: { ...(this.hooks.baseEnv ?? processEnv), ...cfg.converter.env },
         timeoutMs: cfg.converter.timeoutS * 1000,
         killGraceMs: cfg.killGraceS * 1000,
-        signal,
+        signal: abort.signal,
         now: () => clock.now(),
         onSpawn: (pid) => {
           const now = clock.now();
@@ -250,36 +278,49 @@ export class Dispatcher {
         },
       });
       const parsed = usesPlaceholder(cfg.converter.argv, 'result') ? readResult(result) : undefined;
-      this.finish(g, attemptId, attempt, res, out, parsed);
+      this.finish(g, attemptId, attempt, renew.lease(), res, out, parsed);
     } finally {
-      clearInterval(renew);
+      renew.stop();
     }
   }
 
-  /** Renew the attempt's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). */
-  private leaseRenewal(attemptId: number, groupId: string): NodeJS.Timeout {
-    const { cfg, clock, db } = this.ctx;
-    return setInterval(
+  /**
+   * Heartbeat the job's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). A lost
+   * lease means another holder may take over: stop our converter so two never run for one group.
+   */
+  private heartbeat(
+    first: Lease,
+    groupId: string,
+    abort: AbortController,
+  ): { lease: () => Lease; stop: () => void } {
+    const { cfg } = this.ctx;
+    let lease = first;
+    const timer = setInterval(
       () => {
         try {
-          db.write((c) => S.renewAttemptLease(c, attemptId, this.owner, clock.now() + cfg.leaseS * 1000));
+          lease = this.ctx.queue.heartbeat(lease, cfg.leaseS * 1000);
         } catch (e) {
-          this.ctx.log.warn({ err: e, groupId }, 'attempt lease renewal failed');
+          if (e instanceof LeaseLostError) {
+            this.ctx.log.error({ groupId, jobId: lease.jobId }, 'conversion job lease lost; stopping converter');
+            abort.abort();
+          } else this.ctx.log.warn({ err: e, groupId }, 'conversion job heartbeat failed');
         }
       },
       (cfg.leaseS * 1000) / 3,
     );
+    return { lease: () => lease, stop: () => clearInterval(timer) };
   }
 
   private finish(
     g: S.GroupRow,
     attemptId: number,
     attempt: number,
+    lease: Lease,
     res: ChildResult,
     out: string,
     result: ResultFile,
   ): void {
-    recordOutcome(this.ctx, this.policy, { group: g, attemptId, attempt, res, out, result });
+    recordOutcome(this.ctx, { group: g, attemptId, attempt, lease, res, out, result });
   }
 
   /** Stop: wait up to killGraceS for running converters, then stop their process groups. */

@@ -1,7 +1,9 @@
 // Group membership bookkeeping: recompute a group's id and summary from its valid members and move it
-// between collecting and ready. Runs inside the caller's write transaction.
+// between collecting and ready (enqueueing or cancelling its conversion job). Runs inside the caller's
+// write transaction.
 import type { Connection } from '../../lib/db/index.js';
 import { emit, type Ctx } from './context.js';
+import { cancelQueued, enqueueConversion } from './jobs.js';
 import { groupIdFor, isComplete } from './rules.js';
 import { casGroup, getGroup, groupIdTaken, updateGroupSummary, validMembers } from './store.js';
 
@@ -29,7 +31,8 @@ export function refreshGroup(ctx: Ctx, conn: Connection, ref: number, now: numbe
     g.expected,
   );
   if (complete && g.state === 'collecting') {
-    casGroup(conn, ref, 'collecting', 'ready', now, { ready_at: now, partial: 0 });
+    casGroup(conn, ref, 'collecting', 'ready', now, { ready_at: now, partial: 0, attempts: 0 });
+    enqueueConversion(conn, { ...g, group_id: groupId }, ctx.cfg.maxAttempts, now);
     emit(conn, 'group_ready', { groupId, nFiles: members.length }, now);
     ctx.m.assembly.observe(Math.max(0, now - g.first_seen_at) / 1000);
     ctx.log.info({ groupId, from: 'collecting', to: 'ready' }, 'group complete');
@@ -37,6 +40,7 @@ export function refreshGroup(ctx: Ctx, conn: Connection, ref: number, now: numbe
   }
   if (!complete && g.state === 'ready' && g.partial === 0) {
     casGroup(conn, ref, 'ready', 'collecting', now, { ready_at: null });
+    cancelQueued(ctx.queue, conn, g.job_id);
     ctx.log.warn({ groupId, from: 'ready', to: 'collecting' }, 'group lost a member before dispatch');
   }
   return false;

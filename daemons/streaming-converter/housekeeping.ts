@@ -1,6 +1,8 @@
-// Timed rules and gauges, run every tick: retry_wait → ready when due, collecting → incomplete (or ready
-// with dispatchPartial) after groupTimeoutS, backlog / stale-input / repeated-crash alerts, state gauges.
+// Timed rules and gauges, run every tick: collecting → incomplete (or ready with dispatchPartial) after
+// groupTimeoutS, backlog / stale-input / repeated-crash alerts, state and queue gauges. Retry timing is the
+// conversions queue's (a retry_wait group's job becomes claimable at its run_at).
 import { alert, emit, resolve, type Ctx } from './context.js';
+import { enqueueConversion, jobView, QUEUE } from './jobs.js';
 import { GROUP_STATES, hasTimedOut, missingSubbands } from './rules.js';
 import * as S from './store.js';
 
@@ -17,11 +19,6 @@ export class Housekeeping {
     const { db, clock, cfg, log } = this.ctx;
     const now = clock.now();
     db.write((conn) => {
-      for (const g of S.groupsInState(conn, 'retry_wait')) {
-        if ((g.next_attempt_at ?? 0) > now) continue;
-        if (S.casGroup(conn, g.id, 'retry_wait', 'ready', now, { ready_at: now }))
-          emit(conn, 'group_ready', { groupId: g.group_id, retry: g.attempts + 1 }, now);
-      }
       for (const g of S.groupsInState(conn, 'collecting')) {
         if (!hasTimedOut(g.first_seen_at, now, cfg.groupTimeoutS * 1000)) continue;
         const missing = missingSubbands(
@@ -29,8 +26,10 @@ export class Housekeeping {
           g.expected,
         );
         if (cfg.dispatchPartial && g.n_valid > 0) {
-          if (S.casGroup(conn, g.id, 'collecting', 'ready', now, { ready_at: now, partial: 1 }))
+          if (S.casGroup(conn, g.id, 'collecting', 'ready', now, { ready_at: now, partial: 1, attempts: 0 })) {
+            enqueueConversion(conn, g, cfg.maxAttempts, now);
             emit(conn, 'group_ready', { groupId: g.group_id, partial: true, missing }, now);
+          }
           log.warn(
             { groupId: g.group_id, from: 'collecting', to: 'ready', missing },
             'dispatching partial group',
@@ -56,9 +55,25 @@ export class Housekeeping {
           );
         }
       }
+      this.deadWhileConverting(conn, now);
       this.alerts(conn, now);
     });
     this.gauges();
+  }
+
+  /**
+   * A claim that found the last attempt's lease expired (its holder gone, its attempt already closed) makes
+   * the job dead inside the queue; the group follows it to failed.
+   */
+  private deadWhileConverting(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
+    for (const g of S.groupsInState(conn, 'converting')) {
+      if (jobView(conn, g.job_id)?.state !== 'dead' || S.openAttemptOf(conn, g.id)) continue;
+      const error = 'lease expired on the last attempt';
+      S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'crashed' });
+      emit(conn, 'failed', { groupId: g.group_id, outcome: 'crashed', error }, now);
+      alert(conn, 'ConverterGroupFailed', 'critical', { group: g.group_id }, error, now);
+      this.ctx.log.error({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
+    }
   }
 
   private alerts(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
@@ -106,5 +121,6 @@ export class Housekeeping {
     m.backlog.set((groups.ready ?? 0) + (groups.retry_wait ?? 0));
     m.filesSettling.set(files.settling ?? 0);
     m.filesInvalid.set(files.invalid ?? 0);
+    this.ctx.queue.refreshGauges([QUEUE]);
   }
 }

@@ -116,7 +116,7 @@ export function converterMetrics(registry: Registry) {
   for (const type of ['add', 'change', 'unlink', 'error']) m.watchEvents.inc({ type }, 0);
   for (const path of ['output', 'scratch', 'input']) m.diskFree.set({ path }, 0);
   m.paused.set({ reason: 'disk' }, 0);
-  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch']) m.loopErrors.inc({ loop }, 0);
+  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery']) m.loopErrors.inc({ loop }, 0);
   for (const child of ['dead', 'killed']) m.recovered.inc({ child }, 0);
   return m;
 }

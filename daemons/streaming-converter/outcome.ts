@@ -1,12 +1,14 @@
-// What happens when a converter run ends: classify it, close the attempt, and move the group to converted,
-// retry_wait or failed, with its event, alert and metrics, all in one transaction.
+// What happens when a converter run ends: classify it, settle the conversions job (complete, fail → retry
+// or dead, release on shutdown), close the attempt and move the group to converted, retry_wait or failed,
+// with its event, alert and metrics, all in one transaction fenced by the job's lease token.
 import fs from 'node:fs';
-import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Connection } from '../../lib/db/index.js';
+import { LeaseLostError } from '../../lib/errors.js';
+import type { Lease } from '../../lib/queue/index.js';
 import { usesPlaceholder } from './argv.js';
 import type { ChildResult } from './child.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
-import { afterFailure, classifyExit, type Outcome } from './rules.js';
+import { classifyExit, isRetriable, type Outcome } from './rules.js';
 import * as S from './store.js';
 
 export type ResultFile = { ok?: unknown; error?: unknown; error_code?: unknown } | null | undefined;
@@ -15,6 +17,7 @@ export interface Finished {
   group: S.GroupRow;
   attemptId: number;
   attempt: number;
+  lease: Lease;
   res: ChildResult;
   out: string;
   result: ResultFile;
@@ -57,7 +60,7 @@ function describe(outcome: Outcome, res: ChildResult, result: ResultFile): strin
   return `${outcome} (${how})${fromResult}${tail ? ` — ${tail.slice(0, 300)}` : ''}`;
 }
 
-export function recordOutcome(ctx: Ctx, policy: BackoffPolicy, f: Finished): Outcome {
+export function recordOutcome(ctx: Ctx, f: Finished): Outcome {
   const { cfg, clock, m } = ctx;
   const outcome = classifyExit({
     exitCode: f.res.exitCode,
@@ -74,30 +77,34 @@ export function recordOutcome(ctx: Ctx, policy: BackoffPolicy, f: Finished): Out
   m.attempts.inc({ outcome });
   m.conversionSeconds.observe({ outcome }, f.res.durationMs / 1000);
   if (outcome !== 'ok') fs.rmSync(`${f.out}.partial`, { recursive: true, force: true });
-  ctx.db.write((conn) => {
-    S.closeAttempt(
-      conn,
-      f.attemptId,
-      {
-        outcome,
-        exit_code: f.res.exitCode,
-        signal: f.res.signal,
-        stdout_tail: f.res.stdoutTail,
-        stderr_tail: f.res.stderrTail,
-        result_json: f.result ? JSON.stringify(f.result) : null,
-        error,
-      },
-      now,
-    );
-    if (outcome === 'ok') converted(ctx, conn, f, now);
-    else if (outcome === 'aborted') aborted(ctx, conn, f, error, now);
-    else failedAttempt(ctx, conn, f, outcome, error, policy, now);
-  });
+  const closeRow = {
+    outcome,
+    exit_code: f.res.exitCode,
+    signal: f.res.signal,
+    stdout_tail: f.res.stdoutTail,
+    stderr_tail: f.res.stderrTail,
+    result_json: f.result ? JSON.stringify(f.result) : null,
+    error,
+  };
+  try {
+    ctx.db.write((conn) => {
+      S.closeAttempt(conn, f.attemptId, closeRow, now);
+      if (outcome === 'ok') converted(ctx, conn, f, now);
+      else if (outcome === 'aborted') aborted(ctx, conn, f, error, now);
+      else failedAttempt(ctx, conn, f, outcome, error, now);
+    });
+  } catch (e) {
+    if (!(e instanceof LeaseLostError)) throw e;
+    // The job was taken over (or cancelled): its new holder owns the group; keep only this attempt's facts.
+    ctx.db.write((conn) => S.closeAttempt(conn, f.attemptId, closeRow, now));
+    ctx.log.error({ groupId: f.group.group_id, jobId: f.lease.jobId, outcome }, 'job lease lost; outcome not applied');
+  }
   return outcome;
 }
 
 function converted(ctx: Ctx, conn: Connection, f: Finished, now: number): void {
   const g = f.group;
+  ctx.queue.complete(f.lease, { outputPath: f.out, attempt: f.attempt });
   S.casGroup(conn, g.id, 'converting', 'converted', now, {
     finished_at: now,
     output_path: f.out,
@@ -119,11 +126,8 @@ function converted(ctx: Ctx, conn: Connection, f: Finished, now: number): void {
 /** Shutdown, not the converter's fault: give the attempt back and retry at once after restart. */
 function aborted(ctx: Ctx, conn: Connection, f: Finished, error: string | null, now: number): void {
   const g = f.group;
-  S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
-    attempts: g.attempts - 1,
-    next_attempt_at: now,
-    error,
-  });
+  ctx.queue.release(f.lease);
+  S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { attempts: g.attempts - 1, error });
   emit(conn, 'attempt_aborted', { groupId: g.group_id, attempt: f.attempt }, now);
   ctx.log.warn(
     { groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt: f.attempt },
@@ -137,28 +141,20 @@ function failedAttempt(
   f: Finished,
   outcome: Outcome,
   error: string | null,
-  policy: BackoffPolicy,
   now: number,
 ): void {
   const g = f.group;
-  const next = afterFailure(outcome, g.attempts, ctx.cfg.maxAttempts, now, policy);
-  const where = {
-    groupId: g.group_id,
-    from: 'converting',
-    to: next.state,
-    attempt: f.attempt,
-    reason: outcome,
-  };
-  if (next.state === 'retry_wait') {
-    S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
-      next_attempt_at: next.nextAttemptAt,
-      error,
-      error_code: outcome,
-    });
+  const next = ctx.queue.fail(f.lease, new Error(error ?? outcome), {
+    retryable: isRetriable(outcome, f.lease.attempt),
+  });
+  const to = next.state === 'queued' ? 'retry_wait' : 'failed';
+  const where = { groupId: g.group_id, from: 'converting', to, attempt: f.attempt, reason: outcome };
+  if (to === 'retry_wait') {
+    S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { error, error_code: outcome });
     emit(
       conn,
       'retry_scheduled',
-      { groupId: g.group_id, attempt: f.attempt, outcome, nextAttemptAt: next.nextAttemptAt, error },
+      { groupId: g.group_id, attempt: f.attempt, outcome, nextAttemptAt: next.runAt, error },
       now,
     );
     ctx.log.warn(where, 'conversion failed; will retry');

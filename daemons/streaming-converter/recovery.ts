@@ -1,13 +1,17 @@
-// Startup recovery, before the first scan: every attempt left open by a dead daemon is closed as crashed,
-// its converter (still alive in its own process group) is killed and awaited first, its partial output is
-// removed, and the group goes to retry_wait due now: exactly one more attempt, never two at once.
+// Recovery of attempts whose daemon died: at startup (every attempt not held by another live daemon) and
+// whenever a conversions job's lease has expired. The orphaned converter (alive in its own process group)
+// is killed and awaited first, using the pid, process group and start ticks in the attempt row; only then
+// is the job failed under the dead holder's own lease token (fenced: nothing changes if anyone else has
+// claimed it since), the attempt closed as crashed and the group moved, in one write. The crashed run
+// counted as an attempt, so the group gets exactly one more try (due at once), or fails when none is left.
 import fs from 'node:fs';
 import os from 'node:os';
 import { pause } from '../../lib/clock.js';
+import { LeaseLostError } from '../../lib/errors.js';
+import type { Lease } from '../../lib/queue/index.js';
 import { emit, type Ctx } from './context.js';
 import { isAlive, pidStartTicks, signalGroup } from './child.js';
-import { afterFailure } from './rules.js';
-import type { BackoffPolicy } from '../../lib/backoff.js';
+import { QUEUE, RETRY_NOW } from './jobs.js';
 import * as S from './store.js';
 
 /** Is the converter recorded in the attempt row still the same live process? */
@@ -17,10 +21,11 @@ function orphanAlive(a: S.AttemptRow): boolean {
   return pidStartTicks(a.pid) === a.pid_start_ticks;
 }
 
-/** Another daemon on this host that is alive and holds an unexpired lease owns the attempt. */
-function ownedElsewhere(a: S.AttemptRow, self: string, now: number): boolean {
-  if (a.owner === self || a.lease_expires_at <= now) return false;
-  const [host, pidText] = a.owner.split(':');
+/** The job's current lease holder is another daemon that is alive and within its lease. */
+function heldElsewhere(a: S.OpenAttempt, self: string, now: number): boolean {
+  if (a.job_state !== 'running' || a.job_token !== a.lease_token) return false;
+  if (a.lease_owner === self || a.lease_owner === null || (a.lease_expires_at ?? 0) < now) return false;
+  const [host, pidText] = a.lease_owner.split(':');
   if (host !== os.hostname()) return true;
   return isAlive(Number(pidText));
 }
@@ -40,20 +45,20 @@ async function killOrphan(ctx: Ctx, a: S.AttemptRow, signal: AbortSignal): Promi
   while (orphanAlive(a) && ctx.clock.monotonic() < hard) await pause(20);
 }
 
-async function recoverAttempt(
-  ctx: Ctx,
-  a: S.AttemptRow,
-  policy: BackoffPolicy,
-  signal: AbortSignal,
-): Promise<void> {
-  const { db, clock, log, m, cfg } = ctx;
-  const alive = orphanAlive(a);
-  if (alive) await killOrphan(ctx, a, signal);
-  m.recovered.inc({ child: alive ? 'killed' : 'dead' });
-  if (a.output_path) fs.rmSync(`${a.output_path}.partial`, { recursive: true, force: true });
+/** Fail the job under the dead holder's token, close the attempt, move the group: one write. */
+function settleCrashed(ctx: Ctx, a: S.OpenAttempt, orphanKilled: boolean): void {
+  const { db, clock, log, m } = ctx;
   const now = clock.now();
   const error =
     a.pid === null ? 'daemon stopped before the converter started' : 'daemon stopped during the conversion';
+  const lease: Lease = {
+    jobId: a.job_id,
+    queue: QUEUE,
+    owner: a.lease_owner ?? '',
+    token: a.lease_token,
+    attempt: a.job_attempts ?? a.attempt,
+    expiresAt: a.lease_expires_at ?? now,
+  };
   db.write((conn) => {
     const closed = S.closeAttempt(
       conn,
@@ -71,55 +76,55 @@ async function recoverAttempt(
     );
     if (!closed) return;
     m.attempts.inc({ outcome: 'crashed' });
+    let to: 'retry_wait' | 'failed' | null = null;
+    try {
+      const next = ctx.queue.fail(lease, new Error(error), { retryable: true, policy: RETRY_NOW });
+      to = next.state === 'queued' ? 'retry_wait' : 'failed';
+    } catch (e) {
+      if (!(e instanceof LeaseLostError)) throw e;
+    }
     const g = S.getGroup(conn, a.group_ref);
-    if (!g || g.state !== 'converting') return;
-    const next = afterFailure('crashed', g.attempts, cfg.maxAttempts, now, policy);
-    if (next.state === 'retry_wait')
-      S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
-        next_attempt_at: now,
+    if (g && to && g.state === 'converting')
+      S.casGroup(conn, g.id, 'converting', to, now, {
         error,
         error_code: 'crashed',
+        ...(to === 'failed' ? { finished_at: now } : {}),
       });
-    else
-      S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'crashed' });
-    const detail = {
-      groupId: g.group_id,
-      attempt: a.attempt,
-      pid: a.pid,
-      orphanKilled: alive,
-      to: next.state,
-    };
+    const detail = { groupId: g?.group_id, attempt: a.attempt, pid: a.pid, orphanKilled, to };
     emit(conn, 'attempt_crashed', detail, now);
     log.warn({ ...detail, from: 'converting', reason: 'crashed' }, 'recovered attempt');
   });
 }
 
+async function recoverAttempt(ctx: Ctx, a: S.OpenAttempt, signal: AbortSignal): Promise<void> {
+  const alive = orphanAlive(a);
+  if (alive) await killOrphan(ctx, a, signal);
+  ctx.m.recovered.inc({ child: alive ? 'killed' : 'dead' });
+  if (a.output_path) fs.rmSync(`${a.output_path}.partial`, { recursive: true, force: true });
+  settleCrashed(ctx, a, alive);
+}
+
+/**
+ * Recover open attempts. At startup (`startup`) every attempt not held by another live daemon; later only
+ * those whose job lease has expired and that this process is not running itself (`mine`).
+ */
 export async function recover(
   ctx: Ctx,
   self: string,
-  policy: BackoffPolicy,
   signal: AbortSignal,
+  opts: { startup: boolean; mine?: ReadonlySet<number> } = { startup: true },
 ): Promise<number> {
   const { db, clock, log } = ctx;
   let recovered = 0;
   for (const a of db.read((c) => S.openAttempts(c))) {
-    if (ownedElsewhere(a, self, clock.now())) {
-      log.warn({ attempt: a.id, owner: a.owner }, 'attempt owned by another live daemon; leaving it');
+    if (opts.mine?.has(a.job_id)) continue;
+    const now = clock.now();
+    if (opts.startup ? heldElsewhere(a, self, now) : (a.lease_expires_at ?? 0) >= now) {
+      if (opts.startup) log.warn({ attempt: a.id, owner: a.lease_owner }, 'attempt held by another live daemon');
       continue;
     }
-    await recoverAttempt(ctx, a, policy, signal);
+    await recoverAttempt(ctx, a, signal);
     recovered++;
   }
-  // A converting group without an open attempt cannot make progress; put it back.
-  db.write((conn) => {
-    for (const g of S.groupsInState(conn, 'converting')) {
-      if (S.attemptsOf(conn, g.id).some((x) => x.ended_at === null)) continue;
-      const now = clock.now();
-      S.casGroup(conn, g.id, 'converting', 'retry_wait', now, {
-        next_attempt_at: now,
-        error: 'no open attempt at startup',
-      });
-    }
-  });
   return recovered;
 }

@@ -1,8 +1,7 @@
 // The converter's decisions as pure functions: which group a file joins, when a group is complete or timed
-// out, which state changes are allowed, how a converter exit is classified and whether it is retried.
+// out, which state changes are allowed, how a converter exit is classified and whether it is retried
+// (when and how often is the conversions queue's retry policy).
 // No I/O and no clock: callers pass `now`.
-import { backoffMs, type BackoffPolicy } from '../../lib/backoff.js';
-
 export const GROUP_STATES = [
   'collecting',
   'ready',
@@ -26,10 +25,10 @@ export const TRANSITIONS: Readonly<Record<GroupState, readonly GroupState[]>> = 
   collecting: ['ready', 'incomplete', 'abandoned'],
   ready: ['converting', 'collecting', 'abandoned'],
   converting: ['converted', 'retry_wait', 'failed'],
-  retry_wait: ['ready', 'abandoned'],
+  retry_wait: ['converting', 'ready', 'abandoned'],
   converted: ['ready'],
   incomplete: ['ready', 'collecting', 'abandoned'],
-  failed: ['ready', 'abandoned'],
+  failed: ['ready', 'converting', 'abandoned'],
   abandoned: ['ready', 'collecting'],
 };
 
@@ -172,18 +171,4 @@ export function isRetriable(outcome: Outcome, attempt: number): boolean {
     default:
       return true;
   }
-}
-
-export type AfterFailure = { state: 'retry_wait'; nextAttemptAt: number } | { state: 'failed' };
-
-export function afterFailure(
-  outcome: Outcome,
-  attempt: number,
-  maxAttempts: number,
-  now: number,
-  policy: BackoffPolicy,
-  random: () => number = Math.random,
-): AfterFailure {
-  if (!isRetriable(outcome, attempt) || attempt >= maxAttempts) return { state: 'failed' };
-  return { state: 'retry_wait', nextAttemptAt: now + backoffMs(policy, attempt, random) };
 }

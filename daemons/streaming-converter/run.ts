@@ -3,15 +3,16 @@
 // a finished conversion or shutdown wakes it. chokidar only hints; the scan is the truth.
 import fs from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
-import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError } from '../../lib/errors.js';
+import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
 import { validateArgvTemplate } from './argv.js';
 import type { Ctx } from './context.js';
 import { Dispatcher, type DispatchHooks } from './dispatch.js';
 import { Housekeeping } from './housekeeping.js';
 import { Intake } from './intake.js';
+import { conversionStore, KIND, QUEUE } from './jobs.js';
 import { converterMetrics } from './metrics.js';
 import { recover } from './recovery.js';
 
@@ -57,6 +58,7 @@ function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
   deps.http.route('POST', '/api/groups/:id/requeue', (req) =>
     requeueGroup(ctx.db, req.params.id, ctx.clock.now(), {
       partial: (req.body as { partial?: boolean } | null)?.partial === true,
+      maxAttempts: ctx.cfg.maxAttempts,
     }),
   );
   deps.http.route('POST', '/api/groups/:id/abandon', (req) =>
@@ -104,6 +106,19 @@ function runStep(ctx: Ctx, loop: string, fn: () => void): void {
   }
 }
 
+/** An expired conversions lease with an open attempt: stop its orphan, then let the queue retry the job. */
+async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
+  p.dispatcher.wantRecovery = false;
+  const mine = new Set([...p.dispatcher.inFlight.values()].map((f) => f.jobId));
+  try {
+    await recover(p.ctx, p.dispatcher.owner, signal, { startup: false, mine });
+  } catch (e) {
+    if (isFatal(e)) throw e;
+    p.ctx.m.loopErrors.inc({ loop: 'recovery' });
+    p.ctx.log.error({ err: e }, 'recovery of an expired conversion lease failed; will retry');
+  }
+}
+
 /** The main loop: scan or look, timed rules, dispatch, then sleep until something is due or wakes us. */
 async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const { ctx, intake } = p;
@@ -125,6 +140,7 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
       }
     });
     runStep(ctx, 'housekeeping', () => p.housekeeping.tick());
+    if (p.dispatcher.wantRecovery) await reclaim(p, signal);
     runStep(ctx, 'dispatch', () => p.dispatcher.dispatch());
     deps.setStatus(`in flight ${p.dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
     const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
@@ -137,22 +153,20 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     const cfg = deps.config.streamingConverter;
     validateArgvTemplate(cfg.converter.argv);
     const log = deps.log.child({ component: 'converter' });
-    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log, m: converterMetrics(deps.registry) };
+    const queue = conversionStore(deps.state, cfg, {
+      clock: deps.clock,
+      metrics: queueMetrics(deps.registry, [QUEUE], [KIND]),
+    });
+    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log, m: converterMetrics(deps.registry), queue };
     for (const d of [cfg.outputDir, cfg.scratchDir]) fs.mkdirSync(d, { recursive: true });
-    const policy: BackoffPolicy = {
-      strategy: 'exponential',
-      baseMs: cfg.retryBaseS * 1000,
-      maxMs: cfg.retryMaxS * 1000,
-      jitter: 0.1,
-    };
     const waker = new Waker();
-    const dispatcher = new Dispatcher(ctx, opts, policy, () => waker.wake());
+    const dispatcher = new Dispatcher(ctx, opts, () => waker.wake());
     let scanned = false;
     deps.addReadinessCheck('first_scan', () =>
       scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' },
     );
     registerRoutes(deps, ctx);
-    await recover(ctx, dispatcher.owner, policy, signal);
+    await recover(ctx, dispatcher.owner, signal);
     const hints = new Set<string>();
     const watcher = startWatcher(ctx, hints, waker);
     const onFirstScan = (): void => {

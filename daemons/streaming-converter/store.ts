@@ -48,7 +48,7 @@ export interface GroupRow {
   dispatched_at: number | null;
   finished_at: number | null;
   attempts: number;
-  next_attempt_at: number | null;
+  job_id: number | null;
   output_path: string | null;
   error_code: string | null;
   error: string | null;
@@ -258,13 +258,22 @@ export function getGroupById(conn: Connection, groupId: string): GroupRow | unde
   return st(conn, 'SELECT * FROM converter_groups WHERE group_id = ?').get(groupId) as GroupRow | undefined;
 }
 
-export function listGroups(conn: Connection, state?: string, limit = 1000): GroupRow[] {
+/** A group with its conversions job's next run time (queued jobs only): the read model's view. */
+export interface GroupView extends GroupRow {
+  next_attempt_at: number | null;
+}
+
+const VIEW = `SELECT g.*, CASE WHEN j.state = 'queued' THEN j.run_at END AS next_attempt_at
+  FROM converter_groups g LEFT JOIN jobs j ON j.id = g.job_id`;
+
+export function getGroupView(conn: Connection, ref: number): GroupView | undefined {
+  return st(conn, `${VIEW} WHERE g.id = ?`).get(ref) as GroupView | undefined;
+}
+
+export function listGroups(conn: Connection, state?: string, limit = 1000): GroupView[] {
   return state
-    ? (st(conn, 'SELECT * FROM converter_groups WHERE state = ? ORDER BY anchor_ms DESC LIMIT ?').all(
-        state,
-        limit,
-      ) as GroupRow[])
-    : (st(conn, 'SELECT * FROM converter_groups ORDER BY anchor_ms DESC LIMIT ?').all(limit) as GroupRow[]);
+    ? (st(conn, `${VIEW} WHERE g.state = ? ORDER BY g.anchor_ms DESC LIMIT ?`).all(state, limit) as GroupView[])
+    : (st(conn, `${VIEW} ORDER BY g.anchor_ms DESC LIMIT ?`).all(limit) as GroupView[]);
 }
 
 export function groupsInState(conn: Connection, state: GroupState): GroupRow[] {

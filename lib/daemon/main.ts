@@ -113,8 +113,12 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
     },
     (e: unknown) => {
       if (stopRequested) return;
-      log.fatal({ err: e }, 'run() failed');
-      void finish(daemon, notifier, EXIT.FAILURE, 'run() failed');
+      // A daemon that reads a configured file at start (an IERS table, a calibrator list) reports a bad
+      // one as a ConfigError: that is exit 78, so systemd does not restart it in a loop.
+      const code = e instanceof ConfigError || e instanceof SchemaVersionError ? EXIT.CONFIG : EXIT.FAILURE;
+      log.fatal({ err: e, exitCode: code }, 'run() failed');
+      if (e instanceof ConfigError) process.stderr.write(`contimg-${opts.name}: ${e.message}\n`);
+      void finish(daemon, notifier, code, 'run() failed');
     },
   );
   signals.attach((sig) => void finish(daemon, notifier, EXIT.OK, sig));

@@ -47,7 +47,7 @@ export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
       const t = acquireLease(o.state, WAL_KEEPER_LEASE, o.owner, ttlMs, o.clock.now(), { pid: process.pid });
       if (t !== token)
         o.log.info(
-          { token: t, lease: WAL_KEEPER_LEASE },
+          { fencingToken: t, lease: WAL_KEEPER_LEASE },
           t === null ? 'wal-keeper lease held elsewhere' : 'holding the wal-keeper lease',
         );
       token = t;

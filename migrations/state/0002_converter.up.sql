@@ -1,6 +1,8 @@
 -- Streaming converter: the hdf5_files index (one row per subband file seen), observation groups, and one
--- row per conversion attempt. Times are INTEGER ms since the epoch. State changes are compare-and-set
--- UPDATEs (… WHERE state = ?), so the state columns below are the whole state machine (docs/streaming-converter.md).
+-- row per conversion attempt. Times are INTEGER ms since the epoch. Group state changes are compare-and-set
+-- UPDATEs (… WHERE state = ?). Dispatch, leases and retry timing are the `conversions` queue's (jobs table,
+-- 0001): a group's state is the operator-facing view, moved in the same transaction as its job
+-- (docs/streaming-converter.md).
 
 CREATE TABLE converter_groups (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,8 +21,10 @@ CREATE TABLE converter_groups (
   ready_at        INTEGER,
   dispatched_at   INTEGER,
   finished_at     INTEGER,
+  -- Mirror of the current job's attempt count (for display; the queue decides retries).
   attempts        INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER,
+  -- The group's current `conversions` job (no foreign key: finished jobs may be pruned).
+  job_id          INTEGER,
   output_path     TEXT,
   error_code      TEXT,
   error           TEXT,
@@ -29,7 +33,7 @@ CREATE TABLE converter_groups (
   updated_at      INTEGER NOT NULL
 );
 CREATE INDEX converter_groups_state_anchor ON converter_groups (state, anchor_ms);
-CREATE INDEX converter_groups_state_next ON converter_groups (state, next_attempt_at);
+CREATE INDEX converter_groups_job ON converter_groups (job_id);
 
 CREATE TABLE hdf5_files (
   path            TEXT    PRIMARY KEY,
@@ -71,8 +75,9 @@ CREATE TABLE converter_attempts (
   id               INTEGER PRIMARY KEY AUTOINCREMENT,
   group_ref        INTEGER NOT NULL REFERENCES converter_groups (id),
   attempt          INTEGER NOT NULL,
-  owner            TEXT    NOT NULL,
-  lease_expires_at INTEGER NOT NULL,
+  -- The job claim this attempt ran under: the lease itself (owner, expiry) lives on the job.
+  job_id           INTEGER NOT NULL,
+  lease_token      INTEGER NOT NULL,
   started_at       INTEGER NOT NULL,
   spawned_at       INTEGER,
   ended_at         INTEGER,
@@ -91,7 +96,8 @@ CREATE TABLE converter_attempts (
   manifest_path    TEXT,
   output_path      TEXT,
   error            TEXT,
-  UNIQUE (group_ref, attempt)
+  UNIQUE (group_ref, attempt),
+  UNIQUE (job_id, lease_token)
 );
 -- At most one open attempt per group: two converters for one group cannot both be recorded.
 CREATE UNIQUE INDEX converter_attempts_open ON converter_attempts (group_ref) WHERE ended_at IS NULL;

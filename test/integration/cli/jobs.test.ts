@@ -15,9 +15,9 @@ let store: SqliteQueueStore;
 let deadId: number;
 let queuedId: number;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = makeTmpDir();
-  const { statePath, pipelinePath } = freshDatabases(dir);
+  const { statePath, pipelinePath } = await freshDatabases(dir);
   config = path.join(dir, 'contimg.yaml');
   fs.writeFileSync(config, `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`);
   db = openDb({ name: 'state', path: statePath });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
+  conversionJobs,
   fakeArgv,
   fakeLog,
   groups,
@@ -78,6 +79,16 @@ describe(`streaming converter process (${MAIN})`, () => {
       { attempt: 2, outcome: 'ok' },
     ]);
     expect(query(env, "SELECT 1 FROM events WHERE type = 'converter.attempt_crashed'")).toHaveLength(1);
+    // One job throughout: the crashed claim counted as attempt 1, the retry ran under a newer lease token.
+    const [job, ...more] = conversionJobs(env);
+    expect(more).toHaveLength(0);
+    expect(job).toMatchObject({ state: 'done', attempts: 2 });
+    const tokens = query<{ job_id: number; lease_token: number }>(
+      env,
+      'SELECT job_id, lease_token FROM converter_attempts ORDER BY attempt',
+    );
+    expect(tokens.map((t) => t.job_id)).toEqual([job.id, job.id]);
+    expect(tokens[1].lease_token).toBeGreaterThan(tokens[0].lease_token);
   });
 
   it('§9.8-6 SIGKILL between the dispatch commit and spawn: exactly one spawn in total', async () => {
@@ -118,6 +129,8 @@ describe(`streaming converter process (${MAIN})`, () => {
     expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([
       { outcome: 'aborted' },
     ]);
+    // Shutdown released the job: queued again, due now, the interrupted run not counted.
+    expect(conversionJobs(env)).toMatchObject([{ state: 'queued', attempts: 0 }]);
     (env.raw.streamingConverter as Record<string, unknown>).converter = {
       argv: fakeArgv('ok'),
       timeoutS: 120,

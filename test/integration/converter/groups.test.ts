@@ -8,6 +8,7 @@ import { waitFor } from '../../helpers/wait.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { pidAlive } from './proc.js';
 import {
+  conversionJobs,
   events,
   fakeArgv,
   fakeLog,
@@ -57,6 +58,8 @@ describe('groups', () => {
     }
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted partial' });
     expect(fakeLog(env).find((l) => l.event === 'start')?.files).toBe(15);
+    // No job until the requeue made the group dispatchable; then exactly one.
+    expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
     expect(alertsNamed(env, 'ConverterGroupIncomplete')[0].status).toBe('resolved');
   });
 
@@ -142,6 +145,7 @@ describe('converter failures', () => {
     const g = groups(env)[0];
     expect(g.attempts).toBe(1);
     expect(g.next_attempt_at).toBeGreaterThan(0);
+    expect(g.job_state).toBe('queued');
     const gpid = Number(fs.readFileSync(grand, 'utf8'));
     await waitFor(() => !pidAlive(gpid), { what: 'grandchild gone' });
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 30_000 });
@@ -162,6 +166,20 @@ describe('converter failures', () => {
     expect(query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts')).toEqual([
       { outcome: 'validation' },
     ]);
+    // failed is the job's dead state; requeue redrives that same job with its attempts reset.
+    const [dead] = conversionJobs(env);
+    expect(dead).toMatchObject({ state: 'dead', attempts: 1, dedupe_key: '2025-06-01T12:00:00' });
+    const db = openDb({ name: 'state', path: env.statePath });
+    try {
+      expect(requeueGroup(db, '2025-06-01T12:00:00', Date.now()).state).toBe('ready');
+    } finally {
+      db.close();
+    }
+    await waitFor(
+      () => query(env, 'SELECT 1 FROM converter_attempts').length === 2 && groups(env)[0].state === 'failed',
+      { what: 'failed again after requeue' },
+    );
+    expect(conversionJobs(env)).toMatchObject([{ id: dead.id, state: 'dead', attempts: 1 }]);
   });
 
   it('§9.8-13 exit 0 without output is a failure, retried, never a silent success', async () => {
@@ -187,6 +205,8 @@ describe('converter failures', () => {
     try {
       expect(abandonGroup(db, '2025-06-01T12:00:00', Date.now()).state).toBe('abandoned');
       expect(() => abandonGroup(db, 'nope', Date.now())).toThrow(/no group/);
+      // The queued retry is cancelled with it: nothing dispatches an abandoned group.
+      expect(conversionJobs(env)).toMatchObject([{ state: 'cancelled', attempts: 1 }]);
     } finally {
       db.close();
     }

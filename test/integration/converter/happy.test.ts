@@ -4,7 +4,9 @@ import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { waitFor } from '../../helpers/wait.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import {
+  conversionJobs,
   events,
+  query,
   fakeLog,
   groups,
   makeEnv,
@@ -35,6 +37,12 @@ describe('streaming converter, in process', () => {
     expect(g.group_id).toBe('2025-06-01T12:00:00');
     expect(g.attempts).toBe(1);
     expect(fs.existsSync(g.output_path!)).toBe(true);
+    // Dispatch ran as one conversions job (dedupe key = group id); the attempt row is keyed to its claim.
+    const jobs = conversionJobs(env);
+    expect(jobs).toMatchObject([{ state: 'done', attempts: 1, dedupe_key: '2025-06-01T12:00:00' }]);
+    expect(
+      query<{ job_id: number; lease_token: number }>(env, 'SELECT job_id, lease_token FROM converter_attempts'),
+    ).toEqual([{ job_id: jobs[0].id, lease_token: jobs[0].lease_token }]);
     const starts = fakeLog(env).filter((l) => l.event === 'start');
     expect(starts).toHaveLength(1);
     expect(starts[0].subbands).toEqual([...Array(16).keys()]);

@@ -163,13 +163,17 @@ export interface GroupRowLite {
   n_valid: number;
   output_path: string | null;
   error: string | null;
+  /** The conversions job's run_at while it waits for a retry. */
   next_attempt_at: number | null;
+  job_state: string | null;
 }
 
 export function groups(env: Env): GroupRowLite[] {
   return query<GroupRowLite>(
     env,
-    'SELECT group_id, state, attempts, n_valid, output_path, error, next_attempt_at FROM converter_groups ORDER BY anchor_ms',
+    `SELECT g.group_id, g.state, g.attempts, g.n_valid, g.output_path, g.error,
+       CASE WHEN j.state = 'queued' THEN j.run_at END AS next_attempt_at, j.state AS job_state
+     FROM converter_groups g LEFT JOIN jobs j ON j.id = g.job_id ORDER BY g.anchor_ms`,
   );
 }
 
@@ -177,4 +181,23 @@ export function events(env: Env, type?: string): { type: string; payload: string
   return type
     ? query(env, 'SELECT type, payload FROM events WHERE type = ? ORDER BY seq', type)
     : query(env, 'SELECT type, payload FROM events ORDER BY seq');
+}
+
+export interface JobLite {
+  id: number;
+  state: string;
+  attempts: number;
+  max_attempts: number;
+  dedupe_key: string;
+  lease_token: number;
+  parent_id: number | null;
+}
+
+/** The `conversions` queue's jobs, oldest first. */
+export function conversionJobs(env: Env): JobLite[] {
+  return query<JobLite>(
+    env,
+    `SELECT id, state, attempts, max_attempts, dedupe_key, lease_token, parent_id FROM jobs
+     WHERE queue = 'conversions' ORDER BY id`,
+  );
 }

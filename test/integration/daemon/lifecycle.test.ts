@@ -122,6 +122,12 @@ describe('failures inside a running daemon', () => {
     expect((c.find('run() failed')?.err as { message: string }).message).toBe('fixture: run() failed');
     expect(c.find('stopped')).toBeDefined();
   });
+
+  it('a ConfigError from run() (a configured file it cannot read) exits 78, naming the key', async () => {
+    const c = start(config(await freshDatabases(dir)), { FIXTURE_MODE: 'config-fail' });
+    expect((await c.exit).code).toBe(78);
+    expect(c.find('run() failed')?.exitCode).toBe(78);
+  });
 });
 
 describe('SIGTERM drain and systemd integration (test 15)', () => {

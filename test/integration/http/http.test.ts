@@ -40,6 +40,9 @@ describe('built-in endpoints', () => {
       'schema_state',
     ]);
     const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    // Histograms too are initialised for every known label value (the pipeline database is never written).
+    expect(metrics).toContain('contimg_db_tx_seconds_count{db="pipeline",kind="write"} 0');
+    expect(metrics).toContain('contimg_db_lock_wait_seconds_count{db="pipeline"} 0');
     for (const name of [
       'contimg_http_requests_total{route="/readyz",code="200"} 1',
       'contimg_ws_connections{endpoint="/ws"} 0',

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  afterFailure,
   canTransition,
   classifyExit,
   GROUP_STATES,
@@ -15,6 +14,8 @@ import {
   type GroupCandidate,
 } from '../../../daemons/streaming-converter/rules.js';
 import { expandArgv, validateArgvTemplate } from '../../../daemons/streaming-converter/argv.js';
+import { retryPolicyOf, RETRY_NOW } from '../../../daemons/streaming-converter/jobs.js';
+import { backoffMs } from '../../../lib/backoff.js';
 
 const S = 1000;
 const t = (iso: string): number => Date.parse(`${iso}Z`);
@@ -147,19 +148,14 @@ describe('classifyExit and retries', () => {
     expect(isRetriable('conversion', 1)).toBe(true);
     expect(isRetriable('conversion', 2)).toBe(false);
   });
-  it('backs off exponentially, fails after maxAttempts, never retries validation', () => {
-    const policy = { strategy: 'exponential' as const, baseMs: 60 * S, maxMs: 1800 * S, jitter: 0.1 };
+  it('the conversions queue backs off exponentially from retryBaseS, capped at retryMaxS', () => {
+    const policy = retryPolicyOf({ retryBaseS: 60, retryMaxS: 1800 });
     const mid = () => 0.5;
-    expect(afterFailure('timeout', 1, 3, 0, policy, mid)).toEqual({
-      state: 'retry_wait',
-      nextAttemptAt: 60 * S,
-    });
-    expect(afterFailure('timeout', 2, 3, 0, policy, mid)).toEqual({
-      state: 'retry_wait',
-      nextAttemptAt: 120 * S,
-    });
-    expect(afterFailure('timeout', 3, 3, 0, policy, mid)).toEqual({ state: 'failed' });
-    expect(afterFailure('validation', 1, 3, 0, policy, mid)).toEqual({ state: 'failed' });
+    expect(backoffMs(policy, 1, mid)).toBe(60 * S);
+    expect(backoffMs(policy, 2, mid)).toBe(120 * S);
+    expect(backoffMs(policy, 10, mid)).toBe(1800 * S);
+    expect(backoffMs(policy, 1, () => 0)).toBe(54 * S);
+    expect(backoffMs(RETRY_NOW, 3, () => 1)).toBe(0);
   });
 });
 
