@@ -117,8 +117,7 @@ export class Dispatcher {
       this.wantRecovery = true;
       return 0;
     }
-    const due = db.read((c) => S.groupsInState(c, 'ready').length + S.groupsInState(c, 'retry_wait').length);
-    if (due === 0 || !this.diskOk()) return 0;
+    if (!db.read((c) => S.claimableJob(c, QUEUE, clock.now())) || !this.diskOk()) return 0;
     const started = db.write((conn) => {
       if (S.expiredRunning(conn, QUEUE, clock.now())) return [];
       const jobs = this.ctx.queue.claim({

@@ -7,9 +7,11 @@ import { GROUP_STATES, hasTimedOut, missingSubbands } from './rules.js';
 import * as S from './store.js';
 
 const HOUR_MS = 3_600_000;
+const GAUGE_EVERY_MS = 15_000;
 
 export class Housekeeping {
   private lastValidAt: number | null = null;
+  private gaugedAt = -Infinity;
 
   constructor(private readonly ctx: Ctx) {
     this.lastValidAt = ctx.db.read((c) => S.lastValidatedAt(c));
@@ -121,6 +123,11 @@ export class Housekeeping {
     m.backlog.set((groups.ready ?? 0) + (groups.retry_wait ?? 0));
     m.filesSettling.set(files.settling ?? 0);
     m.filesInvalid.set(files.invalid ?? 0);
-    this.ctx.queue.refreshGauges([QUEUE]);
+    // stats() counts every job of every queue: every GAUGE_EVERY_MS is plenty for a gauge.
+    const now = this.ctx.clock.now();
+    if (now - this.gaugedAt >= GAUGE_EVERY_MS) {
+      this.gaugedAt = now;
+      this.ctx.queue.refreshGauges([QUEUE]);
+    }
   }
 }

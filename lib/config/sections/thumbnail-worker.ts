@@ -35,9 +35,8 @@ export const DEFAULT_INCLUDE_GLOBS = [
   '*.image.fits',
   '*.image.pbcor.fits',
   '*.pbcor.fits',
-  '*-residual.fits',
-  '*.residual.fits',
 ];
+// Residuals are optional (binding decision 10): add '*-residual.fits' and '*.residual.fits' to includeGlobs.
 
 export function thumbnailWorkerSection(ctx: SchemaContext) {
   return z.strictObject({

@@ -108,7 +108,8 @@ describe('transitions', () => {
     expect(canTransition('converting', 'converted')).toBe(true);
     expect(canTransition('converted', 'converting')).toBe(false);
     expect(canTransition('collecting', 'converting')).toBe(false);
-    expect(canTransition('failed', 'converting')).toBe(false);
+    expect(canTransition('abandoned', 'converting')).toBe(false);
+    expect(canTransition('incomplete', 'converting')).toBe(false);
     for (const s of GROUP_STATES) expect(canTransition(s, s)).toBe(false);
   });
 });
