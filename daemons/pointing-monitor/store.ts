@@ -2,18 +2,9 @@
 // Call the writers inside db.write(). Instants are REAL Unix seconds in *_unix columns.
 import type { Calibrator, TransitModel } from '../../lib/astro/index.js';
 import { isoUtc, mjdFromUnixMs } from '../../lib/astro/index.js';
-import type { Connection, Statement } from '../../lib/db/index.js';
+import { cachedStatement as stmt, type Connection } from '../../lib/db/index.js';
 import type { StableSegment } from './detector.js';
 import type { ScheduledTransit } from './schedule.js';
-
-const cache = new WeakMap<Connection, Map<string, Statement>>();
-function stmt(conn: Connection, sql: string): Statement {
-  let m = cache.get(conn);
-  if (!m) cache.set(conn, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) m.set(sql, (s = conn.prepare(sql)));
-  return s;
-}
 
 // ---- calibrators ---------------------------------------------------------------------------------------
 

@@ -54,6 +54,8 @@ export class Dispatcher {
   readonly inFlight = new Map<number, InFlight>();
   readonly owner = `${os.hostname()}:${ownPid}`;
   private paused = false;
+  /** Set when dispatch saw an expired lease; the loop runs recovery before the next dispatch. */
+  wantRecovery = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -132,10 +134,7 @@ export class Dispatcher {
     return started.length;
   }
 
-  /** Set when dispatch saw an expired lease; the loop runs recovery before the next dispatch. */
-  wantRecovery = false;
-
-  /** Inside the claim's write: group → converting and its attempt row, or cancel a job whose group moved on. */
+  /** Inside the claim's write: group → converting and its attempt row, or finish a job whose group moved on. */
   private take(
     conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0],
     job: ClaimedJob,
@@ -300,7 +299,10 @@ export class Dispatcher {
           lease = this.ctx.queue.heartbeat(lease, cfg.leaseS * 1000);
         } catch (e) {
           if (e instanceof LeaseLostError) {
-            this.ctx.log.error({ groupId, jobId: lease.jobId }, 'conversion job lease lost; stopping converter');
+            this.ctx.log.error(
+              { groupId, jobId: lease.jobId },
+              'conversion job lease lost; stopping converter',
+            );
             abort.abort();
           } else this.ctx.log.warn({ err: e, groupId }, 'conversion job heartbeat failed');
         }

@@ -28,7 +28,9 @@ export class Housekeeping {
           g.expected,
         );
         if (cfg.dispatchPartial && g.n_valid > 0) {
-          if (S.casGroup(conn, g.id, 'collecting', 'ready', now, { ready_at: now, partial: 1, attempts: 0 })) {
+          if (
+            S.casGroup(conn, g.id, 'collecting', 'ready', now, { ready_at: now, partial: 1, attempts: 0 })
+          ) {
             enqueueConversion(conn, g, cfg.maxAttempts, now);
             emit(conn, 'group_ready', { groupId: g.group_id, partial: true, missing }, now);
           }

@@ -83,7 +83,6 @@ export function jobView(
 ): { state: string; runAt: number; maxAttempts: number } | null {
   if (jobId === null) return null;
   const r = st(conn, 'SELECT state, run_at, max_attempts FROM jobs WHERE id = ?').get(jobId) as
-    | { state: string; run_at: number; max_attempts: number }
-    | undefined;
+    { state: string; run_at: number; max_attempts: number } | undefined;
   return r ? { state: r.state, runAt: r.run_at, maxAttempts: r.max_attempts } : null;
 }

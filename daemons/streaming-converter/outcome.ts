@@ -97,7 +97,10 @@ export function recordOutcome(ctx: Ctx, f: Finished): Outcome {
     if (!(e instanceof LeaseLostError)) throw e;
     // The job was taken over (or cancelled): its new holder owns the group; keep only this attempt's facts.
     ctx.db.write((conn) => S.closeAttempt(conn, f.attemptId, closeRow, now));
-    ctx.log.error({ groupId: f.group.group_id, jobId: f.lease.jobId, outcome }, 'job lease lost; outcome not applied');
+    ctx.log.error(
+      { groupId: f.group.group_id, jobId: f.lease.jobId, outcome },
+      'job lease lost; outcome not applied',
+    );
   }
   return outcome;
 }

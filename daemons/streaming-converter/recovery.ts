@@ -120,7 +120,8 @@ export async function recover(
     if (opts.mine?.has(a.job_id)) continue;
     const now = clock.now();
     if (opts.startup ? heldElsewhere(a, self, now) : (a.lease_expires_at ?? 0) >= now) {
-      if (opts.startup) log.warn({ attempt: a.id, owner: a.lease_owner }, 'attempt held by another live daemon');
+      if (opts.startup)
+        log.warn({ attempt: a.id, owner: a.lease_owner }, 'attempt held by another live daemon');
       continue;
     }
     await recoverAttempt(ctx, a, signal);

@@ -157,7 +157,14 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
       clock: deps.clock,
       metrics: queueMetrics(deps.registry, [QUEUE], [KIND]),
     });
-    const ctx: Ctx = { cfg, db: deps.state, clock: deps.clock, log, m: converterMetrics(deps.registry), queue };
+    const ctx: Ctx = {
+      cfg,
+      db: deps.state,
+      clock: deps.clock,
+      log,
+      m: converterMetrics(deps.registry),
+      queue,
+    };
     for (const d of [cfg.outputDir, cfg.scratchDir]) fs.mkdirSync(d, { recursive: true });
     const waker = new Waker();
     const dispatcher = new Dispatcher(ctx, opts, () => waker.wake());

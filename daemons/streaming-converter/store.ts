@@ -272,7 +272,10 @@ export function getGroupView(conn: Connection, ref: number): GroupView | undefin
 
 export function listGroups(conn: Connection, state?: string, limit = 1000): GroupView[] {
   return state
-    ? (st(conn, `${VIEW} WHERE g.state = ? ORDER BY g.anchor_ms DESC LIMIT ?`).all(state, limit) as GroupView[])
+    ? (st(conn, `${VIEW} WHERE g.state = ? ORDER BY g.anchor_ms DESC LIMIT ?`).all(
+        state,
+        limit,
+      ) as GroupView[])
     : (st(conn, `${VIEW} ORDER BY g.anchor_ms DESC LIMIT ?`).all(limit) as GroupView[]);
 }
 

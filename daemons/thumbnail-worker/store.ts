@@ -1,6 +1,6 @@
 // SQL for the thumbnails and fits_metadata tables (state DB). Every function takes the connection of the
 // caller's db.write/db.read so state changes, job operations and events commit together.
-import type { Connection, Statement } from '../../lib/db/index.js';
+import { cachedStatement as stmt, type Connection } from '../../lib/db/index.js';
 import { gradeDynamicRange } from '../../lib/fits/stats.js';
 import type { RenderOutput } from './render-task.js';
 
@@ -24,15 +24,6 @@ export interface ThumbRow {
   qa_grade: string | null;
   updated_at: number;
   created_at: number;
-}
-
-const cache = new WeakMap<Connection, Map<string, Statement>>();
-function stmt(conn: Connection, sql: string): Statement {
-  let m = cache.get(conn);
-  if (!m) cache.set(conn, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) m.set(sql, (s = conn.prepare(sql)));
-  return s;
 }
 
 /** Insert a pending row for (path, variant) or refresh source_id (images.id changes on re-imaging). */

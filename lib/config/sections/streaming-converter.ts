@@ -33,7 +33,7 @@ export function streamingConverterSection(ctx: SchemaContext) {
     /** Retry delay retryBaseS × 2^(attempt-1), ±10 % jitter, capped at retryMaxS. */
     retryBaseS: seconds(60),
     retryMaxS: seconds(1800),
-    /** Attempt lease; renewed every leaseS/3 while the converter runs. */
+    /** Conversion job lease; renewed every leaseS/3 while the converter runs. */
     leaseS: seconds(60, 1),
     /** After SIGTERM to the converter's process group, SIGKILL follows after this long. */
     killGraceS: seconds(30),

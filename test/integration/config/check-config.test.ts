@@ -1,17 +1,14 @@
 // The config test table: each bad file makes `contimg check-config` exit 78 naming the key path on stderr;
 // --print-config redacts secrets; a daemon never logs a secret, even when its config is rejected.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startChild, writeConfig } from '../daemon/helpers.js';
 
-const run = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'cli/contimg.ts');
 const SECRET = 'S3cr3t-Value-9f8e7d';
 
 let dir: string;
@@ -19,18 +16,6 @@ beforeAll(() => {
   dir = makeTmpDir();
 });
 afterAll(() => removeTmpDir(dir));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: REPO_ROOT,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 function file(name: string, text: string): string {
   const p = path.join(dir, name);
@@ -62,7 +47,7 @@ const TABLE: [string, string, RegExp][] = [
 describe('contimg check-config', () => {
   it.each(TABLE)('%s → exit 78 with the key path', async (name, text, pattern) => {
     const f = file(`${name.replace(/\W+/g, '-')}.yaml`, text);
-    const r = await cli(['check-config', '--config', f]);
+    const r = await runCli(['check-config', '--config', f]);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(pattern);
     expect(r.stderr + r.stdout).not.toContain(SECRET);
@@ -73,7 +58,11 @@ describe('contimg check-config', () => {
     ['nested mapping', `dataDir: .\n${DB}http:\n  token: ${SECRET}: x\n`],
     ['duplicate key', `dataDir: .\n${DB}http:\n  token: a\n  token: ${SECRET}\n`],
   ])('a YAML syntax error (%s) exits 78 with the line but never echoes the text', async (name, text) => {
-    const res = await cli(['check-config', '--config', file(`yaml-${name.replace(/\W/g, '-')}.yaml`, text)]);
+    const res = await runCli([
+      'check-config',
+      '--config',
+      file(`yaml-${name.replace(/\W/g, '-')}.yaml`, text),
+    ]);
     expect(res.code).toBe(78);
     expect(res.stderr).toMatch(/YAML syntax error: .* at line \d+, column \d+/);
     expect(res.stderr + res.stdout).not.toContain(SECRET);
@@ -81,22 +70,26 @@ describe('contimg check-config', () => {
 
   it('accepts the minimal file and ops/contimg.example.yaml', async () => {
     const minimal = file('minimal.yaml', `dataDir: .\n${DB}`);
-    expect((await cli(['check-config', '--config', minimal])).code).toBe(0);
-    const example = await cli(['check-config', '--config', path.join(REPO_ROOT, 'ops/contimg.example.yaml')]);
+    expect((await runCli(['check-config', '--config', minimal])).code).toBe(0);
+    const example = await runCli([
+      'check-config',
+      '--config',
+      path.join(REPO_ROOT, 'ops/contimg.example.yaml'),
+    ]);
     expect(example.stderr).toBe('');
     expect(example.code).toBe(0);
   });
 
   it('--print-config shows defaults and redacts secrets but keeps secret file paths', async () => {
     const f = file('secret.yaml', `dataDir: .\n${DB}http: { token: ${SECRET} }\n`);
-    const r = await cli(['check-config', '--config', f, '--print-config']);
+    const r = await runCli(['check-config', '--config', f, '--print-config']);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain(SECRET);
     const printed = JSON.parse(r.stdout) as { http: { token: string }; timeouts: { drainMs: number } };
     expect(printed.http.token).toBe('[redacted]');
     expect(printed.timeouts.drainMs).toBe(50_000);
     const g = file('secretfile.yaml', `dataDir: .\n${DB}http: { tokenFile: secrets/token }\n`);
-    const r2 = await cli(['check-config', '--config', g, '--print-config']);
+    const r2 = await runCli(['check-config', '--config', g, '--print-config']);
     expect((JSON.parse(r2.stdout) as { http: { tokenFile: string } }).http.tokenFile).toBe(
       path.join(dir, 'secrets/token'),
     );

@@ -41,7 +41,10 @@ describe('streaming converter, in process', () => {
     const jobs = conversionJobs(env);
     expect(jobs).toMatchObject([{ state: 'done', attempts: 1, dedupe_key: '2025-06-01T12:00:00' }]);
     expect(
-      query<{ job_id: number; lease_token: number }>(env, 'SELECT job_id, lease_token FROM converter_attempts'),
+      query<{ job_id: number; lease_token: number }>(
+        env,
+        'SELECT job_id, lease_token FROM converter_attempts',
+      ),
     ).toEqual([{ job_id: jobs[0].id, lease_token: jobs[0].lease_token }]);
     const starts = fakeLog(env).filter((l) => l.event === 'start');
     expect(starts).toHaveLength(1);

@@ -99,9 +99,9 @@ describe('conversions job lease', () => {
         stalled = true;
         const db = new Database(env.statePath);
         try {
-          db.prepare("UPDATE converter_attempts SET ended_at = ?, outcome = 'crashed' WHERE ended_at IS NULL").run(
-            Date.now(),
-          );
+          db.prepare(
+            "UPDATE converter_attempts SET ended_at = ?, outcome = 'crashed' WHERE ended_at IS NULL",
+          ).run(Date.now());
         } finally {
           db.close();
         }
@@ -128,7 +128,9 @@ describe('conversions job lease', () => {
     } finally {
       db.close();
     }
-    await waitFor(() => query(env, 'SELECT 1 FROM converter_attempts').length === 2, { what: 'second attempt' });
+    await waitFor(() => query(env, 'SELECT 1 FROM converter_attempts').length === 2, {
+      what: 'second attempt',
+    });
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed again' });
     expect(conversionJobs(env)).toMatchObject([{ id: job.id, state: 'dead', attempts: 1 }]);
   });

@@ -1,30 +1,14 @@
 // `contimg run` (daemon resolution and its errors) and `contimg status` against a running fixture daemon.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDaemonRun } from '../../../cli/commands/run.js';
+import { runCli } from '../../helpers/cli.js';
 import { freshDatabases } from '../../helpers/db.js';
-import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startChild, writeConfig, type DaemonChild } from './helpers.js';
-
-const exec = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'cli/contimg.ts');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: REPO_ROOT,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 let dir: string;
 let child: DaemonChild | undefined;
@@ -39,7 +23,7 @@ afterEach(() => {
 
 describe('contimg run', () => {
   it('rejects an unknown daemon name with exit 2 and the list of names', async () => {
-    const r = await cli(['run', 'no-such-daemon', '--config', '/nonexistent.yaml']);
+    const r = await runCli(['run', 'no-such-daemon', '--config', '/nonexistent.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       /unknown daemon "no-such-daemon": expected one of streaming-converter, pointing-monitor/,
@@ -65,7 +49,7 @@ describe('contimg run', () => {
   });
 
   it('exits 78 on a config problem whether or not the daemon is built', async () => {
-    const r = await cli(['run', 'scheduler', '--config', path.join(dir, 'missing.yaml')]);
+    const r = await runCli(['run', 'scheduler', '--config', path.join(dir, 'missing.yaml')]);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/cannot read config file/);
   });
@@ -96,7 +80,7 @@ describe('contimg status', () => {
     child = startChild(cfg);
     await waitFor(() => child!.find('ready'), { what: 'ready' });
 
-    const one = await cli(['status', '--config', cfg, '--daemon', 'scheduler', '--json']);
+    const one = await runCli(['status', '--config', cfg, '--daemon', 'scheduler', '--json']);
     expect(one.code).toBe(0);
     const body = JSON.parse(one.stdout) as {
       daemons: { daemon: string; up: boolean; ready: boolean }[];
@@ -105,7 +89,7 @@ describe('contimg status', () => {
     expect(body.daemons).toEqual([expect.objectContaining({ daemon: 'scheduler', up: true, ready: true })]);
     for (const d of body.databases) expect(d.schemaVersion).toBe(d.head);
 
-    const all = await cli(['status', '--config', cfg]);
+    const all = await runCli(['status', '--config', cfg]);
     expect(all.code).toBe(1);
     expect(all.stdout).toMatch(/scheduler\s+ready/);
     expect(all.stdout).toMatch(/thumbnail-worker\s+down \(ECONNREFUSED\)/);

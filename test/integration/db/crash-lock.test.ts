@@ -2,29 +2,20 @@
 // the database intact and the write lock free.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DbBusyError } from '../../../lib/errors.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { createCounter, openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
 let file: string;
 const children: Forked<unknown>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  const db = openStateDb(file);
-  db.conn.exec(
-    "CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')",
-  );
-  db.conn.exec("INSERT INTO counter (id, value, note) VALUES (1, 7, 'committed')");
-  db.close();
+  const t = await setUpStateDb();
+  ({ dir, file } = t);
+  createCounter(t.db, 7, 'committed');
+  t.db.close();
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir }, children));
 
 describe('crash mid-transaction', () => {
   it('the parent gets the lock within 100 ms of the SIGKILL; data unchanged; quick_check ok', async () => {

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir, REPO_ROOT } from '../../helpers/tmp.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { REPO_ROOT } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
 interface Report {
@@ -21,20 +21,10 @@ let file: string;
 let db: Db;
 const children: Forked<Report>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  db = openStateDb(file);
-  db.conn.exec(
-    "CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')",
-  );
-  db.conn.exec('INSERT INTO counter (id, value) VALUES (1, 0)');
+  ({ dir, file, db } = await setUpStateDb());
+  createCounter(db, 0);
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }, children));
 
 describe('deferred-transaction guard', () => {
   it('raw deferred read-then-write gets SQLITE_BUSY*, db.write gets none and loses nothing', async () => {

@@ -5,9 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbBusyError } from '../../../lib/errors.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const BUDGET_MS = 400;
@@ -18,26 +17,16 @@ let db: Db;
 let registry: Registry;
 const children: Forked<{ locked?: boolean; done?: string }>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
   // busy_timeout far above the budget: the budget, not SQLite's handler, must decide when to give up.
-  db = openStateDb(file, {
+  ({ dir, file, db } = await setUpStateDb({
     busyTimeoutMs: BUSY_TIMEOUT_MS,
     writeBudgetMs: BUDGET_MS,
     metrics: dbMetrics(registry, ['state']),
-  });
-  db.conn.exec(
-    "CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')",
-  );
-  db.conn.exec('INSERT INTO counter (id, value) VALUES (1, 0)');
+  }));
+  createCounter(db, 0);
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }, children));
 
 async function metricValues(
   name: string,

@@ -4,21 +4,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbConstraintError, InvalidStateError } from '../../../lib/errors.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 
 let dir: string;
 let db: Db;
 let registry: Registry;
 beforeEach(async () => {
-  dir = makeTmpDir();
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
-  db = openStateDb(await createStateDb(dir), { metrics: dbMetrics(registry, ['state']) });
+  ({ dir, db } = await setUpStateDb({ metrics: dbMetrics(registry, ['state']) }));
 });
-afterEach(() => {
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }));
 
 async function errorsByCode(): Promise<Record<string, number>> {
   const m = await registry.getSingleMetric('contimg_db_errors_total')!.get();

@@ -2,29 +2,19 @@
 // checks (including a schema change under a running daemon), metrics, and the bearer token.
 import net from 'node:net';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { DbBusyError, InvalidStateError, NotFoundError } from '../../../lib/errors.js';
 import { isLoopbackHost } from '../../../lib/http/index.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { idleDaemon } from '../ws/helpers.js';
+import { idleDaemonPerTest } from '../ws/helpers.js';
 
-let dir: string;
-let daemon: RunningDaemon | undefined;
-beforeEach(() => {
-  dir = makeTmpDir();
-});
-afterEach(async () => {
-  await daemon?.stop();
-  daemon = undefined;
-  removeTmpDir(dir);
-});
+const daemons = idleDaemonPerTest();
 
 const base = (d: RunningDaemon) => `http://127.0.0.1:${d.port}`;
 
 describe('built-in endpoints', () => {
   it('serves /healthz, /readyz and /metrics with every platform series declared', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const health = await fetch(`${base(daemon)}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true });
@@ -59,7 +49,7 @@ describe('built-in endpoints', () => {
   });
 
   it('reports 503 with the failing check when the schema changes under it or a daemon check fails', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const conn = new Database(daemon.deps.state.path);
     conn.pragma(`user_version = ${daemon.deps.state.userVersion() + 1}`);
     conn.close();
@@ -84,17 +74,17 @@ describe('built-in endpoints', () => {
 
 describe('readiness under write-lock exhaustion', () => {
   it('turns /readyz 503 (db_state) after a write gives up on the budget, and 200 once a write succeeds', async () => {
-    daemon = await idleDaemon(dir, {
+    const daemon = await daemons.start({
       databases: {
-        state: `${dir}/state.sqlite3`,
-        pipeline: `${dir}/pipeline.sqlite3`,
+        state: `${daemons.dir}/state.sqlite3`,
+        pipeline: `${daemons.dir}/pipeline.sqlite3`,
         busyTimeoutMs: 20,
         writeBudgetMs: 100,
       },
     });
     const holder = new Database(daemon.deps.state.path);
     holder.exec('BEGIN IMMEDIATE');
-    expect(() => daemon!.deps.state.write((c) => c.exec('DELETE FROM events'))).toThrow(DbBusyError);
+    expect(() => daemon.deps.state.write((c) => c.exec('DELETE FROM events'))).toThrow(DbBusyError);
     const res = await fetch(`${base(daemon)}/readyz`);
     expect(res.status).toBe(503);
     const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
@@ -115,7 +105,7 @@ describe('readiness under write-lock exhaustion', () => {
 
 describe('JSON routes', () => {
   it('maps returns and thrown errors onto statuses and the error envelope', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const { http } = daemon.deps;
     http.route('GET', '/api/jobs/:id', ({ params }) => {
       if (params.id === '404') throw new NotFoundError('no such job', { id: params.id });
@@ -163,7 +153,7 @@ async function rawRequest(port: number, head: string, reset = false): Promise<st
 
 describe('malformed requests', () => {
   it('answers a request target that does not parse with 400 and keeps serving', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     daemon.http.route('GET', '/api/jobs/:id', ({ params }) => params);
     const port = daemon.port;
     expect(await rawRequest(port, 'GET http://[x/ HTTP/1.1\r\nConnection: close')).toMatch(/^HTTP\/1.1 400/);
@@ -184,7 +174,7 @@ describe('malformed requests', () => {
 
 describe('bearer token', () => {
   it('guards everything but /healthz when a token is configured', async () => {
-    daemon = await idleDaemon(dir, { http: { token: 'tok-abc' } });
+    const daemon = await daemons.start({ http: { token: 'tok-abc' } });
     const b = base(daemon);
     expect((await fetch(`${b}/healthz`)).status).toBe(200);
     expect((await fetch(`${b}/metrics`)).status).toBe(401);

@@ -10,9 +10,8 @@ import {
   renewLease,
   withLease,
 } from '../../../lib/leases/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -20,16 +19,9 @@ let file: string;
 let db: Db;
 const children: Forked<unknown>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  db = openStateDb(file);
+  ({ dir, file, db } = await setUpStateDb());
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }, children));
 
 describe('acquire / renew / release', () => {
   it('hands out monotonic fencing tokens and refuses a held lease', () => {

@@ -2,9 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { enqueue, type WorkerSummary } from '../../../lib/queue/index.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 interface Report {
@@ -23,16 +22,9 @@ let file: string;
 let db: Db;
 const children: Forked<Report>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  db = openStateDb(file);
+  ({ dir, file, db } = await setUpStateDb());
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }, children));
 
 describe('multi-process contention', () => {
   it('4 processes drain 5,000 jobs: all done once, no busy errors, counts add up', async () => {

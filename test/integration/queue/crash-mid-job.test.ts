@@ -5,9 +5,8 @@ import { ManualClock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError } from '../../../lib/errors.js';
 import { SqliteQueueStore, type Lease } from '../../../lib/queue/index.js';
-import { forkFixture, killAll, type Forked } from '../../fixtures/queue/fork.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -15,16 +14,9 @@ let file: string;
 let db: Db;
 const children: Forked<{ lease: Lease | null }>[] = [];
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  db = openStateDb(file);
+  ({ dir, file, db } = await setUpStateDb());
 });
-afterEach(() => {
-  killAll(children);
-  children.length = 0;
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }, children));
 
 describe('crash mid-job', () => {
   it('lease expiry hands the job on; the dead holder is fenced off', async () => {

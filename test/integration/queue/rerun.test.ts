@@ -5,22 +5,17 @@ import { ManualClock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { httpStatusFor, InvalidStateError, NotFoundError } from '../../../lib/errors.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 
 let dir: string;
 let db: Db;
 let store: SqliteQueueStore;
 const clock = new ManualClock(Date.UTC(2025, 2, 4, 5, 6, 7));
 beforeEach(async () => {
-  dir = makeTmpDir();
-  db = openStateDb(await createStateDb(dir));
+  ({ dir, db } = await setUpStateDb());
   store = new SqliteQueueStore(db, { clock });
 });
-afterEach(() => {
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }));
 
 describe('rerun', () => {
   it('creates a linked job with the rerun run id and merged payload; the original is untouched', () => {

@@ -7,8 +7,7 @@ import type { Db } from '../../../lib/db/index.js';
 import { PermanentError, RetryableError } from '../../../lib/errors.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
 import { queueMetrics, runWorker, SqliteQueueStore } from '../../../lib/queue/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const POLICY: BackoffPolicy = { strategy: 'exponential', baseMs: 40, maxMs: 200, jitter: 0.25 };
@@ -16,14 +15,10 @@ let dir: string;
 let db: Db;
 let registry: Registry;
 beforeEach(async () => {
-  dir = makeTmpDir();
-  db = openStateDb(await createStateDb(dir));
+  ({ dir, db } = await setUpStateDb());
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
 });
-afterEach(() => {
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }));
 
 async function outcome(name: string): Promise<number> {
   const m = await registry.getSingleMetric('contimg_queue_outcomes_total')!.get();

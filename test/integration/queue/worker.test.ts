@@ -14,8 +14,7 @@ import {
   type HandlerContext,
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -25,17 +24,14 @@ let store: SqliteQueueStore;
 let registry: Registry;
 let ac: AbortController;
 beforeEach(async () => {
-  dir = makeTmpDir();
-  file = await createStateDb(dir);
-  db = openStateDb(file);
+  ({ dir, file, db } = await setUpStateDb());
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
   store = new SqliteQueueStore(db, { metrics: queueMetrics(registry, ['q']) });
   ac = new AbortController();
 });
 afterEach(() => {
   ac.abort();
-  db.close();
-  removeTmpDir(dir);
+  tearDownStateDb({ dir, db });
 });
 
 const start = (handler: WorkerOptions['handler'], opts: Partial<WorkerOptions> = {}) =>

@@ -3,9 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { systemClock } from '../../../lib/clock.js';
 import { parseConfig, type Config } from '../../../lib/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
+import { openDb, type Db } from '../../../lib/db/index.js';
 import { silentLogger } from '../../../lib/log.js';
+import { Registry } from '../../../lib/metrics.js';
+import { Discovery } from '../../../daemons/thumbnail-worker/discovery.js';
+import { thumbnailMetrics } from '../../../daemons/thumbnail-worker/metrics.js';
 import { run } from '../../../daemons/thumbnail-worker/run.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -50,8 +55,36 @@ export function addImageRow(env: Env, imagePath: string): number {
   }
 }
 
-export function startInProcess(env: Env): Promise<RunningDaemon> {
-  return startDaemon({ name: 'thumbnail-worker', run, config: env.config, log: silentLogger(), port: 0 });
+export function startInProcess(env: Env, config: Config = env.config): Promise<RunningDaemon> {
+  return startDaemon({ name: 'thumbnail-worker', run, config, log: silentLogger(), port: 0 });
+}
+
+/**
+ * One discovery pass outside the daemon (q512, no settle wait): the thumbnail rows and their jobs exist
+ * before the daemon starts. `then` runs on the still-open state Db (e.g. to claim the job as another worker).
+ */
+export function discoverOnce(env: Env): void;
+export function discoverOnce<T>(env: Env, then: (state: Db) => T): T;
+export function discoverOnce<T>(env: Env, then?: (state: Db) => T): T | undefined {
+  const state = openDb({ name: 'state', path: env.statePath });
+  const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath, readonly: true });
+  try {
+    new Discovery({
+      state,
+      pipeline,
+      clock: systemClock,
+      metrics: thumbnailMetrics(new Registry()),
+      variants: ['q512'],
+      includeGlobs: ['*-image.fits'],
+      settleMs: 0,
+      maxAttempts: 4,
+      renderTimeoutMs: 60_000,
+    }).tick();
+    return then?.(state);
+  } finally {
+    state.close();
+    pipeline.close();
+  }
 }
 
 export function query<T>(env: Env, sql: string, ...params: unknown[]): T[] {

@@ -10,6 +10,7 @@ import { waitFor } from '../../helpers/wait.js';
 import { decodePng } from '../../unit/fits/helpers.js';
 import {
   addImageRow,
+  discoverOnce,
   makeEnv,
   metricValue,
   pngFiles,
@@ -233,26 +234,7 @@ describe('thumbnail worker', () => {
     env = await makeEnv();
     const p = sim(env, 'swap-image.fits');
     addImageRow(env, p);
-    const { openDb } = await import('../../../lib/db/index.js');
-    const { Discovery } = await import('../../../daemons/thumbnail-worker/discovery.js');
-    const { thumbnailMetrics } = await import('../../../daemons/thumbnail-worker/metrics.js');
-    const { Registry } = await import('../../../lib/metrics.js');
-    const { systemClock } = await import('../../../lib/clock.js');
-    const state = openDb({ name: 'state', path: env.statePath });
-    const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath, readonly: true });
-    new Discovery({
-      state,
-      pipeline,
-      clock: systemClock,
-      metrics: thumbnailMetrics(new Registry()),
-      variants: ['q512'],
-      includeGlobs: ['*-image.fits'],
-      settleMs: 0,
-      maxAttempts: 4,
-      renderTimeoutMs: 60_000,
-    }).tick();
-    state.close();
-    pipeline.close();
+    discoverOnce(env);
     const before = rowFor(env, p)!.src_fingerprint;
     fs.renameSync(writeSimulatedImage({ dir: env.dir, name: 'swap.fits', nx: 50, ny: 40, seed: 5 }), p);
     daemon = await startInProcess(env);
@@ -278,10 +260,7 @@ describe('thumbnail worker', () => {
       ...envNow.config,
       thumbnailWorker: { ...envNow.config.thumbnailWorker, watchDir: envNow.imagesDir },
     };
-    const { startDaemon } = await import('../../../lib/daemon/index.js');
-    const { silentLogger } = await import('../../../lib/log.js');
-    const { run } = await import('../../../daemons/thumbnail-worker/run.js');
-    daemon = await startDaemon({ name: 'thumbnail-worker', run, config: cfg, log: silentLogger(), port: 0 });
+    daemon = await startInProcess(envNow, cfg);
     const first = await waitFor(done(envNow, p), { what: 'first render' });
     sim(envNow, 'stranger-image.fits', 4);
     fs.renameSync(writeSimulatedImage({ dir: envNow.dir, name: 'w2.fits', nx: 70, ny: 70, seed: 8 }), p);
@@ -301,33 +280,15 @@ describe('thumbnail worker', () => {
     const p = sim(env, 'lease-image.fits');
     addImageRow(env, p);
     // A worker that claimed the job and died: the discovery makes the job, a foreign owner claims it briefly.
-    const { openDb } = await import('../../../lib/db/index.js');
     const { SqliteQueueStore } = await import('../../../lib/queue/index.js');
-    const { Discovery } = await import('../../../daemons/thumbnail-worker/discovery.js');
-    const { thumbnailMetrics } = await import('../../../daemons/thumbnail-worker/metrics.js');
-    const { Registry } = await import('../../../lib/metrics.js');
-    const { systemClock } = await import('../../../lib/clock.js');
-    const state = openDb({ name: 'state', path: env.statePath });
-    const pipeline = openDb({ name: 'pipeline', path: env.pipelinePath, readonly: true });
-    new Discovery({
-      state,
-      pipeline,
-      clock: systemClock,
-      metrics: thumbnailMetrics(new Registry()),
-      variants: ['q512'],
-      includeGlobs: ['*-image.fits'],
-      settleMs: 0,
-      maxAttempts: 4,
-      renderTimeoutMs: 60_000,
-    }).tick();
-    const [claimed] = new SqliteQueueStore(state).claim({
-      queue: 'thumbnails',
-      owner: 'dead-worker',
-      leaseMs: 400,
-    });
+    const [claimed] = discoverOnce(env, (state) =>
+      new SqliteQueueStore(state).claim({
+        queue: 'thumbnails',
+        owner: 'dead-worker',
+        leaseMs: 400,
+      }),
+    );
     expect(claimed).toBeDefined();
-    state.close();
-    pipeline.close();
     daemon = await startInProcess(env);
     await waitFor(done(env, p), { what: 'render after the lease expired' });
     expect(thumbs(env)).toHaveLength(1);

@@ -1,21 +1,11 @@
 // platform.md §8.4 test 13: a client that stops answering pings is closed with 4000 heartbeat_timeout
 // within wsPingMs × (wsMaxMissed + 1); a well-behaved client over the same period stays open.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { idleDaemon, TestClient } from './helpers.js';
+import { idleDaemonPerTest, TestClient } from './helpers.js';
 
-let dir: string;
-let daemon: RunningDaemon | undefined;
-beforeEach(() => {
-  dir = makeTmpDir();
-});
-afterEach(async () => {
-  await daemon?.stop();
-  daemon = undefined;
-  removeTmpDir(dir);
-});
+const daemons = idleDaemonPerTest();
 
 async function gauge(d: RunningDaemon, name: string): Promise<number> {
   const m = await d.deps.registry.getSingleMetric(name)!.get();
@@ -25,7 +15,7 @@ async function gauge(d: RunningDaemon, name: string): Promise<number> {
 it('closes a silent client with 4000 heartbeat_timeout and keeps a good one', async () => {
   const pingMs = 100;
   const maxMissed = 3;
-  daemon = await idleDaemon(dir, { timeouts: { wsPingMs: pingMs, wsMaxMissed: maxMissed } });
+  const daemon = await daemons.start({ timeouts: { wsPingMs: pingMs, wsMaxMissed: maxMissed } });
   const url = `ws://127.0.0.1:${daemon.port}/ws`;
   const good = await TestClient.open(url);
   const silent = await TestClient.open(url, { autoPong: false });

@@ -1,11 +1,13 @@
 // In-process daemon and WebSocket client helpers for the hub tests.
 import WebSocket, { type ClientOptions } from 'ws';
+import { afterEach, beforeEach } from 'vitest';
 import type { Clock } from '../../../lib/clock.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
 import { appendEvent } from '../../../lib/events/index.js';
 import { silentLogger } from '../../../lib/log.js';
 import { freshDatabases } from '../../helpers/db.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** A daemon whose run() only waits for the stop signal, on a free port, with shrunk timeouts. */
@@ -34,6 +36,32 @@ export async function idleDaemon(
     port: 0,
     run: (_deps, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
   });
+}
+
+/**
+ * A fresh folder per test and the idle daemon a test starts in it: `start` runs idleDaemon there; after each
+ * test the daemon is stopped and the folder removed. Call once at the top of a test file.
+ */
+export function idleDaemonPerTest(): {
+  readonly dir: string;
+  start: (extra?: Record<string, unknown>, clock?: Clock) => Promise<RunningDaemon>;
+} {
+  let dir = '';
+  let daemon: RunningDaemon | undefined;
+  beforeEach(() => {
+    dir = makeTmpDir();
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    removeTmpDir(dir);
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    start: async (extra, clock) => (daemon = await idleDaemon(dir, extra, clock)),
+  };
 }
 
 export function publish(d: RunningDaemon, topic: string, type: string, payload: unknown = {}): number {

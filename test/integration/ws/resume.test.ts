@@ -1,24 +1,14 @@
 // platform.md §8.4 test 14: reconnect-token resume replays what was missed exactly once, in order; a used
 // or expired token gives resumed:false; an unauthenticated upgrade is refused with 401.
 import WebSocket from 'ws';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { ConfigError } from '../../../lib/errors.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { idleDaemon, publish, TestClient } from './helpers.js';
+import { idleDaemonPerTest, publish, TestClient } from './helpers.js';
 
-let dir: string;
-let daemon: RunningDaemon | undefined;
-beforeEach(() => {
-  dir = makeTmpDir();
-});
-afterEach(async () => {
-  await daemon?.stop();
-  daemon = undefined;
-  removeTmpDir(dir);
-});
+const daemons = idleDaemonPerTest();
 
 async function connections(d: RunningDaemon): Promise<number> {
   const m = await d.deps.registry.getSingleMetric('contimg_ws_connections')!.get();
@@ -49,7 +39,7 @@ async function subscribeAndDrop(
 
 describe('reconnect-token resume', () => {
   it('replays 6–8 after last_seq 5 exactly once, in order, then continues live', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
     const a = await TestClient.open(url);
     const token = (await a.next('connected'))[0].reconnect_token as string;
@@ -64,7 +54,7 @@ describe('reconnect-token resume', () => {
     publish(daemon, 'other', 'noise'); // seq 7, another topic: never replayed
     publish(daemon, 'job:42', 'progress', { i: 8 });
     publish(daemon, 'job:42', 'complete', { i: 9 });
-    await waitFor(() => daemon!.hub.lastSeq === 9, { what: 'tail caught up' });
+    await waitFor(() => daemon.hub.lastSeq === 9, { what: 'tail caught up' });
 
     const b = await TestClient.open(`${url}?reconnect_token=${encodeURIComponent(token)}&last_seq=5`);
     const [resumed] = await b.next('resumed');
@@ -87,7 +77,7 @@ describe('reconnect-token resume', () => {
   });
 
   it('a used token gives resumed:false and an empty subscription set', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
     const token = await subscribeAndDrop(daemon, url, 'job:42');
 
@@ -101,7 +91,7 @@ describe('reconnect-token resume', () => {
     expect((await c.next('resumed'))[0]).toMatchObject({ resumed: false, subscriptions: [], replayed: 0 });
     publish(daemon, 'job:42', 'progress');
     // The probe message proves the event had its chance to arrive first (one socket, in order).
-    await waitFor(() => daemon!.hub.lastSeq === 1, { what: 'tail delivered' });
+    await waitFor(() => daemon.hub.lastSeq === 1, { what: 'tail delivered' });
     c.send({ type: 'ping' });
     await c.next('pong');
     expect(c.of('event')).toEqual([]);
@@ -110,7 +100,7 @@ describe('reconnect-token resume', () => {
 
   it('an expired token gives resumed:false', async () => {
     const clock = new ManualClock(Date.now());
-    daemon = await idleDaemon(dir, { timeouts: { resumeTtlMs: 1_000 } }, clock);
+    const daemon = await daemons.start({ timeouts: { resumeTtlMs: 1_000 } }, clock);
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
     const token = await subscribeAndDrop(daemon, url, 'job:42');
     clock.advance(1_001);
@@ -120,7 +110,7 @@ describe('reconnect-token resume', () => {
   });
 
   it('resume is only accepted as the first message', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const c = await TestClient.open(`ws://127.0.0.1:${daemon.port}/ws`);
     c.send({ type: 'subscribe', topic: 'x' });
     c.send({ type: 'resume', reconnect_token: 'whatever', last_seq: 0 });
@@ -129,7 +119,7 @@ describe('reconnect-token resume', () => {
   });
 
   it('delivers every event exactly once while events are being written during the resume', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
     const token = await subscribeAndDrop(daemon, url, 'job:1', async (a) => {
       for (let i = 0; i < 50; i++) publish(daemon!, 'job:1', 'p');
@@ -159,9 +149,9 @@ describe('reconnect-token resume', () => {
 
 describe('subscribe with since_seq (catching up without a token, e.g. after a daemon restart)', () => {
   it('sends the topic’s history after since_seq, then subscribed{replayed}, then live events', async () => {
-    daemon = await idleDaemon(dir);
+    const daemon = await daemons.start();
     for (let i = 1; i <= 5; i++) publish(daemon, i === 4 ? 'other' : 'job:7', 'p', { i });
-    await waitFor(() => daemon!.hub.lastSeq === 5, { what: 'tail caught up' });
+    await waitFor(() => daemon.hub.lastSeq === 5, { what: 'tail caught up' });
     const c = await TestClient.open(`ws://127.0.0.1:${daemon.port}/ws`);
     c.send({ type: 'subscribe', topic: 'job:7', since_seq: 1 });
     expect((await c.next('subscribed'))[0]).toMatchObject({ topic: 'job:7', replayed: 3 });
@@ -189,7 +179,7 @@ describe('subscribe with since_seq (catching up without a token, e.g. after a da
 
 describe('token check on upgrade', () => {
   it('refuses an unauthenticated upgrade with 401 on a non-loopback bind; a bearer or ?token= passes', async () => {
-    daemon = await idleDaemon(dir, { http: { host: '0.0.0.0', token: 'sekrit-token-123' } });
+    const daemon = await daemons.start({ http: { host: '0.0.0.0', token: 'sekrit-token-123' } });
     const url = `ws://127.0.0.1:${daemon.port}/ws`;
     const status = await new Promise<number>((resolve, reject) => {
       const ws = new WebSocket(url);
@@ -215,6 +205,6 @@ describe('token check on upgrade', () => {
   });
 
   it('refuses to start on a non-loopback bind without a token', async () => {
-    await expect(idleDaemon(dir, { http: { host: '0.0.0.0' } })).rejects.toBeInstanceOf(ConfigError);
+    await expect(daemons.start({ http: { host: '0.0.0.0' } })).rejects.toBeInstanceOf(ConfigError);
   });
 });

@@ -10,19 +10,14 @@ import {
   raiseAlert,
   resolveAlert,
 } from '../../../lib/alerts/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 
 let dir: string;
 let db: Db;
 beforeEach(async () => {
-  dir = makeTmpDir();
-  db = openStateDb(await createStateDb(dir));
+  ({ dir, db } = await setUpStateDb());
 });
-afterEach(() => {
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }));
 
 const base = {
   alertname: 'DiskSpaceLow',

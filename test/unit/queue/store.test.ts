@@ -4,8 +4,7 @@ import type { Db } from '../../../lib/db/index.js';
 import { InvalidStateError, LeaseLostError, NotFoundError, ValidationError } from '../../../lib/errors.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
 import { enqueue, queueMetrics, SqliteQueueStore, type Lease } from '../../../lib/queue/index.js';
-import { createStateDb, openStateDb } from '../../fixtures/queue/state-db.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 let dir: string;
@@ -15,16 +14,12 @@ let registry: Registry;
 let store: SqliteQueueStore;
 
 beforeEach(async () => {
-  dir = makeTmpDir();
-  db = openStateDb(await createStateDb(dir));
+  ({ dir, db } = await setUpStateDb());
   clock = new ManualClock(T0);
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
   store = new SqliteQueueStore(db, { clock, metrics: queueMetrics(registry, ['q']) });
 });
-afterEach(() => {
-  db.close();
-  removeTmpDir(dir);
-});
+afterEach(() => tearDownStateDb({ dir, db }));
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = await registry.getSingleMetric(name)!.get();
