@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import YAML from 'yaml';
+import type { Config } from '../../lib/config/index.js';
 import { UsageError } from '../util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -187,9 +188,7 @@ export function register(program: Command): void {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
-      const sim = o.simulate
-        ? runSimulator(cfg.streamingConverter.incomingDir, o, stop.signal)
-        : Promise.resolve();
+      const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
         stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
@@ -204,23 +203,41 @@ export function register(program: Command): void {
     });
 }
 
-async function runSimulator(incomingDir: string, o: DevOpts, signal: AbortSignal): Promise<void> {
+/** DSA-110 writes one observation every ~309 s. */
+const OBSERVATION_S = 309;
+/** Observations replayed at start-up (about an hour), so `npm start` shows work at once. */
+const BACKLOG_GROUPS = 12;
+
+async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promise<void> {
   const { simulate } = await import('../../lib/sim/index.js');
+  const { writeObservationImage } = await import('../../lib/sim/fits-images.js');
+  const { openDb } = await import('../../lib/db/index.js');
+  // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
+  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
+  const imageDir = path.join(cfg.dataDir, 'images');
   try {
     const n = await simulate({
-      incomingDir,
+      incomingDir: cfg.streamingConverter.incomingDir,
       groups: num(o.groups, '--groups') ?? Infinity,
       cadenceS: num(o.cadenceS, '--cadence-s') ?? 10,
-      spacingS: 309,
-      startMs: Math.floor(Date.now() / 1000) * 1000,
+      spacingS: OBSERVATION_S,
+      // Replay the last hour at the fast cadence, then keep step with the wall clock like the telescope, so
+      // timestamps stay real (the pointing monitor rejects headers from the future).
+      startMs: Math.floor(Date.now() / 1000) * 1000 - BACKLOG_GROUPS * OBSERVATION_S * 1000,
+      realTime: true,
       jitterS: 2,
       signal,
-      onFile: ({ path: p, subband }) =>
-        subband === 15 &&
-        process.stdout.write(`[simulator] observation complete: ${path.basename(p).slice(0, 19)}\n`),
+      onFile: ({ path: p, subband, group }) => {
+        if (subband !== 15) return;
+        const groupId = path.basename(p).slice(0, 19);
+        writeObservationImage({ dir: imageDir, groupId, seed: group + 1, pipelineDb });
+        process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`);
+      },
     });
     process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
   } catch (e) {
     process.stderr.write(`[simulator] stopped: ${(e as Error).message}\n`);
+  } finally {
+    pipelineDb.close();
   }
 }

@@ -1,9 +1,9 @@
 // contimg simulate: write DSA-110-layout UVH5 subband files (real HDF5) into streamingConverter.incomingDir
 // at a chosen cadence, with optional faults; optionally a simulated FITS image per group.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { requireConfig, UsageError } from '../util.js';
+import type { Db } from '../../lib/db/index.js';
+import { configPath, requireConfig, UsageError } from '../util.js';
 
 interface Opts {
   config?: string;
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       const stop = (): void => ac.abort();
       process.once('SIGINT', stop).once('SIGTERM', stop);
       const imageDir = opts.images ? path.resolve(opts.images) : undefined;
-      const writeImage = imageDir ? await imageWriter(imageDir) : undefined;
+      const images = imageDir ? await imageWriter(imageDir, opts.config) : undefined;
       let lastGroup = -1;
       const n = await simulate({
         incomingDir,
@@ -78,36 +78,31 @@ export function register(program: Command): void {
         signal: ac.signal,
         onFile: ({ path: p, group }) => {
           process.stdout.write(`${p}\n`);
-          if (group !== lastGroup && writeImage) writeImage(path.basename(p).slice(0, 19), group);
+          if (group !== lastGroup && images) images.write(path.basename(p).slice(0, 19), group);
           lastGroup = group;
         },
       });
+      images?.close();
       process.stdout.write(`simulate: wrote ${n} observation(s) into ${incomingDir}\n`);
     });
 }
 
-/** The thumbnail engineer's FITS simulator, when present in this build. */
-async function imageWriter(dir: string): Promise<(groupId: string, group: number) => void> {
-  const mod = (await import('../../lib/sim/fits-images.js')) as {
-    writeSimulatedImage: (o: {
-      dir: string;
-      name: string;
-      nx: number;
-      ny: number;
-      seed?: number;
-      dateObs?: string;
-    }) => string;
-  };
-  fs.mkdirSync(dir, { recursive: true });
-  return (groupId, group) => {
-    const p = mod.writeSimulatedImage({
-      dir,
-      name: `${groupId}-image.fits`,
-      nx: 256,
-      ny: 256,
-      seed: group + 1,
-      dateObs: groupId,
-    });
-    process.stdout.write(`${p}\n`);
+/** One simulated image per observation; registered in the pipeline database when a config names one. */
+async function imageWriter(
+  dir: string,
+  configOpt: string | undefined,
+): Promise<{ write: (groupId: string, group: number) => void; close: () => void }> {
+  const { writeObservationImage } = await import('../../lib/sim/fits-images.js');
+  const cfgFile = configPath(configOpt);
+  let pipelineDb: Db | undefined;
+  if (cfgFile) {
+    const { openDb } = await import('../../lib/db/index.js');
+    // The simulator stands in for the imaging pipeline, the one writer of this database.
+    pipelineDb = openDb({ name: 'pipeline', path: requireConfig(cfgFile).databases.pipeline });
+  }
+  return {
+    write: (groupId, group) =>
+      process.stdout.write(`${writeObservationImage({ dir, groupId, seed: group + 1, pipelineDb })}\n`),
+    close: () => pipelineDb?.close(),
   };
 }

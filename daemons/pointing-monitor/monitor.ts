@@ -196,17 +196,7 @@ export class PointingMonitor {
     }
     const before = this.detector.stable?.decDeg ?? null;
     const res = this.o.db.write((conn) => {
-      const ctx: IngestContext = {
-        conn,
-        nowMs: now,
-        detector: this.detector,
-        detectorCfg: this.detectorCfg,
-        scheduleCfg: this.scheduleCfg,
-        calibrators: this.calibrators,
-        site: this.o.site,
-        envelope: { elMinDeg: this.o.cfg.elMinDeg, elMaxDeg: this.o.cfg.elMaxDeg },
-        reader: `contimg-pointing-monitor/${this.o.version}`,
-      };
+      const ctx = this.ingestCtx(conn, now, `contimg-pointing-monitor/${this.o.version}`);
       const out = ingestObservation(ctx, p.groupId, r.pointing);
       if (out.recorded && this.stale) {
         this.stale = false;
@@ -269,7 +259,8 @@ export class PointingMonitor {
     this.updateTransitGauges(now);
   }
 
-  private ingestCtx(conn: IngestContext['conn'], now: number): IngestContext {
+  /** `reader` names who read the header; only observation rows record it. */
+  private ingestCtx(conn: IngestContext['conn'], now: number, reader = ''): IngestContext {
     return {
       conn,
       nowMs: now,
@@ -279,7 +270,7 @@ export class PointingMonitor {
       calibrators: this.calibrators,
       site: this.o.site,
       envelope: { elMinDeg: this.o.cfg.elMinDeg, elMaxDeg: this.o.cfg.elMaxDeg },
-      reader: '',
+      reader,
     };
   }
 

@@ -1,6 +1,7 @@
 // Every FITS failure has a code and a retry decision (thumbnail-worker.md §7.2). Codes that describe the
 // file itself are permanent; codes that describe a moment (a file still being written, replaced or gone)
 // are retryable, and the worker's backoff decides how long to wait.
+import fs from 'node:fs';
 import { PermanentError, RetryableError, type ContimgError } from '../errors.js';
 
 export const PERMANENT_CODES = [
@@ -62,6 +63,15 @@ export function ioError(e: unknown, path: string): ContimgError {
     path,
     errno: typeof code === 'string' ? code : undefined,
   });
+}
+
+/** Open a file read-only; a failure to open becomes its FITS error (see ioError). */
+export function openForRead(path: string): number {
+  try {
+    return fs.openSync(path, 'r');
+  } catch (e) {
+    throw ioError(e, path);
+  }
 }
 
 /** The FITS code carried by an error, or undefined for errors that did not come from lib/fits. */

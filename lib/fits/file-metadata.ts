@@ -1,6 +1,6 @@
 // Metadata of a file's first image HDU without reading pixels (header blocks only).
 import fs from 'node:fs';
-import { ioError } from './errors.js';
+import { openForRead } from './errors.js';
 import { findFirstImage } from './hdu.js';
 import { extractMetadata, type FitsMetadata } from './metadata.js';
 
@@ -8,12 +8,7 @@ export function headerMetadata(
   path: string,
   opts: { maxBlocks?: number } = {},
 ): FitsMetadata & { hdu: number } {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw ioError(e, path);
-  }
+  const fd = openForRead(path);
   try {
     const hdu = findFirstImage(fd, { maxBlocks: opts.maxBlocks });
     return { hdu: hdu.index, ...extractMetadata(hdu.header) };

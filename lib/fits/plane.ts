@@ -2,7 +2,7 @@
 // memory is bounded by the strip size whatever the image size. Plane k of axes 3..N starts at
 // dataStart + k·NAXIS1·NAXIS2·bpp. Rows arrive in FITS order: y = 0 is the bottom row.
 import fs from 'node:fs';
-import { fitsError, ioError } from './errors.js';
+import { fitsError, ioError, openForRead } from './errors.js';
 import { alignedBuffer, createDecoder, type Pixels } from './decode.js';
 import { fstatFingerprint, type Fingerprint } from './fingerprint.js';
 import { findFirstImage, type HduInfo } from './hdu.js';
@@ -32,12 +32,7 @@ export interface OpenImageOptions {
 
 /** Open a FITS file and locate its first image HDU; the caller must close() it. */
 export function openImage(path: string, opts: OpenImageOptions = {}): OpenImage {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw ioError(e, path);
-  }
+  const fd = openForRead(path);
   try {
     const fingerprint = fstatFingerprint(fd, path);
     const hdu = findFirstImage(fd, {

@@ -2,6 +2,7 @@
 // STOKES; NAXIS3 = NAXIS4 = 1), Gaussian noise, point sources convolved with an elliptical beam, BMAJ/BMIN/
 // BPA, and NaN outside the primary-beam circle (radius 0.48·N), like the research file's gen.py. Rows are
 // generated and written in strips, so an 8192² image needs no more memory than a 4096² one.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../db/index.js';
 import { writeFitsImage, type HeaderCard } from '../fits/write.js';
@@ -193,4 +194,28 @@ export function insertImageRow(
       );
     return Number(info.lastInsertRowid);
   });
+}
+
+/**
+ * The image the imaging pipeline would make of one observation: written under dir as `<groupId>-image.fits`
+ * and, when a pipeline database is given, registered in `images` the way the pipeline does, so the
+ * thumbnail worker picks it up.
+ */
+export function writeObservationImage(o: {
+  dir: string;
+  groupId: string;
+  seed: number;
+  pipelineDb?: Db;
+}): string {
+  fs.mkdirSync(o.dir, { recursive: true });
+  const imagePath = writeSimulatedImage({
+    dir: o.dir,
+    name: `${o.groupId}-image.fits`,
+    nx: 256,
+    ny: 256,
+    seed: o.seed,
+    dateObs: o.groupId,
+  });
+  if (o.pipelineDb) insertImageRow(o.pipelineDb, imagePath, { msPath: `${o.groupId}.ms`, imsize: 256 });
+  return imagePath;
 }

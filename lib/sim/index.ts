@@ -4,6 +4,7 @@ export {
   jitterSeconds,
   parseFault,
   simulate,
+  waitBeforeGroupMs,
   writeGroup,
   type Fault,
   type FaultKind,

@@ -45,6 +45,22 @@ export interface SimOptions {
   signal?: AbortSignal;
   /** Called after each file appears under its final name. */
   onFile?: (file: { path: string; group: number; subband: number }) => void;
+  /**
+   * Real-time pacing: an observation is written once its data would be complete on the telescope (its start
+   * plus spacingS), never sooner than cadenceS after the previous one. A start in the past therefore replays
+   * a backlog at cadenceS, then the simulator keeps step with the wall clock.
+   */
+  realTime?: boolean;
+  /** Wall clock for real-time pacing (ms); injectable for tests. */
+  now?: () => number;
+}
+
+/** How long to wait before writing group g (g > 0). */
+export function waitBeforeGroupMs(o: SimOptions, g: number, nowMs: number): number {
+  const cadenceMs = o.cadenceS * 1000;
+  if (!o.realTime) return cadenceMs;
+  const completeAt = o.startMs + (g + 1) * (o.spacingS ?? o.cadenceS) * 1000;
+  return Math.max(cadenceMs, completeAt - nowMs);
 }
 
 /** Parse `kind[@group[:subband]]`, e.g. `missing-subband@2:7`. */
@@ -131,11 +147,12 @@ export async function writeGroup(o: SimOptions, group: number): Promise<string[]
   return written;
 }
 
-/** Write `groups` observations, one every cadenceS (the first at once). Stops early when aborted. */
+/** Write `groups` observations, the first at once, then paced (see realTime). Stops early when aborted. */
 export async function simulate(o: SimOptions): Promise<number> {
   let done = 0;
+  const now = o.now ?? Date.now;
   for (let g = 0; g < o.groups; g++) {
-    if (g > 0 && (await pause(o.cadenceS * 1000, o.signal))) break;
+    if (g > 0 && (await pause(waitBeforeGroupMs(o, g, now()), o.signal))) break;
     if (o.signal?.aborted) break;
     await writeGroup(o, g);
     done++;

@@ -4,7 +4,6 @@
 // indexed: /metrics, the /ws event stream and the pointing tables along one timeline, then SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import WebSocket from 'ws';
 import YAML from 'yaml';
 import { simulate } from '../../lib/sim/index.js';
 import { freshDatabases } from '../helpers/db.js';
+import { freePort } from '../helpers/net.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -25,17 +25,6 @@ interface Proc {
   port: number;
   out: () => string;
   exited: Promise<{ code: number | null }>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function start(main: string, config: string, port: number): Promise<Proc> {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDb } from '../../lib/db/index.js';
 import { insertImageRow, writeSimulatedImage } from '../../lib/sim/fits-images.js';
+import { freePort } from '../helpers/net.js';
 import { REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeEnv, query, type Env } from '../integration/thumbnails/harness.js';
@@ -24,16 +25,6 @@ afterEach(async () => {
   if (env) removeTmpDir(env.dir);
   env = undefined;
 });
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('thumbnail-worker daemon (built)', () => {
   it('renders simulated images from pipeline rows, north up, and drains on SIGTERM', async () => {

@@ -1,11 +1,11 @@
 // `contimg run` (daemon resolution and its errors) and `contimg status` against a running fixture daemon.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDaemonRun } from '../../../cli/commands/run.js';
 import { runCli } from '../../helpers/cli.js';
 import { freshDatabases } from '../../helpers/db.js';
+import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startChild, writeConfig, type DaemonChild } from './helpers.js';
@@ -54,14 +54,6 @@ describe('contimg run', () => {
     expect(r.stderr).toMatch(/cannot read config file/);
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 describe('contimg status', () => {
   it('reports a running daemon ready, the others down, and both schema versions', async () => {

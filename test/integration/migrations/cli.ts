@@ -1,4 +1,5 @@
-// Run the real `contimg` CLI as a child process (through tsx, from the source tree) and collect its output.
+// Helpers for the migration tests (fixture sets, /proc checks, read-only access); the CLI runner itself
+// lives in test/helpers/cli.ts and is re-exported here.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';

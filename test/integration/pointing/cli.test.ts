@@ -1,29 +1,15 @@
 // §5.9 test 10 (CLI side) and the command shapes of lst, transits and pointing, through the BUILT CLI
 // (dist/cli/contimg.js) as an operator runs it: no daemon, and no config file unless the test passes one.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { runCli } from '../../helpers/cli.js';
 import { freshDatabases } from '../../helpers/db.js';
-import { makeTmpDir, REPO_ROOT, removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
+import { makeTmpDir, removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
 
-const run = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist/cli/contimg.js');
-const env = { ...process.env };
-delete env.CONTIMG_CONFIG;
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { env, cwd: REPO_ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, { built: true });
 const json = async (args: string[]) => {
   const r = await cli([...args, '--json']);
   expect(r.stderr).toBe('');

@@ -1,19 +1,18 @@
 // The contimg commands of this area, run as processes on the built CLI, with the exact JSON shapes.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
-import { REPO_ROOT, removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
+import { runCli } from '../../helpers/cli.js';
+import { removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
 import { decodePng } from '../../unit/fits/helpers.js';
 import { makeEnv, query, type Env } from './harness.js';
 
-const CLI = path.join(REPO_ROOT, 'dist/cli/contimg.js');
 const run = async (...args: string[]): Promise<unknown> => {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], { maxBuffer: 1 << 22 });
-  return JSON.parse(stdout);
+  const r = await runCli(args, { built: true });
+  if (r.code !== 0) throw new Error(`contimg ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 };
 const oracle = JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'fits/oracle-astropy.json'), 'utf8')) as {
   files: Record<

@@ -1,19 +1,18 @@
 // Real processes on the built code (npm test builds first): two workers on one database never render the
 // same row (§7.8 test 11), and an 8192² render stays within 160 MB peak RSS in its own process (test 8).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFitsImage } from '../../../lib/fits/index.js';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
+import { runCli } from '../../helpers/cli.js';
 import { REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { makeEnv, query, type Env } from './harness.js';
 
 const MAIN = path.join(REPO_ROOT, 'dist/daemons/thumbnail-worker/main.js');
-const CLI = path.join(REPO_ROOT, 'dist/cli/contimg.js');
 
 let env: Env | undefined;
 const children: ChildProcess[] = [];
@@ -91,12 +90,9 @@ describe('thumbnail worker processes', () => {
       },
     });
     const out = path.join(env.dir, 'big.png');
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [CLI, 'thumbnail', big, '--out', out, '--json'],
-      { maxBuffer: 1 << 20 },
-    );
-    const r = JSON.parse(stdout) as { width: number; height: number; peakRssBytes: number };
+    const run = await runCli(['thumbnail', big, '--out', out, '--json'], { built: true, timeoutMs: 180_000 });
+    expect(run.code).toBe(0);
+    const r = JSON.parse(run.stdout) as { width: number; height: number; peakRssBytes: number };
     expect([r.width, r.height]).toEqual([512, 512]);
     expect(r.peakRssBytes).toBeLessThanOrEqual(160 * 1024 * 1024);
     expect(fs.statSync(out).size).toBeGreaterThan(0);

@@ -32,7 +32,8 @@ afterEach(async () => {
 
 const sim = (e: Env, name: string, seed = 1): string =>
   writeSimulatedImage({ dir: e.imagesDir, name, nx: 96, ny: 80, seed, nSources: 5 });
-const done = (e: Env, p: string) => () => rowFor(e, p)?.status === 'done' && rowFor(e, p);
+const inStatus = (e: Env, p: string, status: string) => () => rowFor(e, p)?.status === status && rowFor(e, p);
+const done = (e: Env, p: string) => inStatus(e, p, 'done');
 
 describe('thumbnail worker', () => {
   it('renders images rows that match the globs, stores metadata and emits thumbnail.updated; psf is left out', async () => {
@@ -75,7 +76,7 @@ describe('thumbnail worker', () => {
     fs.writeFileSync(bad, Buffer.alloc(5760, 0x41));
     addImageRow(env, bad);
     daemon = await startInProcess(env);
-    const row = await waitFor(() => rowFor(env!, bad)?.status === 'failed' && rowFor(env!, bad), {
+    const row = await waitFor(inStatus(env, bad, 'failed'), {
       what: 'failed row',
     });
     expect([row.error_code, row.attempts, row.png_path]).toEqual(['NOT_FITS', 1, null]);
@@ -98,7 +99,7 @@ describe('thumbnail worker', () => {
     addImageRow(env, young);
     addImageRow(env, tiny);
     daemon = await startInProcess(env);
-    const t = await waitFor(() => rowFor(env!, tiny)?.status === 'failed' && rowFor(env!, tiny), {
+    const t = await waitFor(inStatus(env, tiny, 'failed'), {
       what: 'tiny failed',
     });
     expect([t.error_code, t.attempts]).toEqual(['TOO_SMALL', 1]);
@@ -161,7 +162,7 @@ describe('thumbnail worker', () => {
     addImageRow(env, nan);
     addImageRow(env, flat);
     daemon = await startInProcess(env);
-    const s = await waitFor(() => rowFor(env!, nan)?.status === 'skipped' && rowFor(env!, nan), {
+    const s = await waitFor(inStatus(env, nan, 'skipped'), {
       what: 'skipped',
     });
     expect([s.error_code, s.attempts]).toEqual(['ALL_NONFINITE', 1]);

@@ -1,7 +1,7 @@
 // §7.8 test 12: header metadata on the WSClean-like simulated header and the real files.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headerMetadata, writeFitsImage } from '../../../lib/fits/index.js';
+import { headerMetadata, writeFitsImage, type HeaderCard } from '../../../lib/fits/index.js';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
 import { makeTmpDir, removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
 
@@ -10,6 +10,13 @@ beforeAll(() => (dir = makeTmpDir('fits-meta-')));
 afterAll(() => removeTmpDir(dir));
 
 const real = (f: string): string => path.join(SHARED_DATA, 'fits', f);
+
+/** A 4×4 all-zero image whose header carries `cards`: the tests here only read headers. */
+function cardsOnly(name: string, cards: HeaderCard[]): string {
+  const p = path.join(dir, name);
+  writeFitsImage({ path: p, bitpix: -32, axes: [4, 4], cards, row: () => new Float32Array(4) });
+  return p;
+}
 
 describe('extractMetadata', () => {
   it('WSClean-like header: beam in arcsec, freq from the FREQ axis, bandwidth = |CDELT3|, RA/Dec, WSC block', () => {
@@ -55,21 +62,14 @@ describe('extractMetadata', () => {
   });
 
   it('Galactic axes go to glon/glat, never ra/dec; a non-ISO DATE-OBS is kept raw with a null ISO field', () => {
-    const p = path.join(dir, 'gal.fits');
-    writeFitsImage({
-      path: p,
-      bitpix: -32,
-      axes: [4, 4],
-      cards: [
-        ['CTYPE1', 'GLON-SIN'],
-        ['CRVAL1', 30.5],
-        ['CTYPE2', 'GLAT-SIN'],
-        ['CRVAL2', -0.25],
-        ['DATE-OBS', '19930417'],
-        ['CTYPE3', 'LAMBDA'],
-      ],
-      row: () => new Float32Array(4),
-    });
+    const p = cardsOnly('gal.fits', [
+      ['CTYPE1', 'GLON-SIN'],
+      ['CRVAL1', 30.5],
+      ['CTYPE2', 'GLAT-SIN'],
+      ['CRVAL2', -0.25],
+      ['DATE-OBS', '19930417'],
+      ['CTYPE3', 'LAMBDA'],
+    ]);
     const m = headerMetadata(p);
     expect([m.raDeg, m.decDeg]).toEqual([null, null]);
     expect([m.glonDeg, m.glatDeg]).toEqual([30.5, -0.25]);
@@ -79,18 +79,11 @@ describe('extractMetadata', () => {
   });
 
   it('AIPS: the beam comes from the last CLEAN HISTORY line (degrees); CONVL lines (arcsec) are ignored', () => {
-    const p = path.join(dir, 'aips.fits');
-    writeFitsImage({
-      path: p,
-      bitpix: -32,
-      axes: [4, 4],
-      cards: [
-        ['HISTORY', 'AIPS   CLEAN BMAJ=  1.0000E-03 BMIN=  5.0000E-04 BPA=  10.00'],
-        ['HISTORY', 'AIPS   CLEAN BMAJ=  2.0000E-03 BMIN=  1.0000E-03 BPA= -45.50'],
-        ['HISTORY', 'CONVL BMAJ=  30.0000 BMIN=  20.0000 BPA=  0.00'],
-      ],
-      row: () => new Float32Array(4),
-    });
+    const p = cardsOnly('aips.fits', [
+      ['HISTORY', 'AIPS   CLEAN BMAJ=  1.0000E-03 BMIN=  5.0000E-04 BPA=  10.00'],
+      ['HISTORY', 'AIPS   CLEAN BMAJ=  2.0000E-03 BMIN=  1.0000E-03 BPA= -45.50'],
+      ['HISTORY', 'CONVL BMAJ=  30.0000 BMIN=  20.0000 BPA=  0.00'],
+    ]);
     const m = headerMetadata(p);
     expect(m.beamSource).toBe('aips-history');
     expect([m.bmajDeg, m.bminDeg, m.bpaDeg]).toEqual([2e-3, 1e-3, -45.5]);

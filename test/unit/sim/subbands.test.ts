@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jitterSeconds, parseFault, simulate, writeGroup } from '../../../lib/sim/index.js';
+import {
+  jitterSeconds,
+  parseFault,
+  simulate,
+  waitBeforeGroupMs,
+  writeGroup,
+} from '../../../lib/sim/index.js';
 import { checkObservation, inspectUvh5, readUvh5Header } from '../../../lib/uvh5/index.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
@@ -85,5 +91,14 @@ describe('the simulator', () => {
     expect(n).toBeLessThanOrEqual(2);
     expect(fs.existsSync(path.join(dir, '2025-06-01T12:05:09_sb00.hdf5'))).toBe(true);
     expect(fs.existsSync(path.join(dir, '2025-06-01T12:10:18_sb00.hdf5'))).toBe(false);
+  });
+
+  it('real-time pacing replays a backlog at the cadence, then waits for each observation to complete', () => {
+    const o = { incomingDir: dir, groups: 10, cadenceS: 5, spacingS: 309, startMs: T0, realTime: true };
+    // Group 1 (starting T0 + 309 s) is complete at T0 + 618 s.
+    expect(waitBeforeGroupMs(o, 1, T0 + 3_600_000)).toBe(5_000); // long past: backlog at the cadence
+    expect(waitBeforeGroupMs(o, 1, T0 + 600_000)).toBe(18_000); // 18 s before it completes
+    expect(waitBeforeGroupMs(o, 1, T0 + 617_000)).toBe(5_000); // never sooner than the cadence
+    expect(waitBeforeGroupMs({ ...o, realTime: false }, 1, T0 + 600_000)).toBe(5_000);
   });
 });
