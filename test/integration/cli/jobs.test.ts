@@ -19,10 +19,18 @@ beforeAll(async () => {
   dir = makeTmpDir();
   const { statePath, pipelinePath } = await freshDatabases(dir);
   config = path.join(dir, 'contimg.yaml');
-  fs.writeFileSync(config, `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`);
+  fs.writeFileSync(
+    config,
+    `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`,
+  );
   db = openDb({ name: 'state', path: statePath });
   store = new SqliteQueueStore(db);
-  deadId = store.enqueue({ queue: 'thumbnails', kind: 'render', payload: { path: '/x.fits' }, maxAttempts: 1 }).job.id;
+  deadId = store.enqueue({
+    queue: 'thumbnails',
+    kind: 'render',
+    payload: { path: '/x.fits' },
+    maxAttempts: 1,
+  }).job.id;
   const [claimed] = store.claim({ queue: 'thumbnails', owner: 'test', leaseMs: 60_000, limit: 1 });
   store.fail(claimed.lease, new Error('NOT_FITS: bad signature'), { retryable: false });
   queuedId = store.enqueue({ queue: 'conversions', kind: 'convert', payload: { group: 'g1' } }).job.id;
@@ -36,7 +44,9 @@ describe('contimg jobs', () => {
   it('lists jobs as JSON, filtered by state', async () => {
     const all = await runCli(['jobs', 'list', '--config', config, '--json']);
     expect(all.code).toBe(0);
-    expect((JSON.parse(all.stdout) as { id: number }[]).map((j) => j.id).sort()).toEqual([deadId, queuedId].sort());
+    expect((JSON.parse(all.stdout) as { id: number }[]).map((j) => j.id).sort()).toEqual(
+      [deadId, queuedId].sort(),
+    );
     const dead = await runCli(['jobs', 'list', '--config', config, '--state', 'dead', '--json']);
     const rows = JSON.parse(dead.stdout) as { id: number; lastError: string }[];
     expect(rows.map((j) => j.id)).toEqual([deadId]);
