@@ -71,7 +71,18 @@ export class Housekeeping {
    */
   private deadWhileConverting(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
     for (const g of S.groupsInState(conn, 'converting')) {
-      if (jobView(conn, g.job_id)?.state !== 'dead' || S.openAttemptOf(conn, g.id)) continue;
+      const jobState = jobView(conn, g.job_id)?.state;
+      if (S.openAttemptOf(conn, g.id)) continue;
+      // `contimg jobs cancel` on a running conversion: the converter was stopped when its lease was lost;
+      // the group follows its job to failed (else it is stuck: neither requeueable nor abandonable).
+      if (jobState === 'cancelled') {
+        const error = 'conversion job cancelled by an operator';
+        S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'cancelled' });
+        emit(conn, 'failed', { groupId: g.group_id, outcome: 'cancelled', error }, now);
+        this.ctx.log.warn({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
+        continue;
+      }
+      if (jobState !== 'dead') continue;
       const error = 'lease expired on the last attempt';
       S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'crashed' });
       emit(conn, 'failed', { groupId: g.group_id, outcome: 'crashed', error }, now);
