@@ -134,4 +134,21 @@ describe('conversions job lease', () => {
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed again' });
     expect(conversionJobs(env)).toMatchObject([{ id: job.id, state: 'dead', attempts: 1 }]);
   });
+  it('a running conversion cancelled through the queue (contimg jobs cancel) stops the converter and fails the group', async () => {
+    env = await makeEnv({ leaseS: 1, converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
+    d = await startInProcess(env);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter started' });
+    const [job] = conversionJobs(env);
+    const db = openDb({ name: 'state', path: env.statePath });
+    try {
+      expect(new SqliteQueueStore(db).cancel(job.id).state).toBe('cancelled');
+    } finally {
+      db.close();
+    }
+    await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 20_000 });
+    expect(groups(env)[0].error).toBe('conversion job cancelled by an operator');
+    expect(query(env, 'SELECT 1 FROM converter_attempts WHERE ended_at IS NULL')).toHaveLength(0);
+    expect(pidAlive(fakeLog(env).find((l) => l.event === 'start')!.pid)).toBe(false);
+  });
 });
