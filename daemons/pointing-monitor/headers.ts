@@ -41,6 +41,8 @@ export function pendingFromDir(dir: string, sinceMs: number, sizes: Map<string, 
     return [];
   }
   const out: PendingHeader[] = [];
+  // Only files still listed and inside the window keep an entry: the map must not grow with every file ever seen.
+  const live = new Set<string>();
   for (const name of names) {
     const m = SB00.exec(name);
     if (!m) continue;
@@ -55,8 +57,10 @@ export function pendingFromDir(dir: string, sinceMs: number, sizes: Map<string, 
     }
     const prev = sizes.get(p);
     sizes.set(p, size);
+    live.add(p);
     if (prev === size && size > 0) out.push({ groupId: m[1], path: p, tsMs });
   }
+  for (const p of sizes.keys()) if (!live.has(p)) sizes.delete(p);
   return out.sort((a, b) => a.tsMs - b.tsMs);
 }
 

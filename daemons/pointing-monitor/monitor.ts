@@ -68,7 +68,8 @@ export class PointingMonitor {
   private lastStatusKey = '';
   /** The end of the range the schedule was last computed for. */
   private scheduledToMs = 0;
-  private readonly failed = new Set<string>();
+  /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
+  private readonly failed = new Map<string, number>();
   private readonly dirSizes = new Map<string, number>();
   readonly windows: TransitWindows;
   readonly detectorCfg: DetectorConfig;
@@ -157,7 +158,8 @@ export class PointingMonitor {
   poll(): number {
     const now = this.o.clock.now();
     const since = now - this.o.cfg.backfillHours * HOUR_MS;
-    let pending: PendingHeader[] = this.o.db.read((c) => pendingFromIndex(c, since, 200));
+    for (const [p, tsMs] of this.failed) if (tsMs < since) this.failed.delete(p);
+    let pending: PendingHeader[] = this.pendingIndexed(since);
     if (pending.length === 0 && this.o.cfg.incomingDir && this.o.db.read((c) => indexIsEmpty(c))) {
       const known = this.o.db.read(
         (c) =>
@@ -182,6 +184,20 @@ export class PointingMonitor {
     return recorded;
   }
 
+  /**
+   * Pending sb00 rows in time order, paged past files that failed for good: a run of 200 rejected headers
+   * must not hide every newer one (they stay pending in the index while their rows are in the window).
+   */
+  private pendingIndexed(since: number): PendingHeader[] {
+    const PAGE = 200;
+    for (let cursor = since; ;) {
+      const page = this.o.db.read((c) => pendingFromIndex(c, cursor, PAGE));
+      const usable = page.filter((p) => !this.failed.has(p.path));
+      if (usable.length > 0 || page.length < PAGE) return usable;
+      cursor = page[page.length - 1].tsMs + 1;
+    }
+  }
+
   private processHeader(p: PendingHeader): boolean {
     const m = this.o.metrics;
     const t0 = this.o.clock.monotonic();
@@ -190,20 +206,20 @@ export class PointingMonitor {
     m.headerReadSeconds.observe((this.o.clock.monotonic() - t0) / 1000);
     m.headerReads.inc({ result: r.result });
     if (r.result !== 'ok') {
-      if (!r.retryable) this.failed.add(p.path);
+      if (!r.retryable) this.failed.set(p.path, p.tsMs);
       this.o.log.warn({ path: p.path, result: r.result, detail: r.detail }, 'sb00 header not used');
       return false;
     }
     const before = this.detector.stable?.decDeg ?? null;
+    // The flag follows the alert only once the transaction committed (a rollback keeps both as they were).
+    const wasStale = this.stale;
     const res = this.o.db.write((conn) => {
       const ctx = this.ingestCtx(conn, now, `contimg-pointing-monitor/${this.o.version}`);
       const out = ingestObservation(ctx, p.groupId, r.pointing);
-      if (out.recorded && this.stale) {
-        this.stale = false;
-        resolveDataStale(conn, now, r.pointing.midUtc);
-      }
+      if (out.recorded && wasStale) resolveDataStale(conn, now, r.pointing.midUtc);
       return out;
     });
+    if (res.recorded && wasStale) this.stale = false;
     this.detector = res.detector;
     this.lastHeaderMs = now;
     this.lastObservationMs = Math.max(this.lastObservationMs ?? 0, r.pointing.midUtcMs);
@@ -309,9 +325,9 @@ export class PointingMonitor {
       model: this.scheduleCfg.model,
     });
     const key = statusKey(snap);
+    const becameStale = snap.stale && !this.stale;
     this.o.db.write((c) => {
-      if (snap.stale && !this.stale) {
-        this.stale = true;
+      if (becameStale) {
         raiseDataStale(c, now, {
           silentForSec: Math.round((now - this.lastHeaderMs) / 1000),
           staleAfterS: this.o.cfg.staleAfterS,
@@ -323,6 +339,7 @@ export class PointingMonitor {
       if (key !== this.lastStatusKey)
         appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
     });
+    if (becameStale) this.stale = true;
     this.lastStatusKey = key;
     this.o.metrics.dataStale.set(this.stale ? 1 : 0);
     this.updateTransitGauges(now);

@@ -27,6 +27,9 @@ export interface WindowTimerOptions {
   onError?: (e: unknown) => void;
 }
 
+const RETRY_MS = 1_000;
+const GIVE_UP_MS = 60_000;
+
 export const edgeKey = (kind: EdgeKind, t: Pick<ScheduledTransit, 'name' | 'model' | 'transitMs'>): string =>
   `${t.name}|${t.model}|${Math.round(t.transitMs / 60_000)}|${kind}`;
 
@@ -36,6 +39,8 @@ export class WindowTimer {
   private readonly emitted = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** After a failed edge write: do not fire again before this (the failed edges are retried then). */
+  private retryAtMs = 0;
 
   constructor(opts: WindowTimerOptions) {
     this.o = opts;
@@ -45,6 +50,9 @@ export class WindowTimer {
   setTransits(transits: readonly ScheduledTransit[]): void {
     const now = this.o.clock.now();
     const grace = this.o.graceMs ?? 2_000;
+    // Edges already armed and not yet fired stay due however late they are now (a busy event loop must not
+    // make a recompute drop them); the grace only limits edges this timer has never armed.
+    const armed = new Set(this.edges.map((e) => edgeKey(e.kind, e.transit)));
     const edges: WindowEdge[] = [];
     for (const t of transits) {
       if (!t.eligible) continue;
@@ -55,7 +63,7 @@ export class WindowTimer {
       ];
       for (const e of all) {
         if (this.emitted.has(edgeKey(e.kind, t)) || this.o.isEmitted?.(e)) continue;
-        if (e.atMs < now - grace) {
+        if (e.atMs < now - grace && !armed.has(edgeKey(e.kind, t))) {
           if (e.kind !== 'window_open' || now > t.windowEndMs) continue;
           e.late = true;
         }
@@ -81,23 +89,31 @@ export class WindowTimer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.stopped || this.edges.length === 0) return;
-    const delay = Math.max(0, Math.min(this.edges[0].atMs - this.o.clock.now(), this.o.maxSleepMs ?? 60_000));
+    const now = this.o.clock.now();
+    const due = Math.max(this.edges[0].atMs, this.retryAtMs);
+    const delay = Math.max(0, Math.min(due - now, this.o.maxSleepMs ?? 60_000));
     this.timer = setTimeout(() => this.fire(), delay);
   }
 
   private fire(): void {
     this.timer = undefined;
     const now = this.o.clock.now();
+    const failed: WindowEdge[] = [];
     while (this.edges.length && (this.edges[0].late || this.edges[0].atMs <= now + 1)) {
       const e = this.edges.shift() as WindowEdge;
       this.emitted.add(edgeKey(e.kind, e.transit));
       try {
         this.o.onEdge(e, now);
       } catch (err) {
-        // A failed write must not stop the timer: the caller logs and counts; the next edge still fires.
+        // A failed write must not stop the timer (the next edge still fires) nor lose this edge: it is
+        // retried RETRY_MS later while it is younger than GIVE_UP_MS (e.g. a database busy for a while).
         this.o.onError?.(err);
+        this.emitted.delete(edgeKey(e.kind, e.transit));
+        if (now - e.atMs < GIVE_UP_MS) failed.push(e);
       }
     }
+    this.retryAtMs = failed.length ? now + RETRY_MS : 0;
+    this.edges.unshift(...failed);
     if (this.emitted.size > 10_000) this.emitted.clear();
     this.arm();
   }

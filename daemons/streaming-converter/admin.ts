@@ -165,7 +165,10 @@ function requeueJob(
     return;
   }
   cancelQueued(queue, conn, g.job_id);
-  if (to === 'ready') enqueueConversion(conn, g, maxAttempts ?? prev?.maxAttempts ?? 3, now, g.job_id);
+  // The parent link only when the previous job still exists: retention may have pruned it (parent_id is a
+  // foreign key, so a dangling id would make every later requeue of this group fail).
+  if (to === 'ready')
+    enqueueConversion(conn, g, maxAttempts ?? prev?.maxAttempts ?? 3, now, prev ? g.job_id : null);
 }
 
 const ABANDONABLE: GroupState[] = ['collecting', 'ready', 'retry_wait', 'incomplete', 'failed'];

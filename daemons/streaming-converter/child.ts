@@ -133,6 +133,9 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
       if (child.pid !== undefined) o.onSpawn(child.pid);
       if (o.signal.aborted) stop('abort');
     });
+    // The leader is gone: stop what it left behind now, or a descendant holding stdout/stderr open would
+    // keep 'close' (and the attempt) waiting forever, out of reach of the timeout.
+    child.once('exit', () => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'));
     child.once('close', (code, sig) => finish({ exitCode: code, signal: sig }));
   });
 }

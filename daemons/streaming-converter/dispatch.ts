@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { env as processEnv, pid as ownPid } from 'node:process';
+import { pause } from '../../lib/clock.js';
 import { LeaseLostError } from '../../lib/errors.js';
 import type { ClaimedJob, Lease } from '../../lib/queue/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
@@ -47,6 +48,9 @@ export function attemptDir(scratchDir: string, groupId: string, attempt: number)
 export function outputPathFor(outputDir: string, template: string, groupId: string): string {
   return path.join(outputDir, template.replaceAll('{group}', groupId));
 }
+
+/** Tries to record a finished attempt's outcome before leaving it to recovery (1 s, 2 s, … apart). */
+const SETTLE_TRIES = 5;
 
 const DISPATCHABLE: readonly GroupState[] = ['ready', 'retry_wait', 'converting', 'failed'];
 
@@ -257,6 +261,9 @@ export class Dispatcher {
       .read((c) => S.validMembers(c, g.id))
       .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
     const renew = this.heartbeat(lease, g.group_id, abort);
+    // A converter whose pid is not in the attempt row could not be found (and stopped) by recovery after a
+    // crash: stop it and count the attempt as a spawn failure. (A throw here would escape the 'spawn' event.)
+    let unrecorded: string | null = null;
     try {
       const res = await runChild({
         argv,
@@ -268,15 +275,35 @@ export class Dispatcher {
         now: () => clock.now(),
         onSpawn: (pid) => {
           const now = clock.now();
-          db.write((c) =>
-            S.recordSpawn(c, attemptId, { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) }, now),
-          );
+          try {
+            db.write((c) =>
+              S.recordSpawn(c, attemptId, { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) }, now),
+            );
+          } catch (e) {
+            unrecorded = `cannot record the converter's pid: ${(e as Error).message}`;
+            this.ctx.log.error(
+              { err: e, groupId: g.group_id, pid },
+              'cannot record converter pid; stopping it',
+            );
+            abort.abort();
+            return;
+          }
           this.ctx.m.dispatchLatency.observe(Math.max(0, now - lastArrival) / 1000);
           this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
         },
       });
       const parsed = usesPlaceholder(cfg.converter.argv, 'result') ? readResult(result) : undefined;
-      this.finish(g, attemptId, attempt, renew.lease(), res, out, parsed);
+      if (unrecorded !== null)
+        return await this.settle(
+          g,
+          attemptId,
+          attempt,
+          renew.lease,
+          spawnFailure(unrecorded),
+          out,
+          undefined,
+        );
+      await this.settle(g, attemptId, attempt, renew.lease, res, out, parsed);
     } finally {
       renew.stop();
     }
@@ -310,6 +337,31 @@ export class Dispatcher {
       (cfg.leaseS * 1000) / 3,
     );
     return { lease: () => lease, stop: () => clearInterval(timer) };
+  }
+
+  /**
+   * Record the outcome, retrying a failed write a few times while the lease is still heartbeated: a finished
+   * conversion left with an open attempt would be taken for a crash by recovery and run a second time.
+   */
+  private async settle(
+    g: S.GroupRow,
+    attemptId: number,
+    attempt: number,
+    lease: () => Lease,
+    res: ChildResult,
+    out: string,
+    result: ResultFile,
+  ): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        return this.finish(g, attemptId, attempt, lease(), res, out, result);
+      } catch (e) {
+        if (i >= SETTLE_TRIES) throw e;
+        this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
+        this.ctx.log.warn({ err: e, groupId: g.group_id, try: i }, 'cannot record the outcome; retrying');
+        await pause(i * 1000);
+      }
+    }
   }
 
   private finish(

@@ -77,7 +77,11 @@ export class Housekeeping {
       // the group follows its job to failed (else it is stuck: neither requeueable nor abandonable).
       if (jobState === 'cancelled') {
         const error = 'conversion job cancelled by an operator';
-        S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'cancelled' });
+        S.casGroup(conn, g.id, 'converting', 'failed', now, {
+          finished_at: now,
+          error,
+          error_code: 'cancelled',
+        });
         emit(conn, 'failed', { groupId: g.group_id, outcome: 'cancelled', error }, now);
         this.ctx.log.warn({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
         continue;

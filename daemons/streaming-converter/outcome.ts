@@ -74,8 +74,6 @@ export function recordOutcome(ctx: Ctx, f: Finished): Outcome {
   });
   const now = clock.now();
   const error = outcome === 'ok' ? null : describe(outcome, f.res, f.result);
-  m.attempts.inc({ outcome });
-  m.conversionSeconds.observe({ outcome }, f.res.durationMs / 1000);
   if (outcome !== 'ok') fs.rmSync(`${f.out}.partial`, { recursive: true, force: true });
   const closeRow = {
     outcome,
@@ -102,6 +100,9 @@ export function recordOutcome(ctx: Ctx, f: Finished): Outcome {
       'job lease lost; outcome not applied',
     );
   }
+  // Counted once the outcome is recorded (the caller retries a failed write).
+  m.attempts.inc({ outcome });
+  m.conversionSeconds.observe({ outcome }, f.res.durationMs / 1000);
   return outcome;
 }
 

@@ -20,7 +20,9 @@ import { globToRegExp, matchesAny } from './presets.js';
 import { KIND, QUEUE, type RenderJobPayload } from './render-job.js';
 import {
   attachJob,
+  failOrphanedRunning,
   finishedAfter,
+  hasOrphanedRunning,
   markFailure,
   markMissing,
   requeue,
@@ -120,8 +122,9 @@ export class Discovery {
 
   private schedule(): number {
     const { state, clock, settleMs } = this.o;
-    const rows = state.read((c) => unscheduled(c, this.o.batch ?? 500));
     const now = clock.now();
+    if (state.read((c) => hasOrphanedRunning(c))) state.write((c) => failOrphanedRunning(c, now));
+    const rows = state.read((c) => unscheduled(c, this.o.batch ?? 500));
     const ready: { id: number; path: string; variant: string; fp: Fingerprint | null; hadJob: boolean }[] =
       [];
     const unsupported: number[] = [];

@@ -262,3 +262,29 @@ export function queueCounts(
     oldestMs: r.oldest === null ? 0 : Math.max(0, now - r.oldest),
   };
 }
+
+/**
+ * Rows left `running` by a render whose job has ended without them: the worker died on the last attempt
+ * (the claim buried the job) or the job was cancelled. Every handler path moves the row out of `running`
+ * before its job finishes, so these rows would otherwise stay `running` for ever. Returns rows moved.
+ */
+export function hasOrphanedRunning(conn: Connection): boolean {
+  return (
+    stmt(
+      conn,
+      `SELECT 1 FROM thumbnails WHERE status = 'running' AND NOT EXISTS (
+         SELECT 1 FROM jobs j WHERE j.id = thumbnails.job_id AND j.state IN ('queued', 'running')) LIMIT 1`,
+    ).get() !== undefined
+  );
+}
+
+export function failOrphanedRunning(conn: Connection, now: number): number {
+  return stmt(
+    conn,
+    `UPDATE thumbnails SET status = 'failed', error_code = 'WORKER_LOST',
+       error_message = 'the render job ended (' || coalesce((SELECT j.state FROM jobs j WHERE j.id = thumbnails.job_id), 'gone')
+         || ') while the row was running: the worker died or the job was cancelled', updated_at = ?
+     WHERE status = 'running' AND NOT EXISTS (
+       SELECT 1 FROM jobs j WHERE j.id = thumbnails.job_id AND j.state IN ('queued', 'running'))`,
+  ).run(now).changes;
+}

@@ -182,6 +182,24 @@ describe('converter failures', () => {
     expect(conversionJobs(env)).toMatchObject([{ id: dead.id, state: 'dead', attempts: 1 }]);
   });
 
+  it('requeue of a converted group whose job retention already pruned converts it again', async () => {
+    env = await makeEnv();
+    d = await startInProcess(env);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
+    const db = openDb({ name: 'state', path: env.statePath });
+    try {
+      const { SqliteQueueStore } = await import('../../../lib/queue/index.js');
+      await waitFor(() => new SqliteQueueStore(db).prune(0) === 1 || undefined, { what: 'job pruned' });
+      expect(conversionJobs(env)).toEqual([]);
+      expect(requeueGroup(db, '2025-06-01T12:00:00', Date.now()).state).toBe('ready');
+    } finally {
+      db.close();
+    }
+    await waitFor(() => fakeLog(env).filter((l) => l.event === 'start').length === 2, { what: 'second run' });
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted again' });
+  });
+
   it('§9.8-13 exit 0 without output is a failure, retried, never a silent success', async () => {
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('noout'), timeoutS: 20 } });
     d = await startInProcess(env);

@@ -151,4 +151,49 @@ describe('conversions job lease', () => {
     expect(query(env, 'SELECT 1 FROM converter_attempts WHERE ended_at IS NULL')).toHaveLength(0);
     expect(pidAlive(fakeLog(env).find((l) => l.event === 'start')!.pid)).toBe(false);
   });
+  it('a converter whose pid cannot be recorded is stopped and the attempt fails (no untracked converter)', async () => {
+    env = await makeEnv({ maxAttempts: 1, converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
+    const raw = new Database(env.statePath);
+    try {
+      raw.exec(`CREATE TRIGGER test_no_pid BEFORE UPDATE OF pid ON converter_attempts
+                BEGIN SELECT RAISE(ABORT, 'test: pid column refused'); END`);
+    } finally {
+      raw.close();
+    }
+    d = await startInProcess(env);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 20_000 });
+    expect(groups(env)[0].error).toContain("cannot record the converter's pid");
+    const start = fakeLog(env).find((l) => l.event === 'start');
+    if (start) expect(pidAlive(start.pid)).toBe(false);
+  });
+  it('an outcome write that fails once is retried: the finished conversion is not run a second time', async () => {
+    env = await makeEnv({ leaseS: 2 });
+    const raw = new Database(env.statePath);
+    try {
+      raw.exec(`CREATE TRIGGER test_no_close BEFORE UPDATE OF ended_at ON converter_attempts
+                BEGIN SELECT RAISE(ABORT, 'test: attempt row refused'); END`);
+    } finally {
+      raw.close();
+    }
+    d = await startInProcess(env);
+    const dispatchErrors = async (): Promise<number> => {
+      const m = d!.deps.registry.getSingleMetric('contimg_converter_loop_errors_total');
+      const { values } = await m!.get();
+      return values.find((v) => v.labels.loop === 'dispatch')?.value ?? 0;
+    };
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(async () => (await dispatchErrors()) >= 1, { what: 'outcome write failed' });
+    const fix = new Database(env.statePath);
+    try {
+      fix.exec('DROP TRIGGER test_no_close');
+    } finally {
+      fix.close();
+    }
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 20_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(
+      query<{ outcome: string }>(env, 'SELECT outcome FROM converter_attempts').map((r) => r.outcome),
+    ).toEqual(['ok']);
+  });
 });

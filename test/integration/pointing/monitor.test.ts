@@ -1,11 +1,14 @@
 // §5.9 tests 8 and 10 (database side): declination changes from real headers indexed in hdf5_files, the
 // rejected-epoch counter, schedule idempotence and the next-transit gauge with a frozen clock.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILTIN_CALIBRATORS, parseUtc } from '../../../lib/astro/index.js';
 import { computeSchedule } from '../../../daemons/pointing-monitor/schedule.js';
 import { upsertTransit } from '../../../daemons/pointing-monitor/store.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { addGroup, harness, metricValue, type Harness } from './helpers.js';
+import { subbandFileName } from '../../../lib/uvh5/index.js';
+import { addGroup, harness, indexFile, metricValue, type Harness } from './helpers.js';
 
 const MIN = 60_000;
 let h: Harness | undefined;
@@ -97,6 +100,29 @@ describe('declination change detection (test 8)', () => {
     );
   });
 
+  it('a run of 200 rejected headers does not hide the newer ones behind it', async () => {
+    dir = makeTmpDir('contimg-pointing-rejrun-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0 + 300 * MIN);
+    h.monitor.init();
+    const bad = addGroup(h.db, dir, t0, 54.5734, { contentStartMs: 86_400_000 });
+    for (let i = 1; i < 200; i++) {
+      const file = path.join(path.dirname(bad), subbandFileName(t0 + i * MIN, 0));
+      fs.copyFileSync(bad, file);
+      indexFile(h.db, file, t0 + i * MIN);
+    }
+    addGroup(h.db, dir, t0 + 250 * MIN, 54.5734);
+    expect(h.monitor.poll()).toBe(0);
+    expect(h.monitor.poll()).toBe(1);
+    expect(count(h, 'SELECT count(*) AS n FROM pointing_observations')).toBe(1);
+    // The failures are forgotten once their files leave the backfill window (6 h): no unbounded growth.
+    const failed = (h.monitor as unknown as { failed: Map<string, number> }).failed;
+    expect(failed.size).toBe(200);
+    h.clock.set(t0 + 10 * 60 * MIN);
+    h.monitor.poll();
+    expect(failed.size).toBe(0);
+  });
+
   it('raises PointingDataStale after staleAfterS and resolves it on the next header', async () => {
     dir = makeTmpDir('contimg-pointing-stale-');
     const t0 = parseUtc('2025-10-02T00:00:00Z');
@@ -117,6 +143,23 @@ describe('declination change detection (test 8)', () => {
       lastObservationUtc: expect.stringMatching(/^2025-10-02T00:12:34/),
     });
     expect(h.monitor.statusTick().stale).toBe(false);
+  });
+});
+
+describe('stale-data alert across a failed write', () => {
+  it('a status write that rolls back does not swallow PointingDataStale: the next tick raises it', async () => {
+    dir = makeTmpDir('contimg-pointing-stale-rb-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0, { staleAfterS: 900 });
+    const hh = h;
+    hh.monitor.init();
+    hh.clock.set(t0 + 16 * MIN);
+    hh.db.write((c) => c.exec('ALTER TABLE pointing_status RENAME TO pointing_status_away'));
+    expect(() => hh.monitor.statusTick()).toThrow();
+    expect(firing(hh, 'PointingDataStale')).toBe(false);
+    hh.db.write((c) => c.exec('ALTER TABLE pointing_status_away RENAME TO pointing_status'));
+    expect(hh.monitor.statusTick().stale).toBe(true);
+    expect(firing(hh, 'PointingDataStale')).toBe(true);
   });
 });
 

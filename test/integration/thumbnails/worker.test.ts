@@ -294,4 +294,26 @@ describe('thumbnail worker', () => {
     await waitFor(done(env, p), { what: 'render after the lease expired' });
     expect(thumbs(env)).toHaveLength(1);
   });
+  it('a worker that died on the last attempt leaves no row running for ever: it fails WORKER_LOST', async () => {
+    env = await makeEnv({ settleS: 0 });
+    const p = sim(env, 'lost-image.fits');
+    addImageRow(env, p);
+    const { SqliteQueueStore } = await import('../../../lib/queue/index.js');
+    discoverOnce(env, (state) => {
+      const [job] = new SqliteQueueStore(state).claim({
+        queue: 'thumbnails',
+        owner: 'dead-worker',
+        leaseMs: 300,
+      });
+      // As the dead worker's handler left it: the row running, the job on its last attempt.
+      state.write((c) => {
+        c.prepare("UPDATE thumbnails SET status = 'running' WHERE job_id = ?").run(job.id);
+        c.prepare('UPDATE jobs SET max_attempts = attempts WHERE id = ?').run(job.id);
+      });
+    });
+    daemon = await startInProcess(env);
+    await waitFor(inStatus(env, p, 'failed'), { what: 'row failed' });
+    expect(rowFor(env, p)?.error_code).toBe('WORKER_LOST');
+    expect(query<{ state: string }>(env, 'SELECT state FROM jobs')).toEqual([{ state: 'dead' }]);
+  });
 });

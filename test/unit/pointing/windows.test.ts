@@ -107,4 +107,35 @@ describe('window timer with fake timers', () => {
       ['window_close', false],
     ]);
   });
+  it('an edge whose write failed is retried a second later, not lost', () => {
+    vi.useFakeTimers({ now: T - 400_000 });
+    const seen: { kind: string; at: number }[] = [];
+    let failures = 2;
+    const timer = new WindowTimer({
+      clock: systemClock,
+      onEdge: (e, at) => {
+        if (e.kind === 'peak' && failures-- > 0) throw new Error('test: database busy');
+        seen.push({ kind: e.kind, at });
+      },
+      onError: () => undefined,
+    });
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(800_000);
+    timer.stop();
+    expect(seen.map((s) => s.kind)).toEqual(['window_open', 'peak', 'window_close']);
+    expect(Math.abs(seen[1].at - (T + 2_000))).toBeLessThanOrEqual(1_000);
+  });
+  it('a recompute while an armed edge is overdue (busy event loop) still fires it', () => {
+    vi.useFakeTimers({ now: T - 400_000 });
+    const kinds: string[] = [];
+    const timer = new WindowTimer({ clock: systemClock, onEdge: (e) => kinds.push(e.kind) });
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(399_000);
+    // The loop was blocked across the peak: the wall clock moved on, the timer has not run yet.
+    vi.setSystemTime(T + 5_000);
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(400_000);
+    timer.stop();
+    expect(kinds).toEqual(['window_open', 'peak', 'window_close']);
+  });
 });
