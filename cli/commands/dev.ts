@@ -134,9 +134,17 @@ function startDaemons(
   names: string[],
   configFile: string,
   cfg: { http: { host: string } } & Record<string, unknown>,
-): { children: Map<string, ChildProcess>; exits: Promise<void>[] } {
+): {
+  children: Map<string, ChildProcess>;
+  exits: Promise<void>[];
+  failures: string[];
+  stopping: { now: boolean };
+} {
   const children = new Map<string, ChildProcess>();
   const exits: Promise<void>[] = [];
+  // A daemon that dies before we asked it to stop is a failure: reported at once and in dev's exit code.
+  const failures: string[] = [];
+  const stopping = { now: false };
   for (const name of names) {
     const child = spawn(
       process.execPath,
@@ -149,13 +157,21 @@ function startDaemons(
     prefixLines(name, child.stderr!, process.stderr);
     children.set(name, child);
     exits.push(
-      new Promise((r) =>
-        child.once('exit', (code, signal) => {
-          process.stdout.write(`dev: ${name} exited (${signal ?? `code ${code}`})\n`);
+      new Promise((r) => {
+        child.once('error', (e) => {
+          failures.push(`${name}: ${e.message}`);
+          process.stderr.write(`dev: cannot run ${name}: ${e.message}\n`);
           children.delete(name);
           r();
-        }),
-      ),
+        });
+        child.once('exit', (code, signal) => {
+          const how = signal ?? `code ${code}`;
+          if (!stopping.now || code !== 0) failures.push(`${name} exited (${how})`);
+          process.stdout.write(`dev: ${name} exited (${how})${stopping.now ? '' : ' unexpectedly'}\n`);
+          children.delete(name);
+          r();
+        });
+      }),
     );
     const port = (cfg[SECTIONS[name] ?? ''] as { port?: number } | undefined)?.port;
     const host = cfg.http.host;
@@ -163,7 +179,7 @@ function startDaemons(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
     );
   }
-  return { children, exits };
+  return { children, exits, failures, stopping };
 }
 
 export function register(program: Command): void {
@@ -182,7 +198,7 @@ export function register(program: Command): void {
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
-      const { children, exits } = startDaemons(builtDaemons(), configFile, cfg);
+      const { children, exits, failures, stopping } = startDaemons(builtDaemons(), configFile, cfg);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -196,10 +212,14 @@ export function register(program: Command): void {
       clearTimeout(timer);
       process.stdout.write('dev: stopping\n');
       await sim;
+      stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all(exits);
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      process.stdout.write('dev: stopped\n');
+      if (failures.length) {
+        process.stderr.write(`dev: stopped with failures: ${failures.join('; ')}\n`);
+        process.exitCode = 1;
+      } else process.stdout.write('dev: stopped\n');
     });
 }
 

@@ -2,6 +2,7 @@
 // converted by convert-check; SIGTERM stops every child and the command exits 0.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,5 +75,43 @@ describe('contimg dev', () => {
     expect(out).toMatch(/dev: stopped/);
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
     expect(fs.existsSync(path.join(varDir, 'contimg.yaml'))).toBe(true);
+  });
+
+  it('reports a daemon that dies on its own and exits 1 (a port already taken)', async () => {
+    dir = makeTmpDir('contimg-dev-');
+    const base = ((await freePort()) % 50_000) + 10_000;
+    // Take the streaming converter's port, so that daemon cannot bind and exits.
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(base, '127.0.0.1', r));
+    try {
+      let out = '';
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(REPO_ROOT, 'dist/cli/contimg.js'),
+          'dev',
+          '--data-dir',
+          path.join(dir, 'var'),
+          '--port-base',
+          String(base),
+          '--no-simulate',
+          '--for-seconds',
+          '60',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      await waitFor(() => /streaming-converter exited \(code \d+\) unexpectedly/.test(out), {
+        what: 'the converter to die on the taken port',
+        timeoutMs: 60_000,
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(out).toMatch(/dev: stopped with failures: streaming-converter exited \(code [1-9]\d*\)/);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -90,7 +90,9 @@ describe('thumbnail worker', () => {
   });
 
   it('waits for a young file to settle without counting an attempt; an old tiny file fails TOO_SMALL (test 5)', async () => {
-    env = await makeEnv({ settleS: 1.5 });
+    // The young file must still be settling when the old tiny one has failed, however loaded the machine is:
+    // a settle time far above the few hundred ms the tiny file takes.
+    env = await makeEnv({ settleS: 8 });
     const young = sim(env, 'young-image.fits');
     const tiny = path.join(env.imagesDir, 'tiny-image.fits');
     fs.writeFileSync(tiny, Buffer.alloc(2000, 0x20));
@@ -105,7 +107,7 @@ describe('thumbnail worker', () => {
     expect([t.error_code, t.attempts]).toEqual(['TOO_SMALL', 1]);
     const y = rowFor(env, young)!;
     expect([y.status, y.attempts, y.job_id]).toEqual(['pending', 0, null]);
-    const r = await waitFor(done(env, young), { what: 'young file after settling', timeoutMs: 10_000 });
+    const r = await waitFor(done(env, young), { what: 'young file after settling', timeoutMs: 40_000 });
     expect(r.attempts).toBe(1);
   });
 
