@@ -145,15 +145,26 @@ type Row = {
 async function store(rows: Row[], pointingDec: number | null, opts: TransitsOpts): Promise<void> {
   const { requireConfig } = await import('../util.js');
   const { upsertTransit } = await import('../../daemons/pointing-monitor/store.js');
-  const db = await openState(requireConfig(opts.config), true);
+  const { scheduleConfigFrom, windowAt } = await import('../../daemons/pointing-monitor/schedule.js');
+  const config = requireConfig(opts.config);
+  // The same windows and eligibility the daemon computes, so a stored row never contradicts its schedule.
+  const cfg = scheduleConfigFrom(config.pointingMonitor);
+  const db = await openState(config, true);
   try {
     const now = Date.now();
     db.write((c) => {
       for (const r of rows) {
         const ms = r.transitUnix * 1000;
+        const w = windowAt(r, pointingDec, cfg);
         upsertTransit(
           c,
-          { ...r, transitMs: ms, windowStartMs: ms, windowEndMs: ms, eligible: false },
+          {
+            ...r,
+            transitMs: ms,
+            windowStartMs: ms - w.halfWindowMs,
+            windowEndMs: ms + w.halfWindowMs,
+            eligible: w.eligible,
+          },
           pointingDec,
           now,
         );

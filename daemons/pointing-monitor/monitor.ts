@@ -30,7 +30,13 @@ import {
 } from './headers.js';
 import { declinationAlerts, ingestObservation, type IngestContext } from './ingest.js';
 import type { PointingMetrics } from './metrics.js';
-import { computeSchedule, isActive, type ScheduleConfig, type ScheduledTransit } from './schedule.js';
+import {
+  computeSchedule,
+  isActive,
+  scheduleConfigFrom,
+  type ScheduleConfig,
+  type ScheduledTransit,
+} from './schedule.js';
 import { buildStatus, statusKey, type StatusSnapshot } from './status.js';
 import {
   currentSegment,
@@ -83,16 +89,7 @@ export class PointingMonitor {
       confirmGroups: o.cfg.decChangeConfirmGroups,
       jitterDeg: o.cfg.decJitterToleranceDeg,
     };
-    this.scheduleCfg = {
-      model: o.cfg.transitModel,
-      decToleranceDeg: o.cfg.calibratorDecToleranceDeg,
-      minFluxJy: o.cfg.minCalibratorFluxJy,
-      minPbResponse: o.cfg.minPbResponse,
-      activeWindow: o.cfg.activeWindow,
-      activeHalfWindowS: o.cfg.activeHalfWindowS,
-      watch: o.cfg.watchCalibrators,
-      beam: o.cfg.beam,
-    };
+    this.scheduleCfg = scheduleConfigFrom(o.cfg);
     this.windows = new TransitWindows(this);
   }
 

@@ -23,6 +23,29 @@ export interface ScheduleConfig {
   beam: { dishDiameterM: number; freqHz: number };
 }
 
+/** The schedule settings from the `pointingMonitor` config section (one mapping for daemon and CLI). */
+export function scheduleConfigFrom(cfg: {
+  transitModel: TransitModel;
+  calibratorDecToleranceDeg: number;
+  minCalibratorFluxJy: number;
+  minPbResponse: number;
+  activeWindow: 'fixed' | 'beam';
+  activeHalfWindowS: number;
+  watchCalibrators: readonly string[];
+  beam: { dishDiameterM: number; freqHz: number };
+}): ScheduleConfig {
+  return {
+    model: cfg.transitModel,
+    decToleranceDeg: cfg.calibratorDecToleranceDeg,
+    minFluxJy: cfg.minCalibratorFluxJy,
+    minPbResponse: cfg.minPbResponse,
+    activeWindow: cfg.activeWindow,
+    activeHalfWindowS: cfg.activeHalfWindowS,
+    watch: cfg.watchCalibrators,
+    beam: cfg.beam,
+  };
+}
+
 export interface ScheduledTransit {
   name: string;
   model: TransitModel;
@@ -68,9 +91,34 @@ export function candidatesFor(cals: readonly Calibrator[], decDeg: number, cfg: 
 }
 
 /** Half-width (s) of a calibrator's active window at a pointing; 0 when it can never be active. */
-export function halfWindowS(cal: Calibrator, pointingDecDeg: number | null, cfg: ScheduleConfig): number {
+export function halfWindowS(
+  cal: Pick<Calibrator, 'decDeg'>,
+  pointingDecDeg: number | null,
+  cfg: ScheduleConfig,
+): number {
   if (cfg.activeWindow === 'fixed' || pointingDecDeg === null) return cfg.activeHalfWindowS;
   return beamCrossingHalfWidthS(pointingDecDeg, cal.decDeg, airyFwhmDeg(beamOpts(cfg)));
+}
+
+/**
+ * Where a calibrator stands against a pointing: separation, beam response, its active half-window, and whether
+ * it is eligible (within tolerance and above the beam response). The one rule for the daemon and the CLI.
+ */
+export function windowAt(
+  cal: Pick<Calibrator, 'decDeg'>,
+  pointingDecDeg: number | null,
+  cfg: ScheduleConfig,
+): { decSepDeg: number | null; pbResponse: number | null; halfWindowMs: number; eligible: boolean } {
+  const decSepDeg = pointingDecDeg === null ? null : Math.abs(cal.decDeg - pointingDecDeg);
+  const pbResponse = decSepDeg === null ? null : airyResponse(decSepDeg, beamOpts(cfg));
+  const halfWindowMs = halfWindowS(cal, pointingDecDeg, cfg) * 1000;
+  const eligible =
+    decSepDeg !== null &&
+    pbResponse !== null &&
+    decSepDeg <= cfg.decToleranceDeg &&
+    pbResponse >= cfg.minPbResponse &&
+    halfWindowMs > 0;
+  return { decSepDeg, pbResponse, halfWindowMs, eligible };
 }
 
 /** Transits in [fromMs, toMs) of the candidates for the pointing plus the watch list, in time order. */
@@ -88,14 +136,7 @@ export function computeSchedule(
   for (const c of cals) if (cfg.watch.includes(c.name)) chosen.set(c.name, c);
   const out: ScheduledTransit[] = [];
   for (const cal of chosen.values()) {
-    const decSepDeg = pointingDecDeg === null ? null : Math.abs(cal.decDeg - pointingDecDeg);
-    const pbResponse = decSepDeg === null ? null : airyResponse(decSepDeg, beamOpts(cfg));
-    const eligible =
-      decSepDeg !== null &&
-      pbResponse !== null &&
-      decSepDeg <= cfg.decToleranceDeg &&
-      pbResponse >= cfg.minPbResponse;
-    const hw = halfWindowS(cal, pointingDecDeg, cfg) * 1000;
+    const w = windowAt(cal, pointingDecDeg, cfg);
     for (const t of transitsBetween(cal, fromMs, toMs, { ...astro, model: cfg.model })) {
       out.push({
         name: cal.name,
@@ -108,11 +149,11 @@ export function computeSchedule(
         elevationDeg: t.elevationDeg,
         northOfZenith: t.northOfZenith,
         dut1S: t.dut1S,
-        decSepDeg,
-        pbResponse,
-        windowStartMs: t.utcMs - hw,
-        windowEndMs: t.utcMs + hw,
-        eligible: eligible && hw > 0,
+        decSepDeg: w.decSepDeg,
+        pbResponse: w.pbResponse,
+        windowStartMs: t.utcMs - w.halfWindowMs,
+        windowEndMs: t.utcMs + w.halfWindowMs,
+        eligible: w.eligible,
       });
     }
   }

@@ -98,6 +98,17 @@ describe('contimg transits', () => {
       }
       const db = new Database(statePath, { readonly: true });
       expect((db.prepare('SELECT count(*) AS n FROM calibrator_transits').get() as { n: number }).n).toBe(10);
+      // Without a pointing the windows are the fixed ±activeHalfWindowS (300 s) around the transit, as the
+      // daemon stores them, never a zero-width window.
+      const widths = db
+        .prepare(
+          'SELECT transit_unix - window_start_unix AS before, window_end_unix - transit_unix AS after FROM calibrator_transits',
+        )
+        .all() as { before: number; after: number }[];
+      for (const w of widths) {
+        expect(w.before).toBeCloseTo(300, 6);
+        expect(w.after).toBeCloseTo(300, 6);
+      }
       db.close();
     }
   });
