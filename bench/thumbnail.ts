@@ -29,6 +29,8 @@ const GOALS: Record<number, { ms: number; mb: number }> = {
 interface Run {
   medianMs: number;
   peakMb: number;
+  /** Median per-stage times of the in-process renders (renderThumbnail's timings). */
+  stages?: Record<string, number>;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -38,13 +40,16 @@ function tsInProcess(file: string): Run {
   const code = `
     import { renderThumbnail } from ${JSON.stringify('file://' + dist)};
     import { performance } from 'node:perf_hooks';
-    const times = [];
-    for (let i = 0; i < ${reps}; i++) { const t = performance.now(); renderThumbnail(${JSON.stringify(file)}); times.push(performance.now() - t); }
-    console.log(JSON.stringify({ times, maxRss: process.resourceUsage().maxRSS * 1024 }));`;
+    const times = [], timings = [];
+    for (let i = 0; i < ${reps}; i++) { const t = performance.now(); timings.push(renderThumbnail(${JSON.stringify(file)}).timings); times.push(performance.now() - t); }
+    console.log(JSON.stringify({ times, timings, maxRss: process.resourceUsage().maxRSS * 1024 }));`;
   const out = JSON.parse(
     execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }),
-  ) as { times: number[]; maxRss: number };
-  return { medianMs: median(out.times), peakMb: out.maxRss / 2 ** 20 };
+  ) as { times: number[]; timings: Record<string, number>[]; maxRss: number };
+  const stages = Object.fromEntries(
+    ['readDownsample', 'limits', 'encode'].map((k) => [k, median(out.timings.map((t) => t[k]))]),
+  );
+  return { medianMs: median(out.times), peakMb: out.maxRss / 2 ** 20, stages };
 }
 
 /**
@@ -152,6 +157,8 @@ function main(): void {
     process.stdout.write(
       `  ours, in-process render     ${fmt(ts)}${goal ? `   goal ≤ ${goal.ms} ms, ≤ ${goal.mb} MB: ${ts.medianMs <= goal.ms && ts.peakMb <= goal.mb ? 'met' : 'NOT met'}` : ''}\n`,
     );
+    const st = Object.entries(ts.stages ?? {}).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+    process.stdout.write(`    stages (median ms): ${st.join(', ')}\n`);
     process.stdout.write(`  ours, whole process (lib)   ${fmt(tsWhole)}\n`);
     process.stdout.write(`  ours, contimg thumbnail     ${fmt(tsCli)}\n`);
     if (!py) continue;

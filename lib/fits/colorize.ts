@@ -38,29 +38,50 @@ function closestPair(cmap: Uint8Array): number {
 const LUT_BITS = 16;
 const LUT_SIZE = 1 << LUT_BITS;
 
+const EMPTY_LUT = new Uint8Array(0);
+/** Tables by stretch and parameter: a daemon renders with a few presets, and a table costs ~3 ms to build. */
+const lutCache = new Map<string, Uint8Array>();
+
+function stretchLut(
+  name: StretchName,
+  params: StretchParams | undefined,
+  f: (x: number) => number,
+): Uint8Array {
+  const key = `${name}:${params?.a ?? ''}`;
+  let lut = lutCache.get(key);
+  if (!lut) {
+    lut = new Uint8Array(LUT_SIZE);
+    for (let i = 0; i < LUT_SIZE; i++) lut[i] = Math.min(255, Math.floor(f(i / LUT_SIZE) * 256));
+    if (lutCache.size >= 16) lutCache.clear();
+    lutCache.set(key, lut);
+  }
+  return lut;
+}
+
 /**
  * Bin of every value in one tight loop. Linear is computed exactly; other stretches go through a 65 536-cell
  * table of bins over [0, 1) (a value within 1/65 536 of a bin edge may land one bin off: invisible, and
- * 5–10× cheaper than a transcendental per pixel). Returns the count of non-finite values (left at 0).
+ * 5–10× cheaper than a transcendental per pixel). Non-finite values are left at 0 and their positions listed in
+ * nanAt (so the NaN slot is filled in without a second pass over the values); returns their count.
  */
 function binValues(
   values: ArrayLike<number>,
   o: ColorizeOptions,
   indices: Uint8Array,
   used: Uint8Array,
+  nanAt: Int32Array,
 ): number {
   const f = stretchFn(o.stretch, o.stretchParams);
   const top = Math.min(255, Math.floor(f(1) * 256));
   const span = o.vmax - o.vmin;
   const vmin = o.vmin;
   const linear = o.stretch === 'linear';
-  const lut = new Uint8Array(LUT_SIZE);
-  if (!linear) for (let i = 0; i < LUT_SIZE; i++) lut[i] = Math.min(255, Math.floor(f(i / LUT_SIZE) * 256));
+  const lut = linear ? EMPTY_LUT : stretchLut(o.stretch, o.stretchParams, f);
   let nan = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v - v !== 0) {
-      nan++;
+      nanAt[nan++] = i;
       continue;
     }
     const x = span > 0 ? (v - vmin) / span : 0;
@@ -79,7 +100,8 @@ export function colorize(values: ArrayLike<number>, o: ColorizeOptions): Coloriz
   const n = values.length;
   const indices = new Uint8Array(n);
   const used = new Uint8Array(256);
-  const nanCount = binValues(values, o, indices, used);
+  const nanAt = new Int32Array(n);
+  const nanCount = binValues(values, o, indices, used, nanAt);
   const palette = Uint8Array.from(colormap(o.colormap));
   if (nanCount === 0) return { indices, palette, transparentIndex: null };
   let slot = used.indexOf(0);
@@ -88,6 +110,6 @@ export function colorize(values: ArrayLike<number>, o: ColorizeOptions): Coloriz
     for (let i = 0; i < n; i++) if (indices[i] === slot) indices[i] = slot + 1;
   }
   palette.set(o.nanColor ?? [0, 0, 0], 3 * slot);
-  for (let i = 0; i < n; i++) if (values[i] - values[i] !== 0) indices[i] = slot;
+  for (let i = 0; i < nanCount; i++) indices[nanAt[i]] = slot;
   return { indices, palette, transparentIndex: o.nanTransparent === false ? null : slot };
 }

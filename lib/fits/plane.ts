@@ -90,24 +90,44 @@ export function streamPlane(
   sink: StripSink,
   opts: StreamOptions = {},
 ): void {
+  const decoder = createDecoder(img.hdu, stripRows(img, opts) * img.nx);
+  streamPlaneBytes(
+    img,
+    planeIndex,
+    (buf, y0, rows) => sink(decoder.decode(buf, rows * img.nx), y0, rows),
+    opts,
+  );
+}
+
+/** Whole rows per strip: as many as fit in stripBytes, at least one. */
+function stripRows(img: OpenImage, opts: StreamOptions): number {
+  const rowBytes = (img.nx * Math.abs(img.hdu.bitpix)) / 8;
+  return Math.max(1, Math.min(img.ny, Math.floor((opts.stripBytes ?? DEFAULT_STRIP_BYTES) / rowBytes)));
+}
+
+/** Raw big-endian strip bytes (buf is reused; its first rows·rowBytes bytes are valid). */
+export type ByteStripSink = (buf: Buffer, y0: number, nRows: number) => void;
+
+/** The read loop of streamPlane without decoding, for callers that decode as they go. */
+export function streamPlaneBytes(
+  img: OpenImage,
+  planeIndex: number,
+  sink: ByteStripSink,
+  opts: StreamOptions = {},
+): void {
   const { nx, ny, hdu } = img;
   if (!Number.isInteger(planeIndex) || planeIndex < 0 || planeIndex >= img.nPlanes) {
     throw fitsError('BAD_PLANE', `plane ${planeIndex} out of range 0..${img.nPlanes - 1}`);
   }
   const bpp = Math.abs(hdu.bitpix) / 8;
   const rowBytes = nx * bpp;
-  const rowsPerStrip = Math.max(
-    1,
-    Math.min(ny, Math.floor((opts.stripBytes ?? DEFAULT_STRIP_BYTES) / rowBytes)),
-  );
+  const rowsPerStrip = stripRows(img, opts);
   const buf = alignedBuffer(rowsPerStrip * rowBytes);
-  const decoder = createDecoder(hdu, rowsPerStrip * nx);
   const planeStart = hdu.dataStart + planeIndex * nx * ny * bpp;
   for (let y0 = 0; y0 < ny; y0 += rowsPerStrip) {
     const rows = Math.min(rowsPerStrip, ny - y0);
-    const want = rows * rowBytes;
-    readFully(img, buf, want, planeStart + y0 * rowBytes);
-    sink(decoder.decode(buf, rows * nx), y0, rows);
+    readFully(img, buf, rows * rowBytes, planeStart + y0 * rowBytes);
+    sink(buf, y0, rows);
     opts.afterStrip?.(y0 + rows);
   }
 }

@@ -18,6 +18,11 @@ export interface IndexedPngOptions {
   /** Palette index that is fully transparent; null or absent for none. */
   transparentIndex?: number | null;
   level?: number;
+  /**
+   * zlib strategy; default Z_RLE. Index rows of a noise-dominated sky have few long repeats, so LZ77 match
+   * search (the default strategy) costs about 3× the time for files within 1 % of the size.
+   */
+  strategy?: number;
   flipY?: boolean;
 }
 
@@ -52,7 +57,10 @@ export function encodeIndexedPng(
     parts.push(chunk('tRNS', alpha));
   }
   parts.push(
-    chunk('IDAT', zlib.deflateSync(raw, { level: opts.level ?? 6 })),
+    chunk(
+      'IDAT',
+      zlib.deflateSync(raw, { level: opts.level ?? 6, strategy: opts.strategy ?? zlib.constants.Z_RLE }),
+    ),
     chunk('IEND', new Uint8Array(0)),
   );
   return Buffer.concat(parts);

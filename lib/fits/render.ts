@@ -11,7 +11,7 @@ import { fitsError, ioError } from './errors.js';
 import { fingerprintOf, fstatFingerprint, sameFingerprint, type Fingerprint } from './fingerprint.js';
 import { computeLimits, type IntervalName } from './interval.js';
 import { extractMetadata, type FitsMetadata } from './metadata.js';
-import { openImage, streamPlane, type OpenImage, type StreamOptions } from './plane.js';
+import { openImage, streamPlane, streamPlaneBytes, type OpenImage, type StreamOptions } from './plane.js';
 import { encodeIndexedPng } from './png.js';
 import { planeIndexFor, type PlaneSelect } from './select.js';
 import { StatsAccumulator, type PlaneStats } from './stats.js';
@@ -116,19 +116,33 @@ function fullPlaneZscale(
 
 /** Stream the plane once through the downsampler (and the statistics, when asked); check the file after. */
 function readDownsampled(img: OpenImage, plane: number, opts: RenderOptions) {
-  const ds = new Downsampler(img.nx, img.ny, opts.maxDim, opts.downsample ?? 'mean');
+  const mode = opts.downsample ?? 'mean';
+  const ds = new Downsampler(img.nx, img.ny, opts.maxDim, mode);
   const acc = opts.stats ? new StatsAccumulator(img.nx * img.ny) : undefined;
+  const { bitpix, bscale, bzero } = img.hdu;
   let dtype: 'float32' | 'float64' = 'float32';
-  streamPlane(
-    img,
-    plane,
-    (px, y0, rows) => {
-      dtype = px instanceof Float32Array ? 'float32' : 'float64';
-      ds.add(px, y0, rows);
-      acc?.add(px, rows * img.nx);
-    },
-    { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip },
-  );
+  const streamOpts = { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip };
+  if (!acc && mode === 'mean' && bitpix === -32 && bscale === 1 && bzero === 0) {
+    // The common case (an unscaled float32 image, no statistics): decode while summing, no byte-swap pass.
+    streamPlaneBytes(
+      img,
+      plane,
+      (buf, y0, rows) =>
+        ds.addBigEndianFloat32(new DataView(buf.buffer, buf.byteOffset, buf.length), y0, rows),
+      streamOpts,
+    );
+  } else {
+    streamPlane(
+      img,
+      plane,
+      (px, y0, rows) => {
+        dtype = px instanceof Float32Array ? 'float32' : 'float64';
+        ds.add(px, y0, rows);
+        acc?.add(px, rows * img.nx);
+      },
+      streamOpts,
+    );
+  }
   checkUnchanged(img);
   return { ds, stats: acc?.result(), dtype };
 }

@@ -35,7 +35,8 @@ const DEFAULTS = {
 export class ZscaleSampler {
   readonly samples: Float64Array;
   private readonly stride: number;
-  private seen = 0;
+  /** Finite values still to skip before the next sample (a countdown: no division per pixel). */
+  private skip = 0;
   private taken = 0;
 
   constructor(nFinite: number, nSamples = DEFAULTS.nSamples) {
@@ -44,13 +45,20 @@ export class ZscaleSampler {
   }
 
   add(values: ArrayLike<number>, n = values.length): void {
-    const cap = this.samples.length;
-    for (let i = 0; i < n && this.taken < cap; i++) {
+    const { samples, stride } = this;
+    const cap = samples.length;
+    let { skip, taken } = this;
+    for (let i = 0; i < n && taken < cap; i++) {
       const v = values[i];
       if (v - v !== 0) continue;
-      if (this.seen % this.stride === 0) this.samples[this.taken++] = v;
-      this.seen++;
+      if (skip === 0) {
+        samples[taken++] = v;
+        skip = stride;
+      }
+      skip--;
     }
+    this.skip = skip;
+    this.taken = taken;
   }
 
   result(): Float64Array {
