@@ -76,3 +76,16 @@ export async function withDatabase<T>(
     db.close();
   }
 }
+
+/** A commander option parser for a non-negative number (integer when asked); a bad value is a usage error. */
+export function numberOption(flag: string, opts: { integer?: boolean; min?: number } = {}) {
+  const min = opts.min ?? 0;
+  return (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n < min || (opts.integer && !Number.isInteger(n)))
+      throw new UsageError(
+        `${flag}: expected ${opts.integer ? 'an integer' : 'a number'} ≥ ${min}, got "${text}"`,
+      );
+    return n;
+  };
+}

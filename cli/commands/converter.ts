@@ -2,7 +2,7 @@
 // in the state database directly (compare-and-set, safe while the daemon runs).
 import type { Command } from 'commander';
 import type { Db } from '../../lib/db/index.js';
-import { printJson, requireConfig } from '../util.js';
+import { numberOption, printJson, requireConfig } from '../util.js';
 
 async function withStateDb<T>(
   configOpt: string | undefined,
@@ -47,11 +47,11 @@ export function register(program: Command): void {
       '--state <state>',
       'only groups in this state (collecting, ready, converting, retry_wait, converted, incomplete, failed, abandoned)',
     )
-    .option('--limit <n>', 'at most this many', '1000')
+    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 1000)
     .option('--json', 'print JSON')
-    .action(async (o: { config?: string; state?: string; limit: string; json?: boolean }) => {
+    .action(async (o: { config?: string; state?: string; limit: number; json?: boolean }) => {
       const { listGroupSummaries } = await admin();
-      const groups = await withStateDb(o.config, (db) => listGroupSummaries(db, o.state, Number(o.limit)));
+      const groups = await withStateDb(o.config, (db) => listGroupSummaries(db, o.state, o.limit));
       if (o.json) printJson(groups);
       else process.stdout.write(groups.map((g) => `${line(g)}\n`).join('') || 'no groups\n');
     });

@@ -1,6 +1,6 @@
 // contimg fits stats|header FILE: statistics (with astropy-exact zscale) and metadata of a FITS image.
 import type { Command } from 'commander';
-import { printJson, UsageError } from '../util.js';
+import { numberOption, printJson, UsageError } from '../util.js';
 
 function parseContrast(v: string): number {
   const n = Number(v);
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .command('stats <file>')
     .description("statistics of the first image HDU's first plane in FITS row order, with zscale limits")
     .option('--contrast <c>', 'zscale contrast (astropy default 0.25)', parseContrast, 0.25)
-    .option('--plane <n>', 'plane index over axes 3..N', (v) => Number(v))
+    .option('--plane <n>', 'plane index over axes 3..N', numberOption('--plane', { integer: true }))
     .option('--json', 'print JSON only')
     .action(async (file: string, opts: { contrast: number; plane?: number; json?: boolean }) => {
       const { planeStats } = await import('../../lib/fits/index.js');

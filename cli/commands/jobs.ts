@@ -3,7 +3,7 @@
 // safe while the daemons run.
 import type { Command } from 'commander';
 import type { Job } from '../../lib/queue/index.js';
-import { printJson, requireConfig, UsageError, withDatabase } from '../util.js';
+import { numberOption, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
 
 const queueModule = () => import('../../lib/queue/index.js');
 
@@ -49,10 +49,9 @@ export function register(program: Command): void {
   common(cmd.command('list').description('jobs, newest first'))
     .option('--queue <q>', 'only this queue (e.g. conversions, thumbnails)')
     .option('--state <s>', 'only this state (queued, running, done, dead, cancelled)')
-    .option('--limit <n>', 'at most this many', '50')
-    .action((o: Opts & { queue?: string; state?: string; limit: string }) => {
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`bad --limit "${o.limit}"`);
+    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 50)
+    .action((o: Opts & { queue?: string; state?: string; limit: number }) => {
+      const limit = o.limit;
       return withStore(
         o,
         (s) => s.list({ queue: o.queue, state: o.state as Job['state'] | undefined, limit }),

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { printJson, UsageError } from '../util.js';
+import { numberOption, printJson, UsageError } from '../util.js';
 
 const INTERVALS = ['zscale', 'percentile', 'minmax'] as const;
 const STRETCHES = ['linear', 'sqrt', 'asinh', 'log'] as const;
@@ -13,15 +13,6 @@ function oneOf<T extends string>(name: string, allowed: readonly T[]) {
     if (!(allowed as readonly string[]).includes(v))
       throw new UsageError(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
     return v as T;
-  };
-}
-
-function positive(name: string, integer: boolean) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
-      throw new UsageError(`${name}: bad value "${v}"`);
-    return n;
   };
 }
 
@@ -43,14 +34,23 @@ export function register(program: Command): void {
     .command('thumbnail <file>')
     .description('render a FITS image to a PNG thumbnail (north up, NaN transparent)')
     .requiredOption('--out <png>', 'output PNG path (written atomically)')
-    .option('--max-dim <n>', 'longest side in pixels', positive('--max-dim', true), 512)
+    .option(
+      '--max-dim <n>',
+      'longest side in pixels',
+      numberOption('--max-dim', { integer: true, min: 1 }),
+      512,
+    )
     .option('--interval <name>', INTERVALS.join('|'), oneOf('--interval', INTERVALS), 'zscale')
-    .option('--contrast <c>', 'zscale contrast', positive('--contrast', false), 0.2)
+    .option('--contrast <c>', 'zscale contrast', numberOption('--contrast'), 0.2)
     .option('--stretch <name>', STRETCHES.join('|'), oneOf('--stretch', STRETCHES), 'asinh')
     .option('--colormap <name>', CMAPS.join('|'), oneOf('--colormap', CMAPS), 'inferno')
-    .option('--plane <n>', 'plane index over axes 3..N (default 0)', positive('--plane', true))
+    .option(
+      '--plane <n>',
+      'plane index over axes 3..N (default 0)',
+      numberOption('--plane', { integer: true }),
+    )
     .option('--stokes <s>', 'Stokes plane: I, Q, U or V')
-    .option('--channel <n>', 'spectral channel index', positive('--channel', true))
+    .option('--channel <n>', 'spectral channel index', numberOption('--channel', { integer: true }))
     .option('--json', 'print JSON only')
     .action(async (file: string, opts: Opts) => {
       const { renderThumbnail } = await import('../../lib/fits/index.js');

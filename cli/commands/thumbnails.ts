@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
 import type { Db } from '../../lib/db/index.js';
-import { printJson, requireConfig, UsageError } from '../util.js';
+import { numberOption, printJson, requireConfig, UsageError } from '../util.js';
 
 const STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'];
 
@@ -26,9 +26,9 @@ export function register(program: Command): void {
     .description('thumbnail rows, newest first')
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
     .option('--status <s>', STATUSES.join('|'))
-    .option('--limit <n>', 'rows to show', '50')
+    .option('--limit <n>', 'rows to show', numberOption('--limit', { integer: true, min: 1 }), 50)
     .option('--json', 'print JSON only')
-    .action(async (opts: { config?: string; status?: string; limit: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; status?: string; limit: number; json?: boolean }) => {
       if (opts.status && !STATUSES.includes(opts.status))
         throw new UsageError(`--status: one of ${STATUSES.join(', ')}`);
       const { state } = await openDbs(requireConfig(opts.config), false);
@@ -39,7 +39,7 @@ export function register(program: Command): void {
                error_code, error_message, updated_at FROM thumbnails
              WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?`,
           )
-          .all(opts.status ?? null, opts.status ?? null, Math.max(1, Number(opts.limit) || 50)),
+          .all(opts.status ?? null, opts.status ?? null, opts.limit),
       ) as {
         fits_path: string;
         variant: string;
