@@ -50,3 +50,16 @@ export async function freshDatabases(dir: string): Promise<{ statePath: string; 
   fs.copyFileSync(t.pipeline, pipelinePath);
   return { statePath, pipelinePath };
 }
+
+/** Fresh databases plus the minimal config file naming them (dir/contimg.yaml), for CLI tests. */
+export async function configuredDatabases(
+  dir: string,
+): Promise<{ config: string; statePath: string; pipelinePath: string }> {
+  const { statePath, pipelinePath } = await freshDatabases(dir);
+  const config = path.join(dir, 'contimg.yaml');
+  fs.writeFileSync(
+    config,
+    `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`,
+  );
+  return { config, statePath, pipelinePath };
+}

@@ -1,11 +1,9 @@
 // `contimg alerts`: an operator sees what the daemons raised, before any dispatcher delivers it.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert, resolveAlert } from '../../../lib/alerts/index.js';
 import { openDb } from '../../../lib/db/index.js';
 import { runCli } from '../../helpers/cli.js';
-import { freshDatabases } from '../../helpers/db.js';
+import { configuredDatabases } from '../../helpers/db.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
 let dir: string;
@@ -14,12 +12,9 @@ let firing: string;
 
 beforeAll(async () => {
   dir = makeTmpDir();
-  const { statePath, pipelinePath } = await freshDatabases(dir);
-  config = path.join(dir, 'contimg.yaml');
-  fs.writeFileSync(
-    config,
-    `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`,
-  );
+  const dbs = await configuredDatabases(dir);
+  config = dbs.config;
+  const { statePath } = dbs;
   const db = openDb({ name: 'state', path: statePath });
   const t0 = Date.UTC(2025, 5, 1, 12);
   db.write((c) => {

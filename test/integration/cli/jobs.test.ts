@@ -1,11 +1,9 @@
 // `contimg jobs`: an operator lists, inspects, redrives, reruns and cancels queue jobs from outside.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../../lib/db/index.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
 import { runCli } from '../../helpers/cli.js';
-import { freshDatabases } from '../../helpers/db.js';
+import { configuredDatabases } from '../../helpers/db.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
 let dir: string;
@@ -17,12 +15,9 @@ let queuedId: number;
 
 beforeAll(async () => {
   dir = makeTmpDir();
-  const { statePath, pipelinePath } = await freshDatabases(dir);
-  config = path.join(dir, 'contimg.yaml');
-  fs.writeFileSync(
-    config,
-    `dataDir: ${dir}\ndatabases: { state: ${statePath}, pipeline: ${pipelinePath} }\n`,
-  );
+  const dbs = await configuredDatabases(dir);
+  config = dbs.config;
+  const { statePath } = dbs;
   db = openDb({ name: 'state', path: statePath });
   store = new SqliteQueueStore(db);
   deadId = store.enqueue({
