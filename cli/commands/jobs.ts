@@ -97,7 +97,16 @@ export function register(program: Command): void {
     }
     if (!overrides || typeof overrides !== 'object' || Array.isArray(overrides))
       throw new UsageError('--set must be a JSON object');
-    return withStore(o, (s) => s.rerun(jobId(id), overrides as Record<string, unknown>), line);
+    return withStore(
+      o,
+      (s) => {
+        // A conversion belongs to its observation group: a bare rerun job would have no group to convert.
+        if (s.get(jobId(id))?.queue === 'conversions')
+          throw new UsageError('conversions are rerun through their group: contimg converter requeue GROUP');
+        return s.rerun(jobId(id), overrides as Record<string, unknown>);
+      },
+      line,
+    );
   });
 
   common(

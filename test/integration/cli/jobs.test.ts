@@ -53,9 +53,13 @@ describe('contimg jobs', () => {
     expect(r.code).toBe(0);
     expect(store.get(deadId)?.state).toBe('queued');
     expect(store.get(deadId)?.attempts).toBe(0);
-    const rerun = await runCli(['jobs', 'rerun', String(queuedId), '--config', config]);
+    const rerun = await runCli(['jobs', 'rerun', String(deadId), '--config', config]);
     expect(rerun.code).toBe(1);
     expect(rerun.stderr).toMatch(/contimg: /);
+    // A conversion is rerun through its group, never as a bare job the dispatcher would not know.
+    const conv = await runCli(['jobs', 'rerun', String(queuedId), '--config', config]);
+    expect(conv.code).toBe(2);
+    expect(conv.stderr).toContain('contimg converter requeue GROUP');
   });
 
   it('cancels a queued job and rejects a bad id with a usage error', async () => {
