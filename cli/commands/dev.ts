@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
 import { UsageError } from '../util.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/cli/commands or cli/commands. */
@@ -52,17 +53,7 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
       groupTimeoutS: 120,
       minFreeGb: 1,
       converter: {
-        argv: [
-          process.execPath,
-          CLI,
-          'convert-check',
-          '--manifest',
-          '{manifest}',
-          '--out',
-          '{out}',
-          '--result',
-          '{result}',
-        ],
+        argv: [process.execPath, CLI, ...CONVERT_CHECK_ARGS],
         outputName: '{group}.json',
         timeoutS: 120,
       },

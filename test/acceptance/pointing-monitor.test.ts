@@ -14,6 +14,7 @@ import { freshDatabases } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
 
 const POINTING = path.join(REPO_ROOT, 'dist/daemons/pointing-monitor/main.js');
 const CONVERTER = path.join(REPO_ROOT, 'dist/daemons/streaming-converter/main.js');
@@ -81,17 +82,7 @@ describe('contimg-pointing-monitor (built)', () => {
           scanIntervalS: 0.3,
           minFreeGb: 0,
           converter: {
-            argv: [
-              process.execPath,
-              CLI,
-              'convert-check',
-              '--manifest',
-              '{manifest}',
-              '--out',
-              '{out}',
-              '--result',
-              '{result}',
-            ],
+            argv: [process.execPath, CLI, ...CONVERT_CHECK_ARGS],
             timeoutS: 60,
           },
         },

@@ -11,6 +11,7 @@ import { REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { groups, makeEnv, T0, type Env } from '../integration/converter/harness.js';
 import { metricsText, spawnDaemon, type DaemonProc } from '../integration/converter/proc.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
 
 const CLI = path.join(REPO_ROOT, 'dist/cli/contimg.js');
 let env: Env;
@@ -25,17 +26,7 @@ afterEach(async () => {
 
 describe('contimg-streaming-converter (built)', () => {
   it('converts simulated observations with convert-check and reports them on /metrics and /ws', async () => {
-    const argv = [
-      process.execPath,
-      CLI,
-      'convert-check',
-      '--manifest',
-      '{manifest}',
-      '--out',
-      '{out}',
-      '--result',
-      '{result}',
-    ];
+    const argv = [process.execPath, CLI, ...CONVERT_CHECK_ARGS];
     env = await makeEnv({ converter: { argv, timeoutS: 60, outputName: '{group}.json' } });
     p = await spawnDaemon(env);
     expect((await fetch(`http://127.0.0.1:${p.port}/healthz`)).status).toBe(200);

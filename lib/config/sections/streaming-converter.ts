@@ -2,6 +2,17 @@
 import { z } from 'zod';
 import { dataPath, portField, seconds, type SchemaContext } from '../fields.js';
 
+/** The built-in conversion check's arguments after the `contimg` command (the local default converter). */
+export const CONVERT_CHECK_ARGS: readonly string[] = Object.freeze([
+  'convert-check',
+  '--manifest',
+  '{manifest}',
+  '--out',
+  '{out}',
+  '--result',
+  '{result}',
+]);
+
 export function streamingConverterSection(ctx: SchemaContext) {
   return z.strictObject({
     port: portField(9310),
@@ -45,16 +56,7 @@ export function streamingConverterSection(ctx: SchemaContext) {
         argv: z
           .array(z.string().min(1), { error: 'expected an array of strings (argv template)' })
           .min(1)
-          .default([
-            'contimg',
-            'convert-check',
-            '--manifest',
-            '{manifest}',
-            '--out',
-            '{out}',
-            '--result',
-            '{result}',
-          ]),
+          .default(['contimg', ...CONVERT_CHECK_ARGS]),
         /** Output name under outputDir; {group} is the group id (e.g. 2025-06-01T12:00:00.ms). */
         outputName: z
           .string()
