@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { migrateUp } from '../lib/migrations/index.js';
 import { subbandFileName, writeSubbandFile } from '../lib/uvh5/writer.js';
 import { seedConverted } from '../test/integration/converter/seed.js';
+import { fakeArgv } from '../test/fixtures/converters/argv.js';
 
 const nFiles = Number(process.argv[2] ?? 100_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-cold-'));
@@ -41,7 +42,6 @@ const port = await new Promise<number>((r) => {
     s.close(() => r(p));
   });
 });
-const fake = path.resolve('test/fixtures/converters/fake-converter.mjs');
 const cfgPath = path.join(dir, 'contimg.json.yaml');
 fs.writeFileSync(
   cfgPath,
@@ -56,17 +56,7 @@ fs.writeFileSync(
       minFreeGb: 0,
       maxConcurrent: 3,
       converter: {
-        argv: [
-          process.execPath,
-          fake,
-          'ok',
-          '--manifest',
-          '{manifest}',
-          '--out',
-          '{out}',
-          '--result',
-          '{result}',
-        ],
+        argv: fakeArgv('ok'),
       },
     },
   }),

@@ -11,6 +11,7 @@ import { silentLogger } from '../lib/log.js';
 import { migrateUp } from '../lib/migrations/index.js';
 import { subbandFileName, writeSubbandFile } from '../lib/uvh5/writer.js';
 import { makeRun } from '../daemons/streaming-converter/run.js';
+import { fakeArgv } from '../test/fixtures/converters/argv.js';
 
 const nGroups = Number(process.argv[2] ?? 20);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-dispatch-'));
@@ -22,7 +23,6 @@ const state = path.join(dir, 'state.sqlite3');
 const pipeline = path.join(dir, 'pipeline.sqlite3');
 await migrateUp({ path: state, set: 'state', backup: false });
 await migrateUp({ path: pipeline, set: 'pipeline', backup: false });
-const fake = path.resolve('test/fixtures/converters/fake-converter.mjs');
 const config = parseConfig(
   {
     dataDir: dir,
@@ -34,17 +34,7 @@ const config = parseConfig(
       minFreeGb: 0,
       maxConcurrent: 2,
       converter: {
-        argv: [
-          process.execPath,
-          fake,
-          'ok',
-          '--manifest',
-          '{manifest}',
-          '--out',
-          '{out}',
-          '--result',
-          '{result}',
-        ],
+        argv: fakeArgv('ok'),
       },
     },
   },

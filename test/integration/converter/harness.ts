@@ -9,9 +9,11 @@ import { silentLogger } from '../../../lib/log.js';
 import { subbandFileName, writeSubbandFile, type SubbandSpec } from '../../../lib/uvh5/writer.js';
 import { makeRun, type RunOptions } from '../../../daemons/streaming-converter/run.js';
 import { freshDatabases } from '../../helpers/db.js';
-import { makeTmpDir, REPO_ROOT } from '../../helpers/tmp.js';
+import { makeTmpDir } from '../../helpers/tmp.js';
 
-export const FAKE = path.join(REPO_ROOT, 'test/fixtures/converters/fake-converter.mjs');
+import { fakeArgv } from '../../fixtures/converters/argv.js';
+
+export { FAKE, fakeArgv } from '../../fixtures/converters/argv.js';
 export const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 
 export interface Env {
@@ -23,22 +25,6 @@ export interface Env {
   statePath: string;
   raw: Record<string, unknown>;
   config: Config;
-}
-
-export function fakeArgv(mode: string, delayMs = 0): string[] {
-  return [
-    process.execPath,
-    FAKE,
-    mode,
-    '--manifest',
-    '{manifest}',
-    '--out',
-    '{out}',
-    '--result',
-    '{result}',
-    '--delay-ms',
-    String(delayMs),
-  ];
 }
 
 export async function makeEnv(section: Record<string, unknown> = {}): Promise<Env> {
