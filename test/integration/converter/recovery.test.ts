@@ -152,14 +152,26 @@ describe('converter crash recovery', () => {
     expect(fakeLog(env)).toHaveLength(0);
   });
 
-  it('a crash on the last attempt fails the group and buries its job', async () => {
+  it('a crash on the last attempt fails the group, buries its job and raises the failed alert and event', async () => {
     env = await makeEnv({ maxAttempts: 1 });
     await diedAfterDispatch(env);
     await ready(await start(env));
-    expect(groups(env)[0]).toMatchObject({ state: 'failed', job_state: 'dead' });
+    const [g] = groups(env);
+    expect(g).toMatchObject({ state: 'failed', job_state: 'dead' });
     expect(conversionJobs(env)).toMatchObject([{ state: 'dead', attempts: 1 }]);
     expect(outcomes(env)).toEqual(['crashed']);
     expect(fakeLog(env)).toHaveLength(0);
+    // The same signals as a conversion that failed live: the critical alert and converter.failed.
+    const alerts = query<{ labels: string; status: string; severity: string }>(
+      env,
+      "SELECT labels, status, severity FROM alerts WHERE alertname = 'ConverterGroupFailed'",
+    );
+    expect(alerts.map((a) => ({ ...a, labels: JSON.parse(a.labels) as unknown }))).toMatchObject([
+      { labels: { group: g.group_id }, status: 'firing', severity: 'critical' },
+    ]);
+    const failed = events(env, 'converter.failed');
+    expect(failed).toHaveLength(1);
+    expect(JSON.parse(failed[0].payload)).toMatchObject({ groupId: g.group_id, outcome: 'crashed' });
   });
 
   it("a second daemon on the same database never kills the first one's running conversion", async () => {
