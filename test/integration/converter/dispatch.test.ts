@@ -211,7 +211,7 @@ describe('converter dispatch', () => {
 
   it('heartbeats keep the lease of a conversion that runs longer than the lease', async () => {
     env = await makeEnv({ leaseS: 3, converter: { argv: fakeArgv('ok', 7000), timeoutS: 60 } });
-    // A second daemon on the same database would recover the job the moment its lease expired.
+    // A second daemon on the same database would take the job over the moment its lease expired.
     await start(env);
     await start(env);
     writeGroupFiles(env.incoming, T0);
@@ -219,5 +219,12 @@ describe('converter dispatch', () => {
     expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
     expect(query(env, 'SELECT outcome FROM converter_attempts')).toEqual([{ outcome: 'ok' }]);
     expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+    // The lease never lapsed: the other daemon neither stopped nor adopted the conversion.
+    expect(
+      query(
+        env,
+        "SELECT type FROM events WHERE type IN ('converter.attempt_adopted', 'converter.attempt_crashed')",
+      ),
+    ).toEqual([]);
   });
 });

@@ -174,7 +174,7 @@ describe('converter crash recovery', () => {
     expect(JSON.parse(failed[0].payload)).toMatchObject({ groupId: g.group_id, outcome: 'crashed' });
   });
 
-  it("a second daemon on the same database never kills the first one's running conversion", async () => {
+  it("a second daemon on the same database never kills (nor adopts) the first one's running conversion", async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('ok', 6000), timeoutS: 60 } });
     const first = await spawnDaemon(env);
     procs.push(first);
@@ -183,8 +183,10 @@ describe('converter crash recovery', () => {
       what: 'converter started by the first daemon',
     });
     await ready(await start(env));
+    // Neither stopped nor taken over: the live daemon keeps its attempt.
     expect(pidAlive(run.pid)).toBe(true);
     expect(openAttempt(env)).toBeDefined();
+    expect(events(env, 'converter.attempt_adopted')).toHaveLength(0);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
     expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
     expect(fakeLog(env).filter((l) => l.event === 'sigterm')).toHaveLength(0);
