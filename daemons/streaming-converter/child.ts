@@ -1,5 +1,6 @@
-// Run the converter: spawn with an argv array (never a shell), detached into its own process group so a
-// timeout or shutdown can kill everything it started; keep only the tails of stdout/stderr.
+// Run a child (the dispatcher runs the converter's supervisor): spawn with an argv array (never a shell),
+// detached into its own process group so a timeout or shutdown can kill everything it started; keep only the
+// tails of stdout/stderr.
 import { spawn } from 'node:child_process';
 import { signalGroup } from './procs.js';
 

@@ -81,6 +81,8 @@ export class AttemptRunner {
     private readonly hooks: RunnerHooks,
     /** Aborted at the hard stop: writes waiting for the lock give up (recovery settles the attempt later). */
     private readonly quit: AbortSignal,
+    /** The converter runs and its pid is in the attempt row (the dispatcher logs it). */
+    private readonly started: (run: AttemptRun, pid: number, argv: string[]) => void,
   ) {}
 
   /** Start the converter under the supervisor, then settle the attempt when it ends. */
@@ -151,7 +153,6 @@ export class AttemptRunner {
   ): Promise<string | null> {
     const { db, clock } = this.ctx;
     const g = run.group;
-    const attempt = run.attempt;
     const now = clock.now();
     const row = { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) };
     try {
@@ -167,7 +168,7 @@ export class AttemptRunner {
       return `cannot record the converter's pid: ${(e as Error).message}`;
     }
     this.ctx.m.dispatchLatency.observe(Math.max(0, now - lastArrival) / 1000);
-    this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
+    this.started(run, pid, argv);
     return null;
   }
 

@@ -61,7 +61,16 @@ export class Dispatcher {
     private readonly hooks: DispatchHooks,
     private readonly wake: () => void,
   ) {
-    this.runner = new AttemptRunner(ctx, hooks, this.quit.signal);
+    this.runner = new AttemptRunner(ctx, hooks, this.quit.signal, (run, pid, argv) =>
+      this.started(run, pid, argv),
+    );
+  }
+
+  /** The converter runs under its supervisor and its pid is in the attempt row. */
+  private started(run: AttemptRun, pid: number, argv: string[]): void {
+    const g = run.group;
+    const attempt = run.attempt;
+    this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
   }
 
   /** Disk gate: pause dispatch while output or scratch has less than minFreeGb free. */
@@ -182,18 +191,27 @@ export class Dispatcher {
   /**
    * Take over an attempt recovery found still running under its supervisor: renew the job's lease under the
    * attempt's own token first (refused when someone has claimed the job since: then the caller stops the
-   * converter instead), then await and settle it like one of ours. Returns whether it was adopted.
+   * converter instead), then await and settle it like one of ours. Returns whether it was adopted. The write
+   * waits out a lock (yielding) until `signal` aborts.
    */
-  adopt(run: AttemptRun, sup: SupervisorRecord, spawnedAt: number): boolean {
+  async adopt(
+    run: AttemptRun,
+    sup: SupervisorRecord,
+    spawnedAt: number,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const { cfg, clock, db, log } = this.ctx;
     const now = clock.now();
     try {
-      run.lease = db.write((conn) => {
-        const renewed = this.ctx.queue.heartbeat(run.lease, cfg.leaseS * 1000);
-        const detail = { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid, running: true };
-        emit(conn, 'attempt_adopted', detail, now);
-        return renewed;
-      });
+      run.lease = await db.writeAsync(
+        (conn) => {
+          const renewed = this.ctx.queue.heartbeat(run.lease, cfg.leaseS * 1000);
+          const detail = { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid, running: true };
+          emit(conn, 'attempt_adopted', detail, now);
+          return renewed;
+        },
+        { budgetMs: Infinity, signal },
+      );
     } catch (e) {
       if (e instanceof LeaseLostError) return false;
       throw e;

@@ -107,7 +107,7 @@ async function recoverAttempt(
   const sup = readSupervisor(run.dir, run.key);
   const supervised = sup !== null && sameProcess(sup.pid, sup.startTicks);
   const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
-  if (supervised && ownLease && d.adopt(run, sup, a.spawned_at ?? sup.startedAt)) {
+  if (supervised && ownLease && (await d.adopt(run, sup, a.spawned_at ?? sup.startedAt, signal))) {
     m.recovered.inc({ child: 'adopted' });
     return true;
   }
