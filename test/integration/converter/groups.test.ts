@@ -131,7 +131,8 @@ describe('groups', () => {
 
 describe('converter failures', () => {
   it('§9.8-13 a hanging converter is killed as a process group at the timeout; backoff; failed after maxAttempts', async () => {
-    env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 1 } });
+    // The timeout counts from the supervisor's start: leave the converter time to start on a loaded machine.
+    env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 4 } });
     const grand = `${env.dir}/grandchild.pid`;
     d = await startInProcess(env, {
       baseEnv: {
