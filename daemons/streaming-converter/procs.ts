@@ -63,34 +63,35 @@ export interface MarkedProcess {
   pgid: number;
 }
 
+/** Every live process (zombies left out) with its process group, from one read of /proc. */
+function* liveProcesses(): Generator<{ pid: number; pgid: number }> {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f && f[0] !== 'Z') yield { pid: Number(name), pgid: Number(f[2]) };
+  }
+}
+
 /**
  * Live processes whose environment carries ATTEMPT_MARKER=<dir>. Only processes of our own user can be read,
  * which is every process the daemon started. A scan reads /proc once: recovery uses it, not the hot path.
  */
 export function markedProcesses(dir: string): MarkedProcess[] {
+  // Entries are NUL-terminated; a leading NUL makes the first one matchable like the others.
   const needle = Buffer.from(`\0${ATTEMPT_MARKER}=${dir}\0`);
-  const found: MarkedProcess[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    let environ: Buffer;
+  return [...liveProcesses()].filter((p) => {
     try {
-      environ = fs.readFileSync(`/proc/${name}/environ`);
+      return Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${p.pid}/environ`)]).includes(needle);
     } catch {
-      continue;
+      return false;
     }
-    // Entries are NUL-separated; a leading NUL makes the first one matchable like the others.
-    if (!Buffer.concat([Buffer.from([0]), environ]).includes(needle)) continue;
-    const f = statFields(Number(name));
-    if (!f || f[0] === 'Z') continue;
-    found.push({ pid: Number(name), pgid: Number(f[2]) });
-  }
-  return found;
+  });
 }
 
 /** Does the process group still have a live member (zombies do not count)? */
@@ -100,17 +101,7 @@ export function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const f = statFields(Number(name));
-    if (f && f[0] !== 'Z' && Number(f[2]) === pgid) return true;
-  }
+  for (const p of liveProcesses()) if (p.pgid === pgid) return true;
   return false;
 }
 

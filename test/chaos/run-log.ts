@@ -5,6 +5,7 @@
 // group still alive: that check is exact, the polled one only ever errs towards missing an overlap.
 import fs from 'node:fs';
 import type { FakeLine } from '../integration/converter/harness.js';
+import { procStat } from '../integration/converter/proc.js';
 
 export interface Run {
   pid: number;
@@ -15,16 +16,6 @@ export interface Run {
   end?: number;
   how?: 'end' | 'died';
   seenAlive: number;
-}
-
-function procState(pid: number): { state: string; ticks: number } | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0], ticks: Number(f[19]) };
-  } catch {
-    return null;
-  }
 }
 
 export class RunLog {
@@ -63,7 +54,7 @@ export class RunLog {
     const now = Date.now();
     for (const r of this.runs.values()) {
       if (r.end !== undefined) continue;
-      const p = procState(r.pid);
+      const p = procStat(r.pid);
       if (!p || p.state === 'Z' || p.ticks !== r.ticks) Object.assign(r, { end: r.seenAlive, how: 'died' });
       else r.seenAlive = now;
     }

@@ -3,26 +3,21 @@
 // dispatch tests start a fresh daemon on top of it and look at what it does (through the database, the
 // fake converter's log and the processes), never at its internals.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
+import type { AttemptRow } from '../../../daemons/streaming-converter/attempts.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { waitFor } from '../../helpers/wait.js';
 import { FAKE, query, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
+import { procStat } from './proc.js';
 
 /** Above the kernel's largest pid_max (2^22): a pid that is never alive. */
 export const DEAD_PID = 2 ** 22 + 1;
 
-export interface OpenAttemptRow {
-  id: number;
-  group_ref: number;
-  attempt: number;
-  job_id: number;
-  lease_token: number;
-  manifest_path: string;
-  output_path: string;
-  pid: number | null;
-}
+export type OpenAttemptRow = Pick<
+  AttemptRow,
+  'id' | 'group_ref' | 'attempt' | 'job_id' | 'lease_token' | 'pid'
+> & { manifest_path: string; output_path: string };
 
 /** The same test environment with some streamingConverter keys changed (configs are frozen). */
 export function withSection(env: Env, section: Record<string, unknown>): Env {
@@ -76,10 +71,9 @@ export async function diedAfterDispatch(env: Env, obsMs = T0): Promise<OpenAttem
   return openAttempt(env)!;
 }
 
-/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks. */
+/** The process's start time in clock ticks (/proc/<pid>/stat field 22). */
 export function startTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return procStat(pid)!.ticks;
 }
 
 /** Record a process in the attempt row as its converter (pid, process group, start ticks). */
