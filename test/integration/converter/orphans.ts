@@ -4,11 +4,15 @@
 // fake converter's log and the processes), never at its internals.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AttemptRow } from '../../../daemons/streaming-converter/attempts.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { waitFor } from '../../helpers/wait.js';
-import { FAKE, query, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
+import { expandArgv } from '../../../daemons/streaming-converter/argv.js';
+import { attemptKey, supervisedArgv } from '../../../daemons/streaming-converter/attempt-files.js';
+import { ATTEMPT_MARKER } from '../../../daemons/streaming-converter/procs.js';
+import { FAKE, fakeArgv, query, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
 import { procStat } from './proc.js';
 
 /** Above the kernel's largest pid_max (2^22): a pid that is never alive. */
@@ -100,6 +104,36 @@ export function spawnOrphan(
     [FAKE, mode, '--manifest', a.manifest_path, '--out', a.output_path, '--delay-ms', String(delayMs)],
     { detached: true, stdio: 'ignore', env: { ...process.env, FAKE_CONVERTER_LOG: env.log, ...extraEnv } },
   );
+  child.unref();
+  return child.pid!;
+}
+
+/**
+ * Start the fake converter for the attempt the way the dispatcher does, under the attempt's supervisor (its
+ * own process group, cwd = the attempt directory, the attempt's marker in the environment), as a daemon that
+ * died right after spawning it would leave it. Returns the supervisor's pid.
+ */
+export function spawnSupervised(env: Env, a: OpenAttemptRow, mode: string, delayMs = 0): number {
+  const dir = path.dirname(a.manifest_path);
+  const [row] = query<{ started_at: number }>(
+    env,
+    'SELECT started_at FROM converter_attempts WHERE id = ?',
+    a.id,
+  );
+  const argv = expandArgv(fakeArgv(mode, delayMs), {
+    manifest: a.manifest_path,
+    out: a.output_path,
+    result: path.join(dir, 'result.json'),
+    scratch: dir,
+    group: path.basename(path.dirname(dir)),
+  });
+  const [cmd, ...args] = supervisedArgv(attemptKey({ id: a.id, started_at: row.started_at }), argv);
+  const child = spawn(cmd, args, {
+    cwd: dir,
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, FAKE_CONVERTER_LOG: env.log, [ATTEMPT_MARKER]: dir },
+  });
   child.unref();
   return child.pid!;
 }

@@ -27,6 +27,7 @@ import {
   recordAsConverter,
   spawnBystander,
   spawnOrphan,
+  spawnSupervised,
   startTicks,
   tamper,
   withSection,
@@ -73,6 +74,68 @@ function outcomes(e: Env): string[] {
 }
 
 describe('converter crash recovery', () => {
+  it('a converter still running under its supervisor, its pid never recorded, is adopted: awaited, settled, not run again', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    strays.push(spawnSupervised(env, a, 'ok', 3000));
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), {
+      what: 'orphaned converter running',
+    });
+    expect(openAttempt(env)!.pid).toBeNull();
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(query(env, 'SELECT outcome, exit_code FROM converter_attempts')).toEqual([
+      { outcome: 'ok', exit_code: 0 },
+    ]);
+    const adopted = events(env, 'converter.attempt_adopted').map((e) => JSON.parse(e.payload) as unknown);
+    expect(adopted).toMatchObject([{ attempt: 1, running: true }]);
+    expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+  });
+
+  it('a converter that ended while no daemon ran is settled from what its supervisor recorded', async () => {
+    env = await makeEnv({ maxAttempts: 3 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'exit5');
+    strays.push(sup);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'end') && !pidAlive(sup), {
+      what: 'orphaned converter finished',
+    });
+    await ready(await start(env));
+    // Exit 5 is a validation failure: not retried, even with attempts left.
+    expect(groups(env)[0]).toMatchObject({ state: 'failed', job_state: 'dead' });
+    expect(query(env, 'SELECT outcome, exit_code FROM converter_attempts')).toEqual([
+      { outcome: 'validation', exit_code: 5 },
+    ]);
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(
+      events(env, 'converter.attempt_adopted').map((e) => JSON.parse(e.payload) as unknown),
+    ).toMatchObject([{ attempt: 1, running: false, outcome: 'validation', to: 'failed' }]);
+    expect(events(env, 'converter.failed')).toHaveLength(1);
+  });
+
+  it('a converter whose supervisor was SIGKILLed (no exit status) is stopped before the retry', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'ok', 60_000);
+    strays.push(sup);
+    const orphan = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'orphaned converter running',
+    });
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => !pidAlive(sup), { what: 'supervisor gone' });
+    expect(pidAlive(orphan.pid)).toBe(true);
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    const lines = fakeLog(env);
+    const stopped = lines.find((l) => l.pid === orphan.pid && l.event === 'sigterm');
+    expect(stopped).toBeDefined();
+    const retry = lines.find((l) => l.event === 'start' && l.pid !== orphan.pid);
+    expect(retry!.t).toBeGreaterThanOrEqual(stopped!.t);
+    expect(lines.filter((l) => l.event === 'overlap')).toHaveLength(0);
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
   it('a live pid with other start ticks (a reused pid) is not killed', async () => {
     env = await makeEnv();
     const a = await diedAfterDispatch(env);
