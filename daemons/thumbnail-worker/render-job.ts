@@ -18,9 +18,11 @@ import {
 } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
-import type { RenderOutput } from './render-task.js';
+import { DISK_FULL, type RenderOutput } from './render-task.js';
+import type { DiskGate } from './disk.js';
 import {
   getRow,
+  markDeferred,
   markDone,
   markFailure,
   markRunning,
@@ -50,6 +52,11 @@ export interface RenderJobDeps {
   outputDir: string;
   /** Render options per preset name. */
   presets: Record<string, RenderOptions>;
+  /**
+   * The daemon's disk gate: a render that meets a full disk closes it and is deferred (no attempt spent).
+   * Without one (render-all) a full disk is an ordinary retryable failure.
+   */
+  disk?: DiskGate;
 }
 
 function codeOf(e: unknown): string {
@@ -130,6 +137,18 @@ function onFailure(
       ),
     );
     throw e;
+  }
+  if (code === DISK_FULL && d.disk) {
+    // Not the file's fault and not an attempt: pause claiming, hand the row back to discovery (a new job
+    // once space is back), and finish this job as deferred.
+    d.disk.sawFull();
+    d.state.write((c) => {
+      assertJobLease(c, job.lease);
+      markDeferred(c, row.id, job.lease.attempt - 1, code, message, now);
+    });
+    d.metrics.jobs.inc({ outcome: 'deferred', code });
+    ctx.log.warn({ path: row.fits_path, code, err: message }, 'output disk full; render deferred');
+    return { deferred: code };
   }
   d.metrics.fitsErrors.inc({ code });
   if (code === 'SOURCE_CHANGED') {

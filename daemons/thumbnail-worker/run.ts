@@ -2,6 +2,7 @@
 // queue worker claims them with leases (two processes never render one row) and renders in a worker-thread
 // pool so /metrics and /ws stay responsive. Background loops log, count, back off and continue.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import chokidar from 'chokidar';
 import type { BackoffPolicy } from '../../lib/backoff.js';
@@ -14,7 +15,9 @@ import { cachedMetadata } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
 import { presetOptions } from './presets.js';
-import { KIND, makeRenderHandler, QUEUE } from './render-job.js';
+import { DiskGate } from './disk.js';
+import { ClaimGate } from './gate.js';
+import { EVENT_TOPIC, KIND, makeRenderHandler, QUEUE } from './render-job.js';
 import { queueCounts } from './store.js';
 
 type Section = Config['thumbnailWorker'];
@@ -77,6 +80,7 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
 function startLoops(
   deps: DaemonDeps,
   discovery: Discovery,
+  disk: DiskGate,
   metrics: ThumbnailMetrics,
   signal: AbortSignal,
 ): Promise<void>[] {
@@ -90,6 +94,7 @@ function startLoops(
   const discover = (): void => {
     if (++passes % fullEvery === 0) discovery.rescanAll();
     discovery.tick();
+    disk.check();
   };
   const reconcile = (): void => {
     const r = discovery.reconcile();
@@ -142,10 +147,14 @@ export const run: DaemonRun = async (deps, signal) => {
     maxAttempts: cfg.maxAttempts,
     renderTimeoutMs: cfg.renderTimeoutS * 1000,
   });
+  fs.mkdirSync(cfg.outputDir, { recursive: true });
+  const gate = new ClaimGate({ state: deps.state, clock: deps.clock, log, metrics, topic: EVENT_TOPIC });
+  const disk = new DiskGate({ gate, metrics, outputDir: cfg.outputDir, minFreeBytes: cfg.minFreeMb * 1e6 });
+  disk.check();
   registerRoutes(deps, metrics, cfg);
   deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
   const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
-  const loops = startLoops(deps, discovery, metrics, signal);
+  const loops = startLoops(deps, discovery, disk, metrics, signal);
   deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
   log.info(
     { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
@@ -159,26 +168,45 @@ export const run: DaemonRun = async (deps, signal) => {
     metrics,
     outputDir: cfg.outputDir,
     presets,
+    disk,
   });
+  const owner = `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`;
   try {
-    await runWorker({
-      db: deps.state,
-      store,
-      queue: QUEUE,
-      handler,
-      signal,
-      owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
-      concurrency: cfg.concurrency,
-      leaseMs: cfg.leaseS * 1000,
-      pollMs: Math.min(1000, cfg.pollS * 1000),
-      maxPollMs: Math.max(1000, cfg.pollS * 1000),
-      jobTimeoutMs: cfg.renderTimeoutS * 1000,
-      drainMs: 20_000,
-      retryPolicy,
-      log,
-      clock: deps.clock,
-      metrics: qm,
-    });
+    // The queue worker runs while the gate is open; a pause stops it (in-flight renders finish or are
+    // handed back) and the loop waits for the gate to open again.
+    while (!signal.aborted) {
+      await gate.waitOpen(signal);
+      if (signal.aborted) break;
+      const paused = new AbortController();
+      const stop = (): void => paused.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      const unsubscribe = gate.onClose(stop);
+      deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
+      try {
+        await runWorker({
+          db: deps.state,
+          store,
+          queue: QUEUE,
+          handler,
+          signal: paused.signal,
+          owner,
+          concurrency: cfg.concurrency,
+          leaseMs: cfg.leaseS * 1000,
+          pollMs: Math.min(1000, cfg.pollS * 1000),
+          maxPollMs: Math.max(1000, cfg.pollS * 1000),
+          jobTimeoutMs: cfg.renderTimeoutS * 1000,
+          drainMs: 20_000,
+          retryPolicy,
+          log,
+          clock: deps.clock,
+          metrics: qm,
+        });
+      } finally {
+        unsubscribe();
+        signal.removeEventListener('abort', stop);
+      }
+      if (!signal.aborted) deps.setStatus(`paused: ${Object.values(gate.reasons()).join('; ')}`);
+    }
   } finally {
     await Promise.all(loops);
     await watcher?.close();

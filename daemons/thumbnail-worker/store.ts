@@ -96,6 +96,25 @@ export function requeue(
   ).run(code, message, now, id);
 }
 
+/**
+ * A render handed back without spending an attempt (a full output disk): pending with no job, so discovery
+ * enqueues a fresh one; attempts counts only the attempts really spent.
+ */
+export function markDeferred(
+  conn: Connection,
+  id: number,
+  attemptsSpent: number,
+  code: string,
+  message: string,
+  now: number,
+): void {
+  stmt(
+    conn,
+    `UPDATE thumbnails SET status = 'pending', job_id = NULL, attempts = ?, error_code = ?, error_message = ?,
+       updated_at = ? WHERE id = ?`,
+  ).run(attemptsSpent, code, message.slice(0, 2000), now, id);
+}
+
 export function markFailure(
   conn: Connection,
   id: number,

@@ -75,6 +75,11 @@ export function thumbnailWorkerSection(ctx: SchemaContext) {
       .int()
       .min(1)
       .default(16384 * 16384),
+    /**
+     * Claiming pauses while outputDir has less free space than this (and after a write met ENOSPC, until
+     * space has grown again); a render deferred by a full disk spends no attempt.
+     */
+    minFreeMb: z.number().min(0).default(1024),
     maxHeaderBlocks: z.number().int().min(1).default(2000),
     stripBytes: z
       .number()
