@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/index.js';
-import { fitsCodeOf } from '../../lib/fits/errors.js';
+import { fitsCodeOf, ioError } from '../../lib/fits/errors.js';
 import {
   fingerprintKey,
+  fingerprintOf,
   isSettled,
   mtimeMs,
-  statFingerprint,
   type Fingerprint,
 } from '../../lib/fits/fingerprint.js';
 import { enqueue } from '../../lib/queue/index.js';
@@ -62,18 +62,23 @@ type Look =
   | { kind: 'file'; fp: Fingerprint }
   | { kind: 'missing' }
   | { kind: 'dir' }
+  | { kind: 'special'; what: string }
   | { kind: 'error'; message: string };
 
+/** One stat(): what the path is now (a FIFO or device is never opened: opening one can block for ever). */
 function look(p: string): Look {
+  let st: fs.BigIntStats;
   try {
-    const fp = statFingerprint(p);
-    if (fs.statSync(p).isDirectory()) return { kind: 'dir' };
-    return { kind: 'file', fp };
+    st = fs.statSync(p, { bigint: true });
   } catch (e) {
-    return fitsCodeOf(e) === 'SOURCE_MISSING'
+    const err = ioError(e, p);
+    return fitsCodeOf(err) === 'SOURCE_MISSING'
       ? { kind: 'missing' }
-      : { kind: 'error', message: (e as Error).message };
+      : { kind: 'error', message: err.message };
   }
+  if (st.isDirectory()) return { kind: 'dir' };
+  if (!st.isFile()) return { kind: 'special', what: st.isFIFO() ? 'a FIFO' : 'a socket or device' };
+  return { kind: 'file', fp: fingerprintOf(st) };
 }
 
 export class Discovery {
@@ -128,9 +133,12 @@ export class Discovery {
     const ready: { id: number; path: string; variant: string; fp: Fingerprint | null; hadJob: boolean }[] =
       [];
     const unsupported: number[] = [];
+    const special: { id: number; message: string }[] = [];
     for (const r of rows) {
       const l = look(r.fits_path);
       if (l.kind === 'dir') unsupported.push(r.id);
+      else if (l.kind === 'special')
+        special.push({ id: r.id, message: `${r.fits_path}: ${l.what}, not a regular file; refused unread` });
       else if (l.kind === 'file') {
         const prev = this.previous.get(r.fits_path);
         this.previous.set(r.fits_path, l.fp);
@@ -140,10 +148,11 @@ export class Discovery {
       } else
         ready.push({ id: r.id, path: r.fits_path, variant: r.variant, fp: null, hadJob: r.job_id !== null });
     }
-    if (ready.length === 0 && unsupported.length === 0) return 0;
+    if (ready.length === 0 && unsupported.length === 0 && special.length === 0) return 0;
     state.write((c) => {
       for (const id of unsupported)
         markFailure(c, id, 'skipped', 0, 'UNSUPPORTED_FORMAT', 'a directory with no .fits export', now);
+      for (const x of special) markFailure(c, x.id, 'failed', 0, 'NOT_REGULAR_FILE', x.message, now);
       for (const r of ready) {
         const key = r.fp ? fingerprintKey(r.fp) : 'missing';
         const payload: RenderJobPayload = {

@@ -84,6 +84,12 @@ export function thumbnailMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: r,
     }),
+    threads: new Gauge({
+      name: `${P}render_threads`,
+      help: 'Render threads by state: idle, busy, stuck (terminated but blocked in a system call; counts against concurrency).',
+      labelNames: ['state'],
+      registers: r,
+    }),
     diskFree: new Gauge({
       name: `${P}disk_free_bytes`,
       help: 'Free bytes on the file system of outputDir (statfs, for unprivileged writers).',
@@ -104,6 +110,7 @@ export function thumbnailMetrics(registry: Registry) {
   for (const reason of ['new', 'changed']) m.discovered.inc({ reason }, 0);
   for (const found of ['unchanged', 'changed', 'missing']) m.reconcilePasses.inc({ found }, 0);
   for (const reason of PAUSE_REASONS) m.paused.set({ reason }, 0);
+  for (const state of ['idle', 'busy', 'stuck']) m.threads.set({ state }, 0);
   for (const loop of ['discovery', 'reconcile', 'gauges', 'watch']) m.loopErrors.inc({ loop }, 0);
   return m;
 }

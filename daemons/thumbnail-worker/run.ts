@@ -135,7 +135,6 @@ export const run: DaemonRun = async (deps, signal) => {
   const presets = presetOptions(cfg);
   const retryPolicy = retryPolicyOf(cfg);
   const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
-  const pool = new RenderPool(cfg.concurrency, log);
   const discovery = new Discovery({
     state: deps.state,
     pipeline: deps.pipeline,
@@ -151,8 +150,25 @@ export const run: DaemonRun = async (deps, signal) => {
   const gate = new ClaimGate({ state: deps.state, clock: deps.clock, log, metrics, topic: EVENT_TOPIC });
   const disk = new DiskGate({ gate, metrics, outputDir: cfg.outputDir, minFreeBytes: cfg.minFreeMb * 1e6 });
   disk.check();
+  const pool = new RenderPool(cfg.concurrency, log, {
+    onCapacity: (c) => {
+      metrics.threads.set({ state: 'idle' }, c.idle);
+      metrics.threads.set({ state: 'busy' }, c.busy);
+      metrics.threads.set({ state: 'stuck' }, c.stuck);
+      gate.set(
+        'threads',
+        c.stuck < c.size
+          ? null
+          : `all ${c.size} render thread(s) are stuck in a system call (a hung mount?); claiming paused`,
+        { stuck: c.stuck, size: c.size },
+      );
+    },
+  });
   registerRoutes(deps, metrics, cfg);
-  deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
+  deps.addReadinessCheck('render-pool', () => {
+    const c = pool.capacity();
+    return c.stuck < c.size ? { ok: true } : { ok: false, detail: `all ${c.size} render threads stuck` };
+  });
   const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
   const loops = startLoops(deps, discovery, disk, metrics, signal);
   deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
