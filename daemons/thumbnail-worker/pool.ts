@@ -8,7 +8,13 @@ import { Worker } from 'node:worker_threads';
 import { fitsError } from '../../lib/fits/errors.js';
 import { PermanentError, RetryableError, type ContimgError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { RenderFailure, RenderOutput, RenderRequest } from './render-task.js';
+import type {
+  MetadataOutput,
+  MetadataRequest,
+  RenderFailure,
+  RenderOutput,
+  RenderRequest,
+} from './render-task.js';
 
 type SlotState = 'idle' | 'busy' | 'stuck';
 
@@ -21,11 +27,11 @@ interface Slot {
 
 interface Pending {
   worker: Worker;
-  resolve: (out: RenderOutput) => void;
+  resolve: (out: never) => void;
   reject: (e: unknown) => void;
 }
 
-type Reply = { id: number; ok: true; out: RenderOutput } | { id: number; ok: false; failure: RenderFailure };
+type Reply = { id: number; ok: true; out: never } | { id: number; ok: false; failure: RenderFailure };
 
 /** How long a terminated thread may take to exit before it is logged as stuck in a system call. */
 const STUCK_LOG_MS = 5000;
@@ -166,12 +172,21 @@ export class RenderPool {
     }
   }
 
-  async run(req: RenderRequest, signal: AbortSignal): Promise<RenderOutput> {
+  run(req: RenderRequest, signal: AbortSignal): Promise<RenderOutput> {
+    return this.exec<RenderOutput>(req, signal);
+  }
+
+  /** Header metadata (and the fingerprint) of a source, read in a pool thread like a render. */
+  metadata(req: MetadataRequest, signal: AbortSignal): Promise<MetadataOutput> {
+    return this.exec<MetadataOutput>(req, signal);
+  }
+
+  private async exec<T>(req: RenderRequest | MetadataRequest, signal: AbortSignal): Promise<T> {
     const id = this.nextId++;
     const slot = await this.acquire(signal, id);
     let aborted = false;
     try {
-      return await new Promise<RenderOutput>((resolve, reject) => {
+      return await new Promise<T>((resolve, reject) => {
         const onAbort = (): void => {
           aborted = true;
           this.pending.delete(id);
@@ -183,7 +198,7 @@ export class RenderPool {
         const done = (): void => signal.removeEventListener('abort', onAbort);
         this.pending.set(id, {
           worker: slot.worker,
-          resolve: (o) => (done(), resolve(o)),
+          resolve: (o: T) => (done(), resolve(o)),
           reject: (e) => (done(), reject(e)),
         });
         slot.worker.postMessage({ id, req });

@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../../lib/fits/atomic.js';
 import { ContimgError, RetryableError } from '../../lib/errors.js';
 import { fitsCodeOf, fitsError } from '../../lib/fits/errors.js';
-import { fingerprintKey } from '../../lib/fits/fingerprint.js';
+import { headerMetadata } from '../../lib/fits/file-metadata.js';
+import { fingerprintKey, statFingerprint } from '../../lib/fits/fingerprint.js';
 import type { FitsMetadata } from '../../lib/fits/metadata.js';
 import { renderThumbnail, type RenderOptions, type RenderTimings } from '../../lib/fits/render.js';
 import type { PlaneStats } from '../../lib/fits/stats.js';
@@ -42,6 +43,27 @@ export interface RenderOutput {
   timings: RenderTimings & { write: number };
   metadata: FitsMetadata;
   stats: PlaneStats | undefined;
+}
+
+/** A metadata lookup for the API, run in a pool thread: the main thread never opens or stats a source. */
+export interface MetadataRequest {
+  kind: 'metadata';
+  fitsPath: string;
+  /** The fingerprint of the cached fits_metadata row; when the file still has it the header is not read. */
+  cachedFingerprint: string | null;
+  maxBlocks: number;
+}
+
+export interface MetadataOutput {
+  fingerprint: string;
+  /** The header metadata, or null when the cached row is still current. */
+  header: (FitsMetadata & { hdu: number }) | null;
+}
+
+export function runMetadata(req: MetadataRequest): MetadataOutput {
+  const fingerprint = fingerprintKey(statFingerprint(req.fitsPath));
+  if (fingerprint === req.cachedFingerprint) return { fingerprint, header: null };
+  return { fingerprint, header: headerMetadata(req.fitsPath, { maxBlocks: req.maxBlocks }) };
 }
 
 /** A failure as plain data (errors do not cross thread boundaries with their class). */

@@ -8,10 +8,10 @@ import chokidar from 'chokidar';
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Config } from '../../lib/config/index.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
-import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { ValidationError } from '../../lib/errors.js';
 import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
-import { cachedMetadata } from './meta-cache.js';
+import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
 import { presetOptions } from './presets.js';
@@ -54,7 +54,7 @@ export function retryPolicyOf(cfg: Section): BackoffPolicy {
   };
 }
 
-function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section): void {
+function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section, pool: RenderPool): void {
   deps.http.route('GET', '/api/thumbnails', ({ url }) => {
     const status = url.searchParams.get('status');
     const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
@@ -67,12 +67,10 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
         .all(status, status, limit),
     );
   });
-  deps.http.route('GET', '/api/fits/metadata', ({ url }) => {
-    const p = url.searchParams.get('path');
-    if (!p) throw new ValidationError('path is required');
-    const m = cachedMetadata(deps.state, p, metrics, cfg.maxHeaderBlocks);
-    if (!m) throw new NotFoundError(`no metadata for ${p}`);
-    return m;
+  deps.http.route('GET', '/api/thumbnails/:id/metadata', ({ params }) => {
+    const id = Number(params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('id must be a thumbnail row id');
+    return metadataForThumbnail(deps.state, pool, metrics, id, cfg.maxHeaderBlocks);
   });
 }
 
@@ -164,7 +162,7 @@ export const run: DaemonRun = async (deps, signal) => {
       );
     },
   });
-  registerRoutes(deps, metrics, cfg);
+  registerRoutes(deps, metrics, cfg, pool);
   deps.addReadinessCheck('render-pool', () => {
     const c = pool.capacity();
     return c.stuck < c.size ? { ok: true } : { ok: false, detail: `all ${c.size} render threads stuck` };
