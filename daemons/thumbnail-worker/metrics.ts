@@ -68,7 +68,7 @@ export function thumbnailMetrics(registry: Registry) {
     }),
     discovered: new Counter({
       name: `${P}discovered_total`,
-      help: 'Render jobs enqueued, by reason (new, changed, retry_missing).',
+      help: 'Render jobs enqueued, by reason (new, changed source, restyle = a done thumbnail made with another look).',
       labelNames: ['reason'],
       registers: r,
     }),
@@ -107,7 +107,7 @@ export function thumbnailMetrics(registry: Registry) {
   for (const state of QUEUE_STATES) m.queue.set({ state }, 0);
   for (const code of FITS_ERROR_CODES) m.fitsErrors.inc({ code }, 0);
   for (const result of ['hit', 'miss', 'stale']) m.metaCache.inc({ result }, 0);
-  for (const reason of ['new', 'changed']) m.discovered.inc({ reason }, 0);
+  for (const reason of ['new', 'changed', 'restyle']) m.discovered.inc({ reason }, 0);
   for (const found of ['unchanged', 'changed', 'missing']) m.reconcilePasses.inc({ found }, 0);
   for (const reason of PAUSE_REASONS) m.paused.set({ reason }, 0);
   for (const state of ['idle', 'busy', 'stuck']) m.threads.set({ state }, 0);

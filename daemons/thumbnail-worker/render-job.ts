@@ -52,6 +52,8 @@ export interface RenderJobDeps {
   outputDir: string;
   /** Render options per preset name. */
   presets: Record<string, RenderOptions>;
+  /** Look key per preset name: stored with the thumbnail, it is what makes the thumbnail current. */
+  looks: Record<string, string>;
   /**
    * The daemon's disk gate: a render that meets a full disk closes it and is deferred (no attempt spent).
    * Without one (render-all) a full disk is an ordinary retryable failure.
@@ -72,7 +74,8 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
       return { superseded: true };
     }
     const options = d.presets[p.variant];
-    if (!options) {
+    const look = d.looks[p.variant];
+    if (!options || !look) {
       d.state.write((c) =>
         markFailure(
           c,
@@ -102,13 +105,14 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
           expectFingerprint: p.fingerprint,
           outputDir: d.outputDir,
           options,
+          look,
         },
         ctx.signal,
       );
     } catch (e) {
       return onFailure(d, job, ctx, row, e);
     }
-    commit(d, job, row, out, options);
+    commit(d, job, row, out, options, look);
     return { pngPath: out.pngPath, vmin: out.vmin, vmax: out.vmax };
   };
 }
@@ -192,9 +196,11 @@ function commit(
   row: ThumbRow,
   out: RenderOutput,
   options: RenderOptions,
+  look: string,
 ): void {
   const now = d.clock.now();
   const params = {
+    look,
     interval: options.interval,
     contrast: options.contrast,
     stretch: options.stretch,

@@ -23,6 +23,8 @@ export interface RenderRequest {
   expectFingerprint: string;
   outputDir: string;
   options: RenderOptions;
+  /** The preset's look key (part of the PNG name). */
+  look: string;
 }
 
 export interface RenderOutput {
@@ -83,7 +85,7 @@ export function runRender(req: RenderRequest): RenderOutput {
     });
   }
   const t0 = performance.now();
-  const pngPath = pngPathFor(req.outputDir, req.fitsPath, req.variant, key);
+  const pngPath = pngPathFor(req.outputDir, req.fitsPath, req.variant, key, req.look);
   writePng(pngPath, r.png);
   const write = performance.now() - t0;
   return {

@@ -14,7 +14,7 @@ import { Discovery } from './discovery.js';
 import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
-import { presetOptions } from './presets.js';
+import { presetLooks, presetOptions } from './presets.js';
 import { DiskGate } from './disk.js';
 import { ClaimGate } from './gate.js';
 import { EVENT_TOPIC, KIND, makeRenderHandler, QUEUE } from './render-job.js';
@@ -131,6 +131,7 @@ export const run: DaemonRun = async (deps, signal) => {
   const metrics = thumbnailMetrics(deps.registry);
   const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
   const presets = presetOptions(cfg);
+  const looks = presetLooks(cfg);
   const retryPolicy = retryPolicyOf(cfg);
   const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
   const discovery = new Discovery({
@@ -139,6 +140,7 @@ export const run: DaemonRun = async (deps, signal) => {
     clock: deps.clock,
     metrics,
     variants: Object.keys(presets),
+    looks,
     includeGlobs: cfg.includeGlobs,
     settleMs: cfg.settleS * 1000,
     maxAttempts: cfg.maxAttempts,
@@ -182,6 +184,7 @@ export const run: DaemonRun = async (deps, signal) => {
     metrics,
     outputDir: cfg.outputDir,
     presets,
+    looks,
     disk,
   });
   const owner = `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`;

@@ -22,6 +22,7 @@ export interface ThumbRow {
   error_code: string | null;
   error_message: string | null;
   qa_grade: string | null;
+  params_json: string | null;
   updated_at: number;
   created_at: number;
 }
@@ -245,6 +246,24 @@ export function finishedAfter(conn: Connection, afterId: number, limit: number):
     conn,
     `SELECT * FROM thumbnails WHERE id > ? AND status IN ('done', 'failed', 'skipped') ORDER BY id LIMIT ?`,
   ).all(afterId, limit) as ThumbRow[];
+}
+
+/** Done rows after an id, for the restyle sweep (keyset by id). */
+export function doneAfter(conn: Connection, afterId: number, limit: number): ThumbRow[] {
+  return stmt(conn, `SELECT * FROM thumbnails WHERE id > ? AND status = 'done' ORDER BY id LIMIT ?`).all(
+    afterId,
+    limit,
+  ) as ThumbRow[];
+}
+
+/** Rows waiting to replace an existing PNG (restyles and changed sources): the restyle sweep's backlog. */
+export function pendingRestyles(conn: Connection): number {
+  return (
+    stmt(
+      conn,
+      `SELECT count(*) AS n FROM thumbnails WHERE status IN ('pending', 'running') AND png_path IS NOT NULL`,
+    ).get() as { n: number }
+  ).n;
 }
 
 export function markMissing(conn: Connection, id: number, now: number): void {

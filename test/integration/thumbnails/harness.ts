@@ -11,6 +11,7 @@ import { silentLogger } from '../../../lib/log.js';
 import { Registry } from '../../../lib/metrics.js';
 import { Discovery } from '../../../daemons/thumbnail-worker/discovery.js';
 import { thumbnailMetrics } from '../../../daemons/thumbnail-worker/metrics.js';
+import { presetLooks } from '../../../daemons/thumbnail-worker/presets.js';
 import { run } from '../../../daemons/thumbnail-worker/run.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -75,6 +76,7 @@ export function discoverOnce<T>(env: Env, then?: (state: Db) => T): T | undefine
       clock: systemClock,
       metrics: thumbnailMetrics(new Registry()),
       variants: ['q512'],
+      looks: presetLooks(env.config.thumbnailWorker),
       includeGlobs: ['*-image.fits'],
       settleMs: 0,
       maxAttempts: 4,
