@@ -4,6 +4,7 @@
 // minFreeMb and has grown by REOPEN_GROWTH since that ENOSPC, so a disk with a few kB free does not make
 // the worker render and defer in a loop. A render deferred by a full disk spends no attempt.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { ClaimGate } from './gate.js';
 
@@ -66,4 +67,34 @@ export class DiskGate {
     this.fullAt = this.free() ?? 0;
     this.check();
   }
+}
+
+/** The temp name writeFileAtomic gives a PNG: `.<name>.png.<12 hex>.tmp`. */
+const TEMP_PNG = /^\..+\.png\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Remove temp PNGs left by a process killed mid-write (or a render thread terminated mid-write), once they
+ * are older than olderThanMs: a live writer finishes within a render, so an old temp file has no owner.
+ * Returns the number removed. Files vanishing meanwhile (another worker sweeping) are not an error.
+ */
+export function sweepStaleTemps(outputDir: string, olderThanMs: number, nowMs: number): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(outputDir, { recursive: true, encoding: 'utf8' });
+  } catch {
+    return 0;
+  }
+  for (const rel of names) {
+    if (!TEMP_PNG.test(path.basename(rel))) continue;
+    const p = path.join(outputDir, rel);
+    try {
+      if (nowMs - fs.statSync(p).mtimeMs < olderThanMs) continue;
+      fs.rmSync(p, { force: true });
+      removed++;
+    } catch {
+      /* gone already */
+    }
+  }
+  return removed;
 }

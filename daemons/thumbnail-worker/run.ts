@@ -15,7 +15,7 @@ import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
 import { presetLooks, presetOptions } from './presets.js';
-import { DiskGate } from './disk.js';
+import { DiskGate, sweepStaleTemps } from './disk.js';
 import { ClaimGate } from './gate.js';
 import { EVENT_TOPIC, KIND, makeRenderHandler, QUEUE } from './render-job.js';
 import { queueCounts } from './store.js';
@@ -95,6 +95,8 @@ function startLoops(
     disk.check();
   };
   const reconcile = (): void => {
+    const swept = sweepStaleTemps(cfg.outputDir, 2 * cfg.renderTimeoutS * 1000, deps.clock.now());
+    if (swept > 0) deps.log.info({ removed: swept }, 'removed temp PNGs left by interrupted writes');
     const r = discovery.reconcile();
     metrics.reconcilePasses.inc({ found: r.changed ? 'changed' : r.missing ? 'missing' : 'unchanged' });
   };
