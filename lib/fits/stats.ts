@@ -111,9 +111,12 @@ export class StatsAccumulator {
 
 export type QaGrade = 'excellent' | 'good' | 'marginal' | 'poor' | 'unknown';
 
-/** The original's image grade (§2.3): strict thresholds; missing or zero DR is unknown, negative is poor. */
+/**
+ * The original's image grade: strict thresholds; a missing, zero or non-finite DR is unknown (a plane with
+ * no noise, such as a constant one, has no dynamic range: never "excellent"), negative is poor.
+ */
 export function gradeDynamicRange(dr: number | null | undefined): QaGrade {
-  if (dr === null || dr === undefined || Number.isNaN(dr) || dr === 0) return 'unknown';
+  if (dr === null || dr === undefined || !Number.isFinite(dr) || dr === 0) return 'unknown';
   if (dr > 1000) return 'excellent';
   if (dr > 100) return 'good';
   if (dr > 10) return 'marginal';
