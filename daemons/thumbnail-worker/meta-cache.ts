@@ -4,9 +4,10 @@
 // render-pool thread: a FIFO, a hung mount or a slow disk never blocks the event loop. No TTL: invalidation
 // is exact.
 import type { Db } from '../../lib/db/index.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError, RetryableError } from '../../lib/errors.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
+import type { MetadataOutput } from './render-task.js';
 
 /** How long an API lookup may wait for a pool thread and the header read. */
 export const METADATA_TIMEOUT_MS = 10_000;
@@ -24,10 +25,20 @@ export async function metadataForThumbnail(
   const path = thumb.fits_path;
   const row = state.read((c) => c.prepare('SELECT * FROM fits_metadata WHERE path = ?').get(path)) as
     (Record<string, unknown> & { fingerprint: string }) | undefined;
-  const out = await pool.metadata(
-    { kind: 'metadata', fitsPath: path, cachedFingerprint: row?.fingerprint ?? null, maxBlocks },
-    AbortSignal.timeout(METADATA_TIMEOUT_MS),
-  );
+  const signal = AbortSignal.timeout(METADATA_TIMEOUT_MS);
+  let out: MetadataOutput;
+  try {
+    out = await pool.metadata(
+      { kind: 'metadata', fitsPath: path, cachedFingerprint: row?.fingerprint ?? null, maxBlocks },
+      signal,
+    );
+  } catch (e) {
+    if (!signal.aborted) throw e;
+    throw new RetryableError(`metadata of thumbnail ${id} not read within ${METADATA_TIMEOUT_MS} ms`, {
+      code: 'BUSY',
+      details: { id },
+    });
+  }
   if (row && out.header === null) {
     metrics.metaCache.inc({ result: 'hit' });
     return { thumbnailId: id, source: 'cache', ...row };
