@@ -19,6 +19,22 @@ export const PAUSE_ALERTS: Record<PauseReason, { alertname: string; severity: Se
   threads: { alertname: 'ThumbnailRenderThreadsStuck', severity: 'warning' },
 };
 
+/**
+ * Resolves at the next call of the wake function it adds to `waiters` (which removes itself) or when the
+ * signal aborts, whichever comes first.
+ */
+export function nextWake(waiters: Set<() => void>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      waiters.delete(done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    waiters.add(done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface GateDeps {
   state: Db;
   clock: Clock;
@@ -84,15 +100,7 @@ export class ClaimGate {
   /** Resolves when the gate is open or the signal aborts. */
   waitOpen(signal: AbortSignal): Promise<void> {
     if (this.isOpen || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.openWaiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.openWaiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return nextWake(this.openWaiters, signal);
   }
 
   /** Call fn whenever the gate closes; returns the unsubscribe function. */

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { fitsError } from '../../lib/fits/errors.js';
 import { PermanentError, RetryableError, type ContimgError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { nextWake } from './gate.js';
 import type {
   MetadataOutput,
   MetadataRequest,
@@ -160,15 +161,7 @@ export class RenderPool {
         this.changed();
         return free;
       }
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.waiting.delete(done);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.waiting.add(done);
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await nextWake(this.waiting, signal);
     }
   }
 

@@ -22,7 +22,6 @@ import { DISK_FULL, type RenderOutput } from './render-task.js';
 import type { DiskGate } from './disk.js';
 import {
   getRow,
-  markDeferred,
   markDone,
   markFailure,
   markRunning,
@@ -148,7 +147,7 @@ function onFailure(
     d.disk.sawFull();
     d.state.write((c) => {
       assertJobLease(c, job.lease);
-      markDeferred(c, row.id, job.lease.attempt - 1, code, message, now);
+      markFailure(c, row.id, 'pending', job.lease.attempt - 1, code, message, now, { detachJob: true });
     });
     d.metrics.jobs.inc({ outcome: 'deferred', code });
     ctx.log.warn({ path: row.fits_path, code, err: message }, 'output disk full; render deferred');

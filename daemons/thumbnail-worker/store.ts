@@ -98,24 +98,10 @@ export function requeue(
 }
 
 /**
- * A render handed back without spending an attempt (a full output disk): pending with no job, so discovery
- * enqueues a fresh one; attempts counts only the attempts really spent.
+ * Record a failure on the row. With detachJob the row also loses its job (pending with no job: discovery
+ * enqueues a fresh one), for a render handed back without spending an attempt (a full output disk), where
+ * `attempt` is the number of attempts really spent.
  */
-export function markDeferred(
-  conn: Connection,
-  id: number,
-  attemptsSpent: number,
-  code: string,
-  message: string,
-  now: number,
-): void {
-  stmt(
-    conn,
-    `UPDATE thumbnails SET status = 'pending', job_id = NULL, attempts = ?, error_code = ?, error_message = ?,
-       updated_at = ? WHERE id = ?`,
-  ).run(attemptsSpent, code, message.slice(0, 2000), now, id);
-}
-
 export function markFailure(
   conn: Connection,
   id: number,
@@ -124,11 +110,13 @@ export function markFailure(
   code: string,
   message: string,
   now: number,
+  opts: { detachJob?: boolean } = {},
 ): void {
   stmt(
     conn,
-    `UPDATE thumbnails SET status = ?, attempts = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
-  ).run(status, attempt, code, message.slice(0, 2000), now, id);
+    `UPDATE thumbnails SET status = ?, attempts = ?, error_code = ?, error_message = ?, updated_at = ?,
+       job_id = CASE WHEN ? THEN NULL ELSE job_id END WHERE id = ?`,
+  ).run(status, attempt, code, message.slice(0, 2000), now, opts.detachJob ? 1 : 0, id);
 }
 
 export function markDone(

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../lib/db/index.js';
 import { insertImageRow, writeSimulatedImage } from '../../lib/sim/fits-images.js';
 import { checkPng } from '../helpers/png-check.js';
+import { mulberry32 } from '../helpers/random.js';
 import { REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeEnv, query, type Env } from '../integration/thumbnails/harness.js';
@@ -41,17 +42,6 @@ function start(e: Env): ChildProcess {
   c.stderr?.on('data', () => undefined);
   child = c;
   return c;
-}
-
-/** A small seeded PRNG: the arrivals and delays are the same every run (the timing is not). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function files(dir: string, suffix: string): string[] {

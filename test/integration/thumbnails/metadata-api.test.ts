@@ -4,21 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { addImageRow, makeEnv, metricValue, rowFor, startInProcess, type Env } from './harness.js';
+import { addImageRow, daemonPerTest, makeEnv, metricValue, rowFor, startInProcess } from './harness.js';
 
-let env: Env | undefined;
-let daemon: RunningDaemon | undefined;
-afterEach(async () => {
-  await daemon?.stop('test over');
-  daemon = undefined;
-  if (env) removeTmpDir(env.dir);
-  env = undefined;
-});
+const t = daemonPerTest();
 
 async function get(
   d: RunningDaemon,
@@ -28,21 +20,27 @@ async function get(
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
+/** A daemon that has rendered one simulated image: its path, row id and the daemon. */
+async function renderedImage(name: string): Promise<{ img: string; id: number; daemon: RunningDaemon }> {
+  const env = (t.env = await makeEnv());
+  const img = writeSimulatedImage({ dir: env.imagesDir, name, nx: 64, ny: 64, seed: 3 });
+  addImageRow(env, img);
+  const daemon = (t.daemon = await startInProcess(env));
+  const row = await waitFor(() => rowFor(env, img)?.status === 'done' && rowFor(env, img), {
+    what: 'rendered',
+  });
+  return { img, id: row.id, daemon };
+}
+
 describe('metadata API by thumbnail id', () => {
   it('serves the cached row while the file is unchanged, re-reads the header when it changed, 404 otherwise', async () => {
-    env = await makeEnv();
-    const img = writeSimulatedImage({ dir: env.imagesDir, name: 'm-image.fits', nx: 64, ny: 64, seed: 3 });
-    addImageRow(env, img);
-    daemon = await startInProcess(env);
-    const row = await waitFor(() => rowFor(env!, img)?.status === 'done' && rowFor(env!, img), {
-      what: 'rendered',
-    });
-    const hit = await get(daemon, `/api/thumbnails/${row.id}/metadata`);
+    const { img, id, daemon } = await renderedImage('m-image.fits');
+    const hit = await get(daemon, `/api/thumbnails/${id}/metadata`);
     expect(hit.status).toBe(200);
-    expect(hit.body).toMatchObject({ thumbnailId: row.id, source: 'cache', path: img, freq_hz: 1.4049e9 });
+    expect(hit.body).toMatchObject({ thumbnailId: id, source: 'cache', path: img, freq_hz: 1.4049e9 });
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(img, later, later);
-    const stale = await get(daemon, `/api/thumbnails/${row.id}/metadata`);
+    const stale = await get(daemon, `/api/thumbnails/${id}/metadata`);
     expect(stale.body).toMatchObject({ source: 'header', path: img, freqHz: 1.4049e9 });
     expect(stale.body.fingerprint).not.toBe(hit.body.fingerprint);
     expect(await metricValue(daemon, 'contimg_thumbnails_meta_cache_total', { result: 'stale' })).toBe(1);
@@ -54,18 +52,12 @@ describe('metadata API by thumbnail id', () => {
   });
 
   it('answers for a row whose source became a FIFO without blocking the event loop', async () => {
-    env = await makeEnv();
-    const img = writeSimulatedImage({ dir: env.imagesDir, name: 'f-image.fits', nx: 32, ny: 32, seed: 4 });
-    addImageRow(env, img);
-    daemon = await startInProcess(env);
-    const row = await waitFor(() => rowFor(env!, img)?.status === 'done' && rowFor(env!, img), {
-      what: 'rendered',
-    });
+    const { img, id, daemon } = await renderedImage('f-image.fits');
     fs.rmSync(img);
     execFileSync('mkfifo', [img]);
     const t0 = Date.now();
     const [meta, health] = await Promise.all([
-      get(daemon, `/api/thumbnails/${row.id}/metadata`),
+      get(daemon, `/api/thumbnails/${id}/metadata`),
       get(daemon, '/healthz'),
     ]);
     expect(health.status).toBe(200);

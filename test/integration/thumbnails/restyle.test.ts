@@ -1,11 +1,10 @@
 // The preset is part of what makes a thumbnail current: after a change of look, done thumbnails are
 // re-rendered once (and only once), in the background, below new images in the queue.
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../lib/clock.js';
 import type { Config } from '../../../lib/config/index.js';
 import { thumbnailPresetSchema } from '../../../lib/config/sections/thumbnail-worker.js';
-import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { openDb } from '../../../lib/db/index.js';
 import { Registry } from '../../../lib/metrics.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
@@ -13,18 +12,19 @@ import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
 import { Discovery, RESTYLE_PRIORITY } from '../../../daemons/thumbnail-worker/discovery.js';
 import { thumbnailMetrics } from '../../../daemons/thumbnail-worker/metrics.js';
 import { presetLooks } from '../../../daemons/thumbnail-worker/presets.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { addImageRow, makeEnv, metricValue, query, startInProcess, thumbs, type Env } from './harness.js';
+import {
+  addImageRow,
+  daemonPerTest,
+  makeEnv,
+  metricValue,
+  query,
+  startInProcess,
+  thumbs,
+  type Env,
+} from './harness.js';
 
-let env: Env | undefined;
-let daemon: RunningDaemon | undefined;
-afterEach(async () => {
-  await daemon?.stop('test over');
-  daemon = undefined;
-  if (env) removeTmpDir(env.dir);
-  env = undefined;
-});
+const t = daemonPerTest();
 
 const withPreset = (cfg: Config, preset: Record<string, unknown>): Config => ({
   ...cfg,
@@ -44,19 +44,17 @@ const lookOf = (params: string | null): unknown => (params ? JSON.parse(params).
 
 describe('a changed look', () => {
   it('re-renders existing thumbnails once, queued below new images, and never again', async () => {
-    env = await makeEnv({ reconcileS: 0.2 });
-    const e = env;
+    const e = (t.env = await makeEnv({ reconcileS: 0.2 }));
     const old = Array.from({ length: 5 }, (_, i) =>
       writeSimulatedImage({ dir: e.imagesDir, name: `old${i}-image.fits`, nx: 96, ny: 96, seed: i + 1 }),
     );
     old.forEach((p) => addImageRow(e, p));
     const asinh = withPreset(e.config, { stretch: 'asinh' });
-    daemon = await startInProcess(e, asinh);
+    let daemon = (t.daemon = await startInProcess(e, asinh));
     await waitFor(() => thumbs(e).filter((t) => t.status === 'done').length === 5, {
       what: 'old look rendered',
     });
     await daemon.stop('look changes');
-    daemon = undefined;
     const oldPngs = thumbs(e).map((t) => t.png_path!);
     const oldLook = presetLooks(asinh.thumbnailWorker).q512;
     const newLook = presetLooks(e.config.thumbnailWorker).q512;
@@ -107,7 +105,7 @@ describe('a changed look', () => {
       pipeline.close();
     }
 
-    daemon = await startInProcess(e);
+    daemon = t.daemon = await startInProcess(e);
     await waitFor(
       () => {
         const counts = updatesPerPath(e);
@@ -133,16 +131,16 @@ describe('a changed look', () => {
     // Once only: more reconcile passes (each re-arms the restyle sweep) and a restart render nothing more.
     const passes = await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total');
     await waitFor(
-      async () => (await metricValue(daemon!, 'contimg_thumbnails_reconcile_passes_total')) >= passes + 3,
+      async () => (await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total')) >= passes + 3,
       {
         what: 'three reconcile passes',
       },
     );
     await daemon.stop('restart');
-    daemon = await startInProcess(e);
+    daemon = t.daemon = await startInProcess(e);
     const restarted = await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total');
     await waitFor(
-      async () => (await metricValue(daemon!, 'contimg_thumbnails_reconcile_passes_total')) >= restarted + 3,
+      async () => (await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total')) >= restarted + 3,
       {
         what: 'three reconcile passes after the restart',
       },

@@ -7,6 +7,7 @@ import { parseConfig } from '../../../lib/config/index.js';
 import { colormap, DEFAULT_LOOK, renderThumbnail, writeFitsImage } from '../../../lib/fits/index.js';
 import { presetOptions } from '../../../daemons/thumbnail-worker/presets.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { mulberry32 } from '../../helpers/random.js';
 import { decodePng } from './helpers.js';
 
 const N = 512;
@@ -17,16 +18,6 @@ const PEAKS = [3, 6, 10.5, 12, 15, 20, 30, 50, 100, 300, 1000, 5000];
 let dir: string;
 let file: string;
 const sources: { x: number; y: number; peak: number }[] = [];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(() => {
   dir = makeTmpDir('fits-look-');
