@@ -9,6 +9,7 @@ import {
   ZscaleSampler,
 } from '../../../lib/fits/index.js';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
+import { mulberry32 } from '../../helpers/random.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
 let dir: string;
@@ -71,6 +72,7 @@ describe('statistics', () => {
     strips.add(px.subarray(0, 4 * nx), 4 * nx);
     strips.add(px.subarray(4 * nx), 5 * nx);
     expect(whole.result().robustSamples).toBe(16); // 21 sampled positions, 5 of them NaN
+    expect(whole.result().nNonFinite).toBe(13); // every fifth pixel, the first one included
     expect(rows.result()).toEqual(whole.result());
     expect(strips.result()).toEqual(whole.result());
     // The median and MAD of every third pixel (index 0, 3, 6, …) of the finite values, by hand.
@@ -85,6 +87,57 @@ describe('statistics', () => {
     const zRows = new ZscaleSampler(50, 20);
     for (let y = 0; y < ny; y++) zRows.add(px.subarray(y * nx, (y + 1) * nx));
     expect([...zRows.result()]).toEqual([...zWhole.result()]);
+  });
+
+  it("median and MAD are numpy's: np.median in the data's dtype (float32 pixels give float32 medians)", () => {
+    // numpy 2.4: x = [0.1, 0.2, 0.3, 0.7, 1.3, -0.4]; np.median(x), np.median(np.abs(x - np.median(x))).
+    const x = [0.1, 0.2, 0.3, 0.7, 1.3, -0.4];
+    const f32 = new StatsAccumulator(6);
+    f32.add(Float32Array.from(x));
+    expect([f32.result().median, f32.result().madStd]).toEqual([
+      0.25,
+      1.482602218505602 * 0.30000001192092896,
+    ]);
+    const f64 = new StatsAccumulator(6);
+    f64.add(Float64Array.from(x));
+    expect([f64.result().median, f64.result().madStd]).toEqual([0.25, 1.482602218505602 * 0.3]);
+    // np.median([0.1, 0.7]) == 0.39999999999999997: (a + b) / 2, not a + (b − a) / 2.
+    const two = new StatsAccumulator(2);
+    two.add(Float64Array.from([0.7, 0.1]));
+    expect(two.result().median).toBe(0.39999999999999997);
+  });
+
+  it('median and MAD by selection are exactly those of a full sort (odd, even, ties, sampled planes)', () => {
+    const rand = mulberry32(18);
+    for (const [n, maxSamples] of [
+      [1, 8],
+      [2, 8],
+      [1001, 1 << 20],
+      [1000, 1 << 20],
+      [5000, 777],
+      [4096, 64],
+      [2000, 1 << 20],
+      [6000, 1 << 20],
+    ]) {
+      // Ties (values in steps of 1/8) for the first sizes, distinct values for the last two.
+      const step = n === 2000 || n === 6000 ? 0 : 8;
+      const px = Float64Array.from({ length: n }, () =>
+        step ? Math.round((rand() - 0.3) * 40) / step : (rand() - 0.3) * 40,
+      );
+      const acc = new StatsAccumulator(n, maxSamples);
+      acc.add(px);
+      const stride = Math.ceil(n / maxSamples);
+      const sorted = px.filter((_, i) => i % stride === 0).sort();
+      // np.median: the middle value, or the mean of the two middle values.
+      const pct = (a: Float64Array): number => {
+        const h = a.length >> 1;
+        return a.length % 2 ? a[h] : (a[h - 1] + a[h]) / 2;
+      };
+      const median = pct(sorted);
+      const mad = pct(sorted.map((v) => Math.abs(v - median)).sort());
+      const r = acc.result();
+      expect([r.median, r.madStd]).toEqual([median, 1.482602218505602 * mad]);
+    }
   });
 
   it('takes the peak from the most extreme pixel even when it is negative', () => {
