@@ -9,7 +9,8 @@ import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Config } from '../../lib/config/index.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { ValidationError } from '../../lib/errors.js';
-import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
+import type { Logger } from '../../lib/log.js';
+import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
 import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
@@ -127,6 +128,62 @@ function startWatcher(dir: string, discovery: Discovery, metrics: ThumbnailMetri
   });
 }
 
+/** The render pool, its thread gauge, and the `threads` pause when every thread is stuck. */
+function renderPool(size: number, log: Logger, metrics: ThumbnailMetrics, gate: ClaimGate): RenderPool {
+  return new RenderPool(size, log, {
+    onCapacity: (c) => {
+      metrics.threads.set({ state: 'idle' }, c.idle);
+      metrics.threads.set({ state: 'busy' }, c.busy);
+      metrics.threads.set({ state: 'stuck' }, c.stuck);
+      gate.set(
+        'threads',
+        c.stuck < c.size
+          ? null
+          : `all ${c.size} render thread(s) are stuck in a system call (a hung mount?); claiming paused`,
+        { stuck: c.stuck, size: c.size },
+      );
+    },
+  });
+}
+
+/**
+ * The queue worker runs while the gate is open; a pause stops it (in-flight renders finish, or are handed
+ * back after the drain) and the loop waits for the gate to open again. Resolves once `signal` aborts.
+ */
+async function workWhileOpen(
+  deps: DaemonDeps,
+  gate: ClaimGate,
+  signal: AbortSignal,
+  worker: Omit<WorkerOptions, 'signal'>,
+): Promise<void> {
+  const cfg = deps.config.thumbnailWorker;
+  while (!signal.aborted) {
+    await gate.waitOpen(signal);
+    if (signal.aborted) break;
+    const paused = new AbortController();
+    const stop = (): void => paused.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const unsubscribe = gate.onClose(stop);
+    deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
+    try {
+      await runWorker({ ...worker, signal: paused.signal });
+    } finally {
+      unsubscribe();
+      signal.removeEventListener('abort', stop);
+    }
+    if (!signal.aborted) deps.setStatus(`paused: ${Object.values(gate.reasons()).join('; ')}`);
+  }
+}
+
+/** outputDir must exist for the disk gate's statfs; a failure here shows again, with its reason, on render. */
+function ensureOutputDir(dir: string, log: Logger): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    log.error({ err: e, outputDir: dir }, 'cannot create outputDir');
+  }
+}
+
 export const run: DaemonRun = async (deps, signal) => {
   const cfg = deps.config.thumbnailWorker;
   const log = deps.log.child({ component: 'thumbnail-worker' });
@@ -148,24 +205,11 @@ export const run: DaemonRun = async (deps, signal) => {
     maxAttempts: cfg.maxAttempts,
     renderTimeoutMs: cfg.renderTimeoutS * 1000,
   });
-  fs.mkdirSync(cfg.outputDir, { recursive: true });
+  ensureOutputDir(cfg.outputDir, log);
   const gate = new ClaimGate({ state: deps.state, clock: deps.clock, log, metrics, topic: EVENT_TOPIC });
   const disk = new DiskGate({ gate, metrics, outputDir: cfg.outputDir, minFreeBytes: cfg.minFreeMb * 1e6 });
   disk.check();
-  const pool = new RenderPool(cfg.concurrency, log, {
-    onCapacity: (c) => {
-      metrics.threads.set({ state: 'idle' }, c.idle);
-      metrics.threads.set({ state: 'busy' }, c.busy);
-      metrics.threads.set({ state: 'stuck' }, c.stuck);
-      gate.set(
-        'threads',
-        c.stuck < c.size
-          ? null
-          : `all ${c.size} render thread(s) are stuck in a system call (a hung mount?); claiming paused`,
-        { stuck: c.stuck, size: c.size },
-      );
-    },
-  });
+  const pool = renderPool(cfg.concurrency, log, metrics, gate);
   registerRoutes(deps, metrics, cfg, pool);
   deps.addReadinessCheck('render-pool', () => {
     const c = pool.capacity();
@@ -173,7 +217,6 @@ export const run: DaemonRun = async (deps, signal) => {
   });
   const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
   const loops = startLoops(deps, discovery, disk, metrics, signal);
-  deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
   log.info(
     { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
     'thumbnail worker started',
@@ -189,43 +232,24 @@ export const run: DaemonRun = async (deps, signal) => {
     looks,
     disk,
   });
-  const owner = `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`;
   try {
-    // The queue worker runs while the gate is open; a pause stops it (in-flight renders finish or are
-    // handed back) and the loop waits for the gate to open again.
-    while (!signal.aborted) {
-      await gate.waitOpen(signal);
-      if (signal.aborted) break;
-      const paused = new AbortController();
-      const stop = (): void => paused.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      const unsubscribe = gate.onClose(stop);
-      deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
-      try {
-        await runWorker({
-          db: deps.state,
-          store,
-          queue: QUEUE,
-          handler,
-          signal: paused.signal,
-          owner,
-          concurrency: cfg.concurrency,
-          leaseMs: cfg.leaseS * 1000,
-          pollMs: Math.min(1000, cfg.pollS * 1000),
-          maxPollMs: Math.max(1000, cfg.pollS * 1000),
-          jobTimeoutMs: cfg.renderTimeoutS * 1000,
-          drainMs: 20_000,
-          retryPolicy,
-          log,
-          clock: deps.clock,
-          metrics: qm,
-        });
-      } finally {
-        unsubscribe();
-        signal.removeEventListener('abort', stop);
-      }
-      if (!signal.aborted) deps.setStatus(`paused: ${Object.values(gate.reasons()).join('; ')}`);
-    }
+    await workWhileOpen(deps, gate, signal, {
+      db: deps.state,
+      store,
+      queue: QUEUE,
+      handler,
+      owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
+      concurrency: cfg.concurrency,
+      leaseMs: cfg.leaseS * 1000,
+      pollMs: Math.min(1000, cfg.pollS * 1000),
+      maxPollMs: Math.max(1000, cfg.pollS * 1000),
+      jobTimeoutMs: cfg.renderTimeoutS * 1000,
+      drainMs: 20_000,
+      retryPolicy,
+      log,
+      clock: deps.clock,
+      metrics: qm,
+    });
   } finally {
     await Promise.all(loops);
     await watcher?.close();
