@@ -68,14 +68,9 @@ export function checkContentType(req: IncomingMessage): ContimgError | undefined
   });
 }
 
-/** The checks for a plain request: Host always (loopback binds), Origin and Content-Type when it changes state. */
-export function guardRequest(
-  req: IncomingMessage,
-  method: string,
-  g: GuardContext,
-): ContimgError | undefined {
-  const host = checkHost(req, g);
-  if (host || !STATE_CHANGING.has(method)) return host;
+/** The checks for a state-changing request (after checkHost): same Origin, JSON body. */
+export function guardStateChange(req: IncomingMessage, method: string): ContimgError | undefined {
+  if (!STATE_CHANGING.has(method)) return undefined;
   return checkOrigin(req) ?? checkContentType(req);
 }
 

@@ -11,7 +11,7 @@ export {
   checkContentType,
   checkHost,
   checkOrigin,
-  guardRequest,
+  guardStateChange,
   guardUpgrade,
   parseHostHeader,
   type GuardContext,

@@ -8,7 +8,7 @@ import { httpStatusFor, toEnvelope, ContimgError, ValidationError, NotFoundError
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { presentedToken, tokenMatches } from './auth.js';
-import { guardRequest, guardUpgrade } from './guard.js';
+import { checkHost, guardStateChange, guardUpgrade } from './guard.js';
 import { isLoopbackHost } from './loopback.js';
 import { httpMetrics, initRoute, type HttpMetrics } from './metrics.js';
 
@@ -139,8 +139,8 @@ export class DaemonHttpServer implements HttpRoutes {
         status = this.send(res, 200, { ok: true, uptimeS: Math.round((Date.now() - this.started) / 1000) });
         return;
       }
-      const refused = guardRequest(req, method, this.guardContext());
-      if (refused) throw refused;
+      const foreignHost = checkHost(req, this.guardContext());
+      if (foreignHost) throw foreignHost;
       if (!this.authorized(req, url)) {
         status = this.send(res, 401, {
           error: 'UNAUTHORIZED',
@@ -166,6 +166,8 @@ export class DaemonHttpServer implements HttpRoutes {
       const match = this.match(method, url.pathname);
       if (!match) throw new NotFoundError(`no route ${method} ${url.pathname}`);
       label = match.route.pattern;
+      const forged = guardStateChange(req, method);
+      if (forged) throw forged;
       const body = method === 'POST' || method === 'PUT' ? await this.readJson(req) : undefined;
       const out = await match.route.handler({ method, url, body, params: match.params });
       status = out === undefined ? this.send(res, 204, undefined) : this.send(res, 200, out);
