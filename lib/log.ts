@@ -30,7 +30,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: { daemon: opts.daemon, version: opts.version, host: os.hostname(), pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: {
-        err: (e: Error) => redactError(pino.stdSerializers.err(e) as Record<string, unknown>, scrubber),
+        err: (e: Error) => redactError(pino.stdSerializers.err(e), scrubber),
       },
       hooks: {
         logMethod(args: Parameters<LogFn>, method: LogFn) {

@@ -264,14 +264,18 @@ export function redact<T>(value: T, scrubber?: SecretScrubber): T {
 /** Transport internals that carry a request's URL, headers and body (axios: config/request). */
 const ERROR_DROP = new Set(['config', 'request', 'socket', 'agent']);
 
-/** A serialised error ({type, message, stack, …}) for output: transport internals dropped, the rest redacted. */
-export function redactError<T extends Record<string, unknown>>(serialized: T, scrubber?: SecretScrubber): T {
+/**
+ * A serialised error ({type, message, stack, …}) for output: transport internals dropped, the rest redacted.
+ * Anything else (a thrown string) is redacted as a value.
+ */
+export function redactError(serialized: unknown, scrubber?: SecretScrubber): unknown {
+  if (!isPlain(serialized)) return redact(serialized, scrubber);
   const kept = Object.fromEntries(Object.entries(serialized).filter(([k]) => !ERROR_DROP.has(k)));
   if (isPlain(kept.response)) {
     const r = kept.response;
     kept.response = { status: r.status, statusText: r.statusText };
   }
-  return redact(kept, scrubber) as T;
+  return redact(kept, scrubber);
 }
 
 /**

@@ -5,16 +5,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
+import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { createLogger } from '../../../lib/log.js';
 import { Registry } from '../../../lib/metrics.js';
 import { subbandFileName, writeSubbandFile } from '../../../lib/uvh5/writer.js';
 import { JunkNotices } from '../../../daemons/streaming-converter/entries.js';
 import { converterMetrics } from '../../../daemons/streaming-converter/metrics.js';
-import { makeRun } from '../../../daemons/streaming-converter/run.js';
 import { waitFor } from '../../helpers/wait.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { groups, makeEnv, query, T0, writeSubband, type Env } from './harness.js';
+import { groups, makeEnv, query, startLogged, T0, writeSubband, type Env } from './harness.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
@@ -36,19 +35,9 @@ interface Line {
 }
 
 async function start(e: Env): Promise<{ lines: Line[] }> {
-  const lines: Line[] = [];
-  const log = createLogger({
-    daemon: 'streaming-converter',
-    destination: { write: (s: string) => lines.push(JSON.parse(s) as Line) },
-  });
-  d = await startDaemon({
-    name: 'streaming-converter',
-    run: makeRun({ baseEnv: { ...process.env, FAKE_CONVERTER_LOG: e.log } }),
-    config: e.config,
-    log,
-    port: 0,
-  });
-  return { lines };
+  const started = await startLogged(e);
+  d = started.daemon;
+  return { lines: started.lines as unknown as Line[] };
 }
 
 async function metrics(): Promise<string> {

@@ -63,3 +63,9 @@ it('uses lib/redact: env maps, argv, underscore names, URL credentials, child bi
   expect(first.converter.env).toEqual({ PYTHONPATH: REDACTED, AWS_SECRET_ACCESS_KEY: REDACTED });
   expect((JSON.parse(lines[3]) as { err: { message: string } }).err.message).toContain('failed');
 });
+
+it('a non-Error under err is redacted as a value, not taken apart', () => {
+  const { lines, log } = capture();
+  log.error({ err: `failed: https://u:${SECRET}@h/x` }, 'odd throw');
+  expect((JSON.parse(lines[0]) as { err: unknown }).err).toBe('failed: https://[redacted]@h/x');
+});
