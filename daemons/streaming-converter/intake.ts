@@ -8,7 +8,7 @@ import { inspectUvh5, type Uvh5Inspection } from '../../lib/uvh5/index.js';
 import type { Connection } from '../../lib/db/index.js';
 import { alert, emit, type Ctx } from './context.js';
 import { acceptFile } from './acceptance.js';
-import { inspectEntry, JunkNotices, type NoticeOptions, type StatLite } from './entries.js';
+import { inspectEntry, JunkNotices, type StatLite } from './entries.js';
 import { refreshGroup } from './groups.js';
 import { parseSubbandName, type ParsedName } from './names.js';
 import { isSettled, OPEN_STATES, sameIdentity } from './rules.js';
@@ -38,11 +38,8 @@ export class Intake {
   readonly settleDue = new Map<string, number>();
   private incomingReal: string;
 
-  constructor(
-    private readonly ctx: Ctx,
-    notices?: NoticeOptions,
-  ) {
-    this.notices = new JunkNotices(ctx.log, ctx.m, notices);
+  constructor(private readonly ctx: Ctx) {
+    this.notices = new JunkNotices(ctx.log, ctx.m);
     this.incomingReal = realDir(ctx.cfg.incomingDir);
   }
 

@@ -54,7 +54,9 @@ function refineDistinctPorts(cfg: Record<DaemonSection, { port: number }>, ctx: 
 
 /**
  * Every check a daemon makes on its config at start lives here (field bounds, cross-field rules, argv
- * placeholders, distinct ports, a token off loopback), so `contimg check-config` and the daemons agree.
+ * placeholders, distinct ports, a token off loopback), so `contimg check-config` and the daemons agree. Only
+ * the contents of files the config names (secret files, IERS and calibrator tables) are read by the daemon,
+ * because they may exist only inside the service (systemd LoadCredential=).
  */
 export function configSchema(ctx: SchemaContext) {
   return z
