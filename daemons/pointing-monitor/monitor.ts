@@ -9,7 +9,7 @@ import {
 } from '../../lib/astro/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Config } from '../../lib/config/index.js';
-import type { Db } from '../../lib/db/index.js';
+import type { Connection, Db } from '../../lib/db/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { raiseDataStale, resolveDataStale, updateEopAlert } from './alerts.js';
@@ -43,6 +43,7 @@ import {
   latestObservation,
   listCalibrators,
   observationsAfter,
+  readStatus,
   upsertCalibrators,
   upsertTransit,
   writeStatus,
@@ -71,7 +72,6 @@ export class PointingMonitor {
   private lastHeaderMs: number;
   private lastObservationMs: number | null = null;
   private stale = false;
-  private lastStatusKey = '';
   /** The end of the range the schedule was last computed for. */
   private scheduledToMs = 0;
   /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
@@ -332,12 +332,12 @@ export class PointingMonitor {
         });
       }
       updateEopAlert(c, now, age, this.o.cfg.maxIersAgeDays);
+      // Compared with the stored snapshot, not one kept in memory: a restart with nothing changed is quiet.
+      const changed = storedStatusKey(c) !== key;
       writeStatus(c, snap, now);
-      if (key !== this.lastStatusKey)
-        appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
+      if (changed) appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
     });
     if (becameStale) this.stale = true;
-    this.lastStatusKey = key;
     this.o.metrics.dataStale.set(this.stale ? 1 : 0);
     this.updateTransitGauges(now);
     // Roll the horizon forward hourly (not on every tick).
@@ -348,6 +348,16 @@ export class PointingMonitor {
 
   stop(): void {
     this.windows.stop();
+  }
+}
+
+/** The change key of the stored status snapshot; null when there is none or it cannot be read. */
+function storedStatusKey(c: Connection): string | null {
+  try {
+    const prev = readStatus(c);
+    return prev ? statusKey(prev.snapshot as StatusSnapshot) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -227,3 +227,37 @@ describe('schedule in the database (test 10)', () => {
     expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
   });
 });
+
+describe('pointing.status across restarts', () => {
+  it('emits pointing.status only when the status changed, compared with the stored one, not on every restart', async () => {
+    dir = makeTmpDir('contimg-pointing-restart-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    const statusEvents = () => count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.status'");
+    hh.monitor.init();
+    addGroup(hh.db, dir, t0, 54.5734);
+    hh.clock.set(t0 + 6 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      hh.clock.advance(1_000);
+      const m = hh.restart();
+      m.init();
+      m.poll();
+      m.statusTick();
+      expect(statusEvents()).toBe(1);
+    }
+    // A real change after a restart is still announced.
+    addGroup(hh.db, dir, t0 + 5 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 10 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 15 * MIN, 16.27);
+    hh.clock.set(t0 + 21 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(2);
+  });
+});
