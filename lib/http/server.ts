@@ -8,7 +8,7 @@ import { httpStatusFor, toEnvelope, ContimgError, ValidationError, NotFoundError
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { presentedToken, tokenMatches } from './auth.js';
-import { httpMetrics, initRoute, type HttpMetrics } from './metrics.js';
+import { httpMetrics, initRoute, readinessMetric, type HttpMetrics } from './metrics.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -47,6 +47,7 @@ export class DaemonHttpServer implements HttpRoutes {
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
     this.metrics = httpMetrics(opts.registry);
+    readinessMetric(opts.registry, () => this.readiness());
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Idle keep-alive sockets must not hold up shutdown.
     this.server.keepAliveTimeout = 5_000;
