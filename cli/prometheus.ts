@@ -78,6 +78,8 @@ export async function startPrometheus(o: StartPrometheusOptions): Promise<Promet
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${path.join(o.dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${o.port}`,
+      // Alert links (generatorURL) point where this instance listens, not at the host name.
+      `--web.external-url=http://127.0.0.1:${o.port}/`,
       // No console templates or libraries from /etc/prometheus: this instance uses nothing outside `dir`.
       `--web.console.templates=${o.dir}`,
       `--web.console.libraries=${o.dir}`,

@@ -215,3 +215,30 @@ export function parseExposition(text: string): Map<string, Family> {
   }
   return families;
 }
+
+/**
+ * Copy the shipped rule files into `dir` with shorter `for:` durations for the named alerts (everything else
+ * unchanged), so a round trip on loopback sees pending → firing in seconds instead of minutes.
+ */
+export function rulesWithFor(dir: string, forByAlert: Record<string, string>): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const file of ruleFiles()) {
+    const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as {
+      groups: { rules: { alert?: string; for?: string }[] }[];
+    };
+    for (const g of doc.groups)
+      for (const r of g.rules)
+        if (r.alert && forByAlert[r.alert] !== undefined) {
+          r.for = forByAlert[r.alert];
+          seen.add(r.alert);
+        }
+    const dest = path.join(dir, path.basename(file));
+    fs.writeFileSync(dest, YAML.stringify(doc));
+    out.push(dest);
+  }
+  const unknown = Object.keys(forByAlert).filter((a) => !seen.has(a));
+  if (unknown.length) throw new Error(`no such alert in the rules: ${unknown.join(', ')}`);
+  return out;
+}
