@@ -71,7 +71,11 @@ it('contimg.target runs the migration first, then wants every daemon of the daem
   expect(t.Unit.Requires).toEqual(['contimg-migrate.service']);
   expect(t.Unit.After).toEqual(['contimg-migrate.service']);
   const wants = t.Unit.Wants.flatMap((w) => w.split(/\s+/)).sort();
-  expect(wants).toEqual(Object.keys(DAEMONS).map((n) => `contimg-${n}.service`).sort());
+  expect(wants).toEqual(
+    Object.keys(DAEMONS)
+      .map((n) => `contimg-${n}.service`)
+      .sort(),
+  );
   expect(t.Install.WantedBy).toEqual(['multi-user.target']);
 });
 
