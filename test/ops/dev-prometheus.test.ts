@@ -1,13 +1,12 @@
 // `contimg dev --with-prometheus`: the built daemons plus a real Prometheus on loopback with the shipped
 // rules, its URL printed, every daemon scraped; stopped with the rest on SIGTERM. Without prometheus on PATH
 // the flag is a usage error that says what to install.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
-import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
+import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { pidAlive } from '../integration/converter/proc.js';
 import { builtDaemons, loadRules } from './helpers.js';
@@ -24,27 +23,16 @@ describe('contimg dev --with-prometheus', () => {
     const base = ((await freePort()) % 40_000) + 20_000;
     const promPort = await freePort();
     let out = '';
-    const child = spawn(
-      process.execPath,
+    const { child, done } = spawnCli(
       [
-        path.join(REPO_ROOT, 'dist/cli/contimg.js'),
         'dev',
-        '--data-dir',
-        path.join(dir, 'var'),
-        '--port-base',
-        String(base),
-        '--no-simulate',
-        '--with-prometheus',
-        '--prometheus-port',
-        String(promPort),
-        '--for-seconds',
-        '120',
+        ...['--data-dir', path.join(dir, 'var'), '--port-base', String(base), '--no-simulate'],
+        ...['--with-prometheus', '--prometheus-port', String(promPort), '--for-seconds', '120'],
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { built: true, timeoutMs: 150_000 },
     );
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
     try {
       const url = `http://127.0.0.1:${promPort}`;
       const pid = await waitFor(
@@ -77,12 +65,12 @@ describe('contimg dev --with-prometheus', () => {
       expect(loaded).toEqual(shipped);
 
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect((await done).code).toBe(0);
       expect(pidAlive(Number(pid))).toBe(false);
     } finally {
       if (child.exitCode === null) {
         child.kill('SIGKILL');
-        await exited;
+        await done;
       }
     }
   });

@@ -149,3 +149,20 @@ export function dashboard(uid: string, title: string, description: string): Dash
         .keepTime(true),
     );
 }
+
+/** Panels more than one dashboard shows, defined once. */
+export const shared = {
+  nextTransits: (title: string) =>
+    table(
+      title,
+      [instant('sort(contimg_pointing_next_transit_timestamp_seconds - time())', '{{calibrator}}')],
+      { w: 12, unit: 'dtdurations', description: 'Time to the next transit of each scheduled calibrator.' },
+    ),
+  declination: () =>
+    stat('Pointing declination', [instant('contimg_pointing_declination_degrees', 'dec')], {
+      w: 6,
+      unit: 'degree',
+      decimals: 2,
+      base: 'blue',
+    }),
+};

@@ -1,5 +1,5 @@
 // The pointing monitor: sidereal time, pointing declination over time, and the calibrator transit schedule.
-import { dashboard, instant, q, row, stat, stateTimeline, table, timeseries, valueText } from '../panels.js';
+import { dashboard, instant, q, row, shared, stat, stateTimeline, timeseries, valueText } from '../panels.js';
 
 export const file = 'contimg-pointing.json';
 
@@ -17,14 +17,7 @@ export function build() {
         { w: 6, unit: 'h', decimals: 3, base: 'blue' },
       ),
     )
-    .withPanel(
-      stat('Pointing declination', [instant('contimg_pointing_declination_degrees', 'dec')], {
-        w: 6,
-        unit: 'degree',
-        decimals: 2,
-        base: 'blue',
-      }),
-    )
+    .withPanel(shared.declination())
     .withPanel(
       stat('Upcoming transits', [instant('contimg_pointing_upcoming_transits', 'transits')], {
         w: 6,
@@ -48,13 +41,7 @@ export function build() {
       ),
     )
     .withRow(row('Transit schedule'))
-    .withPanel(
-      table(
-        'Next transit per calibrator',
-        [instant('sort(contimg_pointing_next_transit_timestamp_seconds - time())', '{{calibrator}}')],
-        { w: 12, unit: 'dtdurations' },
-      ),
-    )
+    .withPanel(shared.nextTransits('Next transit per calibrator'))
     .withPanel(
       stateTimeline(
         'In an active transit window',
