@@ -73,15 +73,9 @@ export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Reco
   };
 }
 
+/** The daemons of the daemon table whose build exists (dist/daemons/<name>/main.js), in table order. */
 function builtDaemons(): DaemonName[] {
-  const dir = path.join(DIST, 'daemons');
-  const present = fs.existsSync(dir)
-    ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js')))
-    : [];
-  return [
-    ...DAEMON_ORDER.filter((d) => present.includes(d)),
-    ...(present.filter((d) => !(DAEMON_ORDER as string[]).includes(d)) as DaemonName[]),
-  ];
+  return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', d, 'main.js')));
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
