@@ -290,12 +290,18 @@ export class PointingMonitor {
   updateTransitGauges(now: number): void {
     const m = this.o.metrics;
     const seen = new Set<string>();
+    // A calibrator with no transit ahead (it left the candidates after a declination change) loses its
+    // series instead of keeping a time in the past.
+    m.nextTransit.reset();
+    let upcoming = 0;
     for (const t of this.schedule) {
+      if (t.transitMs >= now) upcoming++;
       if (t.transitMs >= now && !seen.has(t.name)) {
         seen.add(t.name);
         m.nextTransit.set({ calibrator: t.name }, t.transitMs / 1000);
       }
     }
+    m.upcomingTransits.set(upcoming);
     const inWin = new Set(this.schedule.filter((t) => isActive(t, now)).map((t) => t.name));
     for (const name of new Set(this.schedule.map((t) => t.name)))
       m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
@@ -307,7 +313,7 @@ export class PointingMonitor {
     const dut1S = this.o.dut1.valueAt(now);
     const age = this.o.dut1.ageDays(now);
     this.o.metrics.dut1.set(dut1S);
-    this.o.metrics.eopAge.set(age ?? Number.NaN);
+    this.o.metrics.eopAge.set(age === null ? Number.NaN : age * 86_400);
     const snap = buildStatus({
       nowMs: now,
       site: this.o.site,

@@ -10,7 +10,7 @@ import type { Registry } from '../metrics.js';
 import { presentedToken, tokenMatches } from './auth.js';
 import { checkHost, guardStateChange, guardUpgrade } from './guard.js';
 import { isLoopbackHost } from './loopback.js';
-import { httpMetrics, initRoute, type HttpMetrics } from './metrics.js';
+import { httpMetrics, initRoute, readinessMetric, type HttpMetrics } from './metrics.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -51,6 +51,7 @@ export class DaemonHttpServer implements HttpRoutes {
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
     this.metrics = httpMetrics(opts.registry);
+    readinessMetric(opts.registry, () => this.readiness());
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Idle keep-alive sockets must not hold up shutdown.
     this.server.keepAliveTimeout = 5_000;

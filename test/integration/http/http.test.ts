@@ -69,6 +69,13 @@ describe('built-in endpoints', () => {
       checks: Record<string, unknown>;
     };
     expect(again.checks.watcher).toEqual({ ok: false, detail: 'incoming dir missing' });
+
+    // The same verdicts as a series per check, for Prometheus (ContimgDaemonNotReady).
+    const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    expect(metrics).toContain('contimg_ready{check="schema_state"} 0');
+    expect(metrics).toContain('contimg_ready{check="watcher"} 0');
+    expect(metrics).toContain('contimg_ready{check="db_state"} 1');
+    expect(metrics).toContain('contimg_ready{check="draining"} 1');
   });
 });
 

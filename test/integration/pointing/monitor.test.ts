@@ -226,6 +226,25 @@ describe('schedule in the database (test 10)', () => {
     }[];
     expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
   });
+
+  it('upcoming_transits counts the transits ahead; an empty schedule gives 0 and no next-transit series', async () => {
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'));
+    h.monitor.init();
+    const ahead = h.monitor.schedule.filter((t) => t.transitMs >= h!.clock.now()).length;
+    expect(ahead).toBeGreaterThan(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(ahead);
+    h.close();
+    removeTmpDir(dir);
+
+    // No pointing known yet and no watch list: nothing to schedule (ContimgTransitScheduleEmpty).
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'), { watchCalibrators: [] });
+    h.monitor.init();
+    expect(h.monitor.schedule).toEqual([]);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds')).toBeUndefined();
+  });
 });
 
 describe('pointing.status across restarts', () => {
