@@ -10,6 +10,7 @@ import { env as processEnv, pid as ownPid } from 'node:process';
 import { pause } from '../../lib/clock.js';
 import { LeaseLostError } from '../../lib/errors.js';
 import type { ClaimedJob, Lease } from '../../lib/queue/index.js';
+import { maskArgv } from '../../lib/redact.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import { runChild, pidStartTicks, type ChildResult } from './child.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
@@ -289,7 +290,7 @@ export class Dispatcher {
             return;
           }
           this.ctx.m.dispatchLatency.observe(Math.max(0, now - lastArrival) / 1000);
-          this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
+          this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv: maskArgv(argv) }, 'converter started');
         },
       });
       const parsed = usesPlaceholder(cfg.converter.argv, 'result') ? readResult(result) : undefined;

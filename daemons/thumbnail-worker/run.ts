@@ -10,6 +10,7 @@ import type { Config } from '../../lib/config/index.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
 import { metadataForThumbnail } from './meta-cache.js';
@@ -58,14 +59,14 @@ export function retryPolicyOf(cfg: Section): BackoffPolicy {
 function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section, pool: RenderPool): void {
   deps.http.route('GET', '/api/thumbnails', ({ url }) => {
     const status = url.searchParams.get('status');
-    const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
+    const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 100, maxLimit: 1000 });
     return deps.state.read((c) =>
       c
         .prepare(
           `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade, error_code,
-             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ?`,
+             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ? OFFSET ?`,
         )
-        .all(status, status, limit),
+        .all(status, status, limit, offset),
     );
   });
   deps.http.route('GET', '/api/thumbnails/:id/metadata', ({ params }) => {

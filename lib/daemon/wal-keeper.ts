@@ -2,11 +2,9 @@
 // and, in the one process holding the `wal-keeper` lease, runs the WAL guard on the state database (the
 // pipeline database belongs to the imaging pipeline and is opened read-only). Any daemon may hold the lease:
 // whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks.
-import crypto from 'node:crypto';
-import os from 'node:os';
 import type { Clock } from '../clock.js';
 import { walGuardTick, type Db } from '../db/index.js';
-import { acquireLease, releaseLease } from '../leases/index.js';
+import { acquireLease, leaseOwner, releaseLease } from '../leases/index.js';
 import type { Logger } from '../log.js';
 
 export const WAL_KEEPER_LEASE = 'wal-keeper';
@@ -30,9 +28,9 @@ export interface WalKeeper {
   stop(): void;
 }
 
-/** host:pid:daemon plus a random part, so two daemons in one process (tests) are distinct holders. */
+/** The lease owner for one daemon's WAL keeper (lib/leases' owner format). */
 export function walKeeperOwner(daemon: string): string {
-  return `${os.hostname()}:${process.pid}:${daemon}:${crypto.randomBytes(3).toString('hex')}`;
+  return leaseOwner(daemon);
 }
 
 export function startWalKeeper(o: WalKeeperOptions): WalKeeper {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { systemClock, type Clock } from '../clock.js';
+import { sleep, systemClock, type Clock } from '../clock.js';
 import { backoffMs } from '../backoff.js';
 import { classifySqlite, DbBusyError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -61,6 +61,13 @@ function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** The longest writeAsync() lets SQLite's busy handler hold the thread in one try. */
+export const WRITE_SLICE_MS = 50;
+
+function lockBackoffMs(attempt: number): number {
+  return backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt);
+}
+
 export class Db {
   readonly name: string;
   readonly path: string;
@@ -78,11 +85,14 @@ export class Db {
   private writeDepth = 0;
   /** Monotonic time of the last write that gave up on the budget; cleared by the next successful write. */
   private writeExhaustedAt: number | null = null;
+  /** The writer connection's busy_timeout pragma as last set. */
+  private currentBusyTimeout: number;
 
   constructor(opts: OpenOptions) {
     this.name = opts.name;
     this.path = path.resolve(opts.path);
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.currentBusyTimeout = this.busyTimeoutMs;
     this.writeBudgetMs = opts.writeBudgetMs ?? 15_000;
     this.metrics = opts.metrics;
     this.clock = opts.clock ?? systemClock;
@@ -111,77 +121,118 @@ export class Db {
    * spent, then DbBusyError (retryable) is thrown and counted. fn must be synchronous: no await inside.
    * SQLite's own busy handler is capped to what is left of the budget, so the budget is the real limit.
    * Lock wait = from the call until fn starts (BEGIN IMMEDIATE has the lock by then).
+   * The whole wait blocks the event loop: code that can await should use writeAsync().
    */
   write<T>(fn: (conn: Connection) => T): T {
-    // Nested in our own write it is a savepoint under the IMMEDIATE lock: fine. Inside a read transaction on
-    // the same connection (no separate reader) it would be a deferred read-then-write: refuse it outright.
+    this.refuseInsideRead();
+    const start = this.clock.monotonic();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const remaining = this.writeBudgetMs - (this.clock.monotonic() - start);
+        const r = this.tryWrite(fn, Math.max(1, Math.min(this.busyTimeoutMs, Math.ceil(remaining))), start);
+        if (r.ok) return r.value;
+        const waited = this.clock.monotonic() - start;
+        if (waited >= this.writeBudgetMs) throw this.busyTimeout(waited, this.writeBudgetMs, r.cause);
+        blockFor(Math.min(this.writeBudgetMs - waited, lockBackoffMs(attempt)));
+      }
+    } finally {
+      this.setBusyTimeout(this.busyTimeoutMs);
+    }
+  }
+
+  /**
+   * write() for code that can await: each try holds the thread for at most WRITE_SLICE_MS of SQLite's busy
+   * handler, and the waits between tries yield to the event loop, so a lock held elsewhere (another process's
+   * long transaction, an operator's sqlite3 shell) never stops /healthz, /metrics or the watchdog. Gives up with
+   * DbBusyError after `budgetMs` (the configured write budget by default; Infinity waits until `signal`
+   * aborts, then rejects with the signal's reason).
+   */
+  async writeAsync<T>(
+    fn: (conn: Connection) => T,
+    opts: { budgetMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const budgetMs = opts.budgetMs ?? this.writeBudgetMs;
+    const start = this.clock.monotonic();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        opts.signal?.throwIfAborted();
+        this.refuseInsideRead();
+        const remaining = budgetMs - (this.clock.monotonic() - start);
+        const slice = Math.max(1, Math.min(this.busyTimeoutMs, WRITE_SLICE_MS, Math.ceil(remaining)));
+        const r = this.tryWrite(fn, slice, start);
+        if (r.ok) return r.value;
+        const waited = this.clock.monotonic() - start;
+        if (waited >= budgetMs) throw this.busyTimeout(waited, budgetMs, r.cause);
+        await sleep(Math.min(budgetMs - waited, lockBackoffMs(attempt)), opts.signal);
+      }
+    } finally {
+      this.setBusyTimeout(this.busyTimeoutMs);
+    }
+  }
+
+  /** Nested in our own write it is a savepoint under the IMMEDIATE lock: fine. Inside a read transaction on
+   * the same connection (no separate reader) it would be a deferred read-then-write: refuse it outright. */
+  private refuseInsideRead(): void {
     if (this.conn.inTransaction && this.writeDepth === 0) {
       throw new InvalidStateError(
         `${this.name}: db.write() inside an open read transaction (db.read on the writer connection); ` +
           'do the read inside db.write instead',
       );
     }
-    const start = this.clock.monotonic();
+  }
+
+  private setBusyTimeout(ms: number): void {
+    if (ms === this.currentBusyTimeout) return;
+    this.conn.pragma(`busy_timeout = ${ms}`);
+    this.currentBusyTimeout = ms;
+  }
+
+  /**
+   * One BEGIN IMMEDIATE try with SQLite's busy handler capped at busyMs. Returns the value, or the SQLITE_BUSY
+   * error to retry; any other error (the database's, classified, or fn's own) is thrown.
+   */
+  private tryWrite<T>(
+    fn: (conn: Connection) => T,
+    busyMs: number,
+    start: number,
+  ): { ok: true; value: T } | { ok: false; cause: unknown } {
     let fnStart = -1;
     const tx = this.conn.transaction((c: Connection) => {
       fnStart = this.clock.monotonic();
       return fn(c);
     });
-    let busyTimeout = this.busyTimeoutMs;
-    const setBusyTimeout = (ms: number): void => {
-      if (ms === busyTimeout) return;
-      this.conn.pragma(`busy_timeout = ${ms}`);
-      busyTimeout = ms;
-    };
+    this.setBusyTimeout(busyMs);
     try {
-      for (let attempt = 1; ; attempt++) {
-        const remaining = this.writeBudgetMs - (this.clock.monotonic() - start);
-        setBusyTimeout(Math.max(1, Math.min(this.busyTimeoutMs, Math.ceil(remaining))));
-        fnStart = -1;
-        try {
-          this.writeDepth++;
-          let result: T;
-          try {
-            result = tx.immediate(this.conn);
-          } finally {
-            this.writeDepth--;
-          }
-          this.metrics?.txSeconds.observe(
-            { db: this.name, kind: 'write' },
-            (this.clock.monotonic() - fnStart) / 1000,
-          );
-          this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
-          this.writeExhaustedAt = null;
-          return result;
-        } catch (e) {
-          const label = errorLabel(e);
-          if (label !== 'busy') {
-            // Errors thrown by fn itself (LeaseLostError, validation) are the caller's, not the database's.
-            if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: label });
-            throw classifySqlite(e, { db: this.name });
-          }
-          const waited = this.clock.monotonic() - start;
-          if (waited >= this.writeBudgetMs) throw this.busyTimeout(waited, e);
-          blockFor(
-            Math.min(
-              this.writeBudgetMs - waited,
-              backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt),
-            ),
-          );
-        }
+      this.writeDepth++;
+      let value: T;
+      try {
+        value = tx.immediate(this.conn);
+      } finally {
+        this.writeDepth--;
       }
-    } finally {
-      setBusyTimeout(this.busyTimeoutMs);
+      this.metrics?.txSeconds.observe(
+        { db: this.name, kind: 'write' },
+        (this.clock.monotonic() - fnStart) / 1000,
+      );
+      this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
+      this.writeExhaustedAt = null;
+      return { ok: true, value };
+    } catch (e) {
+      const label = errorLabel(e);
+      if (label === 'busy') return { ok: false, cause: e };
+      // Errors thrown by fn itself (LeaseLostError, validation) are the caller's, not the database's.
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: label });
+      throw classifySqlite(e, { db: this.name });
     }
   }
 
-  private busyTimeout(waited: number, cause: unknown): DbBusyError {
+  private busyTimeout(waited: number, budgetMs: number, cause: unknown): DbBusyError {
     this.writeExhaustedAt = this.clock.monotonic();
     this.metrics?.busyTimeouts.inc({ db: this.name });
     this.metrics?.errors.inc({ db: this.name, code: 'busy' });
     this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
     return new DbBusyError(
-      `${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${this.writeBudgetMs} ms)`,
+      `${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${budgetMs} ms)`,
       { details: { db: this.name, waitedMs: Math.round(waited) }, cause },
     );
   }

@@ -2,7 +2,9 @@
 // A lease is held by (owner, token) until expires_at. The token rises by one every time the lease changes
 // hands (or is re-taken after expiring), so a writer that checks its token inside its own transaction
 // (assertLeaseHeld) can never act on a lease that someone else has since taken: that is fencing.
+import crypto from 'node:crypto';
 import os from 'node:os';
+import { pid } from 'node:process';
 import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db, Statement } from '../db/index.js';
 import { isRetryable, LeaseLostError, ValidationError } from '../errors.js';
@@ -60,6 +62,15 @@ function stmts(conn: Connection): Stmts {
   };
   cache.set(conn, s);
   return s;
+}
+
+/**
+ * The one lease-owner id format: `<host>:<pid>:<component>:<6 hex>`. Host and pid come first so recovery can
+ * tell whether a holder on this host is still alive; the random part keeps two holders in one process (tests,
+ * two loops of one daemon) distinct.
+ */
+export function leaseOwner(component: string): string {
+  return `${os.hostname()}:${pid}:${component}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
 function checkTtl(ttlMs: number): void {

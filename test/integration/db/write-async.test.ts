@@ -1,0 +1,80 @@
+// db.writeAsync: while another process holds the write lock, the wait yields to the event loop (timers keep
+// firing), the write lands once the lock is released, the budget and the abort signal are honoured.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../../lib/db/index.js';
+import { DbBusyError } from '../../../lib/errors.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { waitFor } from '../../helpers/wait.js';
+
+let dir: string;
+let db: Db;
+let file: string;
+const children: Forked<{ locked?: boolean; done?: string }>[] = [];
+beforeEach(async () => {
+  ({ dir, file, db } = await setUpStateDb({ busyTimeoutMs: 5000, writeBudgetMs: 15_000 }));
+  createCounter(db, 0);
+});
+afterEach(() => tearDownStateDb({ dir, db }, children));
+
+async function holdLock(): Promise<Forked<{ locked?: boolean; done?: string }>> {
+  const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file]);
+  children.push(holder);
+  await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
+  return holder;
+}
+
+const bump = (c: Db['conn']) => c.prepare('UPDATE counter SET value = value + 1').run();
+
+describe('db.writeAsync', () => {
+  it('keeps the event loop turning while the lock is held elsewhere, then writes once', async () => {
+    const holder = await holdLock();
+    let ticks = 0;
+    let maxGap = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const t = performance.now();
+      maxGap = Math.max(maxGap, t - last);
+      last = t;
+      ticks++;
+    }, 10);
+    const pending = db.writeAsync(bump);
+    await waitFor(() => ticks >= 30, { what: 'timers fire while the write waits' });
+    holder.child.send('rollback');
+    await pending;
+    clearInterval(timer);
+    expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 1 });
+    // One try holds the thread for at most the slice (50 ms) plus scheduling noise on a loaded machine.
+    expect(maxGap).toBeLessThan(1000);
+    expect(db.conn.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('gives up with a retryable DbBusyError after its budget, and rejects at once when aborted', async () => {
+    await holdLock();
+    const t0 = performance.now();
+    const err = await db.writeAsync(bump, { budgetMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DbBusyError);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(db.health().ok).toBe(false);
+
+    const ac = new AbortController();
+    const waiting = db.writeAsync(bump, { budgetMs: Infinity, signal: ac.signal }).catch((e: unknown) => e);
+    ac.abort(new Error('stop waiting'));
+    expect(await waiting).toMatchObject({ message: 'stop waiting' });
+    expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 0 });
+  });
+
+  it('throws the body’s own error without retrying and rolls the transaction back', async () => {
+    let runs = 0;
+    const err = await db
+      .writeAsync((c) => {
+        runs++;
+        bump(c);
+        throw new Error('domain says no');
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ message: 'domain says no' });
+    expect(runs).toBe(1);
+    expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 0 });
+  });
+});
