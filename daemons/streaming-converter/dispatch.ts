@@ -9,6 +9,7 @@ import path from 'node:path';
 import { leaseOwner } from '../../lib/leases/index.js';
 import { LeaseLostError } from '../../lib/errors.js';
 import type { ClaimedJob } from '../../lib/queue/index.js';
+import { maskArgv } from '../../lib/redact.js';
 import { attemptKey, type SupervisorRecord } from './attempt-files.js';
 import { AttemptRunner, type AttemptRun, type RunnerHooks } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
@@ -70,7 +71,7 @@ export class Dispatcher {
   private started(run: AttemptRun, pid: number, argv: string[]): void {
     const g = run.group;
     const attempt = run.attempt;
-    this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv }, 'converter started');
+    this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv: maskArgv(argv) }, 'converter started');
   }
 
   /** Disk gate: pause dispatch while output or scratch has less than minFreeGb free. */

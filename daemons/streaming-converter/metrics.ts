@@ -4,7 +4,16 @@ import { GROUP_STATES, OUTCOMES } from './rules.js';
 
 const P = 'contimg_converter_';
 
-export const FILE_RESULTS = ['valid', 'invalid', 'duplicate', 'late', 'changed', 'gone', 'bad_name'] as const;
+export const FILE_RESULTS = [
+  'valid',
+  'invalid',
+  'duplicate',
+  'late',
+  'changed',
+  'gone',
+  'bad_name',
+  'ignored',
+] as const;
 export type FileResult = (typeof FILE_RESULTS)[number];
 
 export function converterMetrics(registry: Registry) {
@@ -12,7 +21,7 @@ export function converterMetrics(registry: Registry) {
   const m = {
     files: new Counter({
       name: `${P}files_total`,
-      help: 'Subband files by outcome (valid, invalid, duplicate, late, changed, gone, bad_name) and reason.',
+      help: 'Subband files by outcome (valid, invalid, duplicate, late, changed, gone, bad_name, ignored: not a regular file or a refused symlink) and reason.',
       labelNames: ['result', 'reason'],
       registers: r,
     }),
