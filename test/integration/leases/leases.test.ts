@@ -10,7 +10,7 @@ import {
   renewLease,
   withLease,
 } from '../../../lib/leases/index.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -114,6 +114,39 @@ describe('withLease', () => {
     );
     await expect(p).rejects.toBeInstanceOf(LeaseLostError);
     expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+  });
+
+  it('keeps the lease through a write lock held elsewhere, renewing without blocking the event loop', async () => {
+    createCounter(db, 0);
+    const r = await withLease(
+      db,
+      'job',
+      'a',
+      1500,
+      async (signal) => {
+        // Another process takes the write lock and lets it go after 1.1 s: past two renewal ticks, but
+        // before the lease expires. The renewal waiting for it must not freeze the loop meanwhile.
+        const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '1100']);
+        children.push(holder);
+        await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
+        let maxGap = 0;
+        let last = performance.now();
+        const ticker = setInterval(() => {
+          maxGap = Math.max(maxGap, performance.now() - last);
+          last = performance.now();
+        }, 10);
+        await waitFor(() => holder.messages.some((m) => m.done), { what: 'child released the lock' });
+        // The next renewal after the release extends the lease past its first expiry.
+        await waitFor(() => (db.read((c) => getLease(c, 'job'))?.expiresAt ?? 0) > Date.now() + 1000, {
+          what: 'lease renewed after the lock was released',
+        });
+        clearInterval(ticker);
+        return { aborted: signal.aborted, maxGap };
+      },
+      { renewEveryMs: 400 },
+    );
+    expect(r).toMatchObject({ acquired: true, value: { aborted: false } });
+    if (r.acquired) expect(r.value.maxGap).toBeLessThan(400);
   });
 
   it("passes the caller's abort through to fn and still releases", async () => {
