@@ -21,6 +21,8 @@ export interface Harness {
   used: Clock;
   registry: Registry;
   dir: string;
+  /** What the monitor was built from (build a second monitor on the same database with createMonitor). */
+  deps: DaemonDeps;
   close(): void;
 }
 
@@ -55,6 +57,7 @@ export async function harness(
     used,
     registry,
     dir,
+    deps,
     close() {
       monitor.stop();
       db.close();
