@@ -2,10 +2,13 @@
 // Each process runs cycles of two BEGIN IMMEDIATE write transactions for a fixed time:
 //   queue  – claim + complete through lib/queue (the `jobs` table, four indexes, the full row returned);
 //   plain  – the same two steps as bare single-index statements on a narrow table (the scale for queue).
-// Each workload runs with db.write's lock wait as it is now (polling, SQLite's busy handler off) and as it
-// was ("busy-handler": BEGIN IMMEDIATE waiting in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between
-// tries). Prints ratios first (after/before lock-wait max and p99, queue/plain cycles), then every case:
+// Each workload runs as the code is now ("after": db.write polls for the lock with SQLite's busy handler off;
+// the claim's LIMIT is CAST) and as it was ("before": BEGIN IMMEDIATE waiting in SQLite's busy handler,
+// which sleeps 1, 2, 5 … 100 ms between tries, and a bare `LIMIT @limit` that re-prepared the claim on every
+// call). Prints ratios first (after/before lock-wait max and p99, queue/plain cycles), then every case:
 // cycles/s, write tx/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, double claims, WAL size, shares.
+// Then the WAL guard on a large WAL: how long it holds the write lock checkpointing straight away with
+// RESTART (before) and PASSIVE first, then RESTART (after).
 // Run by hand: `npx tsx bench/db-contention.ts [seconds] [processes,…]` (never part of npm test).
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,15 +16,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { openDb, type Connection, type Db } from '../lib/db/index.js';
+import { openDb, walGuardTick, type Connection, type Db } from '../lib/db/index.js';
+import { appendEvent } from '../lib/events/index.js';
+import { silentLogger } from '../lib/log.js';
 import { enqueue, SqliteQueueStore } from '../lib/queue/index.js';
+import { queueStatements } from '../lib/queue/sql.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const MIGRATION = path.join(path.dirname(HERE), '..', 'migrations', 'state', '0001_platform.up.sql');
 const JOBS = 200_000;
 
 type Workload = 'queue' | 'plain';
-type LockWait = 'poll' | 'busy-handler';
+type Variant = 'after' | 'before';
 
 interface ChildReport {
   cycles: number;
@@ -46,10 +52,12 @@ const PLAIN_DDL = `
 const waitCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * The lock wait as it was before the fix: BEGIN IMMEDIATE inside SQLite's busy handler (busy_timeout 5 s),
- * retried with 5–100 ms backoff if the handler gives up (it never did in this bench).
+ * The code paths as they were: the lock wait in SQLite's busy handler (busy_timeout 5 s; retried with 5–100 ms
+ * backoff if the handler gives up, which it never did in this bench), and the claim with a bare LIMIT.
  */
-function useBusyHandler(db: Db): void {
+function useOldCodePaths(db: Db): void {
+  const s = queueStatements(db.conn);
+  s.claim = db.conn.prepare(s.claim.source.replaceAll('CAST(@limit AS INTEGER)', '@limit'));
   const conn = db.conn;
   conn.pragma('busy_timeout = 5000');
   db.write = <T>(fn: (c: Connection) => T): T => {
@@ -103,9 +111,9 @@ function cycleFor(workload: Workload, db: Db, owner: string): () => boolean {
   };
 }
 
-async function child(file: string, seconds: number, workload: Workload, lockWait: LockWait): Promise<void> {
+async function child(file: string, seconds: number, workload: Workload, variant: Variant): Promise<void> {
   const db = openDb({ name: 'state', path: file, busyTimeoutMs: 5000, writeBudgetMs: 15_000 });
-  if (lockWait === 'busy-handler') useBusyHandler(db);
+  if (variant === 'before') useOldCodePaths(db);
   const waitsMs: number[] = [];
   measureLockWait(db, waitsMs);
   const cycle = cycleFor(workload, db, `bench:${process.pid}`);
@@ -159,13 +167,13 @@ async function runCase(
   processes: number,
   seconds: number,
   workload: Workload,
-  lockWait: LockWait,
+  variant: Variant,
 ): Promise<CaseResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
   try {
     const file = seed(dir, JOBS);
     const kids = Array.from({ length: processes }, () =>
-      fork(HERE, ['child', file, String(seconds), workload, lockWait], { execArgv: ['--import', 'tsx'] }),
+      fork(HERE, ['child', file, String(seconds), workload, variant], { execArgv: ['--import', 'tsx'] }),
     );
     const reports = kids.map(
       (k) =>
@@ -196,7 +204,7 @@ async function runCase(
       max: waits.at(-1) ?? 0,
     };
     const line = [
-      `${processes} proc ${workload.padEnd(5)} ${lockWait.padEnd(12)}`,
+      `${processes} proc ${workload.padEnd(5)} ${variant.padEnd(6)} (load ${os.loadavg()[0].toFixed(1)})`,
       `${Math.round(r.cyclesPerS)} cycles/s`,
       `${Math.round((2 * cycles) / elapsed)} write tx/s`,
       `lock wait p50 ${r.p50.toFixed(3)} ms`,
@@ -228,13 +236,83 @@ function baseline(seconds: number): string {
   return `empty BEGIN IMMEDIATE/COMMIT through db.write, 1 proc: ${Math.round(n / seconds)} tx/s`;
 }
 
+/** Append ~targetMb of events without checkpointing, so the WAL holds them all. */
+function fillWal(db: Db, targetMb: number): number {
+  const payload = { blob: 'x'.repeat(3000) };
+  while (db.walBytes() < targetMb * 1e6)
+    db.write((c) => {
+      for (let i = 0; i < 200; i++) appendEvent(c, { topic: 'bench', type: 'fill', payload }, i);
+    });
+  return db.walBytes() / 1e6;
+}
+
+/**
+ * How long the WAL guard keeps other writers out on a WAL of `mb` MB: a second process tries BEGIN IMMEDIATE
+ * back to back (no busy handler) and reports the longest time it could not get the lock.
+ */
+async function walGuardCase(mb: number, passiveFirst: boolean): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
+  try {
+    const file = seed(dir, 0);
+    const db = openDb({ name: 'state', path: file, busyTimeoutMs: 5000 });
+    db.conn.pragma('wal_autocheckpoint = 0');
+    const walMb = fillWal(db, mb);
+    const prober = fork(HERE, ['probe', file], { execArgv: ['--import', 'tsx'] });
+    await new Promise<void>((resolve) => prober.once('message', () => resolve()));
+    const report = new Promise<{ maxOutMs: number }>((resolve) =>
+      prober.once('message', (m) => resolve(m as { maxOutMs: number })),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    if (passiveFirst) walGuardTick(db, 0, silentLogger());
+    else db.conn.pragma('wal_checkpoint(RESTART)');
+    const guardMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+    prober.send('stop');
+    const { maxOutMs } = await report;
+    db.close();
+    return (
+      `WAL guard on a ${walMb.toFixed(0)} MB WAL, ${passiveFirst ? 'PASSIVE then RESTART' : 'RESTART at once  '}: ` +
+      `tick ${guardMs.toFixed(0)} ms, other writers locked out for up to ${maxOutMs.toFixed(1)} ms`
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The prober of walGuardCase: BEGIN IMMEDIATE / ROLLBACK in a loop; the longest run of refusals. */
+async function probe(file: string): Promise<void> {
+  const conn = new Database(file);
+  conn.pragma('busy_timeout = 0');
+  let stop = false;
+  process.once('message', () => (stop = true));
+  process.send?.('ready');
+  let lastOk = performance.now();
+  let maxOutMs = 0;
+  while (!stop) {
+    try {
+      conn.exec('BEGIN IMMEDIATE');
+      conn.exec('ROLLBACK');
+      const now = performance.now();
+      maxOutMs = Math.max(maxOutMs, now - lastOk);
+      lastOk = now;
+    } catch {
+      /* busy: keep trying */
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  conn.close();
+  process.send?.({ maxOutMs }, () => process.disconnect());
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'probe') return probe(process.argv[3]);
   if (process.argv[2] === 'child')
     return child(
       process.argv[3],
       Number(process.argv[4]),
       process.argv[5] as Workload,
-      process.argv[6] as LockWait,
+      process.argv[6] as Variant,
     );
   const seconds = Number(process.argv[2] ?? 4);
   const counts = (process.argv[3] ?? '1,2,4').split(',').map(Number);
@@ -248,10 +326,10 @@ async function main(): Promise<void> {
   const ratios: string[] = [];
   for (const n of counts) {
     // Interleaved so that load from other work on the machine hits both sides alike.
-    const before = await runCase(n, seconds, 'queue', 'busy-handler');
-    const after = await runCase(n, seconds, 'queue', 'poll');
-    const plain = await runCase(n, seconds, 'plain', 'poll');
-    const plainBefore = await runCase(n, seconds, 'plain', 'busy-handler');
+    const before = await runCase(n, seconds, 'queue', 'before');
+    const after = await runCase(n, seconds, 'queue', 'after');
+    const plain = await runCase(n, seconds, 'plain', 'after');
+    const plainBefore = await runCase(n, seconds, 'plain', 'before');
     lines.push(before.line, after.line, plain.line, plainBefore.line);
     ratios.push(
       [
@@ -265,10 +343,13 @@ async function main(): Promise<void> {
       ].join(' | '),
     );
   }
-  console.log('\nratios (after = lock wait by polling; before = SQLite busy handler):');
+  const guard = [await walGuardCase(64, false), await walGuardCase(64, true)];
+  console.log('\nratios (after = now; before = busy-handler lock wait and the bare-LIMIT claim):');
   for (const r of ratios) console.log(`  ${r}`);
   console.log('\ncases:');
   for (const l of lines) console.log(`  ${l}`);
+  console.log('\nWAL guard (before: RESTART at once; after: PASSIVE first):');
+  for (const l of guard) console.log(`  ${l}`);
 }
 
 await main();

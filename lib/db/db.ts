@@ -95,6 +95,9 @@ const ASYNC_RETRY: BackoffPolicy = { strategy: 'exponential', baseMs: 1, maxMs: 
 export const WRITE_SLICE_MS = 2;
 const ASYNC_POLL_WHILE_MS = 100;
 
+/** How long a RESTART/TRUNCATE checkpoint waits for readers (holding the write lock) before reporting busy. */
+const CHECKPOINT_WAIT_MS = 50;
+
 /** What db.write() still waits while the lock is stalled beyond its budget: enough for a free lock, no more. */
 const STALLED_SYNC_WAIT_MS = 10;
 
@@ -376,9 +379,10 @@ export class Db {
 
   /** Run a WAL checkpoint; busy = 1 means a reader kept it from completing. */
   checkpoint(mode: 'passive' | 'restart' | 'truncate'): { busy: number; log: number; checkpointed: number } {
-    // RESTART/TRUNCATE wait for readers through the busy handler; a guard tick must not stall the event
-    // loop for the whole busy_timeout, so it waits briefly and reports busy instead.
-    this.conn.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, 200)}`);
+    // RESTART/TRUNCATE wait for readers through the busy handler, holding the write lock meanwhile: a guard
+    // tick must stall neither the event loop nor every writer for the whole busy_timeout, so it waits
+    // briefly and reports busy instead (the next tick tries again).
+    this.conn.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, CHECKPOINT_WAIT_MS)}`);
     let row: { busy: number; log: number; checkpointed: number };
     try {
       [row] = this.conn.pragma(`wal_checkpoint(${mode.toUpperCase()})`) as (typeof row)[];

@@ -110,7 +110,11 @@ describe('an external exclusive lock on the state database (built pointing monit
     });
     await waitFor(() => datagrams.some((d) => d.msg === 'LISTENING'), { what: 'notify listener' });
 
-    const env = { ...process.env, NOTIFY_SOCKET: sock, WATCHDOG_USEC: String(WATCHDOG_USEC) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NOTIFY_SOCKET: sock,
+      WATCHDOG_USEC: String(WATCHDOG_USEC),
+    };
     delete env.WATCHDOG_PID;
     const daemon = spawnChild(process.execPath, [POINTING, '--config', config], env);
     const log: LogLine[] = [];
@@ -137,9 +141,13 @@ describe('an external exclusive lock on the state database (built pointing monit
     const observed = (groupId: string) =>
       state.prepare('SELECT 1 FROM pointing_observations WHERE group_id = ?').get(groupId) !== undefined;
     const statusUpdatedS = () =>
-      (state.prepare('SELECT updated_unix AS t FROM pointing_status').get() as { t: number } | undefined)?.t ?? 0;
+      (state.prepare('SELECT updated_unix AS t FROM pointing_status').get() as { t: number } | undefined)
+        ?.t ?? 0;
     try {
-      await waitFor(() => alive() && observed(firstGroup), { what: 'first header recorded', timeoutMs: 30_000 });
+      await waitFor(() => alive() && observed(firstGroup), {
+        what: 'first header recorded',
+        timeoutMs: 30_000,
+      });
       await waitFor(async () => alive() && (await timedGet(`${base}/readyz`)).status === 200, {
         what: 'ready before the lock',
         timeoutMs: 30_000,
