@@ -70,12 +70,13 @@ describe('acquire / renew / release', () => {
 
 describe('withLease', () => {
   it('renews while fn runs past the ttl and releases afterwards', async () => {
-    const r = await withLease(db, 'job', 'a', 150, async (signal, token) => {
+    // A 400 ms ttl (renewed every 133 ms): a loaded test machine can stall the event loop for 150 ms.
+    const r = await withLease(db, 'job', 'a', 400, async (signal, token) => {
       // Someone else polls while we hold it across several ttl periods.
       let refused = 0;
-      const until = Date.now() + 500;
+      const until = Date.now() + 1500;
       while (Date.now() < until) {
-        if (acquireLease(db, 'job', 'b', 150, Date.now()) === null) refused++;
+        if (acquireLease(db, 'job', 'b', 400, Date.now()) === null) refused++;
         await new Promise((res) => setTimeout(res, 20));
       }
       expect(signal.aborted).toBe(false);
