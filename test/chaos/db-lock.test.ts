@@ -10,29 +10,20 @@ import path from 'node:path';
 import readline from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { subbandFileName, writeSubbandFile } from '../../lib/uvh5/index.js';
 import { freshDatabases } from '../helpers/db.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import {
+  monotonicS,
+  notifyListener,
+  writeConfig,
+  type NotifyListener,
+} from '../integration/daemon/helpers.js';
 
 const POINTING = path.join(REPO_ROOT, 'dist/daemons/pointing-monitor/main.js');
 const LOCK_MS = 40_000;
 const WATCHDOG_USEC = 2_000_000;
-
-/** Seconds on CLOCK_MONOTONIC, the clock python's time.monotonic() reads too. */
-const monotonicS = (): number => Number(process.hrtime.bigint()) / 1e9;
-
-// A datagram listener that stamps each message with its arrival time (time.monotonic()).
-const LISTENER = `
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print(json.dumps([time.monotonic(), "LISTENING"]), flush=True)
-while True:
-    m = s.recv(65536).decode("utf-8")
-    print(json.dumps([time.monotonic(), m]), flush=True)
-`;
 
 interface LogLine {
   level: string;
@@ -42,8 +33,11 @@ interface LogLine {
 }
 
 const children: ChildProcess[] = [];
+let listener: NotifyListener | undefined;
 let dir = '';
 afterEach(async () => {
+  listener?.close();
+  listener = undefined;
   for (const c of children.splice(0)) {
     if (c.exitCode !== null || c.signalCode !== null) continue;
     const exited = new Promise((r) => c.once('exit', r));
@@ -89,27 +83,16 @@ describe('an external exclusive lock on the state database (built pointing monit
     fs.mkdirSync(incoming);
     const now = Math.floor(Date.now() / 1000) * 1000;
     const firstGroup = dropGroup(incoming, now - 20 * 60_000);
-    const config = path.join(dir, 'contimg.yaml');
-    fs.writeFileSync(
-      config,
-      YAML.stringify({
-        dataDir: dir,
-        databases: { state: statePath, pipeline: pipelinePath },
-        log: { level: 'info' },
-        pointingMonitor: { port: 0, incomingDir: incoming, pollIntervalS: 0.5, statusIntervalS: 0.5 },
-      }),
-    );
+    const config = writeConfig(dir, {
+      dataDir: dir,
+      databases: { state: statePath, pipeline: pipelinePath },
+      log: { level: 'info' },
+      pointingMonitor: { port: 0, incomingDir: incoming, pollIntervalS: 0.5, statusIntervalS: 0.5 },
+    });
 
     // The watchdog's socket.
-    const sock = path.join(dir, 'notify.sock');
-    const listener = spawnChild('python3', ['-u', '-c', LISTENER, sock]);
-    const datagrams: { at: number; msg: string }[] = [];
-    lines(listener.stdout!, (l) => {
-      const [at, msg] = JSON.parse(l) as [number, string];
-      datagrams.push({ at, msg });
-    });
-    await waitFor(() => datagrams.some((d) => d.msg === 'LISTENING'), { what: 'notify listener' });
-
+    listener = await notifyListener(dir);
+    const sock = listener.path;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NOTIFY_SOCKET: sock,
@@ -209,15 +192,17 @@ describe('an external exclusive lock on the state database (built pointing monit
       const caughtUpAt = monotonicS();
 
       // Every watchdog ping from a second before the lock to the catch-up: the largest gap between two.
-      const pings = datagrams.filter((d) => d.msg === 'WATCHDOG=1').map((d) => d.at);
+      const pings = listener.arrivals.filter((d) => d.msg === 'WATCHDOG=1').map((d) => d.at);
       const window = pings.filter((t) => t >= lockedAt - 1 && t <= caughtUpAt);
       const gaps = window.slice(1).map((t, i) => t - window[i]);
       const maxGapS = Math.max(...gaps);
+      const maxGapAtS = window[gaps.indexOf(maxGapS)] - lockedAt;
       const stallLogged = log.find((l) => l.msg.startsWith('write lock unavailable'));
       const recovered = log.find((l) => l.msg.startsWith('write lock available again'));
       console.log(
         `db-lock chaos: lock ${LOCK_MS / 1000} s; watchdog pings ${window.length} over ` +
           `${(caughtUpAt - lockedAt + 1).toFixed(1)} s, max gap ${(maxGapS * 1000).toFixed(0)} ms ` +
+          `(from ${maxGapAtS.toFixed(1)} s after the lock was taken) ` +
           `(expected every ${WATCHDOG_USEC / 2000} ms, systemd kills at ${WATCHDOG_USEC / 1000} ms); ` +
           `/healthz ${healthChecks} checks, max ${healthMaxMs.toFixed(0)} ms; stall gauge ${stallGauge.toFixed(1)} s; ` +
           `caught up ${(caughtUpAt - releasedAt).toFixed(1)} s after the release`,

@@ -15,7 +15,7 @@ export function databasesSection(ctx: SchemaContext) {
      * before DbBusyError; kept far below the watchdog (half of WatchdogSec) so a lock held elsewhere cannot
      * get a daemon killed.
      */
-    syncWriteBudgetMs: z.number().int().min(0).max(5_000).default(500),
+    syncWriteBudgetMs: z.number().int().min(0).max(5_000).default(250),
     /** Milliseconds without the write lock after which a daemon reports a stall (log, /readyz 503). */
     writeStallMs: z.number().int().min(0).default(5_000),
     /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
