@@ -3,20 +3,20 @@
 // through write() or writeAsync(); reads are deferred transactions through read(). Never read-then-write in a
 // deferred transaction: a reader cannot be upgraded past a concurrent writer and SQLITE_BUSY escapes at once.
 //
-// Waiting for the write lock is done here, not by SQLite's busy handler: the handler sleeps up to 100 ms
-// between tries, and while it sleeps other processes take the lock again and again (that unfairness was the
-// 0.5–1.2 s lock-wait tail). write() polls every 50 µs–1 ms for at most its synchronous budget, and not at
-// all while the lock has been unavailable for longer than that (a lock held elsewhere must not freeze the
-// event loop); writeAsync() yields between tries and may wait as long as its caller allows.
+// Waiting for the write lock is ours, not SQLite's busy handler's (write-lock.ts): write() polls for at most
+// its synchronous budget, and hardly at all while the lock has been unavailable for longer than that (a lock
+// held elsewhere must not freeze the event loop); writeAsync() yields between tries and may wait as long as
+// its caller allows. Stalls are tracked and reported (stall.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, sleep, type Clock } from '../clock.js';
-import { backoffMs, baseDelayMs, type BackoffPolicy } from '../backoff.js';
+import { backoffMs, type BackoffPolicy } from '../backoff.js';
 import { classifySqlite, DbBusyError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DbErrorCode, DbMetrics } from '../metrics.js';
+import type { DbMetrics } from '../metrics.js';
 import { WriteStall } from './stall.js';
+import { errorLabel, isSqliteError, WriteLock } from './write-lock.js';
 
 export type Connection = Database.Database;
 export type Statement<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
@@ -62,32 +62,6 @@ function applyPragmas(conn: Connection, busyTimeoutMs: number, readonly: boolean
   conn.pragma('temp_store = MEMORY');
 }
 
-function errorLabel(e: unknown): DbErrorCode {
-  const code = String((e as { code?: unknown } | null)?.code ?? '');
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (code.startsWith('SQLITE_CONSTRAINT')) return 'constraint';
-  if (code === 'SQLITE_FULL') return 'full';
-  if (code.startsWith('SQLITE_IOERR')) return 'ioerr';
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
-  return 'other';
-}
-
-function isSqliteError(e: unknown): boolean {
-  return String((e as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
-}
-
-const waitCell = new Int32Array(new SharedArrayBuffer(4));
-/** Block the thread (we are inside a synchronous lock wait by design). */
-function blockFor(ms: number): void {
-  Atomics.wait(waitCell, 0, 0, ms);
-}
-
-/** Between synchronous tries: 50 µs doubling to 1 ms, ±50 % (sub-millisecond, so not backoffMs, which rounds). */
-const POLL: BackoffPolicy = { strategy: 'exponential', baseMs: 0.05, maxMs: 1, jitter: 0.5 };
-function pollDelayMs(attempt: number): number {
-  return baseDelayMs(POLL, attempt) * (0.5 + Math.random());
-}
-
 /** Between writeAsync() tries: 1 ms doubling to 50 ms; the event loop runs meanwhile. */
 const ASYNC_RETRY: BackoffPolicy = { strategy: 'exponential', baseMs: 1, maxMs: 50, jitter: 0.5 };
 
@@ -105,12 +79,6 @@ function isThenable(v: unknown): boolean {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
-interface TxStatements {
-  begin: Statement;
-  commit: Statement;
-  rollback: Statement;
-}
-
 export class Db {
   readonly name: string;
   readonly path: string;
@@ -125,7 +93,7 @@ export class Db {
   private readonly clock: Clock;
   private readonly log?: Logger;
   private readonly stall: WriteStall;
-  private tx?: TxStatements;
+  private readonly lock: WriteLock;
   private closed = false;
   /** How many write bodies are on the stack (nested writes are savepoints inside the outer one). */
   private writeDepth = 0;
@@ -157,6 +125,10 @@ export class Db {
       { db: this.name, role: 'reader' },
       this.reader !== this.conn || opts.readonly ? 1 : 0,
     );
+    this.lock = new WriteLock(this.conn, this.busyTimeoutMs, (e) => {
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      return classifySqlite(e, { db: this.name });
+    });
     this.metrics?.stallSources.set(this.name, () => this.stallSeconds());
   }
 
@@ -223,54 +195,17 @@ export class Db {
     }
   }
 
-  private statements(): TxStatements {
-    this.tx ??= {
-      begin: this.conn.prepare('BEGIN IMMEDIATE'),
-      commit: this.conn.prepare('COMMIT'),
-      rollback: this.conn.prepare('ROLLBACK'),
-    };
-    return this.tx;
-  }
-
-  /**
-   * Take the write lock (BEGIN IMMEDIATE) within budgetMs of polling; false if it stayed busy. SQLite's busy
-   * handler is off meanwhile. `track` records a synchronous wait in the stall tracker.
-   */
+  /** Take the write lock within budgetMs; `track` records the wait in the stall tracker (db.write's). */
   private lockWithin(start: number, budgetMs: number, track = true): boolean {
-    const s = this.statements();
-    // exec, not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles the statement.
-    this.conn.exec('PRAGMA busy_timeout = 0');
-    try {
-      if (this.tryBegin(s)) return true;
-      if (budgetMs <= 0) return false;
-      const deadline = performance.now() + budgetMs;
-      const waiting = track ? this.stall.startWaiting(start, performance.now()) : null;
-      try {
-        for (let attempt = 1; ; attempt++) {
-          const left = deadline - performance.now();
-          if (left <= 0) return false;
-          blockFor(Math.min(left, pollDelayMs(attempt)));
-          if (this.tryBegin(s)) return true;
-        }
-      } finally {
-        this.stall.doneWaiting(waiting);
-      }
-    } finally {
-      this.conn.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
-    }
-  }
-
-  /** One BEGIN IMMEDIATE: true when it holds the lock, false on SQLITE_BUSY; other errors are thrown. */
-  private tryBegin(s: TxStatements): boolean {
-    try {
-      s.begin.run();
-      return true;
-    } catch (e) {
-      const label = errorLabel(e);
-      if (label === 'busy') return false;
-      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: label });
-      throw classifySqlite(e, { db: this.name });
-    }
+    return this.lock.take(
+      budgetMs,
+      track
+        ? () => {
+            const w = this.stall.startWaiting(start, performance.now());
+            return () => this.stall.doneWaiting(w);
+          }
+        : undefined,
+    );
   }
 
   /** With the lock held: run fn once, commit; on any error roll back and throw it (classified). */
@@ -278,32 +213,23 @@ export class Db {
     const fnStart = performance.now();
     this.stall.acquired(fnStart);
     this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
-    const s = this.statements();
     this.writeDepth++;
     try {
       const value = fn(this.conn);
       if (isThenable(value))
         throw new TypeError(`${this.name}: a db.write() body must be synchronous; it returned a promise`);
-      s.commit.run();
+      this.lock.commit();
       return value;
     } catch (e) {
-      this.rollbackAfter(e, s);
+      const failed = this.lock.rollback();
+      if (failed)
+        this.log?.error({ err: failed, cause: e, db: this.name }, 'rollback after a failed write failed');
       if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
       // Errors thrown by fn itself (LeaseLostError, validation) are the caller's and pass through unchanged.
       throw classifySqlite(e, { db: this.name });
     } finally {
       this.writeDepth--;
       this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (performance.now() - fnStart) / 1000);
-    }
-  }
-
-  private rollbackAfter(cause: unknown, s: TxStatements): void {
-    // SQLite has already rolled back after some errors (SQLITE_FULL, I/O errors): then there is nothing to do.
-    if (!this.conn.inTransaction) return;
-    try {
-      s.rollback.run();
-    } catch (e) {
-      this.log?.error({ err: e, cause, db: this.name }, 'rollback after a failed write failed');
     }
   }
 
