@@ -123,11 +123,11 @@ describe('withLease', () => {
       db,
       'job',
       'a',
-      1500,
+      3000,
       async (signal) => {
-        // Another process takes the write lock and lets it go after 1.1 s: past two renewal ticks, but
-        // before the lease expires. The renewal waiting for it must not freeze the loop meanwhile.
-        const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '1100']);
+        // Another process takes the write lock and lets it go after 1.6 s: past three renewal ticks, but
+        // well before the lease expires. The renewal waiting for it must not freeze the loop meanwhile.
+        const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '1600']);
         children.push(holder);
         await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
         let maxGap = 0;
@@ -138,13 +138,17 @@ describe('withLease', () => {
         }, 10);
         await waitFor(() => holder.messages.some((m) => m.done), { what: 'child released the lock' });
         // The next renewal after the release extends the lease past its first expiry.
-        await waitFor(() => (db.read((c) => getLease(c, 'job'))?.expiresAt ?? 0) > Date.now() + 1000, {
-          what: 'lease renewed after the lock was released',
-        });
+        await waitFor(
+          () => {
+            if (signal.aborted) throw new Error(`lease lost: ${String(signal.reason)}`);
+            return (db.read((c) => getLease(c, 'job'))?.expiresAt ?? 0) > Date.now() + 2500;
+          },
+          { what: 'lease renewed after the lock was released' },
+        );
         clearInterval(ticker);
         return { aborted: signal.aborted, maxGap };
       },
-      { renewEveryMs: 400 },
+      { renewEveryMs: 500 },
     );
     expect(r).toMatchObject({ acquired: true, value: { aborted: false } });
     if (r.acquired) expect(r.value.maxGap).toBeLessThan(400);
