@@ -107,7 +107,12 @@ export class Db {
     this.metrics = opts.metrics;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
-    this.stall = new WriteStall({ db: this.name, stallAfterMs: opts.writeStallMs ?? 5000, log: opts.log });
+    this.stall = new WriteStall({
+      db: this.name,
+      stallAfterMs: opts.writeStallMs ?? 5000,
+      log: opts.log,
+      version: () => this.dataVersion(),
+    });
     if (opts.create) fs.mkdirSync(path.dirname(this.path), { recursive: true });
     try {
       this.conn = new Database(this.path, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
@@ -143,6 +148,7 @@ export class Db {
     this.refuseInsideRead();
     if (this.writeDepth > 0) return this.nested(fn);
     const start = performance.now();
+    this.stall.noteProgress(start);
     const stalled = this.stall.ms(start) >= this.syncWriteBudgetMs;
     const budgetMs = stalled
       ? Math.min(STALLED_SYNC_WAIT_MS, this.syncWriteBudgetMs)
@@ -266,6 +272,7 @@ export class Db {
   /** Seconds writes have gone without the write lock (0 when none is waiting or failing): the stall gauge. */
   stallSeconds(): number {
     const now = performance.now();
+    this.stall.noteProgress(now);
     this.stall.check(now);
     return this.stall.ms(now) / 1000;
   }
@@ -326,6 +333,7 @@ export class Db {
       this.reader.prepare('SELECT 1').get();
       // Writes that have had no lock for writeStallMs make the database degraded until one gets it:
       // /readyz reports it through this check (liveness does not: see lib/daemon/main.ts).
+      this.stall.noteProgress(performance.now());
       const stalled = this.stall.reason(performance.now());
       return {
         ok: stalled === undefined,

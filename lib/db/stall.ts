@@ -13,6 +13,12 @@ export interface WriteStallOptions {
   /** A stall at least this old is reported (log, readiness); databases.writeStallMs. */
   stallAfterMs: number;
   log?: Logger;
+  /**
+   * SQLite's data_version on our connection: it changes when another connection commits. A lock that keeps
+   * changing hands is contention, not a stall: db.write() must keep its full budget then, or a busy peer
+   * would starve this process's writes.
+   */
+  version?: () => number;
 }
 
 export class WriteStall {
@@ -23,6 +29,8 @@ export class WriteStall {
   /** Start times of writeAsync calls waiting right now (a waiting db.write() blocks every observer). */
   private readonly waiting = new Set<{ start: number }>();
   private reported = false;
+  /** data_version when the stall began. */
+  private sinceVersion: number | null = null;
 
   constructor(private readonly o: WriteStallOptions) {}
 
@@ -31,6 +39,7 @@ export class WriteStall {
     if (this.since === null || this.ms(now) === 0) {
       this.since = start;
       this.gaveUpCount = 0;
+      this.sinceVersion = this.readVersion();
     }
     const w = { start };
     this.waiting.add(w);
@@ -49,6 +58,21 @@ export class WriteStall {
     this.check(now);
   }
 
+  /** Another connection committed since the stall began: the lock is moving, so the stall is over. */
+  noteProgress(now: number): void {
+    if (this.since === null || this.sinceVersion === null) return;
+    const v = this.readVersion();
+    if (v !== null && v !== this.sinceVersion) this.acquired(now);
+  }
+
+  private readVersion(): number | null {
+    try {
+      return this.o.version?.() ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   /** A write got the lock: whatever stall there was is over. */
   acquired(now: number): void {
     if (this.since === null) return;
@@ -58,6 +82,7 @@ export class WriteStall {
         'write lock available again: writes are going through',
       );
     this.since = null;
+    this.sinceVersion = null;
     this.lastGiveUp = null;
     this.gaveUpCount = 0;
     this.reported = false;

@@ -115,4 +115,21 @@ describe('write-lock exhaustion', () => {
     expect(db.health().ok).toBe(true);
     expect(logs.filter((l) => l.level === 'warn')).toHaveLength(0);
   });
+
+  it('a lock that changed hands is contention, not a stall: the next write waits its full budget again', async () => {
+    const first = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file]);
+    children.push(first);
+    await waitFor(() => first.messages.some((m) => m.locked), { what: 'first peer holds the lock' });
+    expect(timedWrite().error).toBeInstanceOf(DbBusyError);
+    // A second peer queues behind the first and holds the lock 300 ms after it gets it.
+    const second = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '300']);
+    children.push(second);
+    first.child.send('commit');
+    await waitFor(() => second.messages.some((m) => m.locked), { what: 'second peer took the lock' });
+    // The first peer committed, so writes are moving: this write must wait for the lock (≈ 300 ms), not give
+    // up after the stalled 10 ms as it would if a busy peer counted as a stuck one.
+    const r = timedWrite();
+    expect(r.error).toBeUndefined();
+    expect(db.health().ok).toBe(true);
+  });
 });
