@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
+import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
 
@@ -29,6 +30,7 @@ interface DevOpts {
   groups?: string;
   forSeconds?: string;
   simulate: boolean;
+  fault: string[];
 }
 
 const DAEMON_ORDER = [
@@ -38,10 +40,39 @@ const DAEMON_ORDER = [
   'alert-dispatcher',
   'thumbnail-worker',
 ];
+/** Each daemon's port when no --port-base is given. */
+const DEFAULT_PORTS = [9310, 9311, 9312, 9313, 9314];
+
+/**
+ * The scheduler on a laptop: health every minute over what runs here (the daemons' /readyz, both databases,
+ * the data folder's disk; no systemd units, since dev runs the daemons itself; GPUs only if nvidia-smi is
+ * there), validity every 2 minutes and flux every 5, so a newcomer sees findings within minutes.
+ */
+function devScheduler(portOf: (i: number) => number, daemons: string[]): Record<string, unknown> {
+  return {
+    jobs: {
+      health: { cron: '* * * * *', timeoutS: 50 },
+      validity: { cron: '*/2 * * * *' },
+      flux: { cron: '*/5 * * * *', timeoutS: 120 },
+    },
+    health: {
+      http: daemons
+        .filter((d) => d !== 'scheduler')
+        .map((d) => ({
+          name: d,
+          url: `http://127.0.0.1:${portOf(DAEMON_ORDER.indexOf(d))}/readyz`,
+          critical: true,
+          sendToken: true,
+        })),
+      systemd: { units: [] },
+    },
+  };
+}
 
 /** The config `contimg dev` writes on first run: everything under the data folder, fast local timings. */
 function devConfig(dataDir: string, portBase: number | undefined): Record<string, unknown> {
   const port = (i: number) => (portBase === undefined ? {} : { port: portBase + i });
+  const portOf = (i: number) => (portBase === undefined ? DEFAULT_PORTS[i] : portBase + i);
   return {
     dataDir: '.',
     databases: { state: 'state.sqlite3', pipeline: 'pipeline.sqlite3' },
@@ -59,7 +90,7 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
       },
     },
     pointingMonitor: { ...port(1) },
-    scheduler: { ...port(2) },
+    scheduler: { ...port(2), ...devScheduler(portOf, builtDaemons()) },
     alertDispatcher: { ...port(3) },
     thumbnailWorker: { ...port(4) },
   };
@@ -120,22 +151,44 @@ const SECTIONS: Record<string, string> = {
   'thumbnail-worker': 'thumbnailWorker',
 };
 
-/** Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are. */
+/** Wait (at most timeoutMs) until each named daemon answers /readyz with 200. */
+async function waitReady(names: string[], cfg: Config, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = async (name: string): Promise<boolean> => {
+    const port = (cfg[SECTIONS[name] as keyof Config] as { port?: number } | undefined)?.port;
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  let pending = names;
+  while (pending.length && Date.now() < deadline) {
+    const up = await Promise.all(pending.map(ready));
+    pending = pending.filter((_, i) => !up[i]);
+    if (pending.length) await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Running {
+  children: Map<string, ChildProcess>;
+  exits: Promise<void>[];
+  /** A daemon that dies before we asked it to stop is a failure: reported at once and in dev's exit code. */
+  failures: string[];
+  stopping: { now: boolean };
+}
+
+/**
+ * Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are; `into`
+ * collects daemons started in several steps.
+ */
 function startDaemons(
   names: string[],
   configFile: string,
   cfg: { http: { host: string } } & Record<string, unknown>,
-): {
-  children: Map<string, ChildProcess>;
-  exits: Promise<void>[];
-  failures: string[];
-  stopping: { now: boolean };
-} {
-  const children = new Map<string, ChildProcess>();
-  const exits: Promise<void>[] = [];
-  // A daemon that dies before we asked it to stop is a failure: reported at once and in dev's exit code.
-  const failures: string[] = [];
-  const stopping = { now: false };
+  into: Running = { children: new Map(), exits: [], failures: [], stopping: { now: false } },
+): Running {
+  const { children, exits, failures, stopping } = into;
   for (const name of names) {
     const child = spawn(
       process.execPath,
@@ -170,7 +223,7 @@ function startDaemons(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
     );
   }
-  return { children, exits, failures, stopping };
+  return into;
 }
 
 export function register(program: Command): void {
@@ -183,13 +236,32 @@ export function register(program: Command): void {
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
+    .option(
+      '--fault <kind>',
+      'a calibration fault for the simulator: flux-drift, stale-calibration, missing-table',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .action(async (o: DevOpts) => {
       if (!fs.existsSync(CLI))
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
+      const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
+      const bad = o.fault.filter((f) => !isCalibrationFault(f));
+      if (bad.length) throw new UsageError(`--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`);
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
-      const { children, exits, failures, stopping } = startDaemons(builtDaemons(), configFile, cfg);
+      // The pipeline's calibration of the past week, before the scheduler's first checks look at it.
+      if (o.simulate) await calibrate(cfg, o, Date.now() - 8 * 86_400_000);
+      // The scheduler starts once the others answer /readyz, so its first health run finds them up.
+      const built = builtDaemons();
+      const first = built.filter((d) => d !== 'scheduler');
+      const running = startDaemons(first, configFile, cfg);
+      if (built.includes('scheduler')) {
+        await waitReady(first, cfg, 15_000);
+        startDaemons(['scheduler'], configFile, cfg, running);
+      }
+      const { children, exits, failures, stopping } = running;
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -214,6 +286,9 @@ export function register(program: Command): void {
     });
 }
 
+/** The simulator's pointing declination (its default 0.9 rad). */
+const SIM_DEC_DEG = (0.9 * 180) / Math.PI;
+
 /** DSA-110 writes one observation every ~309 s. */
 const OBSERVATION_S = 309;
 /** Observations replayed at start-up (about an hour), so `npm start` shows work at once. */
@@ -226,6 +301,7 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
   // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
   const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
   const imageDir = path.join(cfg.dataDir, 'images');
+  const calibrateNow = await calibrator(cfg, o);
   try {
     const n = await simulate({
       incomingDir: cfg.streamingConverter.incomingDir,
@@ -243,6 +319,7 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
         const groupId = path.basename(p).slice(0, 19);
         writeObservationImage({ dir: imageDir, groupId, seed: group + 1, pipelineDb });
         process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`);
+        calibrateNow(pipelineDb, Date.now() - 86_400_000);
       },
     });
     process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
@@ -251,4 +328,37 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
   } finally {
     pipelineDb.close();
   }
+}
+
+/** The simulated pipeline's calibration sets and flux measurements for transits since fromMs (idempotent). */
+async function calibrate(cfg: Config, o: DevOpts, fromMs: number): Promise<void> {
+  const { openDb } = await import('../../lib/db/index.js');
+  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
+  try {
+    (await calibrator(cfg, o))(pipelineDb, fromMs);
+  } finally {
+    pipelineDb.close();
+  }
+}
+
+/** A synchronous writer of the simulated calibration (modules loaded once, up front). */
+async function calibrator(cfg: Config, o: DevOpts): Promise<(db: Db, fromMs: number) => void> {
+  const { simulateCalibration } = await import('../sim-calibration.js');
+  const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
+  return (pipelineDb, fromMs) => {
+    try {
+      const r = simulateCalibration({
+        config: cfg,
+        pipelineDb,
+        decDeg: SIM_DEC_DEG,
+        fromMs,
+        nowMs: Date.now(),
+        faults: o.fault.filter(isCalibrationFault),
+      });
+      if (r.sets || r.measurements)
+        process.stdout.write(`[simulator] calibration: ${r.sets} set(s), ${r.measurements} flux measurement(s)\n`);
+    } catch (e) {
+      process.stderr.write(`[simulator] calibration not written: ${(e as Error).message}\n`);
+    }
+  };
 }

@@ -7,3 +7,4 @@ export {
 } from './server.js';
 export { isLoopbackHost, resolveHttpToken, presentedToken, tokenMatches } from './auth.js';
 export { httpMetrics, type HttpMetrics } from './metrics.js';
+export { reachableHost } from './reach.js';

@@ -4,7 +4,7 @@
 // (assertLeaseHeld) can never act on a lease that someone else has since taken: that is fencing.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { pid } from 'node:process';
+import { kill as processKill, pid } from 'node:process';
 import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db, Statement } from '../db/index.js';
 import { isRetryable, LeaseLostError, ValidationError } from '../errors.js';
@@ -71,6 +71,50 @@ function stmts(conn: Connection): Stmts {
  */
 export function leaseOwner(component: string): string {
   return `${os.hostname()}:${pid}:${component}:${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Whether a lease owner id names a process on this host that no longer runs (so its lease can be taken at
+ * once instead of after expiry). Another host's owner, or an id in another format, is never "dead" here.
+ */
+export function ownerDeadHere(owner: string | null): boolean {
+  if (!owner) return false;
+  const [host, pidText] = owner.split(':');
+  const ownerPid = Number(pidText);
+  // Our own pid is alive by definition (one process may hold several owner ids).
+  if (host !== os.hostname() || !Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === pid) return false;
+  try {
+    processKill(ownerPid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * acquireLease, but a holder that is a dead process on this host (SIGKILL, OOM) is released first, so a
+ * restarted daemon does not wait out its predecessor's lease. Returns the token, or null while a live
+ * holder (or another host's) has it.
+ */
+export function acquireOrReclaimLease(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  opts: { meta?: LeaseMeta; log?: Logger } = {},
+): number | null {
+  const token = acquireLease(db, name, owner, ttlMs, nowMs, opts.meta);
+  if (token !== null) return token;
+  const held = getLease(db.conn, name);
+  if (!held || !ownerDeadHere(held.owner)) return null;
+  try {
+    releaseLease(db, name, held.owner!, held.token);
+    opts.log?.warn({ lease: name, deadOwner: held.owner, token: held.token }, 'reclaimed the lease of a dead process');
+  } catch (e) {
+    if (!(e instanceof LeaseLostError)) throw e; // someone else reclaimed or took it meanwhile
+  }
+  return acquireLease(db, name, owner, ttlMs, nowMs, opts.meta);
 }
 
 function checkTtl(ttlMs: number): void {
