@@ -17,6 +17,15 @@ import { lastRun, lastSuccessAt, listHealthChecks } from './store.js';
 import { setValidityGauges, validityReport } from './validity/job.js';
 import { recoverCrashedRuns, SCHEDULER_LEASE } from './watchdog.js';
 
+/**
+ * The slot a job must catch up on at start: its latest cron slot, when its last success (start time) is older
+ * than that slot; null when it has succeeded since.
+ */
+export function catchUpSlot(cron: string, lastSuccessMs: number | null, nowMs: number): number | null {
+  const slot = previousFireMs(cron, nowMs);
+  return lastSuccessMs !== null && lastSuccessMs >= slot ? null : slot;
+}
+
 export interface SchedulerOptions {
   signal: AbortSignal;
   /** Called with "leader" / "standby" when that changes (systemd STATUS=). */
@@ -117,9 +126,9 @@ export class Scheduler {
     for (const job of JOB_NAMES) {
       const j = ctx.config.scheduler.jobs[job];
       if (!j.enabled) continue;
-      const slot = previousFireMs(j.cron, now);
       const last = ctx.state.read((c) => lastSuccessAt(c, job));
-      if (last !== null && last >= slot) continue;
+      const slot = catchUpSlot(j.cron, last, now);
+      if (slot === null) continue;
       ctx.log.info({ job, slot: new Date(slot).toISOString(), lastSuccess: last && new Date(last).toISOString() }, 'catching up');
       void this.track(this.runner.run({ job, trigger: 'catchup', scheduledFor: slot, leaderToken: token }));
     }
