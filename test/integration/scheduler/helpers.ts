@@ -55,9 +55,15 @@ export function rawConfig(dir: string, statePath: string, pipelinePath: string, 
 export async function schedulerEnv(
   dir: string,
   extra: Record<string, unknown> = {},
-  opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {},
+  opts: { clock?: Clock; env?: NodeJS.ProcessEnv; pipelineJournal?: 'wal' | 'delete' } = {},
 ): Promise<SchedulerEnv> {
   const { statePath, pipelinePath } = await freshDatabases(path.join(dir, 'db'));
+  if (opts.pipelineJournal === 'delete') {
+    // A pipeline file in rollback-journal mode, where an exclusive transaction shuts readers out.
+    const c = new Database(pipelinePath);
+    c.pragma('journal_mode = DELETE');
+    c.close();
+  }
   const raw = rawConfig(dir, statePath, pipelinePath, extra);
   const configFile = path.join(dir, 'contimg.yaml');
   fs.writeFileSync(configFile, YAML.stringify(raw));
@@ -66,7 +72,6 @@ export async function schedulerEnv(
   const pipeline: Db = openDb({ name: 'pipeline', path: pipelinePath, readonly: true, busyTimeoutMs: config.databases.busyTimeoutMs });
   const registry = createRegistry({ daemon: 'scheduler', defaultMetrics: false });
   const pipelineRw = new Database(pipelinePath);
-  pipelineRw.pragma('journal_mode = WAL');
   const ctx: SchedulerContext = {
     config,
     state,

@@ -60,10 +60,13 @@ export async function statusServer(delayMs = 200): Promise<{
   url: (p: string) => string;
   fix: () => void;
   requests: () => number;
+  /** Requests to /hang whose connection the client still holds open. */
+  openHung: () => number;
   close: () => Promise<void>;
 }> {
   let broken = true;
   let n = 0;
+  let closedHung = 0;
   const hung: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
     n++;
@@ -71,7 +74,11 @@ export async function statusServer(delayMs = 200): Promise<{
     if (req.url === '/missing') return res.writeHead(404).end();
     if (req.url === '/broken') return res.writeHead(broken ? 503 : 200).end();
     if (req.url === '/slow') return void setTimeout(() => res.end('ok'), delayMs);
-    if (req.url === '/hang') return void hung.push(res);
+    if (req.url === '/hang') {
+      hung.push(res);
+      res.on('close', () => (closedHung += 1));
+      return;
+    }
     res.writeHead(500).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -80,6 +87,7 @@ export async function statusServer(delayMs = 200): Promise<{
     url: (p) => `http://127.0.0.1:${port}${p}`,
     fix: () => (broken = false),
     requests: () => n,
+    openHung: () => hung.length - closedHung,
     close: () =>
       new Promise((r) => {
         for (const h of hung) h.destroy();
