@@ -24,7 +24,12 @@ export function simulateCalibration(o: {
   const pm = o.config.pointingMonitor;
   const cals = [
     ...BUILTIN_CALIBRATORS,
-    ...pm.calibrators.map((c) => ({ ...c, fluxJy: c.fluxJy ?? null, altNames: [], catalog: 'manual' as const })),
+    ...pm.calibrators.map((c) => ({
+      ...c,
+      fluxJy: c.fluxJy ?? null,
+      altNames: [],
+      catalog: 'manual' as const,
+    })),
   ];
   const site = o.config.site;
   const schedule = computeSchedule(cals, o.decDeg, o.fromMs, o.nowMs, scheduleConfigFrom(pm), {

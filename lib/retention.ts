@@ -116,14 +116,11 @@ export interface RetentionOptions {
 /** Prune every table once, now, in small batches. Throws InvalidStateError when another pruner holds the lease. */
 export async function runRetention(o: RetentionOptions): Promise<RetentionResult> {
   const owner = o.owner ?? leaseOwner('retention');
-  const r = await withLease(
-    o.db,
-    RETENTION_LEASE,
-    owner,
-    60_000,
-    (signal) => pruneAll({ ...o, signal }),
-    { clock: o.clock, signal: o.signal, log: o.log },
-  );
+  const r = await withLease(o.db, RETENTION_LEASE, owner, 60_000, (signal) => pruneAll({ ...o, signal }), {
+    clock: o.clock,
+    signal: o.signal,
+    log: o.log,
+  });
   if (!r.acquired)
     throw new InvalidStateError('another process is running retention (the retention lease is held)', {
       lease: RETENTION_LEASE,

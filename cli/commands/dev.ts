@@ -247,7 +247,10 @@ export function register(program: Command): void {
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
       const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
       const bad = o.fault.filter((f) => !isCalibrationFault(f));
-      if (bad.length) throw new UsageError(`--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`);
+      if (bad.length)
+        throw new UsageError(
+          `--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`,
+        );
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
@@ -356,7 +359,9 @@ async function calibrator(cfg: Config, o: DevOpts): Promise<(db: Db, fromMs: num
         faults: o.fault.filter(isCalibrationFault),
       });
       if (r.sets || r.measurements)
-        process.stdout.write(`[simulator] calibration: ${r.sets} set(s), ${r.measurements} flux measurement(s)\n`);
+        process.stdout.write(
+          `[simulator] calibration: ${r.sets} set(s), ${r.measurements} flux measurement(s)\n`,
+        );
     } catch (e) {
       process.stderr.write(`[simulator] calibration not written: ${(e as Error).message}\n`);
     }

@@ -15,7 +15,9 @@ export function register(program: Command): void {
       if (report.status !== 'healthy') process.exitCode = 1;
       if (o.json) return printJson(report);
       if (report.targets.length === 0) {
-        process.stdout.write('no health run yet (is the scheduler running? `contimg scheduler run health`)\n');
+        process.stdout.write(
+          'no health run yet (is the scheduler running? `contimg scheduler run health`)\n',
+        );
         return;
       }
       process.stdout.write(`overall: ${report.status} (checked ${report.checkedAt})\n`);

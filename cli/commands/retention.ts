@@ -28,7 +28,9 @@ export function register(program: Command): void {
       }
       if (o.json) return printJson(r);
       for (const [table, n] of Object.entries(r.removed))
-        process.stdout.write(`${table.padEnd(16)} ${String(n).padStart(9)} removed  (keeping since ${r.keptSince[table] ?? 'forever'})\n`);
+        process.stdout.write(
+          `${table.padEnd(16)} ${String(n).padStart(9)} removed  (keeping since ${r.keptSince[table] ?? 'forever'})\n`,
+        );
       process.stdout.write(`${r.batches} batches in ${r.durationMs} ms\n`);
     });
 }

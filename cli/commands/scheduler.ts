@@ -7,34 +7,37 @@ import { numberOption, printJson, requireConfig, UsageError } from '../util.js';
 
 type Opts = { config?: string; json?: boolean };
 
-const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z'));
+const iso = (ms: number | null): string =>
+  ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z');
 
 export function register(program: Command): void {
   const cmd = program.command('scheduler').description('the scheduler jobs: list, history, run one now');
   const common = (c: Command) =>
     c.option('--config <file>', 'config file (default: $CONTIMG_CONFIG)').option('--json', 'print JSON');
 
-  common(cmd.command('jobs').description('each job: cron, last run, last success, next run, late/failing')).action(
-    async (o: Opts) => {
-      const config = requireConfig(o.config);
-      const { withSchedulerContext } = await import('../../daemons/scheduler/standalone.js');
-      const { jobsReport } = await import('../../daemons/scheduler/admin.js');
-      const jobs = await withSchedulerContext(
-        config,
-        async (ctx) => ctx.state.read((c) => jobsReport(c, config, ctx.clock.now())),
-        { quiet: true },
+  common(
+    cmd.command('jobs').description('each job: cron, last run, last success, next run, late/failing'),
+  ).action(async (o: Opts) => {
+    const config = requireConfig(o.config);
+    const { withSchedulerContext } = await import('../../daemons/scheduler/standalone.js');
+    const { jobsReport } = await import('../../daemons/scheduler/admin.js');
+    const jobs = await withSchedulerContext(
+      config,
+      async (ctx) => ctx.state.read((c) => jobsReport(c, config, ctx.clock.now())),
+      { quiet: true },
+    );
+    if (o.json) return printJson(jobs);
+    for (const j of jobs) {
+      const last = j.lastRun ? `${j.lastRun.result} at ${j.lastRun.startedAt}` : 'never run';
+      const flags = [j.late && 'LATE', j.failingStreak > 0 && `failed ${j.failingStreak}× in a row`].filter(
+        Boolean,
       );
-      if (o.json) return printJson(jobs);
-      for (const j of jobs) {
-        const last = j.lastRun ? `${j.lastRun.result} at ${j.lastRun.startedAt}` : 'never run';
-        const flags = [j.late && 'LATE', j.failingStreak > 0 && `failed ${j.failingStreak}× in a row`].filter(Boolean);
-        process.stdout.write(
-          `${j.job.padEnd(10)} ${(j.enabled ? j.cron : 'disabled').padEnd(14)} last ${last}; ` +
-            `success ${j.lastSuccessAt ?? 'never'}; next ${j.nextRunAt ?? '-'}${flags.length ? `  [${flags.join(', ')}]` : ''}\n`,
-        );
-      }
-    },
-  );
+      process.stdout.write(
+        `${j.job.padEnd(10)} ${(j.enabled ? j.cron : 'disabled').padEnd(14)} last ${last}; ` +
+          `success ${j.lastSuccessAt ?? 'never'}; next ${j.nextRunAt ?? '-'}${flags.length ? `  [${flags.join(', ')}]` : ''}\n`,
+      );
+    }
+  });
 
   common(cmd.command('history').description('job runs, newest first'))
     .option('--job <name>', 'only this job')
@@ -67,7 +70,8 @@ export function register(program: Command): void {
     .action(async (job: string, o: Opts) => {
       const config = requireConfig(o.config);
       const { isJobName, JobRunner } = await import('../../daemons/scheduler/runner.js');
-      if (!isJobName(job)) throw new UsageError(`no job named "${job}": health, validity, flux, retention, watchdog`);
+      if (!isJobName(job))
+        throw new UsageError(`no job named "${job}": health, validity, flux, retention, watchdog`);
       const { withSchedulerContext } = await import('../../daemons/scheduler/standalone.js');
       const out = await withSchedulerContext(
         config,
@@ -76,7 +80,9 @@ export function register(program: Command): void {
       );
       if (o.json) printJson({ job, ...out });
       else {
-        process.stdout.write(`${job}: ${out.result}${out.runId === null ? '' : ` (run ${out.runId})`} in ${Math.round(out.durationMs)} ms\n`);
+        process.stdout.write(
+          `${job}: ${out.result}${out.runId === null ? '' : ` (run ${out.runId})`} in ${Math.round(out.durationMs)} ms\n`,
+        );
         if (out.error) process.stdout.write(`error: ${out.error}\n`);
         if (out.summary !== null) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
       }

@@ -62,22 +62,29 @@ export function register(program: Command): void {
         : Date.now();
       if (!Number.isFinite(startMs)) throw new UsageError(`--start: cannot parse "${opts.start}"`);
       const calFaults = opts.fault.filter(isCalibrationFault);
-      const faults = opts.fault.filter((f) => !isCalibrationFault(f)).map((f) => {
-        try {
-          return parseFault(f);
-        } catch (e) {
-          throw new UsageError((e as Error).message);
-        }
-      });
+      const faults = opts.fault
+        .filter((f) => !isCalibrationFault(f))
+        .map((f) => {
+          try {
+            return parseFault(f);
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
+        });
       const groups = num(opts.groups, '--groups', 1);
-      const spacingS = opts.spacingS === undefined ? num(opts.cadenceS, '--cadence-s') : num(opts.spacingS, '--spacing-s');
+      const spacingS =
+        opts.spacingS === undefined ? num(opts.cadenceS, '--cadence-s') : num(opts.spacingS, '--spacing-s');
       const decDeg = num(opts.decDeg, '--dec-deg', -90);
       if (opts.calibration && configPath(opts.config)) {
         const lastObsMs = startMs + (groups - 1) * spacingS * 1000;
         const r = await calibration(opts.config, { decDeg, nowMs: lastObsMs, faults: calFaults });
-        process.stdout.write(`simulate: ${r.sets} calibration set(s), ${r.measurements} flux measurement(s)\n`);
+        process.stdout.write(
+          `simulate: ${r.sets} calibration set(s), ${r.measurements} flux measurement(s)\n`,
+        );
       } else if (calFaults.length) {
-        throw new UsageError('calibration faults need a config (its pipeline database) and no --no-calibration');
+        throw new UsageError(
+          'calibration faults need a config (its pipeline database) and no --no-calibration',
+        );
       }
       const ac = new AbortController();
       const stop = (): void => ac.abort();

@@ -24,7 +24,6 @@ interface DbStatus {
   error?: string;
 }
 
-
 async function probe(cfg: Config, name: DaemonName, token: string | undefined): Promise<DaemonStatus> {
   const port = (cfg[DAEMONS[name].section] as { port: number }).port;
   const url = `http://${reachableHost(cfg.http.host)}:${port}/readyz`;

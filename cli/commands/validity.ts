@@ -24,7 +24,8 @@ export function register(program: Command): void {
         `newest complete set: ${r.newestComplete ? `${r.newestComplete.set} (created ${r.newestComplete.createdAt})` : 'none'}`,
       ];
       if (r.incomplete.length) out.push(`incomplete recent sets: ${r.incomplete.join(', ')}`);
-      for (const [set, paths] of Object.entries(r.missingTables)) out.push(`missing on disk (${set}): ${paths.join(', ')}`);
+      for (const [set, paths] of Object.entries(r.missingTables))
+        out.push(`missing on disk (${set}): ${paths.join(', ')}`);
       for (const c of r.conflicts) out.push(`overlap conflict: ${c.a} vs ${c.b}`);
       out.push(r.findings.length ? 'findings:' : 'findings: none');
       for (const f of r.findings) out.push(`  ${f.severity.padEnd(8)} ${f.alertname}  ${f.summary}`);

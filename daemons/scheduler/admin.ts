@@ -5,10 +5,18 @@ import type { Config } from '../../lib/config/index.js';
 import { nextFireMs, previousFireMs } from '../../lib/cron.js';
 import type { Connection } from '../../lib/db/index.js';
 import { legacyOf, overallStatus, type Overall } from './health/status.js';
-import { lastRun, lastSuccessAt, listHealthChecks, recentFinishedRuns, type HealthCheckRow, type JobRunRow } from './store.js';
+import {
+  lastRun,
+  lastSuccessAt,
+  listHealthChecks,
+  recentFinishedRuns,
+  type HealthCheckRow,
+  type JobRunRow,
+} from './store.js';
 import { failingStreak, lateFinding } from './watchdog.js';
 
-const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null =>
+  ms == null ? null : new Date(ms).toISOString();
 
 export interface JobReport {
   job: JobName;

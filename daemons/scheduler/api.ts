@@ -9,14 +9,21 @@ import { isJobName, type JobRunner } from './runner.js';
 import type { Scheduler } from './scheduler.js';
 import { validityReport } from './validity/job.js';
 
-export function registerRoutes(http: HttpRoutes, ctx: SchedulerContext, runner: JobRunner, sched: Scheduler): void {
+export function registerRoutes(
+  http: HttpRoutes,
+  ctx: SchedulerContext,
+  runner: JobRunner,
+  sched: Scheduler,
+): void {
   http.route('GET', '/api/health', () => ctx.state.read(healthReport));
   http.route('GET', '/api/jobs', () => ({
     leader: sched.leaderToken !== null,
-    jobs: ctx.state.read((c) => jobsReport(c, ctx.config, ctx.clock.now())).map((j) => ({
-      ...j,
-      runningHere: runner.running(j.job) !== undefined,
-    })),
+    jobs: ctx.state
+      .read((c) => jobsReport(c, ctx.config, ctx.clock.now()))
+      .map((j) => ({
+        ...j,
+        runningHere: runner.running(j.job) !== undefined,
+      })),
   }));
   http.route('GET', '/api/validity', () => validityReport(ctx));
   http.route('GET', '/api/flux', () => fluxReport(ctx));

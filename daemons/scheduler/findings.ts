@@ -34,7 +34,13 @@ export function annotationsOf(f: Finding): Record<string, string> {
   };
 }
 
-export function raiseFinding(conn: Connection, f: Finding, source: string, host: string, nowMs: number): void {
+export function raiseFinding(
+  conn: Connection,
+  f: Finding,
+  source: string,
+  host: string,
+  nowMs: number,
+): void {
   raiseAlert(
     conn,
     {

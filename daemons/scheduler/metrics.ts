@@ -78,8 +78,12 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
       buckets: DURATION_BUCKETS,
       registers: r,
     }),
-    lastSuccess: g(`${s}job_last_success_timestamp_seconds`, 'Start of the newest successful run (Unix s).', ['job']),
-    lastRun: g(`${s}job_last_run_timestamp_seconds`, 'Start of the newest run of any result (Unix s).', ['job']),
+    lastSuccess: g(`${s}job_last_success_timestamp_seconds`, 'Start of the newest successful run (Unix s).', [
+      'job',
+    ]),
+    lastRun: g(`${s}job_last_run_timestamp_seconds`, 'Start of the newest run of any result (Unix s).', [
+      'job',
+    ]),
     running: g(`${s}job_running`, '1 while a run of the job is in progress in this process.', ['job']),
     leader: g(`${s}leader`, '1 while this process holds the scheduler lease and fires the cron jobs.'),
     health: {
@@ -110,27 +114,40 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
       diskFreeBytes: g('contimg_health_disk_free_bytes', 'Bytes available to the daemons.', ['path']),
       diskSizeBytes: g('contimg_health_disk_size_bytes', 'Size of the file system.', ['path']),
       diskFreeRatio: g('contimg_health_disk_free_ratio', 'Available / size.', ['path']),
-      gpuStatus: g('contimg_health_gpu_health_status', 'GPU status: 0 ok, 1 warn, 2 crit, 3 unknown.', ['gpu']),
+      gpuStatus: g('contimg_health_gpu_health_status', 'GPU status: 0 ok, 1 warn, 2 crit, 3 unknown.', [
+        'gpu',
+      ]),
       gpuTemperature: g('contimg_health_gpu_temperature_celsius', 'GPU temperature.', ['gpu']),
       gpuUtilization: g('contimg_health_gpu_utilization_percent', 'GPU utilisation.', ['gpu']),
-      gpuMemoryUtilization: g('contimg_health_gpu_memory_utilization_percent', 'GPU memory used / total.', ['gpu']),
+      gpuMemoryUtilization: g('contimg_health_gpu_memory_utilization_percent', 'GPU memory used / total.', [
+        'gpu',
+      ]),
       gpuMemoryUsed: g('contimg_health_gpu_memory_used_bytes', 'GPU memory in use.', ['gpu']),
       gpuMemoryTotal: g('contimg_health_gpu_memory_total_bytes', 'GPU memory.', ['gpu']),
-      gpuPower: g('contimg_health_gpu_power_watts', 'GPU power draw (NaN when the driver reports [N/A]).', ['gpu']),
+      gpuPower: g('contimg_health_gpu_power_watts', 'GPU power draw (NaN when the driver reports [N/A]).', [
+        'gpu',
+      ]),
     },
     flux: {
       ratio: g('contimg_flux_ratio', 'Mean observed/catalog flux ratio over the window.', ['calibrator']),
       ratioLatest: g('contimg_flux_ratio_latest', 'Newest observed/catalog flux ratio.', ['calibrator']),
-      driftPercent: g('contimg_flux_drift_percent', 'Flux drift over the window: (max/min − 1) × 100.', ['calibrator']),
-      phaseRms: g('contimg_flux_phase_rms_deg', 'Newest calibration phase RMS (degrees).', ['calibrator']),
-      count: g('contimg_flux_measurement_count', 'Measurements in the window.', ['calibrator']),
-      stable: g('contimg_flux_is_stable', '1 when the mean ratio is within 0.9–1.1 and the spread below 0.2.', [
+      driftPercent: g('contimg_flux_drift_percent', 'Flux drift over the window: (max/min − 1) × 100.', [
         'calibrator',
       ]),
+      phaseRms: g('contimg_flux_phase_rms_deg', 'Newest calibration phase RMS (degrees).', ['calibrator']),
+      count: g('contimg_flux_measurement_count', 'Measurements in the window.', ['calibrator']),
+      stable: g(
+        'contimg_flux_is_stable',
+        '1 when the mean ratio is within 0.9–1.1 and the spread below 0.2.',
+        ['calibrator'],
+      ),
       lastMeasurement: g('contimg_flux_last_measurement_timestamp_seconds', 'Newest measurement (Unix s).', [
         'calibrator',
       ]),
-      excludedRows: g('contimg_flux_excluded_rows', 'Rows in the window left out (catalog flux or ratio ≤ 0).'),
+      excludedRows: g(
+        'contimg_flux_excluded_rows',
+        'Rows in the window left out (catalog flux or ratio ≤ 0).',
+      ),
       newestMeasurement: g(
         'contimg_flux_newest_measurement_timestamp_seconds',
         'Newest row of calibration_monitoring, any calibrator (Unix s; NaN when empty).',
@@ -142,7 +159,10 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
         'contimg_validity_hours_until_expiry',
         'Hours until the last covering complete set ends (0 when none covers now; +Inf when open-ended).',
       ),
-      expiringSoon: g('contimg_validity_expiring_soon_count', 'Covering sets that end within expiringWarnHours.'),
+      expiringSoon: g(
+        'contimg_validity_expiring_soon_count',
+        'Covering sets that end within expiringWarnHours.',
+      ),
       expired: g('contimg_validity_expired_count', 'Sets that ended within expiredLookbackHours.'),
       nearestAge: g(
         'contimg_validity_nearest_set_age_hours',
@@ -157,7 +177,10 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
         'contimg_calibration_last_valid_timestamp_seconds',
         'created_at of the newest complete active calibration set (Unix s; NaN when none).',
       ),
-      registryUp: g('contimg_validity_registry_up', '1 when the last read of the calibration registry succeeded.'),
+      registryUp: g(
+        'contimg_validity_registry_up',
+        '1 when the last read of the calibration registry succeeded.',
+      ),
     },
     retention: retentionMetrics(registry),
   };

@@ -88,7 +88,10 @@ export class JobRunner {
     if (token === null)
       return this.recordSkipped(req, startedAt, 'a run of this job is in progress in another process');
     let settle!: () => void;
-    this.inFlight.set(req.job, { scheduledFor: req.scheduledFor, settled: new Promise<void>((r) => (settle = r)) });
+    this.inFlight.set(req.job, {
+      scheduledFor: req.scheduledFor,
+      settled: new Promise<void>((r) => (settle = r)),
+    });
     try {
       return await this.runHoldingLease(req, token, startedAt, timeoutMs);
     } finally {
@@ -102,7 +105,12 @@ export class JobRunner {
     }
   }
 
-  private async runHoldingLease(req: RunRequest, token: number, startedAt: number, timeoutMs: number): Promise<RunOutcome> {
+  private async runHoldingLease(
+    req: RunRequest,
+    token: number,
+    startedAt: number,
+    timeoutMs: number,
+  ): Promise<RunOutcome> {
     const { ctx } = this;
     const lease = jobLeaseName(req.job);
     let runId: number | null;
@@ -117,7 +125,8 @@ export class JobRunner {
       ctx.log.warn({ job: req.job, err: e }, 'not running: the scheduler lease was lost');
       return { runId: null, result: 'not_run', summary: null, error: e.message, durationMs: 0 };
     }
-    if (runId === null) return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
+    if (runId === null)
+      return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
     ctx.metrics.running.set({ job: req.job }, 1);
     ctx.log.debug({ job: req.job, runId, trigger: req.trigger }, 'job started');
     const t0 = ctx.clock.monotonic();
@@ -126,7 +135,9 @@ export class JobRunner {
       () => deadline.abort(new JobTimeoutError(req.job, ctx.config.scheduler.jobs[req.job].timeoutS)),
       timeoutMs,
     );
-    const signal = this.opts.hardStop ? AbortSignal.any([deadline.signal, this.opts.hardStop]) : deadline.signal;
+    const signal = this.opts.hardStop
+      ? AbortSignal.any([deadline.signal, this.opts.hardStop])
+      : deadline.signal;
     const work = JOBS[req.job](ctx, signal);
     let outcome: JobOutcome | undefined;
     let failure: unknown;
@@ -145,11 +156,18 @@ export class JobRunner {
           ? 'aborted: the scheduler is shutting down'
           : describeError(failure)
         : outcome!.error;
-    const done = await this.finish(req, runId, token, { result, error, outcome: failure ? undefined : outcome });
+    const done = await this.finish(req, runId, token, {
+      result,
+      error,
+      outcome: failure ? undefined : outcome,
+    });
     const durationMs = ctx.clock.monotonic() - t0;
     this.count(req.job, done.result, durationMs, startedAt);
     if (failure === undefined && done.committed) outcome!.afterCommit?.();
-    else await settleWithin(work, SETTLE_GRACE_MS, () => ctx.log.error({ job: req.job }, 'job ignored its abort'));
+    else
+      await settleWithin(work, SETTLE_GRACE_MS, () =>
+        ctx.log.error({ job: req.job }, 'job ignored its abort'),
+      );
     ctx.metrics.running.set({ job: req.job }, 0);
     const level = done.result === 'ok' ? 'info' : 'warn';
     const fields = { job: req.job, runId, trigger: req.trigger, result: done.result, error: done.error };
@@ -202,7 +220,8 @@ export class JobRunner {
         error: why,
       });
     });
-    if (runId === null) return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
+    if (runId === null)
+      return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
     ctx.metrics.runs.inc({ job: req.job, result: 'skipped_overlap' });
     ctx.metrics.lastRun.set({ job: req.job }, at / 1000);
     ctx.log.warn({ job: req.job, runId, trigger: req.trigger, why }, 'trigger skipped: job still running');
@@ -229,7 +248,13 @@ function aborted(signal: AbortSignal): Promise<never> {
 async function settleWithin(p: Promise<unknown>, ms: number, onLate: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
-  const r = await Promise.race([p.then(() => 'done', () => 'done'), late]);
+  const r = await Promise.race([
+    p.then(
+      () => 'done',
+      () => 'done',
+    ),
+    late,
+  ]);
   clearTimeout(timer);
   if (r === 'late') onLate();
 }

@@ -57,7 +57,10 @@ export class Scheduler {
     // Runs a dead process left 'running' are settled before anything else looks at job_runs.
     const crashed = ctx.state.write((c) => recoverCrashedRuns(c, ctx.config, ctx.clock.now()));
     if (crashed.length)
-      ctx.log.warn({ runs: crashed.map((r) => ({ id: r.id, job: r.job, owner: r.owner })) }, 'marked crashed runs');
+      ctx.log.warn(
+        { runs: crashed.map((r) => ({ id: r.id, job: r.job, owner: r.owner })) },
+        'marked crashed runs',
+      );
     const ttlMs = cfg.leaseTtlS * 1000;
     this.leaderLoop = startLoop({
       name: 'scheduler-lease',
@@ -129,7 +132,10 @@ export class Scheduler {
       const last = ctx.state.read((c) => lastSuccessAt(c, job));
       const slot = catchUpSlot(j.cron, last, now);
       if (slot === null) continue;
-      ctx.log.info({ job, slot: new Date(slot).toISOString(), lastSuccess: last && new Date(last).toISOString() }, 'catching up');
+      ctx.log.info(
+        { job, slot: new Date(slot).toISOString(), lastSuccess: last && new Date(last).toISOString() },
+        'catching up',
+      );
       void this.track(this.runner.run({ job, trigger: 'catchup', scheduledFor: slot, leaderToken: token }));
     }
   }
@@ -182,7 +188,8 @@ function cronLogger(ctx: SchedulerContext) {
   return {
     info: (msg: string) => log.debug(msg),
     warn: (msg: string) => log.warn(msg),
-    error: (msg: string | Error, err?: Error) => log.error({ err: err ?? msg }, typeof msg === 'string' ? msg : 'cron error'),
+    error: (msg: string | Error, err?: Error) =>
+      log.error({ err: err ?? msg }, typeof msg === 'string' ? msg : 'cron error'),
     debug: (msg: string | Error) => log.debug(String(msg)),
   };
 }

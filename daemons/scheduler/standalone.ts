@@ -50,7 +50,11 @@ export async function withSchedulerContext<T>(
     opts.log ??
     (opts.quiet
       ? silentLogger()
-      : createLogger({ daemon: 'scheduler-cli', level: 'warn', destination: pino.destination({ fd: stderr.fd, sync: true }) }));
+      : createLogger({
+          daemon: 'scheduler-cli',
+          level: 'warn',
+          destination: pino.destination({ fd: stderr.fd, sync: true }),
+        }));
   try {
     return await fn({
       config,

@@ -171,10 +171,9 @@ export function lastRun(conn: Connection, job: string): JobRunRow | undefined {
 
 /** Start time of the newest successful run (the slot a catch-up compares with). */
 export function lastSuccessAt(conn: Connection, job: string): number | null {
-  const r = stmt(
-    conn,
-    `SELECT max(started_at) AS t FROM job_runs WHERE job = ? AND result = 'ok'`,
-  ).get(job) as { t: number | null };
+  const r = stmt(conn, `SELECT max(started_at) AS t FROM job_runs WHERE job = ? AND result = 'ok'`).get(
+    job,
+  ) as { t: number | null };
   return r.t;
 }
 

@@ -12,13 +12,26 @@ import type { Connection } from '../../lib/db/index.js';
 import { getLease, ownerDeadHere } from '../../lib/leases/index.js';
 import type { JobFn } from './context.js';
 import { reconcileAlerts, type Finding } from './findings.js';
-import { finishRun, lastSuccessAt, recentFinishedRuns, runningRuns, type JobRunRow, type RunResult } from './store.js';
+import {
+  finishRun,
+  lastSuccessAt,
+  recentFinishedRuns,
+  runningRuns,
+  type JobRunRow,
+  type RunResult,
+} from './store.js';
 
 export const SCHEDULER_LEASE = 'scheduler';
 export const SELF_ALERTS = ['SchedulerJobLate', 'SchedulerJobFailing'] as const;
 
 /** Slots of `cron` that passed (each more than graceMs ago) since baselineMs reach `periods`. */
-export function isLate(cron: string, baselineMs: number, nowMs: number, periods: number, graceMs: number): boolean {
+export function isLate(
+  cron: string,
+  baselineMs: number,
+  nowMs: number,
+  periods: number,
+  graceMs: number,
+): boolean {
   return nthPreviousFireMs(cron, nowMs - graceMs, periods) > baselineMs;
 }
 
@@ -49,7 +62,8 @@ export function failingFinding(conn: Connection, job: JobName, config: Config): 
     severity: job === 'health' ? 'critical' : 'warning',
     labels: { job },
     summary: `the ${job} job failed ${n} times in a row (last: ${runs[0].result})`,
-    description: runs[0].error ?? `last run ${runs[0].result} at ${new Date(runs[0].startedAt).toISOString()}`,
+    description:
+      runs[0].error ?? `last run ${runs[0].result} at ${new Date(runs[0].startedAt).toISOString()}`,
     value: String(n),
   };
 }
@@ -71,7 +85,13 @@ export function lateFinding(conn: Connection, job: JobName, config: Config, nowM
 }
 
 /** Make SchedulerJobFailing{job} match the job's recent runs (the runner calls this as each run finishes). */
-export function reconcileFailing(conn: Connection, job: JobName, config: Config, host: string, nowMs: number): void {
+export function reconcileFailing(
+  conn: Connection,
+  job: JobName,
+  config: Config,
+  host: string,
+  nowMs: number,
+): void {
   const f = failingFinding(conn, job, config);
   reconcileAlerts(
     conn,
@@ -92,7 +112,13 @@ export function recoverCrashedRuns(conn: Connection, config: Config, nowMs: numb
     const local = r.owner.split(':')[0] === os.hostname();
     const gone = local ? ownerDeadHere(r.owner) : nowMs > r.startedAt + timeoutMs + 60_000;
     if (!gone) continue;
-    if (finishRun(conn, r.id, { result: 'crashed', finishedAt: nowMs, error: `the process running it (${r.owner}) is gone` }))
+    if (
+      finishRun(conn, r.id, {
+        result: 'crashed',
+        finishedAt: nowMs,
+        error: `the process running it (${r.owner}) is gone`,
+      })
+    )
       crashed.push(r);
   }
   return crashed;
@@ -106,7 +132,9 @@ export const watchdogJob: JobFn = async (ctx) => {
     // The findings are read inside the transaction, so apply returns the run's summary.
     apply: (conn, now) => {
       const crashed = recoverCrashedRuns(conn, config, now);
-      const watched = (JOB_NAMES as readonly JobName[]).filter((j) => j !== 'watchdog' && config.scheduler.jobs[j].enabled);
+      const watched = (JOB_NAMES as readonly JobName[]).filter(
+        (j) => j !== 'watchdog' && config.scheduler.jobs[j].enabled,
+      );
       const findings: Finding[] = [];
       for (const job of watched) {
         const late = lateFinding(conn, job, config, now);

@@ -272,10 +272,13 @@ export class Db {
         if (!(e instanceof DbBusyError)) throw e;
         const waited = this.clock.monotonic() - start;
         if (waited >= budgetMs)
-          throw new DbBusyError(`${this.name}: locked for ${Math.round(waited)} ms (read budget ${budgetMs} ms)`, {
-            details: { db: this.name, waitedMs: Math.round(waited) },
-            cause: e,
-          });
+          throw new DbBusyError(
+            `${this.name}: locked for ${Math.round(waited)} ms (read budget ${budgetMs} ms)`,
+            {
+              details: { db: this.name, waitedMs: Math.round(waited) },
+              cause: e,
+            },
+          );
         await sleep(Math.min(budgetMs - waited, lockBackoffMs(attempt)), opts.signal);
       } finally {
         this.reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);

@@ -82,7 +82,8 @@ export function ownerDeadHere(owner: string | null): boolean {
   const [host, pidText] = owner.split(':');
   const ownerPid = Number(pidText);
   // Our own pid is alive by definition (one process may hold several owner ids).
-  if (host !== os.hostname() || !Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === pid) return false;
+  if (host !== os.hostname() || !Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === pid)
+    return false;
   try {
     processKill(ownerPid, 0);
     return false;
@@ -110,7 +111,10 @@ export function acquireOrReclaimLease(
   if (!held || !ownerDeadHere(held.owner)) return null;
   try {
     releaseLease(db, name, held.owner!, held.token);
-    opts.log?.warn({ lease: name, deadOwner: held.owner, token: held.token }, 'reclaimed the lease of a dead process');
+    opts.log?.warn(
+      { lease: name, deadOwner: held.owner, token: held.token },
+      'reclaimed the lease of a dead process',
+    );
   } catch (e) {
     if (!(e instanceof LeaseLostError)) throw e; // someone else reclaimed or took it meanwhile
   }

@@ -15,7 +15,14 @@ export interface ProbeCommandOptions {
 }
 
 export type ProbeCommandResult =
-  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+  | {
+      kind: 'exited';
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      stderr: string;
+      ms: number;
+    }
   /** The deadline passed (or the signal aborted) and the process group was killed. */
   | { kind: 'timeout'; stdout: string; stderr: string; ms: number }
   /** The command could not be started: ENOENT (not installed), EACCES, … */
@@ -75,10 +82,22 @@ export function runProbeCommand(
       errBytes += c.length;
     });
     child.once('error', (e: NodeJS.ErrnoException) =>
-      finish({ kind: 'spawn-error', code: e.code ?? 'ERROR', message: e.message, ms: performance.now() - t0 }),
+      finish({
+        kind: 'spawn-error',
+        code: e.code ?? 'ERROR',
+        message: e.message,
+        ms: performance.now() - t0,
+      }),
     );
     child.once('close', (code, sig) =>
-      finish({ kind: 'exited', code, signal: sig, stdout: text(out), stderr: text(err), ms: performance.now() - t0 }),
+      finish({
+        kind: 'exited',
+        code,
+        signal: sig,
+        stdout: text(out),
+        stderr: text(err),
+        ms: performance.now() - t0,
+      }),
     );
     // A short-lived probe's own exit ends it; leftovers of its group (a backgrounded helper) are killed too.
     child.once('exit', () => setImmediate(() => killGroup(child.pid)));

@@ -90,8 +90,9 @@ export function writeSimulatedCalibration(o: CalibrationSimOptions): Calibration
     const chosen = calibratedTransits(o, last.e === null ? -Infinity : (last.e - 40587) * 86_400_000 - HOUR);
     const newest = chosen.at(-1);
     // One calibrator drifts: the one an earlier call chose (marked in its rows' notes), else the first measured.
-    const marked = c.prepare('SELECT calibrator_name AS n FROM calibration_monitoring WHERE notes = ? LIMIT 1').get(DRIFT_NOTE) as
-      { n: string } | undefined;
+    const marked = c
+      .prepare('SELECT calibrator_name AS n FROM calibration_monitoring WHERE notes = ? LIMIT 1')
+      .get(DRIFT_NOTE) as { n: string } | undefined;
     const drifting = o.faults?.includes('flux-drift')
       ? (marked?.n ?? chosen.find((t) => t.fluxJy !== null)?.calibrator)
       : undefined;
@@ -116,14 +117,26 @@ export function writeSimulatedCalibration(o: CalibrationSimOptions): Calibration
         const p = path.join(o.tableDir, set, `${set}_${suffix}`);
         const skip = t === newest && suffix === 'gpcal' && o.faults?.includes('missing-table');
         if (!skip) fs.mkdirSync(p, { recursive: true });
-        const info = insertTable.run(set, p, type, order, t.calibrator, created, mjd(t.transitMs - HOUR), mjd(t.transitMs + HOUR), msPath);
+        const info = insertTable.run(
+          set,
+          p,
+          type,
+          order,
+          t.calibrator,
+          created,
+          mjd(t.transitMs - HOUR),
+          mjd(t.transitMs + HOUR),
+          msPath,
+        );
         wrote ||= info.changes > 0;
       }
       if (wrote) sets++;
       if (t.fluxJy === null || hasRow.get(msPath)) continue;
       const weekFraction = Math.max(0, 1 - (o.nowMs - t.transitMs) / (7 * 24 * HOUR));
       const drifts = t.calibrator === drifting && weekFraction > 0;
-      const ratio = drifts ? 1 + 0.3 * weekFraction + 0.005 * gaussFor(t.transitMs) : 1 + 0.02 * gaussFor(t.transitMs);
+      const ratio = drifts
+        ? 1 + 0.3 * weekFraction + 0.005 * gaussFor(t.transitMs)
+        : 1 + 0.02 * gaussFor(t.transitMs);
       insertFlux.run(
         t.calibrator,
         msPath,

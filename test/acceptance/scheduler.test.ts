@@ -77,7 +77,9 @@ interface Row {
 function rows(statePath: string): Row[] {
   const db = new Database(statePath, { readonly: true });
   try {
-    return db.prepare('SELECT id, job, trigger, result, scheduled_for, owner, error FROM job_runs ORDER BY id').all() as Row[];
+    return db
+      .prepare('SELECT id, job, trigger, result, scheduled_for, owner, error FROM job_runs ORDER BY id')
+      .all() as Row[];
   } finally {
     db.close();
   }
@@ -97,8 +99,14 @@ describe('contimg-scheduler (built)', () => {
       scheduler: { port, health: { systemd: { units: [] }, http: [], gpu: { enabled: false } } },
     });
     const p = await start(config, port);
-    await waitFor(() => rows(statePath).filter((r) => r.result === 'ok').length === 5, { what: 'five catch-up runs' });
-    expect(rows(statePath).map((r) => `${r.job}:${r.trigger}`).sort()).toEqual([
+    await waitFor(() => rows(statePath).filter((r) => r.result === 'ok').length === 5, {
+      what: 'five catch-up runs',
+    });
+    expect(
+      rows(statePath)
+        .map((r) => `${r.job}:${r.trigger}`)
+        .sort(),
+    ).toEqual([
       'flux:catchup',
       'health:catchup',
       'retention:catchup',
@@ -112,10 +120,15 @@ describe('contimg-scheduler (built)', () => {
     expect(metrics).toMatch(/contimg_health_target_status\{kind="sqlite",target="state"\} 0/);
     expect(metrics).toMatch(/contimg_scheduler_job_last_success_timestamp_seconds\{job="flux"\} \d+/);
     expect(metrics).toMatch(/contimg_retention_rows_pruned_total\{table="events"\} 0/);
-    const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as { status: string; targets: unknown[] };
+    const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as {
+      status: string;
+      targets: unknown[];
+    };
     expect(health.status).toBe('healthy');
     expect(health.targets).toHaveLength(3); // both databases and the data folder's disk
-    const validity = (await (await fetch(`http://127.0.0.1:${port}/api/validity`)).json()) as { findings: { alertname: string }[] };
+    const validity = (await (await fetch(`http://127.0.0.1:${port}/api/validity`)).json()) as {
+      findings: { alertname: string }[];
+    };
     expect(validity.findings.map((f) => f.alertname)).toEqual(['CalibrationStale']);
     const flux = (await (await fetch(`http://127.0.0.1:${port}/api/flux`)).json()) as { noData: boolean };
     expect(flux.noData).toBe(true);
@@ -141,17 +154,24 @@ describe('contimg-scheduler (built)', () => {
       },
       health: quietHealth,
     });
-    const base = { dataDir: dir, databases: { state: statePath, pipeline: pipelinePath }, log: { level: 'warn' } };
+    const base = {
+      dataDir: dir,
+      databases: { state: statePath, pipeline: pipelinePath },
+      log: { level: 'warn' },
+    };
     const a = await start(writeConfig('a.yaml', { ...base, scheduler: scheduler(portA) }), portA);
     await waitFor(() => rows(statePath).some((r) => r.trigger === 'catchup'), { what: 'A leading' });
     const b = await start(writeConfig('b.yaml', { ...base, scheduler: scheduler(portB) }), portB);
     const jobsB = (await (await fetch(`http://127.0.0.1:${portB}/api/jobs`)).json()) as { leader: boolean };
     expect(jobsB.leader).toBe(false);
     const t = Date.now();
-    await waitFor(() => rows(statePath).filter((r) => r.trigger === 'cron' && r.scheduled_for! > t).length >= 8, {
-      what: 'eight cron runs with both running',
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      () => rows(statePath).filter((r) => r.trigger === 'cron' && r.scheduled_for! > t).length >= 8,
+      {
+        what: 'eight cron runs with both running',
+        timeoutMs: 30_000,
+      },
+    );
     const both = rows(statePath).filter((r) => r.trigger !== 'manual');
     const ownerA = both[0].owner;
     expect(new Set(both.map((r) => r.owner))).toEqual(new Set([ownerA]));
@@ -196,12 +216,19 @@ describe('contimg-scheduler (built)', () => {
       timeouts: { drainMs: 1500 },
       scheduler: {
         port,
-        jobs: { validity: { enabled: false }, flux: { enabled: false }, retention: { enabled: false }, watchdog: { enabled: false } },
+        jobs: {
+          validity: { enabled: false },
+          flux: { enabled: false },
+          retention: { enabled: false },
+          watchdog: { enabled: false },
+        },
         health: { ...quietHealth, http: [{ name: 'hang', url: server.url('/hang'), timeoutMs: 60_000 }] },
       },
     });
     const first = await start(config, port);
-    await waitFor(() => rows(statePath).some((r) => r.job === 'health' && r.result === 'running'), { what: 'a running health job' });
+    await waitFor(() => rows(statePath).some((r) => r.job === 'health' && r.result === 'running'), {
+      what: 'a running health job',
+    });
     first.child.kill('SIGKILL');
     await first.exited;
     const [killed] = rows(statePath);
@@ -211,9 +238,12 @@ describe('contimg-scheduler (built)', () => {
     await waitFor(() => rows(statePath)[0].result === 'crashed', { what: 'the killed run marked crashed' });
     expect(rows(statePath)[0].error).toMatch(/is gone/);
     // The job lease of the dead process is reclaimed at once: the catch-up runs health again now.
-    await waitFor(() => rows(statePath).some((r) => r.id !== killed.id && r.job === 'health' && r.result === 'running'), {
-      what: 'health running again',
-    });
+    await waitFor(
+      () => rows(statePath).some((r) => r.id !== killed.id && r.job === 'health' && r.result === 'running'),
+      {
+        what: 'health running again',
+      },
+    );
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
     // Aborted at the drain deadline, and recorded as such (not left running).

@@ -6,7 +6,11 @@
 import type { SchedulerConfig } from '../../../lib/config/sections/scheduler.js';
 import type { Finding } from '../findings.js';
 
-export const FLUX_ALERTS = ['CalibratorFluxDrift', 'CalibratorFluxScaleOffset', 'CalibratorFluxNoData'] as const;
+export const FLUX_ALERTS = [
+  'CalibratorFluxDrift',
+  'CalibratorFluxScaleOffset',
+  'CalibratorFluxNoData',
+] as const;
 
 export interface FluxRow {
   calibrator: string;
@@ -60,7 +64,12 @@ export function driftPercent(min: number, max: number, mean: number): number {
 
 export type FluxConfig = SchedulerConfig['flux'];
 
-function stats(calibrator: string, rows: FluxRow[], cfg: FluxConfig, firing: ReadonlySet<string>): CalibratorStats {
+function stats(
+  calibrator: string,
+  rows: FluxRow[],
+  cfg: FluxConfig,
+  firing: ReadonlySet<string>,
+): CalibratorStats {
   rows.sort((a, b) => a.mjd - b.mjd);
   const ratios = rows.map((r) => r.ratio);
   const n = ratios.length;

@@ -5,7 +5,15 @@ import { cachedStatement, type Connection } from '../../../lib/db/index.js';
 import type { JobFn, SchedulerContext } from '../context.js';
 import { reconcileAlerts } from '../findings.js';
 import type { SchedulerMetrics } from '../metrics.js';
-import { evaluateFlux, FLUX_ALERTS, fluxSummary, mjdFromMs, msFromMjd, type FluxReport, type FluxRow } from './evaluate.js';
+import {
+  evaluateFlux,
+  FLUX_ALERTS,
+  fluxSummary,
+  mjdFromMs,
+  msFromMjd,
+  type FluxReport,
+  type FluxRow,
+} from './evaluate.js';
 
 /** Rows since the window start; uses the contract's (mjd DESC) index. */
 export function readFluxRows(conn: Connection, sinceMjd: number): FluxRow[] {
@@ -61,7 +69,12 @@ export const fluxJob: JobFn = async (ctx, signal) => {
     result: 'ok',
     summary: fluxSummary(report),
     apply: (conn, now) => {
-      reconcileAlerts(conn, { source: 'flux', host: ctx.host, alertnames: FLUX_ALERTS }, report.findings, now);
+      reconcileAlerts(
+        conn,
+        { source: 'flux', host: ctx.host, alertnames: FLUX_ALERTS },
+        report.findings,
+        now,
+      );
     },
     afterCommit: () => setFluxGauges(ctx.metrics.flux, report),
   };

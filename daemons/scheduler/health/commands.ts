@@ -26,7 +26,11 @@ const oneLine = (s: string, max = 200): string => {
 };
 
 /** Why a command gave no usable answer, and the legacy status that goes with it (timeout = error). */
-function commandFailure(r: ProbeCommandResult, what: string, timeoutMs: number): { detail: string; legacy: LegacyStatus } {
+function commandFailure(
+  r: ProbeCommandResult,
+  what: string,
+  timeoutMs: number,
+): { detail: string; legacy: LegacyStatus } {
   if (r.kind === 'timeout') return { detail: `${what} timed out after ${timeoutMs} ms`, legacy: 'error' };
   if (r.kind === 'spawn-error') return { detail: `${what} cannot run: ${r.code}`, legacy: 'unknown' };
   return {
@@ -121,7 +125,13 @@ export function dockerStatus(
     summary: `container ${container} is ${what}`,
   });
   if (!state)
-    return { status: 'crit', legacy: 'stopped', detail: 'no such container', data: {}, alert: down('critical', 'missing') };
+    return {
+      status: 'crit',
+      legacy: 'stopped',
+      detail: 'no such container',
+      data: {},
+      alert: down('critical', 'missing'),
+    };
   const status = state.Status ?? 'unknown';
   const health = useHealth ? (state.Health?.Status ?? null) : null;
   const detail = health ? `${status} (${health})` : status;
@@ -154,7 +164,11 @@ export async function probeDocker(
     env: ctx.env,
   });
   if (r.kind === 'exited' && r.code !== 0 && /no such (object|container)/i.test(r.stderr))
-    return result(base, { ...dockerStatus(container, null, o.useHealthStatus), value: null, durationMs: r.ms });
+    return result(base, {
+      ...dockerStatus(container, null, o.useHealthStatus),
+      value: null,
+      durationMs: r.ms,
+    });
   if (r.kind !== 'exited' || r.code !== 0) {
     const f = commandFailure(r, 'docker inspect', o.timeoutMs);
     return probeFailed(base, f.detail, r.ms, f.legacy);
@@ -165,13 +179,16 @@ export async function probeDocker(
   } catch {
     return probeFailed(base, `docker inspect printed no JSON: ${oneLine(r.stdout)}`, r.ms, 'error');
   }
-  return result(base, { ...dockerStatus(container, state, o.useHealthStatus), value: null, durationMs: r.ms });
+  return result(base, {
+    ...dockerStatus(container, state, o.useHealthStatus),
+    value: null,
+    durationMs: r.ms,
+  });
 }
 
 // ---- GPUs ---------------------------------------------------------------------------------------------
 
-export const NVIDIA_QUERY =
-  'index,name,temperature.gpu,utilization.gpu,memory.used,memory.total,power.draw';
+export const NVIDIA_QUERY = 'index,name,temperature.gpu,utilization.gpu,memory.used,memory.total,power.draw';
 
 export interface GpuReading {
   index: string;
@@ -221,7 +238,10 @@ export interface GpuThresholds {
   alertOnMemory: boolean;
 }
 
-export function gpuStatus(g: GpuReading, t: GpuThresholds): Pick<TargetResult, 'status' | 'detail' | 'alert'> {
+export function gpuStatus(
+  g: GpuReading,
+  t: GpuThresholds,
+): Pick<TargetResult, 'status' | 'detail' | 'alert'> {
   const memPct =
     g.memoryUsedBytes !== null && g.memoryTotalBytes ? (100 * g.memoryUsedBytes) / g.memoryTotalBytes : null;
   const temp = g.temperatureC;
@@ -269,9 +289,18 @@ export async function probeGpus(
     { timeoutMs: o.timeoutMs, signal: ctx.signal, env: ctx.env },
   );
   const unavailable = (detail: string): TargetResult[] => [
-    result(base, { status: 'unavailable', legacy: 'unknown', detail, value: null, data: {}, durationMs: r.ms, alert: null }),
+    result(base, {
+      status: 'unavailable',
+      legacy: 'unknown',
+      detail,
+      value: null,
+      data: {},
+      durationMs: r.ms,
+      alert: null,
+    }),
   ];
-  if (r.kind === 'spawn-error' && r.code === 'ENOENT' && o.enabled === 'auto') return unavailable('no nvidia-smi');
+  if (r.kind === 'spawn-error' && r.code === 'ENOENT' && o.enabled === 'auto')
+    return unavailable('no nvidia-smi');
   if (r.kind === 'exited' && r.code !== 0 && NO_GPU.test(`${r.stdout}\n${r.stderr}`))
     return unavailable(oneLine(r.stdout || r.stderr));
   if (r.kind !== 'exited' || r.code !== 0) {

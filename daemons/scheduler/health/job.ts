@@ -30,7 +30,11 @@ import {
 import { healthProbes, type Probe } from './targets.js';
 
 /** Run the probes, at most `limit` at a time; results keep the probes' order. */
-export async function runProbes(probes: readonly Probe[], limit: number, ctx: ProbeContext): Promise<TargetResult[]> {
+export async function runProbes(
+  probes: readonly Probe[],
+  limit: number,
+  ctx: ProbeContext,
+): Promise<TargetResult[]> {
   const out: TargetResult[][] = new Array(probes.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -42,7 +46,13 @@ export async function runProbes(probes: readonly Probe[], limit: number, ctx: Pr
         out[i] = await p.run(ctx);
       } catch (e) {
         if (ctx.signal.aborted) throw e;
-        out[i] = [probeFailed({ kind: p.kind, name: p.label, critical: false }, (e as Error).message, performance.now() - t0)];
+        out[i] = [
+          probeFailed(
+            { kind: p.kind, name: p.label, critical: false },
+            (e as Error).message,
+            performance.now() - t0,
+          ),
+        ];
       }
     }
   };
@@ -71,7 +81,9 @@ export function applyHealth(
     const prev = existing.get(r.targetId);
     existing.delete(r.targetId);
     const d = dampen(
-      prev ? { failures: prev.consecutiveFailures, successes: prev.consecutiveSuccesses, alert: prev.alert } : null,
+      prev
+        ? { failures: prev.consecutiveFailures, successes: prev.consecutiveSuccesses, alert: prev.alert }
+        : null,
       r,
       cfg,
       host,
@@ -114,7 +126,13 @@ export function applyHealth(
       alert: d.next.alert,
     });
     if (changed) {
-      insertHealthTransition(conn, { targetId: r.targetId, at: nowMs, from: prev?.status ?? null, to: r.status, detail: r.detail });
+      insertHealthTransition(conn, {
+        targetId: r.targetId,
+        at: nowMs,
+        from: prev?.status ?? null,
+        to: r.status,
+        detail: r.detail,
+      });
       n.transitions++;
     }
   }
@@ -177,7 +195,13 @@ export function setHealthGauges(m: SchedulerMetrics['health'], rows: readonly He
     }
     if (r.kind === 'gpu' && r.status !== 'unavailable') {
       const g = { gpu: r.name };
-      const d = r.data as { temperatureC?: number | null; utilizationPct?: number | null; memoryUsedBytes?: number | null; memoryTotalBytes?: number | null; powerW?: number | null };
+      const d = r.data as {
+        temperatureC?: number | null;
+        utilizationPct?: number | null;
+        memoryUsedBytes?: number | null;
+        memoryTotalBytes?: number | null;
+        powerW?: number | null;
+      };
       const nan = (x: number | null | undefined): number => (typeof x === 'number' ? x : Number.NaN);
       m.gpuStatus.set(g, Math.min(3, STATUS_VALUE[r.status]));
       m.gpuTemperature.set(g, nan(d.temperatureC));
@@ -186,7 +210,9 @@ export function setHealthGauges(m: SchedulerMetrics['health'], rows: readonly He
       m.gpuMemoryTotal.set(g, nan(d.memoryTotalBytes));
       m.gpuMemoryUtilization.set(
         g,
-        d.memoryUsedBytes != null && d.memoryTotalBytes ? (100 * d.memoryUsedBytes) / d.memoryTotalBytes : Number.NaN,
+        d.memoryUsedBytes != null && d.memoryTotalBytes
+          ? (100 * d.memoryUsedBytes) / d.memoryTotalBytes
+          : Number.NaN,
       );
       m.gpuPower.set(g, nan(d.powerW));
     }

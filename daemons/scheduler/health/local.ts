@@ -34,7 +34,13 @@ export function httpStatus(
     summary: `${t.name} (${t.url}) is down: ${detail}`,
   });
   if ('error' in outcome)
-    return { status: 'crit', legacy: 'stopped', detail: outcome.error, value: null, alert: down(outcome.error) };
+    return {
+      status: 'crit',
+      legacy: 'stopped',
+      detail: outcome.error,
+      value: null,
+      alert: down(outcome.error),
+    };
   const s = outcome.status;
   const detail = `HTTP ${s}${s === t.expectStatus ? '' : ` (expected ${t.expectStatus})`}`;
   if (s === t.expectStatus) return { status: 'ok', legacy: 'running', detail, value: s, alert: null };
@@ -163,7 +169,10 @@ export interface DiskUsage {
   sizeBytes: number;
 }
 
-export function diskStatus(t: DiskTarget, u: DiskUsage): Pick<TargetResult, 'status' | 'detail' | 'alert' | 'value'> {
+export function diskStatus(
+  t: DiskTarget,
+  u: DiskUsage,
+): Pick<TargetResult, 'status' | 'detail' | 'alert' | 'value'> {
   const ratio = u.sizeBytes > 0 ? u.freeBytes / u.sizeBytes : 0;
   const pct = ratio * 100;
   const detail = `${pct.toFixed(1)} % free (${(u.freeBytes / 1e9).toFixed(1)} of ${(u.sizeBytes / 1e9).toFixed(1)} GB)`;
@@ -182,7 +191,11 @@ export function diskStatus(t: DiskTarget, u: DiskUsage): Pick<TargetResult, 'sta
   };
 }
 
-export async function probeDisk(t: DiskTarget, signal: AbortSignal, timeoutMs: number): Promise<TargetResult> {
+export async function probeDisk(
+  t: DiskTarget,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<TargetResult> {
   const base = { kind: 'disk' as const, name: t.path, critical: t.critical };
   const t0 = performance.now();
   let s: fs.StatsFs;

@@ -112,7 +112,13 @@ export function overallStatus(rs: readonly Pick<TargetResult, 'status' | 'critic
 }
 
 export const OVERALL_VALUE: Record<Overall, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
-export const STATUS_VALUE: Record<HealthStatus, number> = { ok: 0, warn: 1, crit: 2, unknown: 3, unavailable: 4 };
+export const STATUS_VALUE: Record<HealthStatus, number> = {
+  ok: 0,
+  warn: 1,
+  crit: 2,
+  unknown: 3,
+  unavailable: 4,
+};
 /** The original's encoding (contimg_systemd_service_status, contimg_docker_container_status). */
 export const LEGACY_VALUE: Record<LegacyStatus, number> = {
   running: 1,

@@ -5,7 +5,14 @@ import type { Config } from '../../../lib/config/index.js';
 import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
 import { reachableHost } from '../../../lib/http/reach.js';
 import { probeDocker, probeGpus, probeSystemd, type ProbeContext } from './commands.js';
-import { probeDisk, probeHttp, probeSqlite, type DiskTarget, type HttpTarget, type SqliteTarget } from './local.js';
+import {
+  probeDisk,
+  probeHttp,
+  probeSqlite,
+  type DiskTarget,
+  type HttpTarget,
+  type SqliteTarget,
+} from './local.js';
 import type { HealthKind, TargetResult } from './status.js';
 
 export interface Probe {
@@ -19,8 +26,7 @@ const one = (p: Promise<TargetResult>): Promise<TargetResult[]> => p.then((r) =>
 
 export function httpTargets(config: Config, daemonToken: string | undefined): HttpTarget[] {
   const listed = config.scheduler.health.http;
-  if (listed)
-    return listed.map((h) => ({ ...h, token: h.sendToken ? daemonToken : undefined }));
+  if (listed) return listed.map((h) => ({ ...h, token: h.sendToken ? daemonToken : undefined }));
   const host = reachableHost(config.http.host);
   return (Object.keys(DAEMONS) as DaemonName[])
     .filter((d) => d !== 'scheduler')
@@ -49,7 +55,9 @@ export function sqliteTargets(config: Config): SqliteTarget[] {
 
 export function diskTargets(config: Config): DiskTarget[] {
   return (
-    config.scheduler.health.disks ?? [{ path: config.dataDir, warnFreePct: 25, critFreePct: 15, critical: true }]
+    config.scheduler.health.disks ?? [
+      { path: config.dataDir, warnFreePct: 25, critFreePct: 15, critical: true },
+    ]
   );
 }
 
@@ -71,6 +79,7 @@ export function healthProbes(config: Config, daemonToken?: string): Probe[] {
     probes.push({ kind: 'sqlite', label: t.name, run: (ctx) => one(probeSqlite(t, ctx.signal)) });
   for (const t of diskTargets(config))
     probes.push({ kind: 'disk', label: t.path, run: (ctx) => one(probeDisk(t, ctx.signal, 5000)) });
-  if (h.gpu.enabled !== false) probes.push({ kind: 'gpu', label: 'nvidia-smi', run: (ctx) => probeGpus(h.gpu, ctx) });
+  if (h.gpu.enabled !== false)
+    probes.push({ kind: 'gpu', label: 'nvidia-smi', run: (ctx) => probeGpus(h.gpu, ctx) });
   return probes;
 }

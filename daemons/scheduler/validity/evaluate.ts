@@ -120,7 +120,8 @@ function newestComplete(sets: readonly CalSet[]): CalSet | null {
 function nearestComplete(sets: readonly CalSet[], nowMs: number): CalSet | null {
   let best: CalSet | null = null;
   for (const s of sets)
-    if (s.complete && (!best || Math.abs(nowMs - midpointMs(s)) < Math.abs(nowMs - midpointMs(best)))) best = s;
+    if (s.complete && (!best || Math.abs(nowMs - midpointMs(s)) < Math.abs(nowMs - midpointMs(best))))
+      best = s;
   return best;
 }
 
@@ -174,13 +175,23 @@ function conflictsOf(recent: CalSet[]): OverlapConflict[] {
       const [a, b] = [sorted[i], sorted[j]];
       if (!overlaps(a, b)) continue;
       if (differ(a.refants, b.refants) || differ(a.calFields, b.calFields))
-        out.push({ a: a.name, b: b.name, refants: [a.refants, b.refants], calFields: [a.calFields, b.calFields] });
+        out.push({
+          a: a.name,
+          b: b.name,
+          refants: [a.refants, b.refants],
+          calFields: [a.calFields, b.calFields],
+        });
     }
   return out;
 }
 
 /** Transits with data whose calibrator has no set covering them after afterHours (newest per calibrator). */
-function missedTransitsOf(transits: readonly TransitRow[], sets: readonly CalSet[], nowMs: number, cfg: ValidityConfig) {
+function missedTransitsOf(
+  transits: readonly TransitRow[],
+  sets: readonly CalSet[],
+  nowMs: number,
+  cfg: ValidityConfig,
+) {
   const tc = cfg.transitCheck;
   if (!tc.enabled) return [];
   const latest = new Map<string, TransitRow>();

@@ -40,7 +40,10 @@ export function readTransitsWithData(conn: Connection, fromMs: number, model: st
   ).all(model, fromMs / 1000) as TransitRow[];
 }
 
-async function missingOnDisk(sets: readonly CalSet[], signal?: AbortSignal): Promise<Record<string, string[]>> {
+async function missingOnDisk(
+  sets: readonly CalSet[],
+  signal?: AbortSignal,
+): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   await Promise.all(
     sets.map(async (s) => {
@@ -120,7 +123,9 @@ function unreadableStreakReached(conn: Connection, needed: number): boolean {
   const earlier = recentFinishedRuns(conn, 'validity', needed - 1);
   return (
     earlier.length === needed - 1 &&
-    earlier.every((r) => r.result === 'error' && (r.summary as { registry?: string } | null)?.registry === 'unreadable')
+    earlier.every(
+      (r) => r.result === 'error' && (r.summary as { registry?: string } | null)?.registry === 'unreadable',
+    )
   );
 }
 

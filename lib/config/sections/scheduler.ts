@@ -67,104 +67,103 @@ const httpUrl = z
 const timeoutMs = (dflt: number) => z.number().int().min(1).max(600_000).default(dflt);
 
 function healthSection(ctx: SchemaContext) {
-  return z
-    .strictObject({
-      /** Consecutive non-ok results before a target's alert fires. */
-      failuresBeforeAlert: z.number().int().min(1).default(2),
-      /** Consecutive ok results before it resolves. */
-      successesBeforeResolve: z.number().int().min(1).default(1),
-      /** Probes run in parallel up to this many. */
-      concurrency: z.number().int().min(1).max(32).default(8),
-      /** Unset: every other daemon's /readyz on http.host (with http.token). [] probes none. */
-      http: z
-        .array(
-          z.strictObject({
-            name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, . _ - (1–64)'),
-            url: httpUrl,
-            expectStatus: z.number().int().min(100).max(599).default(200),
-            timeoutMs: timeoutMs(5000),
-            critical: z.boolean().default(false),
-            /** Send http.token as a bearer token (for the daemons' own endpoints). */
-            sendToken: z.boolean().default(false),
-          }),
-        )
-        .optional(),
-      systemd: z
-        .strictObject({
-          /** Units checked with `systemctl show`; a name, or {unit, critical}. [] turns the probe off. */
-          units: z
-            .array(
-              z.union([
-                unitName.transform((unit) => ({ unit, critical: false })),
-                z.strictObject({ unit: unitName, critical: z.boolean().default(false) }),
-              ]),
-            )
-            .default(DEFAULT_UNITS),
+  return z.strictObject({
+    /** Consecutive non-ok results before a target's alert fires. */
+    failuresBeforeAlert: z.number().int().min(1).default(2),
+    /** Consecutive ok results before it resolves. */
+    successesBeforeResolve: z.number().int().min(1).default(1),
+    /** Probes run in parallel up to this many. */
+    concurrency: z.number().int().min(1).max(32).default(8),
+    /** Unset: every other daemon's /readyz on http.host (with http.token). [] probes none. */
+    http: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, . _ - (1–64)'),
+          url: httpUrl,
+          expectStatus: z.number().int().min(100).max(599).default(200),
           timeoutMs: timeoutMs(5000),
-        })
-        .prefault({}),
-      /** Unset: the state and pipeline databases (both critical). */
-      sqlite: z
-        .array(
-          z.strictObject({
-            name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, . _ - (1–64)'),
+          critical: z.boolean().default(false),
+          /** Send http.token as a bearer token (for the daemons' own endpoints). */
+          sendToken: z.boolean().default(false),
+        }),
+      )
+      .optional(),
+    systemd: z
+      .strictObject({
+        /** Units checked with `systemctl show`; a name, or {unit, critical}. [] turns the probe off. */
+        units: z
+          .array(
+            z.union([
+              unitName.transform((unit) => ({ unit, critical: false })),
+              z.strictObject({ unit: unitName, critical: z.boolean().default(false) }),
+            ]),
+          )
+          .default(DEFAULT_UNITS),
+        timeoutMs: timeoutMs(5000),
+      })
+      .prefault({}),
+    /** Unset: the state and pipeline databases (both critical). */
+    sqlite: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, . _ - (1–64)'),
+          path: pathField(ctx),
+          /** Also run PRAGMA quick_check (reads the whole file: slow on a large database). */
+          quickCheck: z.boolean().default(false),
+          timeoutMs: timeoutMs(5000),
+          critical: z.boolean().default(false),
+        }),
+      )
+      .optional(),
+    /** Unset: the data folder (dataDir), critical. */
+    disks: z
+      .array(
+        z
+          .strictObject({
             path: pathField(ctx),
-            /** Also run PRAGMA quick_check (reads the whole file: slow on a large database). */
-            quickCheck: z.boolean().default(false),
-            timeoutMs: timeoutMs(5000),
+            warnFreePct: z.number().min(0).max(100).default(25),
+            critFreePct: z.number().min(0).max(100).default(15),
             critical: z.boolean().default(false),
+          })
+          .refine((d) => d.critFreePct < d.warnFreePct, {
+            message: 'critFreePct must be below warnFreePct',
+            path: ['critFreePct'],
           }),
-        )
-        .optional(),
-      /** Unset: the data folder (dataDir), critical. */
-      disks: z
-        .array(
-          z
-            .strictObject({
-              path: pathField(ctx),
-              warnFreePct: z.number().min(0).max(100).default(25),
-              critFreePct: z.number().min(0).max(100).default(15),
-              critical: z.boolean().default(false),
-            })
-            .refine((d) => d.critFreePct < d.warnFreePct, {
-              message: 'critFreePct must be below warnFreePct',
-              path: ['critFreePct'],
-            }),
-        )
-        .optional(),
-      gpu: z
-        .strictObject({
-          /** 'auto': probe when nvidia-smi exists; without one the GPU is `unavailable`, never an alert. */
-          enabled: z.union([z.literal('auto'), z.boolean()]).default('auto'),
-          tempWarnC: z.number().default(75),
-          tempCritC: z.number().default(85),
-          memWarnPct: z.number().min(0).max(100).default(80),
-          memCritPct: z.number().min(0).max(100).default(95),
-          utilWarnPct: z.number().min(0).max(100).default(90),
-          utilCritPct: z.number().min(0).max(100).default(98),
-          /** Memory/utilisation only feed gauges unless this is on (imaging legitimately saturates GPUs). */
-          alertOnMemory: z.boolean().default(false),
-          timeoutMs: timeoutMs(5000),
-        })
-        .superRefine((g, c) => {
-          for (const [w, k] of [
-            ['tempWarnC', 'tempCritC'],
-            ['memWarnPct', 'memCritPct'],
-            ['utilWarnPct', 'utilCritPct'],
-          ] as const)
-            if (g[k] <= g[w]) c.addIssue({ code: 'custom', path: [k], message: `must be above ${w}` });
-        })
-        .prefault({}),
-      docker: z
-        .strictObject({
-          /** Containers checked with `docker inspect`; [] (default) turns the probe off. */
-          containers: z.array(z.string().regex(/^[\w.-]{1,128}$/, 'a container name')).default([]),
-          timeoutMs: timeoutMs(10_000),
-          /** Count a container's own healthcheck (unhealthy → crit, starting → warn). */
-          useHealthStatus: z.boolean().default(true),
-        })
-        .prefault({}),
-    });
+      )
+      .optional(),
+    gpu: z
+      .strictObject({
+        /** 'auto': probe when nvidia-smi exists; without one the GPU is `unavailable`, never an alert. */
+        enabled: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+        tempWarnC: z.number().default(75),
+        tempCritC: z.number().default(85),
+        memWarnPct: z.number().min(0).max(100).default(80),
+        memCritPct: z.number().min(0).max(100).default(95),
+        utilWarnPct: z.number().min(0).max(100).default(90),
+        utilCritPct: z.number().min(0).max(100).default(98),
+        /** Memory/utilisation only feed gauges unless this is on (imaging legitimately saturates GPUs). */
+        alertOnMemory: z.boolean().default(false),
+        timeoutMs: timeoutMs(5000),
+      })
+      .superRefine((g, c) => {
+        for (const [w, k] of [
+          ['tempWarnC', 'tempCritC'],
+          ['memWarnPct', 'memCritPct'],
+          ['utilWarnPct', 'utilCritPct'],
+        ] as const)
+          if (g[k] <= g[w]) c.addIssue({ code: 'custom', path: [k], message: `must be above ${w}` });
+      })
+      .prefault({}),
+    docker: z
+      .strictObject({
+        /** Containers checked with `docker inspect`; [] (default) turns the probe off. */
+        containers: z.array(z.string().regex(/^[\w.-]{1,128}$/, 'a container name')).default([]),
+        timeoutMs: timeoutMs(10_000),
+        /** Count a container's own healthcheck (unhealthy → crit, starting → warn). */
+        useHealthStatus: z.boolean().default(true),
+      })
+      .prefault({}),
+  });
 }
 
 const ROLES = ['delay', 'bandpass', 'gain', 'flux'] as const;
@@ -248,9 +247,11 @@ export function schedulerSection(ctx: SchemaContext) {
     /** Seconds between refreshes of the findings gauges from the databases (between jobs). */
     gaugeRefreshS: z.number().min(1).default(60),
     jobs: z
-      .strictObject(Object.fromEntries(JOB_NAMES.map((n) => [n, jobSchema(n)])) as {
-        [K in JobName]: ReturnType<typeof jobSchema>;
-      })
+      .strictObject(
+        Object.fromEntries(JOB_NAMES.map((n) => [n, jobSchema(n)])) as {
+          [K in JobName]: ReturnType<typeof jobSchema>;
+        },
+      )
       .prefault({}),
     health: healthSection(ctx).prefault({}),
     validity: validitySection().prefault({}),

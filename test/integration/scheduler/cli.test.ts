@@ -27,43 +27,81 @@ async function setup(scheduler: Record<string, unknown>): Promise<string> {
 }
 
 describe('contimg scheduler / health / validity / flux / retention', () => {
-  it('runs the health job in two processes: the second continues the first one\'s count and alerts', async () => {
+  it("runs the health job in two processes: the second continues the first one's count and alerts", async () => {
     const refused = `http://127.0.0.1:${await freePort()}/readyz`;
     const config = await setup({
-      health: { http: [{ name: 'api', url: refused, timeoutMs: 1000, critical: true }], systemd: { units: [] }, sqlite: [], disks: [], gpu: { enabled: false } },
+      health: {
+        http: [{ name: 'api', url: refused, timeoutMs: 1000, critical: true }],
+        systemd: { units: [] },
+        sqlite: [],
+        disks: [],
+        gpu: { enabled: false },
+      },
     });
     const first = await cli(['scheduler', 'run', 'health', '--config', config, '--json']);
     expect(first.code).toBe(0);
-    const out = JSON.parse(first.stdout) as { job: string; result: string; runId: number; summary: { overall: string } };
+    const out = JSON.parse(first.stdout) as {
+      job: string;
+      result: string;
+      runId: number;
+      summary: { overall: string };
+    };
     expect(out).toMatchObject({ job: 'health', result: 'ok', summary: { overall: 'unhealthy' } });
-    let alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as { alertname: string }[];
+    let alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as {
+      alertname: string;
+    }[];
     expect(alerts).toEqual([]);
     expect((await cli(['scheduler', 'run', 'health', '--config', config, '--json'])).code).toBe(0);
-    alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as { alertname: string }[];
+    alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as {
+      alertname: string;
+    }[];
     expect(alerts.map((a) => a.alertname)).toEqual(['HttpEndpointDown']);
 
     const health = await cli(['health', '--config', config, '--json']);
     expect(health.code).toBe(1);
-    const h = JSON.parse(health.stdout) as { status: string; targets: { targetId: string; consecutiveFailures: number; alerting: string }[] };
+    const h = JSON.parse(health.stdout) as {
+      status: string;
+      targets: { targetId: string; consecutiveFailures: number; alerting: string }[];
+    };
     expect(h.status).toBe('unhealthy');
-    expect(h.targets).toEqual([expect.objectContaining({ targetId: 'http:api', consecutiveFailures: 2, alerting: 'HttpEndpointDown' })]);
+    expect(h.targets).toEqual([
+      expect.objectContaining({ targetId: 'http:api', consecutiveFailures: 2, alerting: 'HttpEndpointDown' }),
+    ]);
     const text = await cli(['health', '--config', config]);
     expect(text.stdout).toMatch(/overall: unhealthy/);
     expect(text.stdout).toMatch(/crit\s+http:api .*ECONNREFUSED.*ALERT HttpEndpointDown/);
 
-    const jobs = JSON.parse((await cli(['scheduler', 'jobs', '--config', config, '--json'])).stdout) as { job: string; lastRun: { trigger: string } | null; cron: string }[];
+    const jobs = JSON.parse((await cli(['scheduler', 'jobs', '--config', config, '--json'])).stdout) as {
+      job: string;
+      lastRun: { trigger: string } | null;
+      cron: string;
+    }[];
     expect(jobs.map((j) => j.job)).toEqual(['health', 'validity', 'flux', 'retention', 'watchdog']);
     expect(jobs[0]).toMatchObject({ cron: '*/5 * * * *', lastRun: { trigger: 'manual' } });
-    const history = JSON.parse((await cli(['scheduler', 'history', '--job', 'health', '--config', config, '--json'])).stdout) as { result: string }[];
+    const history = JSON.parse(
+      (await cli(['scheduler', 'history', '--job', 'health', '--config', config, '--json'])).stdout,
+    ) as { result: string }[];
     expect(history.map((r) => r.result)).toEqual(['ok', 'ok']);
     expect((await cli(['scheduler', 'run', 'nope', '--config', config])).code).toBe(2);
     expect((await cli(['scheduler', 'history', '--job', 'nope', '--config', config])).code).toBe(2);
   });
 
-  it('shows the simulator\'s calibration faults in flux and validity, and as alerts after the jobs run', async () => {
+  it("shows the simulator's calibration faults in flux and validity, and as alerts after the jobs run", async () => {
     const config = await setup({});
     const out = path.join(dir, 'incoming');
-    const sim = await cli(['simulate', '--config', config, '--groups', '1', '--out', out, '--fault', 'flux-drift', '--fault', 'missing-table']);
+    const sim = await cli([
+      'simulate',
+      '--config',
+      config,
+      '--groups',
+      '1',
+      '--out',
+      out,
+      '--fault',
+      'flux-drift',
+      '--fault',
+      'missing-table',
+    ]);
     expect(sim.code).toBe(0);
     expect(sim.stdout).toMatch(/simulate: \d+ calibration set\(s\), \d+ flux measurement\(s\)/);
     const flux = JSON.parse((await cli(['flux', '--config', config, '--json'])).stdout) as {
@@ -78,12 +116,18 @@ describe('contimg scheduler / health / validity / flux / retention', () => {
       findings: { alertname: string; severity: string }[];
     };
     expect(validity.nearest!.ageHours).toBeLessThan(26);
-    expect(validity.findings.map((f) => `${f.alertname}:${f.severity}`)).toEqual(['CalibrationTableMissing:critical']);
+    expect(validity.findings.map((f) => `${f.alertname}:${f.severity}`)).toEqual([
+      'CalibrationTableMissing:critical',
+    ]);
     const text = await cli(['validity', '--config', config]);
     expect(text.stdout).toMatch(/nearest complete set: \S+, [\d.]+ h from now/);
 
-    for (const job of ['flux', 'validity']) expect((await cli(['scheduler', 'run', job, '--config', config])).code).toBe(0);
-    const alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as { alertname: string; source: string }[];
+    for (const job of ['flux', 'validity'])
+      expect((await cli(['scheduler', 'run', job, '--config', config])).code).toBe(0);
+    const alerts = JSON.parse((await cli(['alerts', 'list', '--config', config, '--json'])).stdout) as {
+      alertname: string;
+      source: string;
+    }[];
     expect(alerts.map((a) => `${a.source}:${a.alertname}`).sort()).toEqual([
       'flux:CalibratorFluxDrift',
       'flux:CalibratorFluxScaleOffset',
@@ -97,8 +141,21 @@ describe('contimg scheduler / health / validity / flux / retention', () => {
 
   it('stale-calibration leaves the last 36 h without a set', async () => {
     const config = await setup({});
-    await cli(['simulate', '--config', config, '--groups', '1', '--out', path.join(dir, 'in'), '--fault', 'stale-calibration']);
-    const v = JSON.parse((await cli(['validity', '--config', config, '--json'])).stdout) as { findings: { alertname: string }[]; nearest: { ageHours: number } };
+    await cli([
+      'simulate',
+      '--config',
+      config,
+      '--groups',
+      '1',
+      '--out',
+      path.join(dir, 'in'),
+      '--fault',
+      'stale-calibration',
+    ]);
+    const v = JSON.parse((await cli(['validity', '--config', config, '--json'])).stdout) as {
+      findings: { alertname: string }[];
+      nearest: { ageHours: number };
+    };
     expect(v.nearest.ageHours).toBeGreaterThan(26);
     expect(v.findings.map((f) => f.alertname)).toEqual(['CalibrationStale']);
   });
@@ -108,17 +165,28 @@ describe('contimg scheduler / health / validity / flux / retention', () => {
     const r = await cli(['retention', 'run', '--config', config, '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { removed: Record<string, number>; batches: number };
-    expect(Object.keys(out.removed).sort()).toEqual(['alert_events', 'alerts', 'events', 'health_history', 'job_runs', 'jobs']);
+    expect(Object.keys(out.removed).sort()).toEqual([
+      'alert_events',
+      'alerts',
+      'events',
+      'health_history',
+      'job_runs',
+      'jobs',
+    ]);
     expect(Object.values(out.removed).every((n) => n === 0)).toBe(true);
     const text = await cli(['retention', 'run', '--config', config]);
     expect(text.stdout).toMatch(/^events\s+0 removed/m);
   });
 
   it('a bad cron or a timeout as long as the period is a config error naming the key (exit 78)', async () => {
-    const config = await setup({ jobs: { health: { cron: '61 * * * *' }, flux: { cron: '*/5 * * * *', timeoutS: 300 } } });
+    const config = await setup({
+      jobs: { health: { cron: '61 * * * *' }, flux: { cron: '*/5 * * * *', timeoutS: 300 } },
+    });
     const r = await cli(['check-config', '--config', config]);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/scheduler\.jobs\.health\.cron: invalid cron "61 \* \* \* \*": minute/);
-    expect(r.stderr).toMatch(/scheduler\.jobs\.flux\.timeoutS: must be shorter than the cron period \(300 s\)/);
+    expect(r.stderr).toMatch(
+      /scheduler\.jobs\.flux\.timeoutS: must be shorter than the cron period \(300 s\)/,
+    );
   });
 });

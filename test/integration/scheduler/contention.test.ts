@@ -23,7 +23,10 @@ afterEach(() => {
 
 const LOCKER = path.join('..', 'scheduler', 'pipeline-locker.ts');
 
-async function lock(file: string, mode: 'write' | 'exclusive'): Promise<Forked<{ locked?: boolean; released?: boolean }>> {
+async function lock(
+  file: string,
+  mode: 'write' | 'exclusive',
+): Promise<Forked<{ locked?: boolean; released?: boolean }>> {
   const f = forkFixture<{ locked?: boolean; released?: boolean }>(LOCKER, [file, mode]);
   children.push(f);
   await waitFor(() => f.messages.some((m) => m.locked), { what: `${mode} lock` });
@@ -35,7 +38,14 @@ function seed(p: Database.Database): void {
   p.prepare(
     `INSERT INTO caltables (set_name, path, table_type, order_index, created_at, valid_start_mjd, valid_end_mjd)
      VALUES ('s', '/nonexistent/s_bp', 'BP', 30, ?, ?, ?), ('s', '/nonexistent/s_gp', 'GP', 50, ?, ?, ?)`,
-  ).run(now / 1000, mjdOf(now - 3_600_000), mjdOf(now + 3_600_000), now / 1000, mjdOf(now - 3_600_000), mjdOf(now + 3_600_000));
+  ).run(
+    now / 1000,
+    mjdOf(now - 3_600_000),
+    mjdOf(now + 3_600_000),
+    now / 1000,
+    mjdOf(now - 3_600_000),
+    mjdOf(now + 3_600_000),
+  );
   p.prepare(
     `INSERT INTO calibration_monitoring (calibrator_name, ms_path, observed_flux_jy, catalog_flux_jy, flux_ratio,
        frequency_ghz, mjd, created_at) VALUES ('3C286', '/ms/a', 15, 15, 1, 1.4, ?, ?)`,
@@ -89,7 +99,10 @@ describe('pipeline database contention', () => {
     expect((await runner.run({ job: 'flux', trigger: 'manual', scheduledFor: null })).result).toBe('ok');
     expect(firing(env.statePath)).toEqual([]);
     const db = new Database(env.statePath, { readonly: true });
-    const results = db.prepare("SELECT job, result FROM job_runs ORDER BY id").all() as { job: string; result: string }[];
+    const results = db.prepare('SELECT job, result FROM job_runs ORDER BY id').all() as {
+      job: string;
+      result: string;
+    }[];
     db.close();
     expect(results.map((r) => `${r.job}:${r.result}`)).toEqual([
       'validity:ok',

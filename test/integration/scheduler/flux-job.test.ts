@@ -83,7 +83,9 @@ describe('flux job', () => {
     // Hourly re-runs, data unchanged: still the same alerts, each in its first episode, fired once.
     for (let h = 0; h < 3; h++) {
       clock.advance(H);
-      expect((await runner.run({ job: 'flux', trigger: 'cron', scheduledFor: clock.now() })).result).toBe('ok');
+      expect((await runner.run({ job: 'flux', trigger: 'cron', scheduledFor: clock.now() })).result).toBe(
+        'ok',
+      );
     }
     expect(firing(env.statePath)).toEqual(expected);
     expect(alertsIn(env.statePath).every((a) => a.episode === 1)).toBe(true);
@@ -107,14 +109,18 @@ describe('flux job', () => {
     expect(fluxEvents(env.statePath).filter((e) => e.event === 'resolved')).toHaveLength(2);
 
     const db = new Database(env.statePath, { readonly: true });
-    const runs = db.prepare("SELECT trigger, result, summary FROM job_runs WHERE job = 'flux' ORDER BY id").all() as {
+    const runs = db
+      .prepare("SELECT trigger, result, summary FROM job_runs WHERE job = 'flux' ORDER BY id")
+      .all() as {
       trigger: string;
       result: string;
       summary: string;
     }[];
     db.close();
     expect(runs.map((r) => `${r.trigger}:${r.result}`)).toEqual(['manual:ok', ...Array(5).fill('cron:ok')]);
-    expect(JSON.parse(runs[0].summary).calibrators.find((c: { calibrator: string }) => c.calibrator === 'RISE45')).toMatchObject({
+    expect(
+      JSON.parse(runs[0].summary).calibrators.find((c: { calibrator: string }) => c.calibrator === 'RISE45'),
+    ).toMatchObject({
       n: 10,
       drift: 'critical',
       driftPct: 45,

@@ -20,14 +20,34 @@ afterEach(async () => {
   removeTmpDir(dir);
 });
 
-function checks(statePath: string): Record<string, { status: string; legacy: string; detail: string; failures: number; ms: number }> {
+function checks(
+  statePath: string,
+): Record<string, { status: string; legacy: string; detail: string; failures: number; ms: number }> {
   const db = new Database(statePath, { readonly: true });
   try {
     const rows = db
-      .prepare('SELECT target_id, status, legacy, detail, consecutive_failures, duration_ms FROM health_checks')
-      .all() as { target_id: string; status: string; legacy: string; detail: string; consecutive_failures: number; duration_ms: number }[];
+      .prepare(
+        'SELECT target_id, status, legacy, detail, consecutive_failures, duration_ms FROM health_checks',
+      )
+      .all() as {
+      target_id: string;
+      status: string;
+      legacy: string;
+      detail: string;
+      consecutive_failures: number;
+      duration_ms: number;
+    }[];
     return Object.fromEntries(
-      rows.map((r) => [r.target_id, { status: r.status, legacy: r.legacy, detail: r.detail, failures: r.consecutive_failures, ms: r.duration_ms }]),
+      rows.map((r) => [
+        r.target_id,
+        {
+          status: r.status,
+          legacy: r.legacy,
+          detail: r.detail,
+          failures: r.consecutive_failures,
+          ms: r.duration_ms,
+        },
+      ]),
     );
   } finally {
     db.close();
@@ -108,7 +128,9 @@ describe('health job', () => {
     // Argument arrays, exactly as documented.
     expect(shims.calls()).toContain('show active.service --property=LoadState,ActiveState,SubState,Result');
     expect(shims.calls()).toContain('inspect --format {{json .State}} web');
-    expect(shims.calls()).toContain('--query-gpu=index,name,temperature.gpu,utilization.gpu,memory.used,memory.total,power.draw --format=csv,noheader,nounits');
+    expect(shims.calls()).toContain(
+      '--query-gpu=index,name,temperature.gpu,utilization.gpu,memory.used,memory.total,power.draw --format=csv,noheader,nounits',
+    );
 
     const g = (s: string) => sample(env!.registry, s);
     expect(await g('contimg_health_overall_status')).toBe(2); // inactive.service is critical and down
@@ -169,7 +191,16 @@ describe('health job', () => {
     await runner.run({ job: 'health', trigger: 'manual', scheduledFor: null });
     await runner.run({ job: 'health', trigger: 'manual', scheduledFor: null });
     expect(firing(env.statePath)).toEqual(['SystemdUnitDown{inactive.service}:critical']);
-    const ctx2 = { ...env.ctx, config: { ...env.config, scheduler: { ...env.config.scheduler, health: { ...env.config.scheduler.health, systemd: { units: [], timeoutMs: 5000 } } } } };
+    const ctx2 = {
+      ...env.ctx,
+      config: {
+        ...env.config,
+        scheduler: {
+          ...env.config.scheduler,
+          health: { ...env.config.scheduler.health, systemd: { units: [], timeoutMs: 5000 } },
+        },
+      },
+    };
     await new JobRunner(ctx2).run({ job: 'health', trigger: 'manual', scheduledFor: null });
     expect(firing(env.statePath)).toEqual([]);
     expect(Object.keys(checks(env.statePath))).toEqual([]);

@@ -40,7 +40,12 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export function rawConfig(dir: string, statePath: string, pipelinePath: string, extra: Record<string, unknown> = {}) {
+export function rawConfig(
+  dir: string,
+  statePath: string,
+  pipelinePath: string,
+  extra: Record<string, unknown> = {},
+) {
   return merge(
     {
       dataDir: dir,
@@ -68,8 +73,18 @@ export async function schedulerEnv(
   const configFile = path.join(dir, 'contimg.yaml');
   fs.writeFileSync(configFile, YAML.stringify(raw));
   const config = parseConfig(raw, dir);
-  const state: Db = openDb({ name: 'state', path: statePath, withReader: true, busyTimeoutMs: config.databases.busyTimeoutMs });
-  const pipeline: Db = openDb({ name: 'pipeline', path: pipelinePath, readonly: true, busyTimeoutMs: config.databases.busyTimeoutMs });
+  const state: Db = openDb({
+    name: 'state',
+    path: statePath,
+    withReader: true,
+    busyTimeoutMs: config.databases.busyTimeoutMs,
+  });
+  const pipeline: Db = openDb({
+    name: 'pipeline',
+    path: pipelinePath,
+    readonly: true,
+    busyTimeoutMs: config.databases.busyTimeoutMs,
+  });
   const registry = createRegistry({ daemon: 'scheduler', defaultMetrics: false });
   const pipelineRw = new Database(pipelinePath);
   const ctx: SchedulerContext = {
@@ -125,10 +140,9 @@ export function alertsIn(statePath: string): AlertState[] {
   const db = new Database(statePath, { readonly: true });
   try {
     return (
-      db.prepare('SELECT alertname, severity, status, episode, labels FROM alerts ORDER BY alertname, labels').all() as (Omit<
-        AlertState,
-        'labels'
-      > & { labels: string })[]
+      db
+        .prepare('SELECT alertname, severity, status, episode, labels FROM alerts ORDER BY alertname, labels')
+        .all() as (Omit<AlertState, 'labels'> & { labels: string })[]
     ).map((r) => ({ ...r, labels: JSON.parse(r.labels) as Record<string, string> }));
   } finally {
     db.close();

@@ -26,8 +26,14 @@ const DAY = 86_400_000;
 const RATE = { events: 1000, jobs: 40, dead: 2, alerts: 6, runs: 300, health: 12 };
 
 function retentionConfig(extra: Record<string, unknown> = {}) {
-  return parseConfig({ dataDir: '/d', databases: { state: 's', pipeline: 'p' }, retention: { batchPauseMs: 0, batchSize: 1000, ...extra } }, '/d')
-    .retention;
+  return parseConfig(
+    {
+      dataDir: '/d',
+      databases: { state: 's', pipeline: 'p' },
+      retention: { batchPauseMs: 0, batchSize: 1000, ...extra },
+    },
+    '/d',
+  ).retention;
 }
 
 /** One simulated day of traffic ending at `end`. */
@@ -35,7 +41,11 @@ function day(db: Db, end: number, d: number): void {
   db.write((c) => {
     const at = (i: number, n: number) => end - DAY + Math.floor(((i + 0.5) * DAY) / n);
     for (let i = 0; i < RATE.events; i++)
-      appendEvent(c, { topic: 'converter', type: 'group.converted', payload: { group: `${d}-${i}` } }, at(i, RATE.events));
+      appendEvent(
+        c,
+        { topic: 'converter', type: 'group.converted', payload: { group: `${d}-${i}` } },
+        at(i, RATE.events),
+      );
     const job = c.prepare(
       `INSERT INTO jobs (queue, kind, payload, run_at, state, attempts, created_at, finished_at, updated_at)
        VALUES ('conversions', 'convert', '{}', ?, ?, 1, ?, ?, ?)`,
@@ -54,7 +64,9 @@ function day(db: Db, end: number, d: number): void {
        VALUES ('health', 'cron', ?, ?, ?, 100, 'ok', '{"overall":"healthy","targets":12}', 'h:1:s:000000')`,
     );
     for (let i = 0; i < RATE.runs; i++) run.run(at(i, RATE.runs), at(i, RATE.runs), at(i, RATE.runs) + 100);
-    const h = c.prepare(`INSERT INTO health_history (target_id, at, from_status, to_status, detail) VALUES ('http:x', ?, 'ok', 'crit', 'ECONNREFUSED')`);
+    const h = c.prepare(
+      `INSERT INTO health_history (target_id, at, from_status, to_status, detail) VALUES ('http:x', ?, 'ok', 'crit', 'ECONNREFUSED')`,
+    );
     for (let i = 0; i < RATE.health; i++) h.run(at(i, RATE.health));
   });
 }
@@ -85,14 +97,30 @@ describe('retention', () => {
       if (d % 10 === 0 || d === 365) sizes[d] = fileBytes(db);
     }
     // What the settings allow: the window (plus the day being written) times the daily rate.
-    expect(count(db, 'SELECT count(*) AS n FROM events')).toBeLessThanOrEqual((config.eventsDays + 1) * RATE.events + RATE.alerts * 2 * (config.eventsDays + 1));
-    expect(count(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")).toBeLessThanOrEqual((config.jobsDays + 1) * RATE.jobs);
-    expect(count(db, "SELECT count(*) AS n FROM jobs WHERE state = 'dead'")).toBeLessThanOrEqual((config.deadJobsDays + 1) * RATE.dead);
-    expect(count(db, 'SELECT count(*) AS n FROM alerts')).toBeLessThanOrEqual((config.alertHistoryDays + 1) * RATE.alerts);
-    expect(count(db, 'SELECT count(*) AS n FROM alert_events')).toBeLessThanOrEqual((config.alertHistoryDays + 1) * RATE.alerts * 2);
-    expect(count(db, 'SELECT count(*) AS n FROM job_runs')).toBeLessThanOrEqual((config.jobRunsDays + 1) * RATE.runs);
-    expect(count(db, 'SELECT count(*) AS n FROM health_history')).toBeLessThanOrEqual((config.healthHistoryDays + 1) * RATE.health);
-    expect(count(db, 'SELECT min(created_at) AS n FROM events')).toBeGreaterThanOrEqual(clock.now() - config.eventsDays * DAY);
+    expect(count(db, 'SELECT count(*) AS n FROM events')).toBeLessThanOrEqual(
+      (config.eventsDays + 1) * RATE.events + RATE.alerts * 2 * (config.eventsDays + 1),
+    );
+    expect(count(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")).toBeLessThanOrEqual(
+      (config.jobsDays + 1) * RATE.jobs,
+    );
+    expect(count(db, "SELECT count(*) AS n FROM jobs WHERE state = 'dead'")).toBeLessThanOrEqual(
+      (config.deadJobsDays + 1) * RATE.dead,
+    );
+    expect(count(db, 'SELECT count(*) AS n FROM alerts')).toBeLessThanOrEqual(
+      (config.alertHistoryDays + 1) * RATE.alerts,
+    );
+    expect(count(db, 'SELECT count(*) AS n FROM alert_events')).toBeLessThanOrEqual(
+      (config.alertHistoryDays + 1) * RATE.alerts * 2,
+    );
+    expect(count(db, 'SELECT count(*) AS n FROM job_runs')).toBeLessThanOrEqual(
+      (config.jobRunsDays + 1) * RATE.runs,
+    );
+    expect(count(db, 'SELECT count(*) AS n FROM health_history')).toBeLessThanOrEqual(
+      (config.healthHistoryDays + 1) * RATE.health,
+    );
+    expect(count(db, 'SELECT min(created_at) AS n FROM events')).toBeGreaterThanOrEqual(
+      clock.now() - config.eventsDays * DAY,
+    );
     // And the file levels off once the longest window (alert history, 180 days) is full.
     expect(sizes[365]).toBeLessThanOrEqual(sizes[200] * 1.1);
     expect(sizes[365]).toBeLessThan(sizes[100] * 2);
@@ -109,7 +137,9 @@ describe('retention', () => {
     dbs.push(db, other);
     const old = Date.now() - 100 * DAY;
     db.write((c) => {
-      const ins = c.prepare("INSERT INTO events (topic, type, payload, created_at) VALUES ('t', 'x', '{}', ?)");
+      const ins = c.prepare(
+        "INSERT INTO events (topic, type, payload, created_at) VALUES ('t', 'x', '{}', ?)",
+      );
       for (let i = 0; i < 60_000; i++) ins.run(old + i);
     });
     const waits: number[] = [];
@@ -117,12 +147,20 @@ describe('retention', () => {
     const writer = (async () => {
       while (writing) {
         const t = performance.now();
-        await other.writeAsync((c) => c.prepare("INSERT INTO events (topic, type, payload, created_at) VALUES ('t', 'y', '{}', ?)").run(Date.now()));
+        await other.writeAsync((c) =>
+          c
+            .prepare("INSERT INTO events (topic, type, payload, created_at) VALUES ('t', 'y', '{}', ?)")
+            .run(Date.now()),
+        );
         waits.push(performance.now() - t);
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    const r = await runRetention({ db, config: retentionConfig({ batchSize: 500, batchPauseMs: 5 }), clock: { now: () => Date.now(), monotonic: () => performance.now() } });
+    const r = await runRetention({
+      db,
+      config: retentionConfig({ batchSize: 500, batchPauseMs: 5 }),
+      clock: { now: () => Date.now(), monotonic: () => performance.now() },
+    });
     writing = false;
     await writer;
     expect(r.removed.events).toBe(60_000);
@@ -132,8 +170,12 @@ describe('retention', () => {
 
     const token = acquireLease(db, RETENTION_LEASE, 'someone:1:retention:abcdef', 60_000, Date.now());
     expect(token).not.toBeNull();
-    await expect(runRetention({ db, config: retentionConfig(), clock: { now: () => Date.now(), monotonic: () => performance.now() } })).rejects.toThrow(
-      /retention lease is held/,
-    );
+    await expect(
+      runRetention({
+        db,
+        config: retentionConfig(),
+        clock: { now: () => Date.now(), monotonic: () => performance.now() },
+      }),
+    ).rejects.toThrow(/retention lease is held/);
   });
 });

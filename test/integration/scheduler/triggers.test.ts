@@ -47,7 +47,9 @@ function runs(statePath: string, job?: string): Row[] {
   const db = new Database(statePath, { readonly: true });
   try {
     return db
-      .prepare('SELECT id, job, trigger, result, scheduled_for, duration_ms, error FROM job_runs WHERE (? IS NULL OR job = ?) ORDER BY id')
+      .prepare(
+        'SELECT id, job, trigger, result, scheduled_for, duration_ms, error FROM job_runs WHERE (? IS NULL OR job = ?) ORDER BY id',
+      )
       .all(job ?? null, job ?? null) as Row[];
   } finally {
     db.close();
@@ -71,11 +73,18 @@ describe('scheduler triggers', () => {
           retention: DISABLED,
           watchdog: DISABLED,
         },
-        health: { http: [{ name: 'hang', url: server.url('/hang'), timeoutMs: 60_000 }], sqlite: [], disks: [] },
+        health: {
+          http: [{ name: 'hang', url: server.url('/hang'), timeoutMs: 60_000 }],
+          sqlite: [],
+          disks: [],
+        },
       },
     });
     // Start 1.5–2.5 s after a 5 s slot: the catch-up run (4 s) is still going at the next slot.
-    await waitFor(() => Date.now() % 5000 >= 1500 && Date.now() % 5000 < 2500, { intervalMs: 20, what: 'the right moment' });
+    await waitFor(() => Date.now() % 5000 >= 1500 && Date.now() % 5000 < 2500, {
+      intervalMs: 20,
+      what: 'the right moment',
+    });
     await start(raw);
     await waitFor(() => runs(statePath, 'health').filter((r) => r.result === 'timeout').length >= 3, {
       timeoutMs: 40_000,
@@ -129,13 +138,17 @@ describe('scheduler triggers', () => {
       `INSERT INTO job_runs (job, trigger, scheduled_for, started_at, finished_at, duration_ms, result, owner)
        VALUES (?, 'cron', ?, ?, ?, 5, 'ok', 'elsewhere:1:scheduler:000000')`,
     );
-    for (const job of ['health', 'validity', 'flux', 'retention']) seed.run(job, twoHoursAgo, twoHoursAgo, twoHoursAgo + 5);
+    for (const job of ['health', 'validity', 'flux', 'retention'])
+      seed.run(job, twoHoursAgo, twoHoursAgo, twoHoursAgo + 5);
     db.close();
 
     const first = await start(raw);
-    await waitFor(() => runs(statePath).filter((r) => r.trigger === 'catchup' && r.result !== 'running').length === 4, {
-      what: 'four catch-up runs',
-    });
+    await waitFor(
+      () => runs(statePath).filter((r) => r.trigger === 'catchup' && r.result !== 'running').length === 4,
+      {
+        what: 'four catch-up runs',
+      },
+    );
     // Give any (wrong) second run time to appear, then check there is none.
     await new Promise((r) => setTimeout(r, 1500));
     const after = runs(statePath).filter((r) => r.id > 4);

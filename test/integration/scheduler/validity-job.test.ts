@@ -58,7 +58,9 @@ describe('validity job', () => {
     env = await schedulerEnv(dir, {}, { clock });
     const root = path.join(dir, 'caltables');
     const p = env.pipelineRw;
-    const covering = addSet(p, root, 'covering', ['K', 'BA', 'GP'], [NOW - 0.5 * H, NOW + 1.5 * H], { createdMs: NOW - 0.3 * H });
+    const covering = addSet(p, root, 'covering', ['K', 'BA', 'GP'], [NOW - 0.5 * H, NOW + 1.5 * H], {
+      createdMs: NOW - 0.3 * H,
+    });
     addSet(p, root, 'nogain', ['K', 'BP'], [NOW - 6 * H, NOW - 4 * H]);
     addSet(p, root, 'retired', ['BP', 'GP'], [NOW - 1 * H, NOW + 1 * H], { status: 'retired', refant: '55' });
     addSet(p, root, 'open', ['BP', '2G'], [NOW - 3 * H, null], { createdMs: NOW - 3 * H });
@@ -84,7 +86,10 @@ describe('validity job', () => {
     expect(await g('contimg_validity_incomplete_sets')).toBe(1);
     expect(await g('contimg_validity_overlap_conflicts')).toBe(1);
     expect(await g('contimg_validity_nearest_set_age_hours')).toBeCloseTo(0.5, 6);
-    expect(await g('contimg_calibration_last_valid_timestamp_seconds')).toBeCloseTo((NOW - 0.3 * H) / 1000, 3);
+    expect(await g('contimg_calibration_last_valid_timestamp_seconds')).toBeCloseTo(
+      (NOW - 0.3 * H) / 1000,
+      3,
+    );
 
     // The gain table comes back, and the newest set is registered without gain: the findings follow.
     fs.mkdirSync(covering[2], { recursive: true });
@@ -105,7 +110,13 @@ describe('validity job', () => {
   ])('the nearest complete set %i h old gives %j', async (hours, expected) => {
     dir = makeTmpDir('contimg-validity-');
     env = await schedulerEnv(dir, {}, { clock: new ManualClock(NOW) });
-    addSet(env.pipelineRw, path.join(dir, 'cal'), 's', ['BP', 'GP'], [NOW - hours * H - H, NOW - hours * H + H]);
+    addSet(
+      env.pipelineRw,
+      path.join(dir, 'cal'),
+      's',
+      ['BP', 'GP'],
+      [NOW - hours * H - H, NOW - hours * H + H],
+    );
     await new JobRunner(env.ctx).run({ job: 'validity', trigger: 'manual', scheduledFor: null });
     expect(firing(env.statePath)).toEqual(expected);
     expect(await sample(env.registry, 'contimg_validity_nearest_set_age_hours')).toBeCloseTo(hours, 6);

@@ -1,7 +1,13 @@
 // The cron arithmetic behind catch-up and lateness, with instants given explicitly (the injected clock).
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';
-import { cronProblem, nextFireMs, nthPreviousFireMs, previousFireMs, shortestPeriodMs } from '../../../lib/cron.js';
+import {
+  cronProblem,
+  nextFireMs,
+  nthPreviousFireMs,
+  previousFireMs,
+  shortestPeriodMs,
+} from '../../../lib/cron.js';
 import { catchUpSlot } from '../../../daemons/scheduler/scheduler.js';
 import { failingStreak, isLate } from '../../../daemons/scheduler/watchdog.js';
 
@@ -41,7 +47,9 @@ describe('catch-up at start', () => {
     // Succeeded at 12:05:01, after the 12:05 slot: nothing to catch up until 12:10.
     expect(catchUpSlot('*/5 * * * *', T('2026-01-01T12:05:01Z'), clock.now())).toBeNull();
     clock.advance(3 * 60_000);
-    expect(catchUpSlot('*/5 * * * *', T('2026-01-01T12:05:01Z'), clock.now())).toBe(T('2026-01-01T12:10:00Z'));
+    expect(catchUpSlot('*/5 * * * *', T('2026-01-01T12:05:01Z'), clock.now())).toBe(
+      T('2026-01-01T12:10:00Z'),
+    );
     // Daily retention that ran today at 03:30 is not due again in the afternoon.
     expect(catchUpSlot('30 3 * * *', T('2026-01-01T03:30:00Z'), clock.now())).toBeNull();
   });
@@ -60,7 +68,9 @@ describe('lateness and failure streaks', () => {
   });
 
   it('counts failures in a row, newest first; skipped triggers are not in the list it gets', () => {
-    expect(failingStreak([{ result: 'error' }, { result: 'timeout' }, { result: 'crashed' }, { result: 'ok' }])).toBe(3);
+    expect(
+      failingStreak([{ result: 'error' }, { result: 'timeout' }, { result: 'crashed' }, { result: 'ok' }]),
+    ).toBe(3);
     expect(failingStreak([{ result: 'ok' }, { result: 'error' }])).toBe(0);
     expect(failingStreak([])).toBe(0);
   });

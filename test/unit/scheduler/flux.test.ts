@@ -2,7 +2,12 @@
 // scale offset, no data, and the hysteresis of a firing drift alert.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/config/index.js';
-import { driftPercent, evaluateFlux, mjdFromMs, type FluxRow } from '../../../daemons/scheduler/flux/evaluate.js';
+import {
+  driftPercent,
+  evaluateFlux,
+  mjdFromMs,
+  type FluxRow,
+} from '../../../daemons/scheduler/flux/evaluate.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const cfg = parseConfig({ dataDir: '/d', databases: { state: 's', pipeline: 'p' } }, '/d').scheduler.flux;
@@ -67,7 +72,9 @@ describe('calibrator flux check', () => {
       'CalibratorFluxScaleOffset:RISE36:warning',
       'CalibratorFluxScaleOffset:RISE45:warning',
     ]);
-    const d = r.findings.find((f) => f.labels.calibrator === 'RISE27' && f.alertname === 'CalibratorFluxDrift')!;
+    const d = r.findings.find(
+      (f) => f.labels.calibrator === 'RISE27' && f.alertname === 'CalibratorFluxDrift',
+    )!;
     expect(d.description).toBe(
       'Flux calibration drift detected for RISE27: 27.0% over 7.0 days (mean ratio: 1.135, recent: 1.270, n=10)',
     );
@@ -77,11 +84,21 @@ describe('calibrator flux check', () => {
 
   it('a firing drift alert holds between resolveBelowPct and driftWarnPct, and resolves at or below it', () => {
     const at19 = series('H', [1, 1.19, 1.1]);
-    expect(evaluateFlux(at19, NOW, cfg, new Set(), NOW).findings.filter((f) => f.alertname === 'CalibratorFluxDrift')).toEqual([]);
-    const held = evaluateFlux(at19, NOW, cfg, new Set(['H']), NOW).findings.filter((f) => f.alertname === 'CalibratorFluxDrift');
+    expect(
+      evaluateFlux(at19, NOW, cfg, new Set(), NOW).findings.filter(
+        (f) => f.alertname === 'CalibratorFluxDrift',
+      ),
+    ).toEqual([]);
+    const held = evaluateFlux(at19, NOW, cfg, new Set(['H']), NOW).findings.filter(
+      (f) => f.alertname === 'CalibratorFluxDrift',
+    );
     expect(held.map((f) => f.severity)).toEqual(['warning']);
     const at17 = series('H', [1, 1.17, 1.1]);
-    expect(evaluateFlux(at17, NOW, cfg, new Set(['H']), NOW).findings.filter((f) => f.alertname === 'CalibratorFluxDrift')).toEqual([]);
+    expect(
+      evaluateFlux(at17, NOW, cfg, new Set(['H']), NOW).findings.filter(
+        (f) => f.alertname === 'CalibratorFluxDrift',
+      ),
+    ).toEqual([]);
   });
 
   it('no row at all for noDataHours is CalibratorFluxNoData (40 h here), also for an empty table', () => {

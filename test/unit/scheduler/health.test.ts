@@ -19,7 +19,9 @@ import type { HealthStatus } from '../../../daemons/scheduler/store.js';
 
 describe('systemd', () => {
   it('parses Key=Value lines in any order, values with =', () => {
-    expect(parseKeyValues('SubState=running\nActiveState=active\nLoadState=loaded\nResult=success\nX=a=b\n')).toEqual({
+    expect(
+      parseKeyValues('SubState=running\nActiveState=active\nLoadState=loaded\nResult=success\nX=a=b\n'),
+    ).toEqual({
       SubState: 'running',
       ActiveState: 'active',
       LoadState: 'loaded',
@@ -42,9 +44,17 @@ describe('systemd', () => {
   });
 
   it('a unit that is not installed is its own finding, not "stopped"', () => {
-    const s = systemdStatus('typo.service', { LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead' });
+    const s = systemdStatus('typo.service', {
+      LoadState: 'not-found',
+      ActiveState: 'inactive',
+      SubState: 'dead',
+    });
     expect(s.status).toBe('warn');
-    expect(s.alert).toMatchObject({ alertname: 'SystemdUnitNotFound', severity: 'warning', labels: { unit: 'typo.service' } });
+    expect(s.alert).toMatchObject({
+      alertname: 'SystemdUnitNotFound',
+      severity: 'warning',
+      labels: { unit: 'typo.service' },
+    });
   });
 });
 
@@ -65,12 +75,15 @@ describe('docker', () => {
   });
 
   it('ignores the container healthcheck when told to', () => {
-    expect(dockerStatus('c', { Status: 'running', Health: { Status: 'unhealthy' } }, false).status).toBe('ok');
+    expect(dockerStatus('c', { Status: 'running', Health: { Status: 'unhealthy' } }, false).status).toBe(
+      'ok',
+    );
   });
 });
 
 describe('GPUs', () => {
-  const csv = '0, NVIDIA A100-SXM4-40GB, 80, 45, 1024, 40960, [N/A]\n1, NVIDIA A100-SXM4-40GB, 41, 3, 0, 40960, 61.50\n';
+  const csv =
+    '0, NVIDIA A100-SXM4-40GB, 80, 45, 1024, 40960, [N/A]\n1, NVIDIA A100-SXM4-40GB, 41, 3, 0, 40960, 61.50\n';
   it('parses the CSV; [N/A] is null, memory in bytes', () => {
     const [a, b] = parseNvidiaSmi(csv);
     expect(a).toEqual({
@@ -88,7 +101,10 @@ describe('GPUs', () => {
   it('80 °C is a warning, 85 °C critical; memory only alerts when asked', () => {
     const t = { tempWarnC: 75, tempCritC: 85, memWarnPct: 80, memCritPct: 95, alertOnMemory: false };
     const [a] = parseNvidiaSmi(csv);
-    expect(gpuStatus(a, t)).toMatchObject({ status: 'warn', alert: { alertname: 'GpuTemperatureHigh', labels: { gpu: '0' } } });
+    expect(gpuStatus(a, t)).toMatchObject({
+      status: 'warn',
+      alert: { alertname: 'GpuTemperatureHigh', labels: { gpu: '0' } },
+    });
     expect(gpuStatus({ ...a, temperatureC: 86 }, t).status).toBe('crit');
     const full = { ...a, temperatureC: 40, memoryUsedBytes: a.memoryTotalBytes };
     expect(gpuStatus(full, t).status).toBe('ok');
@@ -112,14 +128,25 @@ describe('http and disks', () => {
   it('free space below warn/crit percentages', () => {
     const d = { path: '/data', warnFreePct: 25, critFreePct: 15, critical: true };
     expect(diskStatus(d, { freeBytes: 30, sizeBytes: 100 }).status).toBe('ok');
-    expect(diskStatus(d, { freeBytes: 20, sizeBytes: 100 })).toMatchObject({ status: 'warn', alert: { severity: 'warning' } });
-    expect(diskStatus(d, { freeBytes: 10, sizeBytes: 100 })).toMatchObject({ status: 'crit', alert: { alertname: 'DiskSpaceLow', severity: 'critical' } });
+    expect(diskStatus(d, { freeBytes: 20, sizeBytes: 100 })).toMatchObject({
+      status: 'warn',
+      alert: { severity: 'warning' },
+    });
+    expect(diskStatus(d, { freeBytes: 10, sizeBytes: 100 })).toMatchObject({
+      status: 'crit',
+      alert: { alertname: 'DiskSpaceLow', severity: 'critical' },
+    });
   });
 });
 
 describe('dampening', () => {
   const cfg = { failuresBeforeAlert: 2, successesBeforeResolve: 1 };
-  const down: WantedAlert = { alertname: 'HttpEndpointDown', severity: 'critical', labels: { endpoint: 'api' }, summary: '' };
+  const down: WantedAlert = {
+    alertname: 'HttpEndpointDown',
+    severity: 'critical',
+    labels: { endpoint: 'api' },
+    summary: '',
+  };
   const degraded: WantedAlert = { ...down, alertname: 'HttpEndpointDegraded', severity: 'warning' };
   const step = (prev: DampState | null, status: HealthStatus, alert: WantedAlert | null = null) =>
     dampen(prev, { status, alert }, cfg, 'h1');
@@ -130,7 +157,11 @@ describe('dampening', () => {
     expect(a.next.failures).toBe(1);
     // The counters are all it needs: a restart that reads them back continues the count.
     const b = step({ ...a.next }, 'crit', down);
-    expect(b.raise).toEqual({ alertname: 'HttpEndpointDown', severity: 'critical', labels: { endpoint: 'api', host: 'h1' } });
+    expect(b.raise).toEqual({
+      alertname: 'HttpEndpointDown',
+      severity: 'critical',
+      labels: { endpoint: 'api', host: 'h1' },
+    });
     const c = step(b.next, 'ok');
     expect(c.resolve?.alertname).toBe('HttpEndpointDown');
     expect(c.next.alert).toBeNull();
@@ -160,11 +191,26 @@ describe('dampening', () => {
 
 describe('overall status and legacy values', () => {
   it('healthy / degraded / unhealthy', () => {
-    expect(overallStatus([{ status: 'ok', critical: true }, { status: 'unavailable', critical: false }])).toBe('healthy');
-    expect(overallStatus([{ status: 'ok', critical: true }, { status: 'crit', critical: false }])).toBe('degraded');
+    expect(
+      overallStatus([
+        { status: 'ok', critical: true },
+        { status: 'unavailable', critical: false },
+      ]),
+    ).toBe('healthy');
+    expect(
+      overallStatus([
+        { status: 'ok', critical: true },
+        { status: 'crit', critical: false },
+      ]),
+    ).toBe('degraded');
     expect(overallStatus([{ status: 'warn', critical: true }])).toBe('degraded');
     expect(overallStatus([{ status: 'unknown', critical: true }])).toBe('degraded');
-    expect(overallStatus([{ status: 'crit', critical: true }, { status: 'ok', critical: false }])).toBe('unhealthy');
+    expect(
+      overallStatus([
+        { status: 'crit', critical: true },
+        { status: 'ok', critical: false },
+      ]),
+    ).toBe('unhealthy');
   });
 
   it('keeps the original gauge encoding', () => {

@@ -13,7 +13,8 @@ import {
 const H = 3_600_000;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const mjd = (ms: number) => ms / 86_400_000 + 40587;
-const base = parseConfig({ dataDir: '/d', databases: { state: 's', pipeline: 'p' } }, '/d').scheduler.validity;
+const base = parseConfig({ dataDir: '/d', databases: { state: 's', pipeline: 'p' } }, '/d').scheduler
+  .validity;
 
 function set(
   name: string,
@@ -26,7 +27,7 @@ function set(
     setName: name,
     path: `/cal/${name}_${t}`,
     tableType: t,
-    createdAt: (o.createdMs ?? (endMs ?? startMs ?? NOW)) / 1000,
+    createdAt: (o.createdMs ?? endMs ?? startMs ?? NOW) / 1000,
     startMjd: startMs === null ? null : mjd(startMs),
     endMjd: endMs === null ? null : mjd(endMs),
     calField: o.field ?? '3C286',
@@ -37,18 +38,32 @@ function set(
 const evaluate = (rows: CaltableRow[], missing: Record<string, string[]> = {}, cfg = base) =>
   evaluateValidity(groupSets(rows, cfg.requiredTypes), NOW, cfg, missing);
 const names = (r: ReturnType<typeof evaluate>) =>
-  r.findings.map((f) => `${f.alertname}${Object.keys(f.labels).length ? JSON.stringify(f.labels) : ''}:${f.severity}`).sort();
+  r.findings
+    .map((f) => `${f.alertname}${Object.keys(f.labels).length ? JSON.stringify(f.labels) : ''}:${f.severity}`)
+    .sort();
 
 describe('the type map', () => {
   it('maps K, BA, BP, GA, GP, 2G and FLUX', () => {
     expect(['K', 'BA', 'BP', 'GA', 'GP', '2G', 'FLUX', 'XX', 'bp'].map(roleOf)).toEqual([
-      'delay', 'bandpass', 'bandpass', 'gain', 'gain', 'gain', 'flux', 'other', 'bandpass',
+      'delay',
+      'bandpass',
+      'bandpass',
+      'gain',
+      'gain',
+      'gain',
+      'flux',
+      'other',
+      'bandpass',
     ]);
   });
 
   it('a set is complete with bandpass and gain, whichever of their types it has', () => {
     const sets = groupSets(
-      [...set('a', ['BA', 'GA'], 0, 1), ...set('b', ['BP', '2G'], 0, 1), ...set('c', ['K', 'FLUX', 'BP'], 0, 1)],
+      [
+        ...set('a', ['BA', 'GA'], 0, 1),
+        ...set('b', ['BP', '2G'], 0, 1),
+        ...set('c', ['K', 'FLUX', 'BP'], 0, 1),
+      ],
       base.requiredTypes,
     );
     expect(sets.map((s) => [s.name, s.complete, s.missingRoles])).toEqual([
@@ -97,8 +112,13 @@ describe('validity findings', () => {
   });
 
   it('the newest set lacking gain is CalibrationSetIncomplete', () => {
-    const newestIncomplete = [...rows, ...set('late', ['K', 'BP'], NOW - 0.2 * H, NOW + 1.8 * H, { createdMs: NOW })];
-    expect(names(evaluate(newestIncomplete))).toContain('CalibrationSetIncomplete{"set_name":"late"}:warning');
+    const newestIncomplete = [
+      ...rows,
+      ...set('late', ['K', 'BP'], NOW - 0.2 * H, NOW + 1.8 * H, { createdMs: NOW }),
+    ];
+    expect(names(evaluate(newestIncomplete))).toContain(
+      'CalibrationSetIncomplete{"set_name":"late"}:warning',
+    );
   });
 
   it('same refant and field: no conflict', () => {
@@ -120,23 +140,34 @@ describe('validity findings', () => {
 
   it('no complete set at all is critical staleness', () => {
     const r2 = evaluate(set('k', ['K'], NOW - H, NOW + H));
-    expect(names(r2)).toEqual(['CalibrationSetIncomplete{"set_name":"k"}:warning', 'CalibrationStale:critical']);
+    expect(names(r2)).toEqual([
+      'CalibrationSetIncomplete{"set_name":"k"}:warning',
+      'CalibrationStale:critical',
+    ]);
     expect(r2.nearest).toBeNull();
     expect(evaluate([]).findings.map((f) => f.alertname)).toEqual(['CalibrationStale']);
   });
 
   it('checks on disk only the sets in use or recent', () => {
     const sets = groupSets(rows, base.requiredTypes);
-    const checked = setsToCheckOnDisk(sets, NOW, base).map((s) => s.name).sort();
+    const checked = setsToCheckOnDisk(sets, NOW, base)
+      .map((s) => s.name)
+      .sort();
     // 'old' ended 30 h ago, inside the 48 h lookback; a set from last week would not be checked.
     expect(checked).toEqual(['covering', 'nogain', 'old', 'open', 'x1', 'x2']);
-    const lastWeek = groupSets(set('lastweek', ['BP', 'GP'], NOW - 170 * H, NOW - 168 * H), base.requiredTypes);
+    const lastWeek = groupSets(
+      set('lastweek', ['BP', 'GP'], NOW - 170 * H, NOW - 168 * H),
+      base.requiredTypes,
+    );
     expect(setsToCheckOnDisk([...sets, ...lastWeek], NOW, base).map((s) => s.name)).not.toContain('lastweek');
   });
 
   it('a transit with data and no set covering it, after afterHours, is CalibratorTransitMissed (when on)', () => {
     const cfg = { ...base, transitCheck: { enabled: true, afterHours: 3, lookbackHours: 48 } };
-    const calRows = [...set('t1', ['BP', 'GP'], NOW - 11 * H, NOW - 9 * H), ...set('t2', ['BP', 'GP'], NOW - 5 * H, NOW - 3 * H)];
+    const calRows = [
+      ...set('t1', ['BP', 'GP'], NOW - 11 * H, NOW - 9 * H),
+      ...set('t2', ['BP', 'GP'], NOW - 5 * H, NOW - 3 * H),
+    ];
     const transits = [
       { calibrator: '3C286', transitMs: NOW - 10 * H }, // covered by t1
       { calibrator: 'J0834+555', transitMs: NOW - 4 * H }, // covered by t2
@@ -145,7 +176,10 @@ describe('validity findings', () => {
     ];
     const all = groupSets(calRows, cfg.requiredTypes);
     expect(evaluateValidity(all, NOW, cfg, {}, transits).missedTransits).toEqual([]);
-    const onlyT1 = groupSets(calRows.filter((x) => x.setName === 't1'), cfg.requiredTypes);
+    const onlyT1 = groupSets(
+      calRows.filter((x) => x.setName === 't1'),
+      cfg.requiredTypes,
+    );
     const missed = evaluateValidity(onlyT1, NOW, cfg, {}, transits);
     expect(missed.missedTransits.map((t) => t.calibrator)).toEqual(['J0834+555']);
     expect(missed.findings.map((f) => f.alertname)).toContain('CalibratorTransitMissed');
