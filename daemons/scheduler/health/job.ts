@@ -2,6 +2,7 @@
 // under the job's signal), then in the run's finishing transaction update health_checks (status and the
 // dampening counters), append status transitions to health_history, and raise or resolve each target's
 // alert as dampening decides. Targets no longer configured are dropped (and their alerts resolved).
+import { setMaxListeners } from 'node:events';
 import { raiseAlert, resolveAlert } from '../../../lib/alerts/index.js';
 import type { Connection } from '../../../lib/db/index.js';
 import type { JobFn, SchedulerContext } from '../context.js';
@@ -35,6 +36,8 @@ export async function runProbes(
   limit: number,
   ctx: ProbeContext,
 ): Promise<TargetResult[]> {
+  // Each probe in flight listens on the run's signal: more than the default 10 is normal here.
+  setMaxListeners(0, ctx.signal);
   const out: TargetResult[][] = new Array(probes.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -70,11 +70,12 @@ export async function statusServer(delayMs = 200): Promise<{
   const hung: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
     n++;
-    if (req.url === '/ok') return res.end('ok');
-    if (req.url === '/missing') return res.writeHead(404).end();
-    if (req.url === '/broken') return res.writeHead(broken ? 503 : 200).end();
-    if (req.url === '/slow') return void setTimeout(() => res.end('ok'), delayMs);
-    if (req.url === '/hang') {
+    const url = (req.url ?? '').split('?')[0];
+    if (url === '/ok') return res.end('ok');
+    if (url === '/missing') return res.writeHead(404).end();
+    if (url === '/broken') return res.writeHead(broken ? 503 : 200).end();
+    if (url === '/slow') return void setTimeout(() => res.end('ok'), delayMs);
+    if (url === '/hang') {
       hung.push(res);
       res.on('close', () => (closedHung += 1));
       return;
