@@ -15,7 +15,8 @@ import { REPO_ROOT } from '../test/helpers/tmp.js';
 
 const runs = Number(process.argv[2] ?? 7);
 const DIST = path.join(REPO_ROOT, 'dist', 'daemons', 'scheduler');
-if (!fs.existsSync(path.join(DIST, 'runner.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+if (!fs.existsSync(path.join(DIST, 'runner.js')))
+  throw new Error('dist/ is missing: run `npm run build` first');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-flux-'));
 const state = path.join(dir, 'state.sqlite3');
 const pipeline = path.join(dir, 'pipeline.sqlite3');
@@ -37,7 +38,16 @@ async function writeFixture(): Promise<void> {
       const t = now - (365 * 24 - h) * 3_600_000;
       for (let c = 0; c < 100; c++) {
         const ratio = 1 + 0.02 * Math.sin(h * 0.37 + c);
-        ins.run(`CAL${String(c).padStart(3, '0')}`, `/ms/${c}/${h}.ms`, 10 * ratio, 10, ratio, mjd(t), 4, t / 1000);
+        ins.run(
+          `CAL${String(c).padStart(3, '0')}`,
+          `/ms/${c}/${h}.ms`,
+          10 * ratio,
+          10,
+          ratio,
+          mjd(t),
+          4,
+          t / 1000,
+        );
       }
     }
     const cal = w.prepare(
@@ -85,14 +95,25 @@ console.log(JSON.stringify({ flux: med(times.flux), validity: med(times.validity
 const f0 = performance.now();
 await writeFixture();
 const fixtureS = (performance.now() - f0) / 1000;
-const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, dir, String(runs)], { encoding: 'utf8' });
-const child = JSON.parse(out.trim().split('\n').at(-1)!) as { flux: number; validity: number; baseMb: number; peakMb: number };
+const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, dir, String(runs)], {
+  encoding: 'utf8',
+});
+const child = JSON.parse(out.trim().split('\n').at(-1)!) as {
+  flux: number;
+  validity: number;
+  baseMb: number;
+  peakMb: number;
+};
 
 /** The flux window read (the job's one query) on a file, median of runs. */
 function readWindow(file: string): { ms: number; rows: number; plan: string } {
   const db = new Database(file, { readonly: true });
   try {
-    const plan = (db.prepare('EXPLAIN QUERY PLAN SELECT * FROM calibration_monitoring WHERE mjd >= ?').all(0) as { detail: string }[])
+    const plan = (
+      db.prepare('EXPLAIN QUERY PLAN SELECT * FROM calibration_monitoring WHERE mjd >= ?').all(0) as {
+        detail: string;
+      }[]
+    )
       .map((r) => r.detail)
       .join('; ');
     let rows = 0;
@@ -116,10 +137,22 @@ strip.close();
 const withIndex = readWindow(pipeline);
 const without = readWindow(copy);
 
-console.log(`ratio flux window read without / with the (mjd DESC) index: ${(without.ms / withIndex.ms).toFixed(1)}×`);
-console.log(`flux job (7-day window: ${withIndex.rows} of 876,000 rows, 100 calibrators): ${child.flux.toFixed(0)} ms per run (goal ≤ 500 ms)`);
-console.log(`validity job (10,000 caltables in 2,000 sets; tables in use checked on disk): ${child.validity.toFixed(0)} ms per run (goal ≤ 500 ms)`);
-console.log(`peak RSS of the process running the jobs: ${child.peakMb.toFixed(0)} MB (goal ≤ 150 MB; ${child.baseMb.toFixed(0)} MB before the first run)`);
-console.log(`flux window read: ${withIndex.ms.toFixed(1)} ms with the index ("${withIndex.plan}"), ${without.ms.toFixed(1)} ms without ("${without.plan}")`);
-console.log(`(fixture written in ${fixtureS.toFixed(1)} s; median of ${runs} runs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)})`);
+console.log(
+  `ratio flux window read without / with the (mjd DESC) index: ${(without.ms / withIndex.ms).toFixed(1)}×`,
+);
+console.log(
+  `flux job (7-day window: ${withIndex.rows} of 876,000 rows, 100 calibrators): ${child.flux.toFixed(0)} ms per run (goal ≤ 500 ms)`,
+);
+console.log(
+  `validity job (10,000 caltables in 2,000 sets; tables in use checked on disk): ${child.validity.toFixed(0)} ms per run (goal ≤ 500 ms)`,
+);
+console.log(
+  `peak RSS of the process running the jobs: ${child.peakMb.toFixed(0)} MB (goal ≤ 150 MB; ${child.baseMb.toFixed(0)} MB before the first run)`,
+);
+console.log(
+  `flux window read: ${withIndex.ms.toFixed(1)} ms with the index ("${withIndex.plan}"), ${without.ms.toFixed(1)} ms without ("${without.plan}")`,
+);
+console.log(
+  `(fixture written in ${fixtureS.toFixed(1)} s; median of ${runs} runs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)})`,
+);
 fs.rmSync(dir, { recursive: true, force: true });

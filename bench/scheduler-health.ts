@@ -93,7 +93,9 @@ const c16 = await measure(16);
 const outside = (m: { probes: number; writes: number }) => m.writes / (m.probes + m.writes);
 console.log(`ratio wall(concurrency 1) / wall(concurrency 8): ${(c1.wall / c8.wall).toFixed(2)}×`);
 console.log(`ratio wall(concurrency 8) / wall(concurrency 16): ${(c8.wall / c16.wall).toFixed(2)}×`);
-console.log(`health run over 60 targets, concurrency 8 (default): ${c8.wall.toFixed(0)} ms (goal ≤ 1500 ms; lower bound 20 × 200 ms / 8 = 500 ms)`);
+console.log(
+  `health run over 60 targets, concurrency 8 (default): ${c8.wall.toFixed(0)} ms (goal ≤ 1500 ms; lower bound 20 × 200 ms / 8 = 500 ms)`,
+);
 console.log(
   `  probes ${c8.probes.toFixed(0)} ms, then transaction + alerts + gauges ${c8.writes.toFixed(1)} ms: ` +
     `${(100 * outside(c8)).toFixed(1)} % of the run outside the probes`,

@@ -24,6 +24,19 @@ export interface RetentionRule {
   sql: string;
 }
 
+/** Finished queue jobs in these states; a rerun's parent waits until its children are gone (the foreign key). */
+function finishedJobs(states: string[], keepDays: RetentionRule['keepDays']): RetentionRule {
+  const list = states.map((st) => `'${st}'`).join(', ');
+  return {
+    table: 'jobs',
+    keepDays,
+    sql: `DELETE FROM jobs WHERE id IN (
+            SELECT j.id FROM jobs j WHERE j.state IN (${list}) AND j.finished_at < @cutoff
+              AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = j.id)
+            LIMIT @batch)`,
+  };
+}
+
 export const RETENTION_RULES: readonly RetentionRule[] = Object.freeze([
   {
     table: 'events',
@@ -31,23 +44,8 @@ export const RETENTION_RULES: readonly RetentionRule[] = Object.freeze([
     sql: `DELETE FROM events WHERE seq IN (
             SELECT seq FROM events WHERE created_at < @cutoff ORDER BY seq LIMIT @batch)`,
   },
-  {
-    // Finished jobs; a rerun's parent waits until its children are gone (the foreign key).
-    table: 'jobs',
-    keepDays: (c) => c.jobsDays,
-    sql: `DELETE FROM jobs WHERE id IN (
-            SELECT j.id FROM jobs j WHERE j.state IN ('done', 'cancelled') AND j.finished_at < @cutoff
-              AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = j.id)
-            LIMIT @batch)`,
-  },
-  {
-    table: 'jobs',
-    keepDays: (c) => c.deadJobsDays,
-    sql: `DELETE FROM jobs WHERE id IN (
-            SELECT j.id FROM jobs j WHERE j.state = 'dead' AND j.finished_at < @cutoff
-              AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = j.id)
-            LIMIT @batch)`,
-  },
+  finishedJobs(['done', 'cancelled'], (c) => c.jobsDays),
+  finishedJobs(['dead'], (c) => c.deadJobsDays),
   {
     // History first: a resolved alert past the cutoff then has no events left to cascade.
     table: 'alert_events',

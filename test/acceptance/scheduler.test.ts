@@ -5,13 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshDatabases } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { jobRuns as rows } from '../integration/scheduler/helpers.js';
 import { statusServer } from '../integration/scheduler/shims.js';
 
 const MAIN = path.join(REPO_ROOT, 'dist/daemons/scheduler/main.js');
@@ -62,27 +62,6 @@ function writeConfig(name: string, raw: Record<string, unknown>): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, YAML.stringify(raw));
   return file;
-}
-
-interface Row {
-  id: number;
-  job: string;
-  trigger: string;
-  result: string;
-  scheduled_for: number | null;
-  owner: string;
-  error: string | null;
-}
-
-function rows(statePath: string): Row[] {
-  const db = new Database(statePath, { readonly: true });
-  try {
-    return db
-      .prepare('SELECT id, job, trigger, result, scheduled_for, owner, error FROM job_runs ORDER BY id')
-      .all() as Row[];
-  } finally {
-    db.close();
-  }
 }
 
 const quietHealth = { systemd: { units: [] }, http: [], sqlite: [], gpu: { enabled: false } };

@@ -246,32 +246,24 @@ export function gpuStatus(
     g.memoryUsedBytes !== null && g.memoryTotalBytes ? (100 * g.memoryUsedBytes) / g.memoryTotalBytes : null;
   const temp = g.temperatureC;
   const detail = `${g.name}: ${temp ?? '?'} °C, util ${g.utilizationPct ?? '?'} %, memory ${memPct === null ? '?' : memPct.toFixed(0)} %, power ${g.powerW ?? 'n/a'} W`;
-  if (temp !== null && temp >= t.tempWarnC) {
-    const crit = temp >= t.tempCritC;
+  /** warn at or above `warn`, crit at or above `crit`, with the alert that goes with it. */
+  const graded = (alertname: string, value: number, warn: number, crit: number, what: string) => {
+    const c = value >= crit;
     return {
-      status: crit ? 'crit' : 'warn',
+      status: c ? ('crit' as const) : ('warn' as const),
       detail,
       alert: {
-        alertname: 'GpuTemperatureHigh',
-        severity: crit ? 'critical' : 'warning',
+        alertname,
+        severity: c ? ('critical' as const) : ('warning' as const),
         labels: { gpu: g.index },
-        summary: `GPU ${g.index} (${g.name}) at ${temp} °C (limit ${crit ? t.tempCritC : t.tempWarnC} °C)`,
+        summary: `GPU ${g.index} (${g.name}) ${what} (limit ${c ? crit : warn})`,
       },
     };
-  }
-  if (t.alertOnMemory && memPct !== null && memPct >= t.memWarnPct) {
-    const crit = memPct >= t.memCritPct;
-    return {
-      status: crit ? 'crit' : 'warn',
-      detail,
-      alert: {
-        alertname: 'GpuMemoryHigh',
-        severity: crit ? 'critical' : 'warning',
-        labels: { gpu: g.index },
-        summary: `GPU ${g.index} (${g.name}) memory ${memPct.toFixed(0)} % used`,
-      },
-    };
-  }
+  };
+  if (temp !== null && temp >= t.tempWarnC)
+    return graded('GpuTemperatureHigh', temp, t.tempWarnC, t.tempCritC, `at ${temp} °C`);
+  if (t.alertOnMemory && memPct !== null && memPct >= t.memWarnPct)
+    return graded('GpuMemoryHigh', memPct, t.memWarnPct, t.memCritPct, `memory ${memPct.toFixed(0)} % used`);
   return { status: 'ok', detail, alert: null };
 }
 

@@ -163,3 +163,29 @@ export function firing(statePath: string): string[] {
 }
 
 export const mjdOf = (ms: number): number => ms / 86_400_000 + 40587;
+
+export interface RunRow {
+  id: number;
+  job: string;
+  trigger: string;
+  result: string;
+  scheduled_for: number | null;
+  duration_ms: number | null;
+  owner: string;
+  error: string | null;
+}
+
+/** The job_runs rows (optionally of one job), oldest first, read from the file by a separate connection. */
+export function jobRuns(statePath: string, job?: string): RunRow[] {
+  const db = new Database(statePath, { readonly: true });
+  try {
+    return db
+      .prepare(
+        `SELECT id, job, trigger, result, scheduled_for, duration_ms, owner, error FROM job_runs
+         WHERE (? IS NULL OR job = ?) ORDER BY id`,
+      )
+      .all(job ?? null, job ?? null) as RunRow[];
+  } finally {
+    db.close();
+  }
+}

@@ -11,7 +11,7 @@ import { run } from '../../../daemons/scheduler/run.js';
 import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { firing, rawConfig } from './helpers.js';
+import { firing, jobRuns as runs, rawConfig } from './helpers.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { statusServer } from './shims.js';
 import path from 'node:path';
@@ -31,29 +31,6 @@ async function start(raw: Record<string, unknown>): Promise<RunningDaemon> {
   const d = await startDaemon({ name: 'scheduler', run, config, log: silentLogger(), port: 0 });
   daemons.push(d);
   return d;
-}
-
-interface Row {
-  id: number;
-  job: string;
-  trigger: string;
-  result: string;
-  scheduled_for: number | null;
-  duration_ms: number | null;
-  error: string | null;
-}
-
-function runs(statePath: string, job?: string): Row[] {
-  const db = new Database(statePath, { readonly: true });
-  try {
-    return db
-      .prepare(
-        'SELECT id, job, trigger, result, scheduled_for, duration_ms, error FROM job_runs WHERE (? IS NULL OR job = ?) ORDER BY id',
-      )
-      .all(job ?? null, job ?? null) as Row[];
-  } finally {
-    db.close();
-  }
 }
 
 const DISABLED = { enabled: false };
