@@ -5,7 +5,7 @@
 // with the findings' alerts and state, checking the lease's fencing token inside that transaction.
 import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
 import { ContimgError, InvalidStateError, LeaseLostError, ShutdownError } from '../../lib/errors.js';
-import { acquireOrReclaimLease, assertLeaseHeld, releaseLease } from '../../lib/leases/index.js';
+import { acquireOrReclaimLeaseAsync, assertLeaseHeld, releaseLeaseAsync } from '../../lib/leases/index.js';
 import { describeError } from '../../lib/queue/store.js';
 import type { JobFn, JobOutcome, SchedulerContext } from './context.js';
 import { fluxJob } from './flux/job.js';
@@ -80,27 +80,38 @@ export class JobRunner {
     const timeoutMs = cfg.timeoutS * 1000;
     const startedAt = ctx.clock.now();
     const lease = jobLeaseName(req.job);
-    const holder = this.inFlight.get(req.job);
-    if (holder) return this.recordSkipped(req, startedAt, 'a run of this job is still in progress here');
-    const token = acquireOrReclaimLease(ctx.state, lease, ctx.owner, timeoutMs + LEASE_MARGIN_MS, startedAt, {
-      log: ctx.log,
-    });
-    if (token === null)
-      return this.recordSkipped(req, startedAt, 'a run of this job is in progress in another process');
+    if (this.inFlight.has(req.job))
+      return this.recordSkipped(req, startedAt, 'a run of this job is still in progress here');
+    // Claimed here before the first await, so two triggers in this process cannot both pass the check.
     let settle!: () => void;
-    this.inFlight.set(req.job, {
-      scheduledFor: req.scheduledFor,
-      settled: new Promise<void>((r) => (settle = r)),
-    });
+    const mine = { scheduledFor: req.scheduledFor, settled: new Promise<void>((r) => (settle = r)) };
+    this.inFlight.set(req.job, mine);
+    let token: number | null = null;
     try {
+      token = await acquireOrReclaimLeaseAsync(
+        ctx.state,
+        lease,
+        ctx.owner,
+        timeoutMs + LEASE_MARGIN_MS,
+        startedAt,
+        {
+          log: ctx.log,
+        },
+      );
+      if (token === null) {
+        return await this.recordSkipped(
+          req,
+          startedAt,
+          'a run of this job is in progress in another process',
+        );
+      }
       return await this.runHoldingLease(req, token, startedAt, timeoutMs);
     } finally {
-      this.inFlight.delete(req.job);
-      try {
-        releaseLease(ctx.state, lease, ctx.owner, token);
-      } catch (e) {
-        ctx.log.warn({ err: e, lease }, 'job lease release failed; it will expire');
-      }
+      if (this.inFlight.get(req.job) === mine) this.inFlight.delete(req.job);
+      if (token !== null)
+        await releaseLeaseAsync(ctx.state, lease, ctx.owner, token).catch((e: unknown) =>
+          ctx.log.warn({ err: e, lease }, 'job lease release failed; it will expire'),
+        );
       settle();
     }
   }

@@ -9,10 +9,6 @@ import { probeFailed, result, type TargetResult } from './status.js';
 
 const since = (t0: number): number => performance.now() - t0;
 
-/** Abort when the caller's signal does or after timeoutMs, whichever comes first. */
-const deadline = (signal: AbortSignal, timeoutMs: number): AbortSignal =>
-  AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-
 // ---- http ---------------------------------------------------------------------------------------------
 
 export interface HttpTarget {
@@ -70,21 +66,41 @@ function requestError(e: unknown, timeoutMs: number): string {
 
 /**
  * GET url and resolve with the status once the headers arrive (the body is drained and dropped). node:http
- * rather than fetch: undici would add ~12 MB to an otherwise idle daemon for a handful of probes.
+ * rather than fetch: undici would add ~12 MB to an otherwise idle daemon for a handful of probes. The deadline
+ * is a plain timer and the caller's signal a plain listener: http's own `signal` option holds its signal
+ * weakly, and a composite AbortSignal.any() that nothing else references can be collected before it fires.
  */
-function getStatus(url: string, signal: AbortSignal, token: string | undefined): Promise<number> {
+function getStatus(
+  url: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+  token: string | undefined,
+): Promise<number> {
   const u = new URL(url);
   const get = u.protocol === 'https:' ? https.get : http.get;
   return new Promise((resolve, reject) => {
-    const req = get(
-      u,
-      { signal, agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
+    if (signal.aborted) return reject(signal.reason);
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    const req = get(u, { agent: false, headers }, (res) => {
+      done();
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    const onAbort = (): void => void req.destroy(signal.reason as Error);
+    const timer = setTimeout(
+      () =>
+        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })),
+      timeoutMs,
     );
-    req.once('error', reject);
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.once('error', (e) => {
+      done();
+      reject(e);
+    });
   });
 }
 
@@ -93,7 +109,7 @@ export async function probeHttp(t: HttpTarget, signal: AbortSignal): Promise<Tar
   const t0 = performance.now();
   let outcome: { status: number } | { error: string };
   try {
-    outcome = { status: await getStatus(t.url, deadline(signal, t.timeoutMs), t.token) };
+    outcome = { status: await getStatus(t.url, signal, t.timeoutMs, t.token) };
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     outcome = { error: requestError(e, t.timeoutMs) };
