@@ -151,8 +151,17 @@ const SECTIONS: Record<string, string> = {
   'thumbnail-worker': 'thumbnailWorker',
 };
 
-/** Wait (at most timeoutMs) until each named daemon answers /readyz with 200. */
-async function waitReady(names: string[], cfg: Config, timeoutMs: number): Promise<void> {
+/**
+ * Wait (at most timeoutMs, and not past a stop) until each named daemon that is still running answers
+ * /readyz with 200.
+ */
+async function waitReady(
+  names: string[],
+  cfg: Config,
+  timeoutMs: number,
+  signal: AbortSignal,
+  alive: ReadonlyMap<string, ChildProcess>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const ready = async (name: string): Promise<boolean> => {
     const port = (cfg[SECTIONS[name] as keyof Config] as { port?: number } | undefined)?.port;
@@ -163,9 +172,9 @@ async function waitReady(names: string[], cfg: Config, timeoutMs: number): Promi
     }
   };
   let pending = names;
-  while (pending.length && Date.now() < deadline) {
+  while (pending.length && Date.now() < deadline && !signal.aborted) {
     const up = await Promise.all(pending.map(ready));
-    pending = pending.filter((_, i) => !up[i]);
+    pending = pending.filter((n, i) => !up[i] && alive.has(n));
     if (pending.length) await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -256,20 +265,20 @@ export function register(program: Command): void {
       const cfg = loadConfigFile(configFile);
       // The pipeline's calibration of the past week, before the scheduler's first checks look at it.
       if (o.simulate) await calibrate(cfg, o, Date.now() - 8 * 86_400_000);
-      // The scheduler starts once the others answer /readyz, so its first health run finds them up.
-      const built = builtDaemons();
-      const first = built.filter((d) => d !== 'scheduler');
-      const running = startDaemons(first, configFile, cfg);
-      if (built.includes('scheduler')) {
-        await waitReady(first, cfg, 15_000);
-        startDaemons(['scheduler'], configFile, cfg, running);
-      }
-      const { children, exits, failures, stopping } = running;
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
+      // The scheduler starts once the others answer /readyz, so its first health run finds them up.
+      const built = builtDaemons();
+      const first = built.filter((d) => d !== 'scheduler');
+      const running = startDaemons(first, configFile, cfg);
+      if (built.includes('scheduler')) {
+        await waitReady(first, cfg, 15_000, stop.signal, running.children);
+        if (!stop.signal.aborted) startDaemons(['scheduler'], configFile, cfg, running);
+      }
+      const { children, exits, failures, stopping } = running;
       const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
