@@ -206,6 +206,70 @@ function missedTransitsOf(
     .sort((a, b) => (a.calibrator < b.calibrator ? -1 : 1));
 }
 
+function staleFinding(nearest: CalSet | null, ageHours: number | null, cfg: ValidityConfig): Finding[] {
+  if (ageHours !== null && ageHours <= cfg.staleWarnHours) return [];
+  const crit = ageHours === null || ageHours > cfg.staleCritHours;
+  const limit = crit ? cfg.staleCritHours : cfg.staleWarnHours;
+  return [
+    {
+      alertname: 'CalibrationStale',
+      severity: crit ? 'critical' : 'warning',
+      labels: {},
+      summary:
+        ageHours === null
+          ? 'no complete active calibration set in the registry'
+          : `nearest complete calibration set is ${Math.floor(ageHours)} h from now (limit ${limit} h)`,
+      description: nearest
+        ? `Nearest complete set ${nearest.name} (window midpoint ${new Date(midpointMs(nearest)).toISOString()}).`
+        : `No active set has both ${cfg.requiredTypes.join(' and ')} tables.`,
+      value: ageHours === null ? 'none' : String(Math.floor(ageHours)),
+    },
+  ];
+}
+
+/** Only the newest set (by created_at) is judged: older incomplete ones are history. */
+function incompleteFinding(newestSet: CalSet | null): Finding[] {
+  if (!newestSet || newestSet.complete) return [];
+  return [
+    {
+      alertname: 'CalibrationSetIncomplete',
+      severity: 'warning',
+      labels: { set_name: newestSet.name },
+      summary: `newest calibration set ${newestSet.name} lacks ${newestSet.missingRoles.join(' and ')}`,
+      description: `It has ${newestSet.tables.map((t) => t.type).join(', ') || 'no tables'}.`,
+    },
+  ];
+}
+
+function missingFindings(
+  missingTables: Readonly<Record<string, string[]>>,
+  newest: CalSet | null,
+): Finding[] {
+  return Object.entries(missingTables)
+    .sort()
+    .filter(([, paths]) => paths.length > 0)
+    .map(([name, paths]) => ({
+      alertname: 'CalibrationTableMissing',
+      severity: newest?.name === name ? 'critical' : 'warning',
+      labels: { set_name: name },
+      summary: `${paths.length} table(s) of calibration set ${name} missing on disk`,
+      description: `Missing: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` (+${paths.length - 5} more)` : ''}`,
+      value: String(paths.length),
+    }));
+}
+
+function conflictFinding(c: OverlapConflict): Finding {
+  return {
+    alertname: 'CalibrationOverlapConflict',
+    severity: 'warning',
+    labels: { set_a: c.a, set_b: c.b },
+    summary: `overlapping calibration sets ${c.a} and ${c.b} disagree on refant or cal_field`,
+    description:
+      `refant ${c.refants[0].join('/') || '-'} vs ${c.refants[1].join('/') || '-'}; ` +
+      `cal_field ${c.calFields[0].join('/') || '-'} vs ${c.calFields[1].join('/') || '-'}`,
+  };
+}
+
 export function evaluateValidity(
   sets: readonly CalSet[],
   nowMs: number,
@@ -231,61 +295,18 @@ export function evaluateValidity(
   const conflicts = conflictsOf(recent);
   const missedTransits = missedTransitsOf(transits, sets, nowMs, cfg);
   const ageHours = nearest ? Math.abs(nowMs - midpointMs(nearest)) / HOUR : null;
-  const findings: Finding[] = [];
-
-  if (ageHours === null || ageHours > cfg.staleWarnHours) {
-    const crit = ageHours === null || ageHours > cfg.staleCritHours;
-    findings.push({
-      alertname: 'CalibrationStale',
-      severity: crit ? 'critical' : 'warning',
-      labels: {},
-      summary:
-        ageHours === null
-          ? 'no complete active calibration set in the registry'
-          : `nearest complete calibration set is ${Math.floor(ageHours)} h from now (limit ${crit ? cfg.staleCritHours : cfg.staleWarnHours} h)`,
-      description: nearest
-        ? `Nearest complete set ${nearest.name} (window midpoint ${new Date(midpointMs(nearest)).toISOString()}).`
-        : `No active set has both ${cfg.requiredTypes.join(' and ')} tables.`,
-      value: ageHours === null ? 'none' : String(Math.floor(ageHours)),
-    });
-  }
-  const newestSet = sets.length ? sets[sets.length - 1] : null;
-  if (newestSet && !newestSet.complete)
-    findings.push({
-      alertname: 'CalibrationSetIncomplete',
-      severity: 'warning',
-      labels: { set_name: newestSet.name },
-      summary: `newest calibration set ${newestSet.name} lacks ${newestSet.missingRoles.join(' and ')}`,
-      description: `It has ${newestSet.tables.map((t) => t.type).join(', ') || 'no tables'}.`,
-    });
-  for (const [name, paths] of Object.entries(missingTables).sort()) {
-    if (paths.length === 0) continue;
-    findings.push({
-      alertname: 'CalibrationTableMissing',
-      severity: newest?.name === name ? 'critical' : 'warning',
-      labels: { set_name: name },
-      summary: `${paths.length} table(s) of calibration set ${name} missing on disk`,
-      description: `Missing: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` (+${paths.length - 5} more)` : ''}`,
-      value: String(paths.length),
-    });
-  }
-  for (const c of conflicts)
-    findings.push({
-      alertname: 'CalibrationOverlapConflict',
-      severity: 'warning',
-      labels: { set_a: c.a, set_b: c.b },
-      summary: `overlapping calibration sets ${c.a} and ${c.b} disagree on refant or cal_field`,
-      description:
-        `refant ${c.refants[0].join('/') || '-'} vs ${c.refants[1].join('/') || '-'}; ` +
-        `cal_field ${c.calFields[0].join('/') || '-'} vs ${c.calFields[1].join('/') || '-'}`,
-    });
-  for (const t of missedTransits)
-    findings.push({
+  const findings = [
+    ...staleFinding(nearest, ageHours, cfg),
+    ...incompleteFinding(sets.length ? sets[sets.length - 1] : null),
+    ...missingFindings(missingTables, newest),
+    ...conflicts.map(conflictFinding),
+    ...missedTransits.map((t): Finding => ({
       alertname: 'CalibratorTransitMissed',
       severity: 'warning',
       labels: { calibrator: t.calibrator },
       summary: `transit of ${t.calibrator} at ${t.transit} had data but no calibration set covers it`,
-    });
+    })),
+  ];
   return {
     sets: sets.length,
     covering: covering.map((s) => s.name),

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';
 import { JobRunner } from '../../../daemons/scheduler/runner.js';
+import { upsertTransit } from '../../../daemons/pointing-monitor/store.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { firing, mjdOf, sample, schedulerEnv, type SchedulerEnv } from './helpers.js';
 
@@ -120,5 +121,49 @@ describe('validity job', () => {
     await new JobRunner(env.ctx).run({ job: 'validity', trigger: 'manual', scheduledFor: null });
     expect(firing(env.statePath)).toEqual(expected);
     expect(await sample(env.registry, 'contimg_validity_nearest_set_age_hours')).toBeCloseTo(hours, 6);
+  });
+
+  it("reads the pointing monitor's transits (its own writer) for CalibratorTransitMissed when turned on", async () => {
+    dir = makeTmpDir('contimg-validity-');
+    env = await schedulerEnv(
+      dir,
+      { scheduler: { validity: { transitCheck: { enabled: true } } } },
+      { clock: new ManualClock(NOW) },
+    );
+    // The pointing monitor stores two transits; the converter's data matched both (has_data).
+    env.ctx.state.write((c) => {
+      for (const [name, at] of [
+        ['3C286', NOW - 10 * H],
+        ['J0834+555', NOW - 5 * H],
+      ] as const)
+        upsertTransit(
+          c,
+          {
+            name,
+            model: 'apparent',
+            raDeg: 0,
+            decDeg: 0,
+            fluxJy: 10,
+            transitMs: at,
+            lstHours: 1,
+            elevationDeg: 60,
+            northOfZenith: false,
+            dut1S: 0,
+            decSepDeg: 0,
+            pbResponse: 1,
+            windowStartMs: at - 300_000,
+            windowEndMs: at + 300_000,
+            eligible: true,
+          },
+          0,
+          NOW - 20 * H,
+        );
+      c.prepare('UPDATE calibrator_transits SET has_data = 1').run();
+    });
+    // Only the 3C286 transit got a calibration set.
+    addSet(env.pipelineRw, path.join(dir, 'cal'), 'c3c286', ['BP', 'GP'], [NOW - 11 * H, NOW - 9 * H]);
+    await new JobRunner(env.ctx).run({ job: 'validity', trigger: 'manual', scheduledFor: null });
+    expect(firing(env.statePath)).toContain('CalibratorTransitMissed{J0834+555}:warning');
+    expect(firing(env.statePath)).not.toContain('CalibratorTransitMissed{3C286}:warning');
   });
 });
