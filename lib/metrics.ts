@@ -5,13 +5,24 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 export function createRegistry(opts: {
   daemon: string;
   version?: string;
   defaultMetrics?: boolean;
 }): Registry {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
+    // prom-client names three gauges `…_total`, which promtool check metrics rejects (only counters end in
+    // _total); they are the sums of the per-type gauges contimg_nodejs_active_{handles,requests,resources}.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`contimg_${name}`);
+  }
   const info = new Gauge({
     name: 'contimg_build_info',
     help: 'Build information; always 1.',

@@ -2,7 +2,7 @@
 // Slack and e-mail is the alert dispatcher's job (its own issue), so this is how an operator sees alerts now.
 import type { Command } from 'commander';
 import type { AlertRow } from '../../lib/alerts/index.js';
-import { numberOption, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
+import { limitOption, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
 
 function line(a: AlertRow): string {
   const labels = Object.entries(a.labels)
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .description('alerts, most recently changed first')
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
     .option('--status <s>', 'firing or resolved')
-    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 200)
+    .option('--limit <n>', 'at most this many', limitOption, 200)
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; status?: string; limit: number; json?: boolean }) => {
       if (o.status !== undefined && o.status !== 'firing' && o.status !== 'resolved')

@@ -3,7 +3,11 @@
 // (dist/daemons/*/main.js) as its own child process as systemd would, runs the subband simulator at a fast
 // cadence with `contimg convert-check` as the converter, prints where each daemon's /metrics and /ws are,
 // and on Ctrl-C/SIGTERM (or after --for-seconds) stops the simulator, sends SIGTERM to every daemon and
-// waits for them to exit.
+// waits for them to exit. With --with-prometheus it also runs Prometheus (Debian's package, from PATH) on
+// loopback with our rules, scraping the daemons every 5 s, its data under <data dir>/prometheus. The
+// simulator also plays the pipeline's calibration (a week of calibration sets and flux measurements, then more
+// as time goes on; --fault flux-drift|stale-calibration|missing-table), and the scheduler starts once the
+// other daemons answer /readyz, so its first health run finds them up.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,9 +15,11 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
+import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/cli/commands or cli/commands. */
@@ -30,25 +36,25 @@ interface DevOpts {
   groups?: string;
   forSeconds?: string;
   simulate: boolean;
+  withPrometheus?: boolean;
+  prometheusPort: string;
   fault: string[];
 }
 
-const DAEMON_ORDER = [
-  'streaming-converter',
-  'pointing-monitor',
-  'scheduler',
-  'alert-dispatcher',
-  'thumbnail-worker',
-];
-/** Each daemon's port when no --port-base is given. */
-const DEFAULT_PORTS = [9310, 9311, 9312, 9313, 9314];
+const DAEMON_ORDER = Object.keys(DAEMONS) as DaemonName[];
+
+/** Ports portBase, portBase+1, … in daemon-table order (undefined: the configured defaults). */
+function portsFrom(portBase: number | undefined): Partial<Record<DaemonName, number>> {
+  if (portBase === undefined) return {};
+  return Object.fromEntries(DAEMON_ORDER.map((name, i) => [name, portBase + i]));
+}
 
 /**
- * The scheduler on a laptop: health every minute over what runs here (the daemons' /readyz, both databases,
- * the data folder's disk; no systemd units, since dev runs the daemons itself; GPUs only if nvidia-smi is
- * there), validity every 2 minutes and flux every 5, so a newcomer sees findings within minutes.
+ * The scheduler on a laptop: health every minute over what runs here (the other built daemons' /readyz, both
+ * databases, the data folder's disk; no systemd units, since dev runs the daemons itself; GPUs only where
+ * nvidia-smi exists), validity every 2 minutes and flux every 5, so a newcomer sees findings within minutes.
  */
-function devScheduler(portOf: (i: number) => number, daemons: string[]): Record<string, unknown> {
+function devScheduler(ports: Partial<Record<DaemonName, number>>): Record<string, unknown> {
   return {
     jobs: {
       health: { cron: '* * * * *', timeoutS: 50 },
@@ -56,11 +62,11 @@ function devScheduler(portOf: (i: number) => number, daemons: string[]): Record<
       flux: { cron: '*/5 * * * *', timeoutS: 120 },
     },
     health: {
-      http: daemons
+      http: builtDaemons()
         .filter((d) => d !== 'scheduler')
         .map((d) => ({
           name: d,
-          url: `http://127.0.0.1:${portOf(DAEMON_ORDER.indexOf(d))}/readyz`,
+          url: `http://127.0.0.1:${ports[d] ?? DAEMONS[d].port}/readyz`,
           critical: true,
           sendToken: true,
         })),
@@ -69,16 +75,18 @@ function devScheduler(portOf: (i: number) => number, daemons: string[]): Record<
   };
 }
 
-/** The config `contimg dev` writes on first run: everything under the data folder, fast local timings. */
-function devConfig(dataDir: string, portBase: number | undefined): Record<string, unknown> {
-  const port = (i: number) => (portBase === undefined ? {} : { port: portBase + i });
-  const portOf = (i: number) => (portBase === undefined ? DEFAULT_PORTS[i] : portBase + i);
+/**
+ * The config `contimg dev` writes on first run: everything under the data folder (relative paths), fast
+ * local timings, convert-check as the converter. The ops tests and benches start their daemons on it too.
+ */
+export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Record<string, unknown> {
+  const port = (name: DaemonName) => (ports[name] === undefined ? {} : { port: ports[name] });
   return {
     dataDir: '.',
     databases: { state: 'state.sqlite3', pipeline: 'pipeline.sqlite3' },
     log: { level: 'info' },
     streamingConverter: {
-      ...port(0),
+      ...port('streaming-converter'),
       settleS: 2,
       scanIntervalS: 10,
       groupTimeoutS: 120,
@@ -89,22 +97,16 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
         timeoutS: 120,
       },
     },
-    pointingMonitor: { ...port(1) },
-    scheduler: { ...port(2), ...devScheduler(portOf, builtDaemons()) },
-    alertDispatcher: { ...port(3) },
-    thumbnailWorker: { ...port(4) },
+    pointingMonitor: { ...port('pointing-monitor') },
+    scheduler: { ...port('scheduler'), ...devScheduler(ports) },
+    alertDispatcher: { ...port('alert-dispatcher') },
+    thumbnailWorker: { ...port('thumbnail-worker') },
   };
 }
 
-function builtDaemons(): string[] {
-  const dir = path.join(DIST, 'daemons');
-  const present = fs.existsSync(dir)
-    ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js')))
-    : [];
-  return [
-    ...DAEMON_ORDER.filter((d) => present.includes(d)),
-    ...present.filter((d) => !DAEMON_ORDER.includes(d)),
-  ];
+/** The daemons of the daemon table whose build exists (dist/daemons/<name>/main.js), in table order. */
+function builtDaemons(): DaemonName[] {
+  return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', d, 'main.js')));
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
@@ -130,7 +132,7 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
-    fs.writeFileSync(configFile, YAML.stringify(devConfig(dataDir, num(o.portBase, '--port-base'))));
+    fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
     process.stdout.write(`dev: wrote ${configFile}\n`);
   }
   const { loadConfigFile } = await import('../../lib/config/index.js');
@@ -141,42 +143,6 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
     process.stdout.write(`dev: ${set} database ${r.path} at version ${r.to}\n`);
   }
   return { configFile };
-}
-
-const SECTIONS: Record<string, string> = {
-  'streaming-converter': 'streamingConverter',
-  'pointing-monitor': 'pointingMonitor',
-  scheduler: 'scheduler',
-  'alert-dispatcher': 'alertDispatcher',
-  'thumbnail-worker': 'thumbnailWorker',
-};
-
-/**
- * Wait (at most timeoutMs, and not past a stop) until each named daemon that is still running answers
- * /readyz with 200.
- */
-async function waitReady(
-  names: string[],
-  cfg: Config,
-  timeoutMs: number,
-  signal: AbortSignal,
-  alive: ReadonlyMap<string, ChildProcess>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const ready = async (name: string): Promise<boolean> => {
-    const port = (cfg[SECTIONS[name] as keyof Config] as { port?: number } | undefined)?.port;
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok;
-    } catch {
-      return false;
-    }
-  };
-  let pending = names;
-  while (pending.length && Date.now() < deadline && !signal.aborted) {
-    const up = await Promise.all(pending.map(ready));
-    pending = pending.filter((n, i) => !up[i] && alive.has(n));
-    if (pending.length) await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 interface Running {
@@ -192,7 +158,7 @@ interface Running {
  * collects daemons started in several steps.
  */
 function startDaemons(
-  names: string[],
+  names: DaemonName[],
   configFile: string,
   cfg: { http: { host: string } } & Record<string, unknown>,
   into: Running = { children: new Map(), exits: [], failures: [], stopping: { now: false } },
@@ -226,13 +192,41 @@ function startDaemons(
         });
       }),
     );
-    const port = (cfg[SECTIONS[name] ?? ''] as { port?: number } | undefined)?.port;
+    const port = (cfg[DAEMONS[name].section] as { port?: number } | undefined)?.port;
     const host = cfg.http.host;
     process.stdout.write(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
     );
   }
   return into;
+}
+
+/**
+ * Wait (at most timeoutMs, and not past a stop) until each named daemon that is still running answers
+ * /readyz with 200.
+ */
+async function waitReady(
+  names: DaemonName[],
+  cfg: Config,
+  timeoutMs: number,
+  signal: AbortSignal,
+  alive: ReadonlyMap<string, ChildProcess>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = async (name: DaemonName): Promise<boolean> => {
+    const port = (cfg[DAEMONS[name].section] as { port: number }).port;
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  let pending = names;
+  while (pending.length && Date.now() < deadline && !signal.aborted) {
+    const up = await Promise.all(pending.map(ready));
+    pending = pending.filter((n, i) => !up[i] && alive.has(n));
+    if (pending.length) await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function register(program: Command): void {
@@ -245,6 +239,8 @@ export function register(program: Command): void {
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
+    .option('--with-prometheus', 'also run Prometheus (from PATH) with our rules, scraping the daemons')
+    .option('--prometheus-port <port>', 'loopback port for --with-prometheus', '9390')
     .option(
       '--fault <kind>',
       'a calibration fault for the simulator: flux-drift, stale-calibration, missing-table',
@@ -260,6 +256,7 @@ export function register(program: Command): void {
         throw new UsageError(
           `--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`,
         );
+      const prometheusBinary = o.withPrometheus ? await prometheusOnPath() : undefined;
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
@@ -270,15 +267,28 @@ export function register(program: Command): void {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
-      // The scheduler starts once the others answer /readyz, so its first health run finds them up.
-      const built = builtDaemons();
-      const first = built.filter((d) => d !== 'scheduler');
+      const names = builtDaemons();
+      const first = names.filter((d) => d !== 'scheduler');
       const running = startDaemons(first, configFile, cfg);
-      if (built.includes('scheduler')) {
+      if (names.includes('scheduler')) {
         await waitReady(first, cfg, 15_000, stop.signal, running.children);
         if (!stop.signal.aborted) startDaemons(['scheduler'], configFile, cfg, running);
       }
       const { children, exits, failures, stopping } = running;
+      let prometheus: PrometheusProcess | undefined;
+      if (prometheusBinary) {
+        try {
+          prometheus = await startDevPrometheus(
+            cfg,
+            names,
+            prometheusBinary,
+            num(o.prometheusPort, '--prometheus-port') ?? 9390,
+          );
+        } catch (e) {
+          failures.push(`prometheus: ${(e as Error).message}`);
+          process.stderr.write(`dev: cannot run prometheus: ${(e as Error).message}\n`);
+        }
+      }
       const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
@@ -289,7 +299,7 @@ export function register(program: Command): void {
       await sim;
       stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
-      await Promise.all(exits);
+      await Promise.all([...exits, prometheus?.stop()]);
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (failures.length) {
         process.stderr.write(`dev: stopped with failures: ${failures.join('; ')}\n`);
@@ -298,25 +308,22 @@ export function register(program: Command): void {
     });
 }
 
-/** The simulator's pointing declination (its default 0.9 rad). */
-const SIM_DEC_DEG = (0.9 * 180) / Math.PI;
-
 /** DSA-110 writes one observation every ~309 s. */
 const OBSERVATION_S = 309;
 /** Observations replayed at start-up (about an hour), so `npm start` shows work at once. */
 const BACKLOG_GROUPS = 12;
 
 async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promise<void> {
-  const { simulate } = await import('../../lib/sim/index.js');
-  const { writeObservationImage } = await import('../../lib/sim/fits-images.js');
+  const { simulateDemo } = await import('../../lib/sim/demo.js');
   const { openDb } = await import('../../lib/db/index.js');
-  // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
-  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
-  const imageDir = path.join(cfg.dataDir, 'images');
   const calibrateNow = await calibrator(cfg, o);
+  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
   try {
-    const n = await simulate({
+    const n = await simulateDemo({
       incomingDir: cfg.streamingConverter.incomingDir,
+      // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
+      imageDir: path.join(cfg.dataDir, 'images'),
+      pipelinePath: cfg.databases.pipeline,
       groups: num(o.groups, '--groups') ?? Infinity,
       cadenceS: num(o.cadenceS, '--cadence-s') ?? 10,
       spacingS: OBSERVATION_S,
@@ -326,10 +333,7 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
       realTime: true,
       jitterS: 2,
       signal,
-      onFile: ({ path: p, subband, group }) => {
-        if (subband !== 15) return;
-        const groupId = path.basename(p).slice(0, 19);
-        writeObservationImage({ dir: imageDir, groupId, seed: group + 1, pipelineDb });
+      onObservation: (groupId) => {
         process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`);
         calibrateNow(pipelineDb, Date.now() - 86_400_000);
       },
@@ -341,6 +345,9 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
     pipelineDb.close();
   }
 }
+
+/** The simulator's pointing declination (its default 0.9 rad). */
+const SIM_DEC_DEG = (0.9 * 180) / Math.PI;
 
 /** The simulated pipeline's calibration sets and flux measurements for transits since fromMs (idempotent). */
 async function calibrate(cfg: Config, o: DevOpts, fromMs: number): Promise<void> {
@@ -375,4 +382,51 @@ async function calibrator(cfg: Config, o: DevOpts): Promise<(db: Db, fromMs: num
       process.stderr.write(`[simulator] calibration not written: ${(e as Error).message}\n`);
     }
   };
+}
+
+async function prometheusOnPath(): Promise<string> {
+  const { findOnPath } = await import('../prometheus.js');
+  const found = findOnPath('prometheus');
+  if (!found)
+    throw new UsageError(
+      '--with-prometheus: prometheus is not on PATH (Debian: apt-get install -y --no-install-recommends prometheus)',
+    );
+  return found;
+}
+
+/**
+ * Prometheus for the demo: the daemons started here, scraped every 5 s on loopback, with the shipped rules
+ * (their real `for:` durations) from ops/prometheus/rules, alerts to the alert dispatcher when it runs.
+ */
+async function startDevPrometheus(
+  cfg: Config,
+  names: DaemonName[],
+  binary: string,
+  port: number,
+): Promise<PrometheusProcess> {
+  const { startPrometheus } = await import('../prometheus.js');
+  const ops = await import('../../lib/ops/prometheus-config.js');
+  const { resolveHttpToken } = await import('../../lib/http/index.js');
+  const dir = path.join(cfg.dataDir, 'prometheus');
+  fs.mkdirSync(dir, { recursive: true });
+  const host = ops.scrapeHost(cfg.http.host);
+  const token = resolveHttpToken(cfg.http);
+  let tokenFile: string | undefined;
+  if (token !== undefined) {
+    tokenFile = path.join(dir, 'http-token');
+    fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  }
+  const config = ops.prometheusConfig({
+    targets: ops.targetsFromConfig(cfg, names, host),
+    ruleFiles: [path.join(ROOT, 'ops', 'prometheus', 'rules', '*.yml')],
+    alertmanager: names.includes('alert-dispatcher') ? { host, port: cfg.alertDispatcher.port } : null,
+    tokenFile,
+    scrapeIntervalS: 5,
+    evaluationIntervalS: 5,
+  });
+  const p = await startPrometheus({ config, dir, port, binary });
+  process.stdout.write(
+    `dev: started prometheus (pid ${p.child.pid}): ${p.url}  (alerts: ${p.url}/alerts, log: ${path.join(dir, 'prometheus.log')})\n`,
+  );
+  return p;
 }

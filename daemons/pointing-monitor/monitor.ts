@@ -9,7 +9,7 @@ import {
 } from '../../lib/astro/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Config } from '../../lib/config/index.js';
-import type { Db } from '../../lib/db/index.js';
+import type { Connection, Db } from '../../lib/db/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { raiseDataStale, resolveDataStale, updateEopAlert } from './alerts.js';
@@ -43,6 +43,7 @@ import {
   latestObservation,
   listCalibrators,
   observationsAfter,
+  readStatus,
   upsertCalibrators,
   upsertTransit,
   writeStatus,
@@ -71,7 +72,6 @@ export class PointingMonitor {
   private lastHeaderMs: number;
   private lastObservationMs: number | null = null;
   private stale = false;
-  private lastStatusKey = '';
   /** The end of the range the schedule was last computed for. */
   private scheduledToMs = 0;
   /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
@@ -290,12 +290,18 @@ export class PointingMonitor {
   updateTransitGauges(now: number): void {
     const m = this.o.metrics;
     const seen = new Set<string>();
+    // A calibrator with no transit ahead (it left the candidates after a declination change) loses its
+    // series instead of keeping a time in the past.
+    m.nextTransit.reset();
+    let upcoming = 0;
     for (const t of this.schedule) {
+      if (t.transitMs >= now) upcoming++;
       if (t.transitMs >= now && !seen.has(t.name)) {
         seen.add(t.name);
         m.nextTransit.set({ calibrator: t.name }, t.transitMs / 1000);
       }
     }
+    m.upcomingTransits.set(upcoming);
     const inWin = new Set(this.schedule.filter((t) => isActive(t, now)).map((t) => t.name));
     for (const name of new Set(this.schedule.map((t) => t.name)))
       m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
@@ -307,7 +313,7 @@ export class PointingMonitor {
     const dut1S = this.o.dut1.valueAt(now);
     const age = this.o.dut1.ageDays(now);
     this.o.metrics.dut1.set(dut1S);
-    this.o.metrics.eopAge.set(age ?? Number.NaN);
+    this.o.metrics.eopAge.set(age === null ? Number.NaN : age * 86_400);
     const snap = buildStatus({
       nowMs: now,
       site: this.o.site,
@@ -332,12 +338,12 @@ export class PointingMonitor {
         });
       }
       updateEopAlert(c, now, age, this.o.cfg.maxIersAgeDays);
+      // Compared with the stored snapshot, not one kept in memory: a restart with nothing changed is quiet.
+      const changed = storedStatusKey(c) !== key;
       writeStatus(c, snap, now);
-      if (key !== this.lastStatusKey)
-        appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
+      if (changed) appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
     });
     if (becameStale) this.stale = true;
-    this.lastStatusKey = key;
     this.o.metrics.dataStale.set(this.stale ? 1 : 0);
     this.updateTransitGauges(now);
     // Roll the horizon forward hourly (not on every tick).
@@ -348,6 +354,16 @@ export class PointingMonitor {
 
   stop(): void {
     this.windows.stop();
+  }
+}
+
+/** The change key of the stored status snapshot; null when there is none or it cannot be read. */
+function storedStatusKey(c: Connection): string | null {
+  try {
+    const prev = readStatus(c);
+    return prev ? statusKey(prev.snapshot as StatusSnapshot) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -3,6 +3,7 @@
 import { pause } from '../../lib/clock.js';
 import { backoffMs } from '../../lib/backoff.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
+import { pagingFrom } from '../../lib/paging.js';
 import { pointingMetrics } from './metrics.js';
 import { PointingMonitor } from './monitor.js';
 import { readStatus } from './store.js';
@@ -80,9 +81,10 @@ export const run: DaemonRun = async (deps, signal) => {
   deps.http.route('GET', '/api/pointing/status', () =>
     deps.state.read((c) => readStatus(c)?.snapshot ?? null),
   );
-  deps.http.route('GET', '/api/pointing/transits', () =>
-    monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()),
-  );
+  deps.http.route('GET', '/api/pointing/transits', ({ url }) => {
+    const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 1000 });
+    return monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()).slice(offset, offset + limit);
+  });
   deps.addReadinessCheck('pointing', () => ({
     ok: monitor.calibrators.length > 0,
     detail: `${monitor.calibrators.length} calibrators`,

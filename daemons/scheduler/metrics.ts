@@ -1,4 +1,5 @@
-// Every series of the scheduler: its jobs under contimg_scheduler_, its findings under contimg_health_,
+// Every series of the scheduler: its jobs under contimg_scheduler_ (label `task`, the job's name: a `job` label
+// would collide with the one Prometheus gives every scrape target), its findings under contimg_health_,
 // contimg_flux_, contimg_validity_ and contimg_calibration_ (the names the dashboards and rules use), and the
 // legacy systemd/docker status gauges of the old health API. Declared up front; label sets that come and go
 // (targets, calibrators) are rewritten whole on each refresh so a removed target leaves no stale series.
@@ -8,11 +9,11 @@ import { retentionMetrics, type RetentionMetrics } from '../../lib/retention.js'
 import { RUN_RESULTS } from './store.js';
 
 export interface SchedulerMetrics {
-  runs: Counter<'job' | 'result'>;
-  duration: Histogram<'job'>;
-  lastSuccess: Gauge<'job'>;
-  lastRun: Gauge<'job'>;
-  running: Gauge<'job'>;
+  runs: Counter<'task' | 'result'>;
+  duration: Histogram<'task'>;
+  lastSuccess: Gauge<'task'>;
+  lastRun: Gauge<'task'>;
+  running: Gauge<'task'>;
   leader: Gauge;
   health: {
     targetStatus: Gauge<'kind' | 'target'>;
@@ -45,7 +46,7 @@ export interface SchedulerMetrics {
   };
   validity: {
     activeSets: Gauge;
-    hoursUntilExpiry: Gauge;
+    untilExpiry: Gauge;
     expiringSoon: Gauge;
     expired: Gauge;
     nearestAge: Gauge;
@@ -68,23 +69,23 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
     runs: new Counter({
       name: `${s}job_runs_total`,
       help: 'Job runs by result (ok, error, timeout, skipped_overlap, crashed).',
-      labelNames: ['job', 'result'],
+      labelNames: ['task', 'result'],
       registers: r,
     }),
     duration: new Histogram({
       name: `${s}job_duration_seconds`,
       help: 'Wall time of job runs (skipped triggers excluded).',
-      labelNames: ['job'],
+      labelNames: ['task'],
       buckets: DURATION_BUCKETS,
       registers: r,
     }),
     lastSuccess: g(`${s}job_last_success_timestamp_seconds`, 'Start of the newest successful run (Unix s).', [
-      'job',
+      'task',
     ]),
     lastRun: g(`${s}job_last_run_timestamp_seconds`, 'Start of the newest run of any result (Unix s).', [
-      'job',
+      'task',
     ]),
-    running: g(`${s}job_running`, '1 while a run of the job is in progress in this process.', ['job']),
+    running: g(`${s}job_running`, '1 while a run of the job is in progress in this process.', ['task']),
     leader: g(`${s}leader`, '1 while this process holds the scheduler lease and fires the cron jobs.'),
     health: {
       targetStatus: g(
@@ -135,7 +136,7 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
         'calibrator',
       ]),
       phaseRms: g('contimg_flux_phase_rms_deg', 'Newest calibration phase RMS (degrees).', ['calibrator']),
-      count: g('contimg_flux_measurement_count', 'Measurements in the window.', ['calibrator']),
+      count: g('contimg_flux_measurements', 'Measurements in the window.', ['calibrator']),
       stable: g(
         'contimg_flux_is_stable',
         '1 when the mean ratio is within 0.9–1.1 and the spread below 0.2.',
@@ -155,18 +156,15 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
     },
     validity: {
       activeSets: g('contimg_validity_active_sets', 'Active calibration sets whose window covers now.'),
-      hoursUntilExpiry: g(
-        'contimg_validity_hours_until_expiry',
-        'Hours until the last covering complete set ends (0 when none covers now; +Inf when open-ended).',
+      untilExpiry: g(
+        'contimg_validity_until_expiry_seconds',
+        'Seconds until the last covering complete set ends (0 when none covers now; +Inf when open-ended).',
       ),
-      expiringSoon: g(
-        'contimg_validity_expiring_soon_count',
-        'Covering sets that end within expiringWarnHours.',
-      ),
-      expired: g('contimg_validity_expired_count', 'Sets that ended within expiredLookbackHours.'),
+      expiringSoon: g('contimg_validity_expiring_sets', 'Covering sets that end within expiringWarnHours.'),
+      expired: g('contimg_validity_expired_sets', 'Sets that ended within expiredLookbackHours.'),
       nearestAge: g(
-        'contimg_validity_nearest_set_age_hours',
-        'Hours between now and the midpoint of the nearest complete set (NaN when none).',
+        'contimg_validity_nearest_set_age_seconds',
+        'Seconds between now and the midpoint of the nearest complete set (NaN when none).',
       ),
       incomplete: g('contimg_validity_incomplete_sets', 'Recent active sets missing a required table type.'),
       overlapConflicts: g(
@@ -185,9 +183,9 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
     retention: retentionMetrics(registry),
   };
   for (const job of JOB_NAMES) {
-    for (const result of RUN_RESULTS) if (result !== 'running') m.runs.inc({ job, result }, 0);
-    m.duration.zero({ job });
-    m.running.set({ job }, 0);
+    for (const result of RUN_RESULTS) if (result !== 'running') m.runs.inc({ task: job, result }, 0);
+    m.duration.zero({ task: job });
+    m.running.set({ task: job }, 0);
   }
   m.leader.set(0);
   m.health.overall.set(0);

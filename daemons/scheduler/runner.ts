@@ -138,7 +138,7 @@ export class JobRunner {
     }
     if (runId === null)
       return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
-    ctx.metrics.running.set({ job: req.job }, 1);
+    ctx.metrics.running.set({ task: req.job }, 1);
     ctx.log.debug({ job: req.job, runId, trigger: req.trigger }, 'job started');
     const t0 = ctx.clock.monotonic();
     const deadline = new AbortController();
@@ -179,7 +179,7 @@ export class JobRunner {
       await settleWithin(work, SETTLE_GRACE_MS, () =>
         ctx.log.error({ job: req.job }, 'job ignored its abort'),
       );
-    ctx.metrics.running.set({ job: req.job }, 0);
+    ctx.metrics.running.set({ task: req.job }, 0);
     const level = done.result === 'ok' ? 'info' : 'warn';
     const fields = { job: req.job, runId, trigger: req.trigger, result: done.result, error: done.error };
     ctx.log[level]({ ...fields, durationMs: Math.round(durationMs) }, 'job finished');
@@ -233,18 +233,18 @@ export class JobRunner {
     });
     if (runId === null)
       return { runId, result: 'not_run', summary: null, error: 'slot already run', durationMs: 0 };
-    ctx.metrics.runs.inc({ job: req.job, result: 'skipped_overlap' });
-    ctx.metrics.lastRun.set({ job: req.job }, at / 1000);
+    ctx.metrics.runs.inc({ task: req.job, result: 'skipped_overlap' });
+    ctx.metrics.lastRun.set({ task: req.job }, at / 1000);
     ctx.log.warn({ job: req.job, runId, trigger: req.trigger, why }, 'trigger skipped: job still running');
     return { runId, result: 'skipped_overlap', summary: null, error: why, durationMs: 0 };
   }
 
   private count(job: JobName, result: FinalResult, durationMs: number, startedAt: number): void {
     const m = this.ctx.metrics;
-    m.runs.inc({ job, result });
-    m.duration.observe({ job }, durationMs / 1000);
-    m.lastRun.set({ job }, startedAt / 1000);
-    if (result === 'ok') m.lastSuccess.set({ job }, startedAt / 1000);
+    m.runs.inc({ task: job, result });
+    m.duration.observe({ task: job }, durationMs / 1000);
+    m.lastRun.set({ task: job }, startedAt / 1000);
+    if (result === 'ok') m.lastSuccess.set({ task: job }, startedAt / 1000);
   }
 }
 

@@ -163,8 +163,8 @@ export class Scheduler {
       for (const job of JOB_NAMES) {
         const last = lastRun(c, job);
         const ok = lastSuccessAt(c, job);
-        if (last) m.lastRun.set({ job }, last.startedAt / 1000);
-        if (ok !== null) m.lastSuccess.set({ job }, ok / 1000);
+        if (last) m.lastRun.set({ task: job }, last.startedAt / 1000);
+        if (ok !== null) m.lastSuccess.set({ task: job }, ok / 1000);
       }
     });
     m.leader.set(this.leaderToken === null ? 0 : 1);

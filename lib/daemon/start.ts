@@ -152,6 +152,7 @@ async function bindServers(
     pingMs: timeouts.wsPingMs,
     maxMissed: timeouts.wsMaxMissed,
     resumeTtlMs: timeouts.resumeTtlMs,
+    maxConnections: o.config.http.wsMaxConnections,
   });
   try {
     hub.start();

@@ -93,11 +93,11 @@ describe('contimg-scheduler (built)', () => {
       'watchdog:catchup',
     ]);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/contimg_scheduler_job_runs_total\{job="health",result="ok"\} 1/);
+    expect(metrics).toMatch(/contimg_scheduler_job_runs_total\{task="health",result="ok"\} 1/);
     expect(metrics).toMatch(/contimg_scheduler_leader 1/);
     expect(metrics).toMatch(/contimg_health_overall_status 0/);
     expect(metrics).toMatch(/contimg_health_target_status\{kind="sqlite",target="state"\} 0/);
-    expect(metrics).toMatch(/contimg_scheduler_job_last_success_timestamp_seconds\{job="flux"\} \d+/);
+    expect(metrics).toMatch(/contimg_scheduler_job_last_success_timestamp_seconds\{task="flux"\} \d+/);
     expect(metrics).toMatch(/contimg_retention_rows_pruned_total\{table="events"\} 0/);
     const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as {
       status: string;

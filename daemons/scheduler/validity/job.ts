@@ -91,10 +91,10 @@ export function setValidityGauges(m: SchedulerMetrics['validity'], r: ValidityRe
   m.registryUp.set(r ? 1 : 0);
   if (!r) return;
   m.activeSets.set(r.activeSets);
-  m.hoursUntilExpiry.set(r.hoursUntilExpiry);
+  m.untilExpiry.set(r.hoursUntilExpiry * 3600);
   m.expiringSoon.set(r.expiringSoon);
   m.expired.set(r.expired);
-  m.nearestAge.set(r.nearest?.ageHours ?? Number.NaN);
+  m.nearestAge.set(r.nearest ? r.nearest.ageHours * 3600 : Number.NaN);
   m.incomplete.set(r.incomplete.length);
   m.overlapConflicts.set(r.conflicts.length);
   m.lastValid.set(r.lastValidMs === null ? Number.NaN : r.lastValidMs / 1000);

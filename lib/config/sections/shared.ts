@@ -1,5 +1,6 @@
 // Shared sections: databases, http, log, site.
 import { z } from 'zod';
+import { isLoopbackHost } from '../../http/loopback.js';
 import { pathField, refineSecret, secretFields, type SchemaContext } from '../fields.js';
 
 export function databasesSection(ctx: SchemaContext) {
@@ -27,8 +28,18 @@ export function httpSection(ctx: SchemaContext) {
       /** Bind address for every daemon's HTTP server. Anything but loopback requires a token. */
       host: z.string().min(1).default('127.0.0.1'),
       ...secretFields(ctx, 'token'),
+      /** Open WebSocket connections per daemon; further upgrades get HTTP 503 before upgrading. */
+      wsMaxConnections: z.number().int().min(1).max(65_535).default(256),
     })
-    .superRefine(refineSecret('token'));
+    .superRefine(refineSecret('token'))
+    .superRefine((h, refinement) => {
+      if (!isLoopbackHost(h.host) && h.token === undefined && h.tokenFile === undefined)
+        refinement.addIssue({
+          code: 'custom',
+          path: ['token'],
+          message: `required (or http.tokenFile) when http.host is not a loopback address (${h.host})`,
+        });
+    });
 }
 
 export function logSection() {

@@ -69,6 +69,13 @@ describe('built-in endpoints', () => {
       checks: Record<string, unknown>;
     };
     expect(again.checks.watcher).toEqual({ ok: false, detail: 'incoming dir missing' });
+
+    // The same verdicts as a series per check, for Prometheus (ContimgDaemonNotReady).
+    const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    expect(metrics).toContain('contimg_ready{check="schema_state"} 0');
+    expect(metrics).toContain('contimg_ready{check="watcher"} 0');
+    expect(metrics).toContain('contimg_ready{check="db_state"} 1');
+    expect(metrics).toContain('contimg_ready{check="draining"} 1');
   });
 });
 
@@ -124,9 +131,14 @@ describe('JSON routes', () => {
     const boom = await fetch(`${b}/api/jobs/boom`);
     expect(boom.status).toBe(500);
     expect(await boom.json()).toEqual({ error: 'INTERNAL_ERROR', message: 'internal error', details: {} });
-    const echo = await fetch(`${b}/api/echo`, { method: 'POST', body: JSON.stringify({ a: 1 }) });
+    const json = { 'content-type': 'application/json' };
+    const echo = await fetch(`${b}/api/echo`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ a: 1 }),
+    });
     expect(await echo.json()).toEqual({ got: { a: 1 } });
-    const bad = await fetch(`${b}/api/echo`, { method: 'POST', body: '{not json' });
+    const bad = await fetch(`${b}/api/echo`, { method: 'POST', headers: json, body: '{not json' });
     expect(bad.status).toBe(400);
     expect((await fetch(`${b}/api/jobs/1`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${b}/nope`)).status).toBe(404);
@@ -141,7 +153,7 @@ async function rawRequest(port: number, head: string, reset = false): Promise<st
   return new Promise((resolve, reject) => {
     let text = '';
     const sock = net.connect(port, '127.0.0.1', () => {
-      sock.write(`${head}\r\nHost: x\r\n\r\n`);
+      sock.write(`${head}\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       // A peer that resets at once, before reading the refusal.
       if (reset) sock.resetAndDestroy();
     });

@@ -226,4 +226,57 @@ describe('schedule in the database (test 10)', () => {
     }[];
     expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
   });
+
+  it('upcoming_transits counts the transits ahead; an empty schedule gives 0 and no next-transit series', async () => {
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'));
+    h.monitor.init();
+    const ahead = h.monitor.schedule.filter((t) => t.transitMs >= h!.clock.now()).length;
+    expect(ahead).toBeGreaterThan(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(ahead);
+    h.close();
+    removeTmpDir(dir);
+
+    // No pointing known yet and no watch list: nothing to schedule (ContimgTransitScheduleEmpty).
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'), { watchCalibrators: [] });
+    h.monitor.init();
+    expect(h.monitor.schedule).toEqual([]);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds')).toBeUndefined();
+  });
+});
+
+describe('pointing.status across restarts', () => {
+  it('emits pointing.status only when the status changed, compared with the stored one, not on every restart', async () => {
+    dir = makeTmpDir('contimg-pointing-restart-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    const statusEvents = () => count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.status'");
+    hh.monitor.init();
+    addGroup(hh.db, dir, t0, 54.5734);
+    hh.clock.set(t0 + 6 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      hh.clock.advance(1_000);
+      const m = hh.restart();
+      m.init();
+      m.poll();
+      m.statusTick();
+      expect(statusEvents()).toBe(1);
+    }
+    // A real change after a restart is still announced.
+    addGroup(hh.db, dir, t0 + 5 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 10 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 15 * MIN, 16.27);
+    hh.clock.set(t0 + 21 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(2);
+  });
 });

@@ -76,7 +76,7 @@ describe('flux job', () => {
     expect((first.summary as { excluded: number }).excluded).toBe(3);
     expect(alertsIn(env.statePath).every((a) => a.labels.host === 'testhost')).toBe(true);
     expect(await sample(env.registry, 'contimg_flux_drift_percent{calibrator="RISE45"}')).toBeCloseTo(45, 6);
-    expect(await sample(env.registry, 'contimg_flux_measurement_count{calibrator="FLAT"}')).toBe(5);
+    expect(await sample(env.registry, 'contimg_flux_measurements{calibrator="FLAT"}')).toBe(5);
     expect(await sample(env.registry, 'contimg_flux_is_stable{calibrator="LOW"}')).toBe(0);
     expect(await sample(env.registry, 'contimg_flux_excluded_rows')).toBe(3);
 

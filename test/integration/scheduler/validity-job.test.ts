@@ -81,12 +81,12 @@ describe('validity job', () => {
     expect(s.nearest.set).toBe('covering');
     const g = (name: string) => sample(env!.registry, name);
     expect(await g('contimg_validity_active_sets')).toBe(2);
-    expect(await g('contimg_validity_hours_until_expiry')).toBe(Infinity);
-    expect(await g('contimg_validity_expiring_soon_count')).toBe(1);
-    expect(await g('contimg_validity_expired_count')).toBe(3); // nogain, x1, x2; not 'old' (29 h ago)
+    expect(await g('contimg_validity_until_expiry_seconds')).toBe(Infinity);
+    expect(await g('contimg_validity_expiring_sets')).toBe(1);
+    expect(await g('contimg_validity_expired_sets')).toBe(3); // nogain, x1, x2; not 'old' (29 h ago)
     expect(await g('contimg_validity_incomplete_sets')).toBe(1);
     expect(await g('contimg_validity_overlap_conflicts')).toBe(1);
-    expect(await g('contimg_validity_nearest_set_age_hours')).toBeCloseTo(0.5, 6);
+    expect(await g('contimg_validity_nearest_set_age_seconds')).toBeCloseTo(1800, 3);
     expect(await g('contimg_calibration_last_valid_timestamp_seconds')).toBeCloseTo(
       (NOW - 0.3 * H) / 1000,
       3,
@@ -120,7 +120,10 @@ describe('validity job', () => {
     );
     await new JobRunner(env.ctx).run({ job: 'validity', trigger: 'manual', scheduledFor: null });
     expect(firing(env.statePath)).toEqual(expected);
-    expect(await sample(env.registry, 'contimg_validity_nearest_set_age_hours')).toBeCloseTo(hours, 6);
+    expect(await sample(env.registry, 'contimg_validity_nearest_set_age_seconds')).toBeCloseTo(
+      hours * 3600,
+      3,
+    );
   });
 
   it("reads the pointing monitor's transits (its own writer) for CalibratorTransitMissed when turned on", async () => {
