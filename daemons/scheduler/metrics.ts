@@ -22,9 +22,9 @@ export interface SchedulerMetrics {
     overall: Gauge;
     systemdLegacy: Gauge<'service'>;
     dockerLegacy: Gauge<'container'>;
-    diskFreeBytes: Gauge<'path'>;
-    diskSizeBytes: Gauge<'path'>;
-    diskFreeRatio: Gauge<'path'>;
+    diskFreeBytes: Gauge<'disk'>;
+    diskSizeBytes: Gauge<'disk'>;
+    diskFreeRatio: Gauge<'disk'>;
     gpuStatus: Gauge<'gpu'>;
     gpuTemperature: Gauge<'gpu'>;
     gpuUtilization: Gauge<'gpu'>;
@@ -112,9 +112,9 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
         'Legacy container status: 1 running, 0.5 degraded, 0 stopped, -1 error, -2 unknown.',
         ['container'],
       ),
-      diskFreeBytes: g('contimg_health_disk_free_bytes', 'Bytes available to the daemons.', ['path']),
-      diskSizeBytes: g('contimg_health_disk_size_bytes', 'Size of the file system.', ['path']),
-      diskFreeRatio: g('contimg_health_disk_free_ratio', 'Available / size.', ['path']),
+      diskFreeBytes: g('contimg_health_disk_free_bytes', 'Bytes available to the daemons.', ['disk']),
+      diskSizeBytes: g('contimg_health_disk_size_bytes', 'Size of the file system.', ['disk']),
+      diskFreeRatio: g('contimg_health_disk_free_ratio', 'Available / size.', ['disk']),
       gpuStatus: g('contimg_health_gpu_health_status', 'GPU status: 0 ok, 1 warn, 2 crit, 3 unknown.', [
         'gpu',
       ]),

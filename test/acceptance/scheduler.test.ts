@@ -125,8 +125,8 @@ describe('contimg-scheduler (built)', () => {
       port,
       leaseTtlS: 2,
       jobs: {
-        health: { cron: '*/2 * * * * *', timeoutS: 1 },
-        watchdog: { cron: '*/3 * * * * *', timeoutS: 1 },
+        health: { cron: '*/3 * * * * *', timeoutS: 2.5 },
+        watchdog: { cron: '*/4 * * * * *', timeoutS: 3 },
         validity: { enabled: false },
         flux: { enabled: false },
         retention: { enabled: false },

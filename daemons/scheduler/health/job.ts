@@ -191,7 +191,7 @@ export function setHealthGauges(m: SchedulerMetrics['health'], rows: readonly He
     if (r.kind === 'systemd') m.systemdLegacy.set({ service: r.name }, LEGACY_VALUE[r.legacy]);
     if (r.kind === 'docker') m.dockerLegacy.set({ container: r.name }, LEGACY_VALUE[r.legacy]);
     if (r.kind === 'disk' && typeof r.data.sizeBytes === 'number' && typeof r.data.freeBytes === 'number') {
-      const p = { path: r.name };
+      const p = { disk: r.name };
       m.diskFreeBytes.set(p, r.data.freeBytes);
       m.diskSizeBytes.set(p, r.data.sizeBytes);
       m.diskFreeRatio.set(p, r.data.sizeBytes > 0 ? r.data.freeBytes / r.data.sizeBytes : 0);

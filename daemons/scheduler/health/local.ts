@@ -190,6 +190,7 @@ export async function probeSqlite(t: SqliteTarget, signal: AbortSignal): Promise
 // ---- disks --------------------------------------------------------------------------------------------
 
 export interface DiskTarget {
+  name: string;
   path: string;
   warnFreePct: number;
   critFreePct: number;
@@ -207,7 +208,7 @@ export function diskStatus(
 ): Pick<TargetResult, 'status' | 'detail' | 'alert' | 'value'> {
   const ratio = u.sizeBytes > 0 ? u.freeBytes / u.sizeBytes : 0;
   const pct = ratio * 100;
-  const detail = `${pct.toFixed(1)} % free (${(u.freeBytes / 1e9).toFixed(1)} of ${(u.sizeBytes / 1e9).toFixed(1)} GB)`;
+  const detail = `${t.path}: ${pct.toFixed(1)} % free (${(u.freeBytes / 1e9).toFixed(1)} of ${(u.sizeBytes / 1e9).toFixed(1)} GB)`;
   if (pct >= t.warnFreePct) return { status: 'ok', detail, value: ratio, alert: null };
   const crit = pct < t.critFreePct;
   return {
@@ -228,7 +229,7 @@ export async function probeDisk(
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<TargetResult> {
-  const base = { kind: 'disk' as const, name: t.path, critical: t.critical };
+  const base = { kind: 'disk' as const, name: t.name, critical: t.critical };
   const t0 = performance.now();
   let s: fs.StatsFs;
   const timer = new AbortController();
@@ -251,7 +252,7 @@ export async function probeDisk(
   return result(base, {
     ...st,
     legacy: st.status === 'ok' ? 'running' : st.status === 'warn' ? 'degraded' : 'error',
-    data: { ...usage },
+    data: { ...usage, path: t.path },
     durationMs: since(t0),
   });
 }

@@ -2,6 +2,7 @@
 // defaults derived from the rest of the config: every other daemon's /readyz (with the daemons' token), the
 // state and pipeline databases, and the data folder's disk, all critical.
 import type { Config } from '../../../lib/config/index.js';
+import { diskName } from '../../../lib/config/sections/scheduler.js';
 import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
 import { reachableHost } from '../../../lib/http/reach.js';
 import { probeDocker, probeGpus, probeSystemd, type ProbeContext } from './commands.js';
@@ -54,11 +55,9 @@ export function sqliteTargets(config: Config): SqliteTarget[] {
 }
 
 export function diskTargets(config: Config): DiskTarget[] {
-  return (
-    config.scheduler.health.disks ?? [
-      { path: config.dataDir, warnFreePct: 25, critFreePct: 15, critical: true },
-    ]
-  );
+  const listed = config.scheduler.health.disks;
+  if (listed) return listed.map((d) => ({ ...d, name: diskName(d) }));
+  return [{ name: 'data', path: config.dataDir, warnFreePct: 25, critFreePct: 15, critical: true }];
 }
 
 /** Every probe the config asks for, in a stable order. */
@@ -78,7 +77,7 @@ export function healthProbes(config: Config, daemonToken?: string): Probe[] {
   for (const t of sqliteTargets(config))
     probes.push({ kind: 'sqlite', label: t.name, run: (ctx) => one(probeSqlite(t, ctx.signal)) });
   for (const t of diskTargets(config))
-    probes.push({ kind: 'disk', label: t.path, run: (ctx) => one(probeDisk(t, ctx.signal, 5000)) });
+    probes.push({ kind: 'disk', label: t.name, run: (ctx) => one(probeDisk(t, ctx.signal, 5000)) });
   if (h.gpu.enabled !== false)
     probes.push({ kind: 'gpu', label: 'nvidia-smi', run: (ctx) => probeGpus(h.gpu, ctx) });
   return probes;

@@ -60,6 +60,11 @@ const DEFAULT_UNITS = [
   'contimg-thumbnail-worker.service',
 ].map((unit) => ({ unit, critical: true }));
 
+/** A disk target's name: the configured one, or the path's last component ("root" for /). */
+export function diskName(d: { name?: string; path: string }): string {
+  return d.name ?? (d.path.split('/').filter(Boolean).pop() || 'root');
+}
+
 const httpUrl = z
   .string()
   .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'expected an http(s) URL');
@@ -115,11 +120,17 @@ function healthSection(ctx: SchemaContext) {
         }),
       )
       .optional(),
-    /** Unset: the data folder (dataDir), critical. */
+    /** Unset: the data folder (dataDir, named `data`), critical. */
     disks: z
       .array(
         z
           .strictObject({
+            /** The target's name in metrics and `contimg health` (a path is no metric label); default: the
+             * path's last component. */
+            name: z
+              .string()
+              .regex(/^[\w.-]{1,64}$/, 'letters, digits, . _ - (1–64)')
+              .optional(),
             path: pathField(ctx),
             warnFreePct: z.number().min(0).max(100).default(25),
             critFreePct: z.number().min(0).max(100).default(15),
@@ -130,6 +141,15 @@ function healthSection(ctx: SchemaContext) {
             path: ['critFreePct'],
           }),
       )
+      .superRefine((disks, c) => {
+        const seen = new Set<string>();
+        disks.forEach((d, i) => {
+          const name = diskName(d);
+          if (seen.has(name))
+            c.addIssue({ code: 'custom', path: [i, 'name'], message: `disk name "${name}" is used twice` });
+          seen.add(name);
+        });
+      })
       .optional(),
     gpu: z
       .strictObject({

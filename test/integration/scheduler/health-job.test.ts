@@ -117,7 +117,7 @@ describe('health job', () => {
       'http:refused': 'crit/stopped',
       'sqlite:state': 'ok/running',
       'sqlite:pipeline': 'ok/running',
-      [`disk:${dir}`]: expect.stringMatching(/^(ok|warn|crit)\//),
+      'disk:data': expect.stringMatching(/^(ok|warn|crit)\//),
       'gpu:0': 'warn/degraded',
       'gpu:1': 'ok/running',
     });
@@ -148,7 +148,7 @@ describe('health job', () => {
     expect(await g('contimg_health_gpu_temperature_celsius{gpu="0"}')).toBe(80);
     expect(await g('contimg_health_gpu_power_watts{gpu="0"}')).toBeNaN();
     expect(await g('contimg_health_gpu_power_watts{gpu="1"}')).toBe(30.5);
-    expect(await g(`contimg_health_disk_free_ratio{path="${dir}"}`)).toBeGreaterThan(0);
+    expect(await g('contimg_health_disk_free_ratio{disk="data"}')).toBeGreaterThan(0);
     // The first failure alerts nothing.
     expect(firing(env.statePath)).toEqual([]);
 

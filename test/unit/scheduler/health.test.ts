@@ -126,7 +126,7 @@ describe('http and disks', () => {
   });
 
   it('free space below warn/crit percentages', () => {
-    const d = { path: '/data', warnFreePct: 25, critFreePct: 15, critical: true };
+    const d = { name: 'data', path: '/data', warnFreePct: 25, critFreePct: 15, critical: true };
     expect(diskStatus(d, { freeBytes: 30, sizeBytes: 100 }).status).toBe('ok');
     expect(diskStatus(d, { freeBytes: 20, sizeBytes: 100 })).toMatchObject({
       status: 'warn',
