@@ -4,7 +4,7 @@
 // same alert twice updates one row; a resolved alert that fires again starts a new episode. Every recorded
 // transition is also appended to the events table (topic `alerts`), so each daemon's WebSocket streams it.
 import { createHash } from 'node:crypto';
-import type { Connection, Statement } from '../db/index.js';
+import { cachedStatement, type Connection, type Statement } from '../db/index.js';
 import { ValidationError } from '../errors.js';
 import { appendEvent } from '../events/index.js';
 
@@ -268,4 +268,20 @@ export function alertHistory(conn: Connection, fingerprint: string): AlertEventR
   return stmts(conn)
     .events.all(fingerprint)
     .map((r) => ({ ...r, annotations: JSON.parse(r.annotations) as Record<string, string> }));
+}
+
+/**
+ * The label sets of the alerts named `alertname` that are firing now: what a check compares with its current
+ * findings to resolve the ones that no longer hold (a calibrator whose drift went away, a set now complete).
+ */
+export function firingLabelSets(conn: Connection, alertname: string): Labels[] {
+  const rows = cachedStatement(
+    conn,
+    "SELECT labels FROM alerts WHERE alertname = ? AND status = 'firing' ORDER BY fingerprint",
+  ).all(alertname) as { labels: string }[];
+  return rows.map((r) => {
+    const labels = JSON.parse(r.labels) as Labels;
+    delete labels.alertname;
+    return labels;
+  });
 }

@@ -290,6 +290,43 @@ export class Db {
     }
   }
 
+  /**
+   * read() for code that can await, against a file someone else may lock (the pipeline's database during its
+   * VACUUM or migration): each try lets SQLite's busy handler hold the thread for at most WRITE_SLICE_MS, and
+   * the waits between tries yield, so /healthz and the watchdog keep answering. Gives up with DbBusyError
+   * after `budgetMs` (the busy timeout by default); an aborted `signal` rejects with its reason.
+   */
+  async readAsync<T>(
+    fn: (conn: Connection) => T,
+    opts: { budgetMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const budgetMs = opts.budgetMs ?? this.busyTimeoutMs;
+    const start = this.clock.monotonic();
+    const slice = Math.max(1, Math.min(this.busyTimeoutMs, WRITE_SLICE_MS));
+    for (let attempt = 1; ; attempt++) {
+      opts.signal?.throwIfAborted();
+      this.reader.pragma(`busy_timeout = ${slice}`);
+      try {
+        return this.read(fn);
+      } catch (e) {
+        if (!(e instanceof DbBusyError)) throw e;
+        const waited = this.clock.monotonic() - start;
+        if (waited >= budgetMs)
+          throw new DbBusyError(
+            `${this.name}: locked for ${Math.round(waited)} ms (read budget ${budgetMs} ms)`,
+            {
+              details: { db: this.name, waitedMs: Math.round(waited) },
+              cause: e,
+            },
+          );
+        await sleep(Math.min(budgetMs - waited, lockBackoffMs(attempt)), opts.signal);
+      } finally {
+        this.reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+        if (this.reader === this.conn) this.currentBusyTimeout = this.busyTimeoutMs;
+      }
+    }
+  }
+
   /** SQLite's data_version: changes when another connection commits. Cheap; used to wake tail readers. */
   dataVersion(): number {
     return this.conn.pragma('data_version', { simple: true }) as number;

@@ -4,7 +4,7 @@
 // (assertLeaseHeld) can never act on a lease that someone else has since taken: that is fencing.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { pid } from 'node:process';
+import { kill as processKill, pid } from 'node:process';
 import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db, Statement } from '../db/index.js';
 import { isRetryable, LeaseLostError, ValidationError } from '../errors.js';
@@ -73,6 +73,106 @@ export function leaseOwner(component: string): string {
   return `${os.hostname()}:${pid}:${component}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Whether a lease owner id names a process on this host that no longer runs (so its lease can be taken at
+ * once instead of after expiry). Another host's owner, or an id in another format, is never "dead" here.
+ */
+export function ownerDeadHere(owner: string | null): boolean {
+  if (!owner) return false;
+  const [host, pidText] = owner.split(':');
+  const ownerPid = Number(pidText);
+  // Our own pid is alive by definition (one process may hold several owner ids).
+  if (host !== os.hostname() || !Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === pid)
+    return false;
+  try {
+    processKill(ownerPid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** One acquire attempt inside the caller's transaction: the token, or null while someone else holds it. */
+function acquireIn(
+  c: Connection,
+  l: { name: string; owner: string; ttlMs: number; nowMs: number; meta?: LeaseMeta },
+): number | null {
+  const row = stmts(c).acquire.get({
+    name: l.name,
+    owner: l.owner,
+    now: l.nowMs,
+    expires: l.nowMs + l.ttlMs,
+    host: l.meta?.host ?? os.hostname(),
+    pid: l.meta?.pid ?? null,
+  });
+  return row ? row.token : null;
+}
+
+/**
+ * Acquire inside the caller's transaction, first releasing the lease of a holder that is a dead process on
+ * this host (SIGKILL, OOM), so a restarted daemon does not wait out its predecessor's lease.
+ */
+function acquireOrReclaimIn(
+  c: Connection,
+  l: { name: string; owner: string; ttlMs: number; nowMs: number; meta?: LeaseMeta },
+  log?: Logger,
+): number | null {
+  const token = acquireIn(c, l);
+  if (token !== null) return token;
+  const held = getLease(c, l.name);
+  if (!held || !ownerDeadHere(held.owner)) return null;
+  stmts(c).release.run({ name: l.name, owner: held.owner, token: held.token });
+  log?.warn(
+    { lease: l.name, deadOwner: held.owner, token: held.token },
+    'reclaimed the lease of a dead process',
+  );
+  return acquireIn(c, l);
+}
+
+/**
+ * acquireLease, but a holder that is a dead process on this host is released first (one transaction).
+ * Returns the token, or null while a live holder (or another host's) has it.
+ */
+export function acquireOrReclaimLease(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  opts: { meta?: LeaseMeta; log?: Logger } = {},
+): number | null {
+  checkTtl(ttlMs);
+  return db.write((c) => acquireOrReclaimIn(c, { name, owner, ttlMs, nowMs, meta: opts.meta }, opts.log));
+}
+
+/** acquireOrReclaimLease for async code: the lock wait yields (db.writeAsync) instead of blocking the loop. */
+export async function acquireOrReclaimLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  opts: { meta?: LeaseMeta; log?: Logger; signal?: AbortSignal } = {},
+): Promise<number | null> {
+  checkTtl(ttlMs);
+  return db.writeAsync(
+    (c) => acquireOrReclaimIn(c, { name, owner, ttlMs, nowMs, meta: opts.meta }, opts.log),
+    {
+      signal: opts.signal,
+    },
+  );
+}
+
+/** releaseLease for async code; false (instead of LeaseLostError) when (owner, token) no longer hold it. */
+export async function releaseLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  token: number,
+): Promise<boolean> {
+  return (await db.writeAsync((c) => stmts(c).release.run({ name, owner, token }))).changes === 1;
+}
+
 function checkTtl(ttlMs: number): void {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new ValidationError('lease ttlMs must be > 0', { ttlMs });
 }
@@ -87,17 +187,7 @@ export function acquireLease(
   meta: LeaseMeta = {},
 ): number | null {
   checkTtl(ttlMs);
-  const row = db.write((c) =>
-    stmts(c).acquire.get({
-      name,
-      owner,
-      now: nowMs,
-      expires: nowMs + ttlMs,
-      host: meta.host ?? os.hostname(),
-      pid: meta.pid ?? null,
-    }),
-  );
-  return row ? row.token : null;
+  return db.write((c) => acquireIn(c, { name, owner, ttlMs, nowMs, meta }));
 }
 
 /** Extend a held lease to now + ttl. Throws LeaseLostError if it expired or someone else holds it. */
