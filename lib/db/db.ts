@@ -319,10 +319,9 @@ export class Db {
               cause: e,
             },
           );
-        await sleep(Math.min(budgetMs - waited, lockBackoffMs(attempt)), opts.signal);
+        await sleep(Math.min(budgetMs - waited, backoffMs(ASYNC_RETRY, attempt)), opts.signal);
       } finally {
         this.reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-        if (this.reader === this.conn) this.currentBusyTimeout = this.busyTimeoutMs;
       }
     }
   }
