@@ -13,6 +13,7 @@ import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import { devAlertDispatcher, simulateFault, startMailCapture } from '../dev-alerts.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/cli/commands or cli/commands. */
@@ -29,6 +30,7 @@ interface DevOpts {
   groups?: string;
   forSeconds?: string;
   simulate: boolean;
+  fault: boolean;
 }
 
 const DAEMON_ORDER = [
@@ -60,7 +62,7 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
     },
     pointingMonitor: { ...port(1) },
     scheduler: { ...port(2) },
-    alertDispatcher: { ...port(3) },
+    alertDispatcher: devAlertDispatcher(port(3), portBase),
     thumbnailWorker: { ...port(4) },
   };
 }
@@ -183,12 +185,14 @@ export function register(program: Command): void {
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
+    .option('--no-fault', 'do not raise the simulated fault that shows alert delivery')
     .action(async (o: DevOpts) => {
       if (!fs.existsSync(CLI))
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
+      const mail = await startMailCapture(cfg, process.stdout);
       const { children, exits, failures, stopping } = startDaemons(builtDaemons(), configFile, cfg);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -196,6 +200,7 @@ export function register(program: Command): void {
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
       const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
+      const fault = o.fault ? simulateFault(cfg, stop.signal, process.stdout) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
         stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
@@ -203,9 +208,11 @@ export function register(program: Command): void {
       clearTimeout(timer);
       process.stdout.write('dev: stopping\n');
       await sim;
+      await fault.catch((e: unknown) => process.stderr.write(`[simulator] fault: ${(e as Error).message}\n`));
       stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all(exits);
+      await mail?.close();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (failures.length) {
         process.stderr.write(`dev: stopped with failures: ${failures.join('; ')}\n`);
