@@ -164,14 +164,10 @@ export class DispatchLoop {
       if (!g) {
         // A resolved alert nobody was told about needs no group.
         if (v.status === 'resolved' && !this.announced(id, v.fingerprint)) continue;
-        g = this.newGroup(
-          p.receiver,
-          p.groupKey,
-          p.groupLabels,
-          p.timers,
-          false,
-          now + (v.preGrouped ? 0 : p.timers.groupWaitMs),
-        );
+        // Group wait counts from when the episode began here (an alert that fired while no dispatcher ran
+        // has waited already); Alertmanager's alerts were grouped and waited for upstream.
+        const due = v.preGrouped ? now : Math.max(now, Math.min(now, v.seenAt) + p.timers.groupWaitMs);
+        g = this.newGroup(p.receiver, p.groupKey, p.groupLabels, p.timers, false, due);
       }
       g.alerts.set(v.fingerprint, v);
       ids.add(id);

@@ -66,6 +66,7 @@ function toView(r: RawView): AlertView {
     source: r.source,
     startsAt: r.origin_starts_at ?? r.starts_at,
     endsAt: r.ends_at,
+    seenAt: r.starts_at,
     generatorUrl: r.generator_url,
     preGrouped: r.origin === 'alertmanager',
   };

@@ -22,6 +22,8 @@ export interface AlertView {
   source: string;
   startsAt: number;
   endsAt: number | null;
+  /** When this dispatcher's database first saw the current episode (group wait counts from here). */
+  seenAt: number;
   generatorUrl: string | null;
   /** Alertmanager already grouped and waited: skip our group wait. */
   preGrouped: boolean;
