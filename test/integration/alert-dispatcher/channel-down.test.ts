@@ -24,7 +24,12 @@ describe('channel down, then back up', () => {
     await smtp.start();
     r = await startDispatcher(dir, {
       receivers: [
-        { name: 'slack-ops', type: 'slack', url: `http://127.0.0.1:${slackPort}/services/T/B/x`, timeoutMs: 500 },
+        {
+          name: 'slack-ops',
+          type: 'slack',
+          url: `http://127.0.0.1:${slackPort}/services/T/B/x`,
+          timeoutMs: 500,
+        },
         {
           name: 'email-ops',
           type: 'email',

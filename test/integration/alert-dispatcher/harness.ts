@@ -85,7 +85,9 @@ export async function startOn(
   const db = openDb({ name: 'state', path: statePath });
   // The dispatch loop has loaded its state (so alerts raised next are changes, timed from now).
   if (opts.waitLoaded !== false)
-    await waitFor(() => logs.some((l) => l.includes('dispatch state loaded')), { what: 'dispatch loop running' });
+    await waitFor(() => logs.some((l) => l.includes('dispatch state loaded')), {
+      what: 'dispatch loop running',
+    });
   let stopped = false;
   return {
     daemon,

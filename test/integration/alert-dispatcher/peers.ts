@@ -11,7 +11,10 @@ export type HttpAnswer =
   { status: number; body?: string; headers?: Record<string, string> } | 'hang' | 'reset';
 
 export interface RecordedRequest {
+  /** Real time (ms) the request arrived. */
   at: number;
+  /** The test clock's time when it arrived (rate limits and retry times are in test-clock time). */
+  clockAt: number;
   path: string;
   headers: http.IncomingHttpHeaders;
   raw: string;
@@ -26,6 +29,8 @@ export class HttpPeer {
   script: HttpAnswer[] = [];
   fallback: HttpAnswer = { status: 200, body: 'ok' };
   port = 0;
+  /** The test clock, to stamp requests with. */
+  clock: () => number = Date.now;
   private server: http.Server | undefined;
   private hung: http.ServerResponse[] = [];
 
@@ -44,6 +49,7 @@ export class HttpPeer {
         const answer = this.script.shift() ?? this.fallback;
         this.requests.push({
           at: Date.now(),
+          clockAt: this.clock(),
           path: req.url ?? '/',
           headers: req.headers,
           raw,
@@ -89,7 +95,7 @@ export class HttpPeer {
 }
 
 export interface SmtpFaults {
-  /** Answer 451 at RCPT TO this many times, then accept. */
+  /** Answer 451 at RCPT TO in this many sessions (attempts), then accept. */
   rcpt451?: number;
   /** Never answer the end of DATA. */
   hangData?: boolean;
@@ -108,6 +114,8 @@ export class SmtpPeer {
   port = 0;
   faults: SmtpFaults = {};
   private server: SMTPServer | undefined;
+  private readonly seen = new Set<string>();
+  private readonly greylisted = new Set<string>();
 
   async start(port = 0, extra: Partial<SMTPServerOptions> = {}): Promise<number> {
     this.server = new SMTPServer({
@@ -122,14 +130,17 @@ export class SmtpPeer {
           return cb(Object.assign(new Error('Authentication failed'), { responseCode: 535 }));
         cb(null, { user: auth.username });
       },
-      onRcptTo: (_a, _s, cb) => {
+      onRcptTo: (_a, session, cb) => {
         this.rcptAttempts++;
         if (this.faults.rcpt550)
           return cb(Object.assign(new Error('No such mailbox'), { responseCode: 550 }));
-        if ((this.faults.rcpt451 ?? 0) > 0) {
+        if (!this.seen.has(session.id) && (this.faults.rcpt451 ?? 0) > 0) {
           this.faults.rcpt451!--;
-          return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
+          this.greylisted.add(session.id);
         }
+        this.seen.add(session.id);
+        if (this.greylisted.has(session.id))
+          return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
         cb();
       },
       onData: (stream, _s, cb) => {

@@ -1,10 +1,20 @@
 // The flush decision against the notification log: new firing episodes, resolutions (even when muted since),
 // repeats after the interval unless acknowledged, flapping inside group wait, re-fired episodes.
 import { describe, expect, it } from 'vitest';
-import { decideFlush, emptyLog, groupIsIdle, type Group, type NotifLog } from '../../../daemons/alert-dispatcher/flush.js';
+import {
+  decideFlush,
+  emptyLog,
+  groupIsIdle,
+  type Group,
+  type NotifLog,
+} from '../../../daemons/alert-dispatcher/flush.js';
 import type { AlertView } from '../../../lib/notifiers/content.js';
 
-const timers = { groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatMs: { critical: 3_600_000, warning: 14_400_000, info: 0 } };
+const timers = {
+  groupWaitMs: 30_000,
+  groupIntervalMs: 300_000,
+  repeatMs: { critical: 3_600_000, warning: 14_400_000, info: 0 },
+};
 
 function view(fp: string, p: Partial<AlertView> = {}): AlertView {
   return {
@@ -26,7 +36,16 @@ function view(fp: string, p: Partial<AlertView> = {}): AlertView {
 }
 
 function group(...alerts: AlertView[]): Group {
-  return { receiver: 'r', key: 'k', labels: { alertname: 'Disk' }, timers, escalation: false, alerts: new Map(alerts.map((a) => [a.fingerprint, a])), createdAt: 0, nextFlushAt: 0 };
+  return {
+    receiver: 'r',
+    key: 'k',
+    labels: { alertname: 'Disk' },
+    timers,
+    escalation: false,
+    alerts: new Map(alerts.map((a) => [a.fingerprint, a])),
+    createdAt: 0,
+    nextFlushAt: 0,
+  };
 }
 
 const ctx = (now: number, muted: string[] = [], acked: string[] = [], sendResolved = true) => ({
@@ -47,7 +66,10 @@ describe('decideFlush', () => {
     if (!d.enqueue) return;
     expect(d.kind).toBe('firing');
     expect(d.firing.map((a) => a.fingerprint)).toEqual(['a', 'b']);
-    expect(d.log.notified).toEqual([['a', 1], ['b', 1]]);
+    expect(d.log.notified).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
     expect(d.log.lastNotifiedAt).toBe(2000);
     expect(d.startsThread).toBe(false);
   });
@@ -61,15 +83,25 @@ describe('decideFlush', () => {
     const d = decideFlush(group(view('a')), logOf([['a', 1]], 1000), ctx(1000 + 14_400_000));
     expect(d.enqueue && d.kind).toBe('repeat');
     expect(d.enqueue && d.epoch).toBe(1);
-    expect(decideFlush(group(view('a')), logOf([['a', 1]], 1000), ctx(1000 + 14_400_000, [], ['a'])).enqueue).toBe(false);
+    expect(
+      decideFlush(group(view('a')), logOf([['a', 1]], 1000), ctx(1000 + 14_400_000, [], ['a'])).enqueue,
+    ).toBe(false);
   });
 
   it('the repeat interval is that of the most severe unacknowledged alert; info never repeats', () => {
     const g = group(view('a', { severity: 'critical' }), view('b'));
-    const log = logOf([['a', 1], ['b', 1]], 0);
+    const log = logOf(
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      0,
+    );
     expect(decideFlush(g, log, ctx(3_600_000)).enqueue).toBe(true);
     expect(decideFlush(g, log, ctx(3_600_000, [], ['a'])).enqueue).toBe(false);
-    expect(decideFlush(group(view('i', { severity: 'info' })), logOf([['i', 1]]), ctx(1e12)).enqueue).toBe(false);
+    expect(decideFlush(group(view('i', { severity: 'info' })), logOf([['i', 1]]), ctx(1e12)).enqueue).toBe(
+      false,
+    );
   });
 
   it('announces a resolution of something announced, even when it was muted since', () => {
@@ -95,14 +127,25 @@ describe('decideFlush', () => {
   });
 
   it('partial resolution: still firing, with the resolved one listed', () => {
-    const d = decideFlush(group(view('a'), view('b', { status: 'resolved' })), logOf([['a', 1], ['b', 1]]), ctx(10));
+    const d = decideFlush(
+      group(view('a'), view('b', { status: 'resolved' })),
+      logOf([
+        ['a', 1],
+        ['b', 1],
+      ]),
+      ctx(10),
+    );
     expect(d.enqueue && d.kind).toBe('firing');
     expect(d.enqueue && d.resolved.map((a) => a.fingerprint)).toEqual(['b']);
     expect(d.log.notified).toEqual([['a', 1]]);
   });
 
   it('sendResolved false: the resolution is forgotten silently', () => {
-    const d = decideFlush(group(view('a', { status: 'resolved' })), logOf([['a', 1]]), ctx(10, [], [], false));
+    const d = decideFlush(
+      group(view('a', { status: 'resolved' })),
+      logOf([['a', 1]]),
+      ctx(10, [], [], false),
+    );
     expect(d.enqueue).toBe(false);
     expect(d.log.notified).toEqual([]);
   });
@@ -115,7 +158,9 @@ describe('decideFlush', () => {
 
   it('escalation groups announce as escalation', () => {
     const g = { ...group(view('a', { severity: 'critical' })), escalation: true };
-    expect(decideFlush(g, emptyLog(), ctx(1)).enqueue && decideFlush(g, emptyLog(), ctx(1))).toMatchObject({ kind: 'escalation' });
+    expect(decideFlush(g, emptyLog(), ctx(1)).enqueue && decideFlush(g, emptyLog(), ctx(1))).toMatchObject({
+      kind: 'escalation',
+    });
   });
 
   it('idle once empty and nothing announced', () => {

@@ -1,7 +1,14 @@
 // Alertmanager matcher syntax: the four operators, quoting and escapes, braced lists, anchored regexes,
 // missing labels as "", and clear errors for bad input.
 import { describe, expect, it } from 'vitest';
-import { compileAll, formatMatcher, matchesAll, MatcherSyntaxError, parseMatcher, parseMatchers } from '../../../lib/matchers/index.js';
+import {
+  compileAll,
+  formatMatcher,
+  matchesAll,
+  MatcherSyntaxError,
+  parseMatcher,
+  parseMatchers,
+} from '../../../lib/matchers/index.js';
 
 describe('parseMatcher', () => {
   it.each([
@@ -30,7 +37,8 @@ describe('parseMatcher', () => {
   });
 
   it('round-trips through formatMatcher', () => {
-    for (const t of ['a="x"', 'b!="y \\"q\\""', 'c=~"a|b"', 'd!~".*"']) expect(formatMatcher(parseMatcher(t))).toBe(t);
+    for (const t of ['a="x"', 'b!="y \\"q\\""', 'c=~"a|b"', 'd!~".*"'])
+      expect(formatMatcher(parseMatcher(t))).toBe(t);
   });
 });
 

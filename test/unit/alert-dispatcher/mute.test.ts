@@ -1,10 +1,19 @@
 // Muting: silences in their window; inhibition needs a firing source (another alert) with equal labels.
 import { describe, expect, it } from 'vitest';
-import { compileInhibitRules, compileSilence, InhibitionIndex, silencedBy } from '../../../daemons/alert-dispatcher/mute.js';
+import {
+  compileInhibitRules,
+  compileSilence,
+  InhibitionIndex,
+  silencedBy,
+} from '../../../daemons/alert-dispatcher/mute.js';
 import { parseMatchers } from '../../../lib/matchers/index.js';
 import type { AlertView } from '../../../lib/notifiers/content.js';
 
-function view(fingerprint: string, labels: Record<string, string>, status: 'firing' | 'resolved' = 'firing'): AlertView {
+function view(
+  fingerprint: string,
+  labels: Record<string, string>,
+  status: 'firing' | 'resolved' = 'firing',
+): AlertView {
   return {
     fingerprint,
     alertname: labels.alertname,
@@ -23,7 +32,12 @@ function view(fingerprint: string, labels: Record<string, string>, status: 'firi
 }
 
 describe('silences', () => {
-  const s = compileSilence({ id: 's1', matchers: parseMatchers('alertname="SystemdUnitDown"'), startsAt: 1000, endsAt: 2000 });
+  const s = compileSilence({
+    id: 's1',
+    matchers: parseMatchers('alertname="SystemdUnitDown"'),
+    startsAt: 1000,
+    endsAt: 2000,
+  });
   it('mute matching alerts only inside their window', () => {
     expect(silencedBy({ alertname: 'SystemdUnitDown' }, [s], 999)).toBeNull();
     expect(silencedBy({ alertname: 'SystemdUnitDown' }, [s], 1000)).toBe('s1');
@@ -34,7 +48,11 @@ describe('silences', () => {
 
 describe('inhibition', () => {
   const rules = compileInhibitRules([
-    { source: ['alertname="SystemdUnitDown"', 'unit="contimg-api.service"'], target: ['alertname="HttpEndpointDown"', 'endpoint="api"'], equal: ['host'] },
+    {
+      source: ['alertname="SystemdUnitDown"', 'unit="contimg-api.service"'],
+      target: ['alertname="HttpEndpointDown"', 'endpoint="api"'],
+      equal: ['host'],
+    },
     { source: ['severity="critical"'], target: ['severity="warning"'], equal: ['alertname', 'host'] },
   ]);
   const unit = view('u', { alertname: 'SystemdUnitDown', unit: 'contimg-api.service', host: 'h1' });
@@ -48,11 +66,15 @@ describe('inhibition', () => {
   it('not when the equal labels differ, or the source resolved', () => {
     const other = view('e2', { alertname: 'HttpEndpointDown', endpoint: 'api', host: 'h2' });
     expect(new InhibitionIndex(rules, [unit, other]).inhibitedBy(other)).toBeNull();
-    expect(new InhibitionIndex(rules, [{ ...unit, status: 'resolved' }, endpoint]).inhibitedBy(endpoint)).toBeNull();
+    expect(
+      new InhibitionIndex(rules, [{ ...unit, status: 'resolved' }, endpoint]).inhibitedBy(endpoint),
+    ).toBeNull();
   });
 
   it('an alert matching both sides never inhibits itself', () => {
-    const rule = compileInhibitRules([{ source: ['alertname="X"'], target: ['alertname="X"'], equal: ['host'] }]);
+    const rule = compileInhibitRules([
+      { source: ['alertname="X"'], target: ['alertname="X"'], equal: ['host'] },
+    ]);
     const a = view('a', { alertname: 'X', host: 'h' });
     const b = view('b', { alertname: 'X', host: 'h' });
     expect(new InhibitionIndex(rule, [a]).inhibitedBy(a)).toBeNull();

@@ -1,15 +1,39 @@
 // Delivery policy: backoff 5 s × 2^(n−1) ±20 % capped at 300 s, Retry-After honoured and kept off the
 // circuit, plain text once after a rejected payload, dead after max attempts or max age, token bucket, circuit.
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, nextStep, retrySettings, TokenBucket } from '../../../daemons/alert-dispatcher/policy.js';
-import { classifyHttpStatus, classifySmtpError, classifyTransportError, parseRetryAfter } from '../../../lib/notifiers/index.js';
+import {
+  CircuitBreaker,
+  nextStep,
+  retrySettings,
+  TokenBucket,
+} from '../../../daemons/alert-dispatcher/policy.js';
+import {
+  classifyHttpStatus,
+  classifySmtpError,
+  classifyTransportError,
+  parseRetryAfter,
+} from '../../../lib/notifiers/index.js';
 
-const s = retrySettings({ initialDelayS: 5, maxDelayS: 300, jitter: 0.2, maxAttempts: 12, maxAgeS: 21_600, resolvedMaxAgeS: 3600, retryAfterMaxS: 900 });
+const s = retrySettings({
+  initialDelayS: 5,
+  maxDelayS: 300,
+  jitter: 0.2,
+  maxAttempts: 12,
+  maxAgeS: 21_600,
+  resolvedMaxAgeS: 3600,
+  retryAfterMaxS: 900,
+});
 const failure = { result: 'http_5xx' as const, disposition: 'retry' as const, error: 'x' };
 
 describe('nextStep', () => {
   it('backs off 5 s × 2^(n−1) within ±20 %, capped at 300 s', () => {
-    for (const [attempt, base] of [[1, 5000], [2, 10_000], [3, 20_000], [7, 300_000], [10, 300_000]] as const) {
+    for (const [attempt, base] of [
+      [1, 5000],
+      [2, 10_000],
+      [3, 20_000],
+      [7, 300_000],
+      [10, 300_000],
+    ] as const) {
       const lo = nextStep(failure, { attempt, createdAt: 0, now: 0, resolved: false, s, random: () => 0 });
       const hi = nextStep(failure, { attempt, createdAt: 0, now: 0, resolved: false, s, random: () => 1 });
       expect(lo).toMatchObject({ action: 'retry', delayMs: base * 0.8, countsForCircuit: true });
@@ -18,14 +42,31 @@ describe('nextStep', () => {
   });
 
   it('429 waits Retry-After (capped at 900 s) and does not count for the circuit', () => {
-    const f = { result: 'http_429' as const, disposition: 'retry_after' as const, retryAfterMs: 7000, error: 'x' };
-    expect(nextStep(f, { attempt: 1, createdAt: 0, now: 0, resolved: false, s })).toEqual({ action: 'retry', delayMs: 7000, countsForCircuit: false, plainText: false });
-    expect(nextStep({ ...f, retryAfterMs: 3_600_000 }, { attempt: 1, createdAt: 0, now: 0, resolved: false, s })).toMatchObject({ delayMs: 900_000 });
+    const f = {
+      result: 'http_429' as const,
+      disposition: 'retry_after' as const,
+      retryAfterMs: 7000,
+      error: 'x',
+    };
+    expect(nextStep(f, { attempt: 1, createdAt: 0, now: 0, resolved: false, s })).toEqual({
+      action: 'retry',
+      delayMs: 7000,
+      countsForCircuit: false,
+      plainText: false,
+    });
+    expect(
+      nextStep({ ...f, retryAfterMs: 3_600_000 }, { attempt: 1, createdAt: 0, now: 0, resolved: false, s }),
+    ).toMatchObject({ delayMs: 900_000 });
   });
 
   it('a rejected payload is retried at once as plain text', () => {
     const f = { result: 'http_4xx' as const, disposition: 'plain_text' as const, error: 'x' };
-    expect(nextStep(f, { attempt: 1, createdAt: 0, now: 0, resolved: false, s })).toEqual({ action: 'retry', delayMs: 0, countsForCircuit: false, plainText: true });
+    expect(nextStep(f, { attempt: 1, createdAt: 0, now: 0, resolved: false, s })).toEqual({
+      action: 'retry',
+      delayMs: 0,
+      countsForCircuit: false,
+      plainText: true,
+    });
   });
 
   it('dead: permanent errors at once, after 12 attempts, past 6 h (resolved: 1 h)', () => {
@@ -41,10 +82,23 @@ describe('nextStep', () => {
 
 describe('classification', () => {
   it('HTTP statuses', () => {
-    expect(classifyHttpStatus(500, { now: 0, error: 'e' })).toMatchObject({ result: 'http_5xx', disposition: 'retry' });
-    expect(classifyHttpStatus(408, { now: 0, error: 'e' })).toMatchObject({ result: 'http_4xx', disposition: 'retry' });
-    expect(classifyHttpStatus(404, { now: 0, error: 'e' })).toMatchObject({ result: 'http_4xx', disposition: 'permanent' });
-    expect(classifyHttpStatus(429, { now: 0, error: 'e', retryAfter: '7' })).toMatchObject({ result: 'http_429', disposition: 'retry_after', retryAfterMs: 7000 });
+    expect(classifyHttpStatus(500, { now: 0, error: 'e' })).toMatchObject({
+      result: 'http_5xx',
+      disposition: 'retry',
+    });
+    expect(classifyHttpStatus(408, { now: 0, error: 'e' })).toMatchObject({
+      result: 'http_4xx',
+      disposition: 'retry',
+    });
+    expect(classifyHttpStatus(404, { now: 0, error: 'e' })).toMatchObject({
+      result: 'http_4xx',
+      disposition: 'permanent',
+    });
+    expect(classifyHttpStatus(429, { now: 0, error: 'e', retryAfter: '7' })).toMatchObject({
+      result: 'http_429',
+      disposition: 'retry_after',
+      retryAfterMs: 7000,
+    });
   });
 
   it('Retry-After as seconds or an HTTP date', () => {
@@ -57,12 +111,24 @@ describe('classification', () => {
   });
 
   it('SMTP replies and transport errors', () => {
-    expect(classifySmtpError({ responseCode: 451 }, 'e')).toMatchObject({ result: 'smtp_4xx', disposition: 'retry', smtpCode: 451 });
-    expect(classifySmtpError({ responseCode: 535, code: 'EAUTH' }, 'e')).toMatchObject({ result: 'smtp_5xx', disposition: 'permanent' });
-    expect(classifySmtpError({ code: 'ETIMEDOUT' }, 'e')).toMatchObject({ result: 'timeout', disposition: 'retry' });
+    expect(classifySmtpError({ responseCode: 451 }, 'e')).toMatchObject({
+      result: 'smtp_4xx',
+      disposition: 'retry',
+      smtpCode: 451,
+    });
+    expect(classifySmtpError({ responseCode: 535, code: 'EAUTH' }, 'e')).toMatchObject({
+      result: 'smtp_5xx',
+      disposition: 'permanent',
+    });
+    expect(classifySmtpError({ code: 'ETIMEDOUT' }, 'e')).toMatchObject({
+      result: 'timeout',
+      disposition: 'retry',
+    });
     expect(classifySmtpError({ code: 'ECONNECTION' }, 'e')).toMatchObject({ result: 'network' });
     const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-    expect(classifyTransportError(Object.assign(new Error('wrapped'), { cause: timeout }), 'e').result).toBe('timeout');
+    expect(classifyTransportError(Object.assign(new Error('wrapped'), { cause: timeout }), 'e').result).toBe(
+      'timeout',
+    );
   });
 });
 

@@ -21,7 +21,10 @@ describe('redactSecrets', () => {
   });
 
   it('describes thrown values without stacks, with their cause', () => {
-    const e = Object.assign(new Error(`connect to ${url} failed`), { code: 'ECONNREFUSED', cause: new Error('refused') });
+    const e = Object.assign(new Error(`connect to ${url} failed`), {
+      code: 'ECONNREFUSED',
+      cause: new Error('refused'),
+    });
     expect(describeFailure(e, [url])).toBe('Error [ECONNREFUSED]: connect to [redacted] failed (refused)');
   });
 });

@@ -44,14 +44,24 @@ function content(firing: ContentAlert[], resolved: ContentAlert[] = [], maxAlert
 
 describe('Slack', () => {
   it('text fallback, colour by severity or resolved, a header and a section per alert', () => {
-    const p = renderSlack(content([alert('3C286'), alert('3C48')]), { username: 'DSA-110 Pipeline', iconEmoji: ':telescope:' }, false);
+    const p = renderSlack(
+      content([alert('3C286'), alert('3C48')]),
+      { username: 'DSA-110 Pipeline', iconEmoji: ':telescope:' },
+      false,
+    );
     expect(p.text).toBe('[FIRING:2] CalibratorFluxDrift · critical');
     expect(p.username).toBe('DSA-110 Pipeline');
-    const att = (p.attachments as { color: string; blocks: { type: string; text?: { text: string } }[] }[])[0];
+    const att = (
+      p.attachments as { color: string; blocks: { type: string; text?: { text: string } }[] }[]
+    )[0];
     expect(att.color).toBe(SLACK_COLORS.critical);
     expect(att.blocks[0]).toMatchObject({ type: 'header', text: { text: '[FIRING:2] CalibratorFluxDrift' } });
     expect(att.blocks.filter((b) => b.type === 'section')).toHaveLength(2);
-    const resolved = renderSlack(content([], [alert('3C286', { status: 'resolved', endsAt: T + 1 })]), { username: 'u', iconEmoji: ':x:' }, false);
+    const resolved = renderSlack(
+      content([], [alert('3C286', { status: 'resolved', endsAt: T + 1 })]),
+      { username: 'u', iconEmoji: ':x:' },
+      false,
+    );
     expect(resolved.text).toBe('[RESOLVED] CalibratorFluxDrift · critical');
     expect((resolved.attachments as { color: string }[])[0].color).toBe(SLACK_COLORS.resolved);
   });
@@ -59,7 +69,9 @@ describe('Slack', () => {
   it('escapes & < > and keeps to the header and section limits', () => {
     const long = 'x'.repeat(5000);
     const p = renderSlack(
-      content([alert('a', { alertname: `A&B<${'n'.repeat(200)}>`, annotations: { summary: `<b>&${long}` } })]),
+      content([
+        alert('a', { alertname: `A&B<${'n'.repeat(200)}>`, annotations: { summary: `<b>&${long}` } }),
+      ]),
       { username: 'u', iconEmoji: ':x:' },
       false,
     );
@@ -87,26 +99,54 @@ describe('Slack', () => {
 
 describe('e-mail', () => {
   it('subject and plain-text sections', () => {
-    const c = content([alert('3C286', { annotations: { summary: 'drift 36 %', description: 'over 7 d', value: '36.0' } })]);
+    const c = content([
+      alert('3C286', { annotations: { summary: 'drift 36 %', description: 'over 7 d', value: '36.0' } }),
+    ]);
     expect(emailSubject(c, '[DSA-110]')).toBe('[DSA-110][CRITICAL][FIRING:1] CalibratorFluxDrift');
     const body = emailBody(c);
-    for (const part of ['Status: firing', 'Severity: critical', 'Source: flux', 'Group: alertname=CalibratorFluxDrift', 'Summary: drift 36 %', 'Description: over 7 d', 'Value: 36.0', 'Acknowledge: contimg alerts ack 3C286', 'Silence: contimg silences add'])
+    for (const part of [
+      'Status: firing',
+      'Severity: critical',
+      'Source: flux',
+      'Group: alertname=CalibratorFluxDrift',
+      'Summary: drift 36 %',
+      'Description: over 7 d',
+      'Value: 36.0',
+      'Acknowledge: contimg alerts ack 3C286',
+      'Silence: contimg silences add',
+    ])
       expect(body).toContain(part);
-    expect(emailSubject(content([], [alert('a', { status: 'resolved' })]), '[DSA-110]')).toBe('[DSA-110][RESOLVED] CalibratorFluxDrift');
+    expect(emailSubject(content([], [alert('a', { status: 'resolved' })]), '[DSA-110]')).toBe(
+      '[DSA-110][RESOLVED] CalibratorFluxDrift',
+    );
   });
 });
 
 describe('webhooks', () => {
   it('Alertmanager v4: fields, zero endsAt while firing', () => {
-    const body = alertmanagerV4(content([alert('a')], [alert('b', { status: 'resolved', endsAt: T + 60_000 })]));
-    expect(body).toMatchObject({ version: '4', status: 'firing', receiver: 'slack-ops', groupLabels: { alertname: 'CalibratorFluxDrift' }, truncatedAlerts: 0 });
+    const body = alertmanagerV4(
+      content([alert('a')], [alert('b', { status: 'resolved', endsAt: T + 60_000 })]),
+    );
+    expect(body).toMatchObject({
+      version: '4',
+      status: 'firing',
+      receiver: 'slack-ops',
+      groupLabels: { alertname: 'CalibratorFluxDrift' },
+      truncatedAlerts: 0,
+    });
     const alerts = body.alerts as { status: string; endsAt: string; fingerprint: string }[];
     expect(alerts[0]).toMatchObject({ status: 'firing', endsAt: ZERO_TIME, fingerprint: 'a' });
     expect(alerts[1]).toMatchObject({ status: 'resolved', endsAt: new Date(T + 60_000).toISOString() });
   });
 
   it('legacy {severity, title, message, source, timestamp}', () => {
-    expect(Object.keys(legacyWebhook(content([alert('a')]))).sort()).toEqual(['message', 'severity', 'source', 'timestamp', 'title']);
+    expect(Object.keys(legacyWebhook(content([alert('a')]))).sort()).toEqual([
+      'message',
+      'severity',
+      'source',
+      'timestamp',
+      'title',
+    ]);
   });
 });
 
@@ -114,7 +154,9 @@ describe('digest and carry', () => {
   it('counts per alertname and severity, at most 20 lines, "+N more"', () => {
     const parts = Array.from({ length: 43 }, (_, g) => ({
       groupKey: `g${g}`,
-      firing: Array.from({ length: g < 3 ? 50 : 1 }, (_, i) => alert(`${g}-${i}`, { alertname: `Alert${g}` })),
+      firing: Array.from({ length: g < 3 ? 50 : 1 }, (_, i) =>
+        alert(`${g}-${i}`, { alertname: `Alert${g}` }),
+      ),
       resolved: [],
     }));
     const d = buildDigest({ receiver: 'slack-ops', parts, externalUrl: 'x', host: 'h', now: T });
@@ -125,12 +167,15 @@ describe('digest and carry', () => {
     expect(d.digest!.lines.slice(0, 3).map((l) => l.firing)).toEqual([50, 50, 50]);
   });
 
-  it('a newer notification carries an older unsent one\'s resolutions', () => {
+  it("a newer notification carries an older unsent one's resolutions", () => {
     const older = content([], [alert('a', { status: 'resolved' })]);
     const newer = content([alert('b')]);
     const merged = carryResolved(newer, older, 20);
     expect(merged.resolved).toEqual([['a', 1]]);
-    expect(merged.alerts.map((a) => [a.fingerprint, a.status])).toEqual([['b', 'firing'], ['a', 'resolved']]);
+    expect(merged.alerts.map((a) => [a.fingerprint, a.status])).toEqual([
+      ['b', 'firing'],
+      ['a', 'resolved'],
+    ]);
     expect(carryResolved(content([alert('a', { episode: 2 })]), older, 20).resolved).toEqual([]);
   });
 });

@@ -1,7 +1,13 @@
 // Routing: ordered routes, first match unless `continue`, the catch-all, group keys from groupBy, and timers
 // from the route or the section default.
 import { describe, expect, it } from 'vitest';
-import { compileRoutes, groupKeyOf, groupLabelsFor, matchRoutes, placeAlert } from '../../../daemons/alert-dispatcher/routing.js';
+import {
+  compileRoutes,
+  groupKeyOf,
+  groupLabelsFor,
+  matchRoutes,
+  placeAlert,
+} from '../../../daemons/alert-dispatcher/routing.js';
 
 const defaults = {
   groupBy: ['alertname'],
@@ -13,7 +19,13 @@ const defaults = {
 const routes = compileRoutes({
   ...defaults,
   routes: [
-    { matchers: ['severity="critical"'], receivers: ['slack-ops', 'email-ops'], continue: true, groupBy: ['alertname', 'host'], repeatIntervalS: 600 },
+    {
+      matchers: ['severity="critical"'],
+      receivers: ['slack-ops', 'email-ops'],
+      continue: true,
+      groupBy: ['alertname', 'host'],
+      repeatIntervalS: 600,
+    },
     { matchers: ['alertname=~"Calibr.*"'], receivers: ['science'], continue: false, groupWaitS: 5 },
     { matchers: [], receivers: ['slack-ops'], continue: false },
   ],
@@ -23,8 +35,12 @@ describe('routing', () => {
   it('continue keeps matching; a later match without continue ends it', () => {
     const m = matchRoutes({ alertname: 'CalibratorFluxDrift', severity: 'critical' }, routes);
     expect(m.map((r) => r.index)).toEqual([0, 1]);
-    expect(matchRoutes({ alertname: 'DiskLow', severity: 'critical' }, routes).map((r) => r.index)).toEqual([0, 2]);
-    expect(matchRoutes({ alertname: 'DiskLow', severity: 'warning' }, routes).map((r) => r.index)).toEqual([2]);
+    expect(matchRoutes({ alertname: 'DiskLow', severity: 'critical' }, routes).map((r) => r.index)).toEqual([
+      0, 2,
+    ]);
+    expect(matchRoutes({ alertname: 'DiskLow', severity: 'warning' }, routes).map((r) => r.index)).toEqual([
+      2,
+    ]);
   });
 
   it('places one alert in one group per receiver and route, keyed by the groupBy labels', () => {
@@ -35,7 +51,11 @@ describe('routing', () => {
       ['slack-ops', 'r2:{alertname="DiskLow"}'],
     ]);
     expect(p[0].timers.repeatMs).toEqual({ critical: 600_000, warning: 600_000, info: 600_000 });
-    expect(p[2].timers).toEqual({ groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatMs: { critical: 3_600_000, warning: 14_400_000, info: 0 } });
+    expect(p[2].timers).toEqual({
+      groupWaitMs: 30_000,
+      groupIntervalMs: 300_000,
+      repeatMs: { critical: 3_600_000, warning: 14_400_000, info: 0 },
+    });
   });
 
   it('takes per-route timers and defaults', () => {
