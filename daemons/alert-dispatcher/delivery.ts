@@ -27,6 +27,8 @@ export class ReceiverWorker {
   readonly circuit: CircuitBreaker;
   private readonly bucket: TokenBucket;
   private readonly inFlight = new Map<number, Promise<void>>();
+  /** The claims being sent, to keep their leases alive. */
+  private readonly claims = new Map<number, Claimed>();
   private readonly queue: string;
   private loop: Loop | undefined;
   private done: Promise<void> = Promise.resolve();
@@ -75,6 +77,7 @@ export class ReceiverWorker {
 
   private tick(): number {
     const now = this.ctx.clock.now();
+    this.renewLeases(now);
     const state = this.circuit.state(now);
     this.ctx.m.circuitOpen.set({ receiver: this.rcfg.name }, state === 'closed' ? 0 : 1);
     if (state !== 'closed') this.failOverIfStuck(now);
@@ -96,6 +99,25 @@ export class ReceiverWorker {
     return next;
   }
 
+  /**
+   * A send normally ends long before its lease (timeout + leaseSlackS); renewing leases past half-time keeps a
+   * slow commit or a wall-clock step from letting this very process (or another) claim a job being sent.
+   */
+  private renewLeases(now: number): void {
+    for (const c of this.claims.values()) {
+      if (c.job.lease.expiresAt - now > this.leaseMs / 2) continue;
+      try {
+        c.job.lease = this.ctx.queue.heartbeat(c.job.lease, this.leaseMs);
+      } catch (e) {
+        this.ctx.log.warn({ err: e, notificationId: c.n.id }, 'could not renew a delivery lease');
+      }
+    }
+  }
+
+  private get leaseMs(): number {
+    return this.notifier.timeoutMs + this.ctx.cfg.delivery.leaseSlackS * 1000;
+  }
+
   private failOverIfStuck(now: number): void {
     if (now - this.lastFailoverCheck < 1000) return;
     this.lastFailoverCheck = now;
@@ -110,7 +132,7 @@ export class ReceiverWorker {
   /** Claim one job and, in the same transaction, open its attempt (closing any a crash left open). */
   private claim(now: number): Claimed | null {
     const { ctx } = this;
-    const leaseMs = this.notifier.timeoutMs + ctx.cfg.delivery.leaseSlackS * 1000;
+    const leaseMs = this.leaseMs;
     return ctx.db.write((conn) => {
       for (const job of ctx.queue.claim({ queue: this.queue, owner: ctx.owner, leaseMs, limit: 1 })) {
         const id = Number(job.payload.notificationId);
@@ -157,9 +179,11 @@ export class ReceiverWorker {
       })
       .finally(() => {
         this.inFlight.delete(c.job.id);
+        this.claims.delete(c.job.id);
         this.wake();
       });
     this.inFlight.set(c.job.id, p);
+    this.claims.set(c.job.id, c);
   }
 
   private async deliver(c: Claimed): Promise<void> {

@@ -195,6 +195,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     .map(([k, v]) => `${k}="${v}"`)
     .join(',');
   for (const line of text.split('\n')) {
+    if (Object.keys(labels).length === 0 && line.startsWith(`${name} `)) return Number(line.split(' ').pop());
     if (!line.startsWith(`${name}{`)) continue;
     const inner = line.slice(name.length + 1, line.lastIndexOf('}'));
     if (Object.entries(labels).every(([k, v]) => inner.includes(`${k}="${v}"`)))
