@@ -65,10 +65,12 @@ export function registerApi(deps: DaemonDeps, ctx: Ctx, workers: ReadonlyMap<str
     const t = now();
     const duration = positive(b.durationS, 'durationS');
     const until = timeField(b.until, 'until') ?? (duration !== undefined ? t + duration * 1000 : null);
-    return ctx.db.write((c) => ackAlert(c, params.fingerprint, { by: b.by, comment: b.comment, until }, t));
+    return ctx.db.writeAsync((c) =>
+      ackAlert(c, params.fingerprint, { by: b.by, comment: b.comment, until }, t),
+    );
   });
-  http.route('DELETE', '/api/alerts/:fingerprint/ack', ({ params }) => {
-    ctx.db.write((c) => unackAlert(c, params.fingerprint, now()));
+  http.route('DELETE', '/api/alerts/:fingerprint/ack', async ({ params }) => {
+    await ctx.db.writeAsync((c) => unackAlert(c, params.fingerprint, now()));
     return { fingerprint: params.fingerprint, acked: false };
   });
   const silenceLimits = () => ({ now: now(), maxDurationMs: ctx.cfg.silence.maxDurationDays * 86_400_000 });
@@ -89,7 +91,7 @@ export function registerApi(deps: DaemonDeps, ctx: Ctx, workers: ReadonlyMap<str
       createdBy: b.createdBy,
       comment: b.comment,
     };
-    return ctx.db.write((c) => createSilence(c, input, silenceLimits()));
+    return ctx.db.writeAsync((c) => createSilence(c, input, silenceLimits()));
   });
   http.route('GET', '/api/silences/:id', ({ params }) => {
     const s = ctx.db.read((c) => getSilence(c, params.id, now()));
@@ -97,7 +99,7 @@ export function registerApi(deps: DaemonDeps, ctx: Ctx, workers: ReadonlyMap<str
     return s;
   });
   http.route('DELETE', '/api/silences/:id', ({ params }) =>
-    ctx.db.write((c) => expireSilence(c, params.id, now())),
+    ctx.db.writeAsync((c) => expireSilence(c, params.id, now())),
   );
   http.route('GET', '/api/receivers', () =>
     ctx.cfg.receivers.map((r) => {
@@ -105,10 +107,10 @@ export function registerApi(deps: DaemonDeps, ctx: Ctx, workers: ReadonlyMap<str
       return { ...describeReceiver(r), circuit: w ? w.circuit.state(now()) : 'closed' };
     }),
   );
-  http.route('POST', '/api/receivers/:name/test', ({ params, body }) => {
+  http.route('POST', '/api/receivers/:name/test', async ({ params, body }) => {
     const b = obj(body);
     const by = typeof b.by === 'string' && b.by.trim() ? b.by.trim() : 'api';
-    const r = ctx.db.write((c) =>
+    const r = await ctx.db.writeAsync((c) =>
       enqueueTest(
         c,
         params.name,
@@ -132,8 +134,10 @@ export function registerApi(deps: DaemonDeps, ctx: Ctx, workers: ReadonlyMap<str
   http.route('GET', '/api/outbox/:id', ({ params }) =>
     ctx.db.read((c) => showOutbox(c, intParam(params.id, 'id', 0))),
   );
-  http.route('POST', '/api/outbox/:id/retry', ({ params }) => {
-    const n = ctx.db.write((c) => retryNotification(c, intParam(params.id, 'id', 0), outboxCtx(ctx)));
+  http.route('POST', '/api/outbox/:id/retry', async ({ params }) => {
+    const n = await ctx.db.writeAsync((c) =>
+      retryNotification(c, intParam(params.id, 'id', 0), outboxCtx(ctx)),
+    );
     workers.get(n.receiver)?.wake();
     return n;
   });

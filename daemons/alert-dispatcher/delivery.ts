@@ -12,7 +12,7 @@ import { closeCrashed, openAttempt } from './attempts.js';
 import type { Ctx } from './context.js';
 import { getNotification, queueOf, setNotificationState, type NotificationRow } from './outbox.js';
 import { CircuitBreaker, TokenBucket } from './policy.js';
-import { failOverStuck, releaseAttempt, settleAttempt } from './settle.js';
+import { failOverStuck, releaseAttempt, settleAttempt, type Settled } from './settle.js';
 
 const CLAIMABLE = `SELECT 1 FROM jobs WHERE queue = ? AND ((state = 'queued' AND run_at <= ?)
   OR (state = 'running' AND lease_expires_at < ?)) LIMIT 1`;
@@ -75,12 +75,12 @@ export class ReceiverWorker {
     await Promise.all(this.inFlight.values());
   }
 
-  private tick(): number {
+  private async tick(): Promise<number> {
     const now = this.ctx.clock.now();
-    this.renewLeases(now);
+    await this.renewLeases(now);
     const state = this.circuit.state(now);
     this.ctx.m.circuitOpen.set({ receiver: this.rcfg.name }, state === 'closed' ? 0 : 1);
-    if (state !== 'closed') this.failOverIfStuck(now);
+    if (state !== 'closed') await this.failOverIfStuck(now);
     let next = now + this.ctx.cfg.delivery.pollMs;
     while (this.inFlight.size < this.rcfg.concurrency) {
       const s = this.circuit.state(now);
@@ -89,7 +89,7 @@ export class ReceiverWorker {
       const tokenAt = this.bucket.nextAt(now);
       if (tokenAt > now) return Math.min(next, tokenAt);
       if (!this.claimable(now)) break;
-      const claimed = this.claim(now);
+      const claimed = await this.claim(now);
       if (!claimed) break;
       this.circuit.admit(now);
       this.bucket.tryTake(now);
@@ -103,11 +103,11 @@ export class ReceiverWorker {
    * A send normally ends long before its lease (timeout + leaseSlackS); renewing leases past half-time keeps a
    * slow commit or a wall-clock step from letting this very process (or another) claim a job being sent.
    */
-  private renewLeases(now: number): void {
+  private async renewLeases(now: number): Promise<void> {
     for (const c of this.claims.values()) {
       if (c.job.lease.expiresAt - now > this.leaseMs / 2) continue;
       try {
-        c.job.lease = this.ctx.queue.heartbeat(c.job.lease, this.leaseMs);
+        c.job.lease = await this.ctx.db.writeAsync(() => this.ctx.queue.heartbeat(c.job.lease, this.leaseMs));
       } catch (e) {
         this.ctx.log.warn({ err: e, notificationId: c.n.id }, 'could not renew a delivery lease');
       }
@@ -118,10 +118,10 @@ export class ReceiverWorker {
     return this.notifier.timeoutMs + this.ctx.cfg.delivery.leaseSlackS * 1000;
   }
 
-  private failOverIfStuck(now: number): void {
+  private async failOverIfStuck(now: number): Promise<void> {
     if (now - this.lastFailoverCheck < 1000) return;
     this.lastFailoverCheck = now;
-    failOverStuck(this.ctx, this.rcfg.name, `${this.rcfg.name} circuit open`);
+    await failOverStuck(this.ctx, this.rcfg.name, `${this.rcfg.name} circuit open`);
   }
 
   /** A cheap read before the claim's write: is anything due (or a lease expired)? */
@@ -130,10 +130,10 @@ export class ReceiverWorker {
   }
 
   /** Claim one job and, in the same transaction, open its attempt (closing any a crash left open). */
-  private claim(now: number): Claimed | null {
+  private claim(now: number): Promise<Claimed | null> {
     const { ctx } = this;
     const leaseMs = this.leaseMs;
-    return ctx.db.write((conn) => {
+    return ctx.db.writeAsync((conn) => {
       for (const job of ctx.queue.claim({ queue: this.queue, owner: ctx.owner, leaseMs, limit: 1 })) {
         const id = Number(job.payload.notificationId);
         const n = getNotification(conn, id);
@@ -219,17 +219,17 @@ export class ReceiverWorker {
     }
     const ms = ctx.clock.monotonic() - t0;
     if (this.hardStop.aborted && this.hardStop.reason instanceof ShutdownError && !outcome.ok) {
-      releaseAttempt(ctx, c, ms);
+      await releaseAttempt(ctx, c, ms);
       this.circuit.onNeutral();
       return;
     }
     ctx.m.deliverySeconds.observe({ receiver }, ms / 1000);
     ctx.m.attempts.inc({ receiver, result: outcome.ok ? 'ok' : outcome.failure.result });
-    const s = settleAttempt(ctx, c, outcome, ms);
+    const s = await settleAttempt(ctx, c, outcome, ms);
     this.record(c, outcome, s);
   }
 
-  private record(c: Claimed, outcome: DeliveryOutcome, s: ReturnType<typeof settleAttempt>): void {
+  private record(c: Claimed, outcome: DeliveryOutcome, s: Settled): void {
     const { ctx } = this;
     const receiver = this.rcfg.name;
     const log = ctx.log.child({ receiver, notificationId: c.n.id, kind: c.n.kind, attempt: c.job.attempts });

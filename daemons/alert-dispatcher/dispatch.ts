@@ -86,19 +86,19 @@ export class DispatchLoop {
     return this.groups.size;
   }
 
-  tick(token: number | null): void {
+  async tick(token: number | null): Promise<void> {
     const now = this.ctx.clock.now();
     if (token !== this.token) {
       this.rebuild(now);
       this.token = token;
     }
-    this.resolveExpired(now);
+    await this.resolveExpired(now);
     this.readChanges(now);
     this.loadMutes(now);
     this.escalate(now);
-    this.commit(this.plan(now), token, now);
+    await this.commit(this.plan(now), token, now);
     this.gauges(now);
-    this.housekeeping(now);
+    await this.housekeeping(now);
     this.ctx.m.heartbeat.set(Date.now() / 1000);
   }
 
@@ -207,10 +207,10 @@ export class DispatchLoop {
     return g;
   }
 
-  private resolveExpired(now: number): void {
+  private async resolveExpired(now: number): Promise<void> {
     const expired = this.ctx.db.read((c) => S.expiredExternal(c, now));
     if (expired.length === 0) return;
-    this.ctx.db.write((conn) => {
+    await this.ctx.db.writeAsync((conn) => {
       for (const a of expired) resolveAlert(conn, a, now);
     });
     this.ctx.log.info({ count: expired.length }, 'external alerts not refreshed in time: resolved');
@@ -353,7 +353,11 @@ export class DispatchLoop {
   }
 
   /** One transaction: every notification, every changed log, the cursor. Then update memory. */
-  private commit(p: { entries: Entry[]; planned: Planned[] }, token: number | null, now: number): void {
+  private async commit(
+    p: { entries: Entry[]; planned: Planned[] },
+    token: number | null,
+    now: number,
+  ): Promise<void> {
     const newLogs = new Map<string, S.StoredLog>();
     const logFor = (e: Entry, id?: number, messageId?: string, digest = false): S.StoredLog => {
       const d = e.d;
@@ -370,7 +374,10 @@ export class DispatchLoop {
       return { receiver: e.g.receiver, groupKey: e.g.key, groupLabels: e.g.labels, log };
     };
     const woken = new Set<string>();
-    this.ctx.db.write((conn) => {
+    await this.ctx.db.writeAsync((conn) => {
+      // Whatever another attempt of this write had counted is recounted: start from scratch each try.
+      newLogs.clear();
+      woken.clear();
       if (token !== null) assertLeaseHeld(conn, DISPATCH_LEASE, token, now);
       const oc = outboxCtx(this.ctx, now);
       for (const pl of p.planned) {
@@ -444,15 +451,16 @@ export class DispatchLoop {
   }
 
   /** Every 10 s: held notifications left without a sibling in flight; hourly retention. */
-  private housekeeping(now: number): void {
+  private async housekeeping(now: number): Promise<void> {
     if (now - this.lastHousekeeping < 10_000 && now >= this.lastHousekeeping) return;
     this.lastHousekeeping = now;
-    this.ctx.db.write((conn) => releaseOrphanedHeld(conn, outboxCtx(this.ctx, now)));
+    await this.ctx.db.writeAsync((conn) => releaseOrphanedHeld(conn, outboxCtx(this.ctx, now)));
     if (now - this.lastPrune >= 3_600_000 || now < this.lastPrune) {
       this.lastPrune = now;
       const cutoff = now - this.ctx.cfg.retentionDays * 86_400_000;
       let pruned = 0;
-      for (let n = -1; n !== 0; pruned += n) n = this.ctx.db.write((conn) => S.pruneOld(conn, cutoff, 500));
+      for (let n = -1; n !== 0; pruned += n)
+        n = await this.ctx.db.writeAsync((conn) => S.pruneOld(conn, cutoff, 500));
       if (pruned) this.ctx.log.info({ pruned }, 'old notifications pruned');
     }
   }

@@ -43,7 +43,7 @@ export const run: DaemonRun = async (deps, signal) => {
     cfg.receivers.map((r) => [r.name, new ReceiverWorker(ctx, r, notifiers.get(r.name)!, hardStop)]),
   );
   const dispatch = new DispatchLoop(ctx, (name) => workers.get(name)?.wake());
-  recoverCrashed(ctx);
+  await recoverCrashed(ctx);
   const tickMs = cfg.tickMs;
   const { loop, done } = startLoop({
     name: 'dispatch',

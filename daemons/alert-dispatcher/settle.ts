@@ -112,12 +112,12 @@ function markRetry(
 }
 
 /** Record one attempt's outcome; `lost` when the job's lease is no longer ours (nothing changed). */
-export function settleAttempt(
+export async function settleAttempt(
   ctx: Ctx,
   c: { job: ClaimedJob; n: NotificationRow; attemptId: number },
   outcome: DeliveryOutcome,
   durationMs: number,
-): Settled {
+): Promise<Settled> {
   const now = ctx.clock.now();
   const { job, n } = c;
   const step: NextStep | null = outcome.ok
@@ -130,7 +130,7 @@ export function settleAttempt(
         s: ctx.retry,
       });
   try {
-    return ctx.db.write((conn) => {
+    return await ctx.db.writeAsync((conn): Settled => {
       assertJobLease(conn, job.lease);
       const oc = outboxCtx(ctx, now);
       if (outcome.ok) {
@@ -182,14 +182,14 @@ export function settleAttempt(
 }
 
 /** Hand a job back at shutdown: the attempt is closed as interrupted and does not count. */
-export function releaseAttempt(
+export async function releaseAttempt(
   ctx: Ctx,
   c: { job: ClaimedJob; n: NotificationRow; attemptId: number },
   durationMs: number,
-): void {
+): Promise<void> {
   const now = ctx.clock.now();
   try {
-    ctx.db.write((conn) => {
+    await ctx.db.writeAsync((conn) => {
       assertJobLease(conn, c.job.lease);
       closeAttempt(
         conn,
@@ -234,7 +234,7 @@ function heldElsewhere(owner: string | null, self: string, expiresAt: number | n
  * Start-up (and takeover) recovery: every attempt left open by a process that is gone is closed as crashed
  * and its job failed under the dead holder's own token (fenced) with the retry due at once.
  */
-export function recoverCrashed(ctx: Ctx): number {
+export async function recoverCrashed(ctx: Ctx): Promise<number> {
   let recovered = 0;
   const now = ctx.clock.now();
   for (const a of ctx.db.read((c) => openAttemptsWithJobs(c, QUEUE_PREFIX))) {
@@ -244,7 +244,7 @@ export function recoverCrashed(ctx: Ctx): number {
       heldElsewhere(a.leaseOwner, ctx.owner, a.leaseExpiresAt, now)
     )
       continue;
-    ctx.db.write((conn) => {
+    await ctx.db.writeAsync((conn) => {
       if (closeCrashed(conn, a.notificationId, now) === 0) return;
       recovered++;
       const n = getNotification(conn, a.notificationId);
@@ -279,11 +279,11 @@ export function recoverCrashed(ctx: Ctx): number {
 }
 
 /** With the circuit open, notifications older than failover.afterS go to the fallback receiver too. */
-export function failOverStuck(ctx: Ctx, receiver: string, why: string): number {
-  if (!ctx.cfg.failover.map[receiver]) return 0;
+export function failOverStuck(ctx: Ctx, receiver: string, why: string): Promise<number> {
+  if (!ctx.cfg.failover.map[receiver]) return Promise.resolve(0);
   const now = ctx.clock.now();
   const cutoff = now - ctx.cfg.failover.afterS * 1000;
-  return ctx.db.write((conn) => {
+  return ctx.db.writeAsync((conn) => {
     const rows = cachedStatement(
       conn,
       `SELECT id FROM notifications WHERE receiver = ? AND state IN ('held', 'pending', 'retry_wait')

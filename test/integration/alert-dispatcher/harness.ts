@@ -66,10 +66,10 @@ export async function startOn(
   const config = parseConfig(
     {
       dataDir: dir,
-      databases: { state: statePath, pipeline: pipelinePath },
       log: { level: 'info' },
       alertDispatcher: testSection(dispatcher),
       ...opts.top,
+      databases: { ...(opts.top?.databases as object), state: statePath, pipeline: pipelinePath },
     },
     dir,
   );
