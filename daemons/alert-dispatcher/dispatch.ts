@@ -221,7 +221,11 @@ export class DispatchLoop {
       const changes = this.ctx.db.read((c) => S.changesAfter(c, this.cursor, PAGE));
       if (changes.length === 0) return;
       const fps = [...new Set(changes.map((c) => c.fingerprint))];
-      const views = this.ctx.db.read((c) => S.alertViews(c, fps));
+      // In the order the changes happened, so notifications are enqueued (and sent) in that order too.
+      const order = new Map(fps.map((fp, i) => [fp, i]));
+      const views = this.ctx.db
+        .read((c) => S.alertViews(c, fps))
+        .sort((a, b) => order.get(a.fingerprint)! - order.get(b.fingerprint)!);
       for (const ch of changes) if (ch.event === 'fired') this.ctx.m.fired.inc({ severity: ch.severity });
       for (const v of views) this.place(v, now);
       for (const fp of fps.filter((f) => !views.some((v) => v.fingerprint === f))) this.forget(fp);

@@ -31,6 +31,8 @@ export class HttpPeer {
   port = 0;
   /** The test clock, to stamp requests with. */
   clock: () => number = Date.now;
+  /** Answer this long after the request arrived (a slow receiver). */
+  delayMs = 0;
   private server: http.Server | undefined;
   private hung: http.ServerResponse[] = [];
 
@@ -64,8 +66,12 @@ export class HttpPeer {
           req.socket.destroy();
           return;
         }
-        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
-        res.end(answer.body ?? (answer.status === 200 ? 'ok' : 'error'));
+        const reply = (): void => {
+          res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+          res.end(answer.body ?? (answer.status === 200 ? 'ok' : 'error'));
+        };
+        if (this.delayMs > 0) setTimeout(reply, this.delayMs);
+        else reply();
       });
     });
     await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,16 @@
 // paced by the token bucket (a burst of 3, then 1/s).
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { advance, attempts, outbox, raise, resolve, startDispatcher, waitFor, type Running } from './harness.js';
+import {
+  advance,
+  attempts,
+  outbox,
+  raise,
+  resolve,
+  startDispatcher,
+  waitFor,
+  type Running,
+} from './harness.js';
 import { HttpPeer } from './peers.js';
 
 let dir = '';
