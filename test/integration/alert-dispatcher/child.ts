@@ -39,13 +39,18 @@ export function spawnDispatcher(config: string, env: NodeJS.ProcessEnv = {}): Om
   return { child, out: () => out, err: () => err, exited };
 }
 
-export async function startChild(config: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const c = spawnDispatcher(config, env);
+export async function startChild(
+  config: string,
+  port: number,
+  opts: { env?: NodeJS.ProcessEnv; token?: string } = {},
+): Promise<Child> {
+  const c = spawnDispatcher(config, opts.env);
+  const headers = opts.token ? { authorization: `Bearer ${opts.token}` } : undefined;
   await waitFor(
     async () => {
       if (c.child.exitCode !== null)
         throw new Error(`dispatcher exited ${c.child.exitCode}: ${c.err()}${c.out().slice(-2000)}`);
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+      return (await fetch(`http://127.0.0.1:${port}/readyz`, { headers })).status === 200;
     },
     { what: 'dispatcher ready', timeoutMs: 30_000, intervalMs: 50 },
   );
