@@ -42,11 +42,20 @@ describe('bad alertDispatcher config', () => {
       bogus: 1,
       receivers: [
         { name: 'slack-ops', type: 'slack', url: `https://hooks.slack.com/services/${MARK}` },
-        { name: 'email-ops', type: 'email', smtp: { host: 'smtp.example', password: `pw-${MARK}`, user: 'u' }, from: 'a@b.c', to: ['x@y.z'] },
+        {
+          name: 'email-ops',
+          type: 'email',
+          smtp: { host: 'smtp.example', password: `pw-${MARK}`, user: 'u' },
+          from: 'a@b.c',
+          to: ['x@y.z'],
+        },
         { name: 'no-url', type: 'slack' },
         { name: 'plain', type: 'webhook', url: `http://example.com/hook/${MARK}`, token: `tok-${MARK}` },
       ],
-      routes: [{ matchers: ['alertname=~"("'], receivers: ['slack-ops', 'pager'] }, { receivers: ['slack-ops'] }],
+      routes: [
+        { matchers: ['alertname=~"("'], receivers: ['slack-ops', 'pager'] },
+        { receivers: ['slack-ops'] },
+      ],
       failover: { map: { 'slack-ops': 'email-ops', 'email-ops': 'slack-ops' } },
       inhibit: [{ source: ['severity="critical"'], target: ['severity="warning"'], equal: [] }],
     });
@@ -93,7 +102,9 @@ describe('bad alertDispatcher config', () => {
     expect((await runCli(['check-config', '--config', f], { built: true })).code).toBe(0);
     const c = spawnDispatcher(f);
     expect((await c.exited).code).toBe(78);
-    expect(c.err()).toContain(`alertDispatcher.receivers.0.urlFile: cannot read ${path.join(dir, 'missing-file')} (ENOENT)`);
+    expect(c.err()).toContain(
+      `alertDispatcher.receivers.0.urlFile: cannot read ${path.join(dir, 'missing-file')} (ENOENT)`,
+    );
     expect(c.err()).toContain('alertDispatcher.receivers.1.urlFile: the URL in');
     expect(c.err() + c.out()).not.toContain(MARK);
   });

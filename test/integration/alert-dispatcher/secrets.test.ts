@@ -52,7 +52,12 @@ describe('secrets', () => {
     await slack.start();
     await hook.start();
     await smtp.start(0, {
-      onAuth: (auth, _s, cb) => cb(Object.assign(new Error(`Authentication failed for ${auth.username}:${auth.password}`), { responseCode: 535 })),
+      onAuth: (auth, _s, cb) =>
+        cb(
+          Object.assign(new Error(`Authentication failed for ${auth.username}:${auth.password}`), {
+            responseCode: 535,
+          }),
+        ),
     });
     // Peers quote what they were sent.
     slack.script = [{ status: 404, body: `no_service for ${slack.url}/${M.slack}` }];
@@ -74,9 +79,28 @@ describe('secrets', () => {
         retry: { initialDelayS: 0.2, maxDelayS: 0.5 },
         receivers: [
           { name: 'slack-ops', type: 'slack', url: `${slack.url}/${M.slack}`, rate: { perMinute: 0 } },
-          { name: 'email-ops', type: 'email', smtp: { host: '127.0.0.1', port: smtp.port, user: 'contimg', password: M.smtp }, from: 'a@b.c', to: ['o@p.q'] },
-          { name: 'hook', type: 'webhook', url: `http://127.0.0.1:${hook.port}/h/${M.hook}`, token: M.token, hmacSecret: M.hmac, rate: { perMinute: 0 } },
-          { name: 'down', type: 'slack', url: `http://127.0.0.1:${downPort}/s/${M.down}`, timeoutMs: 500, rate: { perMinute: 0 } },
+          {
+            name: 'email-ops',
+            type: 'email',
+            smtp: { host: '127.0.0.1', port: smtp.port, user: 'contimg', password: M.smtp },
+            from: 'a@b.c',
+            to: ['o@p.q'],
+          },
+          {
+            name: 'hook',
+            type: 'webhook',
+            url: `http://127.0.0.1:${hook.port}/h/${M.hook}`,
+            token: M.token,
+            hmacSecret: M.hmac,
+            rate: { perMinute: 0 },
+          },
+          {
+            name: 'down',
+            type: 'slack',
+            url: `http://127.0.0.1:${downPort}/s/${M.down}`,
+            timeoutMs: 500,
+            rate: { perMinute: 0 },
+          },
         ],
         routes: [{ receivers: ['slack-ops', 'hook', 'down'] }],
         failover: { map: { 'slack-ops': 'email-ops' } },
@@ -90,7 +114,13 @@ describe('secrets', () => {
     ws.send(JSON.stringify({ type: 'subscribe', topic: 'alerts', since_seq: 0 }));
 
     const db = openDb({ name: 'state', path: statePath });
-    db.write((c) => raiseAlert(c, { alertname: 'LeakCheck', severity: 'critical', labels: {}, annotations: { summary: 'x' } }, Date.now()));
+    db.write((c) =>
+      raiseAlert(
+        c,
+        { alertname: 'LeakCheck', severity: 'critical', labels: {}, annotations: { summary: 'x' } },
+        Date.now(),
+      ),
+    );
     db.close();
     const q = (sql: string) => {
       const d = new Database(statePath, { readonly: true });
@@ -104,7 +134,9 @@ describe('secrets', () => {
       () =>
         q("SELECT state FROM notifications WHERE receiver = 'email-ops' AND state = 'dead'").length === 1 &&
         q("SELECT state FROM notifications WHERE receiver = 'hook' AND state = 'sent'").length === 1 &&
-        q("SELECT a.id FROM delivery_attempts a JOIN notifications n ON n.id = a.notification_id WHERE n.receiver = 'down'").length >= 2,
+        q(
+          "SELECT a.id FROM delivery_attempts a JOIN notifications n ON n.id = a.notification_id WHERE n.receiver = 'down'",
+        ).length >= 2,
       { what: 'failures everywhere', timeoutMs: 30_000 },
     );
     hook.fallback = origFallback;
@@ -112,23 +144,37 @@ describe('secrets', () => {
     expect(slack.requests[0].path).toContain(M.slack);
     expect(hook.requests[0].headers.authorization).toBe(`Bearer ${M.token}`);
     expect(smtp.auths.length).toBe(0); // the custom onAuth above replaced the recorder
-    expect(q("SELECT last_error FROM notifications WHERE receiver = 'email-ops'")[0].last_error).toContain('535');
+    expect(q("SELECT last_error FROM notifications WHERE receiver = 'email-ops'")[0].last_error).toContain(
+      '535',
+    );
 
     const found: string[] = [];
     // Every text column of every table.
     for (const { name } of q("SELECT name FROM sqlite_master WHERE type = 'table'") as { name: string }[])
-      for (const row of q(`SELECT * FROM "${name}"`)) found.push(...leaks(`table ${name}`, JSON.stringify(row)));
+      for (const row of q(`SELECT * FROM "${name}"`))
+        found.push(...leaks(`table ${name}`, JSON.stringify(row)));
     const auth = { authorization: `Bearer ${M.http}` };
     const get = async (p: string) => (await fetch(`http://127.0.0.1:${port}${p}`, { headers: auth })).text();
     found.push(...leaks('/metrics', await get('/metrics')));
-    for (const p of ['/api/alerts', '/api/receivers', '/api/silences', '/api/outbox', '/readyz']) found.push(...leaks(p, await get(p)));
-    for (const { id } of q('SELECT id FROM notifications') as { id: number }[]) found.push(...leaks(`/api/outbox/${id}`, await get(`/api/outbox/${id}`)));
-    const test = await fetch(`http://127.0.0.1:${port}/api/receivers/hook/test`, { method: 'POST', headers: auth });
+    for (const p of ['/api/alerts', '/api/receivers', '/api/silences', '/api/outbox', '/readyz'])
+      found.push(...leaks(p, await get(p)));
+    for (const { id } of q('SELECT id FROM notifications') as { id: number }[])
+      found.push(...leaks(`/api/outbox/${id}`, await get(`/api/outbox/${id}`)));
+    const test = await fetch(`http://127.0.0.1:${port}/api/receivers/hook/test`, {
+      method: 'POST',
+      headers: auth,
+    });
     found.push(...leaks('receiver test', await test.text()));
     await waitFor(() => wsText.some((t) => t.includes('alert.fired')), { what: 'ws events' });
     found.push(...leaks('/ws', wsText.join('\n')));
     ws.close();
-    for (const args of [['receivers', 'list', '--json'], ['outbox', 'list', '--json'], ['outbox', 'show', '1', '--json'], ['alerts', 'list', '--json'], ['check-config', '--print-config']]) {
+    for (const args of [
+      ['receivers', 'list', '--json'],
+      ['outbox', 'list', '--json'],
+      ['outbox', 'show', '1', '--json'],
+      ['alerts', 'list', '--json'],
+      ['check-config', '--print-config'],
+    ]) {
       const r = await runCli([...args, '--config', config], { built: true });
       expect(r.code).toBe(0);
       found.push(...leaks(args.join(' '), r.stdout + r.stderr));
