@@ -104,8 +104,8 @@ export async function simulateFault(
   cfg: Config,
   signal: AbortSignal,
   out: NodeJS.WritableStream,
-  afterS = 8,
-  forS = 40,
+  afterS = 5,
+  forS = 25,
 ): Promise<void> {
   const { openDb } = await import('../lib/db/index.js');
   const { raiseAlert, resolveAlert } = await import('../lib/alerts/index.js');
