@@ -114,6 +114,8 @@ export interface SmtpFaults {
 export class SmtpPeer {
   readonly messages: ParsedMail[] = [];
   readonly raw: string[] = [];
+  /** When each message's DATA ended (before parsing). */
+  readonly receivedAt: number[] = [];
   readonly auths: { username?: string; password?: string | null }[] = [];
   rcptAttempts = 0;
   dataAttempts = 0;
@@ -155,6 +157,7 @@ export class SmtpPeer {
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           if (this.faults.hangData) return; // never answer: the client's socket timeout must fire
+          this.receivedAt.push(Date.now());
           const text = Buffer.concat(chunks).toString('utf8');
           this.raw.push(text);
           void simpleParser(text).then((m) => {
