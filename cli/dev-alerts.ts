@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../lib/config/index.js';
+import type { SMTPServer as SMTPServerClass } from 'smtp-server';
 
 /** The port of the mail capture: next to the five daemon ports, or 9315. */
 export function devMailPort(portBase: number | undefined): number {
@@ -58,7 +59,7 @@ export async function startMailCapture(
     );
     return null;
   }
-  let SMTPServer: typeof import('smtp-server').SMTPServer;
+  let SMTPServer: typeof SMTPServerClass;
   try {
     ({ SMTPServer } = await import('smtp-server'));
   } catch {
