@@ -12,7 +12,7 @@ import { closeCrashed, openAttempt } from './attempts.js';
 import type { Ctx } from './context.js';
 import { getNotification, queueOf, setNotificationState, type NotificationRow } from './outbox.js';
 import { CircuitBreaker, TokenBucket } from './policy.js';
-import { failOverStuck, releaseAttempt, settleAttempt, type Settled } from './settle.js';
+import { failOverStuck, releaseAttempt, settleMany, type SettleItem, type Settled } from './settle.js';
 
 const CLAIMABLE = `SELECT 1 FROM jobs WHERE queue = ? AND ((state = 'queued' AND run_at <= ?)
   OR (state = 'running' AND lease_expires_at < ?)) LIMIT 1`;
@@ -33,6 +33,12 @@ export class ReceiverWorker {
   private loop: Loop | undefined;
   private done: Promise<void> = Promise.resolve();
   private lastFailoverCheck = 0;
+  private readonly settles: {
+    item: SettleItem;
+    resolve: (s: Settled) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private settleScheduled = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -89,11 +95,19 @@ export class ReceiverWorker {
       const tokenAt = this.bucket.nextAt(now);
       if (tokenAt > now) return Math.min(next, tokenAt);
       if (!this.claimable(now)) break;
-      const claimed = await this.claim(now);
-      if (!claimed) break;
-      this.circuit.admit(now);
-      this.bucket.tryTake(now);
-      this.send(claimed);
+      // As many as there are free slots and tokens (one probe when half open), in one transaction.
+      const limit = Math.min(
+        this.rcfg.concurrency - this.inFlight.size,
+        this.bucket.available(now),
+        s === 'half_open' ? 1 : Infinity,
+      );
+      const claimed = await this.claim(now, limit);
+      if (claimed.length === 0) break;
+      for (const c of claimed) {
+        this.circuit.admit(now);
+        this.bucket.tryTake(now);
+        this.send(c);
+      }
       next = now;
     }
     return next;
@@ -130,11 +144,12 @@ export class ReceiverWorker {
   }
 
   /** Claim one job and, in the same transaction, open its attempt (closing any a crash left open). */
-  private claim(now: number): Promise<Claimed | null> {
+  private claim(now: number, limit: number): Promise<Claimed[]> {
     const { ctx } = this;
     const leaseMs = this.leaseMs;
     return ctx.db.writeAsync((conn) => {
-      for (const job of ctx.queue.claim({ queue: this.queue, owner: ctx.owner, leaseMs, limit: 1 })) {
+      const out: Claimed[] = [];
+      for (const job of ctx.queue.claim({ queue: this.queue, owner: ctx.owner, leaseMs, limit })) {
         const id = Number(job.payload.notificationId);
         const n = getNotification(conn, id);
         if (
@@ -162,9 +177,9 @@ export class ReceiverWorker {
           now,
         );
         setNotificationState(conn, id, 'sending', now, { attempts: job.attempts });
-        return { job, n: { ...n, attempts: job.attempts }, attemptId };
+        out.push({ job, n: { ...n, attempts: job.attempts }, attemptId });
       }
-      return null;
+      return out;
     });
   }
 
@@ -225,8 +240,35 @@ export class ReceiverWorker {
     }
     ctx.m.deliverySeconds.observe({ receiver }, ms / 1000);
     ctx.m.attempts.inc({ receiver, result: outcome.ok ? 'ok' : outcome.failure.result });
-    const s = await settleAttempt(ctx, c, outcome, ms);
+    const s = await this.settle({ c, outcome, durationMs: ms });
     this.record(c, outcome, s);
+  }
+
+  /** Queue an outcome; outcomes that arrive together are recorded in one transaction. */
+  private settle(item: SettleItem): Promise<Settled> {
+    return new Promise((resolve, reject) => {
+      this.settles.push({ item, resolve, reject });
+      if (!this.settleScheduled) {
+        this.settleScheduled = true;
+        setImmediate(() => void this.flushSettles());
+      }
+    });
+  }
+
+  private async flushSettles(): Promise<void> {
+    const batch = this.settles.splice(0);
+    try {
+      const results = await settleMany(
+        this.ctx,
+        batch.map((b) => b.item),
+      );
+      batch.forEach((b, i) => b.resolve(results[i]));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    } finally {
+      if (this.settles.length) setImmediate(() => void this.flushSettles());
+      else this.settleScheduled = false;
+    }
   }
 
   private record(c: Claimed, outcome: DeliveryOutcome, s: Settled): void {

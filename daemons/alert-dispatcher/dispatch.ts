@@ -70,6 +70,7 @@ export class DispatchLoop {
   private lastHousekeeping = 0;
   private lastPrune = 0;
   private lastOutboxGauges = 0;
+  private lastGauges = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -434,6 +435,10 @@ export class DispatchLoop {
 
   private gauges(now: number): void {
     const m = this.ctx.m;
+    // At most once a second: with thousands of alerts and a short tick this would dominate the loop.
+    const wallNow = Date.now();
+    if (wallNow - this.lastGauges < 1000) return;
+    this.lastGauges = wallNow;
     const counts = new Map<string, number>();
     for (const v of this.firing.values()) {
       const state = this.isMuted(v, now) ? 'muted' : this.isAcked(v, now) ? 'acked' : 'firing';

@@ -100,6 +100,13 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whole tokens available now (Infinity without a limit). */
+  available(now: number): number {
+    if (this.unlimited) return Infinity;
+    this.refill(now);
+    return Math.floor(this.tokens);
+  }
+
   /** When the next token is there (now if one is). */
   nextAt(now: number): number {
     if (this.unlimited) return now;

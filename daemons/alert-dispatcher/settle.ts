@@ -24,7 +24,7 @@ import {
   type NotificationRow,
   type OutboxCtx,
 } from './outbox.js';
-import { nextStep, type NextStep } from './policy.js';
+import { nextStep } from './policy.js';
 
 const constant = (ms: number): BackoffPolicy => ({ strategy: 'constant', baseMs: ms, maxMs: ms, jitter: 0 });
 
@@ -111,74 +111,84 @@ function markRetry(
   return true;
 }
 
-/** Record one attempt's outcome; `lost` when the job's lease is no longer ours (nothing changed). */
-export async function settleAttempt(
-  ctx: Ctx,
-  c: { job: ClaimedJob; n: NotificationRow; attemptId: number },
-  outcome: DeliveryOutcome,
-  durationMs: number,
-): Promise<Settled> {
-  const now = ctx.clock.now();
+export interface SettleItem {
+  c: { job: ClaimedJob; n: NotificationRow; attemptId: number };
+  outcome: DeliveryOutcome;
+  durationMs: number;
+}
+
+/** One attempt's outcome, inside the caller's transaction (fenced: throws LeaseLostError if not ours). */
+function settleIn(conn: Connection, ctx: Ctx, item: SettleItem, now: number): Settled {
+  const { c, outcome, durationMs } = item;
   const { job, n } = c;
-  const step: NextStep | null = outcome.ok
-    ? null
-    : nextStep(outcome.failure, {
-        attempt: job.lease.attempt,
-        createdAt: n.createdAt,
-        now,
-        resolved: n.status === 'resolved',
-        s: ctx.retry,
-      });
-  try {
-    return await ctx.db.writeAsync((conn): Settled => {
-      assertJobLease(conn, job.lease);
-      const oc = outboxCtx(ctx, now);
-      if (outcome.ok) {
-        closeAttempt(
-          conn,
-          c.attemptId,
-          { result: 'ok', httpStatus: outcome.httpStatus, smtpCode: outcome.smtpCode, durationMs },
-          now,
-        );
-        ctx.queue.complete(job.lease, { sent: true });
-        setNotificationState(conn, n.id, 'sent', now, {
-          sent_at: now,
-          next_attempt_at: null,
-          last_result: 'ok',
-          last_error: null,
-        });
-        releaseHeld(conn, n.receiver, n.groupKey, oc);
-        return { kind: 'sent' } as const;
-      }
-      const f = outcome.failure;
-      closeAttempt(conn, c.attemptId, { ...f, durationMs }, now);
-      const counts = f.disposition === 'retry' || f.disposition === 'permanent';
-      if (step!.action === 'retry') {
-        const r = ctx.queue.fail(job.lease, new Error(f.error), {
-          retryable: true,
-          policy: constant(step!.delayMs),
-        });
-        if (r.state === 'queued') {
-          markRetry(
-            conn,
-            n,
-            { runAt: r.runAt, lastResult: f.result, error: f.error, plainText: step!.plainText },
-            oc,
-          );
-          return { kind: 'retry', delayMs: step!.delayMs, countsForCircuit: step!.countsForCircuit } as const;
-        }
-      } else ctx.queue.fail(job.lease, new Error(f.error), { retryable: false });
-      markDead(conn, ctx, n, f.result, f.error, oc);
-      return {
-        kind: 'dead',
-        reason: step!.action === 'dead' ? step!.reason : 'out of attempts',
-        countsForCircuit: counts,
-      } as const;
+  assertJobLease(conn, job.lease);
+  const oc = outboxCtx(ctx, now);
+  if (outcome.ok) {
+    closeAttempt(
+      conn,
+      c.attemptId,
+      { result: 'ok', httpStatus: outcome.httpStatus, smtpCode: outcome.smtpCode, durationMs },
+      now,
+    );
+    ctx.queue.complete(job.lease, { sent: true });
+    setNotificationState(conn, n.id, 'sent', now, {
+      sent_at: now,
+      next_attempt_at: null,
+      last_result: 'ok',
+      last_error: null,
     });
-  } catch (e) {
-    if (e instanceof LeaseLostError) return { kind: 'lost' };
-    throw e;
+    releaseHeld(conn, n.receiver, n.groupKey, oc);
+    return { kind: 'sent' };
   }
+  const f = outcome.failure;
+  const step = nextStep(f, {
+    attempt: job.lease.attempt,
+    createdAt: n.createdAt,
+    now,
+    resolved: n.status === 'resolved',
+    s: ctx.retry,
+  });
+  closeAttempt(conn, c.attemptId, { ...f, durationMs }, now);
+  const counts = f.disposition === 'retry' || f.disposition === 'permanent';
+  if (step.action === 'retry') {
+    const r = ctx.queue.fail(job.lease, new Error(f.error), {
+      retryable: true,
+      policy: constant(step.delayMs),
+    });
+    if (r.state === 'queued') {
+      markRetry(
+        conn,
+        n,
+        { runAt: r.runAt, lastResult: f.result, error: f.error, plainText: step.plainText },
+        oc,
+      );
+      return { kind: 'retry', delayMs: step.delayMs, countsForCircuit: step.countsForCircuit };
+    }
+  } else ctx.queue.fail(job.lease, new Error(f.error), { retryable: false });
+  markDead(conn, ctx, n, f.result, f.error, oc);
+  return {
+    kind: 'dead',
+    reason: step.action === 'dead' ? step.reason : 'out of attempts',
+    countsForCircuit: counts,
+  };
+}
+
+/**
+ * Record the outcomes of attempts that finished together, in one transaction; each in its own savepoint, so
+ * one whose lease is no longer ours (`lost`: changed nothing) does not undo the others.
+ */
+export function settleMany(ctx: Ctx, items: readonly SettleItem[]): Promise<Settled[]> {
+  const now = ctx.clock.now();
+  return ctx.db.writeAsync(() =>
+    items.map((item): Settled => {
+      try {
+        return ctx.db.write((conn) => settleIn(conn, ctx, item, now));
+      } catch (e) {
+        if (e instanceof LeaseLostError) return { kind: 'lost' };
+        throw e;
+      }
+    }),
+  );
 }
 
 /** Hand a job back at shutdown: the attempt is closed as interrupted and does not count. */

@@ -75,9 +75,17 @@ describe('silences', () => {
       what: 'resolved while silenced',
     });
     expect(titles().some((t) => t.includes('SystemdUnitDown'))).toBe(false);
-    const m = await metricsText(r!);
-    expect(metricValue(m, 'contimg_alerts_active', { severity: 'critical', state: 'muted' })).toBe(1);
-    expect(metricValue(m, 'contimg_alerts_silences_active', {})).toBe(1);
+    // The gauges are refreshed once a second.
+    await waitFor(
+      async () => {
+        const m = await metricsText(r!);
+        return (
+          metricValue(m, 'contimg_alerts_active', { severity: 'critical', state: 'muted' }) === 1 &&
+          metricValue(m, 'contimg_alerts_silences_active', {}) === 1
+        );
+      },
+      { what: 'muted and silence gauges' },
+    );
     const api = (await (await fetch(`${r!.base}/api/alerts?status=firing`)).json()) as {
       alertname: string;
       state: string;
