@@ -284,30 +284,18 @@ export class ReceiverWorker {
         log.info({ groupKey: c.n.groupKey }, 'notification sent');
         break;
       case 'retry':
+      case 'dead': {
         if (s.countsForCircuit) this.circuit.onFailure(now);
         else this.circuit.onNeutral();
-        log.warn(
-          {
-            result: !outcome.ok && outcome.failure.result,
-            error: !outcome.ok && outcome.failure.error,
-            retryInMs: s.delayMs,
-          },
-          'delivery failed; will retry',
-        );
+        const f = outcome.ok ? undefined : outcome.failure;
+        const detail = { result: f?.result, error: f?.error };
+        if (s.kind === 'retry') log.warn({ ...detail, retryInMs: s.delayMs }, 'delivery failed; will retry');
+        else {
+          ctx.m.notifications.inc({ receiver, kind: c.n.kind, outcome: 'dead' });
+          log.error({ ...detail, reason: s.reason }, 'notification dead');
+        }
         break;
-      case 'dead':
-        if (s.countsForCircuit) this.circuit.onFailure(now);
-        else this.circuit.onNeutral();
-        ctx.m.notifications.inc({ receiver, kind: c.n.kind, outcome: 'dead' });
-        log.error(
-          {
-            result: !outcome.ok && outcome.failure.result,
-            error: !outcome.ok && outcome.failure.error,
-            reason: s.reason,
-          },
-          'notification dead',
-        );
-        break;
+      }
       case 'lost':
         this.circuit.onNeutral();
         log.warn('lease lost before the outcome was recorded: another dispatcher owns this notification now');

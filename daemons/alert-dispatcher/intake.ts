@@ -147,48 +147,38 @@ export function registerIntake(deps: DaemonDeps, ctx: Ctx, wake: () => void): vo
   const { intake } = ctx.cfg;
   const write = (fn: (conn: Connection) => void): Promise<void> =>
     ctx.db.writeAsync(fn, { budgetMs: intake.writeBudgetMs });
-  const common = { now: 0, resolveTimeoutMs: intake.resolveTimeoutS * 1000 };
+  /** Validate, then ingest every alert of the request in one transaction; 2xx only after it committed. */
+  const accept = (
+    origin: Origin,
+    body: unknown,
+    parse: (b: unknown) => { alerts: ExternalAlert[]; groupKey: string | null },
+  ): Promise<{ status: string; received: number }> =>
+    withCounting(ctx, origin, async () => {
+      const p = parse(body);
+      await write((conn) => {
+        const now = ctx.clock.now();
+        const resolveTimeoutMs = intake.resolveTimeoutS * 1000;
+        p.alerts.forEach((a, i) =>
+          ingestAlert(conn, a, { origin, groupKey: p.groupKey, now, resolveTimeoutMs, field: `alerts.${i}` }),
+        );
+      });
+      wake();
+      return { status: 'success', received: p.alerts.length };
+    });
   if (intake.alertmanager)
     deps.http.route('POST', '/api/alertmanager/webhook', ({ body }) =>
-      withCounting(ctx, 'alertmanager', async () => {
-        const parsed = webhookV4.safeParse(body);
+      accept('alertmanager', body, (b) => {
+        const parsed = webhookV4.safeParse(b);
         if (!parsed.success) throw fieldError(parsed.error, '');
-        const p = parsed.data;
-        await write((conn) => {
-          const now = ctx.clock.now();
-          p.alerts.forEach((a, i) =>
-            ingestAlert(conn, a, {
-              ...common,
-              now,
-              origin: 'alertmanager',
-              groupKey: p.groupKey,
-              field: `alerts.${i}`,
-            }),
-          );
-        });
-        wake();
-        return { status: 'success', received: p.alerts.length };
+        return { alerts: parsed.data.alerts, groupKey: parsed.data.groupKey };
       }),
     );
   if (intake.prometheus)
     deps.http.route('POST', '/api/v2/alerts', ({ body }) =>
-      withCounting(ctx, 'prometheus', async () => {
-        const parsed = postableAlerts.safeParse(body);
+      accept('prometheus', body, (b) => {
+        const parsed = postableAlerts.safeParse(b);
         if (!parsed.success) throw fieldError(parsed.error, 'alerts');
-        await write((conn) => {
-          const now = ctx.clock.now();
-          parsed.data.forEach((a, i) =>
-            ingestAlert(conn, a, {
-              ...common,
-              now,
-              origin: 'prometheus',
-              groupKey: null,
-              field: `alerts.${i}`,
-            }),
-          );
-        });
-        wake();
-        return { status: 'success', received: parsed.data.length };
+        return { alerts: parsed.data, groupKey: null };
       }),
     );
 }

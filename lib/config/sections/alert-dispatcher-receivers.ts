@@ -65,15 +65,22 @@ const common = {
   concurrency: z.number().int().min(1).max(32).default(2),
 };
 
+/** A URL that is the credential (Slack, webhooks), inline or from a file, and the HTTP timeout. */
+function urlFields(ctx: SchemaContext) {
+  return {
+    url: urlSecret.optional(),
+    urlFile: pathField(ctx).optional(),
+    timeoutMs: z.number().int().min(100).default(10_000),
+  };
+}
+
 function slackReceiver(ctx: SchemaContext) {
   return z.strictObject({
     ...common,
+    ...urlFields(ctx),
     type: z.literal('slack'),
-    url: urlSecret.optional(),
-    urlFile: pathField(ctx).optional(),
     username: z.string().min(1).default('DSA-110 Pipeline'),
     iconEmoji: z.string().min(1).default(':telescope:'),
-    timeoutMs: z.number().int().min(100).default(10_000),
   });
 }
 
@@ -108,16 +115,14 @@ function emailReceiver(ctx: SchemaContext) {
 function webhookReceiver(ctx: SchemaContext) {
   return z.strictObject({
     ...common,
+    ...urlFields(ctx),
     type: z.literal('webhook'),
-    url: urlSecret.optional(),
-    urlFile: pathField(ctx).optional(),
     /** alertmanager-v4: Alertmanager's webhook JSON; legacy: {severity, title, message, source, timestamp}. */
     format: z.enum(['alertmanager-v4', 'legacy']).default('alertmanager-v4'),
     token: secretValue.optional(),
     tokenFile: pathField(ctx).optional(),
     hmacSecret: secretValue.optional(),
     hmacSecretFile: pathField(ctx).optional(),
-    timeoutMs: z.number().int().min(100).default(10_000),
   });
 }
 

@@ -1,40 +1,21 @@
 // Acknowledgement and escalation: a critical alert nobody acknowledges for 30 min is also sent to the
 // escalation receiver, once; an ack stops repeats and escalation; the resolution still reaches every receiver
 // that got the firing message (the escalation receiver too). Unack resumes repeats.
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import {
-  advance,
-  attempts,
-  outbox,
-  raise,
-  resolve,
-  startDispatcher,
-  waitFor,
-  type Running,
-} from './harness.js';
-import { HttpPeer, SmtpPeer } from './peers.js';
+import { describe, expect, it } from 'vitest';
+import { advance, attempts, outbox, raise, resolve, scope, waitFor, type Running } from './harness.js';
+import type { HttpPeer, SmtpPeer } from './peers.js';
 
-let dir = '';
+const t = scope('contimg-ad-ack-');
 let r: Running | undefined;
-let slack = new HttpPeer();
-let smtp = new SmtpPeer();
-afterEach(async () => {
-  await r?.stop();
-  await slack.stop();
-  await smtp.stop();
-  removeTmpDir(dir);
-});
+let slack: HttpPeer;
+let smtp: SmtpPeer;
 
 const titles = () => slack.delivered.map((q) => String(q.json.text));
 
 describe('acknowledgement and escalation', () => {
   it('escalates once after 30 min, an ack stops repeats and escalation, the resolution goes to both', async () => {
-    dir = makeTmpDir('contimg-ad-ack-');
-    [slack, smtp] = [new HttpPeer(), new SmtpPeer()];
-    await slack.start();
-    await smtp.start();
-    r = await startDispatcher(dir, {
+    [slack, smtp] = [await t.http(), await t.smtp()];
+    r = await t.start({
       groupWaitS: 30,
       groupIntervalS: 300,
       receivers: [
@@ -91,10 +72,8 @@ describe('acknowledgement and escalation', () => {
   });
 
   it('unack resumes repeats; acking an unknown or resolved alert is refused', async () => {
-    dir = makeTmpDir('contimg-ad-unack-');
-    [slack, smtp] = [new HttpPeer(), new SmtpPeer()];
-    await slack.start();
-    r = await startDispatcher(dir, {
+    slack = await t.http();
+    r = await t.start({
       groupWaitS: 0,
       groupIntervalS: 60,
       repeatIntervalS: { critical: 600 },

@@ -1,28 +1,18 @@
 // A channel that is down, then back: retries back off, the circuit opens, each notification fails over to
 // e-mail once, and when Slack returns every notification is delivered exactly once; nothing is lost or dead.
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { advance, attempts, outbox, raise, startDispatcher, waitFor, type Running } from './harness.js';
-import { HttpPeer, SmtpPeer } from './peers.js';
+import { describe, expect, it } from 'vitest';
+import { advance, attempts, outbox, raise, scope, waitFor, type Running } from './harness.js';
 
-let dir = '';
+const t = scope('contimg-ad-down-');
 let r: Running | undefined;
-const slack = new HttpPeer();
-const smtp = new SmtpPeer();
-afterEach(async () => {
-  await r?.stop();
-  await slack.stop();
-  await smtp.stop();
-  removeTmpDir(dir);
-});
 
 describe('channel down, then back up', () => {
   it('delivers every notification once after the outage, with one failover e-mail each and nothing dead', async () => {
-    dir = makeTmpDir('contimg-ad-down-');
-    const slackPort = await slack.start();
+    const slack = await t.http();
+    const slackPort = slack.port;
     await slack.stop(); // Slack is down: connection refused
-    await smtp.start();
-    r = await startDispatcher(dir, {
+    const smtp = await t.smtp();
+    r = await t.start({
       receivers: [
         {
           name: 'slack-ops',

@@ -65,3 +65,19 @@ export async function stopChild(
   c.child.kill(signal);
   await c.exited;
 }
+
+/** A config file for one dispatcher on these databases (fast loops unless the section says otherwise). */
+export function dispatcherConfig(
+  dir: string,
+  dbs: { statePath: string; pipelinePath: string },
+  alertDispatcher: Record<string, unknown>,
+  opts: { top?: Record<string, unknown>; name?: string } = {},
+): string {
+  return writeConfig(dir, opts.name ?? 'contimg.yaml', {
+    dataDir: dir,
+    databases: { state: dbs.statePath, pipeline: dbs.pipelinePath },
+    log: { level: 'warn' },
+    ...opts.top,
+    alertDispatcher: { tickMs: 50, delivery: { pollMs: 50 }, ...alertDispatcher },
+  });
+}

@@ -9,7 +9,7 @@ import { freshDatabases } from '../../helpers/db.js';
 import { openDb, type Db } from '../../../lib/db/index.js';
 import { freePort } from '../../helpers/net.js';
 import { waitFor } from '../../helpers/wait.js';
-import { startChild, stopChild, writeConfig, type Child } from './child.js';
+import { startChild, stopChild, dispatcherConfig, type Child } from './child.js';
 import { HttpPeer } from './peers.js';
 
 let dir = '';
@@ -25,22 +25,19 @@ beforeAll(async () => {
   await slack.start();
   slack.script = [{ status: 404, body: 'no_service' }];
   const port = await freePort();
-  config = writeConfig(dir, 'contimg.yaml', {
-    dataDir: dir,
-    databases: { state: statePath, pipeline: pipelinePath },
-    log: { level: 'warn' },
-    alertDispatcher: {
+  config = dispatcherConfig(
+    dir,
+    { statePath, pipelinePath },
+    {
       port,
-      tickMs: 50,
       groupWaitS: 0.1,
-      delivery: { pollMs: 50 },
       receivers: [
         { name: 'slack-ops', type: 'slack', url: slack.url, rate: { perMinute: 0 } },
         { name: 'log', type: 'log' },
       ],
       routes: [{ receivers: ['slack-ops'] }],
     },
-  });
+  );
   db = openDb({ name: 'state', path: statePath });
   child = await startChild(config, port);
   fp = db.write((c) =>

@@ -10,7 +10,7 @@ import { freshDatabases } from '../../helpers/db.js';
 import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { startChild, stopChild, writeConfig, type Child } from './child.js';
+import { startChild, stopChild, dispatcherConfig, type Child } from './child.js';
 import { HttpPeer } from './peers.js';
 
 const WRITER = path.join(REPO_ROOT, 'test/fixtures/alert-dispatcher/writer.ts');
@@ -46,11 +46,10 @@ describe('SQLite contention', () => {
     const { statePath, pipelinePath } = await freshDatabases(path.join(dir, 'db'));
     await hook.start();
     const port = await freePort();
-    const config = writeConfig(dir, 'contimg.yaml', {
-      dataDir: dir,
-      databases: { state: statePath, pipeline: pipelinePath },
-      log: { level: 'warn' },
-      alertDispatcher: {
+    const config = dispatcherConfig(
+      dir,
+      { statePath, pipelinePath },
+      {
         port,
         tickMs: 100,
         groupWaitS: 0.5,
@@ -58,7 +57,7 @@ describe('SQLite contention', () => {
         delivery: { pollMs: 100 },
         receivers: [{ name: 'hook', type: 'webhook', url: hook.url, rate: { perMinute: 0 }, concurrency: 4 }],
       },
-    });
+    );
     child = await startChild(config, port);
     const t0 = Date.now();
     const [a, b] = await Promise.all([

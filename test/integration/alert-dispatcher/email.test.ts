@@ -2,35 +2,17 @@
 // never answers DATA (each attempt aborted at socketTimeoutMs, then backoff), 535 (dead at once), the parsed
 // message (subject, plain-text sections, deterministic Message-ID, In-Reply-To on the resolved message), and
 // SMTP credentials actually used.
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import {
-  advance,
-  attempts,
-  outbox,
-  raise,
-  resolve,
-  startDispatcher,
-  waitFor,
-  type Running,
-} from './harness.js';
-import { SmtpPeer } from './peers.js';
+import { describe, expect, it } from 'vitest';
+import { advance, attempts, outbox, raise, resolve, scope, waitFor, type Running } from './harness.js';
+import type { SmtpPeer } from './peers.js';
 
-let dir = '';
+const t = scope('contimg-ad-mail-');
 let r: Running | undefined;
 let smtp: SmtpPeer;
-afterEach(async () => {
-  await r?.stop();
-  r = undefined;
-  await smtp.stop();
-  removeTmpDir(dir);
-});
 
 async function start(smtpExtra: Record<string, unknown> = {}): Promise<Running> {
-  dir = makeTmpDir('contimg-ad-mail-');
-  smtp = new SmtpPeer();
-  await smtp.start();
-  r = await startDispatcher(dir, {
+  smtp = await t.smtp();
+  r = await t.start({
     groupWaitS: 0,
     groupIntervalS: 60,
     receivers: [

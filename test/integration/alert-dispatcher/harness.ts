@@ -11,7 +11,10 @@ import { openDb, type Db } from '../../../lib/db/index.js';
 import { createLogger } from '../../../lib/log.js';
 import { run } from '../../../daemons/alert-dispatcher/run.js';
 import { freshDatabases } from '../../helpers/db.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
+import { HttpPeer, SmtpPeer } from './peers.js';
+import { afterEach } from 'vitest';
 
 export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 
@@ -205,3 +208,54 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 export { waitFor };
+
+/**
+ * One test's dispatcher, peers and temp folder, all stopped and removed after each test: `start` makes the
+ * folder and runs the dispatcher; `http()` and `smtp()` start peers (before the dispatcher, whose config
+ * needs their ports).
+ */
+export function scope(prefix: string): {
+  readonly r: Running;
+  readonly dir: string;
+  start(dispatcher: Record<string, unknown>, opts?: Parameters<typeof startDispatcher>[2]): Promise<Running>;
+  http(): Promise<HttpPeer>;
+  smtp(port?: number, extra?: Parameters<SmtpPeer['start']>[1]): Promise<SmtpPeer>;
+} {
+  let running: Running | undefined;
+  let dir = '';
+  const peers: { stop(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+    for (const p of peers.splice(0)) await p.stop();
+    if (dir) removeTmpDir(dir);
+    dir = '';
+  });
+  return {
+    get r() {
+      if (!running) throw new Error('no dispatcher started in this test');
+      return running;
+    },
+    get dir() {
+      return dir;
+    },
+    async start(dispatcher, opts) {
+      dir = makeTmpDir(prefix);
+      running = await startDispatcher(dir, dispatcher, opts);
+      for (const p of peers) if (p instanceof HttpPeer) p.clock = () => running!.clock.now();
+      return running;
+    },
+    async http() {
+      const p = new HttpPeer();
+      await p.start();
+      peers.push(p);
+      return p;
+    },
+    async smtp(port = 0, extra = {}) {
+      const p = new SmtpPeer();
+      await p.start(port, extra);
+      peers.push(p);
+      return p;
+    },
+  };
+}

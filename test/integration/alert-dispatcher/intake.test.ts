@@ -3,29 +3,20 @@
 // message, also when it just stops re-sending), bad payloads → 400 naming the field, a missing token → 401,
 // a locked database → 503 with nothing half-written.
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { advance, outbox, startDispatcher, waitFor, type Running } from './harness.js';
-import { HttpPeer } from './peers.js';
+import { describe, expect, it } from 'vitest';
+import { advance, outbox, scope, waitFor, type Running } from './harness.js';
+import type { HttpPeer } from './peers.js';
 
-let dir = '';
+const t = scope('contimg-ad-intake-');
 let r = undefined as unknown as Running;
-let slack = new HttpPeer();
-afterEach(async () => {
-  await r?.stop();
-  await slack.stop();
-  removeTmpDir(dir);
-});
+let slack: HttpPeer;
 
 const TOKEN = 'intake-token-1';
 const titles = () => slack.delivered.map((q) => String(q.json.text));
 
 async function start(extra: Record<string, unknown> = {}): Promise<Running> {
-  dir = makeTmpDir('contimg-ad-intake-');
-  slack = new HttpPeer();
-  await slack.start();
-  r = await startDispatcher(
-    dir,
+  slack = await t.http();
+  r = await t.start(
     {
       groupWaitS: 30,
       groupIntervalS: 60,

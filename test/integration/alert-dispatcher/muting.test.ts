@@ -2,37 +2,28 @@
 // expires a still-firing alert notifies at the next group interval; an alert announced before a silence and
 // resolved during it still gets its resolved message; bad silences are refused with 400. Inhibition: the
 // unit alert mutes the endpoint alert until the unit recovers.
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
 import {
   advance,
   metricsText,
   metricValue,
   raise,
   resolve,
-  startDispatcher,
+  scope,
   waitFor,
   type Running,
 } from './harness.js';
-import { HttpPeer } from './peers.js';
+import type { HttpPeer } from './peers.js';
 
-let dir = '';
+const t = scope('contimg-ad-mute-');
 let r: Running | undefined;
-let slack = new HttpPeer();
-afterEach(async () => {
-  await r?.stop();
-  r = undefined;
-  await slack.stop();
-  removeTmpDir(dir);
-});
+let slack: HttpPeer;
 
 const titles = () => slack.delivered.map((q) => String(q.json.text));
 
 async function start(extra: Record<string, unknown> = {}): Promise<Running> {
-  dir = makeTmpDir('contimg-ad-mute-');
-  slack = new HttpPeer();
-  await slack.start();
-  r = await startDispatcher(dir, {
+  slack = await t.http();
+  r = await t.start({
     groupWaitS: 30,
     groupIntervalS: 300,
     receivers: [{ name: 'slack-ops', type: 'slack', url: slack.url, rate: { perMinute: 0 } }],

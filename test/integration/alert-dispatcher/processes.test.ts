@@ -11,7 +11,7 @@ import { freshDatabases } from '../../helpers/db.js';
 import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { startChild, stopChild, writeConfig, type Child } from './child.js';
+import { startChild, stopChild, dispatcherConfig, type Child } from './child.js';
 import { HttpPeer } from './peers.js';
 
 let dir = '';
@@ -29,12 +29,12 @@ async function setup(
   dir = makeTmpDir('contimg-ad-proc-');
   const { statePath, pipelinePath } = await freshDatabases(path.join(dir, 'db'));
   const config = (port: number, name = 'contimg.yaml'): string =>
-    writeConfig(dir, name, {
-      dataDir: dir,
-      databases: { state: statePath, pipeline: pipelinePath },
-      log: { level: 'info' },
-      alertDispatcher: { port, tickMs: 50, delivery: { pollMs: 50 }, ...dispatcher },
-    });
+    dispatcherConfig(
+      dir,
+      { statePath, pipelinePath },
+      { port, ...dispatcher },
+      { name, top: { log: { level: 'info' } } },
+    );
   return { statePath, config };
 }
 

@@ -14,7 +14,7 @@ import { freshDatabases } from '../../helpers/db.js';
 import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { startChild, stopChild, writeConfig, type Child } from './child.js';
+import { startChild, stopChild, dispatcherConfig, type Child } from './child.js';
 import { HttpPeer, SmtpPeer } from './peers.js';
 
 const M = {
@@ -66,16 +66,12 @@ describe('secrets', () => {
     hook.fallback = { status: 200, body: 'ok' };
     const downPort = await freePort();
     const port = await freePort();
-    const config = writeConfig(dir, 'contimg.yaml', {
-      dataDir: dir,
-      databases: { state: statePath, pipeline: pipelinePath },
-      http: { token: M.http },
-      log: { level: 'debug' },
-      alertDispatcher: {
+    const config = dispatcherConfig(
+      dir,
+      { statePath, pipelinePath },
+      {
         port,
-        tickMs: 50,
         groupWaitS: 0.1,
-        delivery: { pollMs: 50 },
         retry: { initialDelayS: 0.2, maxDelayS: 0.5 },
         receivers: [
           { name: 'slack-ops', type: 'slack', url: `${slack.url}/${M.slack}`, rate: { perMinute: 0 } },
@@ -105,7 +101,8 @@ describe('secrets', () => {
         routes: [{ receivers: ['slack-ops', 'hook', 'down'] }],
         failover: { map: { 'slack-ops': 'email-ops' } },
       },
-    });
+      { top: { http: { token: M.http }, log: { level: 'debug' } } },
+    );
     child = await startChild(config, port, { token: M.http });
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${M.http}`);
     const wsText: string[] = [];

@@ -1,8 +1,7 @@
 // Slack delivery against a real HTTP peer answering like Slack's incoming webhooks: 429 with Retry-After (in
 // seconds or as a date), 404 no_service (dead at once, failover e-mail), 400 invalid_payload (once more as
 // plain text), 500 (backoff), and a request that never gets an answer (timeout).
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
 import {
   advance,
   attempts,
@@ -10,31 +9,21 @@ import {
   metricValue,
   outbox,
   raise,
-  startDispatcher,
+  scope,
   waitFor,
   type Running,
 } from './harness.js';
-import { HttpPeer, SmtpPeer } from './peers.js';
+import type { HttpPeer, SmtpPeer } from './peers.js';
 
-let dir = '';
+const t = scope('contimg-ad-slack-');
 let r: Running | undefined;
 let slack: HttpPeer;
 let smtp: SmtpPeer;
-afterEach(async () => {
-  await r?.stop();
-  r = undefined;
-  await slack.stop();
-  await smtp.stop();
-  removeTmpDir(dir);
-});
 
 async function start(extra: Record<string, unknown> = {}): Promise<Running> {
-  dir = makeTmpDir('contimg-ad-slack-');
-  slack = new HttpPeer();
-  smtp = new SmtpPeer();
-  await slack.start();
-  await smtp.start();
-  r = await startDispatcher(dir, {
+  slack = await t.http();
+  smtp = await t.smtp();
+  r = await t.start({
     groupWaitS: 0,
     receivers: [
       { name: 'slack-ops', type: 'slack', url: slack.url, timeoutMs: 400, rate: { perMinute: 0 } },
@@ -50,7 +39,6 @@ async function start(extra: Record<string, unknown> = {}): Promise<Running> {
     failover: { map: { 'slack-ops': 'email-ops' } },
     ...extra,
   });
-  slack.clock = () => r!.clock.now();
   return r;
 }
 

@@ -1,37 +1,18 @@
 // An alert storm: 200 alerts in 43 groups become one digest instead of 43 messages; changes inside the group
 // interval send nothing; the next flush with fewer changed groups sends normal messages (≤ 20 alerts each),
 // paced by the token bucket (a burst of 3, then 1/s).
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import {
-  advance,
-  attempts,
-  outbox,
-  raise,
-  resolve,
-  startDispatcher,
-  waitFor,
-  type Running,
-} from './harness.js';
-import { HttpPeer } from './peers.js';
+import { describe, expect, it } from 'vitest';
+import { advance, attempts, outbox, raise, resolve, scope, waitFor, type Running } from './harness.js';
 
-let dir = '';
+const t = scope('contimg-ad-storm-');
 let r: Running | undefined;
-const slack = new HttpPeer();
-afterEach(async () => {
-  await r?.stop();
-  await slack.stop();
-  removeTmpDir(dir);
-});
 
 describe('alert storm', () => {
   it('one digest for 43 groups, nothing inside the group interval, then paced per-group messages', async () => {
-    dir = makeTmpDir('contimg-ad-storm-');
-    await slack.start();
-    r = await startDispatcher(dir, {
+    const slack = await t.http();
+    r = await t.start({
       receivers: [{ name: 'slack-ops', type: 'slack', url: slack.url }],
     });
-    slack.clock = () => r!.clock.now();
     // 150 alerts under 3 alertnames, 50 over 40 more (10 of them twice): 43 groups, raised within 10 s.
     let n = 0;
     for (let a = 0; a < 3; a++)

@@ -1,26 +1,16 @@
 // Generic webhooks: Alertmanager v4 JSON, the same Idempotency-Key on every retry, an HMAC-SHA256 signature
 // of the body and a bearer token; 500 retried, 404 dead; the legacy format for old consumers.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signBody } from '../../../lib/notifiers/webhook.js';
-import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
-import { advance, outbox, raise, resolve, startDispatcher, waitFor, type Running } from './harness.js';
-import { HttpPeer } from './peers.js';
+import { advance, outbox, raise, resolve, scope, waitFor, type Running } from './harness.js';
 
-let dir = '';
+const t = scope('contimg-ad-hook-');
 let r: Running | undefined;
-const hook = new HttpPeer();
-afterEach(async () => {
-  await r?.stop();
-  r = undefined;
-  await hook.stop();
-  removeTmpDir(dir);
-});
 
 describe('webhook delivery', () => {
   it('v4 body, idempotency key kept across retries, signature and token; resolved message; 404 dead', async () => {
-    dir = makeTmpDir('contimg-ad-hook-');
-    await hook.start();
-    r = await startDispatcher(dir, {
+    const hook = await t.http();
+    r = await t.start({
       groupWaitS: 0,
       groupIntervalS: 10,
       receivers: [
