@@ -46,7 +46,8 @@ export async function startChild(
 ): Promise<Child> {
   const c = spawnDispatcher(config, opts.env);
   const headers = opts.token ? { authorization: `Bearer ${opts.token}` } : undefined;
-  await waitFor(
+  // A child that never gets ready must not outlive the test that started it.
+  const ready = waitFor(
     async () => {
       if (c.child.exitCode !== null)
         throw new Error(`dispatcher exited ${c.child.exitCode}: ${c.err()}${c.out().slice(-2000)}`);
@@ -54,6 +55,12 @@ export async function startChild(
     },
     { what: 'dispatcher ready', timeoutMs: 30_000, intervalMs: 50 },
   );
+  try {
+    await ready;
+  } catch (e) {
+    await stopChild(c, 'SIGKILL');
+    throw e;
+  }
   return { ...c, port, base: `http://127.0.0.1:${port}` };
 }
 

@@ -32,6 +32,16 @@ export class TestClock implements Clock {
   }
 }
 
+/** The real wall clock, for tests against real senders (Prometheus, Alertmanager) that keep their own time. */
+export class RealClock extends TestClock {
+  override now(): number {
+    return Date.now();
+  }
+  override advance(): void {
+    throw new Error('RealClock cannot be advanced');
+  }
+}
+
 export interface Running {
   daemon: RunningDaemon;
   port: number;

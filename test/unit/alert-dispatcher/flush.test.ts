@@ -9,6 +9,7 @@ import {
   type NotifLog,
 } from '../../../daemons/alert-dispatcher/flush.js';
 import type { AlertView } from '../../../lib/notifiers/content.js';
+import { alertView } from './fixtures.js';
 
 const timers = {
   groupWaitMs: 30_000,
@@ -16,24 +17,7 @@ const timers = {
   repeatMs: { critical: 3_600_000, warning: 14_400_000, info: 0 },
 };
 
-function view(fp: string, p: Partial<AlertView> = {}): AlertView {
-  return {
-    fingerprint: fp,
-    alertname: 'Disk',
-    severity: 'warning',
-    status: 'firing',
-    episode: 1,
-    labels: { alertname: 'Disk', path: fp },
-    annotations: {},
-    source: 'test',
-    startsAt: 0,
-    endsAt: null,
-    seenAt: 0,
-    generatorUrl: null,
-    preGrouped: false,
-    ...p,
-  };
-}
+const view = alertView;
 
 function group(...alerts: AlertView[]): Group {
   return {

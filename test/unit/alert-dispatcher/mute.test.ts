@@ -8,27 +8,14 @@ import {
 } from '../../../daemons/alert-dispatcher/mute.js';
 import { parseMatchers } from '../../../lib/matchers/index.js';
 import type { AlertView } from '../../../lib/notifiers/content.js';
+import { alertView } from './fixtures.js';
 
 function view(
   fingerprint: string,
   labels: Record<string, string>,
   status: 'firing' | 'resolved' = 'firing',
 ): AlertView {
-  return {
-    fingerprint,
-    alertname: labels.alertname,
-    severity: 'warning',
-    status,
-    episode: 1,
-    labels,
-    annotations: {},
-    source: 'test',
-    startsAt: 0,
-    endsAt: null,
-    seenAt: 0,
-    generatorUrl: null,
-    preGrouped: false,
-  };
+  return alertView(fingerprint, { alertname: labels.alertname, labels, status });
 }
 
 describe('silences', () => {
