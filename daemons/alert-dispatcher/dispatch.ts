@@ -5,19 +5,11 @@
 // the cursor. In-memory groups change only after that transaction commits.
 import { resolveAlert } from '../../lib/alerts/index.js';
 import { assertLeaseHeld } from '../../lib/leases/index.js';
-import { buildContent, contentHash, type AlertView } from '../../lib/notifiers/content.js';
+import type { AlertView } from '../../lib/notifiers/content.js';
 import type { ReceiverConfig } from '../../lib/config/sections/alert-dispatcher-receivers.js';
 import { ackHolds, allAcks, type AckRow } from './acks.js';
 import { outboxCtx, type Ctx } from './context.js';
-import { buildDigest, DIGEST_GROUP_KEY } from './digest.js';
-import {
-  decideFlush,
-  emptyLog,
-  groupIsIdle,
-  type FlushDecision,
-  type Group,
-  type NotifLog,
-} from './flush.js';
+import { emptyLog, groupIsIdle, type Group, type NotifLog } from './flush.js';
 import {
   compileInhibitRules,
   compileSilence,
@@ -27,6 +19,7 @@ import {
   type InhibitRule,
 } from './mute.js';
 import { enqueueNotification, releaseOrphanedHeld } from './outbox.js';
+import { planFlushes, type Entry, type Plan } from './plan.js';
 import { compileRoutes, placeAlert, type CompiledRoute, type Timers } from './routing.js';
 import { unexpiredSilences } from './silences.js';
 import * as S from './store.js';
@@ -36,21 +29,6 @@ const PAGE = 1000;
 const ESCALATION_PREFIX = 'escalation:';
 
 const gid = (receiver: string, key: string): string => `${receiver}\0${key}`;
-
-type Enqueue = FlushDecision & { enqueue: true };
-interface Entry {
-  g: Group;
-  d: FlushDecision;
-}
-interface Planned {
-  receiver: string;
-  groupKey: string;
-  content: ReturnType<typeof buildContent>;
-  hash: string;
-  epoch: number;
-  entries: Entry[];
-  digest: boolean;
-}
 
 export class DispatchLoop {
   private readonly groups = new Map<string, Group>();
@@ -292,77 +270,27 @@ export class DispatchLoop {
     return this.logs.get(gid(g.receiver, g.key))?.log ?? emptyLog();
   }
 
-  /** Decide every due group; per receiver, more due messages than storm.maxGroupsPerFlush become one digest. */
-  private plan(now: number): { entries: Entry[]; planned: Planned[] } {
-    const entries: Entry[] = [];
-    const byReceiver = new Map<string, Entry[]>();
-    for (const g of this.groups.values()) {
-      if (g.nextFlushAt > now) continue;
-      const d = decideFlush(g, this.logOf(g), {
+  /** Decide every due group (see plan.ts). */
+  private plan(now: number): Plan {
+    return planFlushes({
+      groups: this.groups.values(),
+      logOf: (g) => this.logOf(g),
+      flush: (g) => ({
         now,
         isMuted: (a) => this.isMuted(a, now),
         isAcked: (a) => this.isAcked(a, now),
         sendResolved: this.receivers.get(g.receiver)?.sendResolved ?? true,
-      });
-      const e = { g, d };
-      entries.push(e);
-      if (d.enqueue) byReceiver.set(g.receiver, [...(byReceiver.get(g.receiver) ?? []), e]);
-    }
-    const planned: Planned[] = [];
-    const base = { externalUrl: this.ctx.externalUrl, host: this.ctx.host, now };
-    for (const [receiver, list] of byReceiver) {
-      if (list.length > this.ctx.cfg.storm.maxGroupsPerFlush) {
-        const parts = list.map(({ g, d }) => ({
-          groupKey: g.key,
-          firing: (d as Enqueue).firing,
-          resolved: (d as Enqueue).resolved,
-        }));
-        const content = buildDigest({ receiver, parts, ...base });
-        planned.push({
-          receiver,
-          groupKey: DIGEST_GROUP_KEY,
-          content,
-          hash: contentHash(content.firing, content.resolved),
-          epoch: 0,
-          entries: list,
-          digest: true,
-        });
-        continue;
-      }
-      for (const e of list) {
-        const d = e.d as Enqueue;
-        const log = this.logOf(e.g);
-        const content = buildContent({
-          kind: d.kind,
-          receiver,
-          groupKey: e.g.key,
-          groupLabels: e.g.labels,
-          firing: d.firing,
-          resolved: d.resolved,
-          maxAlerts: this.ctx.cfg.maxAlertsPerMessage,
-          threadMessageId: d.startsThread ? null : log.threadMessageId,
-          ...base,
-        });
-        planned.push({
-          receiver,
-          groupKey: e.g.key,
-          content,
-          hash: contentHash(content.firing, content.resolved),
-          epoch: d.epoch,
-          entries: [e],
-          digest: false,
-        });
-      }
-    }
-    return { entries, planned };
+      }),
+      now,
+      maxGroupsPerFlush: this.ctx.cfg.storm.maxGroupsPerFlush,
+      maxAlerts: this.ctx.cfg.maxAlertsPerMessage,
+      externalUrl: this.ctx.externalUrl,
+      host: this.ctx.host,
+    });
   }
 
   /** One transaction: every notification, every changed log, the cursor. Then update memory. */
-  private async commit(
-    p: { entries: Entry[]; planned: Planned[] },
-    token: number | null,
-    now: number,
-  ): Promise<void> {
+  private async commit(p: Plan, token: number | null, now: number): Promise<void> {
     const newLogs = new Map<string, S.StoredLog>();
     const logFor = (e: Entry, id?: number, messageId?: string, digest = false): S.StoredLog => {
       const d = e.d;

@@ -30,7 +30,11 @@ describe('webhook delivery', () => {
     raise(r, 'CalibrationStale', { set: 'a' }, 'critical');
     await waitFor(() => outbox(r!)[0]?.state === 'retry_wait', { what: 'first try failed' });
     await advance(r, 6100);
-    await waitFor(() => hook.delivered.length === 1, { what: 'delivered on retry' });
+    await waitFor(() => hook.delivered.length === 1, { what: 'delivered on retry' }).catch((e: unknown) => {
+      throw new Error(
+        `${String(e)}\n${JSON.stringify(outbox(r!))}\n${r!.logs.filter((l) => !l.includes('"level":"info"')).join('')}`,
+      );
+    });
     const [first, second] = hook.requests;
     expect(first.headers['idempotency-key']).toBe(second.headers['idempotency-key']);
     expect(first.headers['idempotency-key']).toBe(outbox(r)[0].dedup_key);
