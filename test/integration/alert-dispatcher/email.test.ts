@@ -48,7 +48,10 @@ describe('e-mail delivery', () => {
       what: 'first attempt',
     });
     for (let i = 0; i < 10 && smtp.messages.length === 0; i++) await advance(r!, 6000);
-    await waitFor(() => smtp.messages.length === 1, { what: 'the e-mail' });
+    // Received by the server, and the outcome recorded by the dispatcher.
+    await waitFor(() => smtp.messages.length === 1 && outbox(r!)[0]?.state === 'sent', {
+      what: 'the e-mail',
+    });
     const a = attempts(r!);
     expect(a.map((x) => x.result)).toEqual(['smtp_4xx', 'smtp_4xx', 'ok']);
     expect(a[0].smtp_code).toBe(451);
