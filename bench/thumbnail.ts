@@ -85,7 +85,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from astropy.io import fits
-from astropy.visualization import ZScaleInterval, AsinhStretch, ImageNormalize
+from astropy.visualization import ZScaleInterval, LinearStretch, ImageNormalize
 t_imp = time.perf_counter() - t0
 path, reps, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 times = []
@@ -95,7 +95,7 @@ for _ in range(reps):
     vmin, vmax = ZScaleInterval(contrast=0.2).get_limits(data)
     fig = plt.figure(figsize=(5.12, 5.12), dpi=100)
     ax = fig.add_axes([0, 0, 1, 1]); ax.set_axis_off()
-    ax.imshow(data, origin="lower", cmap="inferno", norm=ImageNormalize(vmin=vmin, vmax=vmax, stretch=AsinhStretch(0.1)))
+    ax.imshow(data, origin="lower", cmap="inferno", norm=ImageNormalize(vmin=vmin, vmax=vmax, stretch=LinearStretch()))
     fig.savefig(out, dpi=100)
     plt.close(fig)
     del data

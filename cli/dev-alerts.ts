@@ -6,15 +6,13 @@ import path from 'node:path';
 import type { Config } from '../lib/config/index.js';
 import type { SMTPServer as SMTPServerClass } from 'smtp-server';
 
-/** The port of the mail capture: next to the five daemon ports, or 9315. */
-export function devMailPort(portBase: number | undefined): number {
-  return portBase === undefined ? 9315 : portBase + 5;
+/** The port of the mail capture: next after the daemons' ports when they are given, or 9315. */
+export function devMailPort(ports: Partial<Record<string, number>>): number {
+  const given = Object.values(ports).filter((p): p is number => p !== undefined);
+  return given.length ? Math.max(...given) + 1 : 9315;
 }
 
-export function devAlertDispatcher(
-  port: { port?: number },
-  portBase: number | undefined,
-): Record<string, unknown> {
+export function devAlertDispatcher(port: { port?: number }, mailPort: number): Record<string, unknown> {
   return {
     ...port,
     groupWaitS: 5,
@@ -25,12 +23,7 @@ export function devAlertDispatcher(
       {
         name: 'dev-mail',
         type: 'email',
-        smtp: {
-          host: '127.0.0.1',
-          port: devMailPort(portBase),
-          connectionTimeoutMs: 5000,
-          socketTimeoutMs: 10000,
-        },
+        smtp: { host: '127.0.0.1', port: mailPort, connectionTimeoutMs: 5000, socketTimeoutMs: 10000 },
         from: 'contimg-dev@localhost',
         to: ['operator@localhost'],
       },

@@ -2,6 +2,7 @@
 import { ConfigError, ContimgError, EXIT, SchemaVersionError } from '../lib/errors.js';
 import { loadConfigFile, type Config } from '../lib/config/index.js';
 import type { Db } from '../lib/db/index.js';
+import { MAX_LIMIT, parseCount } from '../lib/paging.js';
 
 /** --config wins, then CONTIMG_CONFIG; commands that can run without a config pass required=false. */
 export function configPath(opt: string | undefined): string | undefined {
@@ -88,4 +89,11 @@ export function numberOption(flag: string, opts: { integer?: boolean; min?: numb
       );
     return n;
   };
+}
+
+/** The commander parser for `--limit`: the same rule as the API's `?limit=` (1..MAX_LIMIT, lib/paging). */
+export function limitOption(text: string): number {
+  const n = parseCount(text, '--limit', 1, MAX_LIMIT);
+  if (typeof n === 'string') throw new UsageError(n);
+  return n;
 }

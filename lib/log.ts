@@ -1,34 +1,10 @@
 // One pino root per process (JSON to stdout for journald), created by the entry point and passed down.
 // Library code takes a Logger and makes children; it never configures logging.
 import os from 'node:os';
-import { pino, type Logger, type DestinationStream } from 'pino';
-import { isSecretKey, REDACTED } from './config/redact.js';
+import { pino, type Logger, type DestinationStream, type LogFn } from 'pino';
+import { redact, redactError, SecretScrubber } from './redact.js';
 
 export type { Logger } from 'pino';
-
-/** Paths pino censors wherever they occur in a log line (one and two levels deep). */
-const SECRET_KEYS = ['token', 'password', 'pass', 'secret', 'webhookUrl', 'apiKey', 'authorization'];
-const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
-
-/**
- * Deeper than the fixed paths reach (a whole config section logged as `{ cfg }`, nested details): replace
- * every string under a secret-looking key (lib/config's pattern). Copies only along the path to a secret;
- * errors and binary data are left to pino's serializers and the fixed paths.
- */
-function scrub(v: unknown, depth = 0): unknown {
-  if (depth > 8 || v === null || typeof v !== 'object' || v instanceof Error || ArrayBuffer.isView(v))
-    return v;
-  if (Array.isArray(v)) {
-    const out = v.map((x) => scrub(x, depth + 1));
-    return out.some((x, i) => x !== v[i]) ? out : v;
-  }
-  let out: Record<string, unknown> | undefined;
-  for (const [k, x] of Object.entries(v)) {
-    const y = typeof x === 'string' && isSecretKey(k) ? REDACTED : scrub(x, depth + 1);
-    if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
-  }
-  return out ?? v;
-}
 
 export interface LoggerOptions {
   daemon: string;
@@ -36,22 +12,47 @@ export interface LoggerOptions {
   version?: string;
   /** Where lines go; stdout (synchronous) by default. Tests pass a stream to capture lines. */
   destination?: DestinationStream;
+  /** The secrets this process knows (lib/config's configScrubber): scrubbed from every string logged. */
+  scrubber?: SecretScrubber;
 }
 
+/**
+ * Every line goes through lib/redact: fields under secret-looking keys at any depth, `env` maps, masked
+ * `argv`, secrets inside strings (URL credentials, query tokens, known values), child bindings, the message
+ * text and errors (message, stack and own fields; transport internals such as axios' `config` dropped).
+ */
 export function createLogger(opts: LoggerOptions): Logger {
-  return pino(
+  const scrubber = opts.scrubber ?? new SecretScrubber();
+  const clean = (obj: Record<string, unknown>): Record<string, unknown> => redact(obj, scrubber);
+  const root = pino(
     {
       level: opts.level ?? 'info',
       base: { daemon: opts.daemon, version: opts.version, host: os.hostname(), pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: REDACTED },
+      serializers: {
+        err: (e: Error) => redactError(pino.stdSerializers.err(e), scrubber),
+      },
+      hooks: {
+        logMethod(args: Parameters<LogFn>, method: LogFn) {
+          const scrubbed = args.map((a: unknown) => (typeof a === 'string' ? scrubber.scrub(a) : a));
+          return method.apply(this, scrubbed as Parameters<LogFn>);
+        },
+      },
       formatters: {
         level: (label) => ({ level: label }),
-        log: (obj) => scrub(obj) as Record<string, unknown>,
+        bindings: clean,
+        log: clean,
       },
     },
     opts.destination ?? pino.destination({ fd: 1, sync: true }),
   );
+  // pino applies formatters.bindings to the root only; children inherit this child(), so every level of
+  // child bindings is redacted too.
+  const child = root.child;
+  root.child = function (this: Logger, bindings, options) {
+    return child.call(this, clean(bindings), options);
+  } as typeof root.child;
+  return root;
 }
 
 /** A logger that drops everything: for tests and one-shot CLI commands with --json. */

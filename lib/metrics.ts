@@ -5,13 +5,24 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 export function createRegistry(opts: {
   daemon: string;
   version?: string;
   defaultMetrics?: boolean;
 }): Registry {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
+    // prom-client names three gauges `…_total`, which promtool check metrics rejects (only counters end in
+    // _total); they are the sums of the per-type gauges contimg_nodejs_active_{handles,requests,resources}.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`contimg_${name}`);
+  }
   const info = new Gauge({
     name: 'contimg_build_info',
     help: 'Build information; always 1.',
@@ -38,10 +49,33 @@ export interface DbMetrics {
   walBytes: Gauge<'db'>;
   connections: Gauge<'db' | 'role'>;
   checkpoints: Counter<'db' | 'mode' | 'result'>;
+  writeStallSeconds: Gauge<'db'>;
+  /** Each open Db registers how to read its stall here; the gauge reads them at scrape time. */
+  stallSources: Map<string, () => number>;
 }
 
+const dbMetricsByRegistry = new WeakMap<Registry, DbMetrics>();
+
 export function dbMetrics(registry: Registry, dbNames: readonly string[]): DbMetrics {
-  const m: DbMetrics = once(registry, 'contimg_db_tx_seconds', () => ({
+  const m = dbMetricsByRegistry.get(registry) ?? declareDbMetrics(registry);
+  dbMetricsByRegistry.set(registry, m);
+  for (const db of dbNames) {
+    for (const kind of ['write', 'read']) m.txSeconds.zero({ db, kind });
+    m.lockWaitSeconds.zero({ db });
+    m.busyTimeouts.inc({ db }, 0);
+    m.walBytes.set({ db }, 0);
+    m.writeStallSeconds.set({ db }, 0);
+    for (const code of DB_ERROR_CODES) m.errors.inc({ db, code }, 0);
+    for (const role of ['writer', 'reader']) m.connections.set({ db, role }, 0);
+    for (const mode of ['passive', 'restart', 'truncate'])
+      for (const result of ['ok', 'busy']) m.checkpoints.inc({ db, mode, result }, 0);
+  }
+  return m;
+}
+
+function declareDbMetrics(registry: Registry): DbMetrics {
+  const stallSources = new Map<string, () => number>();
+  return {
     txSeconds: new Histogram({
       name: 'contimg_db_tx_seconds',
       help: 'Duration of database transactions, by kind (write = BEGIN IMMEDIATE, read = deferred).',
@@ -86,16 +120,17 @@ export function dbMetrics(registry: Registry, dbNames: readonly string[]): DbMet
       labelNames: ['db', 'mode', 'result'],
       registers: [registry],
     }),
-  }));
-  for (const db of dbNames) {
-    for (const kind of ['write', 'read']) m.txSeconds.zero({ db, kind });
-    m.lockWaitSeconds.zero({ db });
-    m.busyTimeouts.inc({ db }, 0);
-    m.walBytes.set({ db }, 0);
-    for (const code of DB_ERROR_CODES) m.errors.inc({ db, code }, 0);
-    for (const role of ['writer', 'reader']) m.connections.set({ db, role }, 0);
-    for (const mode of ['passive', 'restart', 'truncate'])
-      for (const result of ['ok', 'busy']) m.checkpoints.inc({ db, mode, result }, 0);
-  }
-  return m;
+    writeStallSeconds: new Gauge({
+      name: 'contimg_db_write_stall_seconds',
+      help:
+        'How long writes in this process have gone without the write lock (from the oldest write still ' +
+        'waiting or failing since the last one that got it); 0 when writes go through.',
+      labelNames: ['db'],
+      registers: [registry],
+      collect() {
+        for (const [db, read] of stallSources) this.set({ db }, read());
+      },
+    }),
+    stallSources,
+  };
 }

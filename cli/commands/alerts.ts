@@ -5,14 +5,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import type { AlertWithState } from '../../daemons/alert-dispatcher/admin.js';
-import {
-  numberOption,
-  parseDurationMs,
-  printJson,
-  requireConfig,
-  UsageError,
-  withDatabase,
-} from '../util.js';
+import { limitOption, parseDurationMs, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
 
 function line(a: AlertWithState): string {
   const labels = Object.entries(a.labels)
@@ -33,7 +26,7 @@ export function register(program: Command): void {
     .description('alerts, most recently changed first, with their state (firing, muted, acked, resolved)')
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
     .option('--status <s>', 'firing or resolved')
-    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 200)
+    .option('--limit <n>', 'at most this many', limitOption, 200)
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; status?: string; limit: number; json?: boolean }) => {
       if (o.status !== undefined && o.status !== 'firing' && o.status !== 'resolved')

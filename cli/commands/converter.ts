@@ -2,7 +2,7 @@
 // in the state database directly (compare-and-set, safe while the daemon runs).
 import type { Command } from 'commander';
 import type { Db } from '../../lib/db/index.js';
-import { numberOption, printJson, requireConfig } from '../util.js';
+import { limitOption, printJson, requireConfig } from '../util.js';
 
 async function withStateDb<T>(
   configOpt: string | undefined,
@@ -47,7 +47,7 @@ export function register(program: Command): void {
       '--state <state>',
       'only groups in this state (collecting, ready, converting, retry_wait, converted, incomplete, failed, abandoned)',
     )
-    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 1000)
+    .option('--limit <n>', 'at most this many', limitOption, 1000)
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; state?: string; limit: number; json?: boolean }) => {
       const { listGroupSummaries } = await admin();

@@ -3,7 +3,8 @@
 // (dist/daemons/*/main.js) as its own child process as systemd would, runs the subband simulator at a fast
 // cadence with `contimg convert-check` as the converter, prints where each daemon's /metrics and /ws are,
 // and on Ctrl-C/SIGTERM (or after --for-seconds) stops the simulator, sends SIGTERM to every daemon and
-// waits for them to exit.
+// waits for them to exit. With --with-prometheus it also runs Prometheus (Debian's package, from PATH) on
+// loopback with our rules, scraping the daemons every 5 s, its data under <data dir>/prometheus.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
+import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
-import { devAlertDispatcher, simulateFault, startMailCapture } from '../dev-alerts.js';
+import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
+import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/cli/commands or cli/commands. */
@@ -31,25 +34,30 @@ interface DevOpts {
   forSeconds?: string;
   simulate: boolean;
   fault: boolean;
+  withPrometheus?: boolean;
+  prometheusPort: string;
 }
 
-const DAEMON_ORDER = [
-  'streaming-converter',
-  'pointing-monitor',
-  'scheduler',
-  'alert-dispatcher',
-  'thumbnail-worker',
-];
+const DAEMON_ORDER = Object.keys(DAEMONS) as DaemonName[];
 
-/** The config `contimg dev` writes on first run: everything under the data folder, fast local timings. */
-function devConfig(dataDir: string, portBase: number | undefined): Record<string, unknown> {
-  const port = (i: number) => (portBase === undefined ? {} : { port: portBase + i });
+/** Ports portBase, portBase+1, … in daemon-table order (undefined: the configured defaults). */
+function portsFrom(portBase: number | undefined): Partial<Record<DaemonName, number>> {
+  if (portBase === undefined) return {};
+  return Object.fromEntries(DAEMON_ORDER.map((name, i) => [name, portBase + i]));
+}
+
+/**
+ * The config `contimg dev` writes on first run: everything under the data folder (relative paths), fast
+ * local timings, convert-check as the converter. The ops tests and benches start their daemons on it too.
+ */
+export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Record<string, unknown> {
+  const port = (name: DaemonName) => (ports[name] === undefined ? {} : { port: ports[name] });
   return {
     dataDir: '.',
     databases: { state: 'state.sqlite3', pipeline: 'pipeline.sqlite3' },
     log: { level: 'info' },
     streamingConverter: {
-      ...port(0),
+      ...port('streaming-converter'),
       settleS: 2,
       scanIntervalS: 10,
       groupTimeoutS: 120,
@@ -60,22 +68,16 @@ function devConfig(dataDir: string, portBase: number | undefined): Record<string
         timeoutS: 120,
       },
     },
-    pointingMonitor: { ...port(1) },
-    scheduler: { ...port(2) },
-    alertDispatcher: devAlertDispatcher(port(3), portBase),
-    thumbnailWorker: { ...port(4) },
+    pointingMonitor: { ...port('pointing-monitor') },
+    scheduler: { ...port('scheduler') },
+    alertDispatcher: devAlertDispatcher(port('alert-dispatcher'), devMailPort(ports)),
+    thumbnailWorker: { ...port('thumbnail-worker') },
   };
 }
 
-function builtDaemons(): string[] {
-  const dir = path.join(DIST, 'daemons');
-  const present = fs.existsSync(dir)
-    ? fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'main.js')))
-    : [];
-  return [
-    ...DAEMON_ORDER.filter((d) => present.includes(d)),
-    ...present.filter((d) => !DAEMON_ORDER.includes(d)),
-  ];
+/** The daemons of the daemon table whose build exists (dist/daemons/<name>/main.js), in table order. */
+function builtDaemons(): DaemonName[] {
+  return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', d, 'main.js')));
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
@@ -101,7 +103,7 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
-    fs.writeFileSync(configFile, YAML.stringify(devConfig(dataDir, num(o.portBase, '--port-base'))));
+    fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
     process.stdout.write(`dev: wrote ${configFile}\n`);
   }
   const { loadConfigFile } = await import('../../lib/config/index.js');
@@ -114,17 +116,9 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   return { configFile };
 }
 
-const SECTIONS: Record<string, string> = {
-  'streaming-converter': 'streamingConverter',
-  'pointing-monitor': 'pointingMonitor',
-  scheduler: 'scheduler',
-  'alert-dispatcher': 'alertDispatcher',
-  'thumbnail-worker': 'thumbnailWorker',
-};
-
 /** Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are. */
 function startDaemons(
-  names: string[],
+  names: DaemonName[],
   configFile: string,
   cfg: { http: { host: string } } & Record<string, unknown>,
 ): {
@@ -166,7 +160,7 @@ function startDaemons(
         });
       }),
     );
-    const port = (cfg[SECTIONS[name] ?? ''] as { port?: number } | undefined)?.port;
+    const port = (cfg[DAEMONS[name].section] as { port?: number } | undefined)?.port;
     const host = cfg.http.host;
     process.stdout.write(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
@@ -186,14 +180,32 @@ export function register(program: Command): void {
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
     .option('--no-fault', 'do not raise the simulated fault that shows alert delivery')
+    .option('--with-prometheus', 'also run Prometheus (from PATH) with our rules, scraping the daemons')
+    .option('--prometheus-port <port>', 'loopback port for --with-prometheus', '9390')
     .action(async (o: DevOpts) => {
       if (!fs.existsSync(CLI))
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
+      const prometheusBinary = o.withPrometheus ? await prometheusOnPath() : undefined;
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
       const mail = await startMailCapture(cfg, process.stdout);
-      const { children, exits, failures, stopping } = startDaemons(builtDaemons(), configFile, cfg);
+      const names = builtDaemons();
+      const { children, exits, failures, stopping } = startDaemons(names, configFile, cfg);
+      let prometheus: PrometheusProcess | undefined;
+      if (prometheusBinary) {
+        try {
+          prometheus = await startDevPrometheus(
+            cfg,
+            names,
+            prometheusBinary,
+            num(o.prometheusPort, '--prometheus-port') ?? 9390,
+          );
+        } catch (e) {
+          failures.push(`prometheus: ${(e as Error).message}`);
+          process.stderr.write(`dev: cannot run prometheus: ${(e as Error).message}\n`);
+        }
+      }
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -211,7 +223,7 @@ export function register(program: Command): void {
       await fault.catch((e: unknown) => process.stderr.write(`[simulator] fault: ${(e as Error).message}\n`));
       stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
-      await Promise.all(exits);
+      await Promise.all([...exits, prometheus?.stop()]);
       await mail?.close();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (failures.length) {
@@ -227,15 +239,13 @@ const OBSERVATION_S = 309;
 const BACKLOG_GROUPS = 12;
 
 async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promise<void> {
-  const { simulate } = await import('../../lib/sim/index.js');
-  const { writeObservationImage } = await import('../../lib/sim/fits-images.js');
-  const { openDb } = await import('../../lib/db/index.js');
-  // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
-  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
-  const imageDir = path.join(cfg.dataDir, 'images');
+  const { simulateDemo } = await import('../../lib/sim/demo.js');
   try {
-    const n = await simulate({
+    const n = await simulateDemo({
       incomingDir: cfg.streamingConverter.incomingDir,
+      // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
+      imageDir: path.join(cfg.dataDir, 'images'),
+      pipelinePath: cfg.databases.pipeline,
       groups: num(o.groups, '--groups') ?? Infinity,
       cadenceS: num(o.cadenceS, '--cadence-s') ?? 10,
       spacingS: OBSERVATION_S,
@@ -245,17 +255,58 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
       realTime: true,
       jitterS: 2,
       signal,
-      onFile: ({ path: p, subband, group }) => {
-        if (subband !== 15) return;
-        const groupId = path.basename(p).slice(0, 19);
-        writeObservationImage({ dir: imageDir, groupId, seed: group + 1, pipelineDb });
-        process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`);
-      },
+      onObservation: (groupId) =>
+        process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`),
     });
     process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
   } catch (e) {
     process.stderr.write(`[simulator] stopped: ${(e as Error).message}\n`);
-  } finally {
-    pipelineDb.close();
   }
+}
+
+async function prometheusOnPath(): Promise<string> {
+  const { findOnPath } = await import('../prometheus.js');
+  const found = findOnPath('prometheus');
+  if (!found)
+    throw new UsageError(
+      '--with-prometheus: prometheus is not on PATH (Debian: apt-get install -y --no-install-recommends prometheus)',
+    );
+  return found;
+}
+
+/**
+ * Prometheus for the demo: the daemons started here, scraped every 5 s on loopback, with the shipped rules
+ * (their real `for:` durations) from ops/prometheus/rules, alerts to the alert dispatcher when it runs.
+ */
+async function startDevPrometheus(
+  cfg: Config,
+  names: DaemonName[],
+  binary: string,
+  port: number,
+): Promise<PrometheusProcess> {
+  const { startPrometheus } = await import('../prometheus.js');
+  const ops = await import('../../lib/ops/prometheus-config.js');
+  const { resolveHttpToken } = await import('../../lib/http/index.js');
+  const dir = path.join(cfg.dataDir, 'prometheus');
+  fs.mkdirSync(dir, { recursive: true });
+  const host = ops.scrapeHost(cfg.http.host);
+  const token = resolveHttpToken(cfg.http);
+  let tokenFile: string | undefined;
+  if (token !== undefined) {
+    tokenFile = path.join(dir, 'http-token');
+    fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  }
+  const config = ops.prometheusConfig({
+    targets: ops.targetsFromConfig(cfg, names, host),
+    ruleFiles: [path.join(ROOT, 'ops', 'prometheus', 'rules', '*.yml')],
+    alertmanager: names.includes('alert-dispatcher') ? { host, port: cfg.alertDispatcher.port } : null,
+    tokenFile,
+    scrapeIntervalS: 5,
+    evaluationIntervalS: 5,
+  });
+  const p = await startPrometheus({ config, dir, port, binary });
+  process.stdout.write(
+    `dev: started prometheus (pid ${p.child.pid}): ${p.url}  (alerts: ${p.url}/alerts, log: ${path.join(dir, 'prometheus.log')})\n`,
+  );
+  return p;
 }

@@ -3,7 +3,7 @@
 // safe while the daemons run.
 import type { Command } from 'commander';
 import type { Job } from '../../lib/queue/index.js';
-import { numberOption, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
+import { limitOption, printJson, requireConfig, UsageError, withDatabase } from '../util.js';
 
 const queueModule = () => import('../../lib/queue/index.js');
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
   common(cmd.command('list').description('jobs, newest first'))
     .option('--queue <q>', 'only this queue (e.g. conversions, thumbnails)')
     .option('--state <s>', 'only this state (queued, running, done, dead, cancelled)')
-    .option('--limit <n>', 'at most this many', numberOption('--limit', { integer: true, min: 1 }), 50)
+    .option('--limit <n>', 'at most this many', limitOption, 50)
     .action((o: Opts & { queue?: string; state?: string; limit: number }) => {
       const limit = o.limit;
       return withStore(

@@ -1,7 +1,9 @@
-// contimg thumbnail FILE --out PNG: render one FITS image to an indexed PNG (the worker's renderer).
+// contimg thumbnail FILE --out PNG: render one FITS image to an indexed PNG (the worker's renderer). The
+// defaults are the daemon's default preset and its maxPixels guard (lib/fits/look.ts, one definition).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_LOOK, DEFAULT_MAX_PIXELS } from '../../lib/fits/look.js';
 import { numberOption, printJson, UsageError } from '../util.js';
 
 const INTERVALS = ['zscale', 'percentile', 'minmax'] as const;
@@ -26,6 +28,7 @@ interface Opts {
   plane?: number;
   stokes?: string;
   channel?: number;
+  maxPixels: number;
   json?: boolean;
 }
 
@@ -38,12 +41,12 @@ export function register(program: Command): void {
       '--max-dim <n>',
       'longest side in pixels',
       numberOption('--max-dim', { integer: true, min: 1 }),
-      512,
+      DEFAULT_LOOK.maxDim,
     )
-    .option('--interval <name>', INTERVALS.join('|'), oneOf('--interval', INTERVALS), 'zscale')
-    .option('--contrast <c>', 'zscale contrast', numberOption('--contrast'), 0.2)
-    .option('--stretch <name>', STRETCHES.join('|'), oneOf('--stretch', STRETCHES), 'asinh')
-    .option('--colormap <name>', CMAPS.join('|'), oneOf('--colormap', CMAPS), 'inferno')
+    .option('--interval <name>', INTERVALS.join('|'), oneOf('--interval', INTERVALS), DEFAULT_LOOK.interval)
+    .option('--contrast <c>', 'zscale contrast', numberOption('--contrast'), DEFAULT_LOOK.contrast)
+    .option('--stretch <name>', STRETCHES.join('|'), oneOf('--stretch', STRETCHES), DEFAULT_LOOK.stretch)
+    .option('--colormap <name>', CMAPS.join('|'), oneOf('--colormap', CMAPS), DEFAULT_LOOK.colormap)
     .option(
       '--plane <n>',
       'plane index over axes 3..N (default 0)',
@@ -51,6 +54,12 @@ export function register(program: Command): void {
     )
     .option('--stokes <s>', 'Stokes plane: I, Q, U or V')
     .option('--channel <n>', 'spectral channel index', numberOption('--channel', { integer: true }))
+    .option(
+      '--max-pixels <n>',
+      'refuse planes with more pixels (TOO_LARGE), as the daemon does',
+      numberOption('--max-pixels', { integer: true, min: 1 }),
+      DEFAULT_MAX_PIXELS,
+    )
     .option('--json', 'print JSON only')
     .action(async (file: string, opts: Opts) => {
       const { renderThumbnail } = await import('../../lib/fits/index.js');
@@ -65,6 +74,7 @@ export function register(program: Command): void {
         stretch: opts.stretch,
         colormap: opts.colormap,
         select: { plane: opts.plane, stokes, channel: opts.channel },
+        maxPixels: opts.maxPixels,
       });
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
       writeFileAtomic(opts.out, r.png);

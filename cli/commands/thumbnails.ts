@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
 import type { Db } from '../../lib/db/index.js';
-import { numberOption, printJson, requireConfig, UsageError } from '../util.js';
+import { limitOption, printJson, requireConfig, UsageError } from '../util.js';
 
 const STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'];
 
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .description('thumbnail rows, newest first')
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
     .option('--status <s>', STATUSES.join('|'))
-    .option('--limit <n>', 'rows to show', numberOption('--limit', { integer: true, min: 1 }), 50)
+    .option('--limit <n>', 'rows to show', limitOption, 50)
     .option('--json', 'print JSON only')
     .action(async (opts: { config?: string; status?: string; limit: number; json?: boolean }) => {
       if (opts.status && !STATUSES.includes(opts.status))

@@ -12,6 +12,7 @@ export interface PointingMetrics {
   lastObservation: Gauge;
   headerReads: Counter<'result'>;
   headerReadSeconds: Histogram;
+  upcomingTransits: Gauge;
   nextTransit: Gauge<'calibrator'>;
   inWindow: Gauge<'calibrator'>;
   windows: Counter<'calibrator' | 'has_data'>;
@@ -32,14 +33,15 @@ export function pointingMetrics(
   const r = [registry];
   const m: PointingMetrics = {
     lst: new Gauge({
-      name: `${p}local_sidereal_time_hours`,
-      help: 'Local sidereal time at scrape time (sidereal hours), apparent and mean.',
+      // Seconds, not hours: Prometheus names carry base units (promtool check metrics). Divide by 3600 for hours.
+      name: `${p}local_sidereal_time_seconds`,
+      help: 'Local sidereal time at scrape time, in sidereal seconds since sidereal midnight (0 to 86400), apparent and mean.',
       labelNames: ['kind'],
       registers: r,
       collect() {
         const l = opts.lstNow();
-        this.set({ kind: 'apparent' }, l.apparent);
-        this.set({ kind: 'mean' }, l.mean);
+        this.set({ kind: 'apparent' }, l.apparent * 3600);
+        this.set({ kind: 'mean' }, l.mean * 3600);
       },
     }),
     declination: new Gauge({
@@ -74,6 +76,11 @@ export function pointingMetrics(
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: r,
     }),
+    upcomingTransits: new Gauge({
+      name: `${p}upcoming_transits`,
+      help: 'Transits ahead in the schedule (candidates for the current pointing plus the watch list); 0 = none to calibrate on.',
+      registers: r,
+    }),
     nextTransit: new Gauge({
       name: `${p}next_transit_timestamp_seconds`,
       help: 'Next transit (Unix seconds) per scheduled calibrator; time to go is this minus time().',
@@ -100,8 +107,8 @@ export function pointingMetrics(
     }),
     dut1: new Gauge({ name: `${p}dut1_seconds`, help: 'UT1−UTC in use now (s).', registers: r }),
     eopAge: new Gauge({
-      name: `${p}eop_age_days`,
-      help: 'Days since the last measured UT1−UTC of the IERS table (NaN for a configured constant).',
+      name: `${p}eop_age_seconds`,
+      help: "Age of the IERS table's last measured UT1−UTC, in seconds (NaN for a configured constant).",
       registers: r,
     }),
     dataStale: new Gauge({
@@ -127,6 +134,7 @@ export function pointingMetrics(
   m.decChanges.inc(0);
   m.lastObservation.set(Number.NaN);
   m.dataStale.set(0);
+  m.upcomingTransits.set(0);
   for (const result of HEADER_RESULTS) m.headerReads.inc({ result }, 0);
   for (const model of ['apparent', 'legacy']) m.transitsComputed.inc({ model }, 0);
   for (const c of opts.calibrators) {

@@ -9,7 +9,7 @@ import {
 } from '../../lib/astro/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Config } from '../../lib/config/index.js';
-import type { Db } from '../../lib/db/index.js';
+import type { Connection, Db } from '../../lib/db/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { raiseDataStale, resolveDataStale, updateEopAlert } from './alerts.js';
@@ -43,6 +43,7 @@ import {
   latestObservation,
   listCalibrators,
   observationsAfter,
+  readStatus,
   upsertCalibrators,
   upsertTransit,
   writeStatus,
@@ -71,9 +72,15 @@ export class PointingMonitor {
   private lastHeaderMs: number;
   private lastObservationMs: number | null = null;
   private stale = false;
-  private lastStatusKey = '';
   /** The end of the range the schedule was last computed for. */
   private scheduledToMs = 0;
+  /** A computed schedule whose write failed; the next status tick writes it. */
+  private unsavedSchedule?: {
+    all: ScheduledTransit[];
+    dec: number | null;
+    fromMs: number;
+    toMs: number;
+  };
   /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
   private readonly failed = new Map<string, number>();
   private readonly dirSizes = new Map<string, number>();
@@ -131,7 +138,11 @@ export class PointingMonitor {
   private restoreDetector(): void {
     const { seg, after, latest } = this.o.db.read((c) => {
       const s = currentSegment(c);
-      return { seg: s, after: s ? observationsAfter(c, s.endUnix) : [], latest: latestObservation(c) };
+      return {
+        seg: s,
+        after: s ? observationsAfter(c, s.endUnix) : [],
+        latest: latestObservation(c),
+      };
     });
     let st: DetectorState = seg ? { stable: seg, candidate: [] } : emptyDetector();
     for (const o of after) st = stepDetector(st, o, this.detectorCfg).state;
@@ -239,7 +250,11 @@ export class PointingMonitor {
     this.windows.matchRecent();
   }
 
-  /** Recompute transits from fromMs to now + horizon for the current pointing; upsert; re-arm windows. */
+  /**
+   * Recompute transits from fromMs to now + horizon for the current pointing; re-arm the windows; upsert.
+   * The schedule in memory (windows, gauges, the API) changes first: if the write fails (the database
+   * locked by another process) it is not lost but saved again by the next status tick.
+   */
   refreshSchedule(fromMs: number): void {
     const now = this.o.clock.now();
     const dec = this.detector.stable?.decDeg ?? null;
@@ -247,29 +262,39 @@ export class PointingMonitor {
     const astro = { site: this.o.site, dut1: (t: number) => this.o.dut1.valueAt(t) };
     const all = computeSchedule(this.calibrators, dec, fromMs, toMs, this.scheduleCfg, astro);
     this.scheduledToMs = toMs;
+    const keepFrom = now - 2 * HOUR_MS;
+    this.schedule = all.filter((t) => t.windowEndMs >= keepFrom);
+    this.windows.setSchedule(this.schedule);
+    this.updateTransitGauges(now);
+    this.unsavedSchedule = { all, dec, fromMs, toMs };
+    this.saveSchedule();
+  }
+
+  /** Write the last computed schedule (rows, event, declination alerts) if it is not in the database yet. */
+  private saveSchedule(): void {
+    const u = this.unsavedSchedule;
+    if (!u) return;
+    const now = this.o.clock.now();
     this.o.db.write((c) => {
-      for (const t of all) upsertTransit(c, t, dec, now);
+      for (const t of u.all) upsertTransit(c, t, u.dec, now);
       appendEvent(
         c,
         {
           topic: 'transit',
           type: 'transit.schedule_updated',
           payload: {
-            count: all.length,
-            fromUtc: new Date(fromMs).toISOString(),
-            toUtc: new Date(toMs).toISOString(),
-            pointingDecDeg: dec,
+            count: u.all.length,
+            fromUtc: new Date(u.fromMs).toISOString(),
+            toUtc: new Date(u.toMs).toISOString(),
+            pointingDecDeg: u.dec,
           },
         },
         now,
       );
-      if (dec !== null) declinationAlerts(this.ingestCtx(c, now), dec);
+      if (u.dec !== null) declinationAlerts(this.ingestCtx(c, now), u.dec);
     });
-    this.o.metrics.transitsComputed.inc({ model: this.scheduleCfg.model }, all.length);
-    const keepFrom = now - 2 * HOUR_MS;
-    this.schedule = all.filter((t) => t.windowEndMs >= keepFrom);
-    this.windows.setSchedule(this.schedule);
-    this.updateTransitGauges(now);
+    this.unsavedSchedule = undefined;
+    this.o.metrics.transitsComputed.inc({ model: this.scheduleCfg.model }, u.all.length);
   }
 
   /** `reader` names who read the header; only observation rows record it. */
@@ -290,12 +315,18 @@ export class PointingMonitor {
   updateTransitGauges(now: number): void {
     const m = this.o.metrics;
     const seen = new Set<string>();
+    // A calibrator with no transit ahead (it left the candidates after a declination change) loses its
+    // series instead of keeping a time in the past.
+    m.nextTransit.reset();
+    let upcoming = 0;
     for (const t of this.schedule) {
+      if (t.transitMs >= now) upcoming++;
       if (t.transitMs >= now && !seen.has(t.name)) {
         seen.add(t.name);
         m.nextTransit.set({ calibrator: t.name }, t.transitMs / 1000);
       }
     }
+    m.upcomingTransits.set(upcoming);
     const inWin = new Set(this.schedule.filter((t) => isActive(t, now)).map((t) => t.name));
     for (const name of new Set(this.schedule.map((t) => t.name)))
       m.inWindow.set({ calibrator: name }, inWin.has(name) ? 1 : 0);
@@ -303,11 +334,12 @@ export class PointingMonitor {
 
   /** Staleness, UT1−UTC age, status row (event on change), gauges; rolls the schedule horizon hourly. */
   statusTick(): StatusSnapshot {
+    this.saveSchedule();
     const now = this.o.clock.now();
     const dut1S = this.o.dut1.valueAt(now);
     const age = this.o.dut1.ageDays(now);
     this.o.metrics.dut1.set(dut1S);
-    this.o.metrics.eopAge.set(age ?? Number.NaN);
+    this.o.metrics.eopAge.set(age === null ? Number.NaN : age * 86_400);
     const snap = buildStatus({
       nowMs: now,
       site: this.o.site,
@@ -332,12 +364,12 @@ export class PointingMonitor {
         });
       }
       updateEopAlert(c, now, age, this.o.cfg.maxIersAgeDays);
+      // Compared with the stored snapshot, not one kept in memory: a restart with nothing changed is quiet.
+      const changed = storedStatusKey(c) !== key;
       writeStatus(c, snap, now);
-      if (key !== this.lastStatusKey)
-        appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
+      if (changed) appendEvent(c, { topic: 'pointing', type: 'pointing.status', payload: snap }, now);
     });
     if (becameStale) this.stale = true;
-    this.lastStatusKey = key;
     this.o.metrics.dataStale.set(this.stale ? 1 : 0);
     this.updateTransitGauges(now);
     // Roll the horizon forward hourly (not on every tick).
@@ -348,6 +380,16 @@ export class PointingMonitor {
 
   stop(): void {
     this.windows.stop();
+  }
+}
+
+/** The change key of the stored status snapshot; null when there is none or it cannot be read. */
+function storedStatusKey(c: Connection): string | null {
+  try {
+    const prev = readStatus(c);
+    return prev ? statusKey(prev.snapshot as StatusSnapshot) : null;
+  } catch {
+    return null;
   }
 }
 

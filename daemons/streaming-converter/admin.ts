@@ -54,8 +54,8 @@ export function summarize(g: S.GroupView): GroupSummary {
   };
 }
 
-export function listGroupSummaries(db: Db, state?: string, limit = 1000): GroupSummary[] {
-  return db.read((c) => S.listGroups(c, state, limit)).map(summarize);
+export function listGroupSummaries(db: Db, state?: string, limit = 1000, offset = 0): GroupSummary[] {
+  return db.read((c) => S.listGroups(c, state, limit, offset)).map(summarize);
 }
 
 function mustGet(conn: Connection, groupId: string): S.GroupView {

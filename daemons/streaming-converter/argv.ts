@@ -1,22 +1,24 @@
 // The converter's argv template: placeholders expanded inside each argument, never through a shell.
+// The schema (lib/config) rejects unknown placeholders first, so `contimg check-config` and the daemon agree;
+// validateArgvTemplate is the same check for templates that did not come through the schema.
+import {
+  ARGV_PLACEHOLDERS,
+  PLACEHOLDER_TOKEN as TOKEN,
+  unknownPlaceholders,
+  type ArgvPlaceholder,
+} from '../../lib/config/sections/streaming-converter.js';
 import { ConfigError } from '../../lib/errors.js';
 
-export const PLACEHOLDERS = ['manifest', 'out', 'result', 'scratch', 'group'] as const;
-export type Placeholder = (typeof PLACEHOLDERS)[number];
+export const PLACEHOLDERS = ARGV_PLACEHOLDERS;
+export type Placeholder = ArgvPlaceholder;
 export type ArgvVars = Record<Placeholder, string>;
-
-const TOKEN = /\{([a-zA-Z_]+)\}/g;
 
 /** Throw ConfigError naming the key if the template uses a placeholder we do not know. */
 export function validateArgvTemplate(template: readonly string[]): void {
-  for (const [i, arg] of template.entries()) {
-    for (const m of arg.matchAll(TOKEN)) {
-      if (!(PLACEHOLDERS as readonly string[]).includes(m[1]))
-        throw new ConfigError(`streamingConverter.converter.argv.${i}: unknown placeholder {${m[1]}}`, [
-          `streamingConverter.converter.argv.${i}: unknown placeholder {${m[1]}} (known: ${PLACEHOLDERS.join(', ')})`,
-        ]);
-    }
-  }
+  const issues = unknownPlaceholders(template).map(
+    (u) => `streamingConverter.converter.argv.${u.index}: ${u.message}`,
+  );
+  if (issues.length) throw new ConfigError(issues.join('; '), issues);
 }
 
 export function expandArgv(template: readonly string[], vars: ArgvVars): string[] {

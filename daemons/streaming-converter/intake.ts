@@ -8,6 +8,7 @@ import { inspectUvh5, type Uvh5Inspection } from '../../lib/uvh5/index.js';
 import type { Connection } from '../../lib/db/index.js';
 import { alert, emit, type Ctx } from './context.js';
 import { acceptFile } from './acceptance.js';
+import { inspectEntry, JunkNotices, type StatLite } from './entries.js';
 import { refreshGroup } from './groups.js';
 import { parseSubbandName, type ParsedName } from './names.js';
 import { isSettled, OPEN_STATES, sameIdentity } from './rules.js';
@@ -15,17 +16,13 @@ import * as S from './store.js';
 
 type Good = Extract<ParsedName, { ok: true }>;
 
-interface StatLite {
-  size: number;
-  mtime_ms: number;
-  inode: number;
-  dev: number;
-}
-
-function statOf(p: string): StatLite | null {
-  const s = fs.statSync(p, { throwIfNoEntry: false, bigint: false });
-  if (!s || !s.isFile()) return null;
-  return { size: s.size, mtime_ms: Math.floor(s.mtimeMs), inode: s.ino, dev: s.dev };
+/** incomingDir with its symlinks resolved (it may itself be a link), or the path as given if absent. */
+function realDir(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
 }
 
 export interface ScanStats {
@@ -35,12 +32,41 @@ export interface ScanStats {
 }
 
 export class Intake {
-  /** Bad names already logged (once per name while it stays in the directory). */
-  private readonly badNames = new Set<string>();
+  /** Junk names and ignored entries: counted and logged once while they stay (lines capped, then summarised). */
+  private readonly notices: JunkNotices;
   /** Settling paths and when to look at them next. */
   readonly settleDue = new Map<string, number>();
+  private incomingReal: string;
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(private readonly ctx: Ctx) {
+    this.notices = new JunkNotices(ctx.log, ctx.m);
+    this.incomingReal = realDir(ctx.cfg.incomingDir);
+  }
+
+  /**
+   * The identity of a subband-named entry, or null when there is nothing usable there: absent, or an entry
+   * that is not a regular file (reported once per path), or a symlink out of incomingDir (refused unless
+   * followExternalSymlinks).
+   */
+  private statOf(p: string): StatLite | null {
+    const e = inspectEntry(p, {
+      incomingReal: this.incomingReal,
+      followExternal: this.ctx.cfg.followExternalSymlinks,
+    });
+    if (e.kind !== 'ignored') {
+      this.notices.forget(p);
+      return e.kind === 'file' ? e.stat : null;
+    }
+    this.notices.note('ignored', p, e.reason, this.ctx.clock.now(), () =>
+      this.ctx.log.warn(
+        { path: p, reason: e.reason, ...(e.target ? { target: e.target } : {}) },
+        e.reason === 'external_symlink'
+          ? 'refusing file: symlink to outside incomingDir (streamingConverter.followExternalSymlinks is false)'
+          : 'ignoring entry: a subband file name, but not a regular file',
+      ),
+    );
+    return null;
+  }
 
   private scans = 0;
 
@@ -53,6 +79,7 @@ export class Intake {
     const { cfg, clock, m } = this.ctx;
     const t0 = clock.monotonic();
     const scan = this.scans++;
+    this.incomingReal = realDir(cfg.incomingDir);
     let names: string[];
     try {
       names = fs.readdirSync(cfg.incomingDir);
@@ -84,16 +111,18 @@ export class Intake {
           continue;
         }
         counts.matched++;
-        work.push({ parsed, path: p, stat: statOf(p) });
+        work.push({ parsed, path: p, stat: this.statOf(p) });
       }
       for (; !row.done; row = rows.next())
         if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
     });
     const matched = counts.matched;
-    if (this.badNames.size) {
+    if (this.notices.size) {
       const inDir = new Set(names);
-      for (const n of this.badNames) if (!inDir.has(n)) this.badNames.delete(n);
+      this.notices.forgetMissing('bad_name', (n) => inDir.has(n));
+      this.notices.forgetMissing('ignored', (p) => inDir.has(path.basename(p)));
     }
+    this.notices.summarize(clock.now());
     this.apply(work);
     this.rebuildSettleDue();
     const validated = this.processDue(true);
@@ -113,7 +142,7 @@ export class Intake {
   ): void {
     counts.matched++;
     if (row.closed && (counts.closed++ + scan) % this.ctx.cfg.deepScanEvery !== 0) return;
-    const stat = statOf(p);
+    const stat = this.statOf(p);
     if (stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat)))
       return;
     const parsed = parseSubbandName(name, this.ctx.cfg.expectedSubbands);
@@ -130,7 +159,7 @@ export class Intake {
         this.noteBadName(parsed.name, parsed.reason);
         continue;
       }
-      items.push({ parsed, path: p, stat: statOf(p) });
+      items.push({ parsed, path: p, stat: this.statOf(p) });
     }
     this.apply(items);
     return this.processDue(false);
@@ -148,12 +177,21 @@ export class Intake {
   }
 
   private noteBadName(name: string, reason: string): void {
-    if (this.badNames.has(name)) return;
-    this.badNames.add(name);
-    this.ctx.m.files.inc({ result: 'bad_name', reason });
-    // Hidden and temp names are normal transfer artefacts (rsync's .name.XXXX): counted, logged at debug.
-    const level = reason === 'dotfile' || reason === 'temp_suffix' ? 'debug' : 'info';
-    this.ctx.log[level]({ name, reason }, 'ignoring file: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5');
+    // Hidden and temp names are normal transfer artefacts (rsync's .name.XXXX): counted, logged at debug,
+    // outside the line cap and the summary.
+    const routine = reason === 'dotfile' || reason === 'temp_suffix';
+    this.notices.note(
+      'bad_name',
+      name,
+      reason,
+      this.ctx.clock.now(),
+      () =>
+        this.ctx.log[routine ? 'debug' : 'info'](
+          { name, reason },
+          'ignoring file: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5',
+        ),
+      routine,
+    );
   }
 
   /** Record new, changed and vanished files. */
@@ -273,7 +311,8 @@ export class Intake {
     const now = clock.now();
     const settleMs = cfg.settleS * 1000;
     const due = [...this.settleDue].filter(([, t]) => t <= now).map(([p]) => p);
-    if (!justScanned && due.length) this.apply(due.map((p) => ({ parsed: null, path: p, stat: statOf(p) })));
+    if (!justScanned && due.length)
+      this.apply(due.map((p) => ({ parsed: null, path: p, stat: this.statOf(p) })));
     const rows = this.ctx.db.read((c) =>
       due.map((p) => S.getFile(c, p)).filter((r): r is S.FileRow => r !== undefined),
     );

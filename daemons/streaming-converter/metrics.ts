@@ -4,7 +4,16 @@ import { GROUP_STATES, OUTCOMES } from './rules.js';
 
 const P = 'contimg_converter_';
 
-export const FILE_RESULTS = ['valid', 'invalid', 'duplicate', 'late', 'changed', 'gone', 'bad_name'] as const;
+export const FILE_RESULTS = [
+  'valid',
+  'invalid',
+  'duplicate',
+  'late',
+  'changed',
+  'gone',
+  'bad_name',
+  'ignored',
+] as const;
 export type FileResult = (typeof FILE_RESULTS)[number];
 
 export function converterMetrics(registry: Registry) {
@@ -12,7 +21,7 @@ export function converterMetrics(registry: Registry) {
   const m = {
     files: new Counter({
       name: `${P}files_total`,
-      help: 'Subband files by outcome (valid, invalid, duplicate, late, changed, gone, bad_name) and reason.',
+      help: 'Subband files by outcome (valid, invalid, duplicate, late, changed, gone, bad_name, ignored: not a regular file or a refused symlink) and reason.',
       labelNames: ['result', 'reason'],
       registers: r,
     }),
@@ -103,7 +112,7 @@ export function converterMetrics(registry: Registry) {
     }),
     recovered: new Counter({
       name: `${P}recovered_attempts_total`,
-      help: 'Attempts found open at startup (daemon crash) and closed as crashed, by what happened to the child.',
+      help: 'Open attempts recovered after their daemon died, by what recovery found: adopted (converter still running, awaited), finished (ended meanwhile: its recorded outcome settled), killed (stopped, crashed), dead (nothing ran, no exit status: crashed unless the files show success).',
       labelNames: ['child'],
       registers: r,
     }),
@@ -117,7 +126,7 @@ export function converterMetrics(registry: Registry) {
   for (const path of ['output', 'scratch', 'input']) m.diskFree.set({ path }, 0);
   m.paused.set({ reason: 'disk' }, 0);
   for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery']) m.loopErrors.inc({ loop }, 0);
-  for (const child of ['dead', 'killed']) m.recovered.inc({ child }, 0);
+  for (const child of ['adopted', 'finished', 'killed', 'dead']) m.recovered.inc({ child }, 0);
   return m;
 }
 

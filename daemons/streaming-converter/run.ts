@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
-import { DbCorruptError, DbIoError } from '../../lib/errors.js';
+import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
+import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
 import { validateArgvTemplate } from './argv.js';
@@ -15,6 +16,7 @@ import { Intake } from './intake.js';
 import { conversionStore, KIND, QUEUE } from './jobs.js';
 import { converterMetrics } from './metrics.js';
 import { recover } from './recovery.js';
+import { GROUP_STATES } from './rules.js';
 
 export type RunOptions = DispatchHooks;
 
@@ -51,9 +53,13 @@ function isFatal(e: unknown): boolean {
 }
 
 function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
-  deps.http.route('GET', '/api/groups', (req) =>
-    listGroupSummaries(ctx.db, req.url.searchParams.get('state') ?? undefined),
-  );
+  deps.http.route('GET', '/api/groups', (req) => {
+    const { limit, offset } = pagingFrom(req.url.searchParams, { defaultLimit: 1000 });
+    const state = req.url.searchParams.get('state') ?? undefined;
+    if (state !== undefined && !(GROUP_STATES as readonly string[]).includes(state))
+      throw new ValidationError(`state: expected one of ${GROUP_STATES.join(', ')}`, { parameter: 'state' });
+    return listGroupSummaries(ctx.db, state, limit, offset);
+  });
   deps.http.route('GET', '/api/groups/:id', (req) => showGroup(ctx.db, req.params.id));
   deps.http.route('POST', '/api/groups/:id/requeue', (req) =>
     requeueGroup(ctx.db, req.params.id, ctx.clock.now(), {
@@ -106,12 +112,12 @@ function runStep(ctx: Ctx, loop: string, fn: () => void): void {
   }
 }
 
-/** An expired conversions lease with an open attempt: stop its orphan, then let the queue retry the job. */
+/** An expired conversions lease with an open attempt: adopt or stop its converter, then settle the attempt. */
 async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
   p.dispatcher.wantRecovery = false;
   const mine = new Set([...p.dispatcher.inFlight.values()].map((f) => f.jobId));
   try {
-    await recover(p.ctx, p.dispatcher.owner, signal, { startup: false, mine });
+    await recover(p.ctx, p.dispatcher, signal, { startup: false, mine });
   } catch (e) {
     if (isFatal(e)) throw e;
     p.ctx.m.loopErrors.inc({ loop: 'recovery' });
@@ -173,7 +179,7 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
       scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' },
     );
     registerRoutes(deps, ctx);
-    await recover(ctx, dispatcher.owner, signal);
+    await recover(ctx, dispatcher, signal);
     const hints = new Set<string>();
     const watcher = startWatcher(ctx, hints, waker);
     const onFirstScan = (): void => {

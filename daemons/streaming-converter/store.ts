@@ -270,13 +270,15 @@ export function getGroupView(conn: Connection, ref: number): GroupView | undefin
   return st(conn, `${VIEW} WHERE g.id = ?`).get(ref) as GroupView | undefined;
 }
 
-export function listGroups(conn: Connection, state?: string, limit = 1000): GroupView[] {
+/** Newest first; limit and offset come validated from lib/paging (never a negative LIMIT). */
+export function listGroups(conn: Connection, state?: string, limit = 1000, offset = 0): GroupView[] {
   return state
-    ? (st(conn, `${VIEW} WHERE g.state = ? ORDER BY g.anchor_ms DESC LIMIT ?`).all(
+    ? (st(conn, `${VIEW} WHERE g.state = ? ORDER BY g.anchor_ms DESC LIMIT ? OFFSET ?`).all(
         state,
         limit,
+        offset,
       ) as GroupView[])
-    : (st(conn, `${VIEW} ORDER BY g.anchor_ms DESC LIMIT ?`).all(limit) as GroupView[]);
+    : (st(conn, `${VIEW} ORDER BY g.anchor_ms DESC LIMIT ? OFFSET ?`).all(limit, offset) as GroupView[]);
 }
 
 export function groupsInState(conn: Connection, state: GroupState): GroupRow[] {

@@ -9,7 +9,7 @@ import { SqliteQueueStore, Worker } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
 import { thumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
-import { presetOptions } from './presets.js';
+import { presetLooks, presetOptions } from './presets.js';
 import { makeRenderHandler, QUEUE } from './render-job.js';
 
 export interface RenderAllOptions {
@@ -28,12 +28,14 @@ export async function renderAll(
   const cfg = o.config.thumbnailWorker;
   const metrics = thumbnailMetrics(new Registry());
   const presets = presetOptions(cfg);
+  const looks = presetLooks(cfg);
   const discovery = new Discovery({
     state: o.state,
     pipeline: o.pipeline,
     clock: o.clock,
     metrics,
     variants: Object.keys(presets),
+    looks,
     includeGlobs: cfg.includeGlobs,
     settleMs: 0,
     maxAttempts: 1,
@@ -57,6 +59,7 @@ export async function renderAll(
       metrics,
       outputDir: cfg.outputDir,
       presets,
+      looks,
     }),
     signal: ac.signal,
     concurrency: cfg.concurrency,

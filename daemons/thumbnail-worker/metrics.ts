@@ -2,10 +2,11 @@
 // known label values so dashboards see zeros, not gaps.
 import { FITS_ERROR_CODES } from '../../lib/fits/errors.js';
 import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';
+import { PAUSE_REASONS } from './gate.js';
 
 const P = 'contimg_thumbnails_';
 
-export const JOB_OUTCOMES = ['done', 'failed', 'skipped', 'retry', 'superseded'] as const;
+export const JOB_OUTCOMES = ['done', 'failed', 'skipped', 'retry', 'superseded', 'deferred'] as const;
 export type ThumbOutcome = (typeof JOB_OUTCOMES)[number];
 export const STAGES = ['settle', 'header', 'read_downsample', 'limits', 'encode', 'write', 'total'] as const;
 export const QUEUE_STATES = ['pending', 'running', 'retry_wait'] as const;
@@ -15,7 +16,7 @@ export function thumbnailMetrics(registry: Registry) {
   const m = {
     jobs: new Counter({
       name: `${P}jobs_total`,
-      help: 'Finished render attempts by outcome (done, failed, skipped, retry, superseded) and error code.',
+      help: 'Finished render attempts by outcome (done, failed, skipped, retry, superseded, deferred = handed back without spending an attempt) and error code.',
       labelNames: ['outcome', 'code'],
       registers: r,
     }),
@@ -67,7 +68,7 @@ export function thumbnailMetrics(registry: Registry) {
     }),
     discovered: new Counter({
       name: `${P}discovered_total`,
-      help: 'Render jobs enqueued, by reason (new, changed, retry_missing).',
+      help: 'Render jobs enqueued, by reason (new, changed source, restyle = a done thumbnail made with another look).',
       labelNames: ['reason'],
       registers: r,
     }),
@@ -75,6 +76,23 @@ export function thumbnailMetrics(registry: Registry) {
       name: `${P}reconcile_passes_total`,
       help: 'Reconcile passes that re-stat finished thumbnails, and what they found.',
       labelNames: ['found'],
+      registers: r,
+    }),
+    paused: new Gauge({
+      name: `${P}paused`,
+      help: 'Claiming paused (1) by reason: disk (outputDir full), threads (every render thread stuck).',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    threads: new Gauge({
+      name: `${P}render_threads`,
+      help: 'Render threads by state: idle, busy, stuck (terminated but blocked in a system call; counts against concurrency).',
+      labelNames: ['state'],
+      registers: r,
+    }),
+    diskFree: new Gauge({
+      name: `${P}disk_free_bytes`,
+      help: 'Free bytes on the file system of outputDir (statfs, for unprivileged writers).',
       registers: r,
     }),
     loopErrors: new Counter({
@@ -89,8 +107,10 @@ export function thumbnailMetrics(registry: Registry) {
   for (const state of QUEUE_STATES) m.queue.set({ state }, 0);
   for (const code of FITS_ERROR_CODES) m.fitsErrors.inc({ code }, 0);
   for (const result of ['hit', 'miss', 'stale']) m.metaCache.inc({ result }, 0);
-  for (const reason of ['new', 'changed']) m.discovered.inc({ reason }, 0);
+  for (const reason of ['new', 'changed', 'restyle']) m.discovered.inc({ reason }, 0);
   for (const found of ['unchanged', 'changed', 'missing']) m.reconcilePasses.inc({ found }, 0);
+  for (const reason of PAUSE_REASONS) m.paused.set({ reason }, 0);
+  for (const state of ['idle', 'busy', 'stuck']) m.threads.set({ state }, 0);
   for (const loop of ['discovery', 'reconcile', 'gauges', 'watch']) m.loopErrors.inc({ loop }, 0);
   return m;
 }

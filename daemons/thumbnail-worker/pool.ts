@@ -1,29 +1,47 @@
 // A fixed pool of render threads. A task whose signal aborts (job timeout, shutdown, lost lease) terminates
-// its thread, because a synchronous render cannot be interrupted, and a fresh thread takes its place.
+// its thread, because a synchronous render cannot be interrupted. A thread blocked in a system call (a hung
+// mount) cannot be terminated until that call returns: its slot stays `stuck` and counts against the pool
+// until the thread really exits, and only then does a fresh thread take the slot. The pool never holds more
+// than `size` threads, whatever the number of timeouts; when every slot is stuck, onCapacity tells the
+// daemon so it stops claiming jobs that could only wait for a thread.
 import { Worker } from 'node:worker_threads';
 import { fitsError } from '../../lib/fits/errors.js';
 import { PermanentError, RetryableError, type ContimgError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { RenderFailure, RenderOutput, RenderRequest } from './render-task.js';
+import { nextWake } from './gate.js';
+import type {
+  MetadataOutput,
+  MetadataRequest,
+  RenderFailure,
+  RenderOutput,
+  RenderRequest,
+} from './render-task.js';
+
+type SlotState = 'idle' | 'busy' | 'stuck';
 
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  state: SlotState;
+  /** The task id holding the slot while busy (0 otherwise). */
+  task: number;
 }
 
 interface Pending {
   worker: Worker;
-  resolve: (out: RenderOutput) => void;
+  resolve: (out: never) => void;
   reject: (e: unknown) => void;
 }
 
-type Reply = { id: number; ok: true; out: RenderOutput } | { id: number; ok: false; failure: RenderFailure };
+type Reply = { id: number; ok: true; out: never } | { id: number; ok: false; failure: RenderFailure };
+
+/** How long a terminated thread may take to exit before it is logged as stuck in a system call. */
+const STUCK_LOG_MS = 5000;
 
 /**
  * The thread next to this module: render-thread.js when built; under tsx or vitest (sources) a small
  * bootstrap registers tsx's loader inside the thread first, because loader flags do not reach workers.
  */
-function spawnThread(): Worker {
+function spawnRenderThread(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./render-thread.js', import.meta.url));
   const target = JSON.stringify(new URL('./render-thread.ts', import.meta.url).href);
   return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${target}); });`, {
@@ -36,9 +54,23 @@ export function failureToError(f: RenderFailure): ContimgError {
   return f.retryable ? new RetryableError(f.message, opts) : new PermanentError(f.message, opts);
 }
 
+export interface PoolCapacity {
+  size: number;
+  idle: number;
+  busy: number;
+  stuck: number;
+}
+
+export interface RenderPoolOptions {
+  /** Called whenever slot states change (the daemon's gauge and its `threads` pause). */
+  onCapacity?: (c: PoolCapacity) => void;
+  /** The thread to run (tests use a thread that blocks in open() like a hung mount). */
+  spawnThread?: () => Worker;
+}
+
 export class RenderPool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting = new Set<() => void>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
@@ -46,12 +78,23 @@ export class RenderPool {
   constructor(
     readonly size: number,
     private readonly log: Logger,
+    private readonly opts: RenderPoolOptions = {},
   ) {
-    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), busy: false });
+    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), state: 'idle', task: 0 });
+    this.changed();
+  }
+
+  capacity(): PoolCapacity {
+    const count = (s: SlotState): number => this.slots.filter((x) => x.state === s).length;
+    return { size: this.size, idle: count('idle'), busy: count('busy'), stuck: count('stuck') };
+  }
+
+  private changed(): void {
+    this.opts.onCapacity?.(this.capacity());
   }
 
   private spawn(): Worker {
-    const w = spawnThread();
+    const w = (this.opts.spawnThread ?? spawnRenderThread)();
     w.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -66,37 +109,81 @@ export class RenderPool {
         this.pending.delete(id);
         p.reject(fitsError('IO_ERROR', `render thread exited with code ${code}`));
       }
+      // A thread that died on its own (out of memory, a native crash) is replaced at once.
+      const slot = this.slots.find((s) => s.worker === w);
+      if (slot && slot.state !== 'stuck' && !this.closed) {
+        slot.worker = this.spawn();
+        slot.state = 'idle';
+        slot.task = 0;
+        this.wakeOne();
+        this.changed();
+      }
     });
     return w;
   }
 
-  private async acquire(): Promise<Slot> {
+  /** Terminate the slot's thread; the slot is `stuck` until the thread has really exited. */
+  private retire(slot: Slot): void {
+    const old = slot.worker;
+    slot.state = 'stuck';
+    const warn = setTimeout(
+      () => this.log.warn({ threadId: old.threadId }, 'render thread does not exit: stuck in a system call'),
+      STUCK_LOG_MS,
+    );
+    warn.unref();
+    old.once('exit', () => {
+      clearTimeout(warn);
+      if (this.closed) return;
+      slot.worker = this.spawn();
+      slot.state = 'idle';
+      slot.task = 0;
+      this.log.info({ threadId: old.threadId }, 'terminated render thread exited; slot refilled');
+      this.wakeOne();
+      this.changed();
+    });
+    void old.terminate();
+    this.changed();
+  }
+
+  private wakeOne(): void {
+    const [first] = this.waiting;
+    first?.();
+  }
+
+  private async acquire(signal: AbortSignal, task: number): Promise<Slot> {
     for (;;) {
       if (this.closed) throw new RetryableError('render pool closed', { code: 'SHUTDOWN' });
-      const free = this.slots.find((s) => !s.busy);
+      if (signal.aborted) throw signal.reason ?? fitsError('IO_ERROR', 'render aborted');
+      const free = this.slots.find((s) => s.state === 'idle');
       if (free) {
-        free.busy = true;
+        free.state = 'busy';
+        free.task = task;
+        this.changed();
         return free;
       }
-      await new Promise<void>((r) => this.waiting.push(r));
+      await nextWake(this.waiting, signal);
     }
   }
 
-  private releaseSlot(slot: Slot): void {
-    slot.busy = false;
-    this.waiting.shift()?.();
+  run(req: RenderRequest, signal: AbortSignal): Promise<RenderOutput> {
+    return this.exec<RenderOutput>(req, signal);
   }
 
-  async run(req: RenderRequest, signal: AbortSignal): Promise<RenderOutput> {
-    const slot = await this.acquire();
+  /** Header metadata (and the fingerprint) of a source, read in a pool thread like a render. */
+  metadata(req: MetadataRequest, signal: AbortSignal): Promise<MetadataOutput> {
+    return this.exec<MetadataOutput>(req, signal);
+  }
+
+  private async exec<T>(req: RenderRequest | MetadataRequest, signal: AbortSignal): Promise<T> {
     const id = this.nextId++;
+    const slot = await this.acquire(signal, id);
+    let aborted = false;
     try {
-      return await new Promise<RenderOutput>((resolve, reject) => {
+      return await new Promise<T>((resolve, reject) => {
         const onAbort = (): void => {
+          aborted = true;
           this.pending.delete(id);
-          const old = slot.worker;
-          slot.worker = this.spawn();
-          void old.terminate();
+          this.retire(slot);
           reject(signal.reason ?? fitsError('IO_ERROR', 'render aborted'));
         };
         if (signal.aborted) return onAbort();
@@ -104,19 +191,29 @@ export class RenderPool {
         const done = (): void => signal.removeEventListener('abort', onAbort);
         this.pending.set(id, {
           worker: slot.worker,
-          resolve: (o) => (done(), resolve(o)),
+          resolve: (o: T) => (done(), resolve(o)),
           reject: (e) => (done(), reject(e)),
         });
         slot.worker.postMessage({ id, req });
       });
     } finally {
-      this.releaseSlot(slot);
+      if (!aborted && slot.state === 'busy' && slot.task === id) {
+        slot.state = 'idle';
+        slot.task = 0;
+        this.wakeOne();
+        this.changed();
+      }
     }
   }
 
+  /** Terminate every thread; threads stuck in a system call are left to exit when it returns. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.waiting.splice(0)) w();
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const w of [...this.waiting]) w();
+    const exits = this.slots
+      .filter((s) => s.state !== 'stuck')
+      .map((s) => s.worker.terminate().then(() => undefined));
+    for (const s of this.slots.filter((x) => x.state === 'stuck')) s.worker.unref();
+    await Promise.all(exits);
   }
 }

@@ -1,6 +1,7 @@
-// Config presets → renderer options, and where a thumbnail's PNG lives: a dedicated folder, never next to
-// the science data, named by sha1(path) + preset + the source fingerprint so CASA products never collide
-// and a changed source never reuses a stale file (thumbnail-worker.md §1.6 defects 2 and 3).
+// Config presets → renderer options and look keys, and where a thumbnail's PNG lives: a dedicated folder,
+// never next to the science data, named by sha1(path) + preset + the source fingerprint + the look, so CASA
+// products never collide and neither a changed source nor a changed look ever overwrites a file a reader
+// may hold (docs/thumbnail-worker.md).
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../../lib/config/index.js';
@@ -37,6 +38,25 @@ export function renderOptionsFor(
   };
 }
 
+/**
+ * Bumped when the renderer's output changes for the same preset (a new colour-map table, a fixed bin): every
+ * thumbnail is then re-rendered once, in the background, like after a preset change.
+ */
+export const RENDERER_LOOK_VERSION = 1;
+
+/**
+ * What makes a thumbnail's look: every key of the preset as parsed (defaults filled in) plus the renderer
+ * version. A thumbnail is current only when its stored look equals its preset's key.
+ */
+export function lookKey(p: ThumbnailPreset): string {
+  return sha1(JSON.stringify({ renderer: RENDERER_LOOK_VERSION, ...p })).slice(0, 12);
+}
+
+/** The look key of every configured preset, by name. */
+export function presetLooks(cfg: Config['thumbnailWorker']): Record<string, string> {
+  return Object.fromEntries(Object.entries(cfg.presets).map(([k, p]) => [k, lookKey(p)]));
+}
+
 /** Render options for every configured preset, by name. */
 export function presetOptions(cfg: Config['thumbnailWorker']): Record<string, RenderOptions> {
   const limits = {
@@ -52,15 +72,20 @@ export function sha1(text: string): string {
   return crypto.createHash('sha1').update(text).digest('hex');
 }
 
-/** <outputDir>/<h[0:2]>/<h>_<variant>_<fp8>.png with h = sha1(fits path), fp8 = sha1(fingerprint key)[0:8]. */
+/**
+ * <outputDir>/<h[0:2]>/<h>_<variant>_<fp8>_<look8>.png with h = sha1(fits path), fp8 = sha1(fingerprint
+ * key)[0:8] and look8 = the preset's look key [0:8].
+ */
 export function pngPathFor(
   outputDir: string,
   fitsPath: string,
   variant: string,
   fingerprintKey: string,
+  look: string,
 ): string {
   const h = sha1(fitsPath);
-  return path.join(outputDir, h.slice(0, 2), `${h}_${variant}_${sha1(fingerprintKey).slice(0, 8)}.png`);
+  const name = `${h}_${variant}_${sha1(fingerprintKey).slice(0, 8)}_${look.slice(0, 8)}.png`;
+  return path.join(outputDir, h.slice(0, 2), name);
 }
 
 /** Basename glob with * and ? (no path separators), as the include list uses. */

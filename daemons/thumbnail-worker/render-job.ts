@@ -18,7 +18,8 @@ import {
 } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
-import type { RenderOutput } from './render-task.js';
+import { DISK_FULL, type RenderOutput } from './render-task.js';
+import type { DiskGate } from './disk.js';
 import {
   getRow,
   markDone,
@@ -50,6 +51,13 @@ export interface RenderJobDeps {
   outputDir: string;
   /** Render options per preset name. */
   presets: Record<string, RenderOptions>;
+  /** Look key per preset name: stored with the thumbnail, it is what makes the thumbnail current. */
+  looks: Record<string, string>;
+  /**
+   * The daemon's disk gate: a render that meets a full disk closes it and is deferred (no attempt spent).
+   * Without one (render-all) a full disk is an ordinary retryable failure.
+   */
+  disk?: DiskGate;
 }
 
 function codeOf(e: unknown): string {
@@ -65,7 +73,8 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
       return { superseded: true };
     }
     const options = d.presets[p.variant];
-    if (!options) {
+    const look = d.looks[p.variant];
+    if (!options || !look) {
       d.state.write((c) =>
         markFailure(
           c,
@@ -95,13 +104,14 @@ export function makeRenderHandler(d: RenderJobDeps): JobHandler {
           expectFingerprint: p.fingerprint,
           outputDir: d.outputDir,
           options,
+          look,
         },
         ctx.signal,
       );
     } catch (e) {
       return onFailure(d, job, ctx, row, e);
     }
-    commit(d, job, row, out, options);
+    commit(d, job, row, out, options, look);
     return { pngPath: out.pngPath, vmin: out.vmin, vmax: out.vmax };
   };
 }
@@ -130,6 +140,18 @@ function onFailure(
       ),
     );
     throw e;
+  }
+  if (code === DISK_FULL && d.disk) {
+    // Not the file's fault and not an attempt: pause claiming, hand the row back to discovery (a new job
+    // once space is back), and finish this job as deferred.
+    d.disk.sawFull();
+    d.state.write((c) => {
+      assertJobLease(c, job.lease);
+      markFailure(c, row.id, 'pending', job.lease.attempt - 1, code, message, now, { detachJob: true });
+    });
+    d.metrics.jobs.inc({ outcome: 'deferred', code });
+    ctx.log.warn({ path: row.fits_path, code, err: message }, 'output disk full; render deferred');
+    return { deferred: code };
   }
   d.metrics.fitsErrors.inc({ code });
   if (code === 'SOURCE_CHANGED') {
@@ -173,9 +195,11 @@ function commit(
   row: ThumbRow,
   out: RenderOutput,
   options: RenderOptions,
+  look: string,
 ): void {
   const now = d.clock.now();
   const params = {
+    look,
     interval: options.interval,
     contrast: options.contrast,
     stretch: options.stretch,

@@ -4,12 +4,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../../lib/fits/atomic.js';
+import { ContimgError, RetryableError } from '../../lib/errors.js';
 import { fitsCodeOf, fitsError } from '../../lib/fits/errors.js';
-import { fingerprintKey } from '../../lib/fits/fingerprint.js';
+import { headerMetadata } from '../../lib/fits/file-metadata.js';
+import { fingerprintKey, statFingerprint } from '../../lib/fits/fingerprint.js';
 import type { FitsMetadata } from '../../lib/fits/metadata.js';
 import { renderThumbnail, type RenderOptions, type RenderTimings } from '../../lib/fits/render.js';
 import type { PlaneStats } from '../../lib/fits/stats.js';
 import { pngPathFor } from './presets.js';
+
+/** The failure code of a render whose PNG did not fit on the output file system. */
+export const DISK_FULL = 'DISK_FULL';
 
 export interface RenderRequest {
   fitsPath: string;
@@ -18,6 +23,8 @@ export interface RenderRequest {
   expectFingerprint: string;
   outputDir: string;
   options: RenderOptions;
+  /** The preset's look key (part of the PNG name). */
+  look: string;
 }
 
 export interface RenderOutput {
@@ -40,6 +47,27 @@ export interface RenderOutput {
   stats: PlaneStats | undefined;
 }
 
+/** A metadata lookup for the API, run in a pool thread: the main thread never opens or stats a source. */
+export interface MetadataRequest {
+  kind: 'metadata';
+  fitsPath: string;
+  /** The fingerprint of the cached fits_metadata row; when the file still has it the header is not read. */
+  cachedFingerprint: string | null;
+  maxBlocks: number;
+}
+
+export interface MetadataOutput {
+  fingerprint: string;
+  /** The header metadata, or null when the cached row is still current. */
+  header: (FitsMetadata & { hdu: number }) | null;
+}
+
+export function runMetadata(req: MetadataRequest): MetadataOutput {
+  const fingerprint = fingerprintKey(statFingerprint(req.fitsPath));
+  if (fingerprint === req.cachedFingerprint) return { fingerprint, header: null };
+  return { fingerprint, header: headerMetadata(req.fitsPath, { maxBlocks: req.maxBlocks }) };
+}
+
 /** A failure as plain data (errors do not cross thread boundaries with their class). */
 export interface RenderFailure {
   code: string;
@@ -57,9 +85,8 @@ export function runRender(req: RenderRequest): RenderOutput {
     });
   }
   const t0 = performance.now();
-  const pngPath = pngPathFor(req.outputDir, req.fitsPath, req.variant, key);
-  fs.mkdirSync(path.dirname(pngPath), { recursive: true });
-  writeFileAtomic(pngPath, r.png);
+  const pngPath = pngPathFor(req.outputDir, req.fitsPath, req.variant, key, req.look);
+  writePng(pngPath, r.png);
   const write = performance.now() - t0;
   return {
     pngPath,
@@ -82,8 +109,27 @@ export function runRender(req: RenderRequest): RenderOutput {
   };
 }
 
+/** Node errnos that mean "the output file system is full": the worker pauses instead of spending attempts. */
+const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
+
+/** The PNG into outputDir atomically; a full disk is DISK_FULL (retryable, no attempt spent). */
+function writePng(pngPath: string, png: Uint8Array): void {
+  try {
+    fs.mkdirSync(path.dirname(pngPath), { recursive: true });
+    writeFileAtomic(pngPath, png);
+  } catch (e) {
+    const errno = (e as { code?: unknown } | null)?.code;
+    if (typeof errno === 'string' && DISK_FULL_ERRNOS.has(errno))
+      throw new RetryableError(`${pngPath}: ${(e as Error).message}`, {
+        code: DISK_FULL,
+        details: { errno },
+      });
+    throw e;
+  }
+}
+
 export function toFailure(e: unknown): RenderFailure {
-  const code = fitsCodeOf(e) ?? 'IO_ERROR';
+  const code = fitsCodeOf(e) ?? (e instanceof ContimgError ? e.code : 'IO_ERROR');
   const message = e instanceof Error ? e.message : String(e);
   const retryable = (e as { retryable?: unknown } | null)?.retryable;
   return { code, message, retryable: typeof retryable === 'boolean' ? retryable : true };

@@ -2,19 +2,24 @@
 // queue worker claims them with leases (two processes never render one row) and renders in a worker-thread
 // pool so /metrics and /ws stay responsive. Background loops log, count, back off and continue.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import chokidar from 'chokidar';
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Config } from '../../lib/config/index.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
-import { NotFoundError, ValidationError } from '../../lib/errors.js';
-import { queueMetrics, runWorker, SqliteQueueStore } from '../../lib/queue/index.js';
+import { ValidationError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { pagingFrom } from '../../lib/paging.js';
+import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
 import { Discovery } from './discovery.js';
-import { cachedMetadata } from './meta-cache.js';
+import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
-import { presetOptions } from './presets.js';
-import { KIND, makeRenderHandler, QUEUE } from './render-job.js';
+import { presetLooks, presetOptions } from './presets.js';
+import { DiskGate, sweepStaleTemps } from './disk.js';
+import { ClaimGate } from './gate.js';
+import { EVENT_TOPIC, KIND, makeRenderHandler, QUEUE } from './render-job.js';
 import { queueCounts } from './store.js';
 
 type Section = Config['thumbnailWorker'];
@@ -51,25 +56,23 @@ export function retryPolicyOf(cfg: Section): BackoffPolicy {
   };
 }
 
-function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section): void {
+function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Section, pool: RenderPool): void {
   deps.http.route('GET', '/api/thumbnails', ({ url }) => {
     const status = url.searchParams.get('status');
-    const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
+    const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 100, maxLimit: 1000 });
     return deps.state.read((c) =>
       c
         .prepare(
           `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade, error_code,
-             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ?`,
+             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ? OFFSET ?`,
         )
-        .all(status, status, limit),
+        .all(status, status, limit, offset),
     );
   });
-  deps.http.route('GET', '/api/fits/metadata', ({ url }) => {
-    const p = url.searchParams.get('path');
-    if (!p) throw new ValidationError('path is required');
-    const m = cachedMetadata(deps.state, p, metrics, cfg.maxHeaderBlocks);
-    if (!m) throw new NotFoundError(`no metadata for ${p}`);
-    return m;
+  deps.http.route('GET', '/api/thumbnails/:id/metadata', ({ params }) => {
+    const id = Number(params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('id must be a thumbnail row id');
+    return metadataForThumbnail(deps.state, pool, metrics, id, cfg.maxHeaderBlocks);
   });
 }
 
@@ -77,6 +80,7 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
 function startLoops(
   deps: DaemonDeps,
   discovery: Discovery,
+  disk: DiskGate,
   metrics: ThumbnailMetrics,
   signal: AbortSignal,
 ): Promise<void>[] {
@@ -90,8 +94,11 @@ function startLoops(
   const discover = (): void => {
     if (++passes % fullEvery === 0) discovery.rescanAll();
     discovery.tick();
+    disk.check();
   };
   const reconcile = (): void => {
+    const swept = sweepStaleTemps(cfg.outputDir, 2 * cfg.renderTimeoutS * 1000, deps.clock.now());
+    if (swept > 0) deps.log.info({ removed: swept }, 'removed temp PNGs left by interrupted writes');
     const r = discovery.reconcile();
     metrics.reconcilePasses.inc({ found: r.changed ? 'changed' : r.missing ? 'missing' : 'unchanged' });
   };
@@ -122,31 +129,95 @@ function startWatcher(dir: string, discovery: Discovery, metrics: ThumbnailMetri
   });
 }
 
+/** The render pool, its thread gauge, and the `threads` pause when every thread is stuck. */
+function renderPool(size: number, log: Logger, metrics: ThumbnailMetrics, gate: ClaimGate): RenderPool {
+  return new RenderPool(size, log, {
+    onCapacity: (c) => {
+      metrics.threads.set({ state: 'idle' }, c.idle);
+      metrics.threads.set({ state: 'busy' }, c.busy);
+      metrics.threads.set({ state: 'stuck' }, c.stuck);
+      gate.set(
+        'threads',
+        c.stuck < c.size
+          ? null
+          : `all ${c.size} render thread(s) are stuck in a system call (a hung mount?); claiming paused`,
+        { stuck: c.stuck, size: c.size },
+      );
+    },
+  });
+}
+
+/**
+ * The queue worker runs while the gate is open; a pause stops it (in-flight renders finish, or are handed
+ * back after the drain) and the loop waits for the gate to open again. Resolves once `signal` aborts.
+ */
+async function workWhileOpen(
+  deps: DaemonDeps,
+  gate: ClaimGate,
+  signal: AbortSignal,
+  worker: Omit<WorkerOptions, 'signal'>,
+): Promise<void> {
+  const cfg = deps.config.thumbnailWorker;
+  while (!signal.aborted) {
+    await gate.waitOpen(signal);
+    if (signal.aborted) break;
+    const paused = new AbortController();
+    const stop = (): void => paused.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const unsubscribe = gate.onClose(stop);
+    deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
+    try {
+      await runWorker({ ...worker, signal: paused.signal });
+    } finally {
+      unsubscribe();
+      signal.removeEventListener('abort', stop);
+    }
+    if (!signal.aborted) deps.setStatus(`paused: ${Object.values(gate.reasons()).join('; ')}`);
+  }
+}
+
+/** outputDir must exist for the disk gate's statfs; a failure here shows again, with its reason, on render. */
+function ensureOutputDir(dir: string, log: Logger): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    log.error({ err: e, outputDir: dir }, 'cannot create outputDir');
+  }
+}
+
 export const run: DaemonRun = async (deps, signal) => {
   const cfg = deps.config.thumbnailWorker;
   const log = deps.log.child({ component: 'thumbnail-worker' });
   const metrics = thumbnailMetrics(deps.registry);
   const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
   const presets = presetOptions(cfg);
+  const looks = presetLooks(cfg);
   const retryPolicy = retryPolicyOf(cfg);
   const store = new SqliteQueueStore(deps.state, { clock: deps.clock, metrics: qm, retryPolicy });
-  const pool = new RenderPool(cfg.concurrency, log);
   const discovery = new Discovery({
     state: deps.state,
     pipeline: deps.pipeline,
     clock: deps.clock,
     metrics,
     variants: Object.keys(presets),
+    looks,
     includeGlobs: cfg.includeGlobs,
     settleMs: cfg.settleS * 1000,
     maxAttempts: cfg.maxAttempts,
     renderTimeoutMs: cfg.renderTimeoutS * 1000,
   });
-  registerRoutes(deps, metrics, cfg);
-  deps.addReadinessCheck('render-pool', () => ({ ok: pool.size > 0 }));
+  ensureOutputDir(cfg.outputDir, log);
+  const gate = new ClaimGate({ state: deps.state, clock: deps.clock, log, metrics, topic: EVENT_TOPIC });
+  const disk = new DiskGate({ gate, metrics, outputDir: cfg.outputDir, minFreeBytes: cfg.minFreeMb * 1e6 });
+  disk.check();
+  const pool = renderPool(cfg.concurrency, log, metrics, gate);
+  registerRoutes(deps, metrics, cfg, pool);
+  deps.addReadinessCheck('render-pool', () => {
+    const c = pool.capacity();
+    return c.stuck < c.size ? { ok: true } : { ok: false, detail: `all ${c.size} render threads stuck` };
+  });
   const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
-  const loops = startLoops(deps, discovery, metrics, signal);
-  deps.setStatus(`rendering with ${cfg.concurrency} thread(s)`);
+  const loops = startLoops(deps, discovery, disk, metrics, signal);
   log.info(
     { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
     'thumbnail worker started',
@@ -159,14 +230,15 @@ export const run: DaemonRun = async (deps, signal) => {
     metrics,
     outputDir: cfg.outputDir,
     presets,
+    looks,
+    disk,
   });
   try {
-    await runWorker({
+    await workWhileOpen(deps, gate, signal, {
       db: deps.state,
       store,
       queue: QUEUE,
       handler,
-      signal,
       owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
       concurrency: cfg.concurrency,
       leaseMs: cfg.leaseS * 1000,

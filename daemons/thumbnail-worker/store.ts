@@ -22,6 +22,7 @@ export interface ThumbRow {
   error_code: string | null;
   error_message: string | null;
   qa_grade: string | null;
+  params_json: string | null;
   updated_at: number;
   created_at: number;
 }
@@ -96,6 +97,11 @@ export function requeue(
   ).run(code, message, now, id);
 }
 
+/**
+ * Record a failure on the row. With detachJob the row also loses its job (pending with no job: discovery
+ * enqueues a fresh one), for a render handed back without spending an attempt (a full output disk), where
+ * `attempt` is the number of attempts really spent.
+ */
 export function markFailure(
   conn: Connection,
   id: number,
@@ -104,11 +110,13 @@ export function markFailure(
   code: string,
   message: string,
   now: number,
+  opts: { detachJob?: boolean } = {},
 ): void {
   stmt(
     conn,
-    `UPDATE thumbnails SET status = ?, attempts = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
-  ).run(status, attempt, code, message.slice(0, 2000), now, id);
+    `UPDATE thumbnails SET status = ?, attempts = ?, error_code = ?, error_message = ?, updated_at = ?,
+       job_id = CASE WHEN ? THEN NULL ELSE job_id END WHERE id = ?`,
+  ).run(status, attempt, code, message.slice(0, 2000), now, opts.detachJob ? 1 : 0, id);
 }
 
 export function markDone(
@@ -226,6 +234,24 @@ export function finishedAfter(conn: Connection, afterId: number, limit: number):
     conn,
     `SELECT * FROM thumbnails WHERE id > ? AND status IN ('done', 'failed', 'skipped') ORDER BY id LIMIT ?`,
   ).all(afterId, limit) as ThumbRow[];
+}
+
+/** Done rows after an id, for the restyle sweep (keyset by id). */
+export function doneAfter(conn: Connection, afterId: number, limit: number): ThumbRow[] {
+  return stmt(conn, `SELECT * FROM thumbnails WHERE id > ? AND status = 'done' ORDER BY id LIMIT ?`).all(
+    afterId,
+    limit,
+  ) as ThumbRow[];
+}
+
+/** Rows waiting to replace an existing PNG (restyles and changed sources): the restyle sweep's backlog. */
+export function pendingRestyles(conn: Connection): number {
+  return (
+    stmt(
+      conn,
+      `SELECT count(*) AS n FROM thumbnails WHERE status IN ('pending', 'running') AND png_path IS NOT NULL`,
+    ).get() as { n: number }
+  ).n;
 }
 
 export function markMissing(conn: Connection, id: number, now: number): void {

@@ -54,6 +54,3 @@ export function refineSecret(key: string) {
     }
   };
 }
-
-/** Key names whose values are secrets wherever they appear; used by redaction and the logger. */
-export const SECRET_KEY_PATTERN = /(token|password|secret|webhookurl|apikey|pass)$/i;

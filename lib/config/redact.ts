@@ -1,21 +1,23 @@
-// Redaction of secrets for every place a config is printed: --print-config, logs, errors, API output.
-import { SECRET_KEY_PATTERN } from './fields.js';
+// Redaction for config output: the rules live in lib/redact (the one redaction helper); this adds the one
+// thing that needs the file system, reading the secret files a config points at so their contents can be
+// scrubbed from free text too.
+import fs from 'node:fs';
+import { collectSecrets, redact, REDACTED, isSecretKey, SecretScrubber } from '../redact.js';
 
-export const REDACTED = '[redacted]';
+export { redact, REDACTED, isSecretKey };
 
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_PATTERN.test(key);
+/** Every secret value a loaded config holds or points at (unreadable secret files are skipped). */
+export function knownSecrets(config: unknown): string[] {
+  return collectSecrets(config, (file) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  });
 }
 
-/** A deep copy with every secret value replaced; `…File` paths are kept (they are not secrets). */
-export function redact<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => redact(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = isSecretKey(k) && v !== undefined && v !== null ? REDACTED : redact(v);
-    }
-    return out as T;
-  }
-  return value;
+/** A scrubber that knows every secret of this config: for log lines and error texts. */
+export function configScrubber(config: unknown): SecretScrubber {
+  return new SecretScrubber(knownSecrets(config));
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { loadConfigFile, type Config } from '../config/index.js';
+import { configScrubber, loadConfigFile, type Config } from '../config/index.js';
 import { ConfigError, EXIT, SchemaVersionError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Notifier } from '../notify.js';
@@ -80,7 +80,12 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
     process.exit(e instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE);
   }
   const version = readVersion();
-  const log = createLogger({ daemon: opts.name, level: config.log.level, version });
+  const log = createLogger({
+    daemon: opts.name,
+    level: config.log.level,
+    version,
+    scrubber: configScrubber(config),
+  });
   // Children (converters, CASA) must not inherit the socket and speak for us.
   const notifier = new Notifier({ env: { ...process.env }, pid: process.pid, log });
   delete process.env.NOTIFY_SOCKET;

@@ -75,6 +75,8 @@ function openDatabases(o: StartOptions, registry: Registry): { state: Db; pipeli
   const common = {
     busyTimeoutMs: d.busyTimeoutMs,
     writeBudgetMs: d.writeBudgetMs,
+    syncWriteBudgetMs: d.syncWriteBudgetMs,
+    writeStallMs: d.writeStallMs,
     metrics,
     log: o.log,
     clock: o.clock,
@@ -152,6 +154,7 @@ async function bindServers(
     pingMs: timeouts.wsPingMs,
     maxMissed: timeouts.wsMaxMissed,
     resumeTtlMs: timeouts.resumeTtlMs,
+    maxConnections: o.config.http.wsMaxConnections,
   });
   try {
     hub.start();

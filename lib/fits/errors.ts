@@ -18,6 +18,7 @@ export const PERMANENT_CODES = [
   'TOO_LARGE',
   'ALL_NONFINITE',
   'BAD_PLANE',
+  'NOT_REGULAR_FILE',
 ] as const;
 
 export const RETRYABLE_CODES = [
@@ -65,13 +66,43 @@ export function ioError(e: unknown, path: string): ContimgError {
   });
 }
 
-/** Open a file read-only; a failure to open becomes its FITS error (see ioError). */
+/** What a path is when it is not a regular file, for the NOT_REGULAR_FILE message. */
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+function refuseNonRegular(st: fs.Stats, path: string): void {
+  if (st.isFile()) return;
+  if (st.isDirectory())
+    throw fitsError('UNSUPPORTED_FORMAT', `${path}: a directory, not a FITS file`, { path });
+  throw fitsError('NOT_REGULAR_FILE', `${path}: ${kindOf(st)}, not a regular file; refused unread`, { path });
+}
+
+/**
+ * Open a regular file read-only. A FIFO, socket or device is refused before opening (opening a FIFO for
+ * reading blocks until a writer appears, and no timeout can interrupt a blocked open), and the open itself
+ * does not block (O_NONBLOCK) and is checked again with fstat, so a file swapped for a FIFO in between is
+ * refused too. A failure to open becomes its FITS error (see ioError).
+ */
 export function openForRead(path: string): number {
+  let fd: number;
   try {
-    return fs.openSync(path, 'r');
+    refuseNonRegular(fs.statSync(path), path);
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
-    throw ioError(e, path);
+    throw fitsCodeOf(e) ? e : ioError(e, path);
   }
+  try {
+    refuseNonRegular(fs.fstatSync(fd), path);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw fitsCodeOf(e) ? e : ioError(e, path);
+  }
+  return fd;
 }
 
 /** The FITS code carried by an error, or undefined for errors that did not come from lib/fits. */

@@ -40,5 +40,6 @@ export {
 } from './render.js';
 export { planeStats, type PlaneStatsReport } from './plane-stats.js';
 export { headerMetadata } from './file-metadata.js';
+export { DEFAULT_LOOK, DEFAULT_MAX_PIXELS } from './look.js';
 export { writeFileAtomic } from './atomic.js';
 export { writeFitsImage, formatCard, headerBlock, type HeaderCard, type WriteImageOptions } from './write.js';

@@ -1,4 +1,5 @@
 // Display intervals besides zscale: numpy-"linear" percentiles (by selection, not a full sort) and min/max.
+import { percentileInPlace } from './sorted.js';
 import { zscale, type Dtype, type ZscaleOptions } from './zscale.js';
 
 export type IntervalName = 'zscale' | 'percentile' | 'minmax';
@@ -25,54 +26,11 @@ function finiteCopy(values: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** Rearrange a so that a[k] is the k-th smallest (Hoare quickselect, median-of-three pivots). */
-function select(a: Float64Array, k: number, lo = 0, hi = a.length - 1): number {
-  while (hi > lo) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < a[lo]) [a[mid], a[lo]] = [a[lo], a[mid]];
-    if (a[hi] < a[lo]) [a[hi], a[lo]] = [a[lo], a[hi]];
-    if (a[hi] < a[mid]) [a[hi], a[mid]] = [a[mid], a[hi]];
-    const pivot = a[mid];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        [a[i], a[j]] = [a[j], a[i]];
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else break;
-  }
-  return a[k];
-}
-
-/** The smallest value of a[from..] (after select(k) the k+1-th smallest is the minimum of the upper part). */
-function minFrom(a: Float64Array, from: number): number {
-  let m = Infinity;
-  for (let i = from; i < a.length; i++) if (a[i] < m) m = a[i];
-  return m;
-}
-
 /** numpy.percentile(finite values, qs) with method "linear"; null when there is no finite value. */
 export function percentile(values: ArrayLike<number>, qs: readonly number[]): number[] | null {
   const a = finiteCopy(values);
-  const n = a.length;
-  if (n === 0) return null;
-  return qs.map((q) => {
-    const vi = ((n - 1) * q) / 100;
-    const lo = Math.floor(vi);
-    const t = vi - lo;
-    const va = select(a, lo);
-    const vb = lo + 1 < n ? minFrom(a, lo + 1) : va;
-    // numpy's _lerp: a + d·t, or b − d·(1 − t) when t ≥ 0.5 (keeps monotonicity).
-    const d = vb - va;
-    return t >= 0.5 ? vb - d * (1 - t) : va + d * t;
-  });
+  if (a.length === 0) return null;
+  return qs.map((q) => percentileInPlace(a, q));
 }
 
 export function minmax(values: ArrayLike<number>): [number, number] | null {

@@ -1,6 +1,7 @@
 // `contimg fits stats`: statistics and full-plane zscale of the first image HDU's chosen plane, in FITS row
 // order, in two bounded-memory passes (the zscale stride needs the finite count first).
 import type { HduInfo } from './hdu.js';
+import { DEFAULT_MAX_PIXELS } from './look.js';
 import { openImage, streamPlane } from './plane.js';
 import { planeIndexFor, type PlaneSelect } from './select.js';
 import { StatsAccumulator, type PlaneStats } from './stats.js';
@@ -30,10 +31,10 @@ function dataBitpix(hdu: HduInfo, dtype: 'float32' | 'float64'): number {
 
 export function planeStats(
   path: string,
-  opts: { contrast?: number; select?: PlaneSelect; maxBlocks?: number } = {},
+  opts: { contrast?: number; select?: PlaneSelect; maxBlocks?: number; maxPixels?: number } = {},
 ): PlaneStatsReport {
   const contrast = opts.contrast ?? 0.25;
-  const img = openImage(path, { maxBlocks: opts.maxBlocks });
+  const img = openImage(path, { maxBlocks: opts.maxBlocks, maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS });
   try {
     const plane = planeIndexFor(img.hdu, opts.select);
     const acc = new StatsAccumulator(img.nx * img.ny);

@@ -10,6 +10,7 @@ import { Downsampler, type DownsampleMode } from './downsample.js';
 import { fitsError, ioError } from './errors.js';
 import { fingerprintOf, fstatFingerprint, sameFingerprint, type Fingerprint } from './fingerprint.js';
 import { computeLimits, type IntervalName } from './interval.js';
+import { DEFAULT_LOOK, DEFAULT_MAX_PIXELS } from './look.js';
 import { extractMetadata, type FitsMetadata } from './metadata.js';
 import { openImage, streamPlane, streamPlaneBytes, type OpenImage, type StreamOptions } from './plane.js';
 import { encodeIndexedPng } from './png.js';
@@ -44,14 +45,19 @@ export interface RenderOptions {
   afterStrip?: StreamOptions['afterStrip'];
 }
 
+/** The default look (lib/fits/look.ts, shared with the daemon's default preset) as renderer options. */
 export const DEFAULT_RENDER: RenderOptions = {
-  maxDim: 512,
-  interval: 'zscale',
-  contrast: 0.2,
-  stretch: 'asinh',
-  colormap: 'inferno',
-  downsample: 'mean',
-  limitsOn: 'thumbnail',
+  maxDim: DEFAULT_LOOK.maxDim,
+  interval: DEFAULT_LOOK.interval,
+  contrast: DEFAULT_LOOK.contrast,
+  lowPercent: DEFAULT_LOOK.lowPercent,
+  highPercent: DEFAULT_LOOK.highPercent,
+  stretch: DEFAULT_LOOK.stretch,
+  colormap: DEFAULT_LOOK.colormap,
+  nanTransparent: DEFAULT_LOOK.nan === 'transparent',
+  downsample: DEFAULT_LOOK.downsample,
+  limitsOn: DEFAULT_LOOK.limitsOn,
+  maxPixels: DEFAULT_MAX_PIXELS,
 };
 
 export interface RenderTimings {

@@ -1,11 +1,11 @@
 // Plane statistics in one streaming pass. Which "rms" is which (thumbnail-worker.md §2.2):
 // - std: population standard deviation of all finite pixels, sources included (the original's data_rms);
 // - madStd: 1.4826 · median absolute deviation: the background noise, robust to sources. It and the median
-//   are computed on every stride-th pixel (stride = ceil(nx·ny / maxSamples)), exact for planes up to
+//   (numpy's, in the data's dtype) are computed on every stride-th pixel (stride = ceil(nx·ny / maxSamples)), exact for planes up to
 //   maxSamples pixels; on noise-dominated radio images the estimate is within a fraction of a percent;
 // - dynamicRange: peakAbs / madStd (the QA grade's input).
 import type { Pixels } from './decode.js';
-import { percentileSorted } from './sorted.js';
+import { medianInPlace, type Dtype } from './sorted.js';
 
 export interface PlaneStats {
   nFinite: number;
@@ -37,35 +37,60 @@ export class StatsAccumulator {
   private readonly stride: number;
   private readonly samples: Float64Array;
   private taken = 0;
-  private index = 0;
+  /** The dtype of the pixels (numpy computes float32 data's median in float32). */
+  private dtype: Dtype = 'float64';
+  /** Offset of the next sampled position in the next strip: every stride-th pixel of the plane is sampled. */
+  private skip = 0;
 
   constructor(totalPixels: number, maxSamples = DEFAULT_STATS_SAMPLES) {
     this.stride = Math.max(1, Math.ceil(totalPixels / maxSamples));
     this.samples = new Float64Array(Math.ceil(totalPixels / this.stride));
   }
 
+  /**
+   * The next n pixels of the plane in memory order (strips may have any length). The moments run in one
+   * tight loop over locals; the sampled positions (every stride-th pixel of the plane, counted across
+   * strips) are picked in a second, strided loop, so the statistics cost a few ns a pixel.
+   */
   add(px: Pixels | ArrayLike<number>, n = px.length): void {
-    const stride = this.stride;
-    let idx = this.index;
-    for (let i = 0; i < n; i++, idx++) {
+    this.dtype = px instanceof Float32Array ? 'float32' : 'float64';
+    let { nFinite, nNonFinite, min, max, sum, shift, sumD, sumD2 } = this;
+    let i = 0;
+    if (nFinite === 0) {
+      while (i < n && px[i] - px[i] !== 0) i++;
+      nNonFinite += i;
+      if (i < n) shift = px[i];
+    }
+    for (; i < n; i++) {
       const v = px[i];
       if (v - v !== 0) {
-        this.nNonFinite++;
+        nNonFinite++;
         continue;
       }
-      if (this.nFinite === 0) this.shift = v;
-      this.nFinite++;
-      if (v < this.min) this.min = v;
-      if (v > this.max) this.max = v;
-      this.sum += v;
-      const d = v - this.shift;
-      this.sumD += d;
-      this.sumD2 += d * d;
-      if (idx % stride === 0) this.samples[this.taken++] = v;
+      nFinite++;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+      const d = v - shift;
+      sumD += d;
+      sumD2 += d * d;
     }
-    this.index = idx;
+    Object.assign(this, { nFinite, nNonFinite, min, max, sum, shift, sumD, sumD2 });
+    const { stride, samples } = this;
+    let taken = this.taken;
+    let p = this.skip;
+    for (; p < n; p += stride) {
+      const v = px[p];
+      if (v - v === 0) samples[taken++] = v;
+    }
+    this.taken = taken;
+    this.skip = p - n;
   }
 
+  /**
+   * The statistics so far. The median and MAD are numpy's (np.median, in the data's dtype: float32 pixels
+   * give float32 medians), found by selection in O(n): exactly what sorting would give.
+   */
   result(): PlaneStats {
     const n = this.nFinite;
     if (n === 0) {
@@ -86,11 +111,14 @@ export class StatsAccumulator {
     }
     const meanD = this.sumD / n;
     const std = Math.sqrt(Math.max(0, this.sumD2 / n - meanD * meanD));
-    const s = this.samples.subarray(0, this.taken).sort();
-    const median = percentileSorted(s, 50);
+    const s = this.samples.subarray(0, this.taken);
+    const dtype = this.dtype;
+    const median = medianInPlace(s, dtype);
     const dev = new Float64Array(s.length);
-    for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
-    const madStd = 1.482602218505602 * percentileSorted(dev.sort(), 50);
+    // numpy: abs(data − median) in the data's dtype, then its median (astropy's median_absolute_deviation).
+    if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
+    else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
+    const madStd = 1.482602218505602 * medianInPlace(dev, dtype);
     const peakAbs = Math.max(Math.abs(this.min), Math.abs(this.max));
     return {
       nFinite: n,
@@ -111,9 +139,12 @@ export class StatsAccumulator {
 
 export type QaGrade = 'excellent' | 'good' | 'marginal' | 'poor' | 'unknown';
 
-/** The original's image grade (§2.3): strict thresholds; missing or zero DR is unknown, negative is poor. */
+/**
+ * The original's image grade: strict thresholds; a missing, zero or non-finite DR is unknown (a plane with
+ * no noise, such as a constant one, has no dynamic range: never "excellent"), negative is poor.
+ */
 export function gradeDynamicRange(dr: number | null | undefined): QaGrade {
-  if (dr === null || dr === undefined || Number.isNaN(dr) || dr === 0) return 'unknown';
+  if (dr === null || dr === undefined || !Number.isFinite(dr) || dr === 0) return 'unknown';
   if (dr > 1000) return 'excellent';
   if (dr > 100) return 'good';
   if (dr > 10) return 'marginal';

@@ -4,6 +4,8 @@
 // The median follows numpy's dtype: float32 data give a float32 median. Limits must be computed on
 // un-flipped data: the sampling depends on the order.
 
+import { midpoint, type Dtype } from './sorted.js';
+
 export interface ZscaleOptions {
   nSamples?: number;
   contrast?: number;
@@ -20,7 +22,7 @@ export interface ZscaleResult {
   nSamples: number;
 }
 
-export type Dtype = 'float32' | 'float64';
+export type { Dtype } from './sorted.js';
 
 const DEFAULTS = {
   nSamples: 1000,
@@ -83,12 +85,11 @@ export function zscale(
   return zscaleFromSamples(s.result(), opts, dtype);
 }
 
+/** numpy.median of sorted samples in the data's dtype. */
 function median(sorted: Float64Array, dtype: Dtype): number {
   const n = sorted.length;
   const h = n >> 1;
-  if (n % 2 === 1) return sorted[h];
-  if (dtype === 'float32') return Math.fround(Math.fround(sorted[h - 1] + sorted[h]) / 2);
-  return (sorted[h - 1] + sorted[h]) / 2;
+  return n % 2 === 1 ? sorted[h] : midpoint(sorted[h - 1], sorted[h], dtype);
 }
 
 /** Weighted (0/1) least-squares line through (i, samples[i]) over the good samples: [slope, intercept]. */

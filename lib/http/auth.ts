@@ -3,25 +3,16 @@
 // request (except GET /healthz, which carries no data) wherever the server is bound.
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
 import { ConfigError } from '../errors.js';
 import { readSecret } from '../config/index.js';
+import { isLoopbackHost } from './loopback.js';
 
-/** True for 127.0.0.0/8, ::1, ::ffff:127.x and the name localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '');
-  if (h === 'localhost') return true;
-  if (net.isIPv4(h)) return h.startsWith('127.');
-  if (net.isIPv6(h)) return h === '::1' || /^::ffff:127\./.test(h);
-  return false;
-}
+export { isLoopbackHost };
 
 /**
  * The token this server enforces, or undefined on a loopback bind without one. A non-loopback bind without
- * a token is a ConfigError (exit 78): exposing the API unauthenticated is never the default.
+ * a token is a ConfigError (exit 78): exposing the API unauthenticated is never the default. The schema
+ * rejects that case first (so `contimg check-config` agrees); only an empty token file is found here.
  */
 export function resolveHttpToken(http: {
   host: string;

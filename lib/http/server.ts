@@ -8,7 +8,9 @@ import { httpStatusFor, toEnvelope, ContimgError, ValidationError, NotFoundError
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { presentedToken, tokenMatches } from './auth.js';
-import { httpMetrics, initRoute, type HttpMetrics } from './metrics.js';
+import { checkHost, guardStateChange, guardUpgrade } from './guard.js';
+import { isLoopbackHost } from './loopback.js';
+import { httpMetrics, initRoute, readinessMetric, type HttpMetrics } from './metrics.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -43,10 +45,13 @@ export class DaemonHttpServer implements HttpRoutes {
   private readonly checks = new Map<string, ReadinessCheck>();
   private readonly metrics: HttpMetrics;
   private readonly started = Date.now();
+  /** The port actually bound (the configured one, or the free one picked for port 0). */
+  private boundPort = 0;
 
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
     this.metrics = httpMetrics(opts.registry);
+    readinessMetric(opts.registry, () => this.readiness());
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Idle keep-alive sockets must not hold up shutdown.
     this.server.keepAliveTimeout = 5_000;
@@ -83,6 +88,15 @@ export class DaemonHttpServer implements HttpRoutes {
     return tokenMatches(this.opts.token, presentedToken(req, url));
   }
 
+  /** The browser-forgery guard for a WebSocket upgrade (lib/http/guard.ts); undefined when it may proceed. */
+  refuseUpgrade(req: IncomingMessage): ContimgError | undefined {
+    return guardUpgrade(req, this.guardContext());
+  }
+
+  private guardContext() {
+    return { loopback: isLoopbackHost(this.opts.host), port: this.boundPort };
+  }
+
   /** Count a request under a route label; lib/ws uses it for upgrades. */
   count(route: string, code: number, startedAt?: number): void {
     this.metrics.requests.inc({ route, code: String(code) });
@@ -98,7 +112,8 @@ export class DaemonHttpServer implements HttpRoutes {
         resolve();
       });
     });
-    return (this.server.address() as AddressInfo).port;
+    this.boundPort = (this.server.address() as AddressInfo).port;
+    return this.boundPort;
   }
 
   /** Stop accepting connections and close idle keep-alive sockets; resolves when all are gone. */
@@ -125,6 +140,8 @@ export class DaemonHttpServer implements HttpRoutes {
         status = this.send(res, 200, { ok: true, uptimeS: Math.round((Date.now() - this.started) / 1000) });
         return;
       }
+      const foreignHost = checkHost(req, this.guardContext());
+      if (foreignHost) throw foreignHost;
       if (!this.authorized(req, url)) {
         status = this.send(res, 401, {
           error: 'UNAUTHORIZED',
@@ -150,6 +167,8 @@ export class DaemonHttpServer implements HttpRoutes {
       const match = this.match(method, url.pathname);
       if (!match) throw new NotFoundError(`no route ${method} ${url.pathname}`);
       label = match.route.pattern;
+      const forged = guardStateChange(req, method);
+      if (forged) throw forged;
       const body = method === 'POST' || method === 'PUT' ? await this.readJson(req) : undefined;
       const out = await match.route.handler({ method, url, body, params: match.params });
       status = out === undefined ? this.send(res, 204, undefined) : this.send(res, 200, out);

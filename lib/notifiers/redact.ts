@@ -1,29 +1,20 @@
-// Redaction of channel error texts before they reach a log line, a stored row or an API answer. Known secret
-// values (a Slack URL, an SMTP password, a webhook token or HMAC key, and their URL-encoded forms) are
-// replaced, every URL is cut to scheme://host/…, and the text is capped at 500 characters.
-// TODO(lead): switch redactSecrets over to the hardening branch's lib redaction helper when it lands; every
-// channel calls it only through describeFailure() and redactSecrets() below.
+// Redaction of channel error texts before they reach a log line, a stored row or an API answer: the one
+// redaction helper (lib/redact's SecretScrubber: the receiver's known secrets in every spelling, a URL's path
+// and long segments, bearer tokens and query tokens), plus the base64 form of each secret (Basic auth) and
+// every remaining URL cut to scheme://host/…, capped at 500 characters.
+import { SecretScrubber } from '../redact.js';
 import type { Secret } from '../secret.js';
 
 export const MAX_ERROR_CHARS = 500;
-const MARK = '[redacted]';
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Replace every occurrence of each secret (as given, URL-encoded, and as base64) and shorten every URL. */
+/** Replace every occurrence of each secret (as given, URL-encoded, base64) and shorten every URL. */
 export function redactSecrets(text: string, secrets: readonly (string | Secret | undefined)[]): string {
-  let out = text;
   const values = secrets
     .map((s) => (s === undefined ? '' : typeof s === 'string' ? s : s.reveal()))
-    .filter((s) => s.length >= 4);
-  for (const v of values) {
-    for (const form of new Set([v, encodeURIComponent(v), Buffer.from(v).toString('base64')]))
-      out = out.replace(new RegExp(escapeRe(form), 'g'), MARK);
-  }
+    .filter((v) => v.length > 0);
+  const scrubber = new SecretScrubber([...values, ...values.map((v) => Buffer.from(v).toString('base64'))]);
   // A URL's path and query can carry a token (Slack's webhook path is one): keep scheme and host only.
-  out = out.replace(/\b(https?:\/\/[^/\s"'<>]+)\/[^\s"'<>]*/gi, '$1/…');
+  const out = scrubber.scrub(text).replace(/\b(https?:\/\/[^/\s"'<>]+)\/[^\s"'<>]*/gi, '$1/…');
   return out.length > MAX_ERROR_CHARS ? `${out.slice(0, MAX_ERROR_CHARS - 1)}…` : out;
 }
 

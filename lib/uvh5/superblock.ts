@@ -94,8 +94,12 @@ export function parseSuperblock(buf: Buffer, offset: number, size: number): Supe
 export function checkSuperblock(path: string): SuperblockResult {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path, 'r');
-    const size = fs.fstatSync(fd).size;
+    // Non-blocking, then refuse anything but a regular file: a FIFO swapped in after the caller's stat must
+    // not block the event loop in open() or read().
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { ok: false, reason: 'unreadable', size: -1, detail: 'not a regular file' };
+    const size = st.size;
     if (size === 0) return { ok: false, reason: 'empty', size };
     const buf = Buffer.alloc(96);
     for (const offset of signatureOffsets(size)) {

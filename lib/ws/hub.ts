@@ -12,7 +12,7 @@ import { EventTail, readEventsAfter, type EventRow } from '../events/index.js';
 import { parseRequestUrl, type DaemonHttpServer } from '../http/index.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
-import { wsMetrics, type WsMetrics } from './metrics.js';
+import { wsMetrics, type WsMetrics, type WsRefusal } from './metrics.js';
 import {
   ALL_TOPICS,
   CLOSE,
@@ -36,6 +36,8 @@ export interface WsHubOptions {
   resumeTtlMs: number;
   /** Close a client whose unsent bytes exceed this (slow_consumer); default 4 MiB. */
   maxBufferedBytes?: number;
+  /** Open connections allowed (http.wsMaxConnections); further upgrades get HTTP 503. Default 256. */
+  maxConnections?: number;
   /** How often the tail looks at data_version; default 50 ms. */
   tailPollMs?: number;
   path?: string;
@@ -66,6 +68,8 @@ export class WsHub {
   private readonly metrics: WsMetrics;
   private pingTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  /** Upgrades accepted but not yet connected: counted against maxConnections. */
+  private upgrading = 0;
 
   constructor(opts: WsHubOptions) {
     this.opts = opts;
@@ -119,8 +123,9 @@ export class WsHub {
     // node:http drops its error listener from upgraded sockets: a peer reset while we refuse or before ws
     // takes over would otherwise be an uncaught 'error' event and take the daemon down.
     socket.on('error', (e) => this.opts.log.debug({ err: e }, 'upgrade socket error'));
-    const refuse = (code: number, text: string): void => {
+    const refuse = (code: number, text: string, reason: WsRefusal): void => {
       this.opts.http.count(ENDPOINT, code);
+      this.metrics.refused.inc({ reason });
       socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     let url: URL;
@@ -128,12 +133,24 @@ export class WsHub {
       url = parseRequestUrl(req);
     } catch {
       // Thrown from an 'upgrade' listener this would be an uncaught exception: the whole daemon would exit.
-      return refuse(400, 'Bad Request');
+      return refuse(400, 'Bad Request', 'bad_request');
     }
-    if (url.pathname !== (this.opts.path ?? ENDPOINT)) return refuse(404, 'Not Found');
-    if (!this.opts.http.authorized(req, url)) return refuse(401, 'Unauthorized');
-    if (this.draining) return refuse(503, 'Service Unavailable');
+    if (url.pathname !== (this.opts.path ?? ENDPOINT)) return refuse(404, 'Not Found', 'not_found');
+    if (this.opts.http.refuseUpgrade(req)) return refuse(403, 'Forbidden', 'forbidden');
+    if (!this.opts.http.authorized(req, url)) return refuse(401, 'Unauthorized', 'unauthorized');
+    if (this.draining) return refuse(503, 'Service Unavailable', 'draining');
+    if (this.clients.size + this.upgrading >= (this.opts.maxConnections ?? 256))
+      return refuse(503, 'Service Unavailable', 'capacity');
+    this.upgrading++;
+    let settled = false;
+    const release = (): void => {
+      if (!settled) this.upgrading--;
+      settled = true;
+    };
+    // A handshake ws rejects (a bad Sec-WebSocket-Key) closes the socket without calling back.
+    socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      release();
       this.opts.http.count(ENDPOINT, 101);
       this.onConnection(ws, url);
     });

@@ -95,8 +95,9 @@ describe('contimg-pointing-monitor (built)', () => {
     expect(text0).toMatch(/contimg_pointing_header_reads_total\{result="ok"\} 0/);
     expect(text0).toMatch(/contimg_pointing_next_transit_timestamp_seconds\{calibrator="3C286"\} \d+/);
     expect(
-      metric(text0, /contimg_pointing_local_sidereal_time_hours\{kind="apparent"\} ([\d.]+)/),
-    ).toBeLessThan(24);
+      metric(text0, /contimg_pointing_local_sidereal_time_seconds\{kind="apparent"\} ([\d.]+)/),
+    ).toBeLessThan(86_400);
+    expect(metric(text0, /contimg_pointing_upcoming_transits ([\d.]+)/)).toBeGreaterThan(0);
 
     const ws = new WebSocket(`ws://127.0.0.1:${pointPort}/ws`);
     const seen: { event: string; payload: Record<string, unknown> }[] = [];

@@ -79,12 +79,14 @@ describe('thumbnail-worker daemon (built)', () => {
     expect(metrics).toContain('contimg_thumbnails_render_seconds_bucket');
     expect(metrics).toContain('contimg_queue_jobs');
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    const api = (await (await fetch(`${base}/api/thumbnails?status=done`)).json()) as unknown[];
+    const api = (await (await fetch(`${base}/api/thumbnails?status=done`)).json()) as { id: number }[];
     expect(api).toHaveLength(3);
-    const meta = (await (
-      await fetch(`${base}/api/fits/metadata?path=${encodeURIComponent(paths[0])}`)
-    ).json()) as { source: string; bmaj_deg: number };
+    const meta = (await (await fetch(`${base}/api/thumbnails/${api[0].id}/metadata`)).json()) as {
+      source: string;
+      bmaj_deg: number;
+    };
     expect(meta.source).toBe('cache');
+    expect(meta.bmaj_deg).toBeGreaterThan(0);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child!.once('exit', r));

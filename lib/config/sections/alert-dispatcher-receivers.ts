@@ -4,20 +4,11 @@
 // systemd LoadCredential= only its own unit can read them), not here.
 import { z } from 'zod';
 import { Secret } from '../../secret.js';
-import net from 'node:net';
+import { isLoopbackHost } from '../../http/loopback.js';
 import { pathField, type SchemaContext } from '../fields.js';
 
 export const RECEIVER_TYPES = ['slack', 'email', 'webhook', 'log'] as const;
 export type ReceiverType = (typeof RECEIVER_TYPES)[number];
-
-/**
- * Loopback by address (127/8, ::1) or the name localhost. lib/http/auth has the same rule for bind addresses,
- * but importing it here would make config depend on http, which depends on config.
- */
-function loopbackUrlHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || (net.isIPv4(h) && h.startsWith('127.'));
-}
 
 /** Receiver URLs must be https://, except http:// to a loopback host (tests, local relays). */
 export function receiverUrlProblem(text: string): string | undefined {
@@ -28,7 +19,7 @@ export function receiverUrlProblem(text: string): string | undefined {
     return 'expected an absolute URL';
   }
   if (u.protocol === 'https:') return undefined;
-  if (u.protocol === 'http:' && loopbackUrlHost(u.hostname)) return undefined;
+  if (u.protocol === 'http:' && isLoopbackHost(u.hostname)) return undefined;
   return 'expected an https:// URL (http:// only for a loopback host)';
 }
 

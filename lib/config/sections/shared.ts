@@ -1,15 +1,24 @@
 // Shared sections: databases, http, log, site.
 import { z } from 'zod';
+import { isLoopbackHost } from '../../http/loopback.js';
 import { pathField, refineSecret, secretFields, type SchemaContext } from '../fields.js';
 
 export function databasesSection(ctx: SchemaContext) {
   return z.strictObject({
     state: pathField(ctx),
     pipeline: pathField(ctx),
-    /** Milliseconds a connection waits for a lock before SQLITE_BUSY reaches our retry loop. */
+    /** Milliseconds a statement outside a write (a read, a checkpoint) waits for a lock (SQLite's handler). */
     busyTimeoutMs: z.number().int().min(0).default(5000),
-    /** Milliseconds db.write() keeps retrying SQLITE_BUSY before it gives up with DbBusyError. */
+    /** Milliseconds db.writeAsync() waits for the write lock before DbBusyError (unless the call says). */
     writeBudgetMs: z.number().int().min(0).default(15_000),
+    /**
+     * Milliseconds a daemon's synchronous db.write() may block its event loop waiting for the write lock
+     * before DbBusyError; kept far below the watchdog (half of WatchdogSec) so a lock held elsewhere cannot
+     * get a daemon killed.
+     */
+    syncWriteBudgetMs: z.number().int().min(0).max(5_000).default(250),
+    /** Milliseconds without the write lock after which a daemon reports a stall (log, /readyz 503). */
+    writeStallMs: z.number().int().min(0).default(5_000),
     /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
     walMaxBytes: z
       .number()
@@ -27,8 +36,18 @@ export function httpSection(ctx: SchemaContext) {
       /** Bind address for every daemon's HTTP server. Anything but loopback requires a token. */
       host: z.string().min(1).default('127.0.0.1'),
       ...secretFields(ctx, 'token'),
+      /** Open WebSocket connections per daemon; further upgrades get HTTP 503 before upgrading. */
+      wsMaxConnections: z.number().int().min(1).max(65_535).default(256),
     })
-    .superRefine(refineSecret('token'));
+    .superRefine(refineSecret('token'))
+    .superRefine((h, refinement) => {
+      if (!isLoopbackHost(h.host) && h.token === undefined && h.tokenFile === undefined)
+        refinement.addIssue({
+          code: 'custom',
+          path: ['token'],
+          message: `required (or http.tokenFile) when http.host is not a loopback address (${h.host})`,
+        });
+    });
 }
 
 export function logSection() {

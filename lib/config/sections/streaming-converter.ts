@@ -2,6 +2,25 @@
 import { z } from 'zod';
 import { dataPath, portField, seconds, type SchemaContext } from '../fields.js';
 
+/** Placeholders the converter's argv template may use; each is expanded inside its argument, never by a shell. */
+export const ARGV_PLACEHOLDERS = ['manifest', 'out', 'result', 'scratch', 'group'] as const;
+export type ArgvPlaceholder = (typeof ARGV_PLACEHOLDERS)[number];
+/** `{name}` inside an argument of the argv template or the output name. */
+export const PLACEHOLDER_TOKEN = /\{([a-zA-Z_]+)\}/g;
+
+/** One message per unknown placeholder, with its index in `template` (empty when all are known). */
+export function unknownPlaceholders(
+  template: readonly string[],
+  known: readonly string[] = ARGV_PLACEHOLDERS,
+): { index: number; message: string }[] {
+  const out: { index: number; message: string }[] = [];
+  for (const [index, arg] of template.entries())
+    for (const m of arg.matchAll(PLACEHOLDER_TOKEN))
+      if (!known.includes(m[1]))
+        out.push({ index, message: `unknown placeholder {${m[1]}} (known: ${known.join(', ')})` });
+  return out;
+}
+
 /** The built-in conversion check's arguments after the `contimg` command (the local default converter). */
 export const CONVERT_CHECK_ARGS: readonly string[] = Object.freeze([
   'convert-check',
@@ -36,6 +55,11 @@ export function streamingConverterSection(ctx: SchemaContext) {
     /** Unreadable files (EACCES, EIO) are looked at again after this long, up to maxRechecks times. */
     recheckInvalidS: seconds(120),
     maxRechecks: z.number().int().min(0).default(10),
+    /**
+     * A subband-named symlink whose target is outside incomingDir is refused (counted, logged once) unless
+     * this is true: inputs are expected to land in incomingDir, and a link out of it can expose any file.
+     */
+    followExternalSymlinks: z.boolean().default(false),
     /** chokidar hints: an event schedules a targeted look after watchDebounceMs; scans stay the truth. */
     watch: z.boolean().default(true),
     /** Files past dispatch are re-stat'ed on a rotation: each at least once every deepScanEvery scans. */
@@ -56,12 +80,22 @@ export function streamingConverterSection(ctx: SchemaContext) {
         argv: z
           .array(z.string().min(1), { error: 'expected an array of strings (argv template)' })
           .min(1)
+          .superRefine((argv, ctx) => {
+            for (const u of unknownPlaceholders(argv))
+              ctx.addIssue({ code: 'custom', path: [u.index], message: u.message });
+          })
           .default(['contimg', ...CONVERT_CHECK_ARGS]),
         /** Output name under outputDir; {group} is the group id (e.g. 2025-06-01T12:00:00.ms). */
         outputName: z
           .string()
           .min(1)
           .refine((v) => !v.includes('/'), 'expected a file name, not a path')
+          .superRefine((name, ctx) => {
+            for (const u of unknownPlaceholders([name], ['group']))
+              ctx.addIssue({ code: 'custom', message: u.message });
+            // Without the group id every group would write the same output.
+            if (!name.includes('{group}')) ctx.addIssue({ code: 'custom', message: 'must contain {group}' });
+          })
           .default('{group}.ms'),
         timeoutS: seconds(900, 1),
         env: z.record(z.string(), z.string()).default({}),

@@ -1,30 +1,33 @@
 // Config section `thumbnailWorker` (owned by daemons/thumbnail-worker). Presets name render looks; every
-// image row matching includeGlobs gets one thumbnail per preset. Defaults are the DSA quicklook look:
-// 512 px, zscale (contrast 0.2), asinh, inferno, NaN transparent, north up (thumbnail-worker.md §7.1).
+// image row matching includeGlobs gets one thumbnail per preset. Defaults are the default look of
+// lib/fits/look.ts (512 px, zscale contrast 0.2, linear, inferno, NaN transparent, north up), the one
+// definition the CLI shares (docs/thumbnail-worker.md, "The look").
 import { z } from 'zod';
+import { DEFAULT_LOOK as L, DEFAULT_MAX_PIXELS } from '../../fits/look.js';
 import { dataPath, pathField, portField, seconds, type SchemaContext } from '../fields.js';
 
 const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected #RRGGBB');
 
 export const thumbnailPresetSchema = z.strictObject({
   /** Longest side of the PNG in pixels. */
-  maxDim: z.number().int().min(16).max(4096).default(512),
-  interval: z.enum(['zscale', 'percentile', 'minmax']).default('zscale'),
+  maxDim: z.number().int().min(16).max(4096).default(L.maxDim),
+  interval: z.enum(['zscale', 'percentile', 'minmax']).default(L.interval),
   /** zscale contrast; astropy's default is 0.25, the DSA quicklooks use 0.2. */
-  contrast: z.number().min(0).max(10).default(0.2),
-  lowPercent: z.number().min(0).max(100).default(1),
-  highPercent: z.number().min(0).max(100).default(99.5),
-  stretch: z.enum(['linear', 'sqrt', 'asinh', 'log']).default('asinh'),
+  contrast: z.number().min(0).max(10).default(L.contrast),
+  lowPercent: z.number().min(0).max(100).default(L.lowPercent),
+  highPercent: z.number().min(0).max(100).default(L.highPercent),
+  /** linear by default: zscale limits already span the noise, and asinh would lift it into the bright half. */
+  stretch: z.enum(['linear', 'sqrt', 'asinh', 'log']).default(L.stretch),
   /** AsinhStretch a (0.1) or LogStretch a (1000); astropy's defaults when absent. */
   stretchA: z.number().positive().optional(),
-  colormap: z.enum(['gray', 'inferno', 'viridis', 'magma']).default('inferno'),
+  colormap: z.enum(['gray', 'inferno', 'viridis', 'magma']).default(L.colormap),
   /** 'transparent' (default) or an opaque #RRGGBB colour for pixels without data. */
-  nan: z.union([z.literal('transparent'), hexColor]).default('transparent'),
-  downsample: z.enum(['mean', 'max', 'nearest']).default('mean'),
+  nan: z.union([z.literal('transparent'), hexColor]).default(L.nan),
+  downsample: z.enum(['mean', 'max', 'nearest']).default(L.downsample),
   /** Where zscale limits are computed: on the thumbnail grid (fast) or the full plane (astropy-exact). */
-  limitsOn: z.enum(['thumbnail', 'full']).default('thumbnail'),
+  limitsOn: z.enum(['thumbnail', 'full']).default(L.limitsOn),
   /** Which plane of a cube: the first (default, as the original) or Stokes I. */
-  plane: z.enum(['first', 'stokesI']).default('first'),
+  plane: z.enum(['first', 'stokesI']).default(L.plane),
 });
 export type ThumbnailPreset = z.infer<typeof thumbnailPresetSchema>;
 
@@ -70,11 +73,12 @@ export function thumbnailWorkerSection(ctx: SchemaContext) {
     /** A render taking longer than this is aborted and retried. */
     renderTimeoutS: seconds(120, 1),
     /** Planes with more pixels than this are skipped (TOO_LARGE) without reading the data. */
-    maxPixels: z
-      .number()
-      .int()
-      .min(1)
-      .default(16384 * 16384),
+    maxPixels: z.number().int().min(1).default(DEFAULT_MAX_PIXELS),
+    /**
+     * Claiming pauses while outputDir has less free space than this (and after a write met ENOSPC, until
+     * space has grown again); a render deferred by a full disk spends no attempt.
+     */
+    minFreeMb: z.number().min(0).default(1024),
     maxHeaderBlocks: z.number().int().min(1).default(2000),
     stripBytes: z
       .number()

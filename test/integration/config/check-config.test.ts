@@ -42,7 +42,45 @@ const TABLE: [string, string, RegExp][] = [
   ],
   ['missing required key', `dataDir: .\ndatabases: { state: s.sqlite3 }\n`, /databases\.pipeline: /],
   ['missing dataDir', `${DB}`, /dataDir: /],
+  // Checks the daemons made only at start, now in the schema (check-config used to pass these).
+  [
+    'unknown argv placeholder',
+    `dataDir: .\n${DB}streamingConverter: { converter: { argv: [conv, '{manifest}', '{python}'] } }\n`,
+    /streamingConverter\.converter\.argv\.2: unknown placeholder \{python\}/,
+  ],
+  [
+    'output name without the group',
+    `dataDir: .\n${DB}streamingConverter: { converter: { outputName: '{grp}.ms' } }\n`,
+    /streamingConverter\.converter\.outputName: unknown placeholder \{grp\}[\s\S]*must contain \{group\}/,
+  ],
+  [
+    'two daemons on one port',
+    `dataDir: .\n${DB}thumbnailWorker: { port: 9310 }\n`,
+    /thumbnailWorker\.port: port 9310 is also streamingConverter\.port/,
+  ],
+  [
+    'drainMs above its documented limit',
+    `dataDir: .\n${DB}timeouts: { drainMs: 90000 }\n`,
+    /timeouts\.drainMs: at most 55000/,
+  ],
+  [
+    'a non-loopback bind without a token',
+    `dataDir: .\n${DB}http: { host: 0.0.0.0 }\n`,
+    /http\.token: required \(or http\.tokenFile\) when http\.host is not a loopback address/,
+  ],
+  [
+    'no WebSocket connections allowed',
+    `dataDir: .\n${DB}http: { wsMaxConnections: 0 }\n`,
+    /http\.wsMaxConnections: /,
+  ],
 ];
+
+/** The same files, given to the daemon itself: it refuses them with the same key path and exit 78. */
+const DAEMON_AGREES = TABLE.filter(([name]) =>
+  ['unknown argv placeholder', 'two daemons on one port', 'a non-loopback bind without a token'].includes(
+    name,
+  ),
+);
 
 describe('contimg check-config', () => {
   it.each(TABLE)('%s → exit 78 with the key path', async (name, text, pattern) => {
@@ -51,6 +89,13 @@ describe('contimg check-config', () => {
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(pattern);
     expect(r.stderr + r.stdout).not.toContain(SECRET);
+  });
+
+  it.each(DAEMON_AGREES)('the built daemon refuses %s the same way', async (name, text, pattern) => {
+    const f = file(`daemon-${name.replace(/\W+/g, '-')}.yaml`, text);
+    const r = await runCli(['run', 'streaming-converter', '--config', f], { built: true });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(pattern);
   });
 
   it.each([
@@ -93,6 +138,37 @@ describe('contimg check-config', () => {
     expect((JSON.parse(r2.stdout) as { http: { tokenFile: string } }).http.tokenFile).toBe(
       path.join(dir, 'secrets/token'),
     );
+  });
+
+  it('--print-config hides every converter env value and the secrets in the converter argv', async () => {
+    const env = {
+      SLACK_WEBHOOK_URL: `https://hooks.slack.com/services/T1/B2/${SECRET}-slack`,
+      API_KEY: `${SECRET}-api`,
+      DB_PASSWD: `${SECRET}-db`,
+      AWS_SECRET_ACCESS_KEY: `${SECRET}-aws`,
+      OMP_NUM_THREADS: '4',
+    };
+    const argv = ['conv', '{manifest}', '--password', `${SECRET}-pw`, `--db=postgres://u:${SECRET}-url@h/x`];
+    const f = file(
+      'env-secrets.yaml',
+      `dataDir: .\n${DB}streamingConverter: ${JSON.stringify({ converter: { argv, env } })}\n`,
+    );
+    const r = await runCli(['check-config', '--config', f, '--print-config']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain(SECRET);
+    const printed = JSON.parse(r.stdout) as {
+      streamingConverter: { converter: { env: Record<string, string>; argv: string[] } };
+    };
+    expect(printed.streamingConverter.converter.env).toEqual(
+      Object.fromEntries(Object.keys(env).map((k) => [k, '[redacted]'])),
+    );
+    expect(printed.streamingConverter.converter.argv).toEqual([
+      'conv',
+      '{manifest}',
+      '--password',
+      '[redacted]',
+      '--db=postgres://[redacted]@h/x',
+    ]);
   });
 });
 

@@ -1,16 +1,19 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { configScrubber } from '../../../lib/config/index.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { waitFor } from '../../helpers/wait.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import {
   conversionJobs,
   events,
+  fakeArgv,
   query,
   fakeLog,
   groups,
   makeEnv,
   startInProcess,
+  startLogged,
   T0,
   writeGroupFiles,
   type Env,
@@ -55,5 +58,44 @@ describe('streaming converter, in process', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${d.port}/metrics`)).text();
     expect(metrics).toMatch(/contimg_converter_conversion_attempts_total\{outcome="ok"\} 1/);
     expect(metrics).toMatch(/contimg_converter_files_total\{result="valid",reason=""\} 16/);
+  });
+});
+
+// A secret in the converter's argv or env never reaches the daemon's log: the "converter started" line shows
+// the argv with secret flag values and URL credentials masked, and nothing else in the output quotes them.
+const SECRET = 'Cv-S3cret-4e1f';
+
+describe('secrets in the converter command', () => {
+  it('logs "converter started" with the argv masked and never prints a converter secret', async () => {
+    const argv = [
+      ...fakeArgv('ok'),
+      '--password',
+      `${SECRET}-pw`,
+      `--token=${SECRET}-tok`,
+      '--api-key',
+      `${SECRET}-key`,
+      `https://ops:${SECRET}-url@archive.example/x?sig=${SECRET}-sig`,
+    ];
+    env = await makeEnv({
+      converter: { argv, timeoutS: 20, env: { API_KEY: `${SECRET}-env`, DB_PASSWD: `${SECRET}-db` } },
+    });
+    const started = await startLogged(env, { level: 'debug', scrubber: configScrubber(env.config) });
+    d = started.daemon;
+    const { lines } = started;
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env).some((g) => g.state === 'converted'), { what: 'converted' });
+    // The converter ran with that command line (masking is for output only).
+    expect(fs.readFileSync(env.log, 'utf8')).toContain('"event":"end"');
+    const line = lines.find((l) => l.msg === 'converter started') as { argv?: string[] } | undefined;
+    expect(line?.argv?.slice(-6)).toEqual([
+      '--password',
+      '[redacted]',
+      '--token=[redacted]',
+      '--api-key',
+      '[redacted]',
+      'https://[redacted]@archive.example/x?sig=[redacted]',
+    ]);
+    expect(line?.argv?.slice(0, 3)).toEqual(fakeArgv('ok').slice(0, 3));
+    expect(JSON.stringify(lines)).not.toContain(SECRET);
   });
 });

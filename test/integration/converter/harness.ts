@@ -5,7 +5,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseConfig, type Config } from '../../../lib/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
-import { silentLogger } from '../../../lib/log.js';
+import { createLogger, silentLogger } from '../../../lib/log.js';
+import type { SecretScrubber } from '../../../lib/redact.js';
 import { subbandFileName, writeSubbandFile, type SubbandSpec } from '../../../lib/uvh5/writer.js';
 import { makeRun, type RunOptions } from '../../../daemons/streaming-converter/run.js';
 import { freshDatabases } from '../../helpers/db.js';
@@ -110,6 +111,10 @@ export interface FakeLine {
   files: number;
   subbands?: number[];
   t: number;
+  /** On start lines: the process's start ticks (identifies it across pid reuse). */
+  ticks?: number;
+  /** On overlap lines: earlier runs of the same group still alive when this one started. */
+  with?: number[];
 }
 
 export function fakeLog(env: Env): FakeLine[] {
@@ -120,6 +125,28 @@ export function fakeLog(env: Env): FakeLine[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as FakeLine);
+}
+
+/** startInProcess with a real root logger (info and up, or `level`) whose JSON lines the test can read. */
+export async function startLogged(
+  env: Env,
+  o: { level?: string; scrubber?: SecretScrubber } = {},
+): Promise<{ daemon: RunningDaemon; lines: Record<string, unknown>[] }> {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    daemon: 'streaming-converter',
+    level: o.level,
+    destination: { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
+    scrubber: o.scrubber,
+  });
+  const daemon = await startDaemon({
+    name: 'streaming-converter',
+    run: makeRun({ baseEnv: { ...process.env, FAKE_CONVERTER_LOG: env.log } }),
+    config: env.config,
+    log,
+    port: 0,
+  });
+  return { daemon, lines };
 }
 
 export function startInProcess(env: Env, opts: RunOptions = {}): Promise<RunningDaemon> {

@@ -1,5 +1,5 @@
-// The systemd units in ops/systemd: one per daemon plus contimg-migrate, with the settings the lifecycle
-// relies on; and `systemd-analyze verify` finds nothing to complain about where it is installed.
+// The systemd units in ops/systemd: one per daemon plus contimg-migrate and contimg.target, with the settings
+// the lifecycle relies on; and `systemd-analyze verify` finds nothing to complain about where it is installed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,21 +56,38 @@ it('has a notify unit per daemon with watchdog, drain, exit-78 and hardening set
     // Start limits only work in [Unit] (the originals had them in [Service], where systemd ignores them).
     expect(u.Unit.StartLimitIntervalSec).toEqual(['300']);
     expect(svc.StartLimitIntervalSec).toBeUndefined();
+    // Part of the set: started after the migration, stopped and restarted with contimg.target.
+    expect(u.Unit.After.join(' ')).toMatch(/contimg-migrate\.service/);
+    expect(u.Unit.PartOf).toEqual(['contimg.target']);
+    expect(u.Install.WantedBy).toEqual(['contimg.target']);
   }
   const m = parseUnit(path.join(DIR, 'contimg-migrate.service')).Service;
   expect(m.Type).toEqual(['oneshot']);
   expect(m.ExecStart[0]).toMatch(/contimg\.js migrate up --db state/);
 });
 
+it('contimg.target runs the migration first, then wants every daemon of the daemon table', () => {
+  const t = parseUnit(path.join(DIR, 'contimg.target'));
+  expect(t.Unit.Requires).toEqual(['contimg-migrate.service']);
+  expect(t.Unit.After).toEqual(['contimg-migrate.service']);
+  const wants = t.Unit.Wants.flatMap((w) => w.split(/\s+/)).sort();
+  expect(wants).toEqual(
+    Object.keys(DAEMONS)
+      .map((n) => `contimg-${n}.service`)
+      .sort(),
+  );
+  expect(t.Install.WantedBy).toEqual(['multi-user.target']);
+});
+
 it('passes systemd-analyze verify without warnings (where systemd is installed)', () => {
   const files = fs
     .readdirSync(DIR)
-    .filter((f) => f.endsWith('.service'))
+    .filter((f) => f.endsWith('.service') || f.endsWith('.target'))
     .map((f) => path.join(DIR, f));
   const r = spawnSync('systemd-analyze', ['verify', ...files], { encoding: 'utf8' });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
     // No systemd here (e.g. a container CI): the static checks above are what runs.
-    expect(files).toHaveLength(6);
+    expect(files).toHaveLength(7);
     return;
   }
   expect(r.stderr + r.stdout).toBe('');

@@ -69,6 +69,13 @@ describe('built-in endpoints', () => {
       checks: Record<string, unknown>;
     };
     expect(again.checks.watcher).toEqual({ ok: false, detail: 'incoming dir missing' });
+
+    // The same verdicts as a series per check, for Prometheus (ContimgDaemonNotReady).
+    const metrics = await (await fetch(`${base(daemon)}/metrics`)).text();
+    expect(metrics).toContain('contimg_ready{check="schema_state"} 0');
+    expect(metrics).toContain('contimg_ready{check="watcher"} 0');
+    expect(metrics).toContain('contimg_ready{check="db_state"} 1');
+    expect(metrics).toContain('contimg_ready{check="draining"} 1');
   });
 });
 
@@ -79,7 +86,8 @@ describe('readiness under write-lock exhaustion', () => {
         state: `${daemons.dir}/state.sqlite3`,
         pipeline: `${daemons.dir}/pipeline.sqlite3`,
         busyTimeoutMs: 20,
-        writeBudgetMs: 100,
+        syncWriteBudgetMs: 100,
+        writeStallMs: 100,
       },
     });
     const holder = new Database(daemon.deps.state.path);
@@ -90,7 +98,7 @@ describe('readiness under write-lock exhaustion', () => {
     const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
     expect(body.checks.db_state).toMatchObject({
       ok: false,
-      detail: expect.stringMatching(/write lock exhausted/),
+      detail: expect.stringMatching(/write lock stalled/),
     });
     holder.exec('COMMIT');
     holder.close();
@@ -124,9 +132,14 @@ describe('JSON routes', () => {
     const boom = await fetch(`${b}/api/jobs/boom`);
     expect(boom.status).toBe(500);
     expect(await boom.json()).toEqual({ error: 'INTERNAL_ERROR', message: 'internal error', details: {} });
-    const echo = await fetch(`${b}/api/echo`, { method: 'POST', body: JSON.stringify({ a: 1 }) });
+    const json = { 'content-type': 'application/json' };
+    const echo = await fetch(`${b}/api/echo`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ a: 1 }),
+    });
     expect(await echo.json()).toEqual({ got: { a: 1 } });
-    const bad = await fetch(`${b}/api/echo`, { method: 'POST', body: '{not json' });
+    const bad = await fetch(`${b}/api/echo`, { method: 'POST', headers: json, body: '{not json' });
     expect(bad.status).toBe(400);
     expect((await fetch(`${b}/api/jobs/1`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${b}/nope`)).status).toBe(404);
@@ -141,7 +154,7 @@ async function rawRequest(port: number, head: string, reset = false): Promise<st
   return new Promise((resolve, reject) => {
     let text = '';
     const sock = net.connect(port, '127.0.0.1', () => {
-      sock.write(`${head}\r\nHost: x\r\n\r\n`);
+      sock.write(`${head}\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       // A peer that resets at once, before reading the refusal.
       if (reset) sock.resetAndDestroy();
     });

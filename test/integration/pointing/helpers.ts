@@ -21,7 +21,11 @@ export interface Harness {
   used: Clock;
   registry: Registry;
   dir: string;
+  /** What the monitor was built from (build a second monitor on the same database with createMonitor). */
+  deps: DaemonDeps;
   close(): void;
+  /** A new monitor on the same database, config and clock: the daemon after a restart. */
+  restart(): PointingMonitor;
 }
 
 export async function harness(
@@ -47,19 +51,26 @@ export async function harness(
     state: db,
     registry,
   } as unknown as DaemonDeps;
-  const monitor = createMonitor(deps);
-  return {
-    monitor,
+  const h: Harness = {
+    monitor: createMonitor(deps),
     db,
     clock,
     used,
     registry,
     dir,
+    deps,
     close() {
-      monitor.stop();
+      h.monitor.stop();
       db.close();
     },
+    restart() {
+      h.monitor.stop();
+      h.registry = new Registry();
+      h.monitor = createMonitor({ ...deps, registry: h.registry });
+      return h.monitor;
+    },
   };
+  return h;
 }
 
 /** Write an sb00 file for a group starting at startMs and index it as a valid hdf5_files row. */

@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILTIN_CALIBRATORS, parseUtc } from '../../../lib/astro/index.js';
+import { createMonitor } from '../../../daemons/pointing-monitor/run.js';
 import { computeSchedule } from '../../../daemons/pointing-monitor/schedule.js';
 import { upsertTransit } from '../../../daemons/pointing-monitor/store.js';
+import { Registry } from '../../../lib/metrics.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { subbandFileName } from '../../../lib/uvh5/index.js';
 import { addGroup, harness, indexFile, metricValue, type Harness } from './helpers.js';
@@ -163,6 +165,49 @@ describe('stale-data alert across a failed write', () => {
   });
 });
 
+describe('restarts and failed writes', () => {
+  it('a restart with nothing changed does not announce pointing.status again', async () => {
+    dir = makeTmpDir('contimg-pointing-restart-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const statusEvents = (hh: Harness) =>
+      count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.status'");
+    h.monitor.init();
+    h.monitor.statusTick();
+    expect(statusEvents(h)).toBe(1);
+    h.monitor.stop();
+    const again = createMonitor({ ...h.deps, registry: new Registry() });
+    again.init();
+    again.statusTick();
+    again.stop();
+    expect(statusEvents(h)).toBe(1);
+  });
+
+  it('a schedule whose write fails is used at once and saved by the next status tick', async () => {
+    dir = makeTmpDir('contimg-pointing-unsaved-');
+    const t0 = parseUtc('2025-01-01T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    hh.monitor.init();
+    const rows = () => count(hh, 'SELECT count(*) AS n FROM calibrator_transits');
+    const before = rows();
+    // The write fails (as it would with the database locked for longer than the write budget) ...
+    hh.db.write((c) => c.exec('ALTER TABLE calibrator_transits RENAME TO transits_away'));
+    hh.clock.advance(3 * 86_400_000);
+    expect(() => hh.monitor.refreshSchedule(hh.clock.now())).toThrow();
+    // ... but the new schedule is what the windows and the API use already.
+    expect(hh.monitor.schedule.length).toBeGreaterThan(0);
+    expect(hh.monitor.schedule.every((t) => t.windowEndMs >= hh.clock.now() - 2 * 3_600_000)).toBe(true);
+    hh.db.write((c) => c.exec('ALTER TABLE transits_away RENAME TO calibrator_transits'));
+    hh.monitor.statusTick();
+    expect(rows()).toBeGreaterThan(before);
+    const newest = hh.db.read((c) =>
+      c.prepare('SELECT max(transit_unix) AS t FROM calibrator_transits').get(),
+    ) as { t: number };
+    expect(newest.t * 1000).toBeGreaterThan(hh.clock.now());
+  });
+});
+
 describe('schedule in the database (test 10)', () => {
   it('rolls the horizon hourly, not on every status tick', async () => {
     dir = makeTmpDir('contimg-pointing-roll-');
@@ -225,5 +270,58 @@ describe('schedule in the database (test 10)', () => {
       name: string;
     }[];
     expect(names.map((n) => n.name)).toEqual(['3C138', '3C147', '3C286', '3C48', 'J0834+555']);
+  });
+
+  it('upcoming_transits counts the transits ahead; an empty schedule gives 0 and no next-transit series', async () => {
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'));
+    h.monitor.init();
+    const ahead = h.monitor.schedule.filter((t) => t.transitMs >= h!.clock.now()).length;
+    expect(ahead).toBeGreaterThan(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(ahead);
+    h.close();
+    removeTmpDir(dir);
+
+    // No pointing known yet and no watch list: nothing to schedule (ContimgTransitScheduleEmpty).
+    dir = makeTmpDir('contimg-pointing-gauge-');
+    h = await harness(dir, parseUtc('2025-01-01T00:00:00Z'), { watchCalibrators: [] });
+    h.monitor.init();
+    expect(h.monitor.schedule).toEqual([]);
+    expect(await metricValue(h.registry, 'contimg_pointing_upcoming_transits')).toBe(0);
+    expect(await metricValue(h.registry, 'contimg_pointing_next_transit_timestamp_seconds')).toBeUndefined();
+  });
+});
+
+describe('pointing.status across restarts', () => {
+  it('emits pointing.status only when the status changed, compared with the stored one, not on every restart', async () => {
+    dir = makeTmpDir('contimg-pointing-restart-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    const statusEvents = () => count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.status'");
+    hh.monitor.init();
+    addGroup(hh.db, dir, t0, 54.5734);
+    hh.clock.set(t0 + 6 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      hh.clock.advance(1_000);
+      const m = hh.restart();
+      m.init();
+      m.poll();
+      m.statusTick();
+      expect(statusEvents()).toBe(1);
+    }
+    // A real change after a restart is still announced.
+    addGroup(hh.db, dir, t0 + 5 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 10 * MIN, 16.27);
+    addGroup(hh.db, dir, t0 + 15 * MIN, 16.27);
+    hh.clock.set(t0 + 21 * MIN);
+    hh.monitor.poll();
+    hh.monitor.statusTick();
+    expect(statusEvents()).toBe(2);
   });
 });

@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeSimulatedImage } from '../../../lib/sim/fits-images.js';
 import { runCli } from '../../helpers/cli.js';
 import { removeTmpDir, SHARED_DATA } from '../../helpers/tmp.js';
-import { decodePng } from '../../unit/fits/helpers.js';
+import { parseConfig } from '../../../lib/config/index.js';
+import { renderThumbnail } from '../../../lib/fits/index.js';
+import { presetOptions } from '../../../daemons/thumbnail-worker/presets.js';
+import { card, decodePng, writeRaw } from '../../unit/fits/helpers.js';
 import { makeEnv, query, type Env } from './harness.js';
 
 const run = async (...args: string[]): Promise<unknown> => {
@@ -80,6 +83,52 @@ describe('contimg fits / thumbnail / thumbnails', () => {
     expect(r.nFinite).toBe(132000);
     expect(r.renderMs).toBeGreaterThan(0);
     expect(decodePng(fs.readFileSync(out)).width).toBe(440);
+  });
+
+  it("thumbnail's defaults are the daemon's default preset: the same PNG bytes, a linear stretch", async () => {
+    env = await makeEnv();
+    const file = path.join(SHARED_DATA, 'fits/parkes-1904-66_AZP.fits');
+    const out = path.join(env.dir, 'cli.png');
+    const r = (await run('thumbnail', file, '--out', out, '--json')) as Record<string, unknown>;
+    expect(r).toMatchObject({ stretch: 'linear', interval: 'zscale', contrast: 0.2, colormap: 'inferno' });
+    const raw = { dataDir: env.dir, databases: { state: env.statePath, pipeline: env.pipelinePath } };
+    const daemonDefault = presetOptions(parseConfig(raw, env.dir).thumbnailWorker).q512;
+    expect(daemonDefault.stretch).toBe('linear');
+    expect(fs.readFileSync(out).equals(renderThumbnail(file, daemonDefault).png)).toBe(true);
+  });
+
+  it('thumbnail and fits stats refuse a plane over the maxPixels guard (the daemon default, or --max-pixels)', async () => {
+    env = await makeEnv();
+    // A header that claims 20000 × 20000 pixels and has no data: refused from the header, nothing read.
+    const huge = writeRaw(path.join(env.dir, 'huge.fits'), [
+      card('SIMPLE', 'T'),
+      card('BITPIX', '-32'),
+      card('NAXIS', '2'),
+      card('NAXIS1', '20000'),
+      card('NAXIS2', '20000'),
+    ]);
+    for (const args of [
+      ['thumbnail', huge, '--out', path.join(env.dir, 'h.png')],
+      ['fits', 'stats', huge],
+    ]) {
+      const r = await runCli(args, { built: true });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/exceeds maxPixels 268435456/);
+    }
+    const parkes = path.join(SHARED_DATA, 'fits/parkes-1904-66_AZP.fits');
+    const small = await runCli(['fits', 'stats', parkes, '--max-pixels', '1000'], { built: true });
+    expect([small.code, small.stderr]).toEqual([
+      1,
+      expect.stringMatching(/192×192 plane exceeds maxPixels 1000/),
+    ]);
+    const thumb = await runCli(
+      ['thumbnail', parkes, '--out', path.join(env.dir, 'p.png'), '--max-pixels', '1000'],
+      {
+        built: true,
+      },
+    );
+    expect(thumb.code).toBe(1);
+    expect(fs.existsSync(path.join(env.dir, 'p.png'))).toBe(false);
   });
 
   it('thumbnails render-all, list and retry work on the configured databases', async () => {

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { afterEach } from 'vitest';
 import { systemClock } from '../../../lib/clock.js';
 import { parseConfig, type Config } from '../../../lib/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
@@ -11,9 +12,10 @@ import { silentLogger } from '../../../lib/log.js';
 import { Registry } from '../../../lib/metrics.js';
 import { Discovery } from '../../../daemons/thumbnail-worker/discovery.js';
 import { thumbnailMetrics } from '../../../daemons/thumbnail-worker/metrics.js';
+import { presetLooks } from '../../../daemons/thumbnail-worker/presets.js';
 import { run } from '../../../daemons/thumbnail-worker/run.js';
 import { freshDatabases } from '../../helpers/db.js';
-import { makeTmpDir } from '../../helpers/tmp.js';
+import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
 export interface Env {
   dir: string;
@@ -55,6 +57,18 @@ export function addImageRow(env: Env, imagePath: string): number {
   }
 }
 
+/** A test's env and in-process daemon, stopped and removed after each test of the calling file. */
+export function daemonPerTest(): { env?: Env; daemon?: RunningDaemon } {
+  const t: { env?: Env; daemon?: RunningDaemon } = {};
+  afterEach(async () => {
+    await t.daemon?.stop('test over');
+    t.daemon = undefined;
+    if (t.env) removeTmpDir(t.env.dir);
+    t.env = undefined;
+  });
+  return t;
+}
+
 export function startInProcess(env: Env, config: Config = env.config): Promise<RunningDaemon> {
   return startDaemon({ name: 'thumbnail-worker', run, config, log: silentLogger(), port: 0 });
 }
@@ -75,6 +89,7 @@ export function discoverOnce<T>(env: Env, then?: (state: Db) => T): T | undefine
       clock: systemClock,
       metrics: thumbnailMetrics(new Registry()),
       variants: ['q512'],
+      looks: presetLooks(env.config.thumbnailWorker),
       includeGlobs: ['*-image.fits'],
       settleMs: 0,
       maxAttempts: 4,

@@ -32,6 +32,66 @@ describe('zscale', () => {
   });
 });
 
+/**
+ * 300 reproducible values (an integer LCG, so JavaScript and numpy see the same numbers): uniform in
+ * [−10, 10] with a +500 outlier every 17th value. Expected limits come from astropy 5.2's ZScaleInterval
+ * algorithm run verbatim in numpy (np.polyfit, np.convolve, np.median, ndarray.std with ddof 0).
+ */
+function lcgSample(n: number, seed: number): Float64Array {
+  let s = seed;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s = ((Math.imul(s, 1103515245) + 12345) >>> 0) & 0x7fffffff;
+    out[i] = ((s >> 8) % 2001) / 100 - 10 + (i % 17 === 0 ? 500 : 0);
+  }
+  return out;
+}
+
+describe('zscale against astropy on edge cases', () => {
+  const sample = lcgSample(300, 3);
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+  it('matches astropy on the sample (5 rejection passes leave 260 good values)', () => {
+    const r = zscale(sample, { contrast: 0.25 })!;
+    expect(r.vmin).toBe(-9.87);
+    expect(rel(r.vmax, 42.77826310577385)).toBeLessThan(1e-12);
+  });
+
+  it("uses numpy's ddof 0 for the rejection threshold (ddof 1 gives 42.8166…)", () => {
+    // Here one residual lies between 2.5·std(ddof=0) and 2.5·std(ddof=1), so the two differ.
+    const r = zscale(sample, { contrast: 0.25 })!;
+    expect(rel(r.vmax, 42.77826310577385)).toBeLessThan(1e-12);
+    expect(rel(r.vmax, 42.81663345274958)).toBeGreaterThan(1e-4);
+  });
+
+  it('keeps the fit when exactly min_npixels values stay good (ngood == minpix), drops it one below', () => {
+    const at = zscale(sample, { contrast: 0.25, minNpixels: 260, maxReject: 0 })!;
+    expect(rel(at.vmax, 42.77826310577385)).toBeLessThan(1e-12);
+    const above = zscale(sample, { contrast: 0.25, minNpixels: 261, maxReject: 0 })!;
+    expect([above.vmin, above.vmax]).toEqual([-9.87, 507.42]);
+  });
+
+  it('keeps iterating while ngood == minpix (a sixth pass then rejects below it: the data limits)', () => {
+    const r = zscale(sample, { contrast: 0.25, minNpixels: 260, maxReject: 0, maxIterations: 6 })!;
+    expect([r.vmin, r.vmax]).toEqual([-9.87, 507.42]);
+  });
+
+  it("takes numpy's float32 median of an even-length float32 sample (rounded sum, then halved)", () => {
+    // With no fit (no iteration) the limits are the median itself. float32(1 + (1 + 2⁻²³)) rounds to 2,
+    // so numpy.median gives exactly 1; a float64 median would be 1 + 2⁻²⁴.
+    const two = Float64Array.from([1, 1 + 2 ** -23]);
+    const opts = { maxIterations: 0, minNpixels: 1, maxReject: 0 };
+    expect(zscaleFromSamples(two, opts, 'float32')).toMatchObject({ vmin: 1, vmax: 1 });
+    expect(zscaleFromSamples(two, opts, 'float64')).toMatchObject({ vmin: 1 + 2 ** -24, vmax: 1 + 2 ** -24 });
+    // numpy: np.median(np.float32([0.1, 0.2, 0.3, 0.7])) == np.float32(0.25), not (0.2f + 0.3f) / 2.
+    const four = Float64Array.from([0.1, 0.2, 0.3, 0.7].map(Math.fround));
+    expect(zscaleFromSamples(four, opts, 'float32')!.vmin).toBe(Math.fround(0.25));
+    // The sum is float32 too: near the float32 maximum it overflows to inf, as numpy's does.
+    const huge = Float64Array.from([3e38, 3.2e38].map(Math.fround));
+    expect(zscaleFromSamples(huge, opts, 'float32')!.vmin).toBe(Infinity);
+  });
+});
+
 describe('percentile (numpy linear)', () => {
   it('interpolates like numpy', () => {
     expect(percentile([1, 2, 3, 4], [0, 50, 100, 25])).toEqual([1, 2.5, 4, 1.75]);

@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HDF5_SIGNATURE, parseSuperblock } from '../../../lib/uvh5/superblock.js';
+import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 
 /** Build a superblock of the given version with 8-byte offsets; returns the first 96 bytes. */
 function superblock(version: number, opts: { flags?: number; eof: bigint; base?: bigint }): Buffer {
@@ -46,5 +49,30 @@ describe('parseSuperblock', () => {
   it('adds the user-block offset when the base address is 0', () => {
     expect(parseSuperblock(superblock(0, { eof: 1000n }), 512, 1512).ok).toBe(true);
     expect(parseSuperblock(superblock(0, { eof: 1512n, base: 0n }), 512, 1512).ok).toBe(false);
+  });
+});
+
+describe('checkSuperblock on a file that is not regular', () => {
+  it('a FIFO (swapped in after the intake looked) is unreadable at once, never a blocked open', () => {
+    const dir = makeTmpDir('contimg-fifo-');
+    try {
+      const fifo = path.join(dir, '2025-06-01T12:00:00_sb00.hdf5');
+      execFileSync('mkfifo', [fifo]);
+      // In a child: a blocking open() would hang it (and could not be interrupted in this process).
+      const script = `import { checkSuperblock } from './lib/uvh5/superblock.ts';
+        process.stdout.write(JSON.stringify(checkSuperblock(${JSON.stringify(fifo)})));`;
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: REPO_ROOT,
+        timeout: 20_000,
+        encoding: 'utf8',
+      });
+      expect(JSON.parse(out)).toMatchObject({
+        ok: false,
+        reason: 'unreadable',
+        detail: 'not a regular file',
+      });
+    } finally {
+      removeTmpDir(dir);
+    }
   });
 });

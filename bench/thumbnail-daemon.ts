@@ -1,0 +1,160 @@
+// bench/thumbnail-daemon: the thumbnail daemon's real per-image cost, claim → PNG written → row updated
+// (jobs.started_at → thumbnails.rendered_at), for 4096² and 8192² simulated images, measured on the built
+// daemon of this tree ("after") and of a baseline git ref ("before", extracted with git archive and built
+// in a temp folder) in the same run, alternating, against the render-only figure (renderThumbnail without
+// statistics, in a fresh process) of this tree. Ratios first.
+//   npm run build && npx tsx bench/thumbnail-daemon.ts [--baseline main] [--images 4] [--sizes 4096,8192] [--rounds 2]
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { migrateUp } from '../lib/migrations/index.js';
+import { writeSimulatedImage } from '../lib/sim/fits-images.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const baselineRef = opt('--baseline', 'main');
+const nImages = Number(opt('--images', '4'));
+const rounds = Number(opt('--rounds', '2'));
+const sizes = opt('--sizes', '4096,8192').split(',').map(Number);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The baseline tree built in a temp folder (git archive, node_modules linked, tsc). */
+function buildBaseline(ref: string, dir: string): string {
+  const commit = execFileSync('git', ['rev-parse', ref], { cwd: root, encoding: 'utf8' }).trim();
+  const tree = path.join(dir, `baseline-${commit.slice(0, 12)}`);
+  if (!fs.existsSync(path.join(tree, 'dist/daemons/thumbnail-worker/main.js'))) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    fs.mkdirSync(tree, { recursive: true });
+    const tar = execFileSync('git', ['archive', commit], { cwd: root, maxBuffer: 1 << 30 });
+    execFileSync('tar', ['-x', '-C', tree], { input: tar });
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(tree, 'node_modules'));
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: tree,
+        stdio: 'inherit',
+      },
+    );
+  }
+  return tree;
+}
+
+/** Render-only: renderThumbnail (no statistics) of the file, reps times in a fresh process; median ms. */
+function renderOnly(tree: string, file: string, reps: number): number {
+  const lib = path.join(tree, 'dist/lib/fits/index.js');
+  const code = `
+    import { renderThumbnail } from ${JSON.stringify('file://' + lib)};
+    import { performance } from 'node:perf_hooks';
+    const times = [];
+    for (let i = 0; i < ${reps}; i++) { const t = performance.now(); renderThumbnail(${JSON.stringify(file)}); times.push(performance.now() - t); }
+    console.log(JSON.stringify(times));`;
+  const times = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }),
+  ) as number[];
+  return median(times);
+}
+
+/** Run the tree's built daemon on fresh databases over the images; per-image claim → row updated (ms). */
+async function daemonRun(tree: string, work: string, images: string[]): Promise<number[]> {
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  const state = path.join(work, 'state.sqlite3');
+  const pipeline = path.join(work, 'pipeline.sqlite3');
+  await migrateUp({ path: state, set: 'state', backup: false });
+  await migrateUp({ path: pipeline, set: 'pipeline', backup: false });
+  const db = new Database(pipeline);
+  const insert = db.prepare(
+    "INSERT INTO images (path, ms_path, created_at, type) VALUES (?, 'x.ms', 0, '5min')",
+  );
+  for (const p of images) insert.run(p);
+  db.close();
+  const cfg = path.join(work, 'contimg.json');
+  fs.writeFileSync(
+    cfg,
+    JSON.stringify({
+      dataDir: work,
+      databases: { state, pipeline },
+      log: { level: 'warn' },
+      thumbnailWorker: {
+        port: 0,
+        outputDir: path.join(work, 'out'),
+        settleS: 0,
+        pollS: 0.05,
+        concurrency: 1,
+      },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [path.join(tree, 'dist/daemons/thumbnail-worker/main.js'), '--config', cfg],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const sdb = new Database(state, { readonly: true });
+  try {
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const n = (
+        sdb.prepare("SELECT count(*) AS n FROM thumbnails WHERE status = 'done'").get() as { n: number }
+      ).n;
+      if (n === images.length) break;
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`daemon of ${tree} did not finish`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const rows = sdb
+      .prepare(
+        `SELECT t.rendered_at - j.started_at AS ms FROM thumbnails t JOIN jobs j ON j.id = t.job_id ORDER BY t.id`,
+      )
+      .all() as { ms: number }[];
+    return rows.map((r) => r.ms);
+  } finally {
+    sdb.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = path.join(os.tmpdir(), 'contimg-bench-thumbnail-daemon');
+  fs.mkdirSync(dir, { recursive: true });
+  const before = buildBaseline(baselineRef, dir);
+  process.stdout.write(
+    `node ${process.versions.node}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; before = ${baselineRef} (${path.basename(before)}), after = this tree; ` +
+      `${nImages} images × ${rounds} rounds per size\n`,
+  );
+  for (const n of sizes) {
+    const images = Array.from({ length: nImages }, (_, i) => {
+      const name = `sim${n}-${i}-image.fits`;
+      const p = path.join(dir, name);
+      if (!fs.existsSync(p)) writeSimulatedImage({ dir, name, nx: n, ny: n, seed: i + 1, nSources: 300 });
+      return p;
+    });
+    const per: Record<'before' | 'after', number[]> = { before: [], after: [] };
+    for (let r = 0; r < rounds; r++) {
+      per.before.push(...(await daemonRun(before, path.join(dir, 'run-before'), images)));
+      per.after.push(...(await daemonRun(root, path.join(dir, 'run-after'), images)));
+    }
+    const render = renderOnly(root, images[0], 5);
+    const b = median(per.before);
+    const a = median(per.after);
+    process.stdout.write(
+      `\n${n}²: per image (claim → PNG → row) / render-only: before ${(b / render).toFixed(2)}×, after ${(a / render).toFixed(2)}× (goal ≤ 1.5×); after/before ${(a / b).toFixed(2)}×\n` +
+        `  before ${b.toFixed(0)} ms, after ${a.toFixed(0)} ms, render-only ${render.toFixed(0)} ms (median of ${per.after.length} images each)\n`,
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,60 @@
+// contimg prometheus-config: print the Prometheus configuration for this host's daemons (their ports, bind
+// address and token from the contimg config), the way ops/prometheus/prometheus.yml is for the default install.
+import type { Command } from 'commander';
+import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
+import {
+  DEFAULT_PROMETHEUS_TOKEN_FILE,
+  needsToken,
+  prometheusConfig,
+  renderPrometheusConfig,
+  scrapeHost,
+  targetsFromConfig,
+} from '../../lib/ops/prometheus-config.js';
+import { numberOption, requireConfig } from '../util.js';
+
+interface Opts {
+  config?: string;
+  tokenFile?: string;
+  rules: string;
+  targetHost?: string;
+  scrapeIntervalS: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('prometheus-config')
+    .description(
+      'print a prometheus.yml that scrapes every daemon of this config and sends alerts to the dispatcher',
+    )
+    .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
+    .option(
+      '--token-file <file>',
+      `file Prometheus reads the daemons' bearer token from (default when the config sets a token or binds beyond loopback: ${DEFAULT_PROMETHEUS_TOKEN_FILE})`,
+    )
+    .option('--rules <glob>', 'rule files, relative to the written prometheus.yml', 'rules/*.yml')
+    .option(
+      '--target-host <host>',
+      'address Prometheus scrapes (default: http.host; 127.0.0.1 for a wildcard bind)',
+    )
+    .option(
+      '--scrape-interval-s <s>',
+      'scrape and rule evaluation interval',
+      numberOption('--scrape-interval-s', { integer: true, min: 1 }),
+      15,
+    )
+    .action((o: Opts) => {
+      const cfg = requireConfig(o.config);
+      const host = o.targetHost ?? scrapeHost(cfg.http.host);
+      const names = Object.keys(DAEMONS) as DaemonName[];
+      const tokenFile = o.tokenFile ?? (needsToken(cfg.http) ? DEFAULT_PROMETHEUS_TOKEN_FILE : undefined);
+      const out = prometheusConfig({
+        targets: targetsFromConfig(cfg, names, host),
+        ruleFiles: [o.rules],
+        alertmanager: { host, port: cfg.alertDispatcher.port },
+        tokenFile,
+        scrapeIntervalS: o.scrapeIntervalS,
+        evaluationIntervalS: o.scrapeIntervalS,
+      });
+      process.stdout.write(renderPrometheusConfig(out));
+    });
+}
