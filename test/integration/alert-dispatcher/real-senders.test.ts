@@ -31,18 +31,23 @@ function run(bin: string, args: string[]): ChildProcess {
   return p;
 }
 
+/** A Slack peer and the dispatcher on the real clock (the senders keep their own time). */
+async function startWithSlack(groupWaitS: number, groupIntervalS: number) {
+  const slack = await t.http();
+  const r = await t.start(
+    {
+      groupWaitS,
+      groupIntervalS,
+      receivers: [{ name: 'slack-ops', type: 'slack', url: slack.url, rate: { perMinute: 0 } }],
+    },
+    { clock: new RealClock() },
+  );
+  return { slack, r, dir: t.dir };
+}
+
 describe('real senders', () => {
   it('Prometheus posting to /api/v2/alerts: one message while it keeps re-sending', async () => {
-    const slack = await t.http();
-    const r = await t.start(
-      {
-        groupWaitS: 1,
-        groupIntervalS: 60,
-        receivers: [{ name: 'slack-ops', type: 'slack', url: slack.url, rate: { perMinute: 0 } }],
-      },
-      { clock: new RealClock() },
-    );
-    const dir = t.dir;
+    const { slack, r, dir } = await startWithSlack(1, 60);
     fs.writeFileSync(
       path.join(dir, 'rules.yml'),
       YAML.stringify({
@@ -113,16 +118,7 @@ describe('real senders', () => {
   }, 90_000);
 
   it('Alertmanager forwarding to the webhook intake: one message, one resolved message', async () => {
-    const slack = await t.http();
-    const r = await t.start(
-      {
-        groupWaitS: 30,
-        groupIntervalS: 1,
-        receivers: [{ name: 'slack-ops', type: 'slack', url: slack.url, rate: { perMinute: 0 } }],
-      },
-      { clock: new RealClock() },
-    );
-    const dir = t.dir;
+    const { slack, r, dir } = await startWithSlack(30, 1);
     const amPort = await freePort();
     fs.writeFileSync(
       path.join(dir, 'alertmanager.yml'),
