@@ -19,6 +19,7 @@ import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,8 @@ interface DevOpts {
   groups?: string;
   forSeconds?: string;
   simulate: boolean;
+  /** --no-demo-alert turns off the simulated alert that shows delivery (a log line and an e-mail). */
+  demoAlert: boolean;
   withPrometheus?: boolean;
   prometheusPort: string;
   fault: string[];
@@ -99,7 +102,7 @@ export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Reco
     },
     pointingMonitor: { ...port('pointing-monitor') },
     scheduler: { ...port('scheduler'), ...devScheduler(ports) },
-    alertDispatcher: { ...port('alert-dispatcher') },
+    alertDispatcher: devAlertDispatcher(port('alert-dispatcher'), devMailPort(ports)),
     thumbnailWorker: { ...port('thumbnail-worker') },
   };
 }
@@ -239,6 +242,7 @@ export function register(program: Command): void {
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
+    .option('--no-demo-alert', 'do not raise the simulated alert that shows delivery (log line and e-mail)')
     .option('--with-prometheus', 'also run Prometheus (from PATH) with our rules, scraping the daemons')
     .option('--prometheus-port <port>', 'loopback port for --with-prometheus', '9390')
     .option(
@@ -267,6 +271,7 @@ export function register(program: Command): void {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
+      const mail = await startMailCapture(cfg, process.stdout);
       const names = builtDaemons();
       const first = names.filter((d) => d !== 'scheduler');
       const running = startDaemons(first, configFile, cfg);
@@ -290,6 +295,7 @@ export function register(program: Command): void {
         }
       }
       const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
+      const fault = o.demoAlert ? simulateFault(cfg, stop.signal, process.stdout) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
         stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
@@ -297,9 +303,11 @@ export function register(program: Command): void {
       clearTimeout(timer);
       process.stdout.write('dev: stopping\n');
       await sim;
+      await fault.catch((e: unknown) => process.stderr.write(`[simulator] fault: ${(e as Error).message}\n`));
       stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all([...exits, prometheus?.stop()]);
+      await mail?.close();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (failures.length) {
         process.stderr.write(`dev: stopped with failures: ${failures.join('; ')}\n`);

@@ -72,7 +72,7 @@ export function configSchema(ctx: SchemaContext) {
       streamingConverter: streamingConverterSection(ctx).prefault({}),
       pointingMonitor: pointingMonitorSection(ctx).prefault({}),
       scheduler: schedulerSection(ctx).prefault({}),
-      alertDispatcher: alertDispatcherSection().prefault({}),
+      alertDispatcher: alertDispatcherSection(ctx).prefault({}),
       thumbnailWorker: thumbnailWorkerSection(ctx).prefault({}),
     })
     .superRefine(refineDistinctPorts);
