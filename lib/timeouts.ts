@@ -1,42 +1,24 @@
-// One frozen timeouts object: the seeds' TimeoutConfig fields plus the lease, drain, WebSocket and DB budgets.
-// Tests shrink values by passing overrides; production reads only the defaults and the config file.
+// The `timeouts` config section: the platform's own budgets, each read by the daemon lifecycle (lib/daemon).
+// Budgets that belong to one part live with it instead (databases.busyTimeoutMs and the write budgets, each
+// daemon's lease and job timeouts in its section), so no key here shadows another. docs/config.md lists the
+// same keys, and test/integration/config/docs.test.ts checks both ways and that lib/ reads every key.
+// Tests shrink values by passing overrides; production reads the defaults and the config file.
 
 export interface Timeouts {
-  // From the original TimeoutConfig (seconds there; milliseconds here).
-  dbConnectMs: number;
-  dbQueryMs: number;
-  httpRequestMs: number;
-  externalServiceMs: number;
-  healthCheckMs: number;
-  websocketPingMs: number;
-  fileOperationMs: number;
-  subprocessMs: number;
-  shutdownMs: number;
-  // New budgets.
-  dbBusyMs: number;
-  dbWriteBudgetMs: number;
-  leaseMs: number;
-  jobTimeoutMs: number;
+  /**
+   * After SIGTERM, how long run() has to finish in-flight work before deps.hardStop aborts it; every queue
+   * worker drains until then (lib/queue's worker waits for the hard stop).
+   */
   drainMs: number;
+  /** WebSocket protocol ping and application heartbeat interval. */
   wsPingMs: number;
+  /** Missed pongs before the hub closes a client with 4000 heartbeat_timeout. */
   wsMaxMissed: number;
+  /** How long a reconnect token stays usable after its connection ended. */
   resumeTtlMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
-  dbConnectMs: 10_000,
-  dbQueryMs: 30_000,
-  httpRequestMs: 30_000,
-  externalServiceMs: 10_000,
-  healthCheckMs: 5_000,
-  websocketPingMs: 30_000,
-  fileOperationMs: 60_000,
-  subprocessMs: 3_600_000,
-  shutdownMs: 60_000,
-  dbBusyMs: 5_000,
-  dbWriteBudgetMs: 15_000,
-  leaseMs: 60_000,
-  jobTimeoutMs: 3_600_000,
   drainMs: 50_000,
   wsPingMs: 30_000,
   wsMaxMissed: 3,
@@ -45,17 +27,4 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
 
 export function makeTimeouts(overrides: Partial<Timeouts> = {}): Timeouts {
   return Object.freeze({ ...DEFAULT_TIMEOUTS, ...overrides });
-}
-
-/** Race a promise against a deadline; the label names what timed out. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
-import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
+import { DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
@@ -109,7 +109,7 @@ export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Reco
 
 /** The daemons of the daemon table whose build exists (dist/daemons/<name>/main.js), in table order. */
 function builtDaemons(): DaemonName[] {
-  return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', d, 'main.js')));
+  return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', DAEMONS[d].folder, 'main.js')));
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
@@ -163,14 +163,14 @@ interface Running {
 function startDaemons(
   names: DaemonName[],
   configFile: string,
-  cfg: { http: { host: string } } & Record<string, unknown>,
+  cfg: Config,
   into: Running = { children: new Map(), exits: [], failures: [], stopping: { now: false } },
 ): Running {
   const { children, exits, failures, stopping } = into;
   for (const name of names) {
     const child = spawn(
       process.execPath,
-      [path.join(DIST, 'daemons', name, 'main.js'), '--config', configFile],
+      [path.join(DIST, 'daemons', DAEMONS[name].folder, 'main.js'), '--config', configFile],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -195,7 +195,7 @@ function startDaemons(
         });
       }),
     );
-    const port = (cfg[DAEMONS[name].section] as { port?: number } | undefined)?.port;
+    const port = daemonPort(cfg, name);
     const host = cfg.http.host;
     process.stdout.write(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
@@ -217,7 +217,7 @@ async function waitReady(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const ready = async (name: DaemonName): Promise<boolean> => {
-    const port = (cfg[DAEMONS[name].section] as { port: number }).port;
+    const port = daemonPort(cfg, name);
     try {
       return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok;
     } catch {

@@ -26,7 +26,7 @@ export async function loadDaemonRun(name: string, where = daemonsRoot()): Promis
   if (!isDaemonName(name)) {
     throw new UsageError(`unknown daemon "${name}": expected one of ${Object.keys(DAEMONS).join(', ')}`);
   }
-  const file = path.join(where.root, name, `run${where.ext}`);
+  const file = path.join(where.root, DAEMONS[name].folder, `run${where.ext}`);
   if (!fs.existsSync(file)) {
     throw new ContimgError(`daemon "${name}" is not part of this build: ${file} does not exist`, {
       code: 'DAEMON_ABSENT',

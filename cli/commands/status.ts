@@ -2,7 +2,7 @@
 // version against this build's head. Exit 0 when every daemon asked about is ready, 1 otherwise.
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
-import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
+import { DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
 import { reachableHost } from '../../lib/http/reach.js';
 import { printJson, requireConfig, UsageError } from '../util.js';
 
@@ -25,7 +25,7 @@ interface DbStatus {
 }
 
 async function probe(cfg: Config, name: DaemonName, token: string | undefined): Promise<DaemonStatus> {
-  const port = (cfg[DAEMONS[name].section] as { port: number }).port;
+  const port = daemonPort(cfg, name);
   const url = `http://${reachableHost(cfg.http.host)}:${port}/readyz`;
   try {
     const res = await fetch(url, {

@@ -2,6 +2,7 @@
 // Config, with every default filled in here and nowhere else.
 import path from 'node:path';
 import { z } from 'zod';
+import { DAEMON_SECTIONS, type DaemonSection } from '../daemon/table.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../timeouts.js';
 import { pathField, type SchemaContext } from './fields.js';
 import { alertDispatcherSection } from './sections/alert-dispatcher.js';
@@ -85,14 +86,7 @@ export type RawConfig = z.input<ReturnType<typeof configSchema>>;
 export const dataDirOnly = (baseDir: string) =>
   z.object({ dataDir: pathField({ baseDir, dataDir: baseDir }) });
 
-export const DAEMON_SECTIONS = [
-  'streamingConverter',
-  'pointingMonitor',
-  'scheduler',
-  'alertDispatcher',
-  'thumbnailWorker',
-] as const;
-export type DaemonSection = (typeof DAEMON_SECTIONS)[number];
+export { DAEMON_SECTIONS, type DaemonSection };
 
 export function resolveAgainst(baseDir: string, p: string): string {
   return path.resolve(baseDir, p);

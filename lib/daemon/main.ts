@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { configScrubber, loadConfigFile, type Config } from '../config/index.js';
 import { ConfigError, EXIT, SchemaVersionError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { Notifier } from '../notify.js';
+import { SystemdNotifier } from '../systemd-notify.js';
 import { startDaemon, type RunningDaemon } from './start.js';
 import type { DaemonName, DaemonRun } from './types.js';
 
@@ -87,7 +87,7 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
     scrubber: configScrubber(config),
   });
   // Children (converters, CASA) must not inherit the socket and speak for us.
-  const notifier = new Notifier({ env: { ...process.env }, pid: process.pid, log });
+  const notifier = new SystemdNotifier({ env: { ...process.env }, pid: process.pid, log });
   delete process.env.NOTIFY_SOCKET;
   const fatal = (what: string) => (e: unknown) => {
     log.fatal({ err: e }, what);
@@ -138,7 +138,12 @@ export async function runDaemonMain(opts: MainOptions): Promise<never> {
 
 let stopRequested = false;
 
-async function finish(d: RunningDaemon, notifier: Notifier, code: number, why: string): Promise<never> {
+async function finish(
+  d: RunningDaemon,
+  notifier: SystemdNotifier,
+  code: number,
+  why: string,
+): Promise<never> {
   stopRequested = true;
   const outcome = await d.stop(why);
   await notifier.close();

@@ -9,10 +9,10 @@ import { DaemonHttpServer, resolveHttpToken } from '../http/index.js';
 import type { Logger } from '../log.js';
 import { createRegistry, dbMetrics, type Registry } from '../metrics.js';
 import { assertSchema, headVersion, type MigrationSet } from '../migrations/index.js';
-import type { Notifier } from '../notify.js';
+import type { SystemdNotifier } from '../systemd-notify.js';
 import { makeTimeouts, type Timeouts } from '../timeouts.js';
 import { WsHub } from '../ws/index.js';
-import { DAEMONS, type DaemonDeps, type DaemonName, type DaemonRun } from './types.js';
+import { daemonPort, type DaemonDeps, type DaemonName, type DaemonRun } from './types.js';
 import { startWalKeeper, walKeeperOwner, type WalKeeper } from './wal-keeper.js';
 
 export interface StartOptions {
@@ -24,7 +24,7 @@ export interface StartOptions {
   /** Overrides the daemon's configured port (0 = any free port). */
   port?: number;
   /** systemd notification; omitted in tests that do not need it. */
-  notifier?: Notifier;
+  notifier?: SystemdNotifier;
   version?: string;
   /** Where the migration files are (tests); default: the repository's migrations/. */
   migrationsDir?: string;
@@ -135,11 +135,10 @@ async function bindServers(
   dbs: { state: Db; pipeline: Db },
   ctx: { registry: Registry; timeouts: Timeouts; token?: string; draining: () => boolean },
 ): Promise<Servers> {
-  const section = o.config[DAEMONS[o.name].section] as { port: number };
   const { registry, timeouts } = ctx;
   const http = new DaemonHttpServer({
     host: o.config.http.host,
-    port: o.port ?? section.port,
+    port: o.port ?? daemonPort(o.config, o.name),
     token: ctx.token,
     registry,
     log: o.log,
@@ -250,7 +249,7 @@ interface DrainArgs {
   hardCtl: AbortController;
   why: string;
   setDraining: () => void;
-  notifier?: Notifier;
+  notifier?: SystemdNotifier;
 }
 
 /** How long run() gets to settle after the hard abort before we give up on it. */

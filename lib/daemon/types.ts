@@ -5,36 +5,20 @@ import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
+import type { HttpRoutes, ReadinessCheck } from '../http/types.js';
 import type { Timeouts } from '../timeouts.js';
+import type { DaemonName } from './table.js';
 
-export const DAEMONS = {
-  'streaming-converter': { section: 'streamingConverter', port: 9310, prefix: 'contimg_converter_' },
-  'pointing-monitor': { section: 'pointingMonitor', port: 9311, prefix: 'contimg_pointing_' },
-  scheduler: { section: 'scheduler', port: 9312, prefix: 'contimg_scheduler_' },
-  'alert-dispatcher': { section: 'alertDispatcher', port: 9313, prefix: 'contimg_alerts_' },
-  'thumbnail-worker': { section: 'thumbnailWorker', port: 9314, prefix: 'contimg_thumbnails_' },
-} as const;
-export type DaemonName = keyof typeof DAEMONS;
+export type { HttpRoutes, ReadinessCheck, RouteHandler, RouteRequest } from '../http/types.js';
 
-/** A JSON API handler: return a value to send as JSON (200), or throw a ContimgError for its status. */
-export type RouteHandler = (req: RouteRequest) => unknown | Promise<unknown>;
-
-/** What a JSON route sees. `params` holds the `:name` segments of the route pattern (e.g. /api/jobs/:id). */
-export interface RouteRequest {
-  method: string;
-  url: URL;
-  body: unknown;
-  params: Record<string, string>;
-}
-
-export interface HttpRoutes {
-  /** Register a JSON route under the daemon's HTTP server, e.g. route('GET', '/api/groups', h). */
-  route(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pathname: string, handler: RouteHandler): void;
-}
-
-export interface ReadinessCheck {
-  (): { ok: boolean; detail?: string };
-}
+export {
+  DAEMONS,
+  DAEMON_NAMES,
+  daemonPort,
+  type DaemonName,
+  type DaemonRow,
+  type DaemonSection,
+} from './table.js';
 
 export interface DaemonDeps {
   name: DaemonName;

@@ -17,3 +17,4 @@ export {
   type GuardContext,
 } from './guard.js';
 export { reachableHost } from './reach.js';
+export type { HttpRoutes, ReadinessCheck, RouteHandler, RouteRequest } from './types.js';

@@ -3,7 +3,7 @@
 // Errors thrown by routes become the lib/errors envelope with its status; unknown errors are a bare 500.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpRoutes, ReadinessCheck, RouteHandler } from '../daemon/types.js';
+import type { HttpRoutes, ReadinessCheck, RouteHandler } from './types.js';
 import { httpStatusFor, toEnvelope, ContimgError, ValidationError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';

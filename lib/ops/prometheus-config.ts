@@ -10,7 +10,7 @@
 // `contimg dev --with-prometheus`, the round-trip tests and the scrape bench.
 import YAML from 'yaml';
 import { isLoopbackHost } from '../http/auth.js';
-import { DAEMONS, type DaemonName } from '../daemon/types.js';
+import { DAEMON_NAMES, DAEMONS, daemonPort, type DaemonName, type DaemonSection } from '../daemon/table.js';
 
 /** The label every contimg target carries; rules and dashboards select on it. */
 export const SYSTEM_LABEL = { system: 'contimg' } as const;
@@ -89,14 +89,14 @@ export function scrapeHost(bind: string): string {
 
 /** The scrape targets for a loaded contimg config: every daemon of `names` at its configured port. */
 export function targetsFromConfig(
-  cfg: { http: { host: string } } & Record<string, unknown>,
-  names: readonly DaemonName[] = Object.keys(DAEMONS) as DaemonName[],
+  cfg: { http: { host: string } } & Record<DaemonSection, { port: number }>,
+  names: readonly DaemonName[] = DAEMON_NAMES,
   host = scrapeHost(cfg.http.host),
 ): ScrapeTarget[] {
   return names.map((name) => ({
     name,
     host,
-    port: (cfg[DAEMONS[name].section] as { port: number }).port,
+    port: daemonPort(cfg, name),
   }));
 }
 
@@ -119,7 +119,7 @@ export function renderPrometheusConfig(cfg: PrometheusConfig): string {
 
 /** The committed ops/prometheus/prometheus.yml: all daemons on loopback at their default ports. */
 export function defaultPrometheusConfig(): PrometheusConfig {
-  const targets = (Object.keys(DAEMONS) as DaemonName[]).map((name) => ({
+  const targets = DAEMON_NAMES.map((name) => ({
     name,
     host: '127.0.0.1',
     port: DAEMONS[name].port,

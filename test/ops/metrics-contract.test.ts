@@ -164,7 +164,7 @@ describe('the built daemons export what ops uses', () => {
         }
     // Series of a daemon that is not built yet (its rules and panels may land with it) are not required.
     const unbuilt = (Object.keys(DAEMONS) as DaemonName[]).filter((n) => !names.includes(n));
-    const deferred = (metric: string) => unbuilt.some((n) => metric.startsWith(DAEMONS[n].prefix));
+    const deferred = (metric: string) => unbuilt.some((n) => metric.startsWith(DAEMONS[n].metricPrefix));
 
     const uses = [
       ...rules.map((r) => ({ where: `${r.file} ${r.alert ?? r.record}`, expr: r.expr })),

@@ -3,7 +3,7 @@
 // state and pipeline databases, and the data folder's disk, all critical.
 import type { Config } from '../../../lib/config/index.js';
 import { diskName } from '../../../lib/config/sections/scheduler.js';
-import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
+import { DAEMON_NAMES, daemonPort } from '../../../lib/daemon/types.js';
 import { reachableHost } from '../../../lib/http/reach.js';
 import { probeDocker, probeGpus, probeSystemd, type ProbeContext } from './commands.js';
 import {
@@ -29,16 +29,14 @@ export function httpTargets(config: Config, daemonToken: string | undefined): Ht
   const listed = config.scheduler.health.http;
   if (listed) return listed.map((h) => ({ ...h, token: h.sendToken ? daemonToken : undefined }));
   const host = reachableHost(config.http.host);
-  return (Object.keys(DAEMONS) as DaemonName[])
-    .filter((d) => d !== 'scheduler')
-    .map((d) => ({
-      name: d,
-      url: `http://${host}:${(config[DAEMONS[d].section] as { port: number }).port}/readyz`,
-      expectStatus: 200,
-      timeoutMs: 5000,
-      critical: true,
-      token: daemonToken,
-    }));
+  return DAEMON_NAMES.filter((d) => d !== 'scheduler').map((d) => ({
+    name: d,
+    url: `http://${host}:${daemonPort(config, d)}/readyz`,
+    expectStatus: 200,
+    timeoutMs: 5000,
+    critical: true,
+    token: daemonToken,
+  }));
 }
 
 export function sqliteTargets(config: Config): SqliteTarget[] {

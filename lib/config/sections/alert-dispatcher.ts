@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { compileAll, MatcherSyntaxError } from '../../matchers/index.js';
 import { portField, seconds, type SchemaContext } from '../fields.js';
+import { DAEMONS } from '../../daemon/table.js';
 import { receiverSchema } from './alert-dispatcher-receivers.js';
 
 const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$|^\.\.\.$/, 'expected a label name (or "...")');
@@ -133,7 +134,7 @@ function crossChecks(s: Section, ctx: z.RefinementCtx): void {
 export function alertDispatcherSection(ctx: SchemaContext) {
   return z
     .strictObject({
-      port: portField(9313),
+      port: portField(DAEMONS['alert-dispatcher'].port),
       /** The stage loop (read changes, route, group, mute, flush, enqueue) runs this often. */
       tickMs: z.number().int().min(10).default(1000),
       /** Link to this dispatcher shown in messages (acks, silences); http://127.0.0.1:<port> by default. */

@@ -2,6 +2,7 @@
 // and UT1−UTC live in the shared `site` section.
 import { z } from 'zod';
 import { pathField, portField, seconds, type SchemaContext } from '../fields.js';
+import { DAEMONS } from '../../daemon/table.js';
 
 const calibratorEntry = z.strictObject({
   name: z.string().min(1),
@@ -12,7 +13,7 @@ const calibratorEntry = z.strictObject({
 
 export function pointingMonitorSection(ctx: SchemaContext) {
   return z.strictObject({
-    port: portField(9311),
+    port: portField(DAEMONS['pointing-monitor'].port),
     /** 'apparent' (hour angle of the apparent topocentric place = 0) or 'legacy' (LAST = RA J2000). */
     transitModel: z.enum(['apparent', 'legacy']).default('apparent'),
     /** Seconds between looks at hdf5_files (or incomingDir) for new sb00 headers. */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { cronProblem, shortestPeriodMs } from '../../cron.js';
 import { pathField, portField, type SchemaContext } from '../fields.js';
+import { DAEMONS } from '../../daemon/table.js';
 
 export const JOB_NAMES = ['health', 'validity', 'flux', 'retention', 'watchdog'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
@@ -255,7 +256,7 @@ function fluxSection() {
 
 export function schedulerSection(ctx: SchemaContext) {
   return z.strictObject({
-    port: portField(9312),
+    port: portField(DAEMONS.scheduler.port),
     /** Only the holder of the `scheduler` lease fires the cron jobs; a standby takes over when it expires. */
     leaseTtlS: z.number().min(1).max(600).default(30),
     /** On start (and on taking over), a job that missed its last slot runs once at once. */

@@ -1,6 +1,7 @@
 // Config section `streamingConverter` (owned by daemons/streaming-converter).
 import { z } from 'zod';
 import { dataPath, portField, seconds, type SchemaContext } from '../fields.js';
+import { DAEMONS } from '../../daemon/table.js';
 
 /** Placeholders the converter's argv template may use; each is expanded inside its argument, never by a shell. */
 export const ARGV_PLACEHOLDERS = ['manifest', 'out', 'result', 'scratch', 'group'] as const;
@@ -34,7 +35,7 @@ export const CONVERT_CHECK_ARGS: readonly string[] = Object.freeze([
 
 export function streamingConverterSection(ctx: SchemaContext) {
   return z.strictObject({
-    port: portField(9310),
+    port: portField(DAEMONS['streaming-converter'].port),
     incomingDir: dataPath(ctx, 'incoming'),
     outputDir: dataPath(ctx, 'ms'),
     scratchDir: dataPath(ctx, 'scratch'),

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_LOOK as L, DEFAULT_MAX_PIXELS } from '../../fits/look.js';
 import { dataPath, pathField, portField, seconds, type SchemaContext } from '../fields.js';
+import { DAEMONS } from '../../daemon/table.js';
 
 const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected #RRGGBB');
 
@@ -43,7 +44,7 @@ export const DEFAULT_INCLUDE_GLOBS = [
 
 export function thumbnailWorkerSection(ctx: SchemaContext) {
   return z.strictObject({
-    port: portField(9314),
+    port: portField(DAEMONS['thumbnail-worker'].port),
     outputDir: dataPath(ctx, 'thumbnails'),
     /** Preset name → look. Names become part of the PNG file name: letters, digits, _ and - only. */
     presets: z

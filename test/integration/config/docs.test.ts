@@ -5,6 +5,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { z } from 'zod';
 import { configSchema } from '../../../lib/config/index.js';
+import { DEFAULT_TIMEOUTS } from '../../../lib/timeouts.js';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 
 type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; shape?: Record<string, z.ZodType> };
@@ -51,3 +52,27 @@ it('documents every top-level key and every key of the shared sections', () => {
   }
   expect(missing).toEqual([]);
 });
+
+it('keeps the timeouts section, its reference and its readers in step', () => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/config.md'), 'utf8');
+  const keys = Object.keys(DEFAULT_TIMEOUTS);
+  // Every key documented (above), and no documented key that the schema no longer has.
+  const documented = [...doc.matchAll(/`timeouts\.(\w+)`/g)].map((m) => m[1]);
+  expect([...new Set(documented)].sort()).toEqual([...keys].sort());
+  // Every key is read by the code it configures: a key nothing reads is a promise nobody keeps.
+  const sources = listSources(['lib', 'daemons', 'cli'])
+    .filter((f) => !f.endsWith(`${path.sep}timeouts.ts`))
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .join('\n');
+  const unread = keys.filter((k) => !new RegExp(`timeouts\\.${k}\\b`).test(sources));
+  expect(unread).toEqual([]);
+});
+
+function listSources(dirs: string[]): string[] {
+  return dirs.flatMap((d) =>
+    fs
+      .readdirSync(path.join(REPO_ROOT, d), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(REPO_ROOT, d, f)),
+  );
+}

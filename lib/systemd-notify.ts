@@ -27,7 +27,7 @@ for line in sys.stdin:
     sys.stdout.flush()
 `;
 
-export interface NotifyOptions {
+export interface SystemdNotifyOptions {
   /** The environment to read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID from. */
   env: Record<string, string | undefined>;
   pid: number;
@@ -44,17 +44,17 @@ export interface NotifyOptions {
 /** A liveness probe for the watchdog: true (or resolves true) when the daemon is healthy. */
 export type LivenessProbe = () => boolean | Promise<boolean>;
 
-export class Notifier {
+export class SystemdNotifier {
   /** Half of WATCHDOG_USEC in ms when systemd's watchdog is on for this process, else undefined. */
   readonly watchdogIntervalMs: number | undefined;
-  private readonly opts: NotifyOptions;
+  private readonly opts: SystemdNotifyOptions;
   private readonly socketPath: string | undefined;
   private helper: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
   private readonly pending: ((ok: boolean) => void)[] = [];
   private dead = false;
   private watchdogTimer: NodeJS.Timeout | undefined;
 
-  constructor(opts: NotifyOptions) {
+  constructor(opts: SystemdNotifyOptions) {
     this.opts = opts;
     this.socketPath = opts.env.NOTIFY_SOCKET || undefined;
     const usec = Number(opts.env.WATCHDOG_USEC ?? NaN);
@@ -190,9 +190,4 @@ export class Notifier {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').slice(0, 400);
-}
-
-/** Convenience: a Notifier for this process, reading process.env. */
-export function notifierFromEnv(log: Logger): Notifier {
-  return new Notifier({ env: process.env, pid: process.pid, log });
 }

@@ -1,17 +1,17 @@
-// lib/notify against a REAL AF_UNIX datagram socket (a python3 listener), including the abstract namespace.
+// lib/systemd-notify against a REAL AF_UNIX datagram socket (a python3 listener), including the abstract namespace.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { silentLogger } from '../../../lib/log.js';
-import { Notifier } from '../../../lib/notify.js';
+import { SystemdNotifier } from '../../../lib/systemd-notify.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { notifyListener, type NotifyListener } from '../daemon/helpers.js';
 
 let dir: string;
 let listener: NotifyListener | undefined;
-let notifier: Notifier | undefined;
+let notifier: SystemdNotifier | undefined;
 beforeEach(() => {
   dir = makeTmpDir();
 });
@@ -27,7 +27,7 @@ const env = (extra: Record<string, string>) => ({ PATH: process.env.PATH, ...ext
 
 it('sends READY, STATUS, WATCHDOG and STOPPING as separate datagrams, in order', async () => {
   listener = await notifyListener(dir);
-  notifier = new Notifier({
+  notifier = new SystemdNotifier({
     env: env({ NOTIFY_SOCKET: listener.path }),
     pid: process.pid,
     log: silentLogger(),
@@ -49,7 +49,7 @@ it('sends READY, STATUS, WATCHDOG and STOPPING as separate datagrams, in order',
 
 it('pings the watchdog at WATCHDOG_USEC/2 only while the probe passes', async () => {
   listener = await notifyListener(dir);
-  notifier = new Notifier({
+  notifier = new SystemdNotifier({
     env: env({ NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: '100000' }),
     pid: process.pid,
     log: silentLogger(),
@@ -85,7 +85,7 @@ it('pings the watchdog at WATCHDOG_USEC/2 only while the probe passes', async ()
 });
 
 it('ignores the watchdog when WATCHDOG_PID names another process', () => {
-  notifier = new Notifier({
+  notifier = new SystemdNotifier({
     env: env({ NOTIFY_SOCKET: '/nonexistent', WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' }),
     pid: process.pid,
     log: silentLogger(),
@@ -94,7 +94,7 @@ it('ignores the watchdog when WATCHDOG_PID names another process', () => {
 });
 
 it('is a no-op without NOTIFY_SOCKET (no helper process)', async () => {
-  notifier = new Notifier({ env: env({}), pid: process.pid, log: silentLogger() });
+  notifier = new SystemdNotifier({ env: env({}), pid: process.pid, log: silentLogger() });
   expect(notifier.enabled).toBe(false);
   expect(await notifier.ready()).toBe(false);
   expect(notifier.watchdogIntervalMs).toBeUndefined();
@@ -110,7 +110,7 @@ it('maps a leading @ to the abstract namespace', async () => {
   readline.createInterface({ input: child.stdout }).on('line', (l) => got.push(JSON.parse(l) as string));
   try {
     await waitFor(() => got.includes('LISTENING'), { what: 'abstract listener' });
-    notifier = new Notifier({
+    notifier = new SystemdNotifier({
       env: env({ NOTIFY_SOCKET: `@${name}` }),
       pid: process.pid,
       log: silentLogger(),
@@ -123,7 +123,7 @@ it('maps a leading @ to the abstract namespace', async () => {
 });
 
 it('reports false when the socket does not exist', async () => {
-  notifier = new Notifier({
+  notifier = new SystemdNotifier({
     env: env({ NOTIFY_SOCKET: `${dir}/absent.sock` }),
     pid: process.pid,
     log: silentLogger(),
@@ -133,7 +133,7 @@ it('reports false when the socket does not exist', async () => {
 
 it('does not wait forever on a helper that never acknowledges', async () => {
   listener = await notifyListener(dir);
-  notifier = new Notifier({
+  notifier = new SystemdNotifier({
     env: env({ NOTIFY_SOCKET: listener.path }),
     pid: process.pid,
     log: silentLogger(),
