@@ -6,7 +6,7 @@
 import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
 import { ContimgError, InvalidStateError, LeaseLostError, ShutdownError } from '../../lib/errors.js';
 import { acquireOrReclaimLeaseAsync, assertLeaseHeld, releaseLeaseAsync } from '../../lib/leases/index.js';
-import { describeError } from '../../lib/queue/store.js';
+import { describeError } from '../../lib/queue/index.js';
 import type { JobFn, JobOutcome, SchedulerContext } from './context.js';
 import { fluxJob } from './flux/job.js';
 import { healthJob } from './health/job.js';

@@ -70,6 +70,7 @@ export interface QueueStatements {
   redrive: Statement<P>;
   get: Statement<[number], RawJob>;
   fence: Statement<P, { id: number }>;
+  claimable: Statement<P, { due: number }>;
   list: Statement<P, RawJob>;
   stats: Statement<P, { queue: string; state: JobState; n: number; oldest_due: number | null }>;
   prune: Statement<P>;
@@ -96,6 +97,9 @@ const CLAIM_CANDIDATES = `
 // A claimed row already at max_attempts (its last run died holding the lease) goes to dead instead.
 const EXHAUSTED = 'attempts >= max_attempts';
 
+/** The last_error of a job a claim buried (see EXHAUSTED). */
+export const BURIED_ERROR = 'lease expired on the last attempt (worker died or stalled)';
+
 const GUARD = "id = @id AND lease_token = @token AND state = 'running'";
 
 const cache = new WeakMap<Connection, QueueStatements>();
@@ -121,7 +125,7 @@ export function queueStatements(conn: Connection): QueueStatements {
          state = CASE WHEN ${EXHAUSTED} THEN 'dead' ELSE 'running' END,
          attempts = CASE WHEN ${EXHAUSTED} THEN attempts ELSE attempts + 1 END,
          last_error = CASE WHEN ${EXHAUSTED}
-           THEN 'lease expired on the last attempt (worker died or stalled)' ELSE last_error END,
+           THEN '${BURIED_ERROR}' ELSE last_error END,
          finished_at = CASE WHEN ${EXHAUSTED} THEN @now ELSE NULL END,
          lease_owner = @owner, lease_token = lease_token + 1,
          lease_expires_at = CASE WHEN ${EXHAUSTED} THEN NULL ELSE @expires END,
@@ -163,6 +167,13 @@ export function queueStatements(conn: Connection): QueueStatements {
     ),
     get: conn.prepare('SELECT * FROM jobs WHERE id = ?'),
     fence: p(`SELECT id FROM jobs WHERE ${GUARD}`),
+    // Would a claim find anything? A read (no write lock) before the claim's write. Two EXISTS so each walks
+    // only its (queue, state) slice of the claim index, never the finished jobs.
+    claimable: p(
+      `SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'queued' AND run_at <= @now)
+         OR EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'running' AND lease_expires_at < @now)
+       AS due`,
+    ),
     list: p(
       `SELECT * FROM jobs
        WHERE (@queue IS NULL OR queue = @queue) AND (@state IS NULL OR state = @state)

@@ -1,11 +1,13 @@
-// The durable job queue on the state database's `jobs` table (platform.md §7.4, §8.2). Every operation is
-// one short BEGIN IMMEDIATE through db.write; the claim is a single UPDATE … RETURNING. Operations on a
-// claimed job are guarded by its fencing token and throw LeaseLostError, changing nothing, when it is stale.
-import { BACKOFF_PRESETS, backoffMs, type BackoffPolicy } from '../backoff.js';
+// The durable job queue on the state database's `jobs` table (docs/database.md, "The job queue"). Every
+// operation is one short BEGIN IMMEDIATE through db.write (the operations themselves are in ops.ts, so a
+// worker can run them inside its own transactions); the claim is a single UPDATE … RETURNING. Operations on
+// a claimed job are guarded by its fencing token and throw LeaseLostError, changing nothing, when it is stale.
+import { BACKOFF_PRESETS, type BackoffPolicy } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db } from '../db/index.js';
 import { InvalidStateError, LeaseLostError, NotFoundError, ValidationError } from '../errors.js';
 import type { QueueMetrics } from './metrics.js';
+import { claimIn, completeIn, failIn, heartbeatIn, isJsonObject, releaseIn } from './ops.js';
 import { rerunRunId } from './run-id.js';
 import { queueStatements, toJob, type QueueStatements } from './sql.js';
 import {
@@ -14,14 +16,13 @@ import {
   type ClaimOptions,
   type EnqueueSpec,
   type Job,
+  type JobOutcome,
   type JobState,
   type JsonObject,
   type Lease,
   type ListFilter,
   type QueueStats,
 } from './types.js';
-
-const MAX_ERROR_CHARS = 2000;
 
 // In-process wake-ups: a worker sleeping on this connection wakes when something here made work claimable
 // (data_version only moves for commits made by other connections).
@@ -38,10 +39,7 @@ function notify(conn: Connection): void {
 
 function checkSpec(spec: EnqueueSpec): void {
   if (!spec.queue || !spec.kind) throw new ValidationError('enqueue needs queue and kind', { ...spec });
-  if (
-    spec.payload !== undefined &&
-    (typeof spec.payload !== 'object' || spec.payload === null || Array.isArray(spec.payload))
-  )
+  if (spec.payload !== undefined && !isJsonObject(spec.payload))
     throw new ValidationError('payload must be a JSON object', { queue: spec.queue, kind: spec.kind });
   if (spec.maxAttempts !== undefined && !(Number.isInteger(spec.maxAttempts) && spec.maxAttempts >= 1))
     throw new ValidationError('maxAttempts must be an integer ≥ 1', { maxAttempts: spec.maxAttempts });
@@ -84,15 +82,6 @@ export function enqueue(conn: Connection, spec: EnqueueSpec, nowMs: number): { j
   });
 }
 
-/**
- * The fencing check for handlers: call inside your own db.write before committing domain changes made
- * under a job lease. Throws LeaseLostError (rolling the transaction back) if the lease is no longer yours.
- */
-export function assertJobLease(conn: Connection, lease: Lease): void {
-  if (!queueStatements(conn).fence.get({ id: lease.jobId, token: lease.token }))
-    throw new LeaseLostError(`job ${lease.jobId} lease token ${lease.token} is stale`, { ...lease });
-}
-
 export interface QueueStoreOptions {
   clock?: Clock;
   metrics?: QueueMetrics;
@@ -131,65 +120,45 @@ export class SqliteQueueStore {
 
   /** Claim up to `limit` due jobs (or jobs whose lease expired) in one UPDATE … RETURNING. */
   claim(opts: ClaimOptions): ClaimedJob[] {
-    if (!(opts.leaseMs > 0)) throw new ValidationError('leaseMs must be > 0', { leaseMs: opts.leaseMs });
-    const now = this.clock.now();
-    const rows = this.db.write(() =>
-      this.s.claim.all({
-        queue: opts.queue,
-        owner: opts.owner,
-        now,
-        expires: now + opts.leaseMs,
-        limit: opts.limit ?? 1,
-      }),
-    );
-    const claimed: ClaimedJob[] = [];
-    for (const raw of rows) {
-      const job = toJob(raw);
-      if (job.state === 'dead') {
-        this.metrics?.outcomes.inc({ queue: job.queue, outcome: 'dead' });
-        continue;
-      }
-      const lease: Lease = {
-        jobId: job.id,
-        queue: job.queue,
-        owner: opts.owner,
-        token: job.leaseToken,
-        attempt: job.attempts,
-        expiresAt: job.leaseExpiresAt ?? now + opts.leaseMs,
-      };
-      claimed.push({ ...job, lease });
-    }
-    if (claimed.length) this.metrics?.claims.inc({ queue: opts.queue }, claimed.length);
-    return claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id);
+    const { claimed, buried } = this.db.write((c) => claimIn(c, opts, this.clock.now()));
+    this.countClaim(opts.queue, claimed.length, buried);
+    return claimed;
   }
 
-  private lost(lease: Lease, op: string): LeaseLostError {
+  /** Count a committed claim (the worker claims inside its own transaction and counts after the commit). */
+  countClaim(queue: string, claimed: number, buried: readonly { queue: string }[]): void {
+    for (const b of buried) this.metrics?.outcomes.inc({ queue: b.queue, outcome: 'dead' });
+    if (claimed) this.metrics?.claims.inc({ queue }, claimed);
+  }
+
+  /** Count a committed outcome; a retry or a hand-back wakes this process's workers. */
+  countOutcome(queue: string, outcome: JobOutcome): void {
+    this.metrics?.outcomes.inc({ queue, outcome });
+    if (outcome === 'retry' || outcome === 'released') notify(this.db.conn);
+  }
+
+  /** Count an operation refused because the lease was no longer ours. */
+  countLeaseLost(): void {
     this.metrics?.leaseLost.inc();
-    return new LeaseLostError(`${op}: job ${lease.jobId} is no longer leased with token ${lease.token}`, {
-      jobId: lease.jobId,
-      token: lease.token,
-      op,
-    });
+  }
+
+  private fenced<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof LeaseLostError) this.countLeaseLost();
+      throw e;
+    }
   }
 
   /** Extend the lease to now + leaseMs. Returns the updated lease. */
   heartbeat(lease: Lease, leaseMs: number): Lease {
-    const now = this.clock.now();
-    const row = this.db.write(() =>
-      this.s.heartbeat.get({ id: lease.jobId, token: lease.token, now, expires: now + leaseMs }),
-    );
-    if (!row) throw this.lost(lease, 'heartbeat');
-    return { ...lease, expiresAt: row.lease_expires_at };
+    return this.fenced(() => this.db.write((c) => heartbeatIn(c, lease, leaseMs, this.clock.now())));
   }
 
   complete(lease: Lease, result?: unknown): void {
-    const now = this.clock.now();
-    const json = result === undefined ? null : (JSON.stringify(result) ?? null);
-    const { changes } = this.db.write(() =>
-      this.s.complete.run({ id: lease.jobId, token: lease.token, now, result: json }),
-    );
-    if (changes === 0) throw this.lost(lease, 'complete');
-    this.metrics?.outcomes.inc({ queue: lease.queue, outcome: 'done' });
+    this.fenced(() => this.db.write((c) => completeIn(c, lease, result, this.clock.now())));
+    this.countOutcome(lease.queue, 'done');
   }
 
   /**
@@ -201,32 +170,27 @@ export class SqliteQueueStore {
     err: unknown,
     opts: { retryable: boolean; policy?: BackoffPolicy },
   ): { state: 'queued' | 'dead'; runAt: number } {
-    const now = this.clock.now();
-    const delay = backoffMs(opts.policy ?? this.retryPolicy, lease.attempt, this.random);
-    const row = this.db.write(() =>
-      this.s.fail.get({
-        id: lease.jobId,
-        token: lease.token,
-        now,
-        retryable: opts.retryable ? 1 : 0,
-        retryAt: now + delay,
-        error: describeError(err),
-      }),
+    const { state, runAt } = this.fenced(() =>
+      this.db.write((c) =>
+        failIn(c, lease, err, this.failOptions(opts.retryable, opts.policy), this.clock.now()),
+      ),
     );
-    if (!row) throw this.lost(lease, 'fail');
-    const state = row.state === 'queued' ? 'queued' : 'dead';
-    this.metrics?.outcomes.inc({ queue: lease.queue, outcome: state === 'queued' ? 'retry' : 'dead' });
-    if (state === 'queued') notify(this.db.conn);
-    return { state, runAt: row.run_at };
+    this.countOutcome(lease.queue, state === 'queued' ? 'retry' : 'dead');
+    return { state, runAt };
+  }
+
+  /** failIn's options: this store's policy unless the failure brings its own, and its random source. */
+  failOptions(
+    retryable: boolean,
+    policy?: BackoffPolicy,
+  ): { retryable: boolean; policy: BackoffPolicy; random: () => number } {
+    return { retryable, policy: policy ?? this.retryPolicy, random: this.random };
   }
 
   /** Hand a job back (shutdown): queued again, claimable at once, the attempt not counted. */
   release(lease: Lease): void {
-    const now = this.clock.now();
-    const { changes } = this.db.write(() => this.s.release.run({ id: lease.jobId, token: lease.token, now }));
-    if (changes === 0) throw this.lost(lease, 'release');
-    this.metrics?.outcomes.inc({ queue: lease.queue, outcome: 'released' });
-    notify(this.db.conn);
+    this.fenced(() => this.db.write((c) => releaseIn(c, lease, this.clock.now())));
+    this.countOutcome(lease.queue, 'released');
   }
 
   /** Cancel a queued or running job (a running one's worker loses its lease at the next heartbeat). */
@@ -382,14 +346,4 @@ function dedupeClash(e: unknown, id: number): unknown {
   if (String((e as { code?: unknown } | null)?.code).startsWith('SQLITE_CONSTRAINT_UNIQUE'))
     return new InvalidStateError(`job ${id}: another unfinished job has the same dedupe key`, { id });
   return e;
-}
-
-/** `Name: message` (code when present), truncated; never a stack (it would bloat the row and leak paths). */
-export function describeError(err: unknown): string {
-  const e = err as { name?: unknown; message?: unknown; code?: unknown } | null;
-  const name = typeof e?.name === 'string' ? e.name : 'Error';
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  const code = typeof e?.code === 'string' ? ` [${e.code}]` : '';
-  const text = `${name}${code}: ${message}`;
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 1)}…` : text;
 }

@@ -1,15 +1,38 @@
-// The worker loop over SqliteQueueStore: claim up to `concurrency` jobs, run the handler with an
-// AbortSignal (job timeout, shutdown, lost lease), heartbeat at leaseMs/3, then complete / fail / release.
-// The loop never throws: errors are logged, counted and backed off. On abort it stops claiming, waits for
-// in-flight jobs up to drainMs, then aborts them and hands their leases back with release().
-import { backoffMs, type BackoffPolicy } from '../backoff.js';
-import { systemClock, type Clock } from '../clock.js';
-import type { Db } from '../db/index.js';
+// The one queue worker. It claims up to `concurrency` jobs behind a claim gate, runs the handler with an
+// AbortSignal (job timeout, shutdown, lost lease), heartbeats every leaseMs/3 until the attempt is recorded,
+// and settles it (settle.ts). A daemon joins its own rows to the queue's through hooks that run inside the
+// queue's transactions (types.ts, WorkerHooks): on claim (compare-and-set, attempt rows), on settle (with the
+// queue's decision), and for a job a claim buried. Payloads of a typed worker are checked at claim.
+// run() drives the claims on lib/loop (woken by in-process enqueues, commits elsewhere, freed slots); a daemon
+// with its own main loop calls fill() from it instead. Nothing here throws out of the loop: errors are logged,
+// counted and backed off. On abort it stops claiming, waits for in-flight jobs up to drainMs (or the hard
+// stop), then aborts them and, after abortGraceMs, hands back what still runs.
+import type { BackoffPolicy } from '../backoff.js';
+import { pause, systemClock, type Clock } from '../clock.js';
+import type { Connection, Db } from '../db/index.js';
 import { isRetryable, LeaseLostError, RetryableError, ShutdownError } from '../errors.js';
+import { leaseOwner } from '../leases/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { Loop } from '../loop.js';
+import type { JobType } from './job-type.js';
 import type { QueueMetrics } from './metrics.js';
+import { BURIED_ERROR, claimableIn, claimIn, completeIn, failIn, heartbeatIn } from './ops.js';
+import { outcomeLabel, Settler } from './settle.js';
 import { onQueueChange, SqliteQueueStore } from './store.js';
-import type { ClaimedJob, JobHandler, Lease } from './types.js';
+import {
+  isSkipClaim,
+  Settle,
+  type ClaimedJob,
+  type HandlerContext,
+  type JobHandler,
+  type JsonObject,
+  type Lease,
+  type SettleDecision,
+  type SettleEvent,
+  type Settlement,
+  type SettlingJob,
+  type WorkerHooks,
+} from './types.js';
 
 export class JobTimeoutError extends RetryableError {
   constructor(jobId: number, timeoutMs: number) {
@@ -20,26 +43,33 @@ export class JobTimeoutError extends RetryableError {
   }
 }
 
-export interface WorkerOptions {
+export interface WorkerOptions<P extends JsonObject = JsonObject, C = undefined> {
   db: Db;
-  queue: string;
-  handler: JobHandler;
+  /** The job type this worker runs: its payload is checked at claim, the handler gets it parsed. */
+  type?: JobType<P>;
+  /** The queue to claim from: the type's queue by default (a family's member queue must be named). */
+  queue?: string;
+  handler: JobHandler<P, C>;
+  hooks?: WorkerHooks<P, C>;
   /** Shared store (and its metrics); one is made from db, clock, metrics and retryPolicy otherwise. */
   store?: SqliteQueueStore;
-  /** Aborting it starts the drain; runWorker resolves when the drain is over. */
+  /** Aborting it stops run()'s claims and starts the drain; run() resolves when the drain is over. */
   signal: AbortSignal;
-  /** Lease owner id, e.g. `<host>:<pid>:<component>`. */
+  /** The daemon's hard stop (deps.hardStop): the drain ends at once, in-flight jobs are aborted. */
+  hardStop?: AbortSignal;
+  /** Lease owner id (lib/leases' format); leaseOwner(`worker:<queue>`) by default. */
   owner?: string;
   concurrency?: number;
   leaseMs?: number;
   /** Idle poll: starts here and doubles to maxPollMs while the queue stays empty. */
   pollMs?: number;
   maxPollMs?: number;
-  /** How often an idle worker checks PRAGMA data_version for commits by other processes. */
+  /** How often run() checks PRAGMA data_version for commits by other processes. */
   wakeCheckMs?: number;
+  /** Handler timeout unless the job has its own; Infinity for none (the handler enforces its own). */
   jobTimeoutMs?: number;
   drainMs?: number;
-  /** After aborting unfinished jobs, how long to wait for handlers to settle before releasing anyway. */
+  /** After aborting unfinished jobs, how long to wait for them (and their settles) before giving up. */
   abortGraceMs?: number;
   gaugeEveryMs?: number;
   /** Retry delays for failed jobs; overrides the store's policy when both are given. */
@@ -47,6 +77,8 @@ export interface WorkerOptions {
   log?: Logger;
   clock?: Clock;
   metrics?: QueueMetrics;
+  /** Told whenever the number of jobs in flight changes (a gauge; a driving loop's wake-up). */
+  onInFlight?: (n: number) => void;
 }
 
 export interface WorkerSummary {
@@ -59,18 +91,30 @@ export interface WorkerSummary {
   errors: number;
 }
 
-interface InFlight {
-  job: ClaimedJob;
-  lease: Lease;
+interface InFlight<P, C> {
+  job: SettlingJob<P>;
+  claim: C | undefined;
   ac: AbortController;
   done: Promise<void>;
-  /** Set when the worker released the lease itself after the abort grace ran out. */
+  /** The attempt is being recorded: a heartbeat that finds the lease gone now is the settle's business. */
+  settling: boolean;
+  beating: boolean;
+  /** Handed back by the drain after the abort grace ran out; its late result is not recorded. */
   abandoned: boolean;
 }
 
 const ERROR_BACKOFF: BackoffPolicy = { strategy: 'exponential', baseMs: 1000, maxMs: 5000, jitter: 0.2 };
+/** Tries to record an attempt's end before leaving it to its lease's expiry (1 s, 2 s, … apart). */
+const SETTLE_TRIES = 5;
 
-export class Worker {
+type Resolved<P extends JsonObject, C> = Required<
+  Omit<
+    WorkerOptions<P, C>,
+    'store' | 'metrics' | 'retryPolicy' | 'type' | 'hooks' | 'hardStop' | 'onInFlight'
+  >
+>;
+
+export class Worker<P extends JsonObject = JsonObject, C = undefined> {
   readonly summary: WorkerSummary = {
     claimed: 0,
     done: 0,
@@ -80,25 +124,33 @@ export class Worker {
     leaseLost: 0,
     errors: 0,
   };
-  private readonly o: Required<Omit<WorkerOptions, 'store' | 'metrics' | 'retryPolicy'>> & {
-    metrics?: QueueMetrics;
-    retryPolicy?: BackoffPolicy;
-  };
-  private readonly store: SqliteQueueStore;
-  private readonly inflight = new Map<number, InFlight>();
-  private wake: (() => void) | null = null;
+  readonly store: SqliteQueueStore;
+  private readonly o: Resolved<P, C>;
+  private readonly x: Pick<WorkerOptions<P, C>, 'type' | 'hardStop' | 'onInFlight' | 'metrics'>;
+  private readonly hooks: WorkerHooks<P, C>;
+  private readonly inflight = new Map<number, InFlight<P, C>>();
+  private readonly settler: Settler<P, C>;
+  /** Aborted when the worker stops waiting for writes (the end of the drain's abort grace). */
+  private readonly giveUp = new AbortController();
+  private loop: Loop | null = null;
+  private idleMs: number;
+  private gateWakeAt: number | undefined;
+  private stopping = false;
 
-  constructor(opts: WorkerOptions) {
+  constructor(opts: WorkerOptions<P, C>) {
     const clock = opts.clock ?? systemClock;
+    const queue = opts.queue ?? opts.type?.queue;
+    if (!queue || (opts.type && !opts.type.accepts(queue)))
+      throw new TypeError(`worker: queue ${queue ?? '(none)'} does not carry ${opts.type?.kind ?? 'jobs'}`);
     this.store =
       opts.store ??
       new SqliteQueueStore(opts.db, { clock, metrics: opts.metrics, retryPolicy: opts.retryPolicy });
     this.o = {
       db: opts.db,
-      queue: opts.queue,
+      queue,
       handler: opts.handler,
       signal: opts.signal,
-      owner: opts.owner ?? `worker:${opts.queue}:${Math.random().toString(36).slice(2, 10)}`,
+      owner: opts.owner ?? leaseOwner(`worker:${queue}`),
       concurrency: Math.max(1, opts.concurrency ?? 1),
       leaseMs: opts.leaseMs ?? 60_000,
       pollMs: opts.pollMs ?? 1000,
@@ -108,204 +160,365 @@ export class Worker {
       drainMs: opts.drainMs ?? 50_000,
       abortGraceMs: opts.abortGraceMs ?? 2000,
       gaugeEveryMs: opts.gaugeEveryMs ?? 5000,
-      log: (opts.log ?? silentLogger()).child({ component: 'queue-worker', queue: opts.queue }),
+      log: (opts.log ?? silentLogger()).child({ component: 'queue-worker', queue }),
       clock,
-      metrics: opts.metrics,
-      retryPolicy: opts.retryPolicy,
     };
+    this.x = { type: opts.type, hardStop: opts.hardStop, onInFlight: opts.onInFlight, metrics: opts.metrics };
+    this.hooks = opts.hooks ?? {};
+    this.idleMs = this.o.pollMs;
+    this.settler = new Settler(this.o.db, this.store, this.hooks, {
+      giveUp: this.giveUp.signal,
+      retryPolicy: opts.retryPolicy,
+    });
   }
 
+  get owner(): string {
+    return this.o.owner;
+  }
+
+  /** Jobs claimed or adopted and not yet recorded. */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** The ids of the jobs in flight. */
+  jobIds(): Set<number> {
+    return new Set(this.inflight.keys());
+  }
+
+  /** Claim now (run() does this on its own; a daemon with its own loop calls it from there). */
+  wake(): void {
+    this.loop?.wake();
+  }
+
+  /** Claim and start until `signal` aborts, then drain. */
   async run(): Promise<WorkerSummary> {
-    const { log } = this.o;
-    const unsubscribe = onQueueChange(this.o.db.conn, () => this.wake?.());
+    const { log, signal } = this.o;
+    const loop = new Loop({
+      name: `queue:${this.o.queue}`,
+      everyMs: this.o.pollMs,
+      signal,
+      clock: this.o.clock,
+      log: this.o.log,
+      errorBackoff: ERROR_BACKOFF,
+      onError: (e) => this.countError(e, 'claim failed; backing off'),
+      tick: () => this.tick(),
+    });
+    this.loop = loop;
+    const unsubscribe = onQueueChange(this.o.db.conn, () => loop.wake());
+    let version = safeDataVersion(this.o.db);
+    const watch = setInterval(() => {
+      const v = safeDataVersion(this.o.db);
+      if (v !== version) loop.wake();
+      version = v;
+    }, this.o.wakeCheckMs);
     const gauges = setInterval(() => this.refreshGauges(), this.o.gaugeEveryMs);
     log.info({ owner: this.o.owner, concurrency: this.o.concurrency }, 'worker started');
     try {
-      await this.loop();
+      await loop.run();
       await this.drain();
     } finally {
+      clearInterval(watch);
       clearInterval(gauges);
       unsubscribe();
+      this.loop = null;
       this.refreshGauges();
     }
     log.info({ ...this.summary }, 'worker stopped');
     return this.summary;
   }
 
-  private async loop(): Promise<void> {
-    const { signal } = this.o;
-    let idleMs = this.o.pollMs;
-    let errorStreak = 0;
-    while (!signal.aborted) {
-      const free = this.o.concurrency - this.inflight.size;
-      if (free <= 0) {
-        await this.idle(this.o.maxPollMs, false);
+  /** One claim round of run(): when to look again (wall-clock ms). */
+  private tick(): number {
+    const now = this.o.clock.now();
+    if (this.inflight.size >= this.o.concurrency) return now + this.o.maxPollMs; // a finished job wakes us
+    if (this.fill() > 0) {
+      this.idleMs = this.o.pollMs;
+      return now;
+    }
+    const next = now + this.idleMs;
+    this.o.log.debug({ idleMs: this.idleMs }, 'queue empty; idling');
+    this.idleMs = Math.min(this.idleMs * 2, this.o.maxPollMs);
+    return this.gateWakeAt !== undefined ? Math.min(next, this.gateWakeAt) : next;
+  }
+
+  /**
+   * Claim as many due jobs as there are free slots and the gate allows, and start them. Returns how many
+   * started. Throws when the claim fails (run()'s loop backs off; a driving loop counts it).
+   */
+  fill(): number {
+    this.gateWakeAt = undefined;
+    const free = this.o.concurrency - this.inflight.size;
+    if (this.stopping || free <= 0) return 0;
+    const { db, clock, queue } = this.o;
+    // A read first: an idle queue never takes the write lock.
+    if (!db.read((c) => claimableIn(c, queue, clock.now()))) return 0;
+    const gate = this.hooks.gate?.({ inFlight: this.inflight.size });
+    this.gateWakeAt = gate?.wakeAt;
+    const limit = Math.min(free, gate?.limit ?? free);
+    if (limit <= 0) return 0;
+    const r = db.write((conn) => this.claimIn(conn, limit));
+    this.afterClaim(r);
+    for (const { job, claim } of r.run) this.start(job, claim, this.o.handler);
+    return r.run.length;
+  }
+
+  private claimIn(conn: Connection, limit: number): ClaimRound<P, C> {
+    const r: ClaimRound<P, C> = { run: [], buried: [], skipped: [], invalid: [] };
+    if (this.hooks.beforeClaim && !this.hooks.beforeClaim(conn)) return r;
+    const now = this.o.clock.now();
+    const { claimed, buried } = claimIn(
+      conn,
+      { queue: this.o.queue, owner: this.o.owner, leaseMs: this.o.leaseMs, limit },
+      now,
+    );
+    for (const b of buried) {
+      const job = this.parse(b);
+      if (job instanceof Error) continue; // nothing of the domain's to tell about a payload it never had
+      const ev: SettleEvent<P, C> = {
+        job,
+        claim: undefined,
+        decision: { state: 'dead', error: BURIED_ERROR, buried: true },
+      };
+      this.hooks.onSettle?.(conn, ev);
+      r.buried.push(ev);
+    }
+    for (const raw of claimed) {
+      const job = this.parse(raw);
+      if (job instanceof Error) {
+        failIn(conn, raw.lease, job, this.store.failOptions(false), now);
+        r.invalid.push({ id: raw.id, error: job });
         continue;
       }
-      let jobs: ClaimedJob[];
-      try {
-        jobs = this.store.claim({
-          queue: this.o.queue,
-          owner: this.o.owner,
-          leaseMs: this.o.leaseMs,
-          limit: free,
-        });
-        errorStreak = 0;
-      } catch (e) {
-        this.countError(e, 'claim failed; backing off');
-        await this.idle(backoffMs(ERROR_BACKOFF, ++errorStreak), false);
-        continue;
-      }
-      for (const job of jobs) this.start(job);
-      if (jobs.length > 0) {
-        idleMs = this.o.pollMs;
-        continue;
-      }
-      this.o.log.debug({ idleMs }, 'queue empty; idling');
-      await this.idle(idleMs, true);
-      idleMs = Math.min(idleMs * 2, this.o.maxPollMs);
+      const claim = this.hooks.onClaim ? this.hooks.onClaim(conn, job) : (undefined as C);
+      if (isSkipClaim(claim)) {
+        completeIn(conn, job.lease, claim.result, now);
+        r.skipped.push(job);
+      } else r.run.push({ job, claim });
+    }
+    return r;
+  }
+
+  /** Metrics, summary, logs and onSettled for what a committed claim did besides starting jobs. */
+  private afterClaim(r: ClaimRound<P, C>): void {
+    const { queue, log } = this.o;
+    this.store.countClaim(
+      queue,
+      r.run.length + r.skipped.length,
+      r.buried.map((e) => e.job),
+    );
+    for (const ev of r.buried) {
+      log.warn({ jobId: ev.job.id }, 'claim buried a job whose last attempt lost its holder (dead)');
+      this.hooks.onSettled?.(ev);
+    }
+    for (const j of r.skipped) {
+      this.store.countOutcome(queue, 'done');
+      log.debug({ jobId: j.id }, 'stale job finished at claim; nothing to run');
+    }
+    for (const bad of r.invalid) {
+      this.store.countOutcome(queue, 'dead');
+      this.summary.dead++;
+      log.error({ jobId: bad.id, err: bad.error }, 'job payload does not fit its type: dead');
+    }
+    this.summary.claimed += r.run.length;
+  }
+
+  /** The claimed job with its payload checked against the worker's type (an Error when it does not fit). */
+  private parse(job: ClaimedJob): ClaimedJob<P> | Error {
+    const type = this.x.type;
+    if (!type) return job as ClaimedJob<P>;
+    if (job.kind !== type.kind)
+      return new TypeError(
+        `no handler for kind "${job.kind}" in queue ${job.queue} (this worker runs ${type.kind})`,
+      );
+    try {
+      return { ...job, payload: type.parse(job.payload) };
+    } catch (e) {
+      return e as Error;
     }
   }
 
-  /** Sleep up to ms; wake early on abort, a freed slot, an in-process enqueue, or (if watch) a commit elsewhere. */
-  private idle(ms: number, watch: boolean): Promise<void> {
-    const { signal, db } = this.o;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      let version = watch ? safeDataVersion(db) : 0;
-      const done = (): void => {
-        clearTimeout(timer);
-        clearInterval(check);
-        signal.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = null;
-        resolve();
-      };
-      const check = watch
-        ? setInterval(() => {
-            const v = safeDataVersion(db);
-            if (v !== version) done();
-            version = v;
-          }, this.o.wakeCheckMs)
-        : undefined;
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.wake = done;
-    });
+  /**
+   * Run `body` for a job this process did not claim but holds the lease of (recovery found its work still
+   * running): it counts against concurrency, is heartbeated, drained and settled like a claimed one.
+   */
+  adopt(job: SettlingJob<P>, claim: C, body: JobHandler<P, C>): void {
+    this.start(job, claim, body);
   }
 
-  private start(job: ClaimedJob): void {
-    this.summary.claimed++;
-    const entry: InFlight = {
+  /**
+   * Record the end of an attempt this worker does not run (recovery settling a dead holder's attempt under
+   * its lease token): the same transaction and hooks as a finished job. Resolves with the decision, or null
+   * when onSettle refused. Throws when the write failed.
+   */
+  async settleFor(job: SettlingJob<P>, claim: C, settlement: Settlement): Promise<SettleDecision | null> {
+    const ev = await this.settler.settle(job, claim, settlement);
+    if (ev) this.recorded(ev, this.o.log);
+    return ev?.decision ?? null;
+  }
+
+  private start(job: SettlingJob<P>, claim: C | undefined, body: JobHandler<P, C>): void {
+    const entry: InFlight<P, C> = {
       job,
-      lease: job.lease,
+      claim,
       ac: new AbortController(),
       done: Promise.resolve(),
+      settling: false,
+      beating: false,
       abandoned: false,
     };
     this.inflight.set(job.id, entry);
-    entry.done = this.execute(entry).finally(() => {
+    this.x.onInFlight?.(this.inflight.size);
+    entry.done = this.execute(entry, body).finally(() => {
       this.inflight.delete(job.id);
-      this.wake?.();
+      this.x.onInFlight?.(this.inflight.size);
+      this.loop?.wake();
     });
   }
 
-  private async execute(entry: InFlight): Promise<void> {
+  private async execute(entry: InFlight<P, C>, body: JobHandler<P, C>): Promise<void> {
     const { job, ac } = entry;
-    const log = this.o.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
-    const timeoutMs = job.timeoutMs ?? this.o.jobTimeoutMs;
-    const timeout = setTimeout(() => ac.abort(new JobTimeoutError(job.id, timeoutMs)), timeoutMs);
-    const heartbeat = (): void => {
-      try {
-        entry.lease = this.store.heartbeat(entry.lease, this.o.leaseMs);
-      } catch (e) {
-        if (!(e instanceof LeaseLostError)) return void log.warn({ err: e }, 'heartbeat failed; retrying');
-        clearInterval(beat);
-        ac.abort(e);
-        throw e;
-      }
-    };
-    const beat = setInterval(
-      () => {
-        try {
-          heartbeat();
-        } catch {
-          log.warn('lease lost while running (cancelled or re-claimed); aborting the handler');
-        }
-      },
-      Math.max(1, Math.floor(this.o.leaseMs / 3)),
-    );
+    const log = this.o.log.child({ jobId: job.id, kind: job.kind, attempt: job.lease.attempt });
+    const timeoutMs = (job as Partial<ClaimedJob>).timeoutMs ?? this.o.jobTimeoutMs;
+    const timeout = Number.isFinite(timeoutMs)
+      ? setTimeout(() => ac.abort(new JobTimeoutError(job.id, timeoutMs)), timeoutMs)
+      : undefined;
+    const beat = setInterval(() => this.beat(entry, log), Math.max(1, Math.floor(this.o.leaseMs / 3)));
     const t0 = this.o.clock.monotonic();
+    let settlement: Settlement;
     try {
-      const result = await this.o.handler(job, { signal: ac.signal, log, heartbeat });
-      this.settle(entry, log, () => {
-        // Finished after losing the lease: the job is someone else's now; do not try to record it.
-        if (ac.signal.reason instanceof LeaseLostError) throw ac.signal.reason;
-        this.store.complete(entry.lease, result);
-        this.summary.done++;
-      });
+      const ctx: HandlerContext<C> = {
+        signal: ac.signal,
+        log,
+        claim: entry.claim as C,
+        heartbeat: () =>
+          void (entry.job = { ...entry.job, lease: this.store.heartbeat(entry.job.lease, this.o.leaseMs) }),
+      };
+      const value = await body(job as ClaimedJob<P>, ctx);
+      settlement = Settle.is(value) ? value : Settle.done(value);
     } catch (e) {
-      this.settle(entry, log, () => this.afterFailure(entry, e, log));
+      settlement = this.failure(entry, e);
     } finally {
       clearTimeout(timeout);
-      clearInterval(beat);
       const seconds = (this.o.clock.monotonic() - t0) / 1000;
-      this.o.metrics?.jobDurationSeconds.observe({ queue: job.queue, kind: job.kind }, seconds);
+      this.x.metrics?.jobDurationSeconds.observe({ queue: job.queue, kind: job.kind }, seconds);
     }
-  }
-
-  private afterFailure(entry: InFlight, e: unknown, log: Logger): void {
-    const reason: unknown = entry.ac.signal.aborted ? entry.ac.signal.reason : undefined;
-    if (reason instanceof LeaseLostError) throw reason;
-    if (reason instanceof ShutdownError) {
-      this.store.release(entry.lease);
-      this.summary.released++;
-      return;
-    }
-    const err = reason instanceof JobTimeoutError ? reason : e;
-    const retryable = isRetryable(err);
-    const { state, runAt } = this.store.fail(entry.lease, err, { retryable, policy: this.o.retryPolicy });
-    if (state === 'queued') this.summary.retried++;
-    else this.summary.dead++;
-    log.warn(
-      { err, retryable, state, runAt },
-      state === 'dead' ? 'job failed for good (dead)' : 'job failed; will retry',
-    );
-  }
-
-  /** Run the bookkeeping for a finished attempt; a lost lease or a DB error is logged and counted, never thrown. */
-  private settle(entry: InFlight, log: Logger, fn: () => void): void {
-    if (entry.abandoned) return;
     try {
-      fn();
-    } catch (e) {
-      if (e instanceof LeaseLostError) {
-        this.summary.leaseLost++;
-        log.warn({ err: e }, 'lease lost: another worker owns this job now; result discarded');
-      } else this.countError(e, 'could not record the job outcome; the lease will expire and it will rerun');
+      // After a lost lease the settle is refused by the queue (fenced) and reported as `lost`.
+      await this.record(entry, settlement, log);
+    } finally {
+      clearInterval(beat);
     }
   }
 
-  private async drain(): Promise<void> {
+  /** What a thrown error means: shutdown hands the job back; a timeout or a retryable error retries. */
+  private failure(entry: InFlight<P, C>, e: unknown): Settlement {
+    const reason: unknown = entry.ac.signal.aborted ? entry.ac.signal.reason : undefined;
+    if (reason instanceof ShutdownError) return Settle.released();
+    const err = reason instanceof JobTimeoutError ? reason : e;
+    return Settle.failed(err, { retryable: isRetryable(err) });
+  }
+
+  /** Settle, retrying a failed write a few times while the lease is still heartbeated. */
+  private async record(entry: InFlight<P, C>, settlement: Settlement, log: Logger): Promise<void> {
+    for (let i = 1; !entry.abandoned; i++) {
+      entry.settling = true;
+      try {
+        const ev = await this.settler.settle(entry.job, entry.claim, settlement);
+        if (entry.abandoned) return;
+        if (ev) this.recorded(ev, log);
+        else log.warn('attempt already settled elsewhere; outcome not recorded');
+        return;
+      } catch (e) {
+        entry.settling = false;
+        if (i >= SETTLE_TRIES || this.giveUp.signal.aborted) {
+          this.countError(e, 'could not record the job outcome; the lease will expire and it will rerun');
+          return;
+        }
+        log.warn({ err: e, try: i }, 'could not record the job outcome; retrying');
+        await pause(i * 1000, this.giveUp.signal);
+      }
+    }
+  }
+
+  /** Count and log what a committed settle decided, then tell the daemon (onSettled). */
+  private recorded(ev: SettleEvent<P, C>, log: Logger): void {
+    const d = ev.decision;
+    const label = outcomeLabel(d);
+    if (label) this.store.countOutcome(ev.job.queue, label);
+    if (d.state === 'done') this.summary.done++;
+    else if (d.state === 'retry') {
+      this.summary.retried++;
+      log.warn({ err: d.error, runAt: d.runAt }, 'job failed; will retry');
+    } else if (d.state === 'dead') {
+      this.summary.dead++;
+      log.warn({ err: d.error }, 'job failed for good (dead)');
+    } else if (d.state === 'released') this.summary.released++;
+    else {
+      this.summary.leaseLost++;
+      log.warn('lease lost: another worker owns this job now; result discarded');
+    }
+    this.hooks.onSettled?.(ev);
+  }
+
+  /** Extend the lease (a write that waits for the lock without blocking); a lost lease aborts the handler. */
+  private beat(entry: InFlight<P, C>, log: Logger): void {
+    if (entry.beating || entry.abandoned) return;
+    entry.beating = true;
+    const { db, leaseMs, clock } = this.o;
+    db.writeAsync((c) => heartbeatIn(c, entry.job.lease, leaseMs, clock.now()), {
+      budgetMs: leaseMs,
+      signal: this.giveUp.signal,
+    })
+      .then((lease) => {
+        entry.job = { ...entry.job, lease };
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof LeaseLostError)) return void log.warn({ err: e }, 'heartbeat failed; retrying');
+        if (entry.settling || entry.ac.signal.aborted) return;
+        log.warn('lease lost while running (cancelled or re-claimed); aborting the handler');
+        entry.ac.abort(e);
+      })
+      .finally(() => {
+        entry.beating = false;
+      });
+  }
+
+  /**
+   * Stop: no more claims; wait for in-flight jobs up to drainMs (or until the hard stop, or at once when
+   * `immediate`), then abort them with ShutdownError and wait abortGraceMs for their settles; jobs whose
+   * handlers still have not finished are handed back (their late results are refused).
+   */
+  async drain(opts: { immediate?: boolean } = {}): Promise<void> {
+    this.stopping = true;
     if (this.inflight.size === 0) return;
     const { log } = this.o;
     log.info({ inflight: this.inflight.size, drainMs: this.o.drainMs }, 'draining in-flight jobs');
     const all = (): Promise<unknown> => Promise.all([...this.inflight.values()].map((f) => f.done));
-    if (await settledWithin(all(), this.o.drainMs)) return;
+    const hardStop = opts.immediate ? AbortSignal.abort() : this.x.hardStop;
+    if (await settledWithin(all(), this.o.drainMs, hardStop)) return;
     log.warn({ inflight: this.inflight.size }, 'drain deadline passed; aborting unfinished jobs');
     for (const f of this.inflight.values()) f.ac.abort(new ShutdownError('worker shutting down'));
-    if (await settledWithin(all(), this.o.abortGraceMs)) return;
+    const graceMs = opts.immediate ? 0 : this.o.abortGraceMs;
+    const settled = await settledWithin(all(), graceMs);
+    this.giveUp.abort(new ShutdownError('worker stopped waiting for the database'));
+    if (settled) return;
     // Handlers that ignore their signal: hand the jobs back anyway; their late results will be refused.
     for (const f of this.inflight.values()) {
+      if (f.settling) continue;
       f.abandoned = true;
-      this.settle({ ...f, abandoned: false }, log, () => {
-        this.store.release(f.lease);
+      try {
+        this.store.release(f.job.lease);
         this.summary.released++;
-      });
+      } catch (e) {
+        if (e instanceof LeaseLostError) this.summary.leaseLost++;
+        else this.countError(e, 'could not hand a job back; its lease will expire');
+      }
     }
   }
 
   private refreshGauges(): void {
-    if (!this.o.metrics) return;
+    if (!this.x.metrics) return;
     try {
       this.store.refreshGauges([this.o.queue]);
     } catch (e) {
@@ -315,9 +528,16 @@ export class Worker {
 
   private countError(e: unknown, msg: string): void {
     this.summary.errors++;
-    this.o.metrics?.workerErrors.inc({ queue: this.o.queue });
+    this.x.metrics?.workerErrors.inc({ queue: this.o.queue });
     this.o.log.error({ err: e }, msg);
   }
+}
+
+interface ClaimRound<P, C> {
+  run: { job: ClaimedJob<P>; claim: C }[];
+  buried: SettleEvent<P, C>[];
+  skipped: ClaimedJob<P>[];
+  invalid: { id: number; error: Error }[];
 }
 
 function safeDataVersion(db: Db): number {
@@ -328,17 +548,29 @@ function safeDataVersion(db: Db): number {
   }
 }
 
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether p settles within ms (or before `stop` aborts). */
+async function settledWithin(p: Promise<unknown>, ms: number, stop?: AbortSignal): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  let onStop: (() => void) | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    onStop = () => resolve(false);
+    if (stop?.aborted) resolve(false);
+    else stop?.addEventListener('abort', onStop, { once: true });
+  });
   try {
     return await Promise.race([p.then(() => true), timeout]);
   } finally {
     clearTimeout(timer);
+    if (onStop) stop?.removeEventListener('abort', onStop);
   }
 }
 
 /** Run a worker until `signal` aborts and the drain is over. */
-export function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
+export function runWorker<P extends JsonObject = JsonObject, C = undefined>(
+  opts: WorkerOptions<P, C>,
+): Promise<WorkerSummary> {
   return new Worker(opts).run();
 }
+
+export type { Lease };

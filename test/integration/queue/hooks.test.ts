@@ -1,0 +1,297 @@
+// The worker's hooks run inside the queue's own transactions: a domain write that fails inside the claim or
+// the settle rolls the queue's change back too (and the worker tries again); the settle hooks see the queue's
+// decision (done, retry, dead, released); a claim that buries an expired last attempt tells the owner through
+// the same hook, in the burying transaction. The worker's heartbeat and settle wait for a lock held by another
+// process without blocking the event loop, and a job finished under such a lock is recorded once, not rerun.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connection, Db } from '../../../lib/db/index.js';
+import { RetryableError } from '../../../lib/errors.js';
+import { createRegistry } from '../../../lib/metrics.js';
+import {
+  queueMetrics,
+  SqliteQueueStore,
+  Worker,
+  type SettleEvent,
+  type WorkerOptions,
+} from '../../../lib/queue/index.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { waitFor } from '../../helpers/wait.js';
+
+let dir: string;
+let file: string;
+let db: Db;
+let store: SqliteQueueStore;
+let ac: AbortController;
+let lock: HeldLock | null = null;
+beforeEach(async () => {
+  ({ dir, file, db } = await setUpStateDb());
+  store = new SqliteQueueStore(db, {
+    retryPolicy: { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 },
+  });
+  db.conn.exec('CREATE TABLE domain (job_id INTEGER NOT NULL, what TEXT NOT NULL)');
+  ac = new AbortController();
+});
+afterEach(async () => {
+  ac.abort();
+  await lock?.release();
+  lock = null;
+  tearDownStateDb({ dir, db });
+});
+
+const note = (conn: Connection, jobId: number, what: string): void =>
+  void conn.prepare('INSERT INTO domain (job_id, what) VALUES (?, ?)').run(jobId, what);
+const domainRows = (): { job_id: number; what: string }[] =>
+  db.conn.prepare('SELECT job_id, what FROM domain ORDER BY rowid').all() as {
+    job_id: number;
+    what: string;
+  }[];
+
+function worker<C = undefined>(opts: Partial<WorkerOptions<Record<string, unknown>, C>>) {
+  const w = new Worker<Record<string, unknown>, C>({
+    db,
+    store,
+    queue: 'q',
+    signal: ac.signal,
+    pollMs: 10,
+    maxPollMs: 50,
+    handler: async () => 'ok',
+    ...opts,
+  });
+  return { w, done: w.run() };
+}
+
+describe('worker hooks', () => {
+  it('a domain write that fails inside the claim rolls the claim back; the next claim takes the job', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let failing = true;
+    let tries = 0;
+    const ran: number[] = [];
+    const { w, done } = worker<string>({
+      hooks: {
+        onClaim: (conn, j) => {
+          tries++;
+          note(conn, j.id, 'claimed');
+          if (failing) throw new Error('domain compare-and-set failed');
+          return 'claim-value';
+        },
+      },
+      handler: async (j, ctx) => {
+        ran.push(j.id);
+        return ctx.claim;
+      },
+    });
+    await waitFor(() => tries >= 1 && w.summary.errors >= 1, { what: 'failed claim counted' });
+    expect(store.get(job.id)).toMatchObject({
+      state: 'queued',
+      attempts: 0,
+      leaseOwner: null,
+      leaseToken: 0,
+    });
+    expect(domainRows()).toEqual([]);
+    expect(ran).toEqual([]);
+    failing = false;
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'job done' });
+    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: 'claim-value' });
+    expect(domainRows()).toEqual([{ job_id: job.id, what: 'claimed' }]);
+    expect(ran).toEqual([job.id]);
+    ac.abort();
+    expect(await done).toMatchObject({ claimed: 1, done: 1 });
+  });
+
+  it('a domain write that fails inside the settle rolls the outcome back; the retried settle records it once', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let failing = true;
+    let tries = 0;
+    const { w, done } = worker({
+      hooks: {
+        onSettle: (conn, e) => {
+          tries++;
+          note(conn, e.job.id, e.decision.state);
+          if (failing) throw new Error('domain row refused');
+        },
+      },
+      handler: async () => ({ out: 1 }),
+    });
+    await waitFor(() => tries >= 1, { what: 'first settle tried' });
+    // The queue's change was rolled back with the domain's: still running under this worker's lease.
+    expect(store.get(job.id)).toMatchObject({
+      state: 'running',
+      attempts: 1,
+      result: null,
+      leaseOwner: w.owner,
+    });
+    expect(domainRows()).toEqual([]);
+    failing = false;
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'settle retried' });
+    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: { out: 1 } });
+    expect(domainRows()).toEqual([{ job_id: job.id, what: 'done' }]);
+    ac.abort();
+    expect(await done).toMatchObject({ claimed: 1, done: 1, retried: 0 });
+  });
+
+  it('the settle hooks see the queue decision: retry, then dead when attempts run out; released at shutdown', async () => {
+    const failed = store.enqueue({ queue: 'q', kind: 'fails', maxAttempts: 2 }).job;
+    const seen: SettleEvent<Record<string, unknown>, undefined>[] = [];
+    const settled: string[] = [];
+    const { done } = worker({
+      hooks: {
+        onSettle: (conn, e) => {
+          note(conn, e.job.id, e.decision.state);
+          seen.push(e);
+        },
+        onSettled: (e) => void settled.push(`${e.job.id}:${e.decision.state}`),
+      },
+      handler: async (j, ctx) => {
+        if (j.kind === 'fails') throw new RetryableError('flaky instrument');
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+        );
+      },
+      drainMs: 20,
+    });
+    await waitFor(() => store.get(failed.id)?.state === 'dead', { what: 'failing job dead' });
+    expect(seen.map((e) => e.decision.state)).toEqual(['retry', 'dead']);
+    expect(seen[0].decision).toMatchObject({
+      state: 'retry',
+      error: expect.stringMatching(/flaky instrument/),
+    });
+    expect(seen[1].decision).toMatchObject({ state: 'dead', buried: false });
+    const waits = store.enqueue({ queue: 'q', kind: 'waits' }).job;
+    await waitFor(() => store.get(waits.id)?.state === 'running', { what: 'waiting job running' });
+    ac.abort();
+    expect(await done).toMatchObject({ retried: 1, dead: 1, released: 1 });
+    expect(store.get(waits.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(domainRows()).toEqual([
+      { job_id: failed.id, what: 'retry' },
+      { job_id: failed.id, what: 'dead' },
+      { job_id: waits.id, what: 'released' },
+    ]);
+    expect(settled).toEqual([`${failed.id}:retry`, `${failed.id}:dead`, `${waits.id}:released`]);
+  });
+
+  it('a claim that buries an expired last attempt tells the owner in the same transaction', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 1, payload: { scan: 7 } });
+    // A holder that died: claimed the job's last attempt, never heartbeated.
+    const [gone] = store.claim({ queue: 'q', owner: 'dead-holder', leaseMs: 50 });
+    expect(gone.id).toBe(job.id);
+    await waitFor(() => Date.now() > gone.lease.expiresAt + 5, { what: 'lease expired' });
+    let failing = true;
+    const seen: SettleEvent<Record<string, unknown>, undefined>[] = [];
+    const settled: SettleEvent<Record<string, unknown>, undefined>[] = [];
+    const ran: number[] = [];
+    const { w, done } = worker({
+      hooks: {
+        onSettle: (conn, e) => {
+          note(conn, e.job.id, `${e.decision.state}:${'buried' in e.decision && e.decision.buried}`);
+          if (failing) throw new Error('domain row refused');
+          seen.push(e);
+        },
+        onSettled: (e) => void settled.push(e),
+      },
+      handler: async (j) => void ran.push(j.id),
+    });
+    await waitFor(() => w.summary.errors >= 1, { what: 'failed burial counted' });
+    // The burial rolled back with the hook: the row is as the dead holder left it.
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder', attempts: 1 });
+    expect(domainRows()).toEqual([]);
+    failing = false;
+    await waitFor(() => store.get(job.id)?.state === 'dead', { timeoutMs: 20_000, what: 'job buried' });
+    expect(store.get(job.id)?.lastError).toMatch(/lease expired on the last attempt/);
+    expect(domainRows()).toEqual([{ job_id: job.id, what: 'dead:true' }]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      job: { id: job.id, kind: 'k', payload: { scan: 7 } },
+      claim: undefined,
+      decision: { state: 'dead', buried: true },
+    });
+    expect(settled.map((e) => e.job.id)).toEqual([job.id]);
+    expect(ran).toEqual([]);
+    ac.abort();
+    await done;
+  });
+
+  it('the claim gate bounds what is claimed; beforeClaim returning false claims nothing', async () => {
+    const jobs = [0, 1, 2].map((i) => store.enqueue({ queue: 'q', kind: 'k', payload: { i } }).job);
+    let cap = 0;
+    let open = false;
+    const gates: number[] = [];
+    const releases: (() => void)[] = [];
+    const { done } = worker({
+      concurrency: 3,
+      hooks: {
+        // At most `cap` in flight (a disk-space or pause gate); look again soon.
+        gate: ({ inFlight }) => {
+          gates.push(inFlight);
+          return { limit: cap - inFlight, wakeAt: Date.now() + 20 };
+        },
+        beforeClaim: () => open,
+      },
+      handler: () => new Promise((r) => releases.push(() => r('ok'))),
+    });
+    await waitFor(() => gates.length >= 3, { what: 'gate consulted' });
+    cap = 1;
+    const seen = gates.length;
+    await waitFor(() => gates.length >= seen + 3, { what: 'gate consulted again' });
+    expect(store.list({ state: 'running' })).toHaveLength(0);
+    open = true;
+    await waitFor(() => store.list({ state: 'running' }).length === 1, { what: 'one job claimed' });
+    await waitFor(() => gates.filter((n) => n === 1).length >= 3, {
+      what: 'gate consulted with a job in flight',
+    });
+    expect(store.list({ state: 'running' })).toHaveLength(1);
+    cap = 3;
+    await waitFor(() => store.list({ state: 'running' }).length === 3, { what: 'all claimed' });
+    releases.forEach((r) => r());
+    await waitFor(() => jobs.every((j) => store.get(j.id)?.state === 'done'), { what: 'all done' });
+    ac.abort();
+    expect(await done).toMatchObject({ claimed: 3, done: 3 });
+  });
+});
+
+describe('worker writes under a lock held by another process', () => {
+  it('heartbeat and settle wait without blocking the event loop; the job is recorded once, not rerun', async () => {
+    const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+    const metrics = queueMetrics(registry, ['q']);
+    store = new SqliteQueueStore(db, { metrics });
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let finish: () => void = () => {};
+    let runs = 0;
+    const { done } = worker({
+      store,
+      metrics,
+      leaseMs: 600,
+      handler: () => {
+        runs++;
+        return new Promise((r) => (finish = () => r('rendered')));
+      },
+    });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    lock = await holdWriteLock(file);
+    // The handler ends while the lock is held, longer than the lease: heartbeats and the settle must wait.
+    finish();
+    let maxGapMs = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
+    }, 10);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(maxGapMs).toBeLessThan(500);
+    await lock.release();
+    lock = null;
+    await waitFor(() => store.get(job.id)?.state === 'done', {
+      timeoutMs: 20_000,
+      what: 'settled after the lock',
+    });
+    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: 'rendered' });
+    expect(runs).toBe(1);
+    ac.abort();
+    expect(await done).toMatchObject({ claimed: 1, done: 1, leaseLost: 0 });
+  });
+});

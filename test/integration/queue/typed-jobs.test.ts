@@ -1,0 +1,106 @@
+// Typed jobs: a kind declared once with its payload schema. A bad payload is refused at enqueue (nothing
+// written) and, when a job that no longer fits reaches a claim (written by an older build, by hand, or by a
+// rerun with overrides), it goes dead with the reason and never reaches the handler; the handler gets the
+// parsed payload.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Db } from '../../../lib/db/index.js';
+import { ValidationError } from '../../../lib/errors.js';
+import { defineJob, runWorker, SqliteQueueStore } from '../../../lib/queue/index.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const Render = defineJob({
+  queue: 'thumbs',
+  kind: 'render',
+  payload: z.object({ path: z.string().min(1), planes: z.number().int().positive() }).strict(),
+});
+const Deliver = defineJob({
+  queue: { prefix: 'deliver:' },
+  kind: 'send',
+  payload: z.object({ id: z.number() }),
+});
+
+let dir: string;
+let db: Db;
+let store: SqliteQueueStore;
+let ac: AbortController;
+beforeEach(async () => {
+  ({ dir, db } = await setUpStateDb());
+  store = new SqliteQueueStore(db);
+  ac = new AbortController();
+});
+afterEach(() => {
+  ac.abort();
+  tearDownStateDb({ dir, db });
+});
+
+describe('typed jobs', () => {
+  it('refuses a bad payload at enqueue, naming the kind and each bad key; nothing is written', () => {
+    const bad = { path: '', planes: 1.5 } as unknown as z.infer<typeof Render.schema>;
+    let err: unknown;
+    try {
+      db.write((c) => Render.enqueue(c, bad, {}, Date.now()));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toMatch(/thumbs render: bad payload/);
+    expect((err as Error).message).toMatch(/path: /);
+    expect((err as Error).message).toMatch(/planes: /);
+    expect(store.list({})).toEqual([]);
+    const { job, created } = db.write((c) =>
+      Render.enqueue(c, { path: '/a.fits', planes: 2 }, {}, Date.now()),
+    );
+    expect(created).toBe(true);
+    expect(job).toMatchObject({ queue: 'thumbs', kind: 'render', payload: { path: '/a.fits', planes: 2 } });
+  });
+
+  it('a family of queues needs a member; a worker refuses a queue its type does not live in', () => {
+    expect(() => db.write((c) => Deliver.enqueue(c, { id: 1 }, {}, Date.now()))).toThrow(/needs a member/);
+    const { job } = db.write((c) => Deliver.enqueue(c, { id: 1 }, { member: 'slack' }, Date.now()));
+    expect(job.queue).toBe('deliver:slack');
+    expect(Deliver.accepts('deliver:slack')).toBe(true);
+    expect(Deliver.accepts('deliver:')).toBe(false);
+    expect(() =>
+      runWorker({ db, type: Render, queue: 'other', signal: ac.signal, handler: async () => 'x' }),
+    ).toThrow(/does not carry render/);
+  });
+
+  it('at claim, a payload that no longer fits and an unknown kind go dead with the reason; the handler never sees them', async () => {
+    const stale = store.enqueue({ queue: 'thumbs', kind: 'render', payload: { path: '/b.fits' } }).job;
+    const alien = store.enqueue({
+      queue: 'thumbs',
+      kind: 'restyle',
+      payload: { path: '/c.fits', planes: 1 },
+    }).job;
+    const good = db.write((c) => Render.enqueue(c, { path: '/d.fits', planes: 3 }, {}, Date.now())).job;
+    const seen: unknown[] = [];
+    const w = runWorker({
+      db,
+      store,
+      type: Render,
+      signal: ac.signal,
+      pollMs: 10,
+      maxPollMs: 50,
+      handler: async (job) => {
+        seen.push(job.payload);
+        return { planes: job.payload.planes * 2 };
+      },
+    });
+    await waitFor(
+      () => [stale, alien, good].every((j) => ['dead', 'done'].includes(store.get(j.id)!.state)),
+      {
+        what: 'all settled',
+      },
+    );
+    expect(store.get(stale.id)).toMatchObject({ state: 'dead' });
+    expect(store.get(stale.id)?.lastError).toMatch(/thumbs render: bad payload \(planes: /);
+    expect(store.get(alien.id)).toMatchObject({ state: 'dead' });
+    expect(store.get(alien.id)?.lastError).toMatch(/no handler for kind "restyle"/);
+    expect(store.get(good.id)).toMatchObject({ state: 'done', result: { planes: 6 } });
+    expect(seen).toEqual([{ path: '/d.fits', planes: 3 }]);
+    ac.abort();
+    expect(await w).toMatchObject({ done: 1, dead: 2 });
+  });
+});
