@@ -1,10 +1,11 @@
-// The streaming converter's body: recovery, then a loop of (full scan every scanIntervalS | targeted looks
+// The streaming converter's body: recovery, then a loop of (quick pass every scanIntervalS | targeted looks
 // at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due or a hint,
-// a finished conversion or shutdown wakes it. chokidar only hints; the scan is the truth.
+// a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the directory
+// at start, every reconcileIntervalS and when a quick pass asks (scans.ts). fs.watch only hints.
 import fs from 'node:fs';
-import { watch, type FSWatcher } from 'chokidar';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
+import { startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
@@ -17,6 +18,7 @@ import { conversionStore, KIND, QUEUE } from './jobs.js';
 import { converterMetrics } from './metrics.js';
 import { recover } from './recovery.js';
 import { GROUP_STATES } from './rules.js';
+import { Scans } from './scans.js';
 
 export type RunOptions = DispatchHooks;
 
@@ -72,34 +74,13 @@ function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
   );
 }
 
-function startWatcher(ctx: Ctx, hints: Set<string>, waker: Waker): FSWatcher | null {
-  if (!ctx.cfg.watch || !fs.existsSync(ctx.cfg.incomingDir)) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const w = watch(ctx.cfg.incomingDir, { depth: 0, ignoreInitial: true, awaitWriteFinish: false });
-  const hint = (type: string) => (p: string) => {
-    ctx.m.watchEvents.inc({ type });
-    hints.add(p);
-    timer ??= setTimeout(() => {
-      timer = undefined;
-      waker.wake();
-    }, ctx.cfg.watchDebounceMs);
-  };
-  w.on('add', hint('add')).on('change', hint('change')).on('unlink', hint('unlink'));
-  w.on('error', (e) => {
-    ctx.m.watchEvents.inc({ type: 'error' });
-    ctx.log.warn({ err: e }, 'watcher error; scans continue');
-  });
-  return w;
-}
-
 interface Parts {
   ctx: Ctx;
   intake: Intake;
+  scans: Scans;
   housekeeping: Housekeeping;
   dispatcher: Dispatcher;
   waker: Waker;
-  hints: Set<string>;
-  onFirstScan: () => void;
 }
 
 function runStep(ctx: Ctx, loop: string, fn: () => void): void {
@@ -134,16 +115,8 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {
         nextScanAt = now + ctx.cfg.scanIntervalS * 1000;
-        p.hints.clear();
-        const s = intake.fullScan();
-        p.onFirstScan();
-        ctx.log.debug(s, 'scan done');
-      } else {
-        const paths = [...p.hints];
-        p.hints.clear();
-        if (paths.length) intake.look(paths);
-        intake.lookDue();
-      }
+        p.scans.quick();
+      } else p.scans.look();
     });
     runStep(ctx, 'housekeeping', () => p.housekeeping.tick());
     if (p.dispatcher.wantRecovery) await reclaim(p, signal);
@@ -176,33 +149,47 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     const dispatcher = new Dispatcher(ctx, opts, () => waker.wake());
     let scanned = false;
     deps.addReadinessCheck('first_scan', () =>
-      scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' },
+      scanned ? { ok: true } : { ok: false, detail: 'first listing of incomingDir not finished' },
     );
     registerRoutes(deps, ctx);
     await recover(ctx, dispatcher.owner, signal);
-    const hints = new Set<string>();
-    const watcher = startWatcher(ctx, hints, waker);
-    const onFirstScan = (): void => {
-      if (!scanned) log.info('first scan done; ready');
-      scanned = true;
-    };
-    const parts = {
-      ctx,
-      intake: new Intake(ctx),
-      housekeeping: new Housekeeping(ctx),
-      dispatcher,
-      waker,
-      hints,
-      onFirstScan,
-    };
+    const intake = new Intake(ctx);
+    const scans = new Scans(ctx, intake, {
+      wake: () => waker.wake(),
+      onListed: () => {
+        if (!scanned) log.info('first listing of incomingDir done; ready');
+        scanned = true;
+      },
+    });
+    const parts = { ctx, intake, scans, housekeeping: new Housekeeping(ctx), dispatcher, waker };
+    // A fatal error in either loop stops both.
+    const stop = new AbortController();
+    const stopBoth = AbortSignal.any([signal, stop.signal]);
+    const reconcile = startLoop({
+      name: 'reconcile',
+      tick: ({ signal: s }) => scans.reconciler.tick(s),
+      everyMs: cfg.reconcileIntervalS * 1000,
+      signal: stopBoth,
+      clock: ctx.clock,
+      log,
+      onError: () => ctx.m.loopErrors.inc({ loop: 'reconcile' }),
+      isFatal,
+    });
+    scans.onListingWanted = () => reconcile.loop.wake();
+    scans.start();
     let fatal: unknown = null;
+    const loops = [loop(parts, deps, stopBoth), reconcile.done].map((done) =>
+      done.catch((e: unknown) => {
+        fatal ??= e;
+        stop.abort();
+        waker.wake();
+      }),
+    );
     try {
-      await loop(parts, deps, signal);
-    } catch (e) {
-      fatal = e;
-      log.fatal({ err: e }, 'database unusable; stopping');
+      await Promise.all(loops);
+      if (fatal) log.fatal({ err: fatal }, 'database unusable; stopping');
     } finally {
-      await watcher?.close();
+      scans.close();
       await dispatcher.drain(fatal ? AbortSignal.abort() : deps.hardStop);
     }
     if (fatal) throw fatal;
