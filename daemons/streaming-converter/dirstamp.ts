@@ -2,12 +2,13 @@
 // ctime in ns): adding, removing or renaming an entry changes the directory's mtime, writing into a file does
 // not. A stamp is taken right before a listing starts, so everything the listing can miss changed the
 // stamp afterwards, except a change within the same timestamp tick: file systems store mtime at their
-// granularity (ext4 ~4 ms coarse clock, 1 s on some network and FAT-like ones), so a stamp taken less than
-// RACY_MS after its own mtime is "racy" (git's racy-index rule) and proves nothing about later changes.
+// granularity (ext4 ~4 ms coarse clock, 1 s on some network file systems, 2 s on FAT), so a stamp taken less
+// than RACY_MS after its own mtime is "racy" (git's racy-index rule) and proves nothing about later changes.
+// The directory's mtime comes from the file system's clock (the server's, on NFS): keep clocks in sync.
 import fs from 'node:fs';
 
 /** A stamp younger than this (wall clock − mtime) may hide a later change in the same tick. */
-export const RACY_MS = 2000;
+export const RACY_MS = 3000;
 
 export interface DirStamp {
   dev: bigint;
@@ -49,6 +50,8 @@ export type DirVerdict =
   | 'unchanged'
   /** Changed, and the watcher reported events since: the hints cover it. */
   | 'hinted'
+  /** Changed with no event delivered yet (events lag the change): decided at the next check. */
+  | 'pending'
   /** Changed (or racy) without a watcher event to account for it: list the directory. */
   | 'unexplained'
   /** Another directory now sits at incomingDir (or it appeared/vanished): list it, restart the watcher. */
@@ -57,13 +60,16 @@ export type DirVerdict =
 /**
  * Tracks the stamp the last listing started from. check() compares the directory now with it: with a healthy
  * watcher, a change that came with events is accounted for by the hints (an event the kernel dropped is
- * found by the periodic reconcile); a change without events means the watcher did not see it (watch off, a
- * network file system whose remote writes raise no inotify event, a dropped watch), so the caller lists.
+ * found by the periodic reconcile); a change still without events one check later means the watcher did not
+ * see it (a network file system whose remote writes raise no inotify event, a dropped watch), and without a
+ * watcher any change does: then the caller lists the directory.
  */
 export class DirChanges {
   private base: DirStamp | null = null;
   private baseEvents = 0;
   private listed = false;
+  /** The last check saw a change that no event had accounted for yet. */
+  private suspect = false;
 
   constructor(
     private readonly dir: string,
@@ -80,6 +86,7 @@ export class DirChanges {
     this.base = start.stamp;
     this.baseEvents = start.events;
     this.listed = true;
+    this.suspect = false;
   }
 
   check(now: number, watcher: { healthy: boolean; events: number }): DirVerdict {
@@ -88,18 +95,27 @@ export class DirChanges {
     if (!sameDir(s, this.base)) return s === null && this.base === null ? 'unchanged' : 'replaced';
     const racy = isRacy(this.base!, this.racyMs);
     if (sameStamp(s, this.base) && !racy) return 'unchanged';
-    if (watcher.healthy && watcher.events > this.baseEvents) {
+    if (!watcher.healthy) return 'unexplained';
+    if (watcher.events > this.baseEvents) {
       // Accounted for by the hints: later checks compare with this stamp.
       this.base = s;
       this.baseEvents = watcher.events;
+      this.suspect = false;
       return 'hinted';
     }
     // A racy stamp that is still the same, under a watcher that saw nothing: a change in the same tick would
     // have raised an event; re-take the stamp so it stops being racy once the tick is long past.
-    if (watcher.healthy && sameStamp(s, this.base)) {
+    if (sameStamp(s, this.base)) {
       this.base = s;
       return 'unchanged';
     }
+    // The events of a change that just happened may not have been read yet (the loop was busy): give them
+    // until the next check.
+    if (!this.suspect) {
+      this.suspect = true;
+      return 'pending';
+    }
+    this.suspect = false;
     return 'unexplained';
   }
 }

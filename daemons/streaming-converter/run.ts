@@ -9,6 +9,7 @@ import { startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
+import { Archiver, type ArchiveHooks } from './archive.js';
 import { validateArgvTemplate } from './argv.js';
 import type { Ctx } from './context.js';
 import { Dispatcher, type DispatchHooks } from './dispatch.js';
@@ -20,7 +21,7 @@ import { recover } from './recovery.js';
 import { GROUP_STATES } from './rules.js';
 import { Scans } from './scans.js';
 
-export type RunOptions = DispatchHooks;
+export type RunOptions = DispatchHooks & ArchiveHooks;
 
 /** Resolves a pending wait early; waits end at a deadline, on wake(), or on abort. */
 class Waker {
@@ -152,7 +153,11 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
       scanned ? { ok: true } : { ok: false, detail: 'first listing of incomingDir not finished' },
     );
     registerRoutes(deps, ctx);
+    const archiver = new Archiver(ctx, opts);
+    archiver.prepare();
     await recover(ctx, dispatcher.owner, signal);
+    // Before any scan: a move a crash left half-done would otherwise look like a vanished input.
+    archiver.repair();
     const intake = new Intake(ctx);
     const scans = new Scans(ctx, intake, {
       wake: () => waker.wake(),
@@ -177,8 +182,22 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     });
     scans.onListingWanted = () => reconcile.loop.wake();
     scans.start();
+    const archive = cfg.archive
+      ? startLoop({
+          name: 'archive',
+          tick: () => archiver.tick(),
+          // An index lookup per tick: looking as often as the quick pass costs nothing.
+          everyMs: cfg.scanIntervalS * 1000,
+          signal: stopBoth,
+          clock: ctx.clock,
+          log,
+          onError: () => ctx.m.loopErrors.inc({ loop: 'archive' }),
+          isFatal,
+        })
+      : null;
     let fatal: unknown = null;
-    const loops = [loop(parts, deps, stopBoth), reconcile.done].map((done) =>
+    const background = [reconcile.done, ...(archive ? [archive.done] : [])];
+    const loops = [loop(parts, deps, stopBoth), ...background].map((done) =>
       done.catch((e: unknown) => {
         fatal ??= e;
         stop.abort();
