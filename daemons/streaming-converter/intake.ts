@@ -118,8 +118,9 @@ export class Intake {
   }
 
   /**
-   * One slice of a listing: junk names are noted, subband names without a live row (one primary-key lookup
-   * per slice) are stat'ed and recorded. Known files are left to verify(). Returns the new files recorded.
+   * One slice of a listing: junk names are noted, subband names without a row (primary-key index lookups,
+   * a statement per 500 names) are stat'ed and recorded. Known files are left to verify(). Returns the new
+   * files recorded.
    */
   discover(names: readonly string[]): number {
     const { cfg } = this.ctx;
@@ -131,7 +132,7 @@ export class Intake {
     }
     if (candidates.length === 0) return 0;
     const known = this.ctx.db.read((c) =>
-      S.livePaths(
+      S.knownPaths(
         c,
         candidates.map((x) => x.path),
       ),
@@ -143,12 +144,19 @@ export class Intake {
     return items.length;
   }
 
-  /** One slice of known rows (reconcile): stat each; record what vanished or changed under its name. */
+  /**
+   * One slice of known rows (reconcile): stat each; record what vanished or changed under its name, and a
+   * file back at the path of a `gone` row.
+   */
   verify(rows: readonly S.FileIdentityRow[]): number {
     const items: Item[] = [];
     for (const r of rows) {
       const stat = this.statOf(r.path);
-      if (!stat || !sameIdentity(this.id(r), this.id(stat))) items.push({ parsed: null, path: r.path, stat });
+      if (r.state === 'gone') {
+        const parsed = parseSubbandName(path.basename(r.path), this.ctx.cfg.expectedSubbands);
+        if (stat && parsed.ok) items.push({ parsed, path: r.path, stat });
+      } else if (!stat || !sameIdentity(this.id(r), this.id(stat)))
+        items.push({ parsed: null, path: r.path, stat });
     }
     this.apply(items);
     return items.length;

@@ -71,32 +71,30 @@ export interface FileIdentityRow {
   inode: number;
 }
 
-/** Paths per livePaths() statement: a fixed arity, so one prepared statement serves every slice. */
-export const LIVE_PATHS_BATCH = 500;
-const LIVE_PATHS_SQL = `SELECT path FROM hdf5_files WHERE state != 'gone' AND path IN (${Array(
-  LIVE_PATHS_BATCH,
-)
-  .fill('?')
-  .join(', ')})`;
+/** Paths per knownPaths() statement: a fixed arity, so one prepared statement serves every slice. */
+export const KNOWN_PATHS_BATCH = 500;
+const KNOWN_PATHS_SQL = `SELECT path FROM hdf5_files WHERE path IN (${Array(KNOWN_PATHS_BATCH).fill('?').join(', ')})`;
 
 /**
- * Which of `paths` have a row that is not gone: primary-key lookups, LIVE_PATHS_BATCH per statement (the
- * listing side of the reconcile; nothing of the table is held in memory).
+ * Which of `paths` have a row (any state): lookups in the primary key's index alone, KNOWN_PATHS_BATCH per
+ * statement, for the listing side of the reconcile (nothing of the table is held in memory). Reading the
+ * row's state as well would cost a random table lookup per name (10× the time on a cold cache): a `gone` row
+ * whose file came back is found by the verify side instead.
  */
-export function livePaths(conn: Connection, paths: readonly string[]): Set<string> {
+export function knownPaths(conn: Connection, paths: readonly string[]): Set<string> {
   const out = new Set<string>();
-  const stmt = st(conn, LIVE_PATHS_SQL).pluck();
-  for (let i = 0; i < paths.length; i += LIVE_PATHS_BATCH) {
-    const args: (string | null)[] = paths.slice(i, i + LIVE_PATHS_BATCH);
-    while (args.length < LIVE_PATHS_BATCH) args.push(null);
+  const stmt = st(conn, KNOWN_PATHS_SQL).pluck();
+  for (let i = 0; i < paths.length; i += KNOWN_PATHS_BATCH) {
+    const args: (string | null)[] = paths.slice(i, i + KNOWN_PATHS_BATCH);
+    while (args.length < KNOWN_PATHS_BATCH) args.push(null);
     for (const p of stmt.all(args) as string[]) out.add(p);
   }
   return out;
 }
 
 /**
- * Up to `limit` rows with after < path < below, not gone, in path order: one keyset page of the rows under a
- * directory (below = the prefix with its '/' replaced by '0', the next byte), for the reconcile's verify side.
+ * Up to `limit` rows with after < path < below in path order: one keyset page of the rows under a directory
+ * (below = the prefix with its '/' replaced by '0', the next byte), for the reconcile's verify side.
  */
 export function identitiesBetween(
   conn: Connection,
@@ -107,20 +105,24 @@ export function identitiesBetween(
   return st(
     conn,
     `SELECT path, state, size, mtime_ms, inode FROM hdf5_files
-     WHERE path > ? AND path < ? AND state != 'gone' ORDER BY path LIMIT ?`,
+     WHERE path > ? AND path < ? ORDER BY path LIMIT ?`,
   ).all(after, below, limit) as FileIdentityRow[];
 }
 
 /** Groups whose inputs may still matter to a conversion: their valid files are stat'ed on every quick pass. */
 export const IN_FLIGHT_GROUP_STATES = ['collecting', 'ready', 'converting', 'retry_wait'] as const;
 
-/** Valid files of groups in flight (walks converter_groups by state, then each group's files). */
+/**
+ * Valid files of groups in flight. CROSS JOIN fixes the order (groups by their state index, then each
+ * group's files by group_ref) and `+f.state` keeps SQLite off hdf5_files_state, which would walk every valid
+ * file ever seen: O(files in flight), not O(history).
+ */
 export function inFlightFiles(conn: Connection): FileIdentityRow[] {
   return st(
     conn,
     `SELECT f.path, f.state, f.size, f.mtime_ms, f.inode
-     FROM converter_groups g JOIN hdf5_files f ON f.group_ref = g.id
-     WHERE g.state IN (${IN_FLIGHT_GROUP_STATES.map((x) => `'${x}'`).join(', ')}) AND f.state = 'valid'`,
+     FROM converter_groups g CROSS JOIN hdf5_files f ON f.group_ref = g.id
+     WHERE g.state IN (${IN_FLIGHT_GROUP_STATES.map((x) => `'${x}'`).join(', ')}) AND +f.state = 'valid'`,
   ).all() as FileIdentityRow[];
 }
 

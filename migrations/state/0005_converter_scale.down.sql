@@ -5,4 +5,5 @@ DROP TABLE IF EXISTS converter_archive_moves;
 DROP INDEX IF EXISTS converter_groups_archivable;
 ALTER TABLE converter_groups DROP COLUMN archived_at;
 DROP INDEX IF EXISTS converter_attempts_crashed;
+DROP INDEX IF EXISTS converter_groups_anchor;
 DROP INDEX IF EXISTS hdf5_files_validated;

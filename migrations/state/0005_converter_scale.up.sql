@@ -5,6 +5,9 @@
 -- max(validated_at) for the stale-input alert: an index lookup instead of a scan of every row.
 CREATE INDEX hdf5_files_validated ON hdf5_files (validated_at);
 
+-- Groups near a file's name time (placing a valid file): a range on anchor_ms, not a scan of every group.
+CREATE INDEX converter_groups_anchor ON converter_groups (anchor_ms);
+
 -- Crashed attempts in the last hour (the repeated-crash alert): only crashed attempts are indexed.
 CREATE INDEX converter_attempts_crashed ON converter_attempts (ended_at) WHERE outcome = 'crashed';
 
