@@ -41,6 +41,7 @@ const PROBES = args.includes('--probes');
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 const RSS_LIMIT_MB = 6000;
 const READY_LIMIT_MS = 15 * 60_000;
+const PROBE_LIMIT_MS = 300_000;
 const SPACING_MS = 309_000;
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 
@@ -366,17 +367,22 @@ async function probe(kind: string, site: Site): Promise<string> {
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
   let peak = 0;
-  const deadline = Date.now() + 300_000;
-  while (child.exitCode === null && Date.now() < deadline) {
+  const started = Date.now();
+  while (child.exitCode === null && Date.now() - started < PROBE_LIMIT_MS) {
     peak = Math.max(peak, procMb(child.pid!, 'VmRSS') ?? 0);
     if (peak > RSS_LIMIT_MB) break;
     await sleep(200);
   }
+  const why =
+    child.exitCode !== null
+      ? `exited ${child.exitCode}: ${err.trim().split('\n').pop() ?? ''}`
+      : peak > RSS_LIMIT_MB
+        ? `RSS above ${RSS_LIMIT_MB} MB`
+        : `not ready within ${PROBE_LIMIT_MS / 1000} s`;
   await stop(child);
   fs.chmodSync(site.incoming, 0o755);
   const line = out.trim().split('\n').pop();
-  if (!line)
-    return `${kind}: no result (peak RSS ${peak.toFixed(0)} MB; ${err.trim().split('\n').pop() ?? ''})`;
+  if (!line) return `${kind.padEnd(8)} no result: ${why} (peak RSS ${peak.toFixed(0)} MB)`;
   const r = JSON.parse(line) as {
     readyMs: number;
     rssMb: number;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
-import { startLoop } from '../../lib/loop.js';
+import { startLoop, type LoopTick } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
@@ -128,6 +128,36 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
   }
 }
 
+/** The reconcile loop and, when the archive policy is on, the archive loop (lib/loop); their done promises. */
+function startBackgroundLoops(
+  ctx: Ctx,
+  scans: Scans,
+  archiver: Archiver,
+  signal: AbortSignal,
+): Promise<void>[] {
+  const start = (name: 'reconcile' | 'archive', tick: LoopTick, everyMs: number) =>
+    startLoop({
+      name,
+      tick,
+      everyMs,
+      signal,
+      clock: ctx.clock,
+      log: ctx.log,
+      onError: () => ctx.m.loopErrors.inc({ loop: name }),
+      isFatal,
+    });
+  const reconcile = start(
+    'reconcile',
+    ({ signal: s }) => scans.reconciler.tick(s),
+    ctx.cfg.reconcileIntervalS * 1000,
+  );
+  scans.onListingWanted = () => reconcile.loop.wake();
+  const done = [reconcile.done];
+  // An index lookup per tick: looking for due groups as often as the quick pass costs nothing.
+  if (ctx.cfg.archive) done.push(start('archive', () => archiver.tick(), ctx.cfg.scanIntervalS * 1000).done);
+  return done;
+}
+
 export function makeRun(opts: RunOptions = {}): DaemonRun {
   return async (deps, signal) => {
     const cfg = deps.config.streamingConverter;
@@ -167,37 +197,13 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
       },
     });
     const parts = { ctx, intake, scans, housekeeping: new Housekeeping(ctx), dispatcher, waker };
-    // A fatal error in either loop stops both.
+    // A fatal error in any loop stops them all.
     const stop = new AbortController();
-    const stopBoth = AbortSignal.any([signal, stop.signal]);
-    const reconcile = startLoop({
-      name: 'reconcile',
-      tick: ({ signal: s }) => scans.reconciler.tick(s),
-      everyMs: cfg.reconcileIntervalS * 1000,
-      signal: stopBoth,
-      clock: ctx.clock,
-      log,
-      onError: () => ctx.m.loopErrors.inc({ loop: 'reconcile' }),
-      isFatal,
-    });
-    scans.onListingWanted = () => reconcile.loop.wake();
+    const stopAll = AbortSignal.any([signal, stop.signal]);
+    const background = startBackgroundLoops(ctx, scans, archiver, stopAll);
     scans.start();
-    const archive = cfg.archive
-      ? startLoop({
-          name: 'archive',
-          tick: () => archiver.tick(),
-          // An index lookup per tick: looking as often as the quick pass costs nothing.
-          everyMs: cfg.scanIntervalS * 1000,
-          signal: stopBoth,
-          clock: ctx.clock,
-          log,
-          onError: () => ctx.m.loopErrors.inc({ loop: 'archive' }),
-          isFatal,
-        })
-      : null;
     let fatal: unknown = null;
-    const background = [reconcile.done, ...(archive ? [archive.done] : [])];
-    const loops = [loop(parts, deps, stopBoth), ...background].map((done) =>
+    const loops = [loop(parts, deps, stopAll), ...background].map((done) =>
       done.catch((e: unknown) => {
         fatal ??= e;
         stop.abort();

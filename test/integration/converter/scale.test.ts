@@ -123,6 +123,22 @@ describe('scan model', () => {
     expect(await reconciles('unexplained')).toBe(listings);
   });
 
+  it('another directory put in place of incomingDir is listed and watched at the next quick pass', async () => {
+    env = await makeEnv();
+    d = await startInProcess(env);
+    await waitFor(async () => (await reconciles('start')) === 1, { what: 'start-up listing' });
+    fs.renameSync(env.incoming, `${env.incoming}.old`);
+    fs.mkdirSync(env.incoming);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
+    expect(await reconciles('replaced')).toBe(1);
+    // The new directory is watched: a straggler is judged without another listing.
+    const late = writeSubband(env.incoming, T0, 5, { jitterS: 3 });
+    await waitFor(() => fileRow(late)?.state === 'late', { what: 'late file judged' });
+    expect(await reconciles('replaced')).toBe(1);
+    expect(await reconciles('unexplained')).toBe(0);
+  });
+
   it('quick passes examine the files in flight, not the 3,200 converted ones; the reconcile examines them all', async () => {
     env = await makeEnv();
     seedConverted(env.incoming, env.statePath, 200, T0 - 200 * 309_000);
