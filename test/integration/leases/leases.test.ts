@@ -1,7 +1,10 @@
+import os from 'node:os';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../lib/clock.js';
+import { ManualClock, type Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
-import { LeaseLostError } from '../../../lib/errors.js';
+import { LeaseLostError, ValidationError } from '../../../lib/errors.js';
+import { createLogger, type Logger } from '../../../lib/log.js';
 import {
   acquireLease,
   assertLeaseHeld,
@@ -10,7 +13,7 @@ import {
   renewLease,
   withLease,
 } from '../../../lib/leases/index.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -22,6 +25,40 @@ beforeEach(async () => {
   ({ dir, file, db } = await setUpStateDb());
 });
 afterEach(() => tearDownStateDb({ dir, db }, children));
+
+/** The error fn throws (the test fails when it throws nothing). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error, but nothing was thrown');
+}
+
+interface LogLine {
+  msg: string;
+  lease?: string;
+  fencingToken?: number;
+  err?: { message: string };
+}
+
+/** A logger whose warn lines land in `lines`. */
+function capture(lines: LogLine[]): Logger {
+  return createLogger({
+    daemon: 'test',
+    level: 'warn',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  });
+}
+
+/** What a log line says: its message, the lease, the fencing token (not redacted), and the error. */
+const said = (msg: string, fencingToken: number) => ({
+  msg,
+  lease: 'job',
+  fencingToken,
+  err: expect.objectContaining({ message: expect.any(String) }),
+});
 
 describe('acquire / renew / release', () => {
   it('hands out monotonic fencing tokens and refuses a held lease', () => {
@@ -47,6 +84,60 @@ describe('acquire / renew / release', () => {
     expect(acquireLease(db, 'x', 'a', 1000, 2001)).toBe(3);
   });
 
+  it('refuses a ttl that is not a positive finite number, saying which', () => {
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const op of [() => acquireLease(db, 'x', 'a', ttl, 0), () => renewLease(db, 'x', 'a', 1, ttl, 0)])
+        expect(thrown(op)).toMatchObject({
+          constructor: ValidationError,
+          message: 'lease ttlMs must be > 0',
+          details: { ttlMs: ttl },
+        });
+    }
+    expect(db.read((c) => getLease(c, 'x'))).toBeUndefined();
+    expect(acquireLease(db, 'x', 'a', 0.5, 0)).toBe(1);
+  });
+
+  it('records the holder: this host and no pid unless given', () => {
+    acquireLease(db, 'x', 'a', 1000, 0);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ host: os.hostname(), pid: null });
+    acquireLease(db, 'y', 'a', 1000, 0, { host: 'node7', pid: 4242 });
+    expect(db.read((c) => getLease(c, 'y'))).toMatchObject({ host: 'node7', pid: 4242 });
+  });
+
+  it('a lost lease error names the lease, the owner and the token', () => {
+    acquireLease(db, 'x', 'a', 1000, 0);
+    acquireLease(db, 'x', 'b', 1000, 1000);
+    const details = { name: 'x', owner: 'a', token: 1 };
+    expect(thrown(() => renewLease(db, 'x', 'a', 1, 1000, 1500))).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease x is no longer held by a',
+      details,
+    });
+    expect(thrown(() => releaseLease(db, 'x', 'a', 1))).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease x is no longer held by a',
+      details,
+    });
+  });
+
+  it('a lease without an owner is free and never held, whatever its expiry says', () => {
+    db.conn
+      .prepare("INSERT INTO leases (name, owner, token, expires_at) VALUES ('x', NULL, 4, ?)")
+      .run(Number.MAX_SAFE_INTEGER);
+    expect(() => db.read((c) => assertLeaseHeld(c, 'x', 4, 0))).toThrow(LeaseLostError);
+    expect(acquireLease(db, 'x', 'a', 1000, 0)).toBe(5);
+  });
+
+  it('a holder whose lease lapsed takes it again with a new token; the old token is stale', () => {
+    expect(acquireLease(db, 'x', 'a', 1000, 0)).toBe(1);
+    // Expired at its expiry instant: a new holding, though by the same owner.
+    expect(acquireLease(db, 'x', 'a', 1000, 1000)).toBe(2);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ token: 2, acquiredAt: 1000, expiresAt: 2000 });
+    expect(() => renewLease(db, 'x', 'a', 1, 1000, 1500)).toThrow(LeaseLostError);
+    expect(() => releaseLease(db, 'x', 'a', 1)).toThrow(LeaseLostError);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ owner: 'a', token: 2, expiresAt: 2000 });
+  });
+
   it('renewal of an expired lease fails even if nobody took it', () => {
     const t = acquireLease(db, 'x', 'a', 100, 0)!;
     expect(() => renewLease(db, 'x', 'a', t, 100, 100)).toThrow(LeaseLostError);
@@ -65,6 +156,13 @@ describe('acquire / renew / release', () => {
     expect(db.read((c) => c.prepare('SELECT count(*) AS n FROM side').get())).toEqual({ n: 0 });
     expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 250))).not.toThrow();
     expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 300))).toThrow(LeaseLostError);
+    expect(thrown(() => db.read((c) => assertLeaseHeld(c, 'x', t1, 250)))).toMatchObject({
+      message: 'lease x token 1 is stale',
+      details: { name: 'x', token: 1, current: 2 },
+    });
+    expect(thrown(() => db.read((c) => assertLeaseHeld(c, 'nope', 1, 0)))).toMatchObject({
+      details: { name: 'nope', token: 1, current: null },
+    });
   });
 });
 
@@ -97,8 +195,145 @@ describe('withLease', () => {
     expect(called).toBe(false);
   });
 
+  it('renews every ttl/3 by default, or every renewEveryMs', async () => {
+    // Renewal instants, seen through the clock withLease reads for each renewal (the first read acquires).
+    const renewals = async (ttlMs: number, renewEveryMs?: number): Promise<number[]> => {
+      const reads: number[] = [];
+      const clock: Clock = {
+        now: () => reads[reads.push(Date.now()) - 1],
+        monotonic: () => performance.now(),
+      };
+      await withLease(db, 'job', 'a', ttlMs, () => waitFor(() => reads.length >= 4, { what: 'renewals' }), {
+        clock,
+        renewEveryMs,
+      });
+      return reads.slice(1).map((t, i) => t - reads[i]);
+    };
+    // Timers never fire early, so each gap is at least the interval; a 1 ms interval would show at once.
+    for (const gap of await renewals(240)) expect(gap).toBeGreaterThanOrEqual(75);
+    const fast = await renewals(60_000, 40);
+    for (const gap of fast) expect(gap).toBeGreaterThanOrEqual(35);
+    expect(Math.min(...fast)).toBeLessThan(10_000);
+  });
+
+  it('a busy database at a renewal is retried at the next tick; fn carries on', async () => {
+    const lines: LogLine[] = [];
+    const busyDb = openStateDb(file, { busyTimeoutMs: 10, writeBudgetMs: 30 });
+    const locker = new Database(file);
+    try {
+      const r = await withLease(
+        busyDb,
+        'job',
+        'a',
+        3000,
+        async (signal) => {
+          locker.exec('BEGIN IMMEDIATE');
+          await waitFor(() => lines.length > 0, { what: 'a failed renewal' });
+          locker.exec('COMMIT');
+          const before = db.read((c) => getLease(c, 'job'))!.expiresAt;
+          await waitFor(() => db.read((c) => getLease(c, 'job'))!.expiresAt > before, { what: 'renewed' });
+          return signal.aborted;
+        },
+        // Renewals well inside the ttl: the ones while the lock is held fail, a later one succeeds.
+        { log: capture(lines), renewEveryMs: 100 },
+      );
+      expect(r).toMatchObject({ acquired: true, value: false });
+      expect(lines[0]).toMatchObject(said('lease renewal failed; retrying at the next tick', 1));
+      expect(lines.map((line) => line.msg)).not.toContain('lease lost while running; aborting');
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      busyDb.close();
+    }
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+  });
+
+  it('a renewal that fails for good aborts fn with LeaseLostError', async () => {
+    const lines: LogLine[] = [];
+    const p = withLease(
+      db,
+      'job',
+      'a',
+      90,
+      async (signal) => {
+        db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
+        await waitFor(() => signal.aborted, { what: 'fn aborted' });
+        db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
+        throw signal.reason;
+      },
+      { log: capture(lines) },
+    );
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease job lost',
+      details: { name: 'job', token: 1 },
+    });
+    expect(lines).toMatchObject([said('lease lost while running; aborting', 1)]);
+    // Lost: not released (the row may be someone else's by now); it expires.
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBe('a');
+  });
+
+  it('rejects when fn resolves after a renewal found the lease gone', async () => {
+    const clock = new ManualClock(Date.now());
+    const p = withLease(
+      db,
+      'job',
+      'a',
+      90,
+      async (signal) => {
+        clock.advance(1000);
+        acquireLease(db, 'job', 'b', 10_000, clock.now());
+        await waitFor(() => signal.aborted, { what: 'fn aborted' });
+        return 'finished anyway';
+      },
+      { clock },
+    );
+    await expect(p).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
+  it('rejects when the lease lapsed and was taken while fn ran without a renewal noticing', async () => {
+    const clock = new ManualClock(Date.now());
+    const lines: LogLine[] = [];
+    const p = withLease(
+      db,
+      'job',
+      'a',
+      1000,
+      async () => {
+        // fn kept the event loop busy past the ttl: no renewal ran, and another owner took the lease.
+        clock.advance(2000);
+        expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
+        return 'finished';
+      },
+      { clock, renewEveryMs: 600_000, log: capture(lines) },
+    );
+    await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
+    expect(lines).toMatchObject([said('lease expired and was taken while running', 1)]);
+    expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+  });
+
+  it('a release that fails for another reason is logged and the result still returned', async () => {
+    const lines: LogLine[] = [];
+    const r = await withLease(
+      db,
+      'job',
+      'a',
+      10_000,
+      async () => {
+        db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
+        return 7;
+      },
+      { log: capture(lines) },
+    );
+    db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
+    expect(r).toEqual({ acquired: true, token: 1, value: 7 });
+    expect(lines).toMatchObject([said('lease release failed; it will expire', 1)]);
+  });
+
   it('aborts fn with LeaseLostError when a renewal finds the lease gone', async () => {
     const clock = new ManualClock(Date.now());
+    const lines: LogLine[] = [];
     const p = withLease(
       db,
       'job',
@@ -110,10 +345,12 @@ describe('withLease', () => {
         expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
         await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
       },
-      { clock },
+      { clock, log: capture(lines) },
     );
-    await expect(p).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
     expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+    // Known lost: no release is tried (it could only fail).
+    expect(lines).toMatchObject([said('lease lost while running; aborting', 1)]);
   });
 
   it("passes the caller's abort through to fn and still releases", async () => {

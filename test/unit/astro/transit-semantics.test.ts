@@ -74,4 +74,15 @@ describe.each(['apparent', 'legacy'] as TransitModel[])('transit semantics (%s)'
       expect(list[0].utcMs).toBe(nextTransit(src, start, { model }).utcMs);
     });
   });
+
+  it('transitsBetween is half-open: a transit at the end instant belongs to the next window', () => {
+    instants.slice(0, 40).forEach((start, i) => {
+      const src = SOURCES[i % SOURCES.length];
+      const times = (end: number): number[] => transitsBetween(src, start, end, { model }).map((t) => t.utcMs);
+      const [a, b] = times(start + 3 * 86_400_000);
+      expect(times(a)).toEqual([]);
+      expect(times(b)).toEqual([a]);
+      expect(times(b + 1)).toEqual([a, b]);
+    });
+  });
 });

@@ -132,7 +132,10 @@ describe('claim', () => {
     const first = claimOne('w1', 1000);
     clock.advance(999);
     expect(store.claim({ queue: 'q', owner: 'w2', leaseMs: 1000 })).toEqual([]);
-    clock.advance(2);
+    // The lease still holds at its expiry instant.
+    clock.advance(1);
+    expect(store.claim({ queue: 'q', owner: 'w2', leaseMs: 1000 })).toEqual([]);
+    clock.advance(1);
     const second = claimOne('w2', 1000);
     expect(second).toMatchObject({
       id: job.id,
@@ -145,6 +148,16 @@ describe('claim', () => {
     expect(store.get(job.id)).toMatchObject({ state: 'dead', attempts: 2, finishedAt: clock.now() });
     expect(store.get(job.id)?.lastError).toMatch(/lease expired/);
     expect(await metric('contimg_queue_outcomes_total', { queue: 'q', outcome: 'dead' })).toBe(1);
+  });
+
+  it('a limited claim takes the most urgent of due and expired jobs together', () => {
+    const low = store.enqueue({ queue: 'q', kind: 'k', priority: 1 }).job;
+    const high = store.enqueue({ queue: 'q', kind: 'k', priority: 5 }).job;
+    expect(claimOne('w1', 1000).id).toBe(high.id);
+    clock.advance(1001);
+    // The expired high-priority job comes before the queued low-priority one.
+    expect(claimOne('w2', 1000)).toMatchObject({ id: high.id, attempts: 2 });
+    expect(claimOne('w2', 1000).id).toBe(low.id);
   });
 });
 
@@ -193,16 +206,49 @@ describe('lifecycle', () => {
       state: 'queued',
       runAt: T0 + 1200,
     });
-    expect(s.get(job.id)).toMatchObject({ state: 'queued', lastError: 'Error: boom', attempts: 1 });
+    expect(s.get(job.id)).toMatchObject({
+      state: 'queued',
+      lastError: 'Error: boom',
+      attempts: 1,
+      leaseExpiresAt: null,
+      finishedAt: null,
+    });
     clock.advance(1200);
     const c2 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
     expect(s.fail(c2.lease, new Error('boom2'), { retryable: true }).state).toBe('dead');
-    expect(s.get(job.id)).toMatchObject({ state: 'dead', lastError: 'Error: boom2', attempts: 2 });
+    expect(s.get(job.id)).toMatchObject({
+      state: 'dead',
+      lastError: 'Error: boom2',
+      attempts: 2,
+      runAt: T0 + 1200,
+      finishedAt: T0 + 1200,
+    });
 
     const other = s.enqueue({ queue: 'q', kind: 'k', maxAttempts: 5 }).job;
     const c3 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
     expect(c3.id).toBe(other.id);
     expect(s.fail(c3.lease, new Error('bad input'), { retryable: false }).state).toBe('dead');
+  });
+
+  it("fail honours a per-call retry policy over the store's (the converter's RETRY_NOW: due at once)", () => {
+    const slow = { strategy: 'constant' as const, baseMs: 60_000, maxMs: 60_000, jitter: 0 };
+    const retryNow = { strategy: 'constant' as const, baseMs: 0, maxMs: 0, jitter: 0 };
+    const s = new SqliteQueueStore(db, { clock, retryPolicy: slow });
+    const { job } = s.enqueue({ queue: 'q', kind: 'k', maxAttempts: 3 });
+    const c1 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
+    clock.advance(500);
+    expect(s.fail(c1.lease, new Error('daemon died'), { retryable: true, policy: retryNow })).toEqual({
+      state: 'queued',
+      runAt: T0 + 500,
+    });
+    // Claimable without the clock moving on.
+    const c2 = s.claim({ queue: 'q', owner: 'w', leaseMs: 1000 })[0];
+    expect(c2).toMatchObject({ id: job.id, attempts: 2 });
+    // Without a per-call policy the store's applies.
+    expect(s.fail(c2.lease, new Error('converter failed'), { retryable: true })).toEqual({
+      state: 'queued',
+      runAt: T0 + 500 + 60_000,
+    });
   });
 
   it('release hands the job back at once without spending the attempt; the old token is then stale', async () => {
@@ -289,12 +335,16 @@ describe('list, stats, prune', () => {
     }
     const child = store.rerun(ids[0]);
     store.complete(claimOne().lease);
-    clock.advance(10_000);
+    clock.advance(5_000);
+    // Finished exactly at the cutoff: not older than it, so kept.
+    const edge = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    store.complete(claimOne().lease);
+    clock.advance(5_000);
     const recent = store.enqueue({ queue: 'q', kind: 'k' }).job;
     store.complete(claimOne().lease);
     expect(store.prune(5_000, { batch: 2 })).toBe(7);
     const left = store.list().map((j) => j.id);
-    expect(left.sort((a, b) => a - b)).toEqual([ids[6], recent.id]);
+    expect(left.sort((a, b) => a - b)).toEqual([ids[6], edge.id, recent.id]);
     expect(left).not.toContain(child.id);
   });
 });
