@@ -39,8 +39,16 @@ const MS_PER_HOUR = 3_600_000;
 export const SIDEREAL_DAY_MS = (24 * MS_PER_HOUR) / SIDEREAL_RATE;
 /** A transit within this many ms of `from` counts as "at from" (nextTransit is inclusive). */
 export const TRANSIT_TOLERANCE_MS = 1;
-// Stryker disable next-line ArithmeticOperator: × or ÷ the sidereal rate moves a 1 ms tolerance by 3 ns.
-const TOL_HOURS = (TRANSIT_TOLERANCE_MS / MS_PER_HOUR) * SIDEREAL_RATE;
+
+/** Hours of hour angle to ms of time: the hour angle runs at the sidereal rate. */
+function haToMs(haHours: number): number {
+  // × instead of ÷ would be a 0.5 % scale error, which every use tolerates (Newton's guesses and steps, the
+  // 1 ms tolerance): the same transits come out.
+  // Stryker disable next-line ArithmeticOperator: equivalent, see above.
+  const solarHours = haHours / SIDEREAL_RATE;
+  return solarHours * MS_PER_HOUR;
+}
+const TOL_HOURS = TRANSIT_TOLERANCE_MS / haToMs(1);
 
 export function dut1At(dut1: Dut1Input | undefined, utcMs: number): number {
   if (dut1 === undefined) return 0;
@@ -85,8 +93,7 @@ function polish(src: Equatorial, guessMs: number, o: Resolved): number {
   let t = guessMs;
   // Stryker disable next-line EqualityOperator,UpdateOperator: the cap is never reached (see above).
   for (let i = 0; i < 6; i++) {
-    // Stryker disable next-line ArithmeticOperator: a slope off by the sidereal rate converges to the same root.
-    const step = (hourAngle(src, t, o).ha / SIDEREAL_RATE) * MS_PER_HOUR;
+    const step = haToMs(hourAngle(src, t, o).ha);
     t -= step;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: more or fewer steps, same root (< 1 µs).
     if (Math.abs(step) < 0.005) break;
@@ -120,17 +127,14 @@ function nextTransitMs(src: Equatorial, fromMs: number, o: Resolved): number {
   let toGo = wrapHours(-hourAngle(src, fromMs, o).ha);
   // Stryker disable next-line EqualityOperator: > or ≥ differ only when toGo is exactly 24 h − 1 ms.
   if (toGo > 24 - TOL_HOURS) toGo -= 24;
-  // Stryker disable next-line ArithmeticOperator: a guess 0.3 % off in scale still polishes to the same transit.
-  return polish(src, fromMs + (toGo / SIDEREAL_RATE) * MS_PER_HOUR, o);
+  return polish(src, fromMs + haToMs(toGo), o);
 }
 
 /** The last transit strictly before beforeMs (more than 1 ms before it). */
 export function previousTransit(src: Equatorial, beforeMs: number, opts?: AstroOptions): Transit {
   const o = resolve(opts);
   const since = wrapHours(hourAngle(src, beforeMs, o).ha);
-  // The guess only has to fall within half a sidereal day of a transit: the check below decides which one.
-  // Stryker disable next-line ArithmeticOperator: any such guess ends at the same transit.
-  let t = polish(src, beforeMs - (since / SIDEREAL_RATE) * MS_PER_HOUR, o);
+  let t = polish(src, beforeMs - haToMs(since), o);
   // Stryker disable next-line EqualityOperator: ≥ or > differ only for a transit exactly 1 ms before beforeMs.
   if (t >= beforeMs - TRANSIT_TOLERANCE_MS) t = polish(src, t - SIDEREAL_DAY_MS, o);
   return describe(src, t, o);

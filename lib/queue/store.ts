@@ -69,19 +69,24 @@ export function enqueue(conn: Connection, spec: EnqueueSpec, nowMs: number): { j
     now: nowMs,
   };
   // Outside a transaction the existing job could finish between the two statements; one retry covers it.
-  for (let i = 0; i < 2; i++) {
-    const inserted = s.insert.get(params);
-    if (inserted) {
-      notify(conn);
-      return { job: toJob(inserted), created: true };
-    }
-    const existing = s.findUnfinished.get(params);
-    if (existing) return { job: toJob(existing), created: false };
-  }
-  throw new InvalidStateError('enqueue conflicted twice on the dedupe key', {
-    queue: spec.queue,
-    dedupeKey: spec.dedupeKey,
-  });
+  const outcome = insertOrFind(s, params) ?? insertOrFind(s, params);
+  if (!outcome)
+    throw new InvalidStateError('enqueue conflicted twice on the dedupe key', {
+      queue: spec.queue,
+      dedupeKey: spec.dedupeKey,
+    });
+  if (outcome.created) notify(conn);
+  return outcome;
+}
+
+function insertOrFind(
+  s: QueueStatements,
+  params: Record<string, unknown>,
+): { job: Job; created: boolean } | null {
+  const inserted = s.insert.get(params);
+  if (inserted) return { job: toJob(inserted), created: true };
+  const existing = s.findUnfinished.get(params);
+  return existing ? { job: toJob(existing), created: false } : null;
 }
 
 /**
@@ -155,11 +160,11 @@ export class SqliteQueueStore {
         owner: opts.owner,
         token: job.leaseToken,
         attempt: job.attempts,
-        expiresAt: job.leaseExpiresAt ?? now + opts.leaseMs,
+        expiresAt: now + opts.leaseMs,
       };
       claimed.push({ ...job, lease });
     }
-    if (claimed.length) this.metrics?.claims.inc({ queue: opts.queue }, claimed.length);
+    this.metrics?.claims.inc({ queue: opts.queue }, claimed.length);
     return claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id);
   }
 
@@ -184,7 +189,8 @@ export class SqliteQueueStore {
 
   complete(lease: Lease, result?: unknown): void {
     const now = this.clock.now();
-    const json = result === undefined ? null : (JSON.stringify(result) ?? null);
+    // undefined (and anything else JSON cannot hold) is stored as null.
+    const json = JSON.stringify(result) ?? null;
     const { changes } = this.db.write(() =>
       this.s.complete.run({ id: lease.jobId, token: lease.token, now, result: json }),
     );
@@ -379,7 +385,7 @@ function zeroCounts(): Record<JobState, number> {
 
 // Inside db.write the raw SqliteError is seen (db.write classifies it only on the way out).
 function dedupeClash(e: unknown, id: number): unknown {
-  if (String((e as { code?: unknown } | null)?.code).startsWith('SQLITE_CONSTRAINT_UNIQUE'))
+  if ((e as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE')
     return new InvalidStateError(`job ${id}: another unfinished job has the same dedupe key`, { id });
   return e;
 }

@@ -2,6 +2,7 @@
 // right outcome; drain waits, then releases; a failing claim is logged, counted and survived; an idle
 // worker wakes on commits by other connections and on in-process enqueues.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
 import { createLogger } from '../../../lib/log.js';
@@ -64,6 +65,10 @@ describe('worker', () => {
     await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'timed-out job dead' });
     expect(reasons).toHaveLength(2);
     expect(reasons.every((r) => r instanceof JobTimeoutError)).toBe(true);
+    expect(reasons[0]).toMatchObject({
+      message: `job ${job.id} timed out after 50 ms`,
+      details: { jobId: job.id, timeoutMs: 50 },
+    });
     expect(store.get(job.id)).toMatchObject({ attempts: 2 });
     expect(store.get(job.id)?.lastError).toMatch(/JOB_TIMEOUT/);
     ac.abort();
@@ -100,12 +105,43 @@ describe('worker', () => {
   it('shutdown lets a job finish within the drain budget', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     let finish: () => void = () => {};
-    const w = start(() => new Promise((r) => (finish = () => r({ drained: true }))), { drainMs: 10_000 });
+    // The handler would give up if aborted: it finishes only because the drain waits for it.
+    const w = start(
+      (_job, ctx: HandlerContext) =>
+        new Promise((resolve, reject) => {
+          finish = () => resolve({ drained: true });
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+        }),
+      { drainMs: 10_000 },
+    );
     await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
     ac.abort();
     setTimeout(() => finish(), 50);
     expect(await w).toMatchObject({ done: 1, released: 0 });
     expect(store.get(job.id)).toMatchObject({ state: 'done', result: { drained: true } });
+  });
+
+  it('after the abort, waits for the handler to settle before handing the job back', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const stateWhenSettled: unknown[] = [];
+    // Stopping takes the handler a moment (say, ending its child process): the job stays ours until then.
+    const w = start(
+      (_job, ctx: HandlerContext) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () =>
+            setTimeout(() => {
+              stateWhenSettled.push(store.get(job.id)?.state);
+              reject(ctx.signal.reason);
+            }, 100),
+          ),
+        ),
+      { drainMs: 10, abortGraceMs: 10_000 },
+    );
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    ac.abort();
+    expect(await w).toMatchObject({ released: 1 });
+    expect(stateWhenSettled).toEqual(['running']);
+    expect(store.get(job.id)?.state).toBe('queued');
   });
 
   it('past the drain budget, aborts jobs with ShutdownError and releases them for another worker', async () => {
@@ -128,10 +164,82 @@ describe('worker', () => {
     ac.abort();
     expect(await w).toMatchObject({ released: 1, done: 0 });
     expect(store.get(job.id)?.state).toBe('queued');
-    // Let the ignoring handler resolve; nothing is recorded for it.
+    // Let the ignoring handler resolve; nothing is recorded for it, not even a lost lease.
+    const summary = await w;
     await waitFor(() => reasons.includes('resolved late'), { what: 'handler resolved late' });
     await new Promise((r) => setImmediate(r));
     expect(store.get(job.id)).toMatchObject({ state: 'queued', result: null });
+    expect(summary).toMatchObject({ released: 1, done: 0, leaseLost: 0, errors: 0 });
+  });
+
+  it('a heartbeat that meets a busy database is retried; the job carries on', async () => {
+    const busyDb = openStateDb(file, { busyTimeoutMs: 10, writeBudgetMs: 30 });
+    const locker = new Database(file);
+    const warnings: string[] = [];
+    const log = createLogger({
+      daemon: 'test',
+      level: 'warn',
+      destination: { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) },
+    });
+    try {
+      const busyStore = new SqliteQueueStore(busyDb);
+      const { job } = busyStore.enqueue({ queue: 'q', kind: 'k' });
+      const w = runWorker({
+        db: busyDb,
+        store: busyStore,
+        queue: 'q',
+        signal: ac.signal,
+        pollMs: 10,
+        leaseMs: 3_000,
+        log,
+        handler: async (_job, ctx) => {
+          locker.exec('BEGIN IMMEDIATE');
+          expect(() => ctx.heartbeat()).not.toThrow();
+          locker.exec('COMMIT');
+          ctx.heartbeat();
+          return ctx.signal.aborted;
+        },
+      });
+      await waitFor(() => busyStore.get(job.id)?.state === 'done', { what: 'job done' });
+      ac.abort();
+      expect(await w).toMatchObject({ done: 1, leaseLost: 0 });
+      expect(busyStore.get(job.id)?.result).toBe(false);
+      expect(warnings).toEqual(['heartbeat failed; retrying']);
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      busyDb.close();
+    }
+  });
+
+  it('an outcome it cannot record is logged and counted; the lease will expire and the job rerun', async () => {
+    const metrics = queueMetrics(registry, ['q']);
+    const messages: string[] = [];
+    const log = createLogger({
+      daemon: 'test',
+      level: 'warn',
+      destination: { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) },
+    });
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let handled = false;
+    const w = start(
+      async () => {
+        handled = true;
+        db.conn.exec(
+          "CREATE TRIGGER test_no_done BEFORE UPDATE ON jobs WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        );
+        return 'ok';
+      },
+      { metrics, log },
+    );
+    await waitFor(() => handled && messages.length > 0, { what: 'failure logged' });
+    ac.abort();
+    expect(await w).toMatchObject({ done: 0, errors: 1, leaseLost: 0 });
+    expect(messages).toEqual(['could not record the job outcome; the lease will expire and it will rerun']);
+    expect(store.get(job.id)?.state).toBe('running');
+    expect((await registry.getSingleMetric('contimg_queue_worker_errors_total')!.get()).values[0].value).toBe(
+      1,
+    );
   });
 
   it('survives a failing claim: logs, counts, backs off and continues', async () => {
