@@ -236,6 +236,14 @@ describe('claim', () => {
     expect(got.map((j) => j.id)).toEqual([tie1.id, tie2.id, early.id, late.id]);
   });
 
+  it("never takes another queue's job, queued or with an expired lease", () => {
+    const other = store.enqueue({ queue: 'other', kind: 'k' }).job;
+    store.claim({ queue: 'other', owner: 'w0', leaseMs: 1000 });
+    clock.advance(5_000);
+    expect(store.claim({ queue: 'q', owner: 'w1', leaseMs: 1000, limit: 10 })).toEqual([]);
+    expect(store.get(other.id)).toMatchObject({ state: 'running', leaseOwner: 'w0', attempts: 1 });
+  });
+
   it('a limited claim takes the most urgent of due and expired jobs together', () => {
     const low = store.enqueue({ queue: 'q', kind: 'k', priority: 1 }).job;
     const high = store.enqueue({ queue: 'q', kind: 'k', priority: 5 }).job;
