@@ -70,7 +70,13 @@ export function identityLabels(alertname: string, labels: Labels): Labels {
  * serialise identically. Labels are stored this way too, whatever order identityLabels built them in.
  */
 function canonical(map: Record<string, string>): string {
-  return JSON.stringify(Object.fromEntries(Object.keys(map).sort().map((key) => [key, map[key]])));
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(map)
+        .sort()
+        .map((key) => [key, map[key]]),
+    ),
+  );
 }
 
 /**

@@ -52,7 +52,9 @@ describe('alertFingerprint', () => {
     expect(alertFingerprint('A', { x: '1', y: '' })).not.toBe(a);
   });
   it('rejects a missing alertname, a conflicting alertname label and non-string values, saying which', () => {
-    expect(thrown(() => alertFingerprint('', { x: '1' }))).toMatchObject({ message: 'alertname is required' });
+    expect(thrown(() => alertFingerprint('', { x: '1' }))).toMatchObject({
+      message: 'alertname is required',
+    });
     expect(thrown(() => alertFingerprint('A', { alertname: 'B' }))).toMatchObject({
       message: 'labels.alertname differs from alertname',
       details: { alertname: 'A', label: 'B' },
