@@ -16,6 +16,7 @@ import {
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
+import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
 let file: string;
@@ -25,16 +26,6 @@ beforeEach(async () => {
   ({ dir, file, db } = await setUpStateDb());
 });
 afterEach(() => tearDownStateDb({ dir, db }, children));
-
-/** The error fn throws (the test fails when it throws nothing). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, but nothing was thrown');
-}
 
 interface LogLine {
   msg: string;

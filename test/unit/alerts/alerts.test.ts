@@ -11,6 +11,7 @@ import {
   resolveAlert,
 } from '../../../lib/alerts/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
 let db: Db;
@@ -18,17 +19,6 @@ beforeEach(async () => {
   ({ dir, db } = await setUpStateDb());
 });
 afterEach(() => tearDownStateDb({ dir, db }));
-
-/** The ValidationError fn throws (the test fails if it throws anything else or nothing). */
-function thrown(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, but nothing was thrown');
-}
 
 const base = {
   alertname: 'DiskSpaceLow',
@@ -53,13 +43,16 @@ describe('alertFingerprint', () => {
   });
   it('rejects a missing alertname, a conflicting alertname label and non-string values, saying which', () => {
     expect(thrown(() => alertFingerprint('', { x: '1' }))).toMatchObject({
+      constructor: ValidationError,
       message: 'alertname is required',
     });
     expect(thrown(() => alertFingerprint('A', { alertname: 'B' }))).toMatchObject({
+      constructor: ValidationError,
       message: 'labels.alertname differs from alertname',
       details: { alertname: 'A', label: 'B' },
     });
     expect(thrown(() => alertFingerprint('A', { n: 3 as unknown as string }))).toMatchObject({
+      constructor: ValidationError,
       message: 'label n must be a string',
       details: { key: 'n' },
     });
@@ -185,6 +178,7 @@ describe('raiseAlert / resolveAlert', () => {
     expect(
       thrown(() => db.write((c) => raiseAlert(c, { ...base, severity: 'page' as unknown as 'info' }, 1))),
     ).toMatchObject({
+      constructor: ValidationError,
       message: 'severity must be one of critical, warning, info',
       details: { severity: 'page' },
     });

@@ -13,6 +13,7 @@ import {
   type Lease,
 } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { thrown } from '../../helpers/thrown.js';
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 let dir: string;
@@ -40,16 +41,6 @@ function row(id: number): unknown {
 }
 
 const claimOne = (owner = 'w1', leaseMs = 1000) => store.claim({ queue: 'q', owner, leaseMs })[0];
-
-/** The error fn throws (the test fails when it throws nothing). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, but nothing was thrown');
-}
 
 describe('enqueue', () => {
   it('fills defaults and joins the caller transaction', () => {
