@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, type Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError, ValidationError } from '../../../lib/errors.js';
-import { createLogger, type Logger } from '../../../lib/log.js';
 import {
   acquireLease,
   assertLeaseHeld,
@@ -16,6 +15,7 @@ import {
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
+import { captureLog } from '../../helpers/logs.js';
 import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
@@ -26,22 +26,6 @@ beforeEach(async () => {
   ({ dir, file, db } = await setUpStateDb());
 });
 afterEach(() => tearDownStateDb({ dir, db }, children));
-
-interface LogLine {
-  msg: string;
-  lease?: string;
-  fencingToken?: number;
-  err?: { message: string };
-}
-
-/** A logger whose warn lines land in `lines`. */
-function capture(lines: LogLine[]): Logger {
-  return createLogger({
-    daemon: 'test',
-    level: 'warn',
-    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
-  });
-}
 
 /** What a log line says: its message, the lease, the fencing token (not redacted), and the error. */
 const said = (msg: string, fencingToken: number) => ({
@@ -208,7 +192,7 @@ describe('withLease', () => {
   });
 
   it('a busy database at a renewal is retried at the next tick; fn carries on', async () => {
-    const lines: LogLine[] = [];
+    const { log, lines } = captureLog('warn');
     const busyDb = openStateDb(file, { busyTimeoutMs: 10, writeBudgetMs: 30 });
     const locker = new Database(file);
     try {
@@ -226,7 +210,7 @@ describe('withLease', () => {
           return signal.aborted;
         },
         // Renewals well inside the ttl: the ones while the lock is held fail, a later one succeeds.
-        { log: capture(lines), renewEveryMs: 100 },
+        { log, renewEveryMs: 100 },
       );
       expect(r).toMatchObject({ acquired: true, value: false });
       expect(lines[0]).toMatchObject(said('lease renewal failed; retrying at the next tick', 1));
@@ -240,7 +224,7 @@ describe('withLease', () => {
   });
 
   it('a renewal that fails for good aborts fn with LeaseLostError', async () => {
-    const lines: LogLine[] = [];
+    const { log, lines } = captureLog('warn');
     const p = withLease(
       db,
       'job',
@@ -252,7 +236,7 @@ describe('withLease', () => {
         db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
         throw signal.reason;
       },
-      { log: capture(lines) },
+      { log },
     );
     const err = await p.catch((e: unknown) => e);
     expect(err).toMatchObject({
@@ -285,7 +269,7 @@ describe('withLease', () => {
 
   it('rejects when the lease lapsed and was taken while fn ran without a renewal noticing', async () => {
     const clock = new ManualClock(Date.now());
-    const lines: LogLine[] = [];
+    const { log, lines } = captureLog('warn');
     const p = withLease(
       db,
       'job',
@@ -297,7 +281,7 @@ describe('withLease', () => {
         expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
         return 'finished';
       },
-      { clock, renewEveryMs: 600_000, log: capture(lines) },
+      { clock, renewEveryMs: 600_000, log },
     );
     await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
     expect(lines).toMatchObject([said('lease expired and was taken while running', 1)]);
@@ -305,7 +289,7 @@ describe('withLease', () => {
   });
 
   it('a release that fails for another reason is logged and the result still returned', async () => {
-    const lines: LogLine[] = [];
+    const { log, lines } = captureLog('warn');
     const r = await withLease(
       db,
       'job',
@@ -315,7 +299,7 @@ describe('withLease', () => {
         db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
         return 7;
       },
-      { log: capture(lines) },
+      { log },
     );
     db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
     expect(r).toEqual({ acquired: true, token: 1, value: 7 });
@@ -324,7 +308,7 @@ describe('withLease', () => {
 
   it('aborts fn with LeaseLostError when a renewal finds the lease gone', async () => {
     const clock = new ManualClock(Date.now());
-    const lines: LogLine[] = [];
+    const { log, lines } = captureLog('warn');
     const p = withLease(
       db,
       'job',
@@ -336,7 +320,7 @@ describe('withLease', () => {
         expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
         await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
       },
-      { clock, log: capture(lines) },
+      { clock, log },
     );
     await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
     expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });

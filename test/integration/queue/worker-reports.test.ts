@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { PermanentError, RetryableError, ShutdownError } from '../../../lib/errors.js';
-import { createLogger, type Logger } from '../../../lib/log.js';
+import type { Logger } from '../../../lib/log.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
 import {
   queueMetrics,
@@ -14,37 +14,27 @@ import {
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { captureLog, type LogLine } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
-
-interface Line {
-  msg: string;
-  level: string;
-  [field: string]: unknown;
-}
 
 let dir: string;
 let db: Db;
 let registry: Registry;
 let ac: AbortController;
-let lines: Line[];
+let lines: LogLine[];
 let log: Logger;
 beforeEach(async () => {
   ({ dir, db } = await setUpStateDb());
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
   ac = new AbortController();
-  lines = [];
-  log = createLogger({
-    daemon: 'test',
-    level: 'debug',
-    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Line) },
-  });
+  ({ log, lines } = captureLog('debug'));
 });
 afterEach(() => {
   ac.abort();
   tearDownStateDb({ dir, db });
 });
 
-const said = (msg: string): Line[] => lines.filter((l) => l.msg === msg);
+const said = (msg: string): LogLine[] => lines.filter((l) => l.msg === msg);
 const QUICK = { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 } as const;
 
 function start(

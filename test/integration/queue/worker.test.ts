@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
-import { createLogger } from '../../../lib/log.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
 import {
   JobTimeoutError,
@@ -16,6 +15,7 @@ import {
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -175,12 +175,7 @@ describe('worker', () => {
   it('a heartbeat that meets a busy database is retried; the job carries on', async () => {
     const busyDb = openStateDb(file, { busyTimeoutMs: 10, writeBudgetMs: 30 });
     const locker = new Database(file);
-    const warnings: string[] = [];
-    const log = createLogger({
-      daemon: 'test',
-      level: 'warn',
-      destination: { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) },
-    });
+    const { log, lines } = captureLog('warn');
     try {
       const busyStore = new SqliteQueueStore(busyDb);
       const { job } = busyStore.enqueue({ queue: 'q', kind: 'k' });
@@ -204,7 +199,7 @@ describe('worker', () => {
       ac.abort();
       expect(await w).toMatchObject({ done: 1, leaseLost: 0 });
       expect(busyStore.get(job.id)?.result).toBe(false);
-      expect(warnings).toEqual(['heartbeat failed; retrying']);
+      expect(lines.map((l) => l.msg)).toEqual(['heartbeat failed; retrying']);
     } finally {
       if (locker.inTransaction) locker.exec('ROLLBACK');
       locker.close();
@@ -214,12 +209,7 @@ describe('worker', () => {
 
   it('an outcome it cannot record is logged and counted; the lease will expire and the job rerun', async () => {
     const metrics = queueMetrics(registry, ['q']);
-    const messages: string[] = [];
-    const log = createLogger({
-      daemon: 'test',
-      level: 'warn',
-      destination: { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) },
-    });
+    const { log, lines } = captureLog('warn');
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     let handled = false;
     const w = start(
@@ -232,10 +222,15 @@ describe('worker', () => {
       },
       { metrics, log },
     );
-    await waitFor(() => handled && messages.length > 0, { what: 'failure logged' });
+    await waitFor(() => handled && lines.length > 0, { what: 'failure logged' });
     ac.abort();
     expect(await w).toMatchObject({ done: 0, errors: 1, leaseLost: 0 });
-    expect(messages).toEqual(['could not record the job outcome; the lease will expire and it will rerun']);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'could not record the job outcome; the lease will expire and it will rerun',
+        err: expect.objectContaining({ message: expect.stringMatching(/disk full/) }),
+      }),
+    ]);
     expect(store.get(job.id)?.state).toBe('running');
     expect((await registry.getSingleMetric('contimg_queue_worker_errors_total')!.get()).values[0].value).toBe(
       1,
@@ -257,14 +252,10 @@ describe('worker', () => {
   });
 
   it('an idle worker wakes on another connection committing, well before its poll interval', async () => {
-    let idleLines = 0;
-    const log = createLogger({
-      daemon: 'test',
-      level: 'debug',
-      destination: { write: (line: string) => void (line.includes('queue empty; idling') && idleLines++) },
-    });
+    const { log, lines } = captureLog('debug');
+    const idleLines = (): number => lines.filter((l) => l.msg === 'queue empty; idling').length;
     const w = start(async () => 'ok', { pollMs: 60_000, maxPollMs: 60_000, wakeCheckMs: 20, log });
-    await waitFor(() => idleLines > 0, { what: 'worker idle on an empty queue' });
+    await waitFor(() => idleLines() > 0, { what: 'worker idle on an empty queue' });
     const other = openStateDb(file);
     const { job } = new SqliteQueueStore(other).enqueue({ queue: 'q', kind: 'k' });
     other.close();
