@@ -11,6 +11,7 @@ import {
   releaseLease,
   renewLease,
   withLease,
+  type WithLeaseOptions,
 } from '../../../lib/leases/index.js';
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
@@ -142,8 +143,15 @@ describe('acquire / renew / release', () => {
 });
 
 describe('withLease', () => {
+  /** Owner `a` runs fn under the `job` lease. */
+  const asA = <T>(
+    ttlMs: number,
+    fn: (signal: AbortSignal, token: number) => Promise<T>,
+    opts?: WithLeaseOptions,
+  ) => withLease(db, 'job', 'a', ttlMs, fn, opts);
+
   it('renews while fn runs past the ttl and releases afterwards', async () => {
-    const r = await withLease(db, 'job', 'a', 150, async (signal, token) => {
+    const r = await asA(150, async (signal, token) => {
       // Someone else polls while we hold it across several ttl periods.
       let refused = 0;
       const until = Date.now() + 500;
@@ -163,7 +171,7 @@ describe('withLease', () => {
   it('does not call fn when the lease is held elsewhere', async () => {
     acquireLease(db, 'job', 'b', 10_000, Date.now());
     let called = false;
-    const r = await withLease(db, 'job', 'a', 1000, async () => {
+    const r = await asA(1000, async () => {
       called = true;
     });
     expect(r).toEqual({ acquired: false });
@@ -225,10 +233,7 @@ describe('withLease', () => {
 
   it('a renewal that fails for good aborts fn with LeaseLostError', async () => {
     const { log, lines } = captureLog('warn');
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       90,
       async (signal) => {
         db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
@@ -251,10 +256,7 @@ describe('withLease', () => {
 
   it('rejects when fn resolves after a renewal found the lease gone', async () => {
     const clock = new ManualClock(Date.now());
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       90,
       async (signal) => {
         clock.advance(1000);
@@ -270,10 +272,7 @@ describe('withLease', () => {
   it('rejects when the lease lapsed and was taken while fn ran without a renewal noticing', async () => {
     const clock = new ManualClock(Date.now());
     const { log, lines } = captureLog('warn');
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       1000,
       async () => {
         // fn kept the event loop busy past the ttl: no renewal ran, and another owner took the lease.
@@ -290,10 +289,7 @@ describe('withLease', () => {
 
   it('a release that fails for another reason is logged and the result still returned', async () => {
     const { log, lines } = captureLog('warn');
-    const r = await withLease(
-      db,
-      'job',
-      'a',
+    const r = await asA(
       10_000,
       async () => {
         db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
@@ -309,10 +305,7 @@ describe('withLease', () => {
   it('aborts fn with LeaseLostError when a renewal finds the lease gone', async () => {
     const clock = new ManualClock(Date.now());
     const { log, lines } = captureLog('warn');
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       90,
       async (signal) => {
         // Jump past the expiry and let another owner take the lease; the next renewal must notice.
@@ -330,10 +323,7 @@ describe('withLease', () => {
 
   it("passes the caller's abort through to fn and still releases", async () => {
     const ac = new AbortController();
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       1000,
       (signal) =>
         new Promise<string>((resolve) => {
