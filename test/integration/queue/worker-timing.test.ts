@@ -2,6 +2,7 @@
 // to maxPollMs and starts over after work; a failing claim backs off 1, 2, 4, 5, 5 s (the error backoff) and
 // a commit elsewhere does not cut that short; a running job is heartbeated every leaseMs/3; and a stopped
 // worker leaves no timer behind.
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbBusyError } from '../../../lib/errors.js';
@@ -78,6 +79,8 @@ describe('worker timing', () => {
     await vi.advanceTimersByTimeAsync(2_400);
     // Nothing changed in the database meanwhile, so the data_version checks every 50 ms wake nobody.
     expect(store.claims).toEqual([0, 100, 300, 700, 1_500, 2_300]);
+    // Each idle took its abort listener away again: only the current one's is left.
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     await vi.advanceTimersByTimeAsync(0);
     expect(store.get(job.id)?.state).toBe('done');

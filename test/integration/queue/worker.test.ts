@@ -199,7 +199,12 @@ describe('worker', () => {
       ac.abort();
       expect(await w).toMatchObject({ done: 1, leaseLost: 0 });
       expect(busyStore.get(job.id)?.result).toBe(false);
-      expect(lines.map((l) => l.msg)).toEqual(['heartbeat failed; retrying']);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          msg: 'heartbeat failed; retrying',
+          err: expect.objectContaining({ code: 'DB_BUSY' }),
+        }),
+      ]);
     } finally {
       if (locker.inTransaction) locker.exec('ROLLBACK');
       locker.close();
@@ -249,6 +254,20 @@ describe('worker', () => {
     await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 15_000, what: 'worker recovered' });
     ac.abort();
     expect((await w).errors).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an idle worker wakes when a job fails with a retry due at once (RETRY_NOW), not at its next poll', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    // Claimed and failed outside the worker, as the converter's recovery does for a crashed attempt.
+    const [claimed] = store.claim({ queue: 'q', owner: 'recovery', leaseMs: 60_000 });
+    const { log, lines } = captureLog('debug');
+    const w = start(async () => 'ok', { pollMs: 600_000, maxPollMs: 600_000, wakeCheckMs: 600_000, log });
+    await waitFor(() => lines.some((l) => l.msg === 'queue empty; idling'), { what: 'worker idle' });
+    const retryNow = { strategy: 'constant', baseMs: 0, maxMs: 0, jitter: 0 } as const;
+    store.fail(claimed.lease, new Error('daemon died'), { retryable: true, policy: retryNow });
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 5_000, what: 'retried at once' });
+    ac.abort();
+    expect(await w).toMatchObject({ done: 1 });
   });
 
   it('an idle worker wakes on another connection committing, well before its poll interval', async () => {
