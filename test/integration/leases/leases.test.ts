@@ -1,6 +1,6 @@
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, type Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError, ValidationError } from '../../../lib/errors.js';
@@ -166,6 +166,17 @@ describe('withLease', () => {
     if (!r.acquired) return;
     expect(r.value.refused).toBeGreaterThan(10);
     expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+  });
+
+  it('leaves no renewal timer behind once fn has settled, whichever way', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      await asA(300, async () => 'done');
+      await expect(asA(300, async () => Promise.reject(new Error('fn failed')))).rejects.toThrow('fn failed');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('does not call fn when the lease is held elsewhere', async () => {
