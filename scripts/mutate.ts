@@ -3,7 +3,8 @@
 //
 //   npm run mutate                               every module, one after another
 //   npm run mutate -- queue alerts               the named modules
-//   npm run mutate -- --mutate lib/queue/store.ts   one file (or file:from-to lines) with its module's tests
+//   npm run mutate -- --mutate lib/queue/store.ts   a file, or file:from-to lines (comma-separated), with its
+//                                                module's tests
 //   npm run mutate -- --list                     the modules, their files and test files
 //   npm run mutate -- queue --concurrency 2      Stryker options: --concurrency, --incremental, --force,
 //                                                --logLevel, --timeoutMS, --no-checker
@@ -283,10 +284,12 @@ async function main(): Promise<void> {
     throw new Error(`unknown module ${unknown.join(', ')}; one of ${MODULES.map((m) => m.name).join(', ')}`);
   let plan: { m: Module; mutate: string[] }[];
   if (args.mutate) {
-    const file = args.mutate.replace(/:\d+(:\d+)?-\d+(:\d+)?$/, '');
-    const owners = MODULES.filter((m) => m.mutate.includes(file));
-    if (!owners.length) throw new Error(`${file} is in no module (npm run mutate -- --list)`);
-    plan = [{ m: owners[0], mutate: [args.mutate] }];
+    // One or more files or line ranges (comma-separated, as Stryker takes them) of one module.
+    const targets = args.mutate.split(',');
+    const files = targets.map((t) => t.replace(/:\d+(:\d+)?-\d+(:\d+)?$/, ''));
+    const owner = MODULES.find((m) => files.every((f) => m.mutate.includes(f)));
+    if (!owner) throw new Error(`${files.join(', ')}: not all in one module (npm run mutate -- --list)`);
+    plan = [{ m: owner, mutate: targets }];
   } else {
     const chosen = args.names.length ? args.names.map((n) => MODULES.find((m) => m.name === n)!) : MODULES;
     plan = chosen.map((m) => ({ m, mutate: m.mutate }));
