@@ -4,11 +4,12 @@
 // loadConfigSupport), and databases only inside withDatabase.
 import { ConfigError, ContimgError, EXIT, SchemaVersionError } from '../lib/errors.js';
 import { configNotice, findConfig, locateConfig, type LocatedConfig } from '../lib/config/locate.js';
+import type * as ConfigLib from '../lib/config/index.js';
 import type { Config } from '../lib/config/index.js';
 import type { Db } from '../lib/db/index.js';
 import { MAX_LIMIT, parseCount } from '../lib/paging.js';
 
-type ConfigModule = typeof import('../lib/config/index.js');
+type ConfigModule = typeof ConfigLib;
 let configModule: ConfigModule | undefined;
 
 /**

@@ -21,11 +21,11 @@ export function optionalConfig(opt: string | undefined): Config | undefined {
 export async function siteAndDut1(
   opts: SiteOpts,
 ): Promise<{ site: Site; dut1: (utcMs: number) => number; config?: Config }> {
-  const astro = await import('../../lib/astro/index.js');
+  const { DSA110_SITE } = await import('../../lib/astro/site.js');
   const config = optionalConfig(opts.config);
   let site: Site = config
     ? { latDeg: config.site.latDeg, lonDeg: config.site.lonDeg, heightM: config.site.heightM }
-    : astro.DSA110_SITE;
+    : DSA110_SITE;
   if (opts.site) {
     const parts = opts.site.split(',').map(Number);
     if (parts.length !== 3 || !parts.every(Number.isFinite))

@@ -144,7 +144,11 @@ async function defaultPointingSection(): Promise<Config['pointingMonitor']> {
   return pointingMonitorSection({ baseDir: here, dataDir: here }).parse({});
 }
 
-async function store(rows: ScheduledTransit[], pointingDec: number | null, opts: TransitsOpts): Promise<void> {
+async function store(
+  rows: ScheduledTransit[],
+  pointingDec: number | null,
+  opts: TransitsOpts,
+): Promise<void> {
   const { requireConfig } = await import('../util.js');
   const { upsertTransit } = await import('../../daemons/pointing-monitor/store.js');
   const db = await openState(requireConfig(opts.config), true);

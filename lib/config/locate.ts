@@ -45,16 +45,24 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 export function findConfig(opts: LocateOptions): { found?: LocatedConfig; tried: string[] } {
   const { env, cwd } = opts;
   if (opts.explicit !== undefined && opts.explicit !== '')
-    return { found: { path: path.resolve(cwd, opts.explicit), source: 'option', place: '--config' }, tried: [] };
+    return {
+      found: { path: path.resolve(cwd, opts.explicit), source: 'option', place: '--config' },
+      tried: [],
+    };
   const fromEnv = envValue(env, 'CONTIMG_CONFIG');
   if (fromEnv !== undefined)
-    return { found: { path: path.resolve(cwd, fromEnv), source: 'env', place: 'from $CONTIMG_CONFIG' }, tried: [] };
+    return {
+      found: { path: path.resolve(cwd, fromEnv), source: 'env', place: 'from $CONTIMG_CONFIG' },
+      tried: [],
+    };
   const local = path.resolve(cwd, LOCAL_CONFIG);
   const system = path.resolve(envValue(env, SYSTEM_CONFIG_ENV) ?? SYSTEM_CONFIG);
   const tried = ['--config (not given)', '$CONTIMG_CONFIG (not set)'];
-  if (fs.existsSync(local)) return { found: { path: local, source: 'local', place: `from ./${LOCAL_CONFIG}` }, tried };
+  if (fs.existsSync(local))
+    return { found: { path: local, source: 'local', place: `from ./${LOCAL_CONFIG}` }, tried };
   tried.push(`./${LOCAL_CONFIG} (${local}: no such file)`);
-  if (fs.existsSync(system)) return { found: { path: system, source: 'system', place: 'the system-wide default' }, tried };
+  if (fs.existsSync(system))
+    return { found: { path: system, source: 'system', place: 'the system-wide default' }, tried };
   tried.push(`${system} (no such file)`);
   return { tried };
 }

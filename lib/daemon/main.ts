@@ -4,13 +4,7 @@
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import {
-  configNotice,
-  configScrubber,
-  loadConfigFile,
-  locateConfig,
-  type Config,
-} from '../config/index.js';
+import { configNotice, configScrubber, loadConfigFile, locateConfig, type Config } from '../config/index.js';
 import { ConfigError, EXIT, SchemaVersionError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Notifier } from '../notify.js';
