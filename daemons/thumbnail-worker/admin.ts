@@ -3,7 +3,7 @@
 // SQL stays here, so a column rename changes one place.
 import type { Connection } from '../../lib/db/index.js';
 import type { FitsMetadata } from '../../lib/fits/metadata.js';
-import type { CardValue } from '../../lib/fits/header.js';
+import type { PlaneStats } from '../../lib/fits/stats.js';
 import type { ThumbStatus } from './store.js';
 
 /** A thumbnail row (GET /api/thumbnails, `contimg thumbnails list --json`). Times are ms since the epoch. */
@@ -56,59 +56,53 @@ export function retryThumbnails(
 }
 
 /** Plane statistics of the last render, named as `contimg fits stats --json` names them. */
-export interface PlaneStatsView {
+export type PlaneStatsView = { [K in Exclude<keyof PlaneStats, 'robustSamples'>]: PlaneStats[K] | null } & {
   plane: number | null;
-  nFinite: number | null;
-  nNonFinite: number | null;
-  min: number | null;
-  max: number | null;
-  sum: number | null;
-  mean: number | null;
-  std: number | null;
-  median: number | null;
-  madStd: number | null;
-  peakAbs: number | null;
-  dynamicRange: number | null;
   qaGrade: string | null;
-}
+};
+
+/** The header fields the fits_metadata row keeps, named as `contimg fits header --json` names them. */
+type StoredHeader = Pick<
+  FitsMetadata,
+  | 'bitpix'
+  | 'naxis'
+  | 'bunit'
+  | 'object'
+  | 'telescope'
+  | 'dateObs'
+  | 'dateObsRaw'
+  | 'raDeg'
+  | 'decDeg'
+  | 'glonDeg'
+  | 'glatDeg'
+  | 'freqHz'
+  | 'bandwidthHz'
+  | 'restfreqHz'
+  | 'bmajDeg'
+  | 'bminDeg'
+  | 'bpaDeg'
+  | 'cellsizeArcsec'
+  | 'wsc'
+>;
 
 /**
  * GET /api/thumbnails/:id/metadata: the same keys whether the fits_metadata row answered (`source: cache`) or
  * the header was read again because the file changed (`source: header`, `stats` null until the next render).
- * Header fields are named as `contimg fits header --json` names them; `wsc` is keyed by FITS keyword.
+ * `wsc` is keyed by FITS keyword; the first two axes are flattened as the row stores them.
  */
-export interface ThumbnailMetadata {
+export interface ThumbnailMetadata extends StoredHeader {
   thumbnailId: number;
   source: 'cache' | 'header';
   path: string;
   fingerprint: string;
   hdu: number;
-  bitpix: number | null;
-  naxis: number[];
-  bunit: string | null;
-  object: string | null;
-  telescope: string | null;
-  dateObs: string | null;
-  dateObsRaw: string | null;
-  raDeg: number | null;
-  decDeg: number | null;
-  glonDeg: number | null;
-  glatDeg: number | null;
   ctype1: string | null;
   ctype2: string | null;
   cdelt1: number | null;
   cdelt2: number | null;
   crpix1: number | null;
   crpix2: number | null;
-  freqHz: number | null;
-  bandwidthHz: number | null;
-  restfreqHz: number | null;
-  bmajDeg: number | null;
-  bminDeg: number | null;
-  bpaDeg: number | null;
   beamSource: string | null;
-  cellsizeArcsec: number | null;
-  wsc: Record<string, CardValue>;
   stats: PlaneStatsView | null;
 }
 
@@ -150,7 +144,10 @@ export function metadataFromRow(thumbnailId: number, path: string, r: MetadataRo
     bpaDeg: n(r.bpa_deg),
     beamSource: s(r.beam_source),
     cellsizeArcsec: n(r.cellsize_arcsec),
-    wsc: r.wsc_json === null || r.wsc_json === undefined ? {} : JSON.parse(String(r.wsc_json)),
+    wsc:
+      r.wsc_json === null || r.wsc_json === undefined
+        ? {}
+        : (JSON.parse(String(r.wsc_json)) as FitsMetadata['wsc']),
     stats: {
       plane: n(r.plane_index),
       nFinite: n(r.n_finite),

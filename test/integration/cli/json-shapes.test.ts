@@ -13,17 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../../lib/alerts/index.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { CONVERT_CHECK_ARGS } from '../../../lib/config/convert-check.js';
-import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
-import { DAEMONS, type DaemonName, type DaemonRun } from '../../../lib/daemon/types.js';
+import type { RunningDaemon } from '../../../lib/daemon/index.js';
+import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
 import { openDb } from '../../../lib/db/index.js';
-import { silentLogger } from '../../../lib/log.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
 import { simulateDemo } from '../../../lib/sim/demo.js';
-import { run as converterRun } from '../../../daemons/streaming-converter/run.js';
-import { run as pointingRun } from '../../../daemons/pointing-monitor/run.js';
-import { run as thumbnailRun } from '../../../daemons/thumbnail-worker/run.js';
 import { buildProgram, walkCommands } from '../../../cli/program.js';
 import { BUILT_CLI, runCli } from '../../helpers/cli.js';
+import { startDaemons } from '../../helpers/daemons.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -275,13 +272,7 @@ beforeAll(async () => {
   const dir = makeTmpDir('contimg-shapes-');
   const s = await seed(dir);
   const config = parseConfig(s.raw, dir);
-  const runs: [DaemonName, DaemonRun][] = [
-    ['streaming-converter', converterRun],
-    ['pointing-monitor', pointingRun],
-    ['thumbnail-worker', thumbnailRun],
-  ];
-  for (const [name, run] of runs)
-    daemons[name] = await startDaemon({ name, run, config, log: silentLogger(), port: 0 });
+  Object.assign(daemons, await startDaemons(config));
   const done = await settled(config.databases.state);
   // The CLI's config names the ports the daemons got, so `contimg status` asks them.
   const cliRaw = structuredClone(s.raw) as Record<string, Record<string, unknown>>;
