@@ -117,6 +117,33 @@ export function renewLease(
     throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
 }
 
+/**
+ * renewLease for a heartbeat that can await: waits for the write lock without blocking the event loop (a lock
+ * held by another process must not cost us the lease while we wait), for at most `budgetMs` (the ttl by
+ * default: past it the lease has expired anyway). "Now" is read when the write runs, not when it was asked
+ * for. Throws LeaseLostError if the lease expired or was taken, DbBusyError if the lock stayed busy.
+ */
+export async function renewLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  token: number,
+  ttlMs: number,
+  opts: { clock?: Clock; signal?: AbortSignal; budgetMs?: number } = {},
+): Promise<void> {
+  checkTtl(ttlMs);
+  const clock = opts.clock ?? systemClock;
+  const { changes } = await db.writeAsync(
+    (c) => {
+      const now = clock.now();
+      return stmts(c).renew.run({ name, owner, token, now, expires: now + ttlMs });
+    },
+    { budgetMs: opts.budgetMs ?? ttlMs, signal: opts.signal },
+  );
+  if (changes === 0)
+    throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
+}
+
 /** Give the lease up. Throws LeaseLostError if (owner, token) no longer hold it. */
 export function releaseLease(db: Db, name: string, owner: string, token: number): void {
   const { changes } = db.write((c) => stmts(c).release.run({ name, owner, token }));
@@ -183,22 +210,27 @@ export async function withLease<T>(
   if (token === null) return { acquired: false };
   const lost = new AbortController();
   const signal = opts.signal ? AbortSignal.any([lost.signal, opts.signal]) : lost.signal;
+  // Renewals wait for the write lock asynchronously (see renewLeaseAsync); one at a time.
+  const renewals = new AbortController();
+  let renewing = false;
+  const onRenewFailed = (e: unknown): void => {
+    if (renewals.signal.aborted) return;
+    // A busy database is retried at the next tick; a lost lease (or any permanent error) stops fn.
+    if (isRetryable(e) && !(e instanceof LeaseLostError)) {
+      opts.log?.warn({ err: e, lease: name }, 'lease renewal failed; retrying at the next tick');
+      return;
+    }
+    opts.log?.warn({ err: e, lease: name, token }, 'lease lost while running; aborting');
+    clearInterval(timer);
+    lost.abort(e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }));
+  };
   const timer = setInterval(
     () => {
-      try {
-        renewLease(db, name, owner, token, ttlMs, clock.now());
-      } catch (e) {
-        // A busy database is retried at the next tick; a lost lease (or any permanent error) stops fn.
-        if (isRetryable(e) && !(e instanceof LeaseLostError)) {
-          opts.log?.warn({ err: e, lease: name }, 'lease renewal failed; retrying at the next tick');
-          return;
-        }
-        opts.log?.warn({ err: e, lease: name, token }, 'lease lost while running; aborting');
-        clearInterval(timer);
-        lost.abort(
-          e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }),
-        );
-      }
+      if (renewing) return;
+      renewing = true;
+      renewLeaseAsync(db, name, owner, token, ttlMs, { clock, signal: renewals.signal })
+        .catch(onRenewFailed)
+        .finally(() => (renewing = false));
     },
     opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3)),
   );
@@ -209,6 +241,7 @@ export async function withLease<T>(
     return { acquired: true, token, value };
   } finally {
     clearInterval(timer);
+    renewals.abort();
     try {
       if (!lost.signal.aborted) releaseLease(db, name, owner, token);
     } catch (e) {

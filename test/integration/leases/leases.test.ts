@@ -10,7 +10,7 @@ import {
   renewLease,
   withLease,
 } from '../../../lib/leases/index.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -70,12 +70,13 @@ describe('acquire / renew / release', () => {
 
 describe('withLease', () => {
   it('renews while fn runs past the ttl and releases afterwards', async () => {
-    const r = await withLease(db, 'job', 'a', 150, async (signal, token) => {
+    // A 400 ms ttl (renewed every 133 ms): a loaded test machine can stall the event loop for 150 ms.
+    const r = await withLease(db, 'job', 'a', 400, async (signal, token) => {
       // Someone else polls while we hold it across several ttl periods.
       let refused = 0;
-      const until = Date.now() + 500;
+      const until = Date.now() + 1500;
       while (Date.now() < until) {
-        if (acquireLease(db, 'job', 'b', 150, Date.now()) === null) refused++;
+        if (acquireLease(db, 'job', 'b', 400, Date.now()) === null) refused++;
         await new Promise((res) => setTimeout(res, 20));
       }
       expect(signal.aborted).toBe(false);
@@ -114,6 +115,43 @@ describe('withLease', () => {
     );
     await expect(p).rejects.toBeInstanceOf(LeaseLostError);
     expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+  });
+
+  it('keeps the lease through a write lock held elsewhere, renewing without blocking the event loop', async () => {
+    createCounter(db, 0);
+    const r = await withLease(
+      db,
+      'job',
+      'a',
+      3000,
+      async (signal) => {
+        // Another process takes the write lock and lets it go after 1.6 s: past three renewal ticks, but
+        // well before the lease expires. The renewal waiting for it must not freeze the loop meanwhile.
+        const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '1600']);
+        children.push(holder);
+        await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
+        let maxGap = 0;
+        let last = performance.now();
+        const ticker = setInterval(() => {
+          maxGap = Math.max(maxGap, performance.now() - last);
+          last = performance.now();
+        }, 10);
+        await waitFor(() => holder.messages.some((m) => m.done), { what: 'child released the lock' });
+        // The next renewal after the release extends the lease past its first expiry.
+        await waitFor(
+          () => {
+            if (signal.aborted) throw new Error(`lease lost: ${String(signal.reason)}`);
+            return (db.read((c) => getLease(c, 'job'))?.expiresAt ?? 0) > Date.now() + 2500;
+          },
+          { what: 'lease renewed after the lock was released' },
+        );
+        clearInterval(ticker);
+        return { aborted: signal.aborted, maxGap };
+      },
+      { renewEveryMs: 500 },
+    );
+    expect(r).toMatchObject({ acquired: true, value: { aborted: false } });
+    if (r.acquired) expect(r.value.maxGap).toBeLessThan(400);
   });
 
   it("passes the caller's abort through to fn and still releases", async () => {
