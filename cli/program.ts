@@ -61,13 +61,19 @@ export async function buildProgram(args: readonly string[], opts: BuildOptions):
     .version(opts.version, '-V, --version')
     .showHelpAfterError()
     .exitOverride()
-    // "run <daemon>" rather than "run [options] <daemon>": the command lists stay one line per command.
+    // "run <daemon>" rather than "run [options] <daemon>": the command lists stay one line per command (the
+    // root list, built from the command table alone, shows names only).
     .configureHelp({
       subcommandTerm: (c) => [c.name(), ...c.registeredArguments.map(argumentTerm)].join(' '),
     });
-  const chosen = opts.all ? COMMAND_MODULES : modulesFor(args);
-  const ordered = [...chosen].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
-  for (const m of ordered) await register(program, m);
+  const chosen = opts.all ? { load: COMMAND_MODULES, stubs: false } : modulesFor(args);
+  const byGroup = (ms: readonly CommandModule[]) =>
+    [...ms].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
+  for (const m of byGroup(chosen.load)) await register(program, m);
+  if (chosen.stubs)
+    for (const m of byGroup(COMMAND_MODULES))
+      for (const [name, summary] of Object.entries(m.commands))
+        program.command(name).summary(summary).helpGroup(GROUPS[m.group].heading);
   program.commandsGroup(GROUPS.platform.heading).helpCommand('help [command]', 'display help for a command');
   for (const c of walkCommands(program))
     for (const o of c.options) if (o.long === '--config') o.description = configHelp(o.description);

@@ -1,7 +1,8 @@
 // The command table: one entry per module in cli/commands/ (docs/cli.md "Adding a command"). It holds what
 // `contimg --help` needs without importing anything (the top-level names, their daemon group and one-line
-// summaries), so `contimg lst` imports lst's module alone, and `contimg --help` or `contimg completion` every
-// module's register() but none of their implementations (those load inside the actions).
+// summaries), so `contimg --help` imports no command module, `contimg lst` lst's module alone, and
+// `contimg completion` every module's register() but none of their implementations (those load inside the
+// actions).
 import type { Command } from 'commander';
 
 /** Help headings and the docs page that lists each group's commands (checked by test/integration/cli). */
@@ -120,13 +121,17 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
 ];
 
 /**
- * The modules to register for these arguments (after `contimg`): only the named command's module when the
- * first word names one, so only its imports load; all of them otherwise (a root option such as --help, the
- * help command, completion, or an unknown command, whose error suggests the nearest names).
+ * What to register for these arguments (after `contimg`). A command, or `help COMMAND`: that command's module
+ * alone, so only its imports load. The root help, a root option, `help` alone or an unknown command:
+ * `stubs`, commands made from this table's names and summaries alone (all that the command list and the
+ * unknown-command suggestions show), so no module loads at all. A wholeTree module (completion): every module.
  */
-export function modulesFor(args: readonly string[]): readonly CommandModule[] {
-  const first = args[0];
-  if (first === undefined || first.startsWith('-')) return COMMAND_MODULES;
-  const entry = COMMAND_MODULES.find((m) => Object.hasOwn(m.commands, first));
-  return entry && !entry.wholeTree ? [entry] : COMMAND_MODULES;
+export function modulesFor(args: readonly string[]): { load: readonly CommandModule[]; stubs: boolean } {
+  const word = args[0] === 'help' ? args[1] : args[0];
+  const entry =
+    word === undefined || word.startsWith('-')
+      ? undefined
+      : COMMAND_MODULES.find((m) => Object.hasOwn(m.commands, word));
+  if (!entry) return { load: [], stubs: true };
+  return { load: entry.wholeTree && args[0] !== 'help' ? COMMAND_MODULES : [entry], stubs: false };
 }

@@ -1,8 +1,9 @@
 // The CLI starts at once because a command loads only what it uses (docs/cli.md "Start-up"). Checked on the
 // built CLI with a module-resolution hook (node:module register) that records every module the process
-// loads: --version loads nothing but its entry file; --help loads every command definition but no
-// implementation (only commander from node_modules, no YAML, schema or database code); `contimg lst` without
-// a config loads lst's module and the astronomy code, not the other commands nor the config loader. The
+// loads: --version loads nothing but its entry file; --help the command table and commander, no command
+// module; completion every command definition but no implementation (no YAML, schema or database code);
+// `contimg lst` without a config lst's module and the astronomy code, not the other commands nor the config
+// loader. The
 // timings themselves are in bench/cli-start.ts (run by hand).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,8 +67,16 @@ describe('what a command loads', () => {
     expect(r).toMatchObject({ files: ['dist/cli/contimg.js'], packages: [] });
   });
 
-  it('--help: every command definition, only commander from node_modules, no implementation', async () => {
+  it('--help: the command table alone, no command module', async () => {
     const r = await loaded(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.packages).toEqual(['commander']);
+    expect(r.files.filter((f) => f.startsWith('dist/cli/commands/'))).toEqual([]);
+    expect(r.files.filter((f) => HEAVY.test(f))).toEqual([]);
+  });
+
+  it('completion: every command definition (the whole tree), no implementation', async () => {
+    const r = await loaded(['completion', 'bash']);
     expect(r.code).toBe(0);
     expect(r.packages).toEqual(['commander']);
     const commands = r.files.filter((f) => f.startsWith('dist/cli/commands/'));
