@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findConfig, SYSTEM_CONFIG } from '../../../lib/config/locate.js';
 import { BUILT_CLI, runCli, type CliResult } from '../../helpers/cli.js';
 import { freshDatabases } from '../../helpers/db.js';
+import { freePort } from '../../helpers/net.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { spawn } from 'node:child_process';
 
@@ -22,6 +23,8 @@ const files: Record<'option' | 'env' | 'local' | 'system', string> = {
 };
 let cwd: string;
 
+let port: number;
+
 function writeConfig(file: string, tag: string): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(
@@ -29,13 +32,16 @@ function writeConfig(file: string, tag: string): string {
     JSON.stringify({
       dataDir: path.join(root, `data-${tag}`),
       databases: { state: 'state.sqlite3', pipeline: 'pipeline.sqlite3' },
+      // The daemon test starts a pointing monitor on it: never its fixed default port.
+      pointingMonitor: { port },
     }),
   );
   return file;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   root = makeTmpDir('contimg-lookup-');
+  port = await freePort();
   cwd = path.join(root, 'work');
   files.option = writeConfig(path.join(root, 'option.yaml'), 'option');
   files.env = writeConfig(path.join(root, 'env.yaml'), 'env');

@@ -21,6 +21,7 @@ import { simulateDemo } from '../../../lib/sim/demo.js';
 import { buildProgram, walkCommands } from '../../../cli/program.js';
 import { BUILT_CLI, runCli } from '../../helpers/cli.js';
 import { startDaemons } from '../../helpers/daemons.js';
+import { freePort } from '../../helpers/net.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -274,12 +275,13 @@ beforeAll(async () => {
   const config = parseConfig(s.raw, dir);
   Object.assign(daemons, await startDaemons(config));
   const done = await settled(config.databases.state);
-  // The CLI's config names the ports the daemons got, so `contimg status` asks them.
+  // The CLI's config names the ports the daemons got, so `contimg status` asks them; a daemon not running
+  // here gets a free port nobody answers on (never the fixed 931x ports another process may hold).
   const cliRaw = structuredClone(s.raw) as Record<string, Record<string, unknown>>;
-  for (const [name, d] of Object.entries(daemons))
-    cliRaw[DAEMONS[name as DaemonName].section] = {
-      ...cliRaw[DAEMONS[name as DaemonName].section],
-      port: d!.port,
+  for (const name of Object.keys(DAEMONS) as DaemonName[])
+    cliRaw[DAEMONS[name].section] = {
+      ...cliRaw[DAEMONS[name].section],
+      port: daemons[name]?.port ?? (await freePort()),
     };
   const configFile = path.join(dir, 'contimg.yaml');
   fs.writeFileSync(configFile, JSON.stringify(cliRaw));
