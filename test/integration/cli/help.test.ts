@@ -14,9 +14,10 @@ const COMMANDS_DIR = path.join(REPO_ROOT, 'cli', 'commands');
 /** Command paths a docs page names: `contimg a b`, with `a|b` alternatives expanded (each prefix counts). */
 function mentionedCommands(doc: string): Set<string> {
   const out = new Set<string>();
-  for (const m of doc.matchAll(/contimg((?: [a-z][a-z0-9-]*(?:\|[a-z][a-z0-9-]*)*)+)/g)) {
+  // Words may wrap onto the next line inside a code span (`contimg silences\nadd|list`).
+  for (const m of doc.matchAll(/contimg((?:\s+[a-z][a-z0-9-]*(?:\|[a-z][a-z0-9-]*)*)+)/g)) {
     let prefixes = [''];
-    for (const word of m[1].trim().split(' ')) {
+    for (const word of m[1].trim().split(/\s+/)) {
       prefixes = prefixes.flatMap((p) => word.split('|').map((alt) => (p ? `${p} ${alt}` : alt)));
       for (const p of prefixes) out.add(p);
     }
