@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { afterAll } from 'vitest';
 import { REPO_ROOT } from './tmp.js';
 
 export interface CliResult {
@@ -33,12 +34,18 @@ let emptyDir: string | undefined;
 
 /**
  * The default working directory of CLI runs: an empty folder, so the config lookup never finds a
- * ./var/contimg.yaml that `npm start` left in the checkout. Created once per test process.
+ * ./var/contimg.yaml that `npm start` left in the checkout. One per test file, removed after it.
  */
 export function emptyCwd(): string {
   emptyDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-cli-cwd-'));
   return emptyDir;
 }
+
+// Each test file gets its own module instance (vitest isolates files): remove its folder when the file is done.
+afterAll(() => {
+  if (emptyDir !== undefined) fs.rmSync(emptyDir, { recursive: true, force: true });
+  emptyDir = undefined;
+});
 
 /**
  * Start the CLI; `done` resolves with its exit code and output. Hermetic config lookup unless the test says
