@@ -68,9 +68,49 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: () => import('./commands/fits.js'),
   },
   {
+    group: 'scheduler',
+    commands: { health: 'health targets and overall status of the last health run' },
+    load: () => import('./commands/health.js'),
+  },
+  {
+    group: 'scheduler',
+    commands: { validity: 'calibration validity now: covering sets and findings' },
+    load: () => import('./commands/validity.js'),
+  },
+  {
+    group: 'scheduler',
+    commands: { flux: 'calibrator flux ratios and drift, and the findings' },
+    load: () => import('./commands/flux.js'),
+  },
+  {
+    group: 'scheduler',
+    commands: { scheduler: 'the scheduler jobs: list, history, run one now' },
+    load: () => import('./commands/scheduler.js'),
+  },
+  {
+    group: 'scheduler',
+    commands: { retention: 'prune history tables by the `retention` config' },
+    load: () => import('./commands/retention.js'),
+  },
+  {
     group: 'alerts',
-    commands: { alerts: 'alerts raised by the daemons: list, show' },
+    commands: { alerts: 'alerts raised by the daemons: list, show, ack, unack' },
     load: () => import('./commands/alerts.js'),
+  },
+  {
+    group: 'alerts',
+    commands: { silences: 'silences: mute matching alerts for a while' },
+    load: () => import('./commands/silences.js'),
+  },
+  {
+    group: 'alerts',
+    commands: { receivers: 'alert receivers: list, send a test message' },
+    load: () => import('./commands/receivers.js'),
+  },
+  {
+    group: 'alerts',
+    commands: { outbox: 'the alert dispatcher outbox: list, show, retry' },
+    load: () => import('./commands/outbox.js'),
   },
   {
     group: 'platform',

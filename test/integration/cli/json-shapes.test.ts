@@ -11,7 +11,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../../lib/alerts/index.js';
-import { parseConfig } from '../../../lib/config/index.js';
+import { parseConfig, type Config } from '../../../lib/config/index.js';
+import { enqueueTest } from '../../../daemons/alert-dispatcher/admin.js';
+import { createSilence } from '../../../daemons/alert-dispatcher/silences.js';
 import { CONVERT_CHECK_ARGS } from '../../../lib/config/convert-check.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
@@ -27,7 +29,7 @@ import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** Maps whose keys are data (label names, FITS keywords, check names), not field names: docs/cli.md. */
-const FREE_FORM = ['labels', 'annotations', 'payload', 'result', 'checks', 'wsc'];
+const FREE_FORM = ['labels', 'annotations', 'payload', 'result', 'checks', 'wsc', 'removed', 'keptSince'];
 const CAMEL = /^[a-z][a-zA-Z0-9]*$/;
 
 interface Fixture {
@@ -45,11 +47,30 @@ interface Fixture {
   stateCopy: string;
   migrationsCopy: string;
   scratchMigrations: string;
+  silenceId: string;
+  notificationId: number;
 }
 
 /** Arguments for commands that need them (beyond --config and --json, which are added when accepted). */
 const ARGS: Record<string, (f: Fixture) => string[]> = {
   'alerts show': (f) => [f.fingerprint],
+  'alerts ack': (f) => [f.fingerprint, '--comment', 'shape check', '--by', 'test'],
+  'alerts unack': (f) => [f.fingerprint],
+  'scheduler run': () => ['retention'],
+  'silences add': () => [
+    '--matcher',
+    'alertname="ShapeCheck"',
+    '--duration',
+    '1h',
+    '--comment',
+    'shape check',
+    '--by',
+    'test',
+  ],
+  'silences expire': (f) => [f.silenceId],
+  'receivers test': () => ['log', '--wait', '0', '--by', 'test'],
+  'outbox show': (f) => [String(f.notificationId)],
+  'outbox retry': (f) => [String(f.notificationId)],
   'converter show': (f) => [f.groupIds[0]],
   'converter requeue': (f) => [f.groupIds[1]],
   'converter abandon': (f) => [f.groupIds[1]],
@@ -82,11 +103,21 @@ const WRITES = new Set([
   'migrate down',
   'migrate new',
   'migrate snapshot',
+  'scheduler run',
+  'retention run',
+  'alerts ack',
+  'alerts unack',
+  'silences add',
+  'silences expire',
+  'receivers test',
+  'outbox retry',
 ]);
 /** Exit codes other than 0 that still print the JSON answer. */
 const OK_CODES: Record<string, number[]> = {
   // Exit 1 while a daemon is not ready: the scheduler and the alert dispatcher do not run in this test.
   status: [0, 1],
+  // Exit 1 unless healthy: no health run has happened here.
+  health: [0, 1],
 };
 
 type Extract = (json: unknown) => unknown[];
@@ -124,7 +155,7 @@ const ENTITIES: Record<string, { cli: Record<string, Extract>; api: Record<strin
     api: { 'GET /api/pointing/transits': list, 'GET /api/pointing/status': statusTransits },
   },
   pointingStatus: { cli: { 'pointing status': one }, api: { 'GET /api/pointing/status': one } },
-  alert: { cli: { 'alerts list': list, 'alerts show': without('history') }, api: {} },
+  alert: { cli: { 'alerts list': list, 'alerts show': without('history', 'external') }, api: {} },
   job: {
     cli: { 'jobs list': list, 'jobs show': one, 'jobs redrive': one, 'jobs rerun': one, 'jobs cancel': one },
     api: {},
@@ -224,6 +255,30 @@ async function seed(dir: string): Promise<{ raw: Record<string, unknown> } & Par
   };
 }
 
+/** A silence and a notification in the outbox, for the dispatcher's commands that take their ids. */
+function seedDispatcher(config: Config): { silenceId: string; notificationId: number } {
+  const db = openDb({ name: 'state', path: config.databases.state });
+  try {
+    const ad = config.alertDispatcher;
+    const now = Date.now();
+    return db.write((c) => ({
+      silenceId: createSilence(
+        c,
+        { matchers: ['severity="info"'], durationMs: 3_600_000, createdBy: 'test', comment: 'seeded' },
+        { now, maxDurationMs: ad.silence.maxDurationDays * 86_400_000 },
+      ).id,
+      notificationId: enqueueTest(
+        c,
+        'log',
+        { cfg: ad, by: 'test', host: 'test-host', externalUrl: 'http://127.0.0.1:1' },
+        { queue: new SqliteQueueStore(db), maxAttempts: 1, maxAlerts: 20, now },
+      ).id,
+    }));
+  } finally {
+    db.close();
+  }
+}
+
 /** The seeded work done by the daemons: groups converted, headers ingested, thumbnails rendered. */
 async function settled(
   statePath: string,
@@ -291,6 +346,7 @@ beforeAll(async () => {
   for (const set of ['state', 'pipeline'])
     fs.mkdirSync(path.join(scratchMigrations, set), { recursive: true });
   fs.copyFileSync(config.databases.state, s.stateCopy!);
+  const { silenceId, notificationId } = seedDispatcher(config);
   const calibratorCsv = path.join(dir, 'calibrators.csv');
   fs.writeFileSync(calibratorCsv, '# name,ra,dec,flux\nJ0000+000,0.5,0.5,2.5\n');
   fx = {
@@ -301,6 +357,8 @@ beforeAll(async () => {
     migrationsCopy,
     scratchMigrations,
     calibratorCsv,
+    silenceId,
+    notificationId,
   };
 
   // API: every GET route of every running daemon.
