@@ -1,18 +1,33 @@
-// Write throughput and lock wait with 1, 2 and 4 processes on one WAL file: each process runs
-// claim+complete cycles through lib/queue (two BEGIN IMMEDIATE write transactions per cycle) for a fixed
-// time. Prints cycles/s, write transactions/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, and the
-// WAL size. Run by hand: `npx tsx bench/db-contention.ts [seconds]` (never part of npm test).
+// Write throughput and lock wait with 1, 2 and 4 processes on one WAL file, before and after in one run.
+// Each process runs cycles of two BEGIN IMMEDIATE write transactions for a fixed time:
+//   queue  – claim + complete through lib/queue (the `jobs` table, four indexes, the full row returned);
+//   plain  – the same two steps as bare single-index statements on a narrow table (the scale for queue).
+// Each workload runs as the code is now ("after": db.write polls for the lock with SQLite's busy handler off;
+// the claim's LIMIT is CAST) and as it was ("before": BEGIN IMMEDIATE waiting in SQLite's busy handler,
+// which sleeps 1, 2, 5 … 100 ms between tries, and a bare `LIMIT @limit` that re-prepared the claim on every
+// call). Prints ratios first (after/before lock-wait max and p99, queue/plain cycles), then every case:
+// cycles/s, write tx/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, double claims, WAL size, shares.
+// Then the WAL guard on a large WAL: how long it holds the write lock checkpointing straight away with
+// RESTART (before) and PASSIVE first, then RESTART (after).
+// Run by hand: `npx tsx bench/db-contention.ts [seconds] [processes,…]` (never part of npm test).
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { openDb, type Db } from '../lib/db/index.js';
+import { openDb, walGuardTick, type Connection, type Db } from '../lib/db/index.js';
+import { appendEvent } from '../lib/events/index.js';
+import { silentLogger } from '../lib/log.js';
 import { enqueue, SqliteQueueStore } from '../lib/queue/index.js';
+import { queueStatements } from '../lib/queue/sql.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const MIGRATION = path.join(path.dirname(HERE), '..', 'migrations', 'state', '0001_platform.up.sql');
+const JOBS = 200_000;
+
+type Workload = 'queue' | 'plain';
+type Variant = 'after' | 'before';
 
 interface ChildReport {
   cycles: number;
@@ -21,10 +36,46 @@ interface ChildReport {
   walBytes: number;
 }
 
+interface CaseResult {
+  cyclesPerS: number;
+  p50: number;
+  p99: number;
+  max: number;
+  line: string;
+}
+
+const PLAIN_DDL = `
+  CREATE TABLE plain_jobs (id INTEGER PRIMARY KEY, state INTEGER NOT NULL, owner TEXT, payload TEXT NOT NULL,
+    updated_at INTEGER NOT NULL);
+  CREATE INDEX plain_jobs_state ON plain_jobs (state, id);`;
+
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The code paths as they were: the lock wait in SQLite's busy handler (busy_timeout 5 s; retried with 5–100 ms
+ * backoff if the handler gives up, which it never did in this bench), and the claim with a bare LIMIT.
+ */
+function useOldCodePaths(db: Db): void {
+  const s = queueStatements(db.conn);
+  s.claim = db.conn.prepare(s.claim.source.replaceAll('CAST(@limit AS INTEGER)', '@limit'));
+  const conn = db.conn;
+  conn.pragma('busy_timeout = 5000');
+  db.write = <T>(fn: (c: Connection) => T): T => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return conn.transaction(fn).immediate(conn);
+      } catch (e) {
+        if (!String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) throw e;
+        Atomics.wait(waitCell, 0, 0, Math.min(100, 5 * 2 ** attempt));
+      }
+    }
+  };
+}
+
 /** Time from calling db.write until its function runs: the lock wait (BEGIN IMMEDIATE has the lock then). */
 function measureLockWait(db: Db, waits: number[]): void {
   const write = db.write.bind(db);
-  db.write = <T>(fn: (c: Database.Database) => T): T => {
+  db.write = <T>(fn: (c: Connection) => T): T => {
     const t0 = performance.now();
     return write((c) => {
       waits.push(performance.now() - t0);
@@ -33,21 +84,46 @@ function measureLockWait(db: Db, waits: number[]): void {
   };
 }
 
-async function child(file: string, seconds: number): Promise<void> {
+/** One cycle of the workload; false when there is nothing left to claim. */
+function cycleFor(workload: Workload, db: Db, owner: string): () => boolean {
+  if (workload === 'queue') {
+    const store = new SqliteQueueStore(db);
+    return () => {
+      const [job] = store.claim({ queue: 'bench', owner, leaseMs: 60_000 });
+      if (!job) return false;
+      store.complete(job.lease);
+      return true;
+    };
+  }
+  const claim = db.conn.prepare<[string, number], { id: number; payload: string }>(
+    `UPDATE plain_jobs SET state = 1, owner = ?, updated_at = ?
+     WHERE id = (SELECT id FROM plain_jobs WHERE state = 0 ORDER BY id LIMIT 1) RETURNING id, payload`,
+  );
+  const complete = db.conn.prepare(
+    'UPDATE plain_jobs SET state = 2, updated_at = ? WHERE id = ? AND state = 1',
+  );
+  return () => {
+    const row = db.write(() => claim.get(owner, Date.now()));
+    if (!row) return false;
+    JSON.parse(row.payload);
+    db.write(() => complete.run(Date.now(), row.id));
+    return true;
+  };
+}
+
+async function child(file: string, seconds: number, workload: Workload, variant: Variant): Promise<void> {
   const db = openDb({ name: 'state', path: file, busyTimeoutMs: 5000, writeBudgetMs: 15_000 });
-  const store = new SqliteQueueStore(db);
+  if (variant === 'before') useOldCodePaths(db);
   const waitsMs: number[] = [];
   measureLockWait(db, waitsMs);
+  const cycle = cycleFor(workload, db, `bench:${process.pid}`);
   const escaped: Record<string, number> = {};
   let cycles = 0;
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   const until = performance.now() + seconds * 1000;
-  const owner = `bench:${process.pid}`;
   while (performance.now() < until) {
     try {
-      const [job] = store.claim({ queue: 'bench', owner, leaseMs: 60_000 });
-      if (!job) break;
-      store.complete(job.lease);
+      if (!cycle()) break;
       cycles++;
     } catch (e) {
       const code = String((e as { code?: unknown }).code ?? (e as Error).name);
@@ -65,13 +141,17 @@ function seed(dir: string, jobs: number): string {
   const conn = new Database(file);
   conn.pragma('journal_mode = WAL');
   conn.exec(fs.readFileSync(MIGRATION, 'utf8'));
+  conn.exec(PLAIN_DDL);
   conn.close();
   const db = openDb({ name: 'state', path: file });
   const now = Date.now();
+  const plain = db.conn.prepare('INSERT INTO plain_jobs (state, payload, updated_at) VALUES (0, ?, ?)');
   for (let done = 0; done < jobs; done += 10_000)
     db.write((c) => {
-      for (let i = 0; i < 10_000; i++)
+      for (let i = 0; i < 10_000; i++) {
         enqueue(c, { queue: 'bench', kind: 'noop', payload: { i: done + i } }, now);
+        plain.run(JSON.stringify({ i: done + i }), now);
+      }
     });
   db.checkpoint('truncate');
   db.close();
@@ -83,12 +163,17 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runCase(processes: number, seconds: number, jobs: number): Promise<void> {
+async function runCase(
+  processes: number,
+  seconds: number,
+  workload: Workload,
+  variant: Variant,
+): Promise<CaseResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
   try {
-    const file = seed(dir, jobs);
+    const file = seed(dir, JOBS);
     const kids = Array.from({ length: processes }, () =>
-      fork(HERE, ['child', file, String(seconds)], { execArgv: ['--import', 'tsx'] }),
+      fork(HERE, ['child', file, String(seconds), workload, variant], { execArgv: ['--import', 'tsx'] }),
     );
     const reports = kids.map(
       (k) =>
@@ -107,29 +192,36 @@ async function runCase(processes: number, seconds: number, jobs: number): Promis
     const escaped = all.reduce((s, r) => s + Object.values(r.escaped).reduce((a, b) => a + b, 0), 0);
     const walMb = Math.max(...all.map((r) => r.walBytes)) / 1e6;
     const conn = new Database(file, { readonly: true });
-    const multi = (conn.prepare('SELECT count(*) AS n FROM jobs WHERE attempts > 1').get() as { n: number })
-      .n;
+    const multi =
+      workload === 'queue'
+        ? (conn.prepare('SELECT count(*) AS n FROM jobs WHERE attempts > 1').get() as { n: number }).n
+        : 0;
     conn.close();
-    console.log(
-      [
-        `${processes} proc`,
-        `${Math.round(cycles / elapsed)} cycles/s`,
-        `${Math.round((2 * cycles) / elapsed)} write tx/s`,
-        `lock wait p50 ${percentile(waits, 50).toFixed(3)} ms`,
-        `p99 ${percentile(waits, 99).toFixed(3)} ms`,
-        `max ${(waits.at(-1) ?? 0).toFixed(1)} ms`,
-        `busy escaped ${escaped}`,
-        `double claims ${multi}`,
-        `WAL ${walMb.toFixed(1)} MB`,
-        `shares ${all.map((r) => r.cycles).join('/')}`,
-      ].join(' | '),
-    );
+    const r = {
+      cyclesPerS: cycles / elapsed,
+      p50: percentile(waits, 50),
+      p99: percentile(waits, 99),
+      max: waits.at(-1) ?? 0,
+    };
+    const line = [
+      `${processes} proc ${workload.padEnd(5)} ${variant.padEnd(6)} (load ${os.loadavg()[0].toFixed(1)})`,
+      `${Math.round(r.cyclesPerS)} cycles/s`,
+      `${Math.round((2 * cycles) / elapsed)} write tx/s`,
+      `lock wait p50 ${r.p50.toFixed(3)} ms`,
+      `p99 ${r.p99.toFixed(3)} ms`,
+      `max ${r.max.toFixed(1)} ms`,
+      `busy escaped ${escaped}`,
+      `double claims ${multi}`,
+      `WAL ${walMb.toFixed(1)} MB`,
+      `shares ${all.map((x) => x.cycles).join('/')}`,
+    ].join(' | ');
+    return { ...r, line };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function baseline(seconds: number): void {
+function baseline(seconds: number): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
   const file = seed(dir, 0);
   const db = openDb({ name: 'state', path: file });
@@ -141,20 +233,123 @@ function baseline(seconds: number): void {
   }
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log(`baseline: empty BEGIN IMMEDIATE/COMMIT, 1 proc: ${Math.round(n / seconds)} tx/s`);
+  return `empty BEGIN IMMEDIATE/COMMIT through db.write, 1 proc: ${Math.round(n / seconds)} tx/s`;
+}
+
+/** Append ~targetMb of events without checkpointing, so the WAL holds them all. */
+function fillWal(db: Db, targetMb: number): number {
+  const payload = { blob: 'x'.repeat(3000) };
+  while (db.walBytes() < targetMb * 1e6)
+    db.write((c) => {
+      for (let i = 0; i < 200; i++) appendEvent(c, { topic: 'bench', type: 'fill', payload }, i);
+    });
+  return db.walBytes() / 1e6;
+}
+
+/**
+ * How long the WAL guard keeps other writers out on a WAL of `mb` MB: a second process tries BEGIN IMMEDIATE
+ * back to back (no busy handler) and reports the longest time it could not get the lock.
+ */
+async function walGuardCase(mb: number, passiveFirst: boolean): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
+  try {
+    const file = seed(dir, 0);
+    const db = openDb({ name: 'state', path: file, busyTimeoutMs: 5000 });
+    db.conn.pragma('wal_autocheckpoint = 0');
+    const walMb = fillWal(db, mb);
+    const prober = fork(HERE, ['probe', file], { execArgv: ['--import', 'tsx'] });
+    await new Promise<void>((resolve) => prober.once('message', () => resolve()));
+    const report = new Promise<{ maxOutMs: number }>((resolve) =>
+      prober.once('message', (m) => resolve(m as { maxOutMs: number })),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    if (passiveFirst) walGuardTick(db, 0, silentLogger());
+    else db.conn.pragma('wal_checkpoint(RESTART)');
+    const guardMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+    prober.send('stop');
+    const { maxOutMs } = await report;
+    db.close();
+    return (
+      `WAL guard on a ${walMb.toFixed(0)} MB WAL, ${passiveFirst ? 'PASSIVE then RESTART' : 'RESTART at once  '}: ` +
+      `tick ${guardMs.toFixed(0)} ms, other writers locked out for up to ${maxOutMs.toFixed(1)} ms`
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The prober of walGuardCase: BEGIN IMMEDIATE / ROLLBACK in a loop; the longest run of refusals. */
+async function probe(file: string): Promise<void> {
+  const conn = new Database(file);
+  conn.pragma('busy_timeout = 0');
+  let stop = false;
+  process.once('message', () => (stop = true));
+  process.send?.('ready');
+  let lastOk = performance.now();
+  let maxOutMs = 0;
+  while (!stop) {
+    try {
+      conn.exec('BEGIN IMMEDIATE');
+      conn.exec('ROLLBACK');
+      const now = performance.now();
+      maxOutMs = Math.max(maxOutMs, now - lastOk);
+      lastOk = now;
+    } catch {
+      /* busy: keep trying */
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  conn.close();
+  process.send?.({ maxOutMs }, () => process.disconnect());
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === 'child') return child(process.argv[3], Number(process.argv[4]));
-  const seconds = Number(process.argv[2] ?? 5);
+  if (process.argv[2] === 'probe') return probe(process.argv[3]);
+  if (process.argv[2] === 'child')
+    return child(
+      process.argv[3],
+      Number(process.argv[4]),
+      process.argv[5] as Workload,
+      process.argv[6] as Variant,
+    );
+  const seconds = Number(process.argv[2] ?? 4);
+  const counts = (process.argv[3] ?? '1,2,4').split(',').map(Number);
   console.log(
     `node ${process.versions.node}, ${os.cpus().length} cores, load ${os
       .loadavg()
       .map((l) => l.toFixed(1))
-      .join(' ')}`,
+      .join(' ')}, ${seconds} s per case, ${JOBS} jobs seeded`,
   );
-  baseline(2);
-  for (const n of [1, 2, 4]) await runCase(n, seconds, 200_000);
+  const lines = [baseline(2)];
+  const ratios: string[] = [];
+  for (const n of counts) {
+    // Interleaved so that load from other work on the machine hits both sides alike.
+    const before = await runCase(n, seconds, 'queue', 'before');
+    const after = await runCase(n, seconds, 'queue', 'after');
+    const plain = await runCase(n, seconds, 'plain', 'after');
+    const plainBefore = await runCase(n, seconds, 'plain', 'before');
+    lines.push(before.line, after.line, plain.line, plainBefore.line);
+    ratios.push(
+      [
+        `${n} proc`,
+        `queue lock wait max ${after.max.toFixed(1)} ms (was ${before.max.toFixed(1)}: ×${(after.max / before.max).toFixed(3)})`,
+        `p99 ${after.p99.toFixed(3)} ms (was ${before.p99.toFixed(3)}: ×${(after.p99 / before.p99).toFixed(2)})`,
+        `plain max ${plain.max.toFixed(1)} ms (was ${plainBefore.max.toFixed(1)})`,
+        `queue cycles = ${((100 * after.cyclesPerS) / plain.cyclesPerS).toFixed(0)} % of plain ` +
+          `(${Math.round(after.cyclesPerS)} vs ${Math.round(plain.cyclesPerS)}/s; was ` +
+          `${((100 * before.cyclesPerS) / plainBefore.cyclesPerS).toFixed(0)} %)`,
+      ].join(' | '),
+    );
+  }
+  const guard = [await walGuardCase(64, false), await walGuardCase(64, true)];
+  console.log('\nratios (after = now; before = busy-handler lock wait and the bare-LIMIT claim):');
+  for (const r of ratios) console.log(`  ${r}`);
+  console.log('\ncases:');
+  for (const l of lines) console.log(`  ${l}`);
+  console.log('\nWAL guard (before: RESTART at once; after: PASSIVE first):');
+  for (const l of guard) console.log(`  ${l}`);
 }
 
 await main();

@@ -6,7 +6,7 @@
 import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Db } from './db/index.js';
-import { acquireLease, releaseLease } from './leases/index.js';
+import { acquireLease, acquireOrReclaimLease, releaseLease } from './leases/index.js';
 import { silentLogger, type Logger } from './log.js';
 
 export interface LoopTickContext {
@@ -25,6 +25,8 @@ export interface LoopLease {
   owner: string;
   /** Lease time to live; three intervals by default, so two missed ticks do not hand it over. */
   ttlMs?: number;
+  /** Take the lease at once from a holder that is a dead process on this host (not after its expiry). */
+  reclaimDead?: boolean;
 }
 
 export interface LoopOptions {
@@ -120,7 +122,10 @@ export class Loop {
   /** Take or extend the lease (one short write); false while another process holds it. */
   private holdLease(l: LoopLease): boolean {
     const ttlMs = l.ttlMs ?? this.o.everyMs * 3;
-    const token = acquireLease(l.db, l.name, l.owner, ttlMs, this.clock.now());
+    const now = this.clock.now();
+    const token = l.reclaimDead
+      ? acquireOrReclaimLease(l.db, l.name, l.owner, ttlMs, now, { log: this.log })
+      : acquireLease(l.db, l.name, l.owner, ttlMs, now);
     if (token !== this.leaseToken)
       this.log.info(
         { lease: l.name, fencingToken: token },

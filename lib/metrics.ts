@@ -49,10 +49,33 @@ export interface DbMetrics {
   walBytes: Gauge<'db'>;
   connections: Gauge<'db' | 'role'>;
   checkpoints: Counter<'db' | 'mode' | 'result'>;
+  writeStallSeconds: Gauge<'db'>;
+  /** Each open Db registers how to read its stall here; the gauge reads them at scrape time. */
+  stallSources: Map<string, () => number>;
 }
 
+const dbMetricsByRegistry = new WeakMap<Registry, DbMetrics>();
+
 export function dbMetrics(registry: Registry, dbNames: readonly string[]): DbMetrics {
-  const m: DbMetrics = once(registry, 'contimg_db_tx_seconds', () => ({
+  const m = dbMetricsByRegistry.get(registry) ?? declareDbMetrics(registry);
+  dbMetricsByRegistry.set(registry, m);
+  for (const db of dbNames) {
+    for (const kind of ['write', 'read']) m.txSeconds.zero({ db, kind });
+    m.lockWaitSeconds.zero({ db });
+    m.busyTimeouts.inc({ db }, 0);
+    m.walBytes.set({ db }, 0);
+    m.writeStallSeconds.set({ db }, 0);
+    for (const code of DB_ERROR_CODES) m.errors.inc({ db, code }, 0);
+    for (const role of ['writer', 'reader']) m.connections.set({ db, role }, 0);
+    for (const mode of ['passive', 'restart', 'truncate'])
+      for (const result of ['ok', 'busy']) m.checkpoints.inc({ db, mode, result }, 0);
+  }
+  return m;
+}
+
+function declareDbMetrics(registry: Registry): DbMetrics {
+  const stallSources = new Map<string, () => number>();
+  return {
     txSeconds: new Histogram({
       name: 'contimg_db_tx_seconds',
       help: 'Duration of database transactions, by kind (write = BEGIN IMMEDIATE, read = deferred).',
@@ -97,16 +120,17 @@ export function dbMetrics(registry: Registry, dbNames: readonly string[]): DbMet
       labelNames: ['db', 'mode', 'result'],
       registers: [registry],
     }),
-  }));
-  for (const db of dbNames) {
-    for (const kind of ['write', 'read']) m.txSeconds.zero({ db, kind });
-    m.lockWaitSeconds.zero({ db });
-    m.busyTimeouts.inc({ db }, 0);
-    m.walBytes.set({ db }, 0);
-    for (const code of DB_ERROR_CODES) m.errors.inc({ db, code }, 0);
-    for (const role of ['writer', 'reader']) m.connections.set({ db, role }, 0);
-    for (const mode of ['passive', 'restart', 'truncate'])
-      for (const result of ['ok', 'busy']) m.checkpoints.inc({ db, mode, result }, 0);
-  }
-  return m;
+    writeStallSeconds: new Gauge({
+      name: 'contimg_db_write_stall_seconds',
+      help:
+        'How long writes in this process have gone without the write lock (from the oldest write still ' +
+        'waiting or failing since the last one that got it); 0 when writes go through.',
+      labelNames: ['db'],
+      registers: [registry],
+      collect() {
+        for (const [db, read] of stallSources) this.set({ db }, read());
+      },
+    }),
+    stallSources,
+  };
 }

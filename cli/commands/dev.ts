@@ -4,17 +4,21 @@
 // cadence with `contimg convert-check` as the converter, prints where each daemon's /metrics and /ws are,
 // and on Ctrl-C/SIGTERM (or after --for-seconds) stops the simulator, sends SIGTERM to every daemon and
 // waits for them to exit. With --with-prometheus it also runs Prometheus (Debian's package, from PATH) on
-// loopback with our rules, scraping the daemons every 5 s, its data under <data dir>/prometheus.
+// loopback with our rules, scraping the daemons every 5 s, its data under <data dir>/prometheus. The
+// simulator also plays the pipeline's calibration (a week of calibration sets and flux measurements, then more
+// as time goes on; --fault flux-drift|stale-calibration|missing-table), and the scheduler starts once the
+// other daemons answer /readyz, so its first health run finds them up.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
+import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
-import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
+import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,8 +36,11 @@ interface DevOpts {
   groups?: string;
   forSeconds?: string;
   simulate: boolean;
+  /** --no-demo-alert turns off the simulated alert that shows delivery (a log line and an e-mail). */
+  demoAlert: boolean;
   withPrometheus?: boolean;
   prometheusPort: string;
+  fault: string[];
 }
 
 const DAEMON_ORDER = Object.keys(DAEMONS) as DaemonName[];
@@ -42,6 +49,32 @@ const DAEMON_ORDER = Object.keys(DAEMONS) as DaemonName[];
 function portsFrom(portBase: number | undefined): Partial<Record<DaemonName, number>> {
   if (portBase === undefined) return {};
   return Object.fromEntries(DAEMON_ORDER.map((name, i) => [name, portBase + i]));
+}
+
+/**
+ * The scheduler on a laptop: health every minute over what runs here (the other built daemons' /readyz, both
+ * databases, the data folder's disk; no systemd units, since dev runs the daemons itself; GPUs only where
+ * nvidia-smi exists), validity every 2 minutes and flux every 5, so a newcomer sees findings within minutes.
+ */
+function devScheduler(ports: Partial<Record<DaemonName, number>>): Record<string, unknown> {
+  return {
+    jobs: {
+      health: { cron: '* * * * *', timeoutS: 50 },
+      validity: { cron: '*/2 * * * *' },
+      flux: { cron: '*/5 * * * *', timeoutS: 120 },
+    },
+    health: {
+      http: builtDaemons()
+        .filter((d) => d !== 'scheduler')
+        .map((d) => ({
+          name: d,
+          url: `http://127.0.0.1:${ports[d] ?? DAEMONS[d].port}/readyz`,
+          critical: true,
+          sendToken: true,
+        })),
+      systemd: { units: [] },
+    },
+  };
 }
 
 /**
@@ -67,8 +100,8 @@ export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Reco
       },
     },
     pointingMonitor: { ...port('pointing-monitor') },
-    scheduler: { ...port('scheduler') },
-    alertDispatcher: { ...port('alert-dispatcher') },
+    scheduler: { ...port('scheduler'), ...devScheduler(ports) },
+    alertDispatcher: devAlertDispatcher(port('alert-dispatcher'), devMailPort(ports)),
     thumbnailWorker: { ...port('thumbnail-worker') },
   };
 }
@@ -101,6 +134,7 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
+    const { default: YAML } = await import('yaml');
     fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
     process.stdout.write(`dev: wrote ${configFile}\n`);
   }
@@ -114,22 +148,25 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   return { configFile };
 }
 
-/** Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are. */
+interface Running {
+  children: Map<string, ChildProcess>;
+  exits: Promise<void>[];
+  /** A daemon that dies before we asked it to stop is a failure: reported at once and in dev's exit code. */
+  failures: string[];
+  stopping: { now: boolean };
+}
+
+/**
+ * Start each daemon as its own child (as systemd would) and print where its /metrics and /ws are; `into`
+ * collects daemons started in several steps.
+ */
 function startDaemons(
   names: DaemonName[],
   configFile: string,
   cfg: { http: { host: string } } & Record<string, unknown>,
-): {
-  children: Map<string, ChildProcess>;
-  exits: Promise<void>[];
-  failures: string[];
-  stopping: { now: boolean };
-} {
-  const children = new Map<string, ChildProcess>();
-  const exits: Promise<void>[] = [];
-  // A daemon that dies before we asked it to stop is a failure: reported at once and in dev's exit code.
-  const failures: string[] = [];
-  const stopping = { now: false };
+  into: Running = { children: new Map(), exits: [], failures: [], stopping: { now: false } },
+): Running {
+  const { children, exits, failures, stopping } = into;
   for (const name of names) {
     const child = spawn(
       process.execPath,
@@ -164,7 +201,35 @@ function startDaemons(
       `dev: started ${name} (pid ${child.pid}): http://${host}:${port}/metrics  ws://${host}:${port}/ws\n`,
     );
   }
-  return { children, exits, failures, stopping };
+  return into;
+}
+
+/**
+ * Wait (at most timeoutMs, and not past a stop) until each named daemon that is still running answers
+ * /readyz with 200.
+ */
+async function waitReady(
+  names: DaemonName[],
+  cfg: Config,
+  timeoutMs: number,
+  signal: AbortSignal,
+  alive: ReadonlyMap<string, ChildProcess>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = async (name: DaemonName): Promise<boolean> => {
+    const port = (cfg[DAEMONS[name].section] as { port: number }).port;
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  let pending = names;
+  while (pending.length && Date.now() < deadline && !signal.aborted) {
+    const up = await Promise.all(pending.map(ready));
+    pending = pending.filter((n, i) => !up[i] && alive.has(n));
+    if (pending.length) await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function register(program: Command): void {
@@ -177,17 +242,44 @@ export function register(program: Command): void {
     .option('--groups <n>', 'stop simulating after this many observations (default: until stopped)')
     .option('--for-seconds <s>', 'stop everything after this long (for tests and demos)')
     .option('--no-simulate', 'do not run the simulator')
+    .option('--no-demo-alert', 'do not raise the simulated alert that shows delivery (log line and e-mail)')
     .option('--with-prometheus', 'also run Prometheus (from PATH) with our rules, scraping the daemons')
     .option('--prometheus-port <port>', 'loopback port for --with-prometheus', '9390')
+    .option(
+      '--fault <kind>',
+      'a calibration fault for the simulator: flux-drift, stale-calibration, missing-table',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .action(async (o: DevOpts) => {
       if (!fs.existsSync(CLI))
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
+      const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
+      const bad = o.fault.filter((f) => !isCalibrationFault(f));
+      if (bad.length)
+        throw new UsageError(
+          `--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`,
+        );
       const prometheusBinary = o.withPrometheus ? await prometheusOnPath() : undefined;
       const { configFile } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
+      // The pipeline's calibration of the past week, before the scheduler's first checks look at it.
+      if (o.simulate) await calibrate(cfg, o, Date.now() - 8 * 86_400_000);
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const forS = num(o.forSeconds, '--for-seconds');
+      const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
+      const mail = await startMailCapture(cfg, process.stdout);
       const names = builtDaemons();
-      const { children, exits, failures, stopping } = startDaemons(names, configFile, cfg);
+      const first = names.filter((d) => d !== 'scheduler');
+      const running = startDaemons(first, configFile, cfg);
+      if (names.includes('scheduler')) {
+        await waitReady(first, cfg, 15_000, stop.signal, running.children);
+        if (!stop.signal.aborted) startDaemons(['scheduler'], configFile, cfg, running);
+      }
+      const { children, exits, failures, stopping } = running;
       let prometheus: PrometheusProcess | undefined;
       if (prometheusBinary) {
         try {
@@ -202,12 +294,8 @@ export function register(program: Command): void {
           process.stderr.write(`dev: cannot run prometheus: ${(e as Error).message}\n`);
         }
       }
-      const stop = new AbortController();
-      const onSignal = (): void => stop.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      const forS = num(o.forSeconds, '--for-seconds');
-      const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
       const sim = o.simulate ? runSimulator(cfg, o, stop.signal) : Promise.resolve();
+      const fault = o.demoAlert ? simulateFault(cfg, stop.signal, process.stdout) : Promise.resolve();
       process.stdout.write('dev: running; Ctrl-C stops everything\n');
       await new Promise<void>((r) =>
         stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
@@ -215,9 +303,11 @@ export function register(program: Command): void {
       clearTimeout(timer);
       process.stdout.write('dev: stopping\n');
       await sim;
+      await fault.catch((e: unknown) => process.stderr.write(`[simulator] fault: ${(e as Error).message}\n`));
       stopping.now = true;
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all([...exits, prometheus?.stop()]);
+      await mail?.close();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (failures.length) {
         process.stderr.write(`dev: stopped with failures: ${failures.join('; ')}\n`);
@@ -233,6 +323,9 @@ const BACKLOG_GROUPS = 12;
 
 async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promise<void> {
   const { simulateDemo } = await import('../../lib/sim/demo.js');
+  const { openDb } = await import('../../lib/db/index.js');
+  const calibrateNow = await calibrator(cfg, o);
+  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
   try {
     const n = await simulateDemo({
       incomingDir: cfg.streamingConverter.incomingDir,
@@ -248,13 +341,55 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
       realTime: true,
       jitterS: 2,
       signal,
-      onObservation: (groupId) =>
-        process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`),
+      onObservation: (groupId) => {
+        process.stdout.write(`[simulator] observation complete: ${groupId} (and its image)\n`);
+        calibrateNow(pipelineDb, Date.now() - 86_400_000);
+      },
     });
     process.stdout.write(`[simulator] wrote ${n} observation(s)\n`);
   } catch (e) {
     process.stderr.write(`[simulator] stopped: ${(e as Error).message}\n`);
+  } finally {
+    pipelineDb.close();
   }
+}
+
+/** The simulator's pointing declination (its default 0.9 rad). */
+const SIM_DEC_DEG = (0.9 * 180) / Math.PI;
+
+/** The simulated pipeline's calibration sets and flux measurements for transits since fromMs (idempotent). */
+async function calibrate(cfg: Config, o: DevOpts, fromMs: number): Promise<void> {
+  const { openDb } = await import('../../lib/db/index.js');
+  const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
+  try {
+    (await calibrator(cfg, o))(pipelineDb, fromMs);
+  } finally {
+    pipelineDb.close();
+  }
+}
+
+/** A synchronous writer of the simulated calibration (modules loaded once, up front). */
+async function calibrator(cfg: Config, o: DevOpts): Promise<(db: Db, fromMs: number) => void> {
+  const { simulateCalibration } = await import('../sim-calibration.js');
+  const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
+  return (pipelineDb, fromMs) => {
+    try {
+      const r = simulateCalibration({
+        config: cfg,
+        pipelineDb,
+        decDeg: SIM_DEC_DEG,
+        fromMs,
+        nowMs: Date.now(),
+        faults: o.fault.filter(isCalibrationFault),
+      });
+      if (r.sets || r.measurements)
+        process.stdout.write(
+          `[simulator] calibration: ${r.sets} set(s), ${r.measurements} flux measurement(s)\n`,
+        );
+    } catch (e) {
+      process.stderr.write(`[simulator] calibration not written: ${(e as Error).message}\n`);
+    }
+  };
 }
 
 async function prometheusOnPath(): Promise<string> {

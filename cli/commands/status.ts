@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
+import { reachableHost } from '../../lib/http/reach.js';
 import { printJson, requireConfig, UsageError } from '../util.js';
 
 interface DaemonStatus {
@@ -23,16 +24,9 @@ interface DbStatus {
   error?: string;
 }
 
-/** Where to reach a daemon bound to host: wildcard binds are reached on loopback. */
-function reachable(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '[::1]';
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 async function probe(cfg: Config, name: DaemonName, token: string | undefined): Promise<DaemonStatus> {
   const port = (cfg[DAEMONS[name].section] as { port: number }).port;
-  const url = `http://${reachable(cfg.http.host)}:${port}/readyz`;
+  const url = `http://${reachableHost(cfg.http.host)}:${port}/readyz`;
   try {
     const res = await fetch(url, {
       headers: token ? { authorization: `Bearer ${token}` } : {},

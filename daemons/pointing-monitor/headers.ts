@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dut1Input, Site } from '../../lib/astro/index.js';
-import type { Connection } from '../../lib/db/index.js';
+import { cachedStatement, type Connection } from '../../lib/db/index.js';
 import { ContimgError } from '../../lib/errors.js';
 import { readUvh5Header } from '../../lib/uvh5/index.js';
 import { pointingFromHeader, type HeaderPointing } from '../../lib/uvh5/pointing.js';
@@ -17,19 +17,19 @@ export interface PendingHeader {
 
 const SB00 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)_sb00\.hdf5$/;
 
+// Cached (prepared once per connection); CAST, not a bare `LIMIT ?`, which SQLite re-prepares on every
+// binding because it plans with the LIMIT's value.
+const PENDING = `SELECT h.ts_name AS groupId, h.path AS path, h.ts_ms AS tsMs FROM hdf5_files h
+  WHERE h.subband = 0 AND h.state = 'valid' AND h.ts_ms >= ?
+    AND NOT EXISTS (SELECT 1 FROM pointing_observations o WHERE o.group_id = h.ts_name)
+  ORDER BY h.ts_ms LIMIT CAST(? AS INTEGER)`;
+
 export function pendingFromIndex(conn: Connection, sinceMs: number, limit: number): PendingHeader[] {
-  return conn
-    .prepare(
-      `SELECT h.ts_name AS groupId, h.path AS path, h.ts_ms AS tsMs FROM hdf5_files h
-       WHERE h.subband = 0 AND h.state = 'valid' AND h.ts_ms >= ?
-         AND NOT EXISTS (SELECT 1 FROM pointing_observations o WHERE o.group_id = h.ts_name)
-       ORDER BY h.ts_ms LIMIT ?`,
-    )
-    .all(sinceMs, limit) as PendingHeader[];
+  return cachedStatement(conn, PENDING).all(sinceMs, limit) as PendingHeader[];
 }
 
 export function indexIsEmpty(conn: Connection): boolean {
-  return conn.prepare('SELECT 1 FROM hdf5_files LIMIT 1').get() === undefined;
+  return cachedStatement(conn, 'SELECT 1 FROM hdf5_files LIMIT 1').get() === undefined;
 }
 
 /** Settled `*_sb00.hdf5` files in dir named at or after sinceMs; `sizes` carries sizes between polls. */

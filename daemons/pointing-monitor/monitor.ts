@@ -74,6 +74,13 @@ export class PointingMonitor {
   private stale = false;
   /** The end of the range the schedule was last computed for. */
   private scheduledToMs = 0;
+  /** A computed schedule whose write failed; the next status tick writes it. */
+  private unsavedSchedule?: {
+    all: ScheduledTransit[];
+    dec: number | null;
+    fromMs: number;
+    toMs: number;
+  };
   /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
   private readonly failed = new Map<string, number>();
   private readonly dirSizes = new Map<string, number>();
@@ -131,7 +138,11 @@ export class PointingMonitor {
   private restoreDetector(): void {
     const { seg, after, latest } = this.o.db.read((c) => {
       const s = currentSegment(c);
-      return { seg: s, after: s ? observationsAfter(c, s.endUnix) : [], latest: latestObservation(c) };
+      return {
+        seg: s,
+        after: s ? observationsAfter(c, s.endUnix) : [],
+        latest: latestObservation(c),
+      };
     });
     let st: DetectorState = seg ? { stable: seg, candidate: [] } : emptyDetector();
     for (const o of after) st = stepDetector(st, o, this.detectorCfg).state;
@@ -239,7 +250,11 @@ export class PointingMonitor {
     this.windows.matchRecent();
   }
 
-  /** Recompute transits from fromMs to now + horizon for the current pointing; upsert; re-arm windows. */
+  /**
+   * Recompute transits from fromMs to now + horizon for the current pointing; re-arm the windows; upsert.
+   * The schedule in memory (windows, gauges, the API) changes first: if the write fails (the database
+   * locked by another process) it is not lost but saved again by the next status tick.
+   */
   refreshSchedule(fromMs: number): void {
     const now = this.o.clock.now();
     const dec = this.detector.stable?.decDeg ?? null;
@@ -247,29 +262,39 @@ export class PointingMonitor {
     const astro = { site: this.o.site, dut1: (t: number) => this.o.dut1.valueAt(t) };
     const all = computeSchedule(this.calibrators, dec, fromMs, toMs, this.scheduleCfg, astro);
     this.scheduledToMs = toMs;
+    const keepFrom = now - 2 * HOUR_MS;
+    this.schedule = all.filter((t) => t.windowEndMs >= keepFrom);
+    this.windows.setSchedule(this.schedule);
+    this.updateTransitGauges(now);
+    this.unsavedSchedule = { all, dec, fromMs, toMs };
+    this.saveSchedule();
+  }
+
+  /** Write the last computed schedule (rows, event, declination alerts) if it is not in the database yet. */
+  private saveSchedule(): void {
+    const u = this.unsavedSchedule;
+    if (!u) return;
+    const now = this.o.clock.now();
     this.o.db.write((c) => {
-      for (const t of all) upsertTransit(c, t, dec, now);
+      for (const t of u.all) upsertTransit(c, t, u.dec, now);
       appendEvent(
         c,
         {
           topic: 'transit',
           type: 'transit.schedule_updated',
           payload: {
-            count: all.length,
-            fromUtc: new Date(fromMs).toISOString(),
-            toUtc: new Date(toMs).toISOString(),
-            pointingDecDeg: dec,
+            count: u.all.length,
+            fromUtc: new Date(u.fromMs).toISOString(),
+            toUtc: new Date(u.toMs).toISOString(),
+            pointingDecDeg: u.dec,
           },
         },
         now,
       );
-      if (dec !== null) declinationAlerts(this.ingestCtx(c, now), dec);
+      if (u.dec !== null) declinationAlerts(this.ingestCtx(c, now), u.dec);
     });
-    this.o.metrics.transitsComputed.inc({ model: this.scheduleCfg.model }, all.length);
-    const keepFrom = now - 2 * HOUR_MS;
-    this.schedule = all.filter((t) => t.windowEndMs >= keepFrom);
-    this.windows.setSchedule(this.schedule);
-    this.updateTransitGauges(now);
+    this.unsavedSchedule = undefined;
+    this.o.metrics.transitsComputed.inc({ model: this.scheduleCfg.model }, u.all.length);
   }
 
   /** `reader` names who read the header; only observation rows record it. */
@@ -309,6 +334,7 @@ export class PointingMonitor {
 
   /** Staleness, UT1−UTC age, status row (event on change), gauges; rolls the schedule horizon hourly. */
   statusTick(): StatusSnapshot {
+    this.saveSchedule();
     const now = this.o.clock.now();
     const dut1S = this.o.dut1.valueAt(now);
     const age = this.o.dut1.ageDays(now);

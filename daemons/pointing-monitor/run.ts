@@ -1,13 +1,16 @@
 // run(deps, signal) for the pointing monitor: build the monitor, then three loops (header poll, status
-// tick, the window timer inside the monitor) until the signal aborts. Loops log, count, back off and go on.
+// tick, the window timer inside the monitor) until the signal aborts. Loops (lib/loop) log, back off and go on.
 import { pause } from '../../lib/clock.js';
 import { backoffMs } from '../../lib/backoff.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
+import { DbBusyError } from '../../lib/errors.js';
+import { LOOP_ERROR_BACKOFF, startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { pointingMetrics } from './metrics.js';
 import { PointingMonitor } from './monitor.js';
-import { readStatus } from './store.js';
+import { pointingStatus } from './admin.js';
 import { dut1Provider } from './sources.js';
+import { transitView } from './views.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,43 +50,49 @@ export function createMonitor(deps: DaemonDeps): PointingMonitor {
   return monitor;
 }
 
-async function loop(
-  name: string,
+/**
+ * init() seeds calibrators and saves the schedule: writes. While another process holds the write lock they
+ * fail fast (DbBusyError); wait for the lock here with backoff instead of failing the start (systemd would
+ * restart us into the same lock). /healthz answers meanwhile and /readyz reports the stall.
+ */
+async function initWhenWritable(
+  monitor: PointingMonitor,
   deps: DaemonDeps,
   signal: AbortSignal,
-  everyMs: number,
-  work: () => void,
 ): Promise<void> {
-  let failures = 0;
-  while (!signal.aborted) {
-    const t0 = deps.clock.monotonic();
+  for (let attempt = 1; !signal.aborted; attempt++) {
     try {
-      work();
-      failures = 0;
+      monitor.init();
+      return;
     } catch (e) {
-      failures++;
-      deps.log.error({ err: e, loop: name, failures }, 'pointing loop failed; backing off');
+      if (!(e instanceof DbBusyError)) throw e;
+      const retryInMs = backoffMs(LOOP_ERROR_BACKOFF, attempt);
+      if (attempt === 1)
+        deps.log.warn({ err: e, retryInMs }, 'state database locked at start; waiting for it');
+      if (await pause(retryInMs, signal)) return;
     }
-    const wait = failures
-      ? backoffMs({ strategy: 'exponential', baseMs: everyMs, maxMs: 10 * everyMs, jitter: 0.2 }, failures)
-      : everyMs;
-    const spent = deps.clock.monotonic() - t0;
-    if (await pause(Math.max(0, wait - spent), signal)) break;
   }
 }
 
 export const run: DaemonRun = async (deps, signal) => {
   const cfg = deps.config.pointingMonitor;
   const monitor = createMonitor(deps);
-  monitor.init();
-  monitor.windows.matchRecent(cfg.backfillDays);
+  await initWhenWritable(monitor, deps, signal);
+  if (signal.aborted) return;
+  try {
+    monitor.windows.matchRecent(cfg.backfillDays);
+  } catch (e) {
+    // Not worth waiting for: new data match the last day again, and every closing window matches its own.
+    deps.log.warn({ err: e }, 'matching past transits to data failed; continuing');
+  }
   const metrics = monitor.o.metrics;
-  deps.http.route('GET', '/api/pointing/status', () =>
-    deps.state.read((c) => readStatus(c)?.snapshot ?? null),
-  );
+  deps.http.route('GET', '/api/pointing/status', () => deps.state.read(pointingStatus));
   deps.http.route('GET', '/api/pointing/transits', ({ url }) => {
     const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 1000 });
-    return monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()).slice(offset, offset + limit);
+    return monitor.schedule
+      .filter((t) => t.transitMs >= deps.clock.now())
+      .slice(offset, offset + limit)
+      .map(transitView);
   });
   deps.addReadinessCheck('pointing', () => ({
     ok: monitor.calibrators.length > 0,
@@ -98,22 +107,27 @@ export const run: DaemonRun = async (deps, signal) => {
       end();
     }
   };
+  // A failing tick (the database locked by another process) is logged and retried with backoff from the
+  // loop's own interval up to ten times it, at most a minute (so the monitor catches up soon after a lock).
+  const every = (name: string, everyMs: number, work: () => void) =>
+    startLoop({
+      name,
+      everyMs,
+      signal,
+      clock: deps.clock,
+      log: deps.log,
+      tick: timed(work),
+      errorBackoff: {
+        strategy: 'exponential',
+        baseMs: everyMs,
+        maxMs: Math.max(everyMs, Math.min(10 * everyMs, 60_000)),
+        jitter: 0.2,
+      },
+    }).done;
   try {
     await Promise.all([
-      loop(
-        'headers',
-        deps,
-        signal,
-        cfg.pollIntervalS * 1000,
-        timed(() => void monitor.poll()),
-      ),
-      loop(
-        'status',
-        deps,
-        signal,
-        cfg.statusIntervalS * 1000,
-        timed(() => void monitor.statusTick()),
-      ),
+      every('headers', cfg.pollIntervalS * 1000, () => void monitor.poll()),
+      every('status', cfg.statusIntervalS * 1000, () => void monitor.statusTick()),
     ]);
   } finally {
     monitor.stop();

@@ -33,7 +33,13 @@ export class TransitWindows {
       onEdge: (e, at) => this.onEdge(e, at),
       isEmitted: (e) =>
         db.read((c) => isEmitted(c, e.transit.name, e.transit.model, e.transit.transitMs, COLUMN[e.kind])),
-      onError: (err) => log.error({ err }, 'transit window event failed; continuing'),
+      // The first failure of an edge is an error; its retries (every second while, say, the database stays
+      // locked) only at debug: the database reports a lock stall itself.
+      onError: (err, e) =>
+        log[e.failures === 1 ? 'error' : 'debug'](
+          { err, edge: e.kind, calibrator: e.transit.name, failures: e.failures },
+          'transit window event failed; retrying',
+        ),
     });
   }
 

@@ -3,6 +3,7 @@
 // sleeps longer than maxSleepMs, so a stepped wall clock is noticed. Each edge fires at most once: the
 // emitted set (and the caller's persisted markers via isEmitted) survive schedule recomputes.
 import type { Clock } from '../../lib/clock.js';
+import { isRetryable } from '../../lib/errors.js';
 import type { ScheduledTransit } from './schedule.js';
 
 export type EdgeKind = 'window_open' | 'peak' | 'window_close';
@@ -14,6 +15,8 @@ export interface WindowEdge {
   atMs: number;
   /** True for an open edge emitted after its time because the window was found already open. */
   late: boolean;
+  /** Failed writes of this edge so far. */
+  failures?: number;
 }
 
 export interface WindowTimerOptions {
@@ -24,7 +27,8 @@ export interface WindowTimerOptions {
   maxSleepMs?: number;
   /** Past edges younger than this are still emitted (e.g. set just after the edge); default 2 s. */
   graceMs?: number;
-  onError?: (e: unknown) => void;
+  /** A failed edge write; `edge.failures` counts them (1 for the first), so repeats can be logged quietly. */
+  onError?: (e: unknown, edge: WindowEdge) => void;
 }
 
 const RETRY_MS = 1_000;
@@ -106,10 +110,13 @@ export class WindowTimer {
         this.o.onEdge(e, now);
       } catch (err) {
         // A failed write must not stop the timer (the next edge still fires) nor lose this edge: it is
-        // retried RETRY_MS later while it is younger than GIVE_UP_MS (e.g. a database busy for a while).
-        this.o.onError?.(err);
+        // retried RETRY_MS later, for as long as the error is retryable (a database locked by another
+        // process for minutes: the edge lands late, with its own time), otherwise while it is younger than
+        // GIVE_UP_MS.
+        e.failures = (e.failures ?? 0) + 1;
+        this.o.onError?.(err, e);
         this.emitted.delete(edgeKey(e.kind, e.transit));
-        if (now - e.atMs < GIVE_UP_MS) failed.push(e);
+        if (isRetryable(err) || now - e.atMs < GIVE_UP_MS) failed.push(e);
       }
     }
     this.retryAtMs = failed.length ? now + RETRY_MS : 0;

@@ -56,7 +56,8 @@ export function recordSpawn(
 ): void {
   st(
     conn,
-    'UPDATE converter_attempts SET pid = @pid, pgid = @pgid, pid_start_ticks = @pid_start_ticks, spawned_at = @now WHERE id = @id',
+    `UPDATE converter_attempts SET pid = @pid, pgid = @pgid, pid_start_ticks = @pid_start_ticks, spawned_at = @now
+     WHERE id = @id AND ended_at IS NULL`,
   ).run({
     ...p,
     id,

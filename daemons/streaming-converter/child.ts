@@ -1,9 +1,8 @@
-// Run the converter: spawn with an argv array (never a shell), detached into its own process group so a
-// timeout or shutdown can kill everything it started; keep only the tails of stdout/stderr.
+// Run a child (the dispatcher runs the converter's supervisor): spawn with an argv array (never a shell),
+// detached into its own process group so a timeout or shutdown can kill everything it started; keep only the
+// tails of stdout/stderr.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-// Signalling a process group is an OS call like fs; imported explicitly rather than via the global.
-import { kill as killPid } from 'node:process';
+import { signalGroup } from './procs.js';
 
 export const TAIL_BYTES = 8192;
 
@@ -40,42 +39,6 @@ export interface ChildOptions {
   signal: AbortSignal;
   onSpawn: (pid: number) => void;
   now: () => number;
-}
-
-/** Send a signal to a whole process group; false when the group is already gone. */
-export function signalGroup(pgid: number, sig: NodeJS.Signals): boolean {
-  try {
-    killPid(-pgid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A live process (a zombie waiting to be reaped counts as dead: it runs nothing and holds nothing). */
-export function isAlive(pid: number): boolean {
-  try {
-    killPid(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return procStatField(pid, 0) !== 'Z';
-}
-
-/** Field n (0 = state, 19 = start time) of /proc/<pid>/stat after the command name. */
-function procStatField(pid: number, n: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks): identifies a process across pid reuse. */
-export function pidStartTicks(pid: number): number | null {
-  const v = procStatField(pid, 19);
-  return v === null ? null : Number(v);
 }
 
 export function runChild(o: ChildOptions): Promise<ChildResult> {

@@ -138,7 +138,7 @@ export function converterMetrics(registry: Registry) {
     }),
     recovered: new Counter({
       name: `${P}recovered_attempts_total`,
-      help: 'Attempts found open at startup (daemon crash) and closed as crashed, by what happened to the child.',
+      help: 'Open attempts recovered after their daemon died, by what recovery found: adopted (converter still running, awaited), finished (ended meanwhile: its recorded outcome settled), killed (stopped, crashed), dead (nothing ran, no exit status: crashed unless the files show success).',
       labelNames: ['child'],
       registers: r,
     }),
@@ -159,7 +159,7 @@ export function converterMetrics(registry: Registry) {
   m.paused.set({ reason: 'disk' }, 0);
   for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery', 'reconcile', 'archive'])
     m.loopErrors.inc({ loop }, 0);
-  for (const child of ['dead', 'killed']) m.recovered.inc({ child }, 0);
+  for (const child of ['adopted', 'finished', 'killed', 'dead']) m.recovered.inc({ child }, 0);
   return m;
 }
 

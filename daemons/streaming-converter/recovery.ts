@@ -1,24 +1,43 @@
 // Recovery of attempts whose daemon died: at startup (every attempt not held by another live daemon) and
-// whenever a conversions job's lease has expired. The orphaned converter (alive in its own process group)
-// is killed and awaited first, using the pid, process group and start ticks in the attempt row; only then
-// is the job failed under the dead holder's own lease token (fenced: nothing changes if anyone else has
-// claimed it since), the attempt closed as crashed and the group moved, in one write. The crashed run
-// counted as an attempt, so the group gets exactly one more try (due at once), or fails when none is left.
-import fs from 'node:fs';
+// whenever a conversions job's lease has expired. For each open attempt it looks for what still runs for it
+// (its supervisor by the supervisor's file, anything carrying the attempt's marker, the pid in the row):
+// - a supervisor still running under the attempt's own lease is adopted: its lease renewed under the same
+//   token, then awaited and settled like a live attempt (never a second converter, no work thrown away);
+// - anything else is stopped first (SIGTERM to its process groups, SIGKILL after killGraceS) and awaited;
+//   then the attempt is settled from its directory: a converter that ended while the daemon was down left
+//   its exit status (exit.json) and is classified exactly like a live one, so a success is adopted and never
+//   converted again; with no exit status the files decide (output AND result ok), else it is `crashed` and
+//   retried at once, or the group fails if that was its last attempt.
+// Settling goes through recordOutcome under the dead holder's lease token (fenced: nothing changes if anyone
+// has claimed the job since, or settled the attempt meanwhile), with the same events and alerts as a live
+// outcome.
 import os from 'node:os';
-import { pause } from '../../lib/clock.js';
-import { LeaseLostError } from '../../lib/errors.js';
+import path from 'node:path';
 import type { Lease } from '../../lib/queue/index.js';
+import { attemptKey, readSupervisor } from './attempt-files.js';
+import type { ChildResult } from './child.js';
+import type { AttemptFacts, AttemptRun, Settle } from './conversion.js';
 import { emit, type Ctx } from './context.js';
-import { isAlive, pidStartTicks, signalGroup } from './child.js';
+import { attemptDir, outputPathFor, type Dispatcher } from './dispatch.js';
 import { QUEUE, RETRY_NOW } from './jobs.js';
+import { isAlive, markedProcesses, sameProcess } from './procs.js';
 import * as S from './store.js';
+
+/** What the daemon saw of a converter it did not run: nothing. */
+const UNSEEN: ChildResult = {
+  exitCode: null,
+  signal: null,
+  timedOut: false,
+  aborted: false,
+  spawnError: null,
+  stdoutTail: '',
+  stderrTail: '',
+  durationMs: 0,
+};
 
 /** Is the converter recorded in the attempt row still the same live process? */
 function orphanAlive(a: S.AttemptRow): boolean {
-  if (a.pid === null || !isAlive(a.pid)) return false;
-  if (a.pid_start_ticks === null) return true;
-  return pidStartTicks(a.pid) === a.pid_start_ticks;
+  return a.pid !== null && sameProcess(a.pid, a.pid_start_ticks);
 }
 
 /** The job's current lease holder is another daemon that is alive and within its lease. */
@@ -30,78 +49,102 @@ function heldElsewhere(a: S.OpenAttempt, self: string, now: number): boolean {
   return isAlive(Number(pidText));
 }
 
-async function killOrphan(ctx: Ctx, a: S.AttemptRow, signal: AbortSignal): Promise<void> {
-  const pgid = a.pgid ?? a.pid!;
-  ctx.log.warn(
-    { pid: a.pid, pgid, attempt: a.attempt },
-    'orphaned converter from a previous run: stopping it',
-  );
-  signalGroup(pgid, 'SIGTERM');
-  const deadline = ctx.clock.monotonic() + ctx.cfg.killGraceS * 1000;
-  while (orphanAlive(a) && ctx.clock.monotonic() < deadline) if (await pause(50, signal)) break;
-  signalGroup(pgid, 'SIGKILL');
-  // SIGKILL cannot be ignored; wait for the kernel to reap it (bounded, in case it is stuck in D state).
-  const hard = ctx.clock.monotonic() + 10_000;
-  while (orphanAlive(a) && ctx.clock.monotonic() < hard) await pause(20);
-}
-
-/** Fail the job under the dead holder's token, close the attempt, move the group: one write. */
-function settleCrashed(ctx: Ctx, a: S.OpenAttempt, orphanKilled: boolean): void {
-  const { db, clock, log, m } = ctx;
-  const now = clock.now();
-  const error =
-    a.pid === null ? 'daemon stopped before the converter started' : 'daemon stopped during the conversion';
+function runOf(ctx: Ctx, a: S.OpenAttempt, g: S.GroupRow): AttemptRun {
+  const { cfg } = ctx;
   const lease: Lease = {
     jobId: a.job_id,
     queue: QUEUE,
     owner: a.lease_owner ?? '',
     token: a.lease_token,
     attempt: a.job_attempts ?? a.attempt,
-    expiresAt: a.lease_expires_at ?? now,
+    expiresAt: a.lease_expires_at ?? 0,
   };
-  db.write((conn) => {
-    const closed = S.closeAttempt(
-      conn,
-      a.id,
-      {
-        outcome: 'crashed',
-        exit_code: null,
-        signal: null,
-        stdout_tail: null,
-        stderr_tail: null,
-        result_json: null,
-        error,
-      },
-      now,
-    );
-    if (!closed) return;
-    m.attempts.inc({ outcome: 'crashed' });
-    let to: 'retry_wait' | 'failed' | null = null;
-    try {
-      const next = ctx.queue.fail(lease, new Error(error), { retryable: true, policy: RETRY_NOW });
-      to = next.state === 'queued' ? 'retry_wait' : 'failed';
-    } catch (e) {
-      if (!(e instanceof LeaseLostError)) throw e;
-    }
-    const g = S.getGroup(conn, a.group_ref);
-    if (g && to && g.state === 'converting')
-      S.casGroup(conn, g.id, 'converting', to, now, {
-        error,
-        error_code: 'crashed',
-        ...(to === 'failed' ? { finished_at: now } : {}),
-      });
-    const detail = { groupId: g?.group_id, attempt: a.attempt, pid: a.pid, orphanKilled, to };
-    emit(conn, 'attempt_crashed', detail, now);
-    log.warn({ ...detail, from: 'converting', reason: 'crashed' }, 'recovered attempt');
-  });
+  return {
+    group: g,
+    attemptId: a.id,
+    attempt: a.attempt,
+    key: attemptKey(a),
+    dir: a.manifest_path ? path.dirname(a.manifest_path) : attemptDir(cfg.scratchDir, g.group_id, a.attempt),
+    out: a.output_path ?? outputPathFor(cfg.outputDir, cfg.converter.outputName, g.group_id),
+    lease,
+  };
 }
 
-async function recoverAttempt(ctx: Ctx, a: S.OpenAttempt, signal: AbortSignal): Promise<void> {
-  const alive = orphanAlive(a);
-  if (alive) await killOrphan(ctx, a, signal);
-  ctx.m.recovered.inc({ child: alive ? 'killed' : 'dead' });
-  if (a.output_path) fs.rmSync(`${a.output_path}.partial`, { recursive: true, force: true });
-  settleCrashed(ctx, a, alive);
+type Found = 'killed' | 'finished' | 'dead';
+
+/** How to settle an attempt nothing runs for any more, and which of the recovery outcomes it was. */
+function verdictOf(
+  d: Dispatcher,
+  a: S.OpenAttempt,
+  run: AttemptRun,
+  facts: AttemptFacts,
+  killed: boolean,
+  supervised: boolean,
+): { found: Found; settle: Settle } {
+  if (killed) {
+    const verdict = { outcome: 'crashed' as const, error: 'daemon stopped during the conversion' };
+    return { found: 'killed', settle: { ...facts, verdict, retryPolicy: RETRY_NOW } };
+  }
+  if (facts.exitKnown) return { found: 'finished', settle: facts };
+  const why =
+    a.pid === null && !supervised
+      ? 'daemon stopped before the converter started'
+      : 'daemon stopped during the conversion';
+  return { found: 'dead', settle: d.runner.lostExit(run, facts, why) };
+}
+
+/** Adopt the attempt, or stop what runs for it and settle it from its directory. False: left open. */
+async function recoverAttempt(
+  ctx: Ctx,
+  d: Dispatcher,
+  a: S.OpenAttempt,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const { db, clock, log, m } = ctx;
+  const g = db.read((c) => S.getGroup(c, a.group_ref));
+  if (!g) return false;
+  const run = runOf(ctx, a, g);
+  const sup = readSupervisor(run.dir, run.key);
+  const supervised = sup !== null && sameProcess(sup.pid, sup.startTicks);
+  const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
+  if (supervised && ownLease && (await d.adopt(run, sup, a.spawned_at ?? sup.startedAt, signal))) {
+    m.recovered.inc({ child: 'adopted' });
+    return true;
+  }
+  const rowOrphan = (): number[] => (orphanAlive(a) ? [a.pgid ?? a.pid!] : []);
+  const killed = markedProcesses(run.dir).length > 0 || rowOrphan().length > 0;
+  if (killed)
+    log.warn(
+      { groupId: g.group_id, pid: a.pid, attempt: a.attempt },
+      'orphaned converter from a previous run: stopping it',
+    );
+  if (!(await d.runner.stopMarked(run, rowOrphan, signal))) {
+    log.error(
+      { groupId: g.group_id, attempt: a.attempt },
+      'orphaned converter did not die; the attempt stays open and recovery tries again',
+    );
+    return false;
+  }
+  const facts = d.runner.collect(run, UNSEEN);
+  const { found, settle } = verdictOf(d, a, run, facts, killed, sup !== null);
+  m.recovered.inc({ child: found });
+  const pid = a.pid ?? sup?.pid ?? null;
+  settle.also = (conn, { outcome, to }) => {
+    const now = clock.now();
+    const detail = { groupId: g.group_id, attempt: a.attempt, pid, outcome, to };
+    if (outcome === 'crashed' && found !== 'finished') {
+      emit(conn, 'attempt_crashed', { ...detail, orphanKilled: killed }, now);
+      log.warn({ ...detail, from: 'converting', reason: 'crashed' }, 'recovered attempt');
+    } else {
+      emit(conn, 'attempt_adopted', { ...detail, running: false }, now);
+      log.warn(
+        { ...detail, from: 'converting' },
+        'adopted the outcome of a conversion that ended while no daemon was watching it',
+      );
+    }
+  };
+  await d.runner.settle(run, () => run.lease, settle);
+  return true;
 }
 
 /**
@@ -110,7 +153,7 @@ async function recoverAttempt(ctx: Ctx, a: S.OpenAttempt, signal: AbortSignal): 
  */
 export async function recover(
   ctx: Ctx,
-  self: string,
+  d: Dispatcher,
   signal: AbortSignal,
   opts: { startup: boolean; mine?: ReadonlySet<number> } = { startup: true },
 ): Promise<number> {
@@ -119,13 +162,12 @@ export async function recover(
   for (const a of db.read((c) => S.openAttempts(c))) {
     if (opts.mine?.has(a.job_id)) continue;
     const now = clock.now();
-    if (opts.startup ? heldElsewhere(a, self, now) : (a.lease_expires_at ?? 0) >= now) {
+    if (opts.startup ? heldElsewhere(a, d.owner, now) : (a.lease_expires_at ?? 0) >= now) {
       if (opts.startup)
         log.warn({ attempt: a.id, owner: a.lease_owner }, 'attempt held by another live daemon');
       continue;
     }
-    await recoverAttempt(ctx, a, signal);
-    recovered++;
+    if (await recoverAttempt(ctx, d, a, signal)) recovered++;
   }
   return recovered;
 }

@@ -94,12 +94,12 @@ function runStep(ctx: Ctx, loop: string, fn: () => void): void {
   }
 }
 
-/** An expired conversions lease with an open attempt: stop its orphan, then let the queue retry the job. */
+/** An expired conversions lease with an open attempt: adopt or stop its converter, then settle the attempt. */
 async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
   p.dispatcher.wantRecovery = false;
   const mine = new Set([...p.dispatcher.inFlight.values()].map((f) => f.jobId));
   try {
-    await recover(p.ctx, p.dispatcher.owner, signal, { startup: false, mine });
+    await recover(p.ctx, p.dispatcher, signal, { startup: false, mine });
   } catch (e) {
     if (isFatal(e)) throw e;
     p.ctx.m.loopErrors.inc({ loop: 'recovery' });
@@ -185,7 +185,7 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     registerRoutes(deps, ctx);
     const archiver = new Archiver(ctx, opts);
     archiver.prepare();
-    await recover(ctx, dispatcher.owner, signal);
+    await recover(ctx, dispatcher, signal);
     // Before any scan: a move a crash left half-done would otherwise look like a vanished input.
     archiver.repair();
     const intake = new Intake(ctx);

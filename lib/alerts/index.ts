@@ -4,7 +4,7 @@
 // same alert twice updates one row; a resolved alert that fires again starts a new episode. Every recorded
 // transition is also appended to the events table (topic `alerts`), so each daemon's WebSocket streams it.
 import { createHash } from 'node:crypto';
-import type { Connection, Statement } from '../db/index.js';
+import { cachedStatement, type Connection, type Statement } from '../db/index.js';
 import { ValidationError } from '../errors.js';
 import { appendEvent } from '../events/index.js';
 
@@ -57,7 +57,7 @@ export function identityLabels(alertname: string, labels: Labels): Labels {
       label: labels.alertname,
     });
   const out: Labels = {};
-  for (const key of [...Object.keys(labels), 'alertname'].sort()) {
+  for (const key of [...Object.keys(labels), 'alertname']) {
     const value = key === 'alertname' ? alertname : labels[key];
     if (typeof value !== 'string') throw new ValidationError(`label ${key} must be a string`, { key });
     out[key] = value;
@@ -65,10 +65,17 @@ export function identityLabels(alertname: string, labels: Labels): Labels {
   return out;
 }
 
-/** Canonical JSON of a flat string map: keys sorted, so equal sets serialise identically. */
+/**
+ * Canonical JSON of a flat string map: keys sorted (by UTF-16 code unit, the default sort), so equal sets
+ * serialise identically. Labels are stored this way too, whatever order identityLabels built them in.
+ */
 function canonical(map: Record<string, string>): string {
   return JSON.stringify(
-    Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    Object.fromEntries(
+      Object.keys(map)
+        .sort()
+        .map((key) => [key, map[key]]),
+    ),
   );
 }
 
@@ -268,4 +275,20 @@ export function alertHistory(conn: Connection, fingerprint: string): AlertEventR
   return stmts(conn)
     .events.all(fingerprint)
     .map((r) => ({ ...r, annotations: JSON.parse(r.annotations) as Record<string, string> }));
+}
+
+/**
+ * The label sets of the alerts named `alertname` that are firing now: what a check compares with its current
+ * findings to resolve the ones that no longer hold (a calibrator whose drift went away, a set now complete).
+ */
+export function firingLabelSets(conn: Connection, alertname: string): Labels[] {
+  const rows = cachedStatement(
+    conn,
+    "SELECT labels FROM alerts WHERE alertname = ? AND status = 'firing' ORDER BY fingerprint",
+  ).all(alertname) as { labels: string }[];
+  return rows.map((r) => {
+    const labels = JSON.parse(r.labels) as Labels;
+    delete labels.alertname;
+    return labels;
+  });
 }

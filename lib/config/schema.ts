@@ -6,6 +6,7 @@ import { DEFAULT_TIMEOUTS, type Timeouts } from '../timeouts.js';
 import { pathField, type SchemaContext } from './fields.js';
 import { alertDispatcherSection } from './sections/alert-dispatcher.js';
 import { pointingMonitorSection } from './sections/pointing-monitor.js';
+import { retentionSection } from './sections/retention.js';
 import { schedulerSection } from './sections/scheduler.js';
 import { databasesSection, httpSection, logSection, siteSection } from './sections/shared.js';
 import { streamingConverterSection } from './sections/streaming-converter.js';
@@ -67,10 +68,11 @@ export function configSchema(ctx: SchemaContext) {
       log: logSection().prefault({}),
       site: siteSection(ctx).prefault({}),
       timeouts: timeoutsSection().prefault({}),
+      retention: retentionSection().prefault({}),
       streamingConverter: streamingConverterSection(ctx).prefault({}),
       pointingMonitor: pointingMonitorSection(ctx).prefault({}),
-      scheduler: schedulerSection().prefault({}),
-      alertDispatcher: alertDispatcherSection().prefault({}),
+      scheduler: schedulerSection(ctx).prefault({}),
+      alertDispatcher: alertDispatcherSection(ctx).prefault({}),
       thumbnailWorker: thumbnailWorkerSection(ctx).prefault({}),
     })
     .superRefine(refineDistinctPorts);

@@ -75,6 +75,8 @@ function openDatabases(o: StartOptions, registry: Registry): { state: Db; pipeli
   const common = {
     busyTimeoutMs: d.busyTimeoutMs,
     writeBudgetMs: d.writeBudgetMs,
+    syncWriteBudgetMs: d.syncWriteBudgetMs,
+    writeStallMs: d.writeStallMs,
     metrics,
     log: o.log,
     clock: o.clock,

@@ -4,6 +4,7 @@
 // whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks.
 import type { Clock } from '../clock.js';
 import { walGuardTick, type Db } from '../db/index.js';
+import { DbBusyError } from '../errors.js';
 import { acquireLease, leaseOwner, releaseLease } from '../leases/index.js';
 import type { Logger } from '../log.js';
 
@@ -56,8 +57,10 @@ export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
       walGuardTick(o.state, o.maxBytes, o.log);
       return true;
     } catch (e) {
-      // A busy or failing database must not stop the keeper: log and try again next tick.
-      o.log.warn({ err: e }, 'WAL keeper tick failed; retrying next tick');
+      // A busy or failing database must not stop the keeper: log and try again next tick. A lock held
+      // elsewhere only at debug: the database logs the stall once, and this would repeat it every tick.
+      if (e instanceof DbBusyError) o.log.debug({ err: e }, 'WAL keeper tick: database locked; retrying');
+      else o.log.warn({ err: e }, 'WAL keeper tick failed; retrying next tick');
       return false;
     }
   };

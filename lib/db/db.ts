@@ -1,15 +1,22 @@
 // The one way to talk to SQLite. Per process and database: one writer connection and, on request, one
 // reader: the honest "pool" for a synchronous driver (docs/database.md). Every write is BEGIN IMMEDIATE
-// through write(); reads are deferred transactions through read(). Never read-then-write in a deferred
-// transaction: a reader cannot be upgraded past a concurrent writer and SQLITE_BUSY escapes at once.
+// through write() or writeAsync(); reads are deferred transactions through read(). Never read-then-write in a
+// deferred transaction: a reader cannot be upgraded past a concurrent writer and SQLITE_BUSY escapes at once.
+//
+// Waiting for the write lock is ours, not SQLite's busy handler's (write-lock.ts): write() polls for at most
+// its synchronous budget, and hardly at all while the lock has been unavailable for longer than that (a lock
+// held elsewhere must not freeze the event loop); writeAsync() yields between tries and may wait as long as
+// its caller allows. Stalls are tracked and reported (stall.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { sleep, systemClock, type Clock } from '../clock.js';
-import { backoffMs } from '../backoff.js';
+import { systemClock, sleep, type Clock } from '../clock.js';
+import { backoffMs, type BackoffPolicy } from '../backoff.js';
 import { classifySqlite, DbBusyError, InvalidStateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DbErrorCode, DbMetrics } from '../metrics.js';
+import type { DbMetrics } from '../metrics.js';
+import { WriteStall } from './stall.js';
+import { errorLabel, isSqliteError, WriteLock } from './write-lock.js';
 
 export type Connection = Database.Database;
 export type Statement<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
@@ -18,8 +25,21 @@ export interface OpenOptions {
   /** Logical name used in metrics and errors: 'state' or 'pipeline'. */
   name: string;
   path: string;
+  /**
+   * How long a statement outside a write transaction (a read, a checkpoint) lets SQLite's busy handler wait
+   * for a lock. Waits for the write lock do not use it: see writeBudgetMs and syncWriteBudgetMs.
+   */
   busyTimeoutMs?: number;
+  /** How long writeAsync() waits for the write lock before DbBusyError, unless the call says otherwise. */
   writeBudgetMs?: number;
+  /**
+   * How long db.write() may hold the thread waiting for the write lock. Defaults to writeBudgetMs (a CLI
+   * command may block); daemons pass databases.syncWriteBudgetMs so another process's lock cannot freeze
+   * their event loop.
+   */
+  syncWriteBudgetMs?: number;
+  /** Writes without the lock for this long are a stall: logged, and health() is not ok. Default 5000. */
+  writeStallMs?: number;
   /** Open read-only (no writer): for the pipeline database, which the daemons only read. */
   readonly?: boolean;
   /** Also open a second, read-only connection for long reads so they never share the writer. */
@@ -42,30 +62,21 @@ function applyPragmas(conn: Connection, busyTimeoutMs: number, readonly: boolean
   conn.pragma('temp_store = MEMORY');
 }
 
-function errorLabel(e: unknown): DbErrorCode {
-  const code = String((e as { code?: unknown } | null)?.code ?? '');
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (code.startsWith('SQLITE_CONSTRAINT')) return 'constraint';
-  if (code === 'SQLITE_FULL') return 'full';
-  if (code.startsWith('SQLITE_IOERR')) return 'ioerr';
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
-  return 'other';
-}
+/** Between writeAsync() tries: 1 ms doubling to 50 ms; the event loop runs meanwhile. */
+const ASYNC_RETRY: BackoffPolicy = { strategy: 'exponential', baseMs: 1, maxMs: 50, jitter: 0.5 };
 
-function isSqliteError(e: unknown): boolean {
-  return String((e as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
-}
+/** The longest one writeAsync() try holds the thread (it polls briefly only in its first 100 ms of waiting). */
+export const WRITE_SLICE_MS = 2;
+const ASYNC_POLL_WHILE_MS = 100;
 
-/** Block the thread briefly between lock attempts (we are already inside a synchronous busy wait). */
-function blockFor(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
+/** How long a RESTART/TRUNCATE checkpoint waits for readers (holding the write lock) before reporting busy. */
+const CHECKPOINT_WAIT_MS = 50;
 
-/** The longest writeAsync() lets SQLite's busy handler hold the thread in one try. */
-export const WRITE_SLICE_MS = 50;
+/** What db.write() still waits while the lock is stalled beyond its budget: enough for a free lock, no more. */
+const STALLED_SYNC_WAIT_MS = 10;
 
-function lockBackoffMs(attempt: number): number {
-  return backoffMs({ strategy: 'exponential', baseMs: 5, maxMs: 100, jitter: 0.5 }, attempt);
+function isThenable(v: unknown): boolean {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 export class Db {
@@ -77,26 +88,31 @@ export class Db {
   readonly reader: Connection;
   private readonly busyTimeoutMs: number;
   private readonly writeBudgetMs: number;
+  private readonly syncWriteBudgetMs: number;
   private readonly metrics?: DbMetrics;
   private readonly clock: Clock;
   private readonly log?: Logger;
+  private readonly stall: WriteStall;
+  private readonly lock: WriteLock;
   private closed = false;
-  /** How many db.write() calls are on the stack (nested writes are savepoints inside the outer one). */
+  /** How many write bodies are on the stack (nested writes are savepoints inside the outer one). */
   private writeDepth = 0;
-  /** Monotonic time of the last write that gave up on the budget; cleared by the next successful write. */
-  private writeExhaustedAt: number | null = null;
-  /** The writer connection's busy_timeout pragma as last set. */
-  private currentBusyTimeout: number;
 
   constructor(opts: OpenOptions) {
     this.name = opts.name;
     this.path = path.resolve(opts.path);
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
-    this.currentBusyTimeout = this.busyTimeoutMs;
     this.writeBudgetMs = opts.writeBudgetMs ?? 15_000;
+    this.syncWriteBudgetMs = opts.syncWriteBudgetMs ?? this.writeBudgetMs;
     this.metrics = opts.metrics;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
+    this.stall = new WriteStall({
+      db: this.name,
+      stallAfterMs: opts.writeStallMs ?? 5000,
+      log: opts.log,
+      version: () => this.dataVersion(),
+    });
     if (opts.create) fs.mkdirSync(path.dirname(this.path), { recursive: true });
     try {
       this.conn = new Database(this.path, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
@@ -114,59 +130,63 @@ export class Db {
       { db: this.name, role: 'reader' },
       this.reader !== this.conn || opts.readonly ? 1 : 0,
     );
+    this.lock = new WriteLock(this.conn, this.busyTimeoutMs, (e) => {
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      return classifySqlite(e, { db: this.name });
+    });
+    this.metrics?.stallSources.set(this.name, () => this.stallSeconds());
   }
 
   /**
-   * Run fn inside BEGIN IMMEDIATE. SQLITE_BUSY is retried with jittered backoff until the write budget is
-   * spent, then DbBusyError (retryable) is thrown and counted. fn must be synchronous: no await inside.
-   * SQLite's own busy handler is capped to what is left of the budget, so the budget is the real limit.
-   * Lock wait = from the call until fn starts (BEGIN IMMEDIATE has the lock by then).
-   * The whole wait blocks the event loop: code that can await should use writeAsync().
+   * Run fn inside BEGIN IMMEDIATE and commit; fn runs once (its errors roll back and are thrown, never
+   * retried). fn must be synchronous: no await inside. Waits for the write lock for at most the synchronous
+   * budget, or only briefly while the lock has been unavailable for longer than that, then throws
+   * DbBusyError (retryable): a background loop backs off and retries. Code that can await, and writes whose
+   * loss matters, use writeAsync(). Lock wait = from the call until fn starts.
    */
   write<T>(fn: (conn: Connection) => T): T {
     this.refuseInsideRead();
-    const start = this.clock.monotonic();
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const remaining = this.writeBudgetMs - (this.clock.monotonic() - start);
-        const r = this.tryWrite(fn, Math.max(1, Math.min(this.busyTimeoutMs, Math.ceil(remaining))), start);
-        if (r.ok) return r.value;
-        const waited = this.clock.monotonic() - start;
-        if (waited >= this.writeBudgetMs) throw this.busyTimeout(waited, this.writeBudgetMs, r.cause);
-        blockFor(Math.min(this.writeBudgetMs - waited, lockBackoffMs(attempt)));
-      }
-    } finally {
-      this.setBusyTimeout(this.busyTimeoutMs);
-    }
+    if (this.writeDepth > 0) return this.nested(fn);
+    const start = performance.now();
+    this.stall.noteProgress(start);
+    const stalled = this.stall.ms(start) >= this.syncWriteBudgetMs;
+    const budgetMs = stalled
+      ? Math.min(STALLED_SYNC_WAIT_MS, this.syncWriteBudgetMs)
+      : this.syncWriteBudgetMs;
+    if (!this.lockWithin(start, budgetMs)) throw this.giveUp(start, budgetMs, stalled);
+    return this.runLocked(fn, start);
   }
 
   /**
-   * write() for code that can await: each try holds the thread for at most WRITE_SLICE_MS of SQLite's busy
-   * handler, and the waits between tries yield to the event loop, so a lock held elsewhere (another process's
-   * long transaction, an operator's sqlite3 shell) never stops /healthz, /metrics or the watchdog. Gives up with
-   * DbBusyError after `budgetMs` (the configured write budget by default; Infinity waits until `signal`
-   * aborts, then rejects with the signal's reason).
+   * write() for code that can await: between tries the event loop runs (a try holds the thread for at most
+   * WRITE_SLICE_MS), so a lock held elsewhere (another process's long transaction, an operator's sqlite3
+   * shell) never stops /healthz, /metrics or the watchdog. Gives up with DbBusyError after `budgetMs` (the
+   * configured write budget by default; Infinity waits until `signal` aborts, then rejects with the signal's
+   * reason).
    */
   async writeAsync<T>(
     fn: (conn: Connection) => T,
     opts: { budgetMs?: number; signal?: AbortSignal } = {},
   ): Promise<T> {
+    if (this.writeDepth > 0) return this.nested(fn);
     const budgetMs = opts.budgetMs ?? this.writeBudgetMs;
-    const start = this.clock.monotonic();
+    const start = performance.now();
+    let waiting: { start: number } | null = null;
     try {
       for (let attempt = 1; ; attempt++) {
         opts.signal?.throwIfAborted();
         this.refuseInsideRead();
-        const remaining = budgetMs - (this.clock.monotonic() - start);
-        const slice = Math.max(1, Math.min(this.busyTimeoutMs, WRITE_SLICE_MS, Math.ceil(remaining)));
-        const r = this.tryWrite(fn, slice, start);
-        if (r.ok) return r.value;
-        const waited = this.clock.monotonic() - start;
-        if (waited >= budgetMs) throw this.busyTimeout(waited, budgetMs, r.cause);
-        await sleep(Math.min(budgetMs - waited, lockBackoffMs(attempt)), opts.signal);
+        const waited = performance.now() - start;
+        const pollMs = waited < ASYNC_POLL_WHILE_MS ? Math.min(WRITE_SLICE_MS, budgetMs - waited) : 0;
+        if (this.lockWithin(start, pollMs, false)) return this.runLocked(fn, start);
+        const now = performance.now();
+        waiting ??= this.stall.startWaiting(start, now);
+        if (now - start >= budgetMs) throw this.giveUp(start, budgetMs, false);
+        this.stall.check(now);
+        await sleep(Math.min(budgetMs - (now - start), backoffMs(ASYNC_RETRY, attempt)), opts.signal);
       }
     } finally {
-      this.setBusyTimeout(this.busyTimeoutMs);
+      this.stall.doneWaiting(waiting);
     }
   }
 
@@ -181,60 +201,80 @@ export class Db {
     }
   }
 
-  private setBusyTimeout(ms: number): void {
-    if (ms === this.currentBusyTimeout) return;
-    this.conn.pragma(`busy_timeout = ${ms}`);
-    this.currentBusyTimeout = ms;
+  /** Take the write lock within budgetMs; `track` records the wait in the stall tracker (db.write's). */
+  private lockWithin(start: number, budgetMs: number, track = true): boolean {
+    return this.lock.take(
+      budgetMs,
+      track
+        ? () => {
+            const w = this.stall.startWaiting(start, performance.now());
+            return () => this.stall.doneWaiting(w);
+          }
+        : undefined,
+    );
   }
 
-  /**
-   * One BEGIN IMMEDIATE try with SQLite's busy handler capped at busyMs. Returns the value, or the SQLITE_BUSY
-   * error to retry; any other error (the database's, classified, or fn's own) is thrown.
-   */
-  private tryWrite<T>(
-    fn: (conn: Connection) => T,
-    busyMs: number,
-    start: number,
-  ): { ok: true; value: T } | { ok: false; cause: unknown } {
-    let fnStart = -1;
-    const tx = this.conn.transaction((c: Connection) => {
-      fnStart = this.clock.monotonic();
-      return fn(c);
-    });
-    this.setBusyTimeout(busyMs);
+  /** With the lock held: run fn once, commit; on any error roll back and throw it (classified). */
+  private runLocked<T>(fn: (conn: Connection) => T, start: number): T {
+    const fnStart = performance.now();
+    this.stall.acquired(fnStart);
+    this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
+    this.writeDepth++;
     try {
-      this.writeDepth++;
-      let value: T;
-      try {
-        value = tx.immediate(this.conn);
-      } finally {
-        this.writeDepth--;
-      }
-      this.metrics?.txSeconds.observe(
-        { db: this.name, kind: 'write' },
-        (this.clock.monotonic() - fnStart) / 1000,
-      );
-      this.metrics?.lockWaitSeconds.observe({ db: this.name }, (fnStart - start) / 1000);
-      this.writeExhaustedAt = null;
-      return { ok: true, value };
+      const value = fn(this.conn);
+      if (isThenable(value))
+        throw new TypeError(`${this.name}: a db.write() body must be synchronous; it returned a promise`);
+      this.lock.commit();
+      return value;
     } catch (e) {
-      const label = errorLabel(e);
-      if (label === 'busy') return { ok: false, cause: e };
-      // Errors thrown by fn itself (LeaseLostError, validation) are the caller's, not the database's.
-      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: label });
+      const failed = this.lock.rollback();
+      if (failed)
+        this.log?.error({ err: failed, cause: e, db: this.name }, 'rollback after a failed write failed');
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      // Errors thrown by fn itself (LeaseLostError, validation) are the caller's and pass through unchanged.
       throw classifySqlite(e, { db: this.name });
+    } finally {
+      this.writeDepth--;
+      this.metrics?.txSeconds.observe({ db: this.name, kind: 'write' }, (performance.now() - fnStart) / 1000);
     }
   }
 
-  private busyTimeout(waited: number, budgetMs: number, cause: unknown): DbBusyError {
-    this.writeExhaustedAt = this.clock.monotonic();
+  /** A write inside our own write body: a savepoint under the lock we already hold. */
+  private nested<T>(fn: (conn: Connection) => T): T {
+    this.writeDepth++;
+    try {
+      return this.conn.transaction(fn)(this.conn);
+    } catch (e) {
+      if (isSqliteError(e)) this.metrics?.errors.inc({ db: this.name, code: errorLabel(e) });
+      throw classifySqlite(e, { db: this.name });
+    } finally {
+      this.writeDepth--;
+    }
+  }
+
+  private giveUp(start: number, budgetMs: number, stalled: boolean): DbBusyError {
+    const now = performance.now();
+    const waited = now - start;
+    const stalledMs = this.stall.ms(now);
+    this.stall.gaveUp(now);
     this.metrics?.busyTimeouts.inc({ db: this.name });
     this.metrics?.errors.inc({ db: this.name, code: 'busy' });
     this.metrics?.lockWaitSeconds.observe({ db: this.name }, waited / 1000);
+    const why = stalled
+      ? `; writes have had no lock for ${Math.round(stalledMs)} ms, so db.write() does not wait on the event loop`
+      : '';
     return new DbBusyError(
-      `${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${budgetMs} ms)`,
-      { details: { db: this.name, waitedMs: Math.round(waited) }, cause },
+      `${this.name}: write lock busy for ${Math.round(waited)} ms (budget ${budgetMs} ms)${why}`,
+      { details: { db: this.name, waitedMs: Math.round(waited), stalledMs: Math.round(stalledMs) } },
     );
+  }
+
+  /** Seconds writes have gone without the write lock (0 when none is waiting or failing): the stall gauge. */
+  stallSeconds(): number {
+    const now = performance.now();
+    this.stall.noteProgress(now);
+    this.stall.check(now);
+    return this.stall.ms(now) / 1000;
   }
 
   /** Run fn inside a deferred (read) transaction on the reader connection: one consistent snapshot. */
@@ -247,6 +287,42 @@ export class Db {
       throw classifySqlite(e, { db: this.name });
     } finally {
       this.metrics?.txSeconds.observe({ db: this.name, kind: 'read' }, (this.clock.monotonic() - t0) / 1000);
+    }
+  }
+
+  /**
+   * read() for code that can await, against a file someone else may lock (the pipeline's database during its
+   * VACUUM or migration): each try lets SQLite's busy handler hold the thread for at most WRITE_SLICE_MS, and
+   * the waits between tries yield, so /healthz and the watchdog keep answering. Gives up with DbBusyError
+   * after `budgetMs` (the busy timeout by default); an aborted `signal` rejects with its reason.
+   */
+  async readAsync<T>(
+    fn: (conn: Connection) => T,
+    opts: { budgetMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const budgetMs = opts.budgetMs ?? this.busyTimeoutMs;
+    const start = this.clock.monotonic();
+    const slice = Math.max(1, Math.min(this.busyTimeoutMs, WRITE_SLICE_MS));
+    for (let attempt = 1; ; attempt++) {
+      opts.signal?.throwIfAborted();
+      this.reader.pragma(`busy_timeout = ${slice}`);
+      try {
+        return this.read(fn);
+      } catch (e) {
+        if (!(e instanceof DbBusyError)) throw e;
+        const waited = this.clock.monotonic() - start;
+        if (waited >= budgetMs)
+          throw new DbBusyError(
+            `${this.name}: locked for ${Math.round(waited)} ms (read budget ${budgetMs} ms)`,
+            {
+              details: { db: this.name, waitedMs: Math.round(waited) },
+              cause: e,
+            },
+          );
+        await sleep(Math.min(budgetMs - waited, backoffMs(ASYNC_RETRY, attempt)), opts.signal);
+      } finally {
+        this.reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      }
     }
   }
 
@@ -272,9 +348,10 @@ export class Db {
 
   /** Run a WAL checkpoint; busy = 1 means a reader kept it from completing. */
   checkpoint(mode: 'passive' | 'restart' | 'truncate'): { busy: number; log: number; checkpointed: number } {
-    // RESTART/TRUNCATE wait for readers through the busy handler; a guard tick must not stall the event
-    // loop for the whole busy_timeout, so it waits briefly and reports busy instead.
-    this.conn.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, 200)}`);
+    // RESTART/TRUNCATE wait for readers through the busy handler, holding the write lock meanwhile: a guard
+    // tick must stall neither the event loop nor every writer for the whole busy_timeout, so it waits
+    // briefly and reports busy instead (the next tick tries again).
+    this.conn.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, CHECKPOINT_WAIT_MS)}`);
     let row: { busy: number; log: number; checkpointed: number };
     try {
       [row] = this.conn.pragma(`wal_checkpoint(${mode.toUpperCase()})`) as (typeof row)[];
@@ -290,15 +367,13 @@ export class Db {
     const t0 = this.clock.monotonic();
     try {
       this.reader.prepare('SELECT 1').get();
-      // A write that gave up on the budget (lock exhaustion) makes the database degraded until a write
-      // succeeds again or a minute passes: /readyz reports it through this check.
-      const exhausted =
-        this.writeExhaustedAt !== null && this.clock.monotonic() - this.writeExhaustedAt < 60_000;
+      // Writes that have had no lock for writeStallMs make the database degraded until one gets it:
+      // /readyz reports it through this check (liveness does not: see lib/daemon/main.ts).
+      this.stall.noteProgress(performance.now());
+      const stalled = this.stall.reason(performance.now());
       return {
-        ok: !exhausted,
-        ...(exhausted && {
-          error: `write lock exhausted: a write gave up after the ${this.writeBudgetMs} ms budget`,
-        }),
+        ok: stalled === undefined,
+        ...(stalled !== undefined && { error: stalled }),
         latencyMs: this.clock.monotonic() - t0,
         schemaVersion: this.userVersion(),
         walBytes: this.walBytes(),
@@ -328,6 +403,8 @@ export class Db {
     } catch (e) {
       this.log?.warn({ err: e, db: this.name }, 'final checkpoint failed');
     }
+    this.metrics?.stallSources.delete(this.name);
+    this.metrics?.writeStallSeconds.set({ db: this.name }, 0);
     if (this.reader !== this.conn) this.reader.close();
     this.conn.close();
     this.metrics?.connections.set({ db: this.name, role: 'writer' }, 0);

@@ -30,11 +30,13 @@ interface RawRow {
 const stmt = cachedStatement;
 
 const INSERT = 'INSERT INTO events (topic, type, payload, created_at) VALUES (?, ?, ?, ?)';
+// CAST, not a bare `LIMIT ?`: SQLite plans with a bound LIMIT's value, so each new binding would re-prepare
+// the statement (docs/database.md §7).
 const AFTER_ALL =
-  'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?';
+  'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ORDER BY seq LIMIT CAST(? AS INTEGER)';
 const AFTER_TOPICS =
   'SELECT seq, topic, type, payload, created_at FROM events WHERE seq > ? ' +
-  'AND topic IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?';
+  'AND topic IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT CAST(? AS INTEGER)';
 const MAX_SEQ = 'SELECT coalesce(max(seq), 0) AS seq FROM events';
 
 /**

@@ -16,3 +16,4 @@ export {
   parseHostHeader,
   type GuardContext,
 } from './guard.js';
+export { reachableHost } from './reach.js';

@@ -4,7 +4,7 @@
 // (assertLeaseHeld) can never act on a lease that someone else has since taken: that is fencing.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { pid } from 'node:process';
+import { kill as processKill, pid } from 'node:process';
 import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db, Statement } from '../db/index.js';
 import { isRetryable, LeaseLostError, ValidationError } from '../errors.js';
@@ -73,6 +73,106 @@ export function leaseOwner(component: string): string {
   return `${os.hostname()}:${pid}:${component}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Whether a lease owner id names a process on this host that no longer runs (so its lease can be taken at
+ * once instead of after expiry). Another host's owner, or an id in another format, is never "dead" here.
+ */
+export function ownerDeadHere(owner: string | null): boolean {
+  if (!owner) return false;
+  const [host, pidText] = owner.split(':');
+  const ownerPid = Number(pidText);
+  // Our own pid is alive by definition (one process may hold several owner ids).
+  if (host !== os.hostname() || !Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === pid)
+    return false;
+  try {
+    processKill(ownerPid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** One acquire attempt inside the caller's transaction: the token, or null while someone else holds it. */
+function acquireIn(
+  c: Connection,
+  l: { name: string; owner: string; ttlMs: number; nowMs: number; meta?: LeaseMeta },
+): number | null {
+  const row = stmts(c).acquire.get({
+    name: l.name,
+    owner: l.owner,
+    now: l.nowMs,
+    expires: l.nowMs + l.ttlMs,
+    host: l.meta?.host ?? os.hostname(),
+    pid: l.meta?.pid ?? null,
+  });
+  return row ? row.token : null;
+}
+
+/**
+ * Acquire inside the caller's transaction, first releasing the lease of a holder that is a dead process on
+ * this host (SIGKILL, OOM), so a restarted daemon does not wait out its predecessor's lease.
+ */
+function acquireOrReclaimIn(
+  c: Connection,
+  l: { name: string; owner: string; ttlMs: number; nowMs: number; meta?: LeaseMeta },
+  log?: Logger,
+): number | null {
+  const token = acquireIn(c, l);
+  if (token !== null) return token;
+  const held = getLease(c, l.name);
+  if (!held || !ownerDeadHere(held.owner)) return null;
+  stmts(c).release.run({ name: l.name, owner: held.owner, token: held.token });
+  log?.warn(
+    { lease: l.name, deadOwner: held.owner, token: held.token },
+    'reclaimed the lease of a dead process',
+  );
+  return acquireIn(c, l);
+}
+
+/**
+ * acquireLease, but a holder that is a dead process on this host is released first (one transaction).
+ * Returns the token, or null while a live holder (or another host's) has it.
+ */
+export function acquireOrReclaimLease(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  opts: { meta?: LeaseMeta; log?: Logger } = {},
+): number | null {
+  checkTtl(ttlMs);
+  return db.write((c) => acquireOrReclaimIn(c, { name, owner, ttlMs, nowMs, meta: opts.meta }, opts.log));
+}
+
+/** acquireOrReclaimLease for async code: the lock wait yields (db.writeAsync) instead of blocking the loop. */
+export async function acquireOrReclaimLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  ttlMs: number,
+  nowMs: number,
+  opts: { meta?: LeaseMeta; log?: Logger; signal?: AbortSignal } = {},
+): Promise<number | null> {
+  checkTtl(ttlMs);
+  return db.writeAsync(
+    (c) => acquireOrReclaimIn(c, { name, owner, ttlMs, nowMs, meta: opts.meta }, opts.log),
+    {
+      signal: opts.signal,
+    },
+  );
+}
+
+/** releaseLease for async code; false (instead of LeaseLostError) when (owner, token) no longer hold it. */
+export async function releaseLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  token: number,
+): Promise<boolean> {
+  return (await db.writeAsync((c) => stmts(c).release.run({ name, owner, token }))).changes === 1;
+}
+
 function checkTtl(ttlMs: number): void {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new ValidationError('lease ttlMs must be > 0', { ttlMs });
 }
@@ -87,17 +187,7 @@ export function acquireLease(
   meta: LeaseMeta = {},
 ): number | null {
   checkTtl(ttlMs);
-  const row = db.write((c) =>
-    stmts(c).acquire.get({
-      name,
-      owner,
-      now: nowMs,
-      expires: nowMs + ttlMs,
-      host: meta.host ?? os.hostname(),
-      pid: meta.pid ?? null,
-    }),
-  );
-  return row ? row.token : null;
+  return db.write((c) => acquireIn(c, { name, owner, ttlMs, nowMs, meta }));
 }
 
 /** Extend a held lease to now + ttl. Throws LeaseLostError if it expired or someone else holds it. */
@@ -112,6 +202,33 @@ export function renewLease(
   checkTtl(ttlMs);
   const { changes } = db.write((c) =>
     stmts(c).renew.run({ name, owner, token, now: nowMs, expires: nowMs + ttlMs }),
+  );
+  if (changes === 0)
+    throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
+}
+
+/**
+ * renewLease for a heartbeat that can await: waits for the write lock without blocking the event loop (a lock
+ * held by another process must not cost us the lease while we wait), for at most `budgetMs` (the ttl by
+ * default: past it the lease has expired anyway). "Now" is read when the write runs, not when it was asked
+ * for. Throws LeaseLostError if the lease expired or was taken, DbBusyError if the lock stayed busy.
+ */
+export async function renewLeaseAsync(
+  db: Db,
+  name: string,
+  owner: string,
+  token: number,
+  ttlMs: number,
+  opts: { clock?: Clock; signal?: AbortSignal; budgetMs?: number } = {},
+): Promise<void> {
+  checkTtl(ttlMs);
+  const clock = opts.clock ?? systemClock;
+  const { changes } = await db.writeAsync(
+    (c) => {
+      const now = clock.now();
+      return stmts(c).renew.run({ name, owner, token, now, expires: now + ttlMs });
+    },
+    { budgetMs: opts.budgetMs ?? ttlMs, signal: opts.signal },
   );
   if (changes === 0)
     throw new LeaseLostError(`lease ${name} is no longer held by ${owner}`, { name, owner, token });
@@ -167,8 +284,9 @@ export type WithLeaseResult<T> = { acquired: false } | { acquired: true; token: 
 /**
  * Run fn while holding the lease: renew every ttl/3, and abort fn's signal (reason LeaseLostError) if a
  * renewal finds the lease gone. Returns `{acquired: false}` without calling fn when someone else holds it.
- * Releases the lease when fn settles. fn should stop promptly when its signal aborts; if the lease was lost,
- * withLease rejects with LeaseLostError even when fn resolved.
+ * Releases the lease when fn settles. fn should stop promptly when its signal aborts. If the lease was lost,
+ * withLease rejects with LeaseLostError even when fn resolved: found by a renewal, or by the release finding
+ * another holder (fn blocked the event loop past the ttl, so no renewal ran in time).
  */
 export async function withLease<T>(
   db: Db,
@@ -183,36 +301,60 @@ export async function withLease<T>(
   if (token === null) return { acquired: false };
   const lost = new AbortController();
   const signal = opts.signal ? AbortSignal.any([lost.signal, opts.signal]) : lost.signal;
+  // Renewals wait for the write lock asynchronously (see renewLeaseAsync); one at a time. Log lines name the
+  // token `fencingToken`: the logger redacts any `token` field as a secret.
+  const renewals = new AbortController();
+  let renewing = false;
+  const onRenewFailed = (e: unknown): void => {
+    if (renewals.signal.aborted) return;
+    // A busy database is retried at the next tick; a lost lease (not retryable) or any permanent error stops fn.
+    if (isRetryable(e) && !(e instanceof LeaseLostError)) {
+      opts.log?.warn(
+        { err: e, lease: name, fencingToken: token },
+        'lease renewal failed; retrying at the next tick',
+      );
+      return;
+    }
+    opts.log?.warn({ err: e, lease: name, fencingToken: token }, 'lease lost while running; aborting');
+    clearInterval(timer);
+    lost.abort(e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }));
+  };
   const timer = setInterval(
     () => {
-      try {
-        renewLease(db, name, owner, token, ttlMs, clock.now());
-      } catch (e) {
-        // A busy database is retried at the next tick; a lost lease (or any permanent error) stops fn.
-        if (isRetryable(e) && !(e instanceof LeaseLostError)) {
-          opts.log?.warn({ err: e, lease: name }, 'lease renewal failed; retrying at the next tick');
-          return;
-        }
-        opts.log?.warn({ err: e, lease: name, token }, 'lease lost while running; aborting');
-        clearInterval(timer);
-        lost.abort(
-          e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }),
-        );
-      }
+      if (renewing) return;
+      renewing = true;
+      renewLeaseAsync(db, name, owner, token, ttlMs, { clock, signal: renewals.signal })
+        .catch(onRenewFailed)
+        .finally(() => (renewing = false));
     },
     opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3)),
   );
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    const value = await fn(signal, token);
-    // fn finished after the lease was lost: its result was not protected, so the caller must know.
-    if (lost.signal.aborted) throw lost.signal.reason;
-    return { acquired: true, token, value };
+    outcome = { ok: true, value: await fn(signal, token) };
+  } catch (error) {
+    outcome = { ok: false, error };
   } finally {
     clearInterval(timer);
+    renewals.abort();
+  }
+  let lostBy = lost.signal.aborted ? (lost.signal.reason as LeaseLostError) : undefined;
+  if (!lostBy) {
     try {
-      if (!lost.signal.aborted) releaseLease(db, name, owner, token);
+      releaseLease(db, name, owner, token);
     } catch (e) {
-      opts.log?.warn({ err: e, lease: name, token }, 'lease release failed; it will expire');
+      if (e instanceof LeaseLostError) {
+        opts.log?.warn(
+          { err: e, lease: name, fencingToken: token },
+          'lease expired and was taken while running',
+        );
+        lostBy = e;
+      } else
+        opts.log?.warn({ err: e, lease: name, fencingToken: token }, 'lease release failed; it will expire');
     }
   }
+  if (!outcome.ok) throw outcome.error;
+  // fn finished after the lease was lost: its result was not protected, so the caller must know.
+  if (lostBy) throw lostBy;
+  return { acquired: true, token, value: outcome.value };
 }

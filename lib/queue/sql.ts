@@ -78,17 +78,20 @@ export interface QueueStatements {
 // Due queued jobs and running jobs whose lease has expired, each taken in claim order from the index,
 // then merged. Two limited branches (instead of one OR) keep the claim O(limit) on a long queue. The unary
 // `+` keeps run_at / lease_expires_at out of index selection: after ANALYZE the planner otherwise picks a
-// skip-scan on run_at plus a temp B-tree sort of every queued row.
+// skip-scan on run_at plus a temp B-tree sort of every queued row. `CAST(@limit AS INTEGER)`, not a bare
+// `@limit`: SQLite plans with a bound LIMIT's value, so every new binding re-prepared the whole statement
+// (a claim cost 4–5× as much; docs/database.md §7).
+const LIMIT = 'CAST(@limit AS INTEGER)';
 const CLAIM_CANDIDATES = `
   SELECT id FROM (
     SELECT * FROM (SELECT id, priority, run_at FROM jobs
                    WHERE queue = @queue AND state = 'queued' AND +run_at <= @now
-                   ORDER BY priority DESC, run_at, id LIMIT @limit)
+                   ORDER BY priority DESC, run_at, id LIMIT ${LIMIT})
     UNION ALL
     SELECT * FROM (SELECT id, priority, run_at FROM jobs
                    WHERE queue = @queue AND state = 'running' AND +lease_expires_at < @now
-                   ORDER BY priority DESC, run_at, id LIMIT @limit)
-  ) ORDER BY priority DESC, run_at, id LIMIT @limit`;
+                   ORDER BY priority DESC, run_at, id LIMIT ${LIMIT})
+  ) ORDER BY priority DESC, run_at, id LIMIT ${LIMIT}`;
 
 // A claimed row already at max_attempts (its last run died holding the lease) goes to dead instead.
 const EXHAUSTED = 'attempts >= max_attempts';
@@ -170,7 +173,7 @@ export function queueStatements(conn: Connection): QueueStatements {
     stats: p(
       `SELECT queue, state, count(*) AS n,
          min(CASE WHEN state = 'queued' AND run_at <= @now THEN run_at END) AS oldest_due
-       FROM jobs GROUP BY queue, state`,
+       FROM jobs GROUP BY queue, state ORDER BY queue, state`,
     ),
     // Parents of reruns wait until their children are gone (the foreign key), then go in a later batch.
     prune: p(

@@ -7,10 +7,18 @@ export function databasesSection(ctx: SchemaContext) {
   return z.strictObject({
     state: pathField(ctx),
     pipeline: pathField(ctx),
-    /** Milliseconds a connection waits for a lock before SQLITE_BUSY reaches our retry loop. */
+    /** Milliseconds a statement outside a write (a read, a checkpoint) waits for a lock (SQLite's handler). */
     busyTimeoutMs: z.number().int().min(0).default(5000),
-    /** Milliseconds db.write() keeps retrying SQLITE_BUSY before it gives up with DbBusyError. */
+    /** Milliseconds db.writeAsync() waits for the write lock before DbBusyError (unless the call says). */
     writeBudgetMs: z.number().int().min(0).default(15_000),
+    /**
+     * Milliseconds a daemon's synchronous db.write() may block its event loop waiting for the write lock
+     * before DbBusyError; kept far below the watchdog (half of WatchdogSec) so a lock held elsewhere cannot
+     * get a daemon killed.
+     */
+    syncWriteBudgetMs: z.number().int().min(0).max(5_000).default(250),
+    /** Milliseconds without the write lock after which a daemon reports a stall (log, /readyz 503). */
+    writeStallMs: z.number().int().min(0).default(5_000),
     /** WAL size (bytes) above which the WAL guard checkpoints with RESTART and warns about readers. */
     walMaxBytes: z
       .number()

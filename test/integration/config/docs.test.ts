@@ -1,5 +1,5 @@
 // docs/config.md is checked against the schema: every top-level key, and every key of the shared sections
-// (databases, http, log, site, timeouts), must appear as `path.to.key`.
+// (databases, http, log, site, timeouts, retention), must appear as `path.to.key`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
@@ -34,7 +34,7 @@ it('documents every top-level key and every key of the shared sections', () => {
   const missing: string[] = [];
   for (const key of top) if (!doc.includes(`\`${key}\``)) missing.push(key);
   const shape = (unwrap(schema) as unknown as { _zod: { def: Def } })._zod.def.shape!;
-  for (const section of ['databases', 'http', 'log', 'site', 'timeouts']) {
+  for (const section of ['databases', 'http', 'log', 'site', 'timeouts', 'retention']) {
     const keys = keysOf(shape[section]);
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) if (!doc.includes(`\`${section}.${k}\``)) missing.push(`${section}.${k}`);

@@ -1,10 +1,16 @@
-// §9.8 tests 5, 6 and 15 against the real daemon process: SIGKILL mid-conversion, SIGKILL between the
-// dispatch commit and spawn, SIGTERM drain. Never two converters for one group; exactly one more spawn.
+// §9.8 tests 5, 6 and 15 against the real daemon process (SIGKILL mid-conversion, SIGKILL between the
+// dispatch commit and spawn, SIGTERM drain), and the daemon dying around a converter's end or while a write
+// waits on a lock another process holds. Never two converters for one group; a finished conversion is
+// never run again.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
+  events,
   fakeArgv,
   fakeLog,
   groups,
@@ -18,8 +24,11 @@ import {
 import { MAIN, pidAlive, spawnDaemon, type DaemonProc } from './proc.js';
 
 let env: Env;
+let lock: HeldLock | undefined;
 const procs: DaemonProc[] = [];
 afterEach(async () => {
+  await lock?.release();
+  lock = undefined;
   for (const p of procs.splice(0))
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   for (const l of fakeLog(env).filter((x) => x.event === 'start'))
@@ -31,6 +40,12 @@ async function start(extra: Record<string, string> = {}): Promise<DaemonProc> {
   const p = await spawnDaemon(env, extra);
   procs.push(p);
   return p;
+}
+
+function outcomes(): string[] {
+  return query<{ outcome: string | null }>(env, 'SELECT outcome FROM converter_attempts ORDER BY id').map(
+    (r) => r.outcome ?? 'open',
+  );
 }
 
 /** Intervals [start, end or death] of every converter run per group must not overlap. */
@@ -46,8 +61,8 @@ function assertNoOverlap(lines: FakeLine[]): void {
 }
 
 describe(`streaming converter process (${MAIN})`, () => {
-  it('§9.8-5 SIGKILL mid-conversion: orphan killed, attempt crashed, exactly one more spawn, never two at once', async () => {
-    env = await makeEnv({ converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
+  it('§9.8-5 SIGKILL mid-conversion: the running converter is adopted after the restart, never a second one', async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 4000), timeoutS: 120 } });
     const a = await start();
     writeGroupFiles(env.incoming, T0);
     const first = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
@@ -56,39 +71,108 @@ describe(`streaming converter process (${MAIN})`, () => {
     a.child.kill('SIGKILL');
     await a.exited;
     expect(pidAlive(first.pid)).toBe(true); // the converter is in its own process group: it survived
-    (env.raw.streamingConverter as Record<string, unknown>).converter = {
-      argv: fakeArgv('ok', 500),
-      timeoutS: 120,
-    };
     await start();
     await waitFor(() => groups(env)[0]?.state === 'converted', {
       what: 'converted after restart',
       timeoutMs: 30_000,
     });
-    expect(pidAlive(first.pid)).toBe(false);
     const lines = fakeLog(env);
-    expect(lines.filter((l) => l.event === 'start')).toHaveLength(2);
-    expect(lines.find((l) => l.pid === first.pid && l.event === 'sigterm')).toBeDefined();
+    expect(lines.filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'sigterm' || l.event === 'overlap')).toHaveLength(0);
     assertNoOverlap(lines);
-    const attempts = query<{ attempt: number; outcome: string }>(
+    expect(outcomes()).toEqual(['ok']);
+    expect(events(env, 'converter.attempt_adopted')).toHaveLength(1);
+    expect(events(env, 'converter.attempt_crashed')).toHaveLength(0);
+    // One job, one claim: the adopted run settled under the lease token it was dispatched with.
+    expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+  });
+
+  it('a converter that succeeds while the daemon is down: its result is adopted at restart, not converted again', async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 2500), timeoutS: 120 } });
+    const a = await start();
+    writeGroupFiles(env.incoming, T0);
+    const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter started',
+    });
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await waitFor(() => !pidAlive(run.pid) && fakeLog(env).some((l) => l.event === 'end'), {
+      what: 'converter finished while the daemon was down',
+    });
+    await start();
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(outcomes()).toEqual(['ok']);
+    const [attempt] = query<{ exit_code: number; stdout_tail: string | null }>(
       env,
-      'SELECT attempt, outcome FROM converter_attempts ORDER BY attempt',
+      'SELECT exit_code, stdout_tail FROM converter_attempts',
     );
-    expect(attempts).toEqual([
-      { attempt: 1, outcome: 'crashed' },
-      { attempt: 2, outcome: 'ok' },
-    ]);
-    expect(query(env, "SELECT 1 FROM events WHERE type = 'converter.attempt_crashed'")).toHaveLength(1);
-    // One job throughout: the crashed claim counted as attempt 1, the retry ran under a newer lease token.
-    const [job, ...more] = conversionJobs(env);
-    expect(more).toHaveLength(0);
-    expect(job).toMatchObject({ state: 'done', attempts: 2 });
-    const tokens = query<{ job_id: number; lease_token: number }>(
-      env,
-      'SELECT job_id, lease_token FROM converter_attempts ORDER BY attempt',
-    );
-    expect(tokens.map((t) => t.job_id)).toEqual([job.id, job.id]);
-    expect(tokens[1].lease_token).toBeGreaterThan(tokens[0].lease_token);
+    expect(attempt.exit_code).toBe(0);
+    expect(events(env, 'converter.converted')).toHaveLength(1);
+    expect(events(env, 'converter.attempt_adopted')).toHaveLength(1);
+    expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+  });
+
+  it('a converter that fails validation while the daemon is down: that failure is adopted (not retried), with its alert', async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('exit5', 2500), timeoutS: 120 } });
+    const a = await start();
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter started' });
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'end'), { what: 'converter failed' });
+    await start();
+    await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(outcomes()).toEqual(['validation']);
+    expect(groups(env)[0].error).toContain('fake validation error');
+    expect(events(env, 'converter.failed')).toHaveLength(1);
+    expect(query(env, "SELECT 1 FROM alerts WHERE alertname = 'ConverterGroupFailed'")).toHaveLength(1);
+  });
+
+  it('the converter ends while its outcome write waits on a lock and the daemon dies: recovery settles that outcome', async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 1500), timeoutS: 120 } });
+    const a = await start();
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => query<{ pid: number | null }>(env, 'SELECT pid FROM converter_attempts')[0]?.pid, {
+      what: 'converter running with its pid recorded',
+    });
+    lock = await holdWriteLock(env.statePath);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'end'), { what: 'converter finished' });
+    a.child.kill('SIGKILL');
+    await a.exited;
+    expect(outcomes()).toEqual(['open']);
+    await lock.release();
+    await start();
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(outcomes()).toEqual(['ok']);
+  });
+
+  it('the daemon dies after starting the converter while the pid write waits on a lock: recovery finds and adopts it', async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 3000), timeoutS: 120 } });
+    const gate = path.join(env.dir, 'dispatch.gate');
+    const a = await start({ CONTIMG_CONVERTER_FAULT: `pause-after-dispatch-commit:${gate}` });
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => fs.existsSync(gate), { what: 'dispatch committed, converter not started yet' });
+    lock = await holdWriteLock(env.statePath);
+    fs.rmSync(gate);
+    const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter started',
+    });
+    // Reads go on under the lock: the attempt is open and has no pid.
+    expect(query(env, 'SELECT pid FROM converter_attempts')).toEqual([{ pid: null }]);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await lock.release();
+    expect(pidAlive(run.pid)).toBe(true);
+    await start();
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    const lines = fakeLog(env);
+    expect(lines.filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'overlap')).toHaveLength(0);
+    assertNoOverlap(lines);
+    expect(outcomes()).toEqual(['ok']);
   });
 
   it('§9.8-6 SIGKILL between the dispatch commit and spawn: exactly one spawn in total', async () => {

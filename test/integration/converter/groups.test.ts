@@ -1,5 +1,6 @@
 // §9.8 tests 8, 12 (disk gate), 13, 14 and the operator actions, against the daemon in process.
 import fs from 'node:fs';
+import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { abandonGroup, requeueGroup } from '../../../daemons/streaming-converter/admin.js';
@@ -131,7 +132,8 @@ describe('groups', () => {
 
 describe('converter failures', () => {
   it('§9.8-13 a hanging converter is killed as a process group at the timeout; backoff; failed after maxAttempts', async () => {
-    env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 1 } });
+    // The timeout counts from the supervisor's start: leave the converter time to start on a loaded machine.
+    env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 4 } });
     const grand = `${env.dir}/grandchild.pid`;
     d = await startInProcess(env, {
       baseEnv: {
@@ -155,6 +157,24 @@ describe('converter failures', () => {
     ).map((a) => a.outcome);
     expect(outcomes).toEqual(['timeout', 'timeout']);
     expect(alertsNamed(env, 'ConverterGroupFailed')).toHaveLength(1);
+  });
+
+  it('a converter that cannot be started fails as spawn_error, with the reason in the group error', async () => {
+    const missing = `${os.tmpdir()}/contimg-no-such-converter`;
+    env = await makeEnv({
+      maxAttempts: 1,
+      converter: { argv: [missing, '--manifest', '{manifest}'], timeoutS: 20 },
+    });
+    d = await startInProcess(env);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
+    const [a] = query<{ outcome: string; error: string }>(
+      env,
+      'SELECT outcome, error FROM converter_attempts',
+    );
+    expect(a.outcome).toBe('spawn_error');
+    expect(a.error).toContain('ENOENT');
+    expect(groups(env)[0].error).toContain(missing);
   });
 
   it('§9.8-13 exit 5 fails at once', async () => {

@@ -111,6 +111,10 @@ export interface FakeLine {
   files: number;
   subbands?: number[];
   t: number;
+  /** On start lines: the process's start ticks (identifies it across pid reuse). */
+  ticks?: number;
+  /** On overlap lines: earlier runs of the same group still alive when this one started. */
+  with?: number[];
 }
 
 export function fakeLog(env: Env): FakeLine[] {

@@ -62,6 +62,17 @@ export async function metricsText(p: DaemonProc): Promise<string> {
   return (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
 }
 
+/** State and start ticks (field 22) from /proc/<pid>/stat; null when there is no such process. */
+export function procStat(pid: number): { state: string; ticks: number } | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0], ticks: Number(f[19]) };
+  } catch {
+    return null;
+  }
+}
+
 /** Alive and not a zombie (an orphan whose reaper never reaps it still answers kill 0 but runs nothing). */
 export function pidAlive(pid: number): boolean {
   try {
@@ -69,12 +80,8 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const p = procStat(pid);
+  return p !== null && p.state !== 'Z';
 }
 
 export function built(): boolean {

@@ -8,34 +8,46 @@ import YAML from 'yaml';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
+// Each message is printed with its arrival time on CLOCK_MONOTONIC (time.monotonic()), so a test can check
+// the spacing of watchdog pings without the test process's own scheduling in the way.
 const LISTENER = `
-import json, socket, sys
+import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
-print(json.dumps("LISTENING"), flush=True)
+print(json.dumps([time.monotonic(), "LISTENING"]), flush=True)
 while True:
-    print(json.dumps(s.recv(65536).decode("utf-8")), flush=True)
+    m = s.recv(65536).decode("utf-8")
+    print(json.dumps([time.monotonic(), m]), flush=True)
 `;
 
 export interface NotifyListener {
   path: string;
   messages: string[];
+  /** The same messages with their arrival times in seconds on CLOCK_MONOTONIC (see monotonicS). */
+  arrivals: { at: number; msg: string }[];
   close(): void;
 }
+
+/** Seconds on CLOCK_MONOTONIC, the clock of NotifyListener.arrivals. */
+export const monotonicS = (): number => Number(process.hrtime.bigint()) / 1e9;
 
 /** Bind a datagram socket at dir/notify.sock and record every message it receives. */
 export async function notifyListener(dir: string): Promise<NotifyListener> {
   const sock = path.join(dir, 'notify.sock');
   const child = spawn('python3', ['-u', '-c', LISTENER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   const messages: string[] = [];
+  const arrivals: { at: number; msg: string }[] = [];
   let listening = false;
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    const m = JSON.parse(line) as string;
-    if (m === 'LISTENING') listening = true;
-    else messages.push(m);
+    const [at, msg] = JSON.parse(line) as [number, string];
+    if (msg === 'LISTENING') listening = true;
+    else {
+      messages.push(msg);
+      arrivals.push({ at, msg });
+    }
   });
   await waitFor(() => listening, { what: 'notify listener' });
-  return { path: sock, messages, close: () => child.kill('SIGKILL') };
+  return { path: sock, messages, arrivals, close: () => child.kill('SIGKILL') };
 }
 
 export function writeConfig(dir: string, raw: Record<string, unknown>): string {

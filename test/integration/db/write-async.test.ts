@@ -1,5 +1,7 @@
 // db.writeAsync: while another process holds the write lock, the wait yields to the event loop (timers keep
-// firing), the write lands once the lock is released, the budget and the abort signal are honoured.
+// firing), the write lands once the lock is released, the budget and the abort signal are honoured, a long
+// wait is reported as a stall while it lasts, and the body runs once.
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbBusyError } from '../../../lib/errors.js';
@@ -12,7 +14,7 @@ let db: Db;
 let file: string;
 const children: Forked<{ locked?: boolean; done?: string }>[] = [];
 beforeEach(async () => {
-  ({ dir, file, db } = await setUpStateDb({ busyTimeoutMs: 5000, writeBudgetMs: 15_000 }));
+  ({ dir, file, db } = await setUpStateDb({ busyTimeoutMs: 5000, writeBudgetMs: 15_000, writeStallMs: 250 }));
   createCounter(db, 0);
 });
 afterEach(() => tearDownStateDb({ dir, db }, children));
@@ -44,7 +46,7 @@ describe('db.writeAsync', () => {
     await pending;
     clearInterval(timer);
     expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 1 });
-    // One try holds the thread for at most the slice (50 ms) plus scheduling noise on a loaded machine.
+    // One try holds the thread for at most the slice (2 ms) plus scheduling noise on a loaded machine.
     expect(maxGap).toBeLessThan(1000);
     expect(db.conn.pragma('busy_timeout', { simple: true })).toBe(5000);
   });
@@ -62,6 +64,40 @@ describe('db.writeAsync', () => {
     ac.abort(new Error('stop waiting'));
     expect(await waiting).toMatchObject({ message: 'stop waiting' });
     expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 0 });
+  });
+
+  it('reports the stall while it waits past writeStallMs, and not once it has the lock', async () => {
+    const holder = await holdLock();
+    const pending = db.writeAsync(bump);
+    // No write has given up: the waiting write alone is the stall.
+    await waitFor(() => !db.health().ok, { what: 'health reports the stall' });
+    expect(db.health().error).toMatch(/write lock stalled: .* \(1 waiting, 0 gave up\)/);
+    expect(db.stallSeconds()).toBeGreaterThanOrEqual(0.25);
+    holder.child.send('rollback');
+    await pending;
+    expect(db.health().ok).toBe(true);
+    expect(db.stallSeconds()).toBe(0);
+  });
+
+  it('runs the body once when it fails with SQLITE_BUSY of its own (no retry of the body)', async () => {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    let runs = 0;
+    try {
+      // Inside the body we hold the write lock, so the other connection's write is refused with SQLITE_BUSY.
+      const err = await db
+        .writeAsync((c) => {
+          runs++;
+          bump(c);
+          other.exec('BEGIN IMMEDIATE');
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DbBusyError);
+      expect(runs).toBe(1);
+      expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 0 });
+    } finally {
+      other.close();
+    }
   });
 
   it('throws the body’s own error without retrying and rolls the transaction back', async () => {

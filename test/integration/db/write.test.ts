@@ -1,19 +1,118 @@
-// db.write bookkeeping changed with the busy-loop fix: application errors thrown inside fn are not counted
-// as database errors, SQLite errors are classified and counted, and every write records its lock wait.
+// db.write: the transaction is BEGIN IMMEDIATE (the write lock is ours before the body runs), the body runs
+// exactly once, foreign keys are enforced on every connection; and the bookkeeping: application errors
+// thrown inside fn are not counted as database errors, SQLite errors are classified and counted, and every
+// write records its lock wait.
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
-import { DbConstraintError, InvalidStateError } from '../../../lib/errors.js';
+import { DbBusyError, DbConstraintError, InvalidStateError } from '../../../lib/errors.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
+import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
+let file: string;
 let db: Db;
 let registry: Registry;
+const children: Forked<{ locked?: boolean; done?: string }>[] = [];
 beforeEach(async () => {
   registry = createRegistry({ daemon: 'test', defaultMetrics: false });
-  ({ dir, db } = await setUpStateDb({ metrics: dbMetrics(registry, ['state']) }));
+  ({ dir, file, db } = await setUpStateDb({ metrics: dbMetrics(registry, ['state']) }));
+  createCounter(db, 0);
 });
-afterEach(() => tearDownStateDb({ dir, db }));
+afterEach(() => tearDownStateDb({ dir, db }, children));
+
+const counter = () => db.read((c) => c.prepare('SELECT value FROM counter').get());
+
+/** Try to take the write lock from another connection without waiting; the SQLite code if refused. */
+function otherWriterRefused(other: Database.Database): string | null {
+  try {
+    other.exec('BEGIN IMMEDIATE');
+    other.exec('ROLLBACK');
+    return null;
+  } catch (e) {
+    return String((e as { code?: unknown }).code);
+  }
+}
+
+describe('db.write transactions', () => {
+  it('holds the write lock (BEGIN IMMEDIATE) before the body runs, even a body that only reads', () => {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    try {
+      let refused: string | null = 'not run';
+      const value = db.write((c) => {
+        // Nothing written yet: only an IMMEDIATE transaction holds the lock at this point.
+        refused = otherWriterRefused(other);
+        return (c.prepare('SELECT value FROM counter').get() as { value: number }).value;
+      });
+      expect(value).toBe(0);
+      expect(refused).toBe('SQLITE_BUSY');
+      // And the lock is released with the commit.
+      expect(otherWriterRefused(other)).toBeNull();
+    } finally {
+      other.close();
+    }
+  });
+
+  it('runs the body once when the lock was busy at the call, and commits it once', async () => {
+    const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '150']);
+    children.push(holder);
+    await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
+    let runs = 0;
+    db.write((c) => {
+      runs++;
+      c.prepare('UPDATE counter SET value = value + 1').run();
+    });
+    expect(runs).toBe(1);
+    expect(counter()).toEqual({ value: 1 });
+  });
+
+  it('does not re-run a body that failed with SQLITE_BUSY of its own, and rolls it back', () => {
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    let runs = 0;
+    try {
+      const t0 = performance.now();
+      expect(() =>
+        db.write((c) => {
+          runs++;
+          c.prepare('UPDATE counter SET value = value + 1').run();
+          other.exec('BEGIN IMMEDIATE'); // refused: we hold the lock
+        }),
+      ).toThrow(DbBusyError);
+      expect(runs).toBe(1);
+      // Thrown at once, not after a budget spent retrying the body.
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(counter()).toEqual({ value: 0 });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('enforces foreign keys on the writer, and has them on in the reader too', async () => {
+    const withReader = await setUpStateDb({ withReader: true });
+    try {
+      for (const conn of [withReader.db.conn, withReader.db.reader, db.conn])
+        expect(conn.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(withReader.db.reader).not.toBe(withReader.db.conn);
+      // jobs.parent_id references jobs(id): a parent that does not exist is refused.
+      expect(() =>
+        withReader.db.write((c) =>
+          c
+            .prepare(
+              "INSERT INTO jobs (queue, kind, run_at, parent_id, created_at, updated_at) VALUES ('q', 'k', 0, 424242, 0, 0)",
+            )
+            .run(),
+        ),
+      ).toThrow(DbConstraintError);
+      expect(withReader.db.read((c) => c.prepare('SELECT count(*) AS n FROM jobs').get())).toEqual({ n: 0 });
+    } finally {
+      tearDownStateDb(withReader);
+    }
+  });
+});
 
 async function errorsByCode(): Promise<Record<string, number>> {
   const m = await registry.getSingleMetric('contimg_db_errors_total')!.get();

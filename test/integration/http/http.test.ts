@@ -86,7 +86,8 @@ describe('readiness under write-lock exhaustion', () => {
         state: `${daemons.dir}/state.sqlite3`,
         pipeline: `${daemons.dir}/pipeline.sqlite3`,
         busyTimeoutMs: 20,
-        writeBudgetMs: 100,
+        syncWriteBudgetMs: 100,
+        writeStallMs: 100,
       },
     });
     const holder = new Database(daemon.deps.state.path);
@@ -97,7 +98,7 @@ describe('readiness under write-lock exhaustion', () => {
     const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
     expect(body.checks.db_state).toMatchObject({
       ok: false,
-      detail: expect.stringMatching(/write lock exhausted/),
+      detail: expect.stringMatching(/write lock stalled/),
     });
     holder.exec('COMMIT');
     holder.close();

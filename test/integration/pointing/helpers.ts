@@ -21,6 +21,8 @@ export interface Harness {
   used: Clock;
   registry: Registry;
   dir: string;
+  /** What the monitor was built from (build a second monitor on the same database with createMonitor). */
+  deps: DaemonDeps;
   close(): void;
   /** A new monitor on the same database, config and clock: the daemon after a restart. */
   restart(): PointingMonitor;
@@ -56,6 +58,7 @@ export async function harness(
     used,
     registry,
     dir,
+    deps,
     close() {
       h.monitor.stop();
       db.close();

@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILTIN_CALIBRATORS, parseUtc } from '../../../lib/astro/index.js';
+import { createMonitor } from '../../../daemons/pointing-monitor/run.js';
 import { computeSchedule } from '../../../daemons/pointing-monitor/schedule.js';
 import { upsertTransit } from '../../../daemons/pointing-monitor/store.js';
+import { Registry } from '../../../lib/metrics.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { subbandFileName } from '../../../lib/uvh5/index.js';
 import { addGroup, harness, indexFile, metricValue, type Harness } from './helpers.js';
@@ -160,6 +162,49 @@ describe('stale-data alert across a failed write', () => {
     hh.db.write((c) => c.exec('ALTER TABLE pointing_status_away RENAME TO pointing_status'));
     expect(hh.monitor.statusTick().stale).toBe(true);
     expect(firing(hh, 'PointingDataStale')).toBe(true);
+  });
+});
+
+describe('restarts and failed writes', () => {
+  it('a restart with nothing changed does not announce pointing.status again', async () => {
+    dir = makeTmpDir('contimg-pointing-restart-');
+    const t0 = parseUtc('2025-10-02T00:00:00Z');
+    h = await harness(dir, t0);
+    const statusEvents = (hh: Harness) =>
+      count(hh, "SELECT count(*) AS n FROM events WHERE type = 'pointing.status'");
+    h.monitor.init();
+    h.monitor.statusTick();
+    expect(statusEvents(h)).toBe(1);
+    h.monitor.stop();
+    const again = createMonitor({ ...h.deps, registry: new Registry() });
+    again.init();
+    again.statusTick();
+    again.stop();
+    expect(statusEvents(h)).toBe(1);
+  });
+
+  it('a schedule whose write fails is used at once and saved by the next status tick', async () => {
+    dir = makeTmpDir('contimg-pointing-unsaved-');
+    const t0 = parseUtc('2025-01-01T00:00:00Z');
+    h = await harness(dir, t0);
+    const hh = h;
+    hh.monitor.init();
+    const rows = () => count(hh, 'SELECT count(*) AS n FROM calibrator_transits');
+    const before = rows();
+    // The write fails (as it would with the database locked for longer than the write budget) ...
+    hh.db.write((c) => c.exec('ALTER TABLE calibrator_transits RENAME TO transits_away'));
+    hh.clock.advance(3 * 86_400_000);
+    expect(() => hh.monitor.refreshSchedule(hh.clock.now())).toThrow();
+    // ... but the new schedule is what the windows and the API use already.
+    expect(hh.monitor.schedule.length).toBeGreaterThan(0);
+    expect(hh.monitor.schedule.every((t) => t.windowEndMs >= hh.clock.now() - 2 * 3_600_000)).toBe(true);
+    hh.db.write((c) => c.exec('ALTER TABLE transits_away RENAME TO calibrator_transits'));
+    hh.monitor.statusTick();
+    expect(rows()).toBeGreaterThan(before);
+    const newest = hh.db.read((c) =>
+      c.prepare('SELECT max(transit_unix) AS t FROM calibrator_transits').get(),
+    ) as { t: number };
+    expect(newest.t * 1000).toBeGreaterThan(hh.clock.now());
   });
 });
 

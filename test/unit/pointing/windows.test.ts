@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BUILTIN_CALIBRATORS, nextTransit, parseUtc } from '../../../lib/astro/index.js';
 import { systemClock } from '../../../lib/clock.js';
+import { DbBusyError } from '../../../lib/errors.js';
 import {
   computeSchedule,
   isActive,
@@ -124,6 +125,29 @@ describe('window timer with fake timers', () => {
     timer.stop();
     expect(seen.map((s) => s.kind)).toEqual(['window_open', 'peak', 'window_close']);
     expect(Math.abs(seen[1].at - (T + 2_000))).toBeLessThanOrEqual(1_000);
+  });
+  it('an edge whose write keeps failing with a retryable error (a long lock) lands late, not lost', () => {
+    vi.useFakeTimers({ now: T - 400_000 });
+    const seen: { kind: string; at: number }[] = [];
+    const failures: number[] = [];
+    let busyUntil = T + 150_000;
+    const timer = new WindowTimer({
+      clock: systemClock,
+      onEdge: (e, at) => {
+        if (e.kind === 'peak' && Date.now() < busyUntil) throw new DbBusyError('test: locked elsewhere');
+        seen.push({ kind: e.kind, at });
+      },
+      onError: (_e, edge) => failures.push(edge.failures ?? 0),
+    });
+    timer.setTransits(scheduleAt(C3C286.decDeg));
+    vi.advanceTimersByTime(800_000);
+    timer.stop();
+    busyUntil = 0;
+    // Locked for 150 s from the peak: more than the minute a permanent error is retried for.
+    expect(seen.map((s) => s.kind)).toEqual(['window_open', 'peak', 'window_close']);
+    expect(Math.abs(seen[1].at - (T + 150_000))).toBeLessThanOrEqual(1_000);
+    expect(failures[0]).toBe(1);
+    expect(failures.at(-1)).toBeGreaterThan(100);
   });
   it('a recompute while an armed edge is overdue (busy event loop) still fires it', () => {
     vi.useFakeTimers({ now: T - 400_000 });

@@ -1,0 +1,361 @@
+// One conversion attempt from start to settled. The dispatcher starts the converter under the supervisor
+// (supervise.ts); after a restart, recovery hands over an attempt whose supervisor is still running. Either
+// way the job's lease is heartbeated while it runs, and when it ends, what the attempt directory says
+// (exit.json, the output, the result file, the logs) is settled through recordOutcome. Live and adopted
+// attempts differ only in how the end is awaited: the child's exit, or polling the supervisor's pid.
+import fs from 'node:fs';
+import path from 'node:path';
+import { env as processEnv } from 'node:process';
+import { pause } from '../../lib/clock.js';
+import { LeaseLostError } from '../../lib/errors.js';
+import type { Lease } from '../../lib/queue/index.js';
+import { expandArgv, usesPlaceholder } from './argv.js';
+import {
+  clearAttemptFiles,
+  readExit,
+  readTail,
+  RESULT_FILE,
+  STDERR_FILE,
+  STDOUT_FILE,
+  supervisedArgv,
+  type SupervisorRecord,
+} from './attempt-files.js';
+import { runChild, TAIL_BYTES, type ChildResult } from './child.js';
+import type { Ctx } from './context.js';
+import { RETRY_NOW } from './jobs.js';
+import {
+  readResult,
+  recordOutcome,
+  spawnFailure,
+  successWithoutExit,
+  type Finished,
+  type ResultFile,
+} from './outcome.js';
+import {
+  ATTEMPT_MARKER,
+  markedProcesses,
+  pidStartTicks,
+  sameProcess,
+  signalGroup,
+  terminate,
+} from './procs.js';
+import * as S from './store.js';
+
+/** One attempt of one group, as the dispatcher claimed it (or recovery found it). */
+export interface AttemptRun {
+  group: S.GroupRow;
+  attemptId: number;
+  attempt: number;
+  /** attemptKey(row): the supervisor's files carry it. */
+  key: string;
+  /** The attempt directory: the supervisor's and the converter's cwd, and the marker's value. */
+  dir: string;
+  out: string;
+  lease: Lease;
+}
+
+export interface RunnerHooks {
+  /** Test fault: called after the dispatch transaction committed and before the supervisor starts. */
+  afterDispatchCommit?: (groupId: string) => void | Promise<void>;
+  /** Environment for the converter (process.env from main.ts, plus converter.env). */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+/** What an ended attempt left: the exit status when its supervisor recorded one, the logs, the result. */
+export interface AttemptFacts {
+  res: ChildResult;
+  result: ResultFile;
+  exitKnown: boolean;
+}
+
+export type Settle = Pick<Finished, 'res' | 'result' | 'verdict' | 'retryPolicy' | 'also'>;
+
+/** Tries to record a finished attempt's outcome before leaving it to recovery (1 s, 2 s, … apart). */
+const SETTLE_TRIES = 5;
+/** How often an adopted attempt's supervisor is looked at. */
+const POLL_MS = 250;
+
+export class AttemptRunner {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly hooks: RunnerHooks,
+    /** Aborted at the hard stop: writes waiting for the lock give up (recovery settles the attempt later). */
+    private readonly quit: AbortSignal,
+    /** The converter runs and its pid is in the attempt row (the dispatcher logs it). */
+    private readonly started: (run: AttemptRun, pid: number, argv: string[]) => void,
+  ) {}
+
+  /** Start the converter under the supervisor, then settle the attempt when it ends. */
+  async spawn(run: AttemptRun, abort: AbortController): Promise<void> {
+    const { cfg, clock, db } = this.ctx;
+    const g = run.group;
+    let manifest: string;
+    try {
+      fs.mkdirSync(cfg.outputDir, { recursive: true });
+      manifest = this.writeManifest(run);
+      clearAttemptFiles(run.dir);
+      fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
+    } catch (e) {
+      const res = spawnFailure(`cannot prepare attempt: ${(e as Error).message}`);
+      return this.settle(run, () => run.lease, { res, result: undefined });
+    }
+    await this.hooks.afterDispatchCommit?.(g.group_id);
+    const argv = expandArgv(cfg.converter.argv, {
+      manifest,
+      out: run.out,
+      result: path.join(run.dir, RESULT_FILE),
+      scratch: run.dir,
+      group: g.group_id,
+    });
+    const lastArrival = db
+      .read((c) => S.validMembers(c, g.id))
+      .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
+    const renew = this.heartbeat(run, abort);
+    // The pid write waits out a lock for as long as the supervisor runs: the attempt directory's marker
+    // already makes the converter findable, so a slow write is no reason to stop a healthy converter.
+    const pidWrite = new AbortController();
+    let recorded: Promise<string | null> = Promise.resolve(null);
+    try {
+      const seen = await runChild({
+        argv: supervisedArgv(run.key, argv),
+        cwd: run.dir,
+        env: { ...(this.hooks.baseEnv ?? processEnv), ...cfg.converter.env, [ATTEMPT_MARKER]: run.dir },
+        timeoutMs: cfg.converter.timeoutS * 1000,
+        killGraceMs: cfg.killGraceS * 1000,
+        signal: abort.signal,
+        now: () => clock.now(),
+        onSpawn: (pid) => {
+          recorded = this.recordSpawn(run, pid, argv, lastArrival, abort, pidWrite.signal);
+        },
+      });
+      pidWrite.abort();
+      const unrecorded = await recorded;
+      if (unrecorded !== null)
+        return await this.settle(run, renew.lease, { res: spawnFailure(unrecorded), result: undefined });
+      await this.settle(run, renew.lease, this.collect(run, seen));
+    } finally {
+      pidWrite.abort();
+      renew.stop();
+    }
+  }
+
+  /**
+   * The attempt row gets the supervisor's pid (its process group) and start ticks. A database that refuses
+   * the row outright (not a lock) gets the converter stopped: the attempt fails as spawn_error.
+   */
+  private async recordSpawn(
+    run: AttemptRun,
+    pid: number,
+    argv: string[],
+    lastArrival: number,
+    abort: AbortController,
+    stop: AbortSignal,
+  ): Promise<string | null> {
+    const { db, clock } = this.ctx;
+    const g = run.group;
+    const now = clock.now();
+    const row = { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) };
+    try {
+      await db.writeAsync((c) => S.recordSpawn(c, run.attemptId, row, now), {
+        budgetMs: Infinity,
+        signal: stop,
+      });
+    } catch (e) {
+      // Stopped waiting because the supervisor has already ended (or we are stopping): nothing to record.
+      if (stop.aborted) return null;
+      this.ctx.log.error({ err: e, groupId: g.group_id, pid }, 'cannot record converter pid; stopping it');
+      abort.abort();
+      return `cannot record the converter's pid: ${(e as Error).message}`;
+    }
+    this.ctx.m.dispatchLatency.observe(Math.max(0, now - lastArrival) / 1000);
+    this.started(run, pid, argv);
+    return null;
+  }
+
+  /**
+   * Await an adopted attempt whose supervisor (not our child) is still running, with the converter's
+   * timeout counted from its spawn; then settle it like a live one.
+   */
+  async watch(
+    run: AttemptRun,
+    sup: SupervisorRecord,
+    spawnedAt: number,
+    abort: AbortController,
+  ): Promise<void> {
+    const renew = this.heartbeat(run, abort);
+    try {
+      const seen = await this.awaitSupervisor(sup, spawnedAt, abort.signal);
+      // A supervisor that died without recording the end (SIGKILLed) may have left its converter running.
+      await this.stopMarked(run);
+      const facts = this.collect(run, seen);
+      await this.settle(
+        run,
+        renew.lease,
+        facts.exitKnown ? facts : this.lostExit(run, facts, 'supervisor died without recording the end'),
+      );
+    } finally {
+      renew.stop();
+    }
+  }
+
+  private async awaitSupervisor(
+    sup: SupervisorRecord,
+    spawnedAt: number,
+    signal: AbortSignal,
+  ): Promise<ChildResult> {
+    const { cfg, clock } = this.ctx;
+    const deadline = spawnedAt + cfg.converter.timeoutS * 1000;
+    let timedOut = false;
+    let stopAt: number | null = null;
+    while (sameProcess(sup.pid, sup.startTicks)) {
+      const now = clock.now();
+      if (stopAt === null && (now >= deadline || signal.aborted)) {
+        timedOut = !signal.aborted;
+        signalGroup(sup.pid, 'SIGTERM');
+        stopAt = now;
+      } else if (stopAt !== null && now >= stopAt + cfg.killGraceS * 1000) signalGroup(sup.pid, 'SIGKILL');
+      await pause(POLL_MS, stopAt === null ? signal : undefined);
+    }
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut,
+      aborted: stopAt !== null && !timedOut,
+      spawnError: null,
+      stdoutTail: '',
+      stderrTail: '',
+      durationMs: Math.max(0, clock.now() - spawnedAt),
+    };
+  }
+
+  /**
+   * Stop whatever still runs with this attempt's marker (and the process groups `extra` names); true when
+   * nothing is left. An abort of `signal` (shutdown) cuts the SIGTERM grace short.
+   */
+  stopMarked(run: AttemptRun, extra: () => number[] = () => [], signal?: AbortSignal): Promise<boolean> {
+    const { cfg, clock } = this.ctx;
+    return terminate(
+      () => [...markedProcesses(run.dir).map((p) => p.pgid), ...extra()],
+      cfg.killGraceS * 1000,
+      () => clock.monotonic(),
+      signal,
+    );
+  }
+
+  /** What the attempt directory says about how the attempt ended, over what the daemon itself saw. */
+  collect(run: AttemptRun, seen: ChildResult): AttemptFacts {
+    const exit = readExit(run.dir, run.key);
+    const own = seen.stderrTail; // the supervisor's own complaints, if it had any
+    const logs = {
+      stdoutTail: readTail(path.join(run.dir, STDOUT_FILE)),
+      stderrTail: `${readTail(path.join(run.dir, STDERR_FILE))}${own}`.slice(-TAIL_BYTES),
+    };
+    const result = usesPlaceholder(this.ctx.cfg.converter.argv, 'result')
+      ? readResult(path.join(run.dir, RESULT_FILE))
+      : undefined;
+    if (!exit) return { res: { ...seen, ...logs }, result, exitKnown: false };
+    return {
+      res: {
+        ...seen,
+        ...logs,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        spawnError: exit.spawnError,
+        durationMs: Math.max(0, exit.endedAt - exit.startedAt),
+      },
+      result,
+      exitKnown: true,
+    };
+  }
+
+  /**
+   * No exit status: success if the files show it (output + result ok), otherwise a crash that was not the
+   * converter's fault as far as anyone can tell, retried at once.
+   */
+  lostExit(run: AttemptRun, facts: AttemptFacts, why: string): Settle {
+    if (successWithoutExit(this.ctx, run.out, facts.result))
+      return { ...facts, verdict: { outcome: 'ok', error: null } };
+    return { ...facts, verdict: { outcome: 'crashed', error: why }, retryPolicy: RETRY_NOW };
+  }
+
+  /**
+   * Record the outcome, retrying a failed write a few times while the lease is still heartbeated: a finished
+   * conversion left with an open attempt would be left to recovery (which adopts it from its files).
+   */
+  async settle(run: AttemptRun, lease: () => Lease, s: Settle): Promise<void> {
+    const f: Omit<Finished, 'lease'> = {
+      group: run.group,
+      attemptId: run.attemptId,
+      attempt: run.attempt,
+      out: run.out,
+      ...s,
+    };
+    for (let i = 1; ; i++) {
+      try {
+        await recordOutcome(this.ctx, { ...f, lease: lease() }, { signal: this.quit });
+        return;
+      } catch (e) {
+        if (i >= SETTLE_TRIES || this.quit.aborted) throw e;
+        this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
+        this.ctx.log.warn(
+          { err: e, groupId: run.group.group_id, try: i },
+          'cannot record the outcome; retrying',
+        );
+        await pause(i * 1000);
+      }
+    }
+  }
+
+  /**
+   * Heartbeat the job's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). A lost
+   * lease means another holder may take over: stop our converter so two never run for one group.
+   */
+  private heartbeat(run: AttemptRun, abort: AbortController): { lease: () => Lease; stop: () => void } {
+    const { cfg } = this.ctx;
+    let lease = run.lease;
+    const groupId = run.group.group_id;
+    const timer = setInterval(
+      () => {
+        try {
+          lease = this.ctx.queue.heartbeat(lease, cfg.leaseS * 1000);
+        } catch (e) {
+          if (e instanceof LeaseLostError) {
+            this.ctx.log.error(
+              { groupId, jobId: lease.jobId },
+              'conversion job lease lost; stopping converter',
+            );
+            abort.abort();
+          } else this.ctx.log.warn({ err: e, groupId }, 'conversion job heartbeat failed');
+        }
+      },
+      (cfg.leaseS * 1000) / 3,
+    );
+    return { lease: () => lease, stop: () => clearInterval(timer) };
+  }
+
+  private writeManifest(run: AttemptRun): string {
+    const g = run.group;
+    const members = this.ctx.db.read((c) => S.validMembers(c, g.id));
+    const manifest = {
+      group_id: g.group_id,
+      attempt: run.attempt,
+      expected_subbands: g.expected,
+      partial: g.partial === 1,
+      files: members.map((f) => ({
+        subband: f.subband,
+        path: f.path,
+        size: f.size,
+        mtime_ms: f.mtime_ms,
+        inode: f.inode,
+      })),
+      output_path: run.out,
+      partial_path: `${run.out}.partial`,
+      header: { dec_rad: g.dec_rad, mid_jd: g.mid_jd },
+    };
+    fs.mkdirSync(run.dir, { recursive: true });
+    const p = path.join(run.dir, 'manifest.json');
+    fs.writeFileSync(`${p}.tmp`, JSON.stringify(manifest, null, 2));
+    fs.renameSync(`${p}.tmp`, p);
+    return p;
+  }
+}

@@ -1,0 +1,304 @@
+// Crash recovery, pinned through the daemon's own entry points: a daemon started on top of what a dead one
+// left (an open attempt, an orphaned converter, a stale partial output) and what it then does to the
+// database, the processes and the files. Each test fails when the guard it names is removed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningDaemon } from '../../../lib/daemon/index.js';
+import { removeTmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+import {
+  conversionJobs,
+  events,
+  fakeArgv,
+  fakeLog,
+  groups,
+  makeEnv,
+  query,
+  startInProcess,
+  T0,
+  writeGroupFiles,
+  type Env,
+} from './harness.js';
+import {
+  diedAfterDispatch,
+  openAttempt,
+  recordAsConverter,
+  spawnBystander,
+  spawnOrphan,
+  spawnSupervised,
+  startTicks,
+  tamper,
+  withSection,
+} from './orphans.js';
+import { pidAlive, spawnDaemon, type DaemonProc } from './proc.js';
+
+let env: Env;
+const daemons: RunningDaemon[] = [];
+const procs: DaemonProc[] = [];
+const strays: number[] = [];
+
+afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop();
+  for (const p of procs.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  const pids = [...strays.splice(0), ...fakeLog(env).map((l) => l.pid)];
+  for (const pid of pids)
+    if (pidAlive(pid))
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        process.kill(pid, 'SIGKILL');
+      }
+  removeTmpDir(env.dir);
+});
+
+async function start(e: Env, opts: Parameters<typeof startInProcess>[1] = {}): Promise<RunningDaemon> {
+  const d = await startInProcess(e, opts);
+  daemons.push(d);
+  return d;
+}
+
+/** Ready = the first scan is done, so startup recovery (which runs before it) has finished. */
+async function ready(d: RunningDaemon): Promise<void> {
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${d.port}/readyz`)).status === 200, {
+    what: 'daemon ready',
+  });
+}
+
+function outcomes(e: Env): string[] {
+  return query<{ outcome: string | null }>(e, 'SELECT outcome FROM converter_attempts ORDER BY id').map(
+    (r) => r.outcome ?? 'open',
+  );
+}
+
+describe('converter crash recovery', () => {
+  it('a converter still running under its supervisor, its pid never recorded, is adopted: awaited, settled, not run again', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    strays.push(spawnSupervised(env, a, 'ok', 3000));
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), {
+      what: 'orphaned converter running',
+    });
+    expect(openAttempt(env)!.pid).toBeNull();
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(query(env, 'SELECT outcome, exit_code FROM converter_attempts')).toEqual([
+      { outcome: 'ok', exit_code: 0 },
+    ]);
+    const adopted = events(env, 'converter.attempt_adopted').map((e) => JSON.parse(e.payload) as unknown);
+    expect(adopted).toMatchObject([{ attempt: 1, running: true }]);
+    expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+  });
+
+  it('a converter that ended while no daemon ran is settled from what its supervisor recorded', async () => {
+    env = await makeEnv({ maxAttempts: 3 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'exit5');
+    strays.push(sup);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'end') && !pidAlive(sup), {
+      what: 'orphaned converter finished',
+    });
+    await ready(await start(env));
+    // Exit 5 is a validation failure: not retried, even with attempts left.
+    expect(groups(env)[0]).toMatchObject({ state: 'failed', job_state: 'dead' });
+    expect(query(env, 'SELECT outcome, exit_code FROM converter_attempts')).toEqual([
+      { outcome: 'validation', exit_code: 5 },
+    ]);
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(
+      events(env, 'converter.attempt_adopted').map((e) => JSON.parse(e.payload) as unknown),
+    ).toMatchObject([{ attempt: 1, running: false, outcome: 'validation', to: 'failed' }]);
+    expect(events(env, 'converter.failed')).toHaveLength(1);
+  });
+
+  it('a converter whose supervisor was SIGKILLed (no exit status) is stopped before the retry', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'ok', 60_000);
+    strays.push(sup);
+    const orphan = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'orphaned converter running',
+    });
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => !pidAlive(sup), { what: 'supervisor gone' });
+    expect(pidAlive(orphan.pid)).toBe(true);
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    const lines = fakeLog(env);
+    const stopped = lines.find((l) => l.pid === orphan.pid && l.event === 'sigterm');
+    expect(stopped).toBeDefined();
+    const retry = lines.find((l) => l.event === 'start' && l.pid !== orphan.pid);
+    expect(retry!.t).toBeGreaterThanOrEqual(stopped!.t);
+    expect(lines.filter((l) => l.event === 'overlap')).toHaveLength(0);
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
+  it('a live pid with other start ticks (a reused pid) is not killed', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const bystander = spawnBystander();
+    strays.push(bystander);
+    recordAsConverter(env, a.id, bystander, startTicks(bystander) + 1);
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(pidAlive(bystander)).toBe(true);
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
+  it("an attempt whose job was claimed again (job token ≠ the attempt's token) is closed as crashed at startup; the job stays its holder's", async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const holder = `${os.hostname()}:${process.pid}:converter:live00`;
+    tamper(env, (db) =>
+      db
+        .prepare(
+          'UPDATE jobs SET lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ? WHERE id = ?',
+        )
+        .run(holder, Date.now() + 600_000, a.job_id),
+    );
+    await ready(await start(env));
+    expect(outcomes(env)).toEqual(['crashed']);
+    const [job] = query<{ state: string; lease_token: number; lease_owner: string }>(
+      env,
+      'SELECT state, lease_token, lease_owner FROM jobs WHERE id = ?',
+      a.job_id,
+    );
+    expect(job).toEqual({ state: 'running', lease_token: a.lease_token + 1, lease_owner: holder });
+    expect(groups(env)[0].state).toBe('converting');
+    expect(fakeLog(env)).toHaveLength(0);
+  });
+
+  it('an orphan that ignores SIGTERM is SIGKILLed (with what it started) before the retry', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const grandchildFile = path.join(env.dir, 'grandchild.pid');
+    const orphan = spawnOrphan(env, a, 'hang', 0, { FAKE_CONVERTER_GRANDCHILD: grandchildFile });
+    strays.push(orphan);
+    await waitFor(() => fs.existsSync(grandchildFile) && fs.readFileSync(grandchildFile, 'utf8').length > 0, {
+      what: 'orphan running',
+    });
+    const grandchild = Number(fs.readFileSync(grandchildFile, 'utf8'));
+    recordAsConverter(env, a.id, orphan);
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(pidAlive(orphan)).toBe(false);
+    expect(pidAlive(grandchild)).toBe(false);
+    const lines = fakeLog(env);
+    const ignored = lines.find((l) => l.pid === orphan && l.event === 'sigterm-ignored');
+    expect(ignored).toBeDefined();
+    const retry = lines.find((l) => l.event === 'start' && l.pid !== orphan);
+    expect(retry!.t).toBeGreaterThanOrEqual(ignored!.t);
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
+  it('after a crash the group is retry_wait, due at once, and a stale <out>.partial is removed', async () => {
+    env = await makeEnv({ maxAttempts: 2 });
+    const a = await diedAfterDispatch(env);
+    const partial = `${a.output_path}.partial`;
+    fs.mkdirSync(partial, { recursive: true });
+    fs.writeFileSync(path.join(partial, 'table.f0'), 'half a measurement set');
+    // The disk gate is closed after recovery, so the group stays where recovery put it.
+    await ready(await start(withSection(env, { minFreeGb: 1 }), { freeBytes: () => 0 }));
+    expect(groups(env)[0]).toMatchObject({ state: 'retry_wait', attempts: 1, job_state: 'queued' });
+    const [closed] = query<{ outcome: string; ended_at: number }>(
+      env,
+      'SELECT outcome, ended_at FROM converter_attempts',
+    );
+    expect(closed.outcome).toBe('crashed');
+    // Due at once (the retry backoff would be ≥ 180 ms here): the crash was not the converter's fault.
+    expect(groups(env)[0].next_attempt_at).toBeLessThanOrEqual(closed.ended_at + 50);
+    expect(fs.existsSync(partial)).toBe(false);
+    expect(events(env, 'converter.attempt_crashed')).toHaveLength(1);
+    expect(fakeLog(env)).toHaveLength(0);
+  });
+
+  it('a crash on the last attempt fails the group, buries its job and raises the failed alert and event', async () => {
+    env = await makeEnv({ maxAttempts: 1 });
+    await diedAfterDispatch(env);
+    await ready(await start(env));
+    const [g] = groups(env);
+    expect(g).toMatchObject({ state: 'failed', job_state: 'dead' });
+    expect(conversionJobs(env)).toMatchObject([{ state: 'dead', attempts: 1 }]);
+    expect(outcomes(env)).toEqual(['crashed']);
+    expect(fakeLog(env)).toHaveLength(0);
+    // The same signals as a conversion that failed live: the critical alert and converter.failed.
+    const alerts = query<{ labels: string; status: string; severity: string }>(
+      env,
+      "SELECT labels, status, severity FROM alerts WHERE alertname = 'ConverterGroupFailed'",
+    );
+    expect(alerts.map((a) => ({ ...a, labels: JSON.parse(a.labels) as unknown }))).toMatchObject([
+      { labels: { group: g.group_id }, status: 'firing', severity: 'critical' },
+    ]);
+    const failed = events(env, 'converter.failed');
+    expect(failed).toHaveLength(1);
+    expect(JSON.parse(failed[0].payload)).toMatchObject({ groupId: g.group_id, outcome: 'crashed' });
+  });
+
+  it("a second daemon on the same database never kills (nor adopts) the first one's running conversion", async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 6000), timeoutS: 60 } });
+    const first = await spawnDaemon(env);
+    procs.push(first);
+    writeGroupFiles(env.incoming, T0);
+    const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter started by the first daemon',
+    });
+    await ready(await start(env));
+    // Neither stopped nor taken over: the live daemon keeps its attempt.
+    expect(pidAlive(run.pid)).toBe(true);
+    expect(openAttempt(env)).toBeDefined();
+    expect(events(env, 'converter.attempt_adopted')).toHaveLength(0);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(1);
+    expect(fakeLog(env).filter((l) => l.event === 'sigterm')).toHaveLength(0);
+    expect(outcomes(env)).toEqual(['ok']);
+  });
+
+  it('an attempt its owner settles while recovery is stopping the orphan is left alone', async () => {
+    env = await makeEnv({ leaseS: 1, killGraceS: 3 });
+    let orphan = 0;
+    await start(env, {
+      afterDispatchCommit: () => {
+        if (orphan) return;
+        const a = openAttempt(env)!;
+        orphan = spawnOrphan(env, a, 'hang');
+        recordAsConverter(env, a.id, orphan);
+        throw new Error('test: the dispatcher stalls after the commit (no heartbeat, no outcome)');
+      },
+    });
+    writeGroupFiles(env.incoming, T0);
+    // The lease expires, recovery sends SIGTERM (ignored) and waits killGraceS: the owner settles meanwhile.
+    await waitFor(() => fakeLog(env).some((l) => l.pid === orphan && l.event === 'sigterm-ignored'), {
+      what: 'recovery stopping the orphan',
+    });
+    const a = openAttempt(env)!;
+    tamper(env, (db) =>
+      db.transaction(() => {
+        const now = Date.now();
+        db.prepare(
+          "UPDATE converter_attempts SET ended_at = ?, outcome = 'ok', exit_code = 0 WHERE id = ?",
+        ).run(now, a.id);
+        db.prepare(
+          "UPDATE jobs SET state = 'done', finished_at = ?, lease_expires_at = NULL WHERE id = ? AND lease_token = ?",
+        ).run(now, a.job_id, a.lease_token);
+        db.prepare(
+          "UPDATE converter_groups SET state = 'converted', finished_at = ?, output_path = ? WHERE id = ?",
+        ).run(now, a.output_path, a.group_ref);
+      })(),
+    );
+    // A second group converts only after the loop is past that recovery: a barrier, not a sleep.
+    writeGroupFiles(env.incoming, T0 + 309_000);
+    await waitFor(() => groups(env)[1]?.state === 'converted', { what: 'second group converted' });
+    expect(pidAlive(orphan)).toBe(false);
+    expect(groups(env)[0]).toMatchObject({ state: 'converted', job_state: 'done' });
+    expect(query(env, 'SELECT outcome FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { outcome: 'ok' },
+    ]);
+    expect(events(env, 'converter.attempt_crashed')).toHaveLength(0);
+    expect(
+      fakeLog(env).filter((l) => l.event === 'start' && l.group === groups(env)[0].group_id),
+    ).toHaveLength(1);
+  });
+});
