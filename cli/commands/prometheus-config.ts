@@ -3,15 +3,7 @@
 // alerts to the dispatcher and to the fallback Alertmanager (--fallback-alertmanager, or none).
 import type { Command } from 'commander';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
-import {
-  DEFAULT_FALLBACK_ALERTMANAGER,
-  DEFAULT_PROMETHEUS_TOKEN_FILE,
-  needsToken,
-  prometheusConfig,
-  renderPrometheusConfig,
-  scrapeHost,
-  targetsFromConfig,
-} from '../../lib/ops/prometheus-config.js';
+import { DEFAULT_FALLBACK_ALERTMANAGER, DEFAULT_PROMETHEUS_TOKEN_FILE } from '../../lib/ops/paths.js';
 import { numberOption, requireConfig, UsageError } from '../util.js';
 
 interface Opts {
@@ -60,7 +52,9 @@ export function register(program: Command): void {
       `${DEFAULT_FALLBACK_ALERTMANAGER.host}:${DEFAULT_FALLBACK_ALERTMANAGER.port}`,
     )
     .option('--no-fallback-alertmanager', 'alert the dispatcher only (no path around it)')
-    .action((o: Opts) => {
+    .action(async (o: Opts) => {
+      const { needsToken, prometheusConfig, renderPrometheusConfig, scrapeHost, targetsFromConfig } =
+        await import('../../lib/ops/prometheus-config.js');
       const cfg = requireConfig(o.config);
       const host = o.targetHost ?? scrapeHost(cfg.http.host);
       const names = Object.keys(DAEMONS) as DaemonName[];

@@ -13,15 +13,12 @@
 import YAML from 'yaml';
 import { isLoopbackHost } from '../http/auth.js';
 import { DAEMONS, type DaemonName } from '../daemon/types.js';
+import { DEFAULT_FALLBACK_ALERTMANAGER } from './paths.js';
 
 /** The label every contimg target carries; rules and dashboards select on it. */
 export const SYSTEM_LABEL = { system: 'contimg' } as const;
 
-/** Where the default install puts the token Prometheus presents (root:prometheus, mode 0640). */
-export const DEFAULT_PROMETHEUS_TOKEN_FILE = '/etc/prometheus/contimg-http-token';
-
-/** Debian's prometheus-alertmanager, running ops/alertmanager/fallback.yml. */
-export const DEFAULT_FALLBACK_ALERTMANAGER = { host: '127.0.0.1', port: 9093 } as const;
+export { DEFAULT_FALLBACK_ALERTMANAGER, DEFAULT_PROMETHEUS_TOKEN_FILE } from './paths.js';
 
 export interface ScrapeTarget {
   name: DaemonName;
