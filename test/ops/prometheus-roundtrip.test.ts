@@ -127,7 +127,10 @@ describe('Prometheus → alert dispatcher → e-mail, and the path around the di
     for (const t of targets) expect(t.labels.system).toBe('contimg');
     // The daemons really enforce the token: without it, /metrics and the dispatcher's intake are refused.
     expect((await fetch(stack.url(VICTIM, '/metrics'))).status).toBe(401);
-    const intake = await fetch(stack.url('alert-dispatcher', '/api/v2/alerts'), { method: 'POST', body: '[]' });
+    const intake = await fetch(stack.url('alert-dispatcher', '/api/v2/alerts'), {
+      method: 'POST',
+      body: '[]',
+    });
     expect(intake.status).toBe(401);
   });
 
@@ -164,7 +167,8 @@ describe('Prometheus → alert dispatcher → e-mail, and the path around the di
     const metrics = await stack.scrape('alert-dispatcher');
     expect(metrics).toMatch(/contimg_alerts_intake_requests_total\{endpoint="prometheus",code="200"\} [1-9]/);
     // Only the dead daemon was reported.
-    for (const m of mails(OPERATOR, 'ContimgDaemonDown')) expect(m.text).not.toMatch(/job=(?!thumbnail-worker)/);
+    for (const m of mails(OPERATOR, 'ContimgDaemonDown'))
+      expect(m.text).not.toMatch(/job=(?!thumbnail-worker)/);
     // The fallback Alertmanager got the alert too, and routes it nowhere: it is not about the dispatcher.
     const inAm = await waitFor(
       async () => {
@@ -183,7 +187,11 @@ describe('Prometheus → alert dispatcher → e-mail, and the path around the di
       timeoutMs: 30_000,
       intervalMs: 100,
     });
-    const resolved = await waitForMail('the resolved e-mail', OPERATOR, '[DSA-110][RESOLVED] ContimgDaemonDown');
+    const resolved = await waitForMail(
+      'the resolved e-mail',
+      OPERATOR,
+      '[DSA-110][RESOLVED] ContimgDaemonDown',
+    );
     expect(resolved.text).toMatch(/^RESOLVED {2}ContimgDaemonDown$/m);
     expect(resolved.inReplyTo).toBe(mail.messageId);
     expect(mails(OPERATOR, 'ContimgDaemonDown', 'FIRING')).toHaveLength(1);
@@ -197,7 +205,9 @@ describe('Prometheus → alert dispatcher → e-mail, and the path around the di
       ALERTING_PATH,
       '[DSA-110][ALERTING PATH] [FIRING:1] ContimgDaemonDown alert-dispatcher',
     );
-    expect(mail.text).toMatch(/^FIRING {2}ContimgDaemonDown {2}job=alert-dispatcher instance=127\.0\.0\.1:\d+$/m);
+    expect(mail.text).toMatch(
+      /^FIRING {2}ContimgDaemonDown {2}job=alert-dispatcher instance=127\.0\.0\.1:\d+$/m,
+    );
     expect(mail.text).toContain('Summary: contimg alert-dispatcher is down');
     expect(mail.text).toContain('Runbook: file:///opt/contimg/docs/runbook.md#contimgdaemondown');
     expect(mail.html).toContain('ContimgDaemonDown');

@@ -115,7 +115,11 @@ export function stat(title: string, queries: Query[], o: PanelOpts = {}): StatBu
  * A table of instant values, one row per series. With `columns` (one name per query), the queries' frames are
  * merged into one row per label set, each query's value in its named column.
  */
-export function table(title: string, queries: Query[], o: PanelOpts & { columns?: string[] } = {}): TableBuilder {
+export function table(
+  title: string,
+  queries: Query[],
+  o: PanelOpts & { columns?: string[] } = {},
+): TableBuilder {
   const b = apply(new TableBuilder(), title, queries, o);
   if (o.columns) {
     if (o.columns.length !== queries.length) throw new Error(`${title}: one column name per query`);

@@ -79,7 +79,12 @@ export function build() {
             '{{receiver}} {{outcome}}',
           ),
         ],
-        { w: 12, min: 0, bars: true, description: 'ContimgAlertDeliveryDead fires on any dead notification.' },
+        {
+          w: 12,
+          min: 0,
+          bars: true,
+          description: 'ContimgAlertDeliveryDead fires on any dead notification.',
+        },
       ),
     )
     .withPanel(
@@ -121,7 +126,8 @@ export function build() {
         {
           w: 12,
           mappings: valueText({ '0': ['closed', 'green'], '1': ['open', 'red'] }),
-          description: 'Open after 5 failures in a row; probed once a minute. ContimgAlertReceiverCircuitOpen after 10 minutes.',
+          description:
+            'Open after 5 failures in a row; probed once a minute. ContimgAlertReceiverCircuitOpen after 10 minutes.',
         },
       ),
     )
@@ -151,12 +157,7 @@ export function build() {
     .withPanel(
       timeseries(
         'Notifications enqueued per hour by kind',
-        [
-          q(
-            'sum by (kind) (increase(contimg_alerts_notifications_enqueued_total[1h])) > 0',
-            '{{kind}}',
-          ),
-        ],
+        [q('sum by (kind) (increase(contimg_alerts_notifications_enqueued_total[1h])) > 0', '{{kind}}')],
         { w: 12, min: 0, bars: true },
       ),
     )
@@ -173,7 +174,8 @@ export function build() {
         {
           w: 12,
           min: 0,
-          description: 'Requests from Prometheus (/api/v2/alerts) and Alertmanager (webhook) by status answered.',
+          description:
+            'Requests from Prometheus (/api/v2/alerts) and Alertmanager (webhook) by status answered.',
         },
       ),
     )

@@ -25,7 +25,8 @@ export function build() {
         base: 'orange',
         thresholds: [[1, 'green']],
         mappings: valueText({ '1': ['leading', 'green'], '0': ['standby', 'orange'] }),
-        description: 'Only the scheduler holding the lease runs the jobs; a standby takes over when it expires.',
+        description:
+          'Only the scheduler holding the lease runs the jobs; a standby takes over when it expires.',
       }),
     )
     .withPanel(
@@ -88,7 +89,8 @@ export function build() {
           w: 18,
           h: 5,
           mappings: TARGET_STATUS,
-          description: '1 warn, 2 crit, 3 unknown (the probe failed), 4 unavailable (no nvidia-smi, no docker).',
+          description:
+            '1 warn, 2 crit, 3 unknown (the probe failed), 4 unavailable (no nvidia-smi, no docker).',
         },
       ),
     )
@@ -197,7 +199,8 @@ export function build() {
         {
           w: 12,
           decimals: 3,
-          description: 'Window mean (scheduler.flux.windowDays) and the newest measurement; 1 is the catalog.',
+          description:
+            'Window mean (scheduler.flux.windowDays) and the newest measurement; 1 is the catalog.',
         },
       ),
     )
@@ -210,7 +213,8 @@ export function build() {
           [20, 'orange'],
           [40, 'red'],
         ],
-        description: 'CalibratorFluxDrift: (max/min − 1) × 100 over the window; warning above 20 %, critical above 40 %.',
+        description:
+          'CalibratorFluxDrift: (max/min − 1) × 100 over the window; warning above 20 %, critical above 40 %.',
       }),
     )
     .withPanel(
