@@ -11,14 +11,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
 import { DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
-import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
@@ -135,6 +134,7 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
+    const { default: YAML } = await import('yaml');
     fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
     process.stdout.write(`dev: wrote ${configFile}\n`);
   }
@@ -168,12 +168,19 @@ function startDaemons(
 ): Running {
   const { children, exits, failures, stopping } = into;
   for (const name of names) {
+    // Its own process group, so a terminal's Ctrl-C reaches dev alone and each daemon gets exactly one
+    // SIGTERM from dev (a second signal means "exit without draining"); dev-guard ties its life to dev's
+    // through the stdin pipe (cli/dev-guard.ts).
     const child = spawn(
       process.execPath,
-      [path.join(DIST, 'daemons', DAEMONS[name].folder, 'main.js'), '--config', configFile],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      [
+        '--import',
+        pathToFileURL(path.join(DIST, 'cli', 'dev-guard.js')).href,
+        path.join(DIST, 'daemons', DAEMONS[name].folder, 'main.js'),
+        '--config',
+        configFile,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     prefixLines(name, child.stdout!, process.stdout);
     prefixLines(name, child.stderr!, process.stderr);

@@ -47,11 +47,18 @@ export function claimIn(conn: Connection, opts: ClaimOptions, now: number): Clai
       owner: opts.owner,
       token: job.leaseToken,
       attempt: job.attempts,
-      expiresAt: job.leaseExpiresAt ?? now,
+      expiresAt: now + opts.leaseMs,
     };
     (job.state === 'dead' ? out.buried : out.claimed).push({ ...job, lease });
   }
-  out.claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id);
+  out.claimed.sort(
+    (a, b) =>
+      b.priority - a.priority ||
+      a.runAt - b.runAt ||
+      // SQLite returns the updated rows in id order today, so this last tie-break changes nothing (yet).
+      // Stryker disable next-line ArithmeticOperator: equivalent, see above.
+      a.id - b.id,
+  );
   return out;
 }
 
@@ -73,7 +80,8 @@ export function heartbeatIn(conn: Connection, lease: Lease, leaseMs: number, now
 }
 
 export function completeIn(conn: Connection, lease: Lease, result: unknown, now: number): void {
-  const json = result === undefined ? null : (JSON.stringify(result) ?? null);
+  // undefined (and anything else JSON cannot hold) is stored as null.
+  const json = JSON.stringify(result) ?? null;
   const { changes } = queueStatements(conn).complete.run({
     id: lease.jobId,
     token: lease.token,

@@ -1,10 +1,10 @@
 // How a worker records the end of an attempt: the queue's change (complete, fail → retry or dead, release)
 // and the daemon's onSettle hook in one transaction, so a domain write that fails rolls the queue change back
 // too. A lease found lost changes nothing in the queue; the hook still sees it (decision `lost`) in a
-// transaction of its own, to keep the attempt's own facts. Settles that arrive together (a burst of short
-// jobs) are written in one transaction, each in its own savepoint, so one that fails does not undo the
-// others. The write waits for the lock as long as the worker lets it (db.writeAsync yields meanwhile): a
-// finished job must not lose its outcome to a short lock and run again after its lease expires.
+// transaction of its own, to keep the attempt's own facts. Settles that arrive together (jobs finishing in
+// the same microtask round) are written in one transaction, each in its own savepoint, so one that fails does
+// not undo the others. The write waits for the lock as long as the worker lets it (db.writeAsync yields
+// meanwhile): a finished job must not lose its outcome to a short lock and run again after its lease expires.
 import type { BackoffPolicy } from '../backoff.js';
 import type { Connection, Db } from '../db/index.js';
 import { LeaseLostError } from '../errors.js';
@@ -28,6 +28,8 @@ interface Pending<P, C> {
   job: SettlingJob<P>;
   claim: C | undefined;
   settlement: Settlement;
+  /** The lease is known lost (a heartbeat found it, and counted it): no queue write, straight to `lost`. */
+  lost: boolean;
   resolve: (e: SettleEvent<P, C> | null) => void;
   reject: (e: unknown) => void;
 }
@@ -61,12 +63,13 @@ export class Settler<P extends JsonObject, C> {
     job: SettlingJob<P>,
     claim: C | undefined,
     settlement: Settlement,
+    o: { lost?: boolean } = {},
   ): Promise<SettleEvent<P, C> | null> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ job, claim, settlement, resolve, reject });
+      this.batch.push({ job, claim, settlement, lost: o.lost ?? false, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      queueMicrotask(() => void this.flush());
     });
   }
 
@@ -89,20 +92,22 @@ export class Settler<P extends JsonObject, C> {
     } catch (e) {
       for (const p of batch) p.reject(e);
     } finally {
-      if (this.batch.length) setImmediate(() => void this.flush());
+      if (this.batch.length) queueMicrotask(() => void this.flush());
       else this.scheduled = false;
     }
   }
 
   /** One settle in its own savepoint; a lost lease is recorded for the hooks in a second one. */
   private one(conn: Connection, p: Pending<P, C>): { ok: SettleEvent<P, C> | null } | { err: unknown } {
-    try {
-      return { ok: this.db.write(() => this.apply(conn, p)) };
-    } catch (e) {
-      if (e instanceof Refused) return { ok: null };
-      if (!(e instanceof LeaseLostError)) return { err: e };
+    if (!p.lost) {
+      try {
+        return { ok: this.db.write(() => this.apply(conn, p)) };
+      } catch (e) {
+        if (e instanceof Refused) return { ok: null };
+        if (!(e instanceof LeaseLostError)) return { err: e };
+      }
+      this.store.countLeaseLost();
     }
-    this.store.countLeaseLost();
     const ev: SettleEvent<P, C> = { job: p.job, claim: p.claim, decision: { state: 'lost' } };
     try {
       this.db.write((c) => {

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Connection, Db } from '../db/index.js';
 import { InvalidStateError, LeaseLostError, NotFoundError, ValidationError } from '../errors.js';
 import type { QueueMetrics } from './metrics.js';
-import { claimIn, completeIn, failIn, heartbeatIn, isJsonObject, releaseIn } from './ops.js';
+import { claimableIn, claimIn, completeIn, failIn, heartbeatIn, isJsonObject, releaseIn } from './ops.js';
 import { rerunRunId } from './run-id.js';
 import { queueStatements, toJob, type QueueStatements } from './sql.js';
 import {
@@ -67,19 +67,24 @@ export function enqueue(conn: Connection, spec: EnqueueSpec, nowMs: number): { j
     now: nowMs,
   };
   // Outside a transaction the existing job could finish between the two statements; one retry covers it.
-  for (let i = 0; i < 2; i++) {
-    const inserted = s.insert.get(params);
-    if (inserted) {
-      notify(conn);
-      return { job: toJob(inserted), created: true };
-    }
-    const existing = s.findUnfinished.get(params);
-    if (existing) return { job: toJob(existing), created: false };
-  }
-  throw new InvalidStateError('enqueue conflicted twice on the dedupe key', {
-    queue: spec.queue,
-    dedupeKey: spec.dedupeKey,
-  });
+  const outcome = insertOrFind(s, params) ?? insertOrFind(s, params);
+  if (!outcome)
+    throw new InvalidStateError('enqueue conflicted twice on the dedupe key', {
+      queue: spec.queue,
+      dedupeKey: spec.dedupeKey,
+    });
+  if (outcome.created) notify(conn);
+  return outcome;
+}
+
+function insertOrFind(
+  s: QueueStatements,
+  params: Record<string, unknown>,
+): { job: Job; created: boolean } | null {
+  const inserted = s.insert.get(params);
+  if (inserted) return { job: toJob(inserted), created: true };
+  const existing = s.findUnfinished.get(params);
+  return existing ? { job: toJob(existing), created: false } : null;
 }
 
 export interface QueueStoreOptions {
@@ -128,13 +133,16 @@ export class SqliteQueueStore {
   /** Count a committed claim (the worker claims inside its own transaction and counts after the commit). */
   countClaim(queue: string, claimed: number, buried: readonly { queue: string }[]): void {
     for (const b of buried) this.metrics?.outcomes.inc({ queue: b.queue, outcome: 'dead' });
-    if (claimed) this.metrics?.claims.inc({ queue }, claimed);
+    this.metrics?.claims.inc({ queue }, claimed);
   }
 
-  /** Count a committed outcome; a retry or a hand-back wakes this process's workers. */
+  /**
+   * Count a committed outcome. A retry (it may be due at once: RETRY_NOW), a dead job and a hand-back wake
+   * this process's idle workers (for a dead job they find nothing and sleep again).
+   */
   countOutcome(queue: string, outcome: JobOutcome): void {
     this.metrics?.outcomes.inc({ queue, outcome });
-    if (outcome === 'retry' || outcome === 'released') notify(this.db.conn);
+    if (outcome !== 'done' && outcome !== 'cancelled') notify(this.db.conn);
   }
 
   /** Count an operation refused because the lease was no longer ours. */
@@ -149,6 +157,28 @@ export class SqliteQueueStore {
       if (e instanceof LeaseLostError) this.countLeaseLost();
       throw e;
     }
+  }
+
+  /** Would a claim on `queue` find a job now? A read: an idle queue never takes the write lock. */
+  claimable(queue: string): boolean {
+    return this.db.read((c) => claimableIn(c, queue, this.clock.now()));
+  }
+
+  /**
+   * heartbeat() for a worker: waits for the write lock (up to `budgetMs`, or until `signal` aborts) without
+   * blocking the event loop, so a lock held elsewhere never stops the process that holds the lease.
+   */
+  heartbeatAsync(
+    lease: Lease,
+    leaseMs: number,
+    o: { budgetMs: number; signal?: AbortSignal },
+  ): Promise<Lease> {
+    return this.db
+      .writeAsync((c) => heartbeatIn(c, lease, leaseMs, this.clock.now()), o)
+      .catch((e: unknown) => {
+        if (e instanceof LeaseLostError) this.countLeaseLost();
+        throw e;
+      });
   }
 
   /** Extend the lease to now + leaseMs. Returns the updated lease. */
@@ -278,7 +308,7 @@ export class SqliteQueueStore {
     return rows.map(toJob);
   }
 
-  /** Counts by state and the oldest due job's age, per queue (queues with no rows are absent). */
+  /** Counts by state and the oldest due job's age, per queue by name (queues with no rows are absent). */
   stats(): QueueStats[] {
     const now = this.clock.now();
     const byQueue = new Map<string, QueueStats>();
@@ -291,7 +321,7 @@ export class SqliteQueueStore {
       q.counts[r.state] = r.n;
       if (r.oldest_due !== null) q.oldestAgeMs = Math.max(0, now - r.oldest_due);
     }
-    return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : 1));
+    return [...byQueue.values()];
   }
 
   /** Set the contimg_queue_jobs and oldest-age gauges from stats(); `queues` are zeroed when empty. */
@@ -343,7 +373,7 @@ function zeroCounts(): Record<JobState, number> {
 
 // Inside db.write the raw SqliteError is seen (db.write classifies it only on the way out).
 function dedupeClash(e: unknown, id: number): unknown {
-  if (String((e as { code?: unknown } | null)?.code).startsWith('SQLITE_CONSTRAINT_UNIQUE'))
+  if ((e as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE')
     return new InvalidStateError(`job ${id}: another unfinished job has the same dedupe key`, { id });
   return e;
 }

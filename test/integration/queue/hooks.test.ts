@@ -108,7 +108,8 @@ describe('worker hooks', () => {
         onSettle: (conn, e) => {
           tries++;
           note(conn, e.job.id, e.decision.state);
-          if (failing) throw new Error('domain row refused');
+          // A passing failure (retryable): the worker tries the settle again while it holds the lease.
+          if (failing) throw new RetryableError('domain row refused');
         },
       },
       handler: async () => ({ out: 1 }),
