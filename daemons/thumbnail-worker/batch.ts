@@ -10,7 +10,7 @@ import { Discovery } from './discovery.js';
 import { thumbnailMetrics } from './metrics.js';
 import { RenderPool } from './pool.js';
 import { presetLooks, presetOptions } from './presets.js';
-import { makeRenderHandler, QUEUE } from './render-job.js';
+import { QUEUE, renderWorker } from './render-job.js';
 
 export interface RenderAllOptions {
   config: Config;
@@ -50,8 +50,7 @@ export async function renderAll(
   const worker = new Worker({
     db: o.state,
     store,
-    queue: QUEUE,
-    handler: makeRenderHandler({
+    ...renderWorker({
       state: o.state,
       pool,
       clock: o.clock,

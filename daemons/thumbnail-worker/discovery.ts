@@ -15,10 +15,9 @@ import {
   mtimeMs,
   type Fingerprint,
 } from '../../lib/fits/fingerprint.js';
-import { enqueue } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import { globToRegExp, matchesAny } from './presets.js';
-import { KIND, QUEUE, type RenderJobPayload } from './render-job.js';
+import { RenderJob, type RenderJobPayload } from './render-job.js';
 import {
   attachJob,
   doneAfter,
@@ -229,12 +228,10 @@ export class Discovery {
           fingerprint: key,
           mtimeMs: r.fp ? mtimeMs(r.fp) : null,
         };
-        const { job } = enqueue(
+        const { job } = RenderJob.enqueue(
           c,
+          payload,
           {
-            queue: QUEUE,
-            kind: KIND,
-            payload: { ...payload },
             dedupeKey: `${r.variant}|${key}|${r.path}`,
             priority: r.reason === 'restyle' ? RESTYLE_PRIORITY : 0,
             maxAttempts: this.o.maxAttempts,

@@ -1,9 +1,13 @@
-// The queue handler for one render job: check the job still describes the row's source, render in the pool,
-// then commit the row, the metadata and the thumbnail.updated event in one transaction under the job's
-// fencing token. Failures are recorded on the row with their code before the queue retries or buries the job.
+// The queue handler for one render job, on the queue worker's hooks. At claim (in the claim's transaction):
+// check the job still describes the row's source and mark the row running, or finish a stale job without
+// rendering. The handler renders in the pool and commits the row, the metadata and the thumbnail.updated event
+// in one transaction under the job's fencing token. A failure the file may recover from is handed to the
+// queue, which decides retry or dead by the attempts left; the row follows that decision in the settle's own
+// transaction (pending, failed, handed back at shutdown, or WORKER_LOST for a last attempt a claim buried).
 import fs from 'node:fs';
+import { z } from 'zod';
 import type { Clock } from '../../lib/clock.js';
-import type { Db } from '../../lib/db/index.js';
+import type { Connection, Db } from '../../lib/db/index.js';
 import { ShutdownError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { SKIP_CODES, fitsCodeOf, type FitsErrorCode } from '../../lib/fits/errors.js';
@@ -12,9 +16,15 @@ import { gradeDynamicRange } from '../../lib/fits/stats.js';
 import type { Logger } from '../../lib/log.js';
 import {
   assertJobLease,
+  defineJob,
+  Settle,
+  skipClaim,
   type ClaimedJob,
   type HandlerContext,
   type JobHandler,
+  type SettleEvent,
+  type Settlement,
+  type WorkerHooks,
 } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
@@ -34,13 +44,19 @@ export const QUEUE = 'thumbnails';
 export const KIND = 'render';
 export const EVENT_TOPIC = 'thumbnails';
 
-export interface RenderJobPayload {
-  thumbId: number;
-  fitsPath: string;
-  variant: string;
-  fingerprint: string;
-  mtimeMs: number | null;
-}
+/** The render job: one thumbnails row, the source fingerprint it was made for. */
+export const RenderJob = defineJob({
+  queue: QUEUE,
+  kind: KIND,
+  payload: z.object({
+    thumbId: z.number().int().positive(),
+    fitsPath: z.string().min(1),
+    variant: z.string().min(1),
+    fingerprint: z.string().min(1),
+    mtimeMs: z.number().nullable(),
+  }),
+});
+export type RenderJobPayload = z.output<typeof RenderJob.schema>;
 
 export interface RenderJobDeps {
   state: Db;
@@ -60,87 +76,102 @@ export interface RenderJobDeps {
   disk?: DiskGate;
 }
 
+/** What the claim hands the handler: the row, now running, with its preset. */
+export interface RenderClaim {
+  row: ThumbRow;
+  options: RenderOptions;
+  look: string;
+}
+
+type RenderEvent = SettleEvent<RenderJobPayload, RenderClaim>;
+
 function codeOf(e: unknown): string {
   return fitsCodeOf(e) ?? ((e as { code?: unknown } | null)?.code as string | undefined) ?? 'IO_ERROR';
 }
 
-export function makeRenderHandler(d: RenderJobDeps): JobHandler {
-  return async (job, ctx) => {
-    const p = job.payload as unknown as RenderJobPayload;
-    const row = d.state.read((c) => getRow(c, p.thumbId));
-    if (!row || row.job_id !== job.id || row.src_fingerprint !== p.fingerprint) {
-      d.metrics.jobs.inc({ outcome: 'superseded', code: '' });
-      return { superseded: true };
-    }
-    const options = d.presets[p.variant];
-    const look = d.looks[p.variant];
-    if (!options || !look) {
-      d.state.write((c) =>
-        markFailure(
-          c,
-          row.id,
-          'skipped',
-          job.lease.attempt,
-          'UNKNOWN_PRESET',
-          `no preset ${p.variant}`,
-          d.clock.now(),
-        ),
-      );
-      return { skipped: 'UNKNOWN_PRESET' };
-    }
-    const startedAt = d.clock.now();
-    d.state.write((c) => {
-      assertJobLease(c, job.lease);
-      markRunning(c, row.id, job.lease.attempt, startedAt);
-    });
-    if (p.mtimeMs !== null)
-      d.metrics.renderSeconds.observe({ stage: 'settle' }, Math.max(0, startedAt - p.mtimeMs) / 1000);
-    let out: RenderOutput;
-    try {
-      out = await d.pool.run(
-        {
-          fitsPath: p.fitsPath,
-          variant: p.variant,
-          expectFingerprint: p.fingerprint,
-          outputDir: d.outputDir,
-          options,
-          look,
-        },
-        ctx.signal,
-      );
-    } catch (e) {
-      return onFailure(d, job, ctx, row, e);
-    }
-    commit(d, job, row, out, options, look);
-    return { pngPath: out.pngPath, vmin: out.vmin, vmax: out.vmax };
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The worker options that make a queue worker a render worker: the job type, the handler and its hooks. */
+export function renderWorker(d: RenderJobDeps): {
+  type: typeof RenderJob;
+  handler: JobHandler<RenderJobPayload, RenderClaim>;
+  hooks: WorkerHooks<RenderJobPayload, RenderClaim>;
+} {
+  return {
+    type: RenderJob,
+    handler: (job, ctx) => render(d, job, ctx),
+    hooks: {
+      onClaim: (conn, job) => claimRow(d, conn, job),
+      onSettle: (conn, e) => settleRow(d, conn, e),
+      onSettled: (e) => countSettled(d, e),
+    },
   };
 }
 
+/** In the claim's transaction: a job that no longer describes its row finishes here, unrendered. */
+function claimRow(d: RenderJobDeps, conn: Connection, job: ClaimedJob<RenderJobPayload>) {
+  const p = job.payload;
+  const row = getRow(conn, p.thumbId);
+  if (!row || row.job_id !== job.id || row.src_fingerprint !== p.fingerprint)
+    return skipClaim({ superseded: true });
+  const options = d.presets[p.variant];
+  const look = d.looks[p.variant];
+  const now = d.clock.now();
+  if (!options || !look) {
+    markFailure(conn, row.id, 'skipped', job.lease.attempt, 'UNKNOWN_PRESET', `no preset ${p.variant}`, now);
+    return skipClaim({ skipped: 'UNKNOWN_PRESET' });
+  }
+  markRunning(conn, row.id, job.lease.attempt, now);
+  return { row, options, look };
+}
+
+async function render(
+  d: RenderJobDeps,
+  job: ClaimedJob<RenderJobPayload>,
+  ctx: HandlerContext<RenderClaim>,
+): Promise<unknown> {
+  const p = job.payload;
+  const { row, options, look } = ctx.claim;
+  if (p.mtimeMs !== null)
+    d.metrics.renderSeconds.observe({ stage: 'settle' }, Math.max(0, d.clock.now() - p.mtimeMs) / 1000);
+  let out: RenderOutput;
+  try {
+    out = await d.pool.run(
+      {
+        fitsPath: p.fitsPath,
+        variant: p.variant,
+        expectFingerprint: p.fingerprint,
+        outputDir: d.outputDir,
+        options,
+        look,
+      },
+      ctx.signal,
+    );
+  } catch (e) {
+    return onFailure(d, job, ctx, row, e);
+  }
+  commit(d, job, row, out, options, look);
+  return { pngPath: out.pngPath, vmin: out.vmin, vmax: out.vmax };
+}
+
+/**
+ * A failed render: what is nobody's fault (a full disk, a source that changed) is handled here without an
+ * attempt; a file to skip ends the job normally; anything else goes to the queue with whether it may pass.
+ */
 function onFailure(
   d: RenderJobDeps,
-  job: ClaimedJob,
-  ctx: HandlerContext,
+  job: ClaimedJob<RenderJobPayload>,
+  ctx: HandlerContext<RenderClaim>,
   row: ThumbRow,
   e: unknown,
-): { [k: string]: unknown } {
+): Settlement | { [k: string]: unknown } {
+  // Handed back by the worker: the settle hook puts the row back to pending.
+  if (ctx.signal.aborted && ctx.signal.reason instanceof ShutdownError) throw e;
   const now = d.clock.now();
   const code = codeOf(e);
-  const message = e instanceof Error ? e.message : String(e);
-  if (ctx.signal.aborted && ctx.signal.reason instanceof ShutdownError) {
-    // Handed back by the worker: the row waits for the next claim.
-    d.state.write((c) =>
-      markFailure(
-        c,
-        row.id,
-        'pending',
-        job.lease.attempt - 1,
-        'SHUTDOWN',
-        'render interrupted by shutdown',
-        now,
-      ),
-    );
-    throw e;
-  }
+  const message = messageOf(e);
   if (code === DISK_FULL && d.disk) {
     // Not the file's fault and not an attempt: pause claiming, hand the row back to discovery (a new job
     // once space is back), and finish this job as deferred.
@@ -164,34 +195,78 @@ function onFailure(
     ctx.log.info({ path: row.fits_path, code }, 'source changed during the render; requeued');
     return { superseded: true, code };
   }
-  const retryable = (e as { retryable?: unknown }).retryable === true;
-  if (retryable) {
-    const last = job.lease.attempt >= job.maxAttempts;
+  if (SKIP_CODES.includes(code as FitsErrorCode)) {
+    // Skipped is a normal end (the job is done).
     d.state.write((c) => {
       assertJobLease(c, job.lease);
-      markFailure(c, row.id, last ? 'failed' : 'pending', job.lease.attempt, code, message, now);
+      markFailure(c, row.id, 'skipped', job.lease.attempt, code, message, now);
     });
-    d.metrics.jobs.inc({ outcome: last ? 'failed' : 'retry', code });
-    throw e;
+    d.metrics.jobs.inc({ outcome: 'skipped', code });
+    ctx.log.warn({ path: row.fits_path, code, err: message }, 'thumbnail skipped');
+    return { skipped: code };
   }
-  const skip = SKIP_CODES.includes(code as FitsErrorCode);
-  d.state.write((c) => {
-    assertJobLease(c, job.lease);
-    markFailure(c, row.id, skip ? 'skipped' : 'failed', job.lease.attempt, code, message, now);
-  });
-  d.metrics.jobs.inc({ outcome: skip ? 'skipped' : 'failed', code });
-  ctx.log.warn(
-    { path: row.fits_path, code, err: message },
-    skip ? 'thumbnail skipped' : 'thumbnail failed for good',
+  // A truncated or missing file may recover (retryable); a corrupt one will not. The queue decides the rest.
+  return Settle.failed(e, { retryable: (e as { retryable?: unknown } | null)?.retryable === true });
+}
+
+/** In the settle's transaction: the row follows the queue's decision. */
+function settleRow(d: RenderJobDeps, conn: Connection, e: RenderEvent): void {
+  const { job, decision } = e;
+  const now = d.clock.now();
+  const id = job.payload.thumbId;
+  switch (decision.state) {
+    case 'retry':
+    case 'dead': {
+      if (decision.state === 'dead' && decision.buried) {
+        // A claim buried the last attempt: its holder died. The row waits for `contimg thumbnails retry`.
+        if (getRow(conn, id)?.job_id === job.id)
+          markFailure(conn, id, 'failed', job.lease.attempt, 'WORKER_LOST', decision.error, now);
+        return;
+      }
+      const status = decision.state === 'retry' ? 'pending' : 'failed';
+      const cause = decision.cause;
+      markFailure(conn, id, status, job.lease.attempt, codeOf(cause), messageOf(cause), now);
+      return;
+    }
+    case 'released':
+      markFailure(
+        conn,
+        id,
+        'pending',
+        job.lease.attempt - 1,
+        'SHUTDOWN',
+        'render interrupted by shutdown',
+        now,
+      );
+      return;
+    case 'done':
+    case 'lost':
+      return;
+  }
+}
+
+/** After the settle committed: the outcome counters and the operator's log line for a failure for good. */
+function countSettled(d: RenderJobDeps, e: RenderEvent): void {
+  const { decision, job } = e;
+  if (decision.state === 'done' && e.claim === undefined) {
+    // Finished at claim: the job no longer described its row.
+    if ((decision.result as { superseded?: boolean } | null)?.superseded)
+      d.metrics.jobs.inc({ outcome: 'superseded', code: '' });
+    return;
+  }
+  if (decision.state === 'retry') d.metrics.jobs.inc({ outcome: 'retry', code: codeOf(decision.cause) });
+  if (decision.state !== 'dead') return;
+  const code = decision.buried ? 'WORKER_LOST' : codeOf(decision.cause);
+  d.metrics.jobs.inc({ outcome: 'failed', code });
+  d.log.warn(
+    { path: job.payload.fitsPath, code, err: decision.buried ? decision.error : messageOf(decision.cause) },
+    'thumbnail failed for good',
   );
-  // Skipped is a normal end (the job is done); a corrupt file buries the job so an operator can see it.
-  if (skip) return { skipped: code };
-  throw e;
 }
 
 function commit(
   d: RenderJobDeps,
-  job: ClaimedJob,
+  job: ClaimedJob<RenderJobPayload>,
   row: ThumbRow,
   out: RenderOutput,
   options: RenderOptions,

@@ -1,9 +1,7 @@
 // The thumbnail worker's body: discovery and reconcile loops feed render jobs into the platform queue; a
 // queue worker claims them with leases (two processes never render one row) and renders in a worker-thread
 // pool so /metrics and /ws stay responsive. Background loops log, count, back off and continue.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import chokidar from 'chokidar';
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Config } from '../../lib/config/index.js';
@@ -20,7 +18,14 @@ import { RenderPool } from './pool.js';
 import { presetLooks, presetOptions } from './presets.js';
 import { DiskGate, sweepStaleTemps } from './disk.js';
 import { ClaimGate } from './gate.js';
-import { EVENT_TOPIC, KIND, makeRenderHandler, QUEUE } from './render-job.js';
+import {
+  EVENT_TOPIC,
+  KIND,
+  QUEUE,
+  renderWorker,
+  type RenderClaim,
+  type RenderJobPayload,
+} from './render-job.js';
 import { queueCounts } from './store.js';
 
 type Section = Config['thumbnailWorker'];
@@ -149,7 +154,7 @@ async function workWhileOpen(
   deps: DaemonDeps,
   gate: ClaimGate,
   signal: AbortSignal,
-  worker: Omit<WorkerOptions, 'signal'>,
+  worker: Omit<WorkerOptions<RenderJobPayload, RenderClaim>, 'signal'>,
 ): Promise<void> {
   const cfg = deps.config.thumbnailWorker;
   while (!signal.aborted) {
@@ -216,7 +221,7 @@ export const run: DaemonRun = async (deps, signal) => {
     { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
     'thumbnail worker started',
   );
-  const handler = makeRenderHandler({
+  const render = renderWorker({
     state: deps.state,
     pool,
     clock: deps.clock,
@@ -231,15 +236,14 @@ export const run: DaemonRun = async (deps, signal) => {
     await workWhileOpen(deps, gate, signal, {
       db: deps.state,
       store,
-      queue: QUEUE,
-      handler,
-      owner: `${os.hostname()}:thumbnail-worker:${crypto.randomUUID().slice(0, 8)}`,
+      ...render,
       concurrency: cfg.concurrency,
       leaseMs: cfg.leaseS * 1000,
       pollMs: Math.min(1000, cfg.pollS * 1000),
       maxPollMs: Math.max(1000, cfg.pollS * 1000),
       jobTimeoutMs: cfg.renderTimeoutS * 1000,
-      drainMs: 20_000,
+      drainMs: deps.timeouts.drainMs,
+      hardStop: deps.hardStop,
       retryPolicy,
       log,
       clock: deps.clock,

@@ -150,8 +150,8 @@ function decide(
       const policy = s.retryPolicy ?? retryPolicy;
       const r = failIn(conn, lease, s.error, store.failOptions(s.retryable, policy), now);
       return r.state === 'queued'
-        ? { state: 'retry', runAt: r.runAt, error: r.error }
-        : { state: 'dead', error: r.error, buried: false };
+        ? { state: 'retry', runAt: r.runAt, error: r.error, cause: s.error }
+        : { state: 'dead', error: r.error, buried: false, cause: s.error };
     }
   }
 }

@@ -148,12 +148,13 @@ export const Settle = Object.freeze({
  * What the queue decided when an attempt ended, as the settle hooks see it: done; retry (queued again at
  * runAt); dead (no retry: out of attempts, not retryable, or `buried`: a claim found the last attempt's lease
  * expired, its holder gone); released (handed back); lost (the lease was no longer ours: the queue changed
- * nothing, another holder owns the job).
+ * nothing, another holder owns the job). `error` is what the job row keeps; `cause` is the value the handler
+ * threw (or gave Settle.failed), undefined for a buried job.
  */
 export type SettleDecision =
   | { state: 'done'; result: unknown }
-  | { state: 'retry'; runAt: number; error: string }
-  | { state: 'dead'; error: string; buried: boolean }
+  | { state: 'retry'; runAt: number; error: string; cause: unknown }
+  | { state: 'dead'; error: string; buried: boolean; cause: unknown }
   | { state: 'released' }
   | { state: 'lost' };
 
@@ -208,6 +209,9 @@ export interface WorkerHooks<P = JsonObject, C = undefined> {
    * domain already settled this attempt elsewhere): everything rolls back and nothing is recorded.
    */
   onSettle?(conn: Connection, e: SettleEvent<P, C>): void | false;
-  /** After the settle committed (metrics, logs, in-memory state); never inside a transaction. */
+  /**
+   * After the settle committed (metrics, logs, in-memory state); never inside a transaction. Also told of a
+   * job onClaim finished with skipClaim (decision done, claim undefined).
+   */
   onSettled?(e: SettleEvent<P, C>): void;
 }

@@ -279,7 +279,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
       const ev: SettleEvent<P, C> = {
         job,
         claim: undefined,
-        decision: { state: 'dead', error: BURIED_ERROR, buried: true },
+        decision: { state: 'dead', error: BURIED_ERROR, buried: true, cause: undefined },
       };
       this.hooks.onSettle?.(conn, ev);
       r.buried.push(ev);
@@ -294,7 +294,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
       const claim = this.hooks.onClaim ? this.hooks.onClaim(conn, job) : (undefined as C);
       if (isSkipClaim(claim)) {
         completeIn(conn, job.lease, claim.result, now);
-        r.skipped.push(job);
+        r.skipped.push({ job, claim: undefined, decision: { state: 'done', result: claim.result } });
       } else r.run.push({ job, claim });
     }
     return r;
@@ -312,9 +312,10 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
       log.warn({ jobId: ev.job.id }, 'claim buried a job whose last attempt lost its holder (dead)');
       this.hooks.onSettled?.(ev);
     }
-    for (const j of r.skipped) {
+    for (const ev of r.skipped) {
       this.store.countOutcome(queue, 'done');
-      log.debug({ jobId: j.id }, 'stale job finished at claim; nothing to run');
+      log.debug({ jobId: ev.job.id }, 'stale job finished at claim; nothing to run');
+      this.hooks.onSettled?.(ev);
     }
     for (const bad of r.invalid) {
       this.store.countOutcome(queue, 'dead');
@@ -559,7 +560,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
 interface ClaimRound<P, C> {
   run: { job: ClaimedJob<P>; claim: C }[];
   buried: SettleEvent<P, C>[];
-  skipped: ClaimedJob<P>[];
+  skipped: SettleEvent<P, C>[];
   invalid: { id: number; error: Error }[];
 }
 

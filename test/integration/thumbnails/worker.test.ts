@@ -316,6 +316,8 @@ describe('thumbnail worker', () => {
     daemon = await startInProcess(env);
     await waitFor(inStatus(env, p, 'failed'), { what: 'row failed' });
     expect(rowFor(env, p)?.error_code).toBe('WORKER_LOST');
+    // Told by the claim that buried the job (the worker's settle hook, in that transaction), not found later.
+    expect(rowFor(env, p)?.error_message).toMatch(/lease expired on the last attempt/);
     expect(query<{ state: string }>(env, 'SELECT state FROM jobs')).toEqual([{ state: 'dead' }]);
   });
 });
