@@ -157,7 +157,16 @@ export function converterMetrics(registry: Registry) {
   for (const result of ['moved', 'repaired', 'failed']) m.archived.inc({ result }, 0);
   for (const path of ['output', 'scratch', 'input']) m.diskFree.set({ path }, 0);
   m.paused.set({ reason: 'disk' }, 0);
-  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery', 'reconcile', 'archive'])
+  for (const loop of [
+    'main',
+    'scan',
+    'dispatch',
+    'housekeeping',
+    'watch',
+    'recovery',
+    'reconcile',
+    'archive',
+  ])
     m.loopErrors.inc({ loop }, 0);
   for (const child of ['adopted', 'finished', 'killed', 'dead']) m.recovered.inc({ child }, 0);
   return m;

@@ -20,7 +20,7 @@ export type FileState = (typeof FILE_STATES)[number];
 /** Groups that still accept members. */
 export const OPEN_STATES: readonly GroupState[] = ['collecting', 'ready'];
 
-/** Allowed transitions (spec §9.3). Every UPDATE of a group's state is a CAS along one of these edges. */
+/** Allowed transitions (docs/streaming-converter.md). Every UPDATE of a group's state is a CAS along one of these edges. */
 export const TRANSITIONS: Readonly<Record<GroupState, readonly GroupState[]>> = {
   collecting: ['ready', 'incomplete', 'abandoned'],
   ready: ['converting', 'collecting', 'abandoned'],

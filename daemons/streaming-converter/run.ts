@@ -1,11 +1,11 @@
-// The streaming converter's body: recovery, then a loop of (quick pass every scanIntervalS | targeted looks
-// at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due or a hint,
-// a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the directory
+// The streaming converter's body: recovery, then the main loop (lib/loop) of (quick pass every scanIntervalS |
+// targeted looks at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due
+// or a hint, a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the directory
 // at start, every reconcileIntervalS and when a quick pass asks (scans.ts). fs.watch only hints.
 import fs from 'node:fs';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
-import { startLoop, type LoopTick } from '../../lib/loop.js';
+import { Loop, startLoop, type LoopTick } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
@@ -22,34 +22,6 @@ import { GROUP_STATES } from './rules.js';
 import { Scans } from './scans.js';
 
 export type RunOptions = DispatchHooks & ArchiveHooks;
-
-/** Resolves a pending wait early; waits end at a deadline, on wake(), or on abort. */
-class Waker {
-  private pending: (() => void) | null = null;
-  private woken = false;
-  wake(): void {
-    this.woken = true;
-    this.pending?.();
-  }
-  wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.woken || signal.aborted) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.pending = null;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal.addEventListener('abort', done, { once: true });
-      this.pending = done;
-    });
-  }
-}
 
 function isFatal(e: unknown): boolean {
   return e instanceof DbIoError || e instanceof DbCorruptError;
@@ -81,7 +53,6 @@ interface Parts {
   scans: Scans;
   housekeeping: Housekeeping;
   dispatcher: Dispatcher;
-  waker: Waker;
 }
 
 function runStep(ctx: Ctx, loop: string, fn: () => void): void {
@@ -107,11 +78,15 @@ async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** The main loop: scan or look, timed rules, dispatch, then sleep until something is due or wakes us. */
-async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<void> {
+/**
+ * The main loop's tick: scan or look, timed rules, dispatch; returns when the next thing is due (a hint, a
+ * finished conversion or shutdown wakes the loop earlier). Each step logs and counts its own errors; only a
+ * fatal one (the database is unusable) leaves the tick, and ends the loop.
+ */
+function mainTick(p: Parts, deps: DaemonDeps): LoopTick {
   const { ctx, intake } = p;
   let nextScanAt = 0;
-  while (!signal.aborted) {
+  return async ({ signal }) => {
     const now = ctx.clock.now();
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {
@@ -123,9 +98,8 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
     if (p.dispatcher.wantRecovery) await reclaim(p, signal);
     runStep(ctx, 'dispatch', () => p.dispatcher.dispatch());
     deps.setStatus(`in flight ${p.dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
-    const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
-    await p.waker.wait(due - ctx.clock.now(), signal);
-  }
+    return Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
+  };
 }
 
 /** The reconcile loop and, when the archive policy is on, the archive loop (lib/loop); their done promises. */
@@ -176,8 +150,23 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
       queue,
     };
     for (const d of [cfg.outputDir, cfg.scratchDir]) fs.mkdirSync(d, { recursive: true });
-    const waker = new Waker();
-    const dispatcher = new Dispatcher(ctx, opts, () => waker.wake());
+    // A fatal error in any loop stops them all.
+    const stop = new AbortController();
+    const stopAll = AbortSignal.any([signal, stop.signal]);
+    let parts: Parts | null = null;
+    let tick: LoopTick | null = null;
+    const main = new Loop({
+      name: 'main',
+      everyMs: 1000,
+      signal: stopAll,
+      clock: ctx.clock,
+      log,
+      onError: () => ctx.m.loopErrors.inc({ loop: 'main' }),
+      isFatal,
+      // Made once the parts exist (they need the loop's wake); it keeps the next quick pass's time.
+      tick: (t) => (tick ??= mainTick(parts!, deps))(t),
+    });
+    const dispatcher = new Dispatcher(ctx, opts, () => main.wake());
     let scanned = false;
     deps.addReadinessCheck('first_scan', () =>
       scanned ? { ok: true } : { ok: false, detail: 'first listing of incomingDir not finished' },
@@ -190,24 +179,20 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     archiver.repair();
     const intake = new Intake(ctx);
     const scans = new Scans(ctx, intake, {
-      wake: () => waker.wake(),
+      wake: () => main.wake(),
       onListed: () => {
         if (!scanned) log.info('first listing of incomingDir done; ready');
         scanned = true;
       },
     });
-    const parts = { ctx, intake, scans, housekeeping: new Housekeeping(ctx), dispatcher, waker };
-    // A fatal error in any loop stops them all.
-    const stop = new AbortController();
-    const stopAll = AbortSignal.any([signal, stop.signal]);
+    parts = { ctx, intake, scans, housekeeping: new Housekeeping(ctx), dispatcher };
     const background = startBackgroundLoops(ctx, scans, archiver, stopAll);
     scans.start();
     let fatal: unknown = null;
-    const loops = [loop(parts, deps, stopAll), ...background].map((done) =>
+    const loops = [main.run(), ...background].map((done) =>
       done.catch((e: unknown) => {
         fatal ??= e;
         stop.abort();
-        waker.wake();
       }),
     );
     try {

@@ -69,7 +69,7 @@ interface ImageRow {
   path: string;
 }
 
-/** A CASA image directory is read through its sibling `<dir>.fits` export (thumbnail-worker.md §7.1). */
+/** A CASA image directory is read through its sibling `<dir>.fits` export (docs/thumbnail-worker.md). */
 export function resolveFitsPath(p: string): string {
   try {
     if (fs.statSync(p).isDirectory()) return `${p}.fits`;

@@ -1,4 +1,4 @@
-// Every contimg_thumbnails_* series (thumbnail-worker.md §7.6), declared up front and initialised for the
+// Every contimg_thumbnails_* series (listed in docs/thumbnail-worker.md), declared up front and initialised for the
 // known label values so dashboards see zeros, not gaps.
 import { FITS_ERROR_CODES } from '../../lib/fits/errors.js';
 import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';

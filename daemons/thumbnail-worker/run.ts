@@ -8,6 +8,7 @@ import type { Config } from '../../lib/config/index.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
 import { listThumbnails } from './admin.js';
@@ -29,29 +30,6 @@ import {
 import { queueCounts } from './store.js';
 
 type Section = Config['thumbnailWorker'];
-
-/** Run fn every ms until the signal aborts; errors go to onError, never out. */
-function every(
-  ms: number,
-  signal: AbortSignal,
-  fn: () => void,
-  onError: (e: unknown) => void,
-): Promise<void> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout;
-    const tick = (): void => {
-      if (signal.aborted) return resolve();
-      try {
-        fn();
-      } catch (e) {
-        onError(e);
-      }
-      timer = setTimeout(tick, ms);
-    };
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    timer = setTimeout(tick, 0);
-  });
-}
 
 export function retryPolicyOf(cfg: Section): BackoffPolicy {
   return {
@@ -75,7 +53,7 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
   });
 }
 
-/** Discovery (with a full images pass every reconcileS), reconcile and the queue gauges. */
+/** Discovery (with a full images pass every reconcileS), reconcile and the queue gauges, on lib/loop. */
 function startLoops(
   deps: DaemonDeps,
   discovery: Discovery,
@@ -84,10 +62,17 @@ function startLoops(
   signal: AbortSignal,
 ): Promise<void>[] {
   const cfg = deps.config.thumbnailWorker;
-  const onError = (loop: string) => (e: unknown) => {
-    metrics.loopErrors.inc({ loop });
-    deps.log.error({ err: e, loop }, `${loop} pass failed; retrying next time`);
-  };
+  // Each loop logs a failed pass itself and backs off; the counter is the daemon's.
+  const start = (loop: 'discovery' | 'reconcile' | 'gauges', everyMs: number, fn: () => void) =>
+    startLoop({
+      name: loop,
+      everyMs,
+      signal,
+      clock: deps.clock,
+      log: deps.log,
+      onError: () => metrics.loopErrors.inc({ loop }),
+      tick: fn,
+    }).done;
   let passes = 0;
   const fullEvery = Math.max(1, Math.round(cfg.reconcileS / cfg.pollS));
   const discover = (): void => {
@@ -109,9 +94,9 @@ function startLoops(
     metrics.oldestPendingAge.set(q.oldestMs / 1000);
   };
   return [
-    every(cfg.pollS * 1000, signal, discover, onError('discovery')),
-    every(cfg.reconcileS * 1000, signal, reconcile, onError('reconcile')),
-    every(5000, signal, gauges, onError('gauges')),
+    start('discovery', cfg.pollS * 1000, discover),
+    start('reconcile', cfg.reconcileS * 1000, reconcile),
+    start('gauges', 5000, gauges),
   ];
 }
 

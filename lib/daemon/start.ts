@@ -1,5 +1,5 @@
 // The in-process half of the daemon lifecycle: build DaemonDeps (DBs with the schema check, registry,
-// HTTP, WebSocket hub), start run(), and stop with the drain sequence of platform.md §7.6. No process
+// HTTP, WebSocket hub), start run(), and stop with the drain sequence (docs/architecture.md). No process
 // globals here (signals and exit codes are in main.ts), so tests run a whole daemon inside vitest.
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -255,7 +255,7 @@ interface DrainArgs {
 /** How long run() gets to settle after the hard abort before we give up on it. */
 const HARD_GRACE_MS = 2_000;
 
-/** platform.md §7.6: STOPPING=1, stop claiming, disconnect clients, drain, hard-abort, checkpoint, close. */
+/** The drain sequence: STOPPING=1, stop claiming, disconnect clients, drain, hard-abort, checkpoint, close. */
 async function drain(a: DrainArgs): Promise<StopOutcome> {
   const { deps, log } = { deps: a.deps, log: a.deps.log };
   const t0 = deps.clock.monotonic();

@@ -1,4 +1,4 @@
-// Every FITS failure has a code and a retry decision (thumbnail-worker.md §7.2). Codes that describe the
+// Every FITS failure has a code and a retry decision (docs/thumbnail-worker.md, failure codes). Codes that describe the
 // file itself are permanent; codes that describe a moment (a file still being written, replaced or gone)
 // are retryable, and the worker's backoff decides how long to wait.
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// Header → metadata (thumbnail-worker.md §7.2). Fixes the original's gaps: RA/Dec only for RA/DEC axes
+// Header → metadata (docs/thumbnail-worker.md). Fixes the original's gaps: RA/Dec only for RA/DEC axes
 // (Galactic axes go to glon/glat), the frequency from the axis whose CTYPE is FREQ, the rest frequency from
 // RESTFRQ or RESTFREQ, and the beam from BMAJ/BMIN/BPA or else the last AIPS CLEAN HISTORY line (degrees;
 // CONVL lines are arcsec and ignored). DATE-OBS is kept raw; the ISO field is null unless it is ISO-8601.

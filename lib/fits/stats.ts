@@ -1,4 +1,4 @@
-// Plane statistics in one streaming pass. Which "rms" is which (thumbnail-worker.md §2.2):
+// Plane statistics in one streaming pass. Which "rms" is which:
 // - std: population standard deviation of all finite pixels, sources included (the original's data_rms);
 // - madStd: 1.4826 · median absolute deviation: the background noise, robust to sources. It and the median
 //   (numpy's, in the data's dtype) are computed on every stride-th pixel (stride = ceil(nx·ny / maxSamples)), exact for planes up to

@@ -1,5 +1,5 @@
 // Read the UVH5 header fields the daemons need with h5wasm (HDF5 compiled to WebAssembly, Node build).
-// The h5wasm pitfalls (docs/streaming-converter.md, spec §7) shape this file:
+// The h5wasm pitfalls (docs/streaming-converter.md) shape this file:
 //  - a failed open does NOT throw: it returns a handle with file_id -1n whose get() yields bogus groups, so
 //    the id is checked straight after opening and close() is never called on it;
 //  - the library's throwing error handler leaks one descriptor per failed open, so the default handler is

@@ -1,6 +1,6 @@
 // A plain-TypeScript HDF5 superblock check: how a file still being written, or a truncated copy, is told
 // apart from a finished one without handing it to the HDF5 library (which prints diagnostics or leaks a
-// descriptor on bad input). Layout: HDF5 File Format Specification §II.A (superblock versions 0–3).
+// descriptor on bad input). Layout: the HDF5 File Format Specification's superblock (versions 0–3).
 import fs from 'node:fs';
 
 export const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);

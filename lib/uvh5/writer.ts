@@ -8,7 +8,7 @@ import { unixMsToJd } from './time.js';
 
 await h5wasm.ready;
 
-/** DSA-110 constants (spec §1.4): 48 channels of 244.140625 kHz per subband, 16 subbands, 12.884902 s. */
+/** DSA-110 constants: 48 channels of 244.140625 kHz per subband, 16 subbands, 12.884902 s. */
 export const DSA110 = Object.freeze({
   nSubbands: 16,
   nChannels: 48,

@@ -1,5 +1,5 @@
-// §9.8 tests 5, 6 and 15 against the real daemon process (SIGKILL mid-conversion, SIGKILL between the
-// dispatch commit and spawn, SIGTERM drain), and the daemon dying around a converter's end or while a write
+// Against the real daemon process: SIGKILL mid-conversion, SIGKILL between the
+// dispatch commit and spawn, SIGTERM drain, and the daemon dying around a converter's end or while a write
 // waits on a lock another process holds. Never two converters for one group; a finished conversion is
 // never run again.
 import fs from 'node:fs';
@@ -61,7 +61,7 @@ function assertNoOverlap(lines: FakeLine[]): void {
 }
 
 describe(`streaming converter process (${MAIN})`, () => {
-  it('§9.8-5 SIGKILL mid-conversion: the running converter is adopted after the restart, never a second one', async () => {
+  it('SIGKILL mid-conversion: the running converter is adopted after the restart, never a second one', async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('ok', 4000), timeoutS: 120 } });
     const a = await start();
     writeGroupFiles(env.incoming, T0);
@@ -175,7 +175,7 @@ describe(`streaming converter process (${MAIN})`, () => {
     expect(outcomes()).toEqual(['ok']);
   });
 
-  it('§9.8-6 SIGKILL between the dispatch commit and spawn: exactly one spawn in total', async () => {
+  it('SIGKILL between the dispatch commit and spawn: exactly one spawn in total', async () => {
     env = await makeEnv();
     const a = await start({ CONTIMG_CONVERTER_FAULT: 'after-dispatch-commit' });
     writeGroupFiles(env.incoming, T0);
@@ -196,7 +196,7 @@ describe(`streaming converter process (${MAIN})`, () => {
     ).toEqual(['crashed', 'ok']);
   });
 
-  it('§9.8-15 SIGTERM during a conversion: waits killGraceS, stops the group, exits 0; the next start converts', async () => {
+  it('SIGTERM during a conversion: waits killGraceS, stops the group, exits 0; the next start converts', async () => {
     env = await makeEnv({ killGraceS: 1, converter: { argv: fakeArgv('hang'), timeoutS: 120 } });
     const a = await start();
     writeGroupFiles(env.incoming, T0);

@@ -1,4 +1,4 @@
-// §9.8 tests 2, 3, 4, 9, 10, 11: what becomes a valid file, and what does not.
+// What becomes a valid file, and what does not.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,7 +37,7 @@ const files = (e: Env): FileLite[] =>
 const fileState = (e: Env, p: string): FileLite | undefined => files(e).find((f) => f.path === p);
 
 describe('file acceptance', () => {
-  it('§9.8-2 slow writer: a growing file stays settling and is accepted after it stops', async () => {
+  it('slow writer: a growing file stays settling and is accepted after it stops', async () => {
     env = await makeEnv({ settleS: 0.6 });
     d = await startInProcess(env);
     const tmp = path.join(env.dir, 'whole.hdf5');
@@ -65,7 +65,7 @@ describe('file acceptance', () => {
     await waitFor(() => fileState(env, final)?.state === 'valid', { what: 'valid after the last write' });
   });
 
-  it('§9.8-3 a file open by a writer (consistency flags set) is not accepted until closed', async () => {
+  it('a file open by a writer (consistency flags set) is not accepted until closed', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     const tmp = path.join(env.dir, 'w.hdf5');
@@ -81,7 +81,7 @@ describe('file acceptance', () => {
     await waitFor(() => fileState(env, final)?.state === 'valid', { what: 'valid after close' });
   });
 
-  it('§9.8-4 duplicate events and a second daemon tick give one row, one group, one attempt; temp names ignored', async () => {
+  it('duplicate events and a second daemon tick give one row, one group, one attempt; temp names ignored', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     fs.writeFileSync(path.join(env.incoming, '.2025-06-01T12:00:00_sb00.hdf5.tmp'), 'partial');
@@ -130,7 +130,7 @@ describe('file acceptance', () => {
     expect(gone()).toEqual([{ status: 'resolved' }]);
   });
 
-  it('§9.8-9 bad names are ignored without groups, counted once each', async () => {
+  it('bad names are ignored without groups, counted once each', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     const bad = [
@@ -171,7 +171,7 @@ describe('file acceptance', () => {
     expect(groups(env)).toHaveLength(0);
   });
 
-  it('§9.8-10 corrupt input: zero-byte, text, truncated, wrong Nfreqs → invalid with reasons; no dispatch', async () => {
+  it('corrupt input: zero-byte, text, truncated, wrong Nfreqs → invalid with reasons; no dispatch', async () => {
     // A truncated file waits (a copy may still be growing) until maxSettleS, then becomes invalid.
     env = await makeEnv({ maxSettleS: 1 });
     d = await startInProcess(env);
@@ -202,7 +202,7 @@ describe('file acceptance', () => {
     expect(fakeLog(env)).toHaveLength(0);
   });
 
-  it('§9.8-8 a straggler for an already converted group is late, not a new group', async () => {
+  it('a straggler for an already converted group is late, not a new group', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);
@@ -220,7 +220,7 @@ describe('file acceptance', () => {
     expect(query(env, "SELECT 1 FROM alerts WHERE alertname = 'ConverterLateFile'")).toHaveLength(1);
   });
 
-  it('§9.8-11 duplicate before dispatch: the second path for a slot is a duplicate; the group converts with the first', async () => {
+  it('duplicate before dispatch: the second path for a slot is a duplicate; the group converts with the first', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     const firsts = writeGroupFiles(env.incoming, T0, { skip: [15] });

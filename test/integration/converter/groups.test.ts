@@ -1,4 +1,5 @@
-// §9.8 tests 8, 12 (disk gate), 13, 14 and the operator actions, against the daemon in process.
+// Incomplete and late groups, the disk gate, converter failures, observation order and the operator
+// actions, against the daemon in process.
 import fs from 'node:fs';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,7 +36,7 @@ const alertsNamed = (e: Env, name: string) =>
   query<{ status: string; labels: string }>(e, 'SELECT status, labels FROM alerts WHERE alertname = ?', name);
 
 describe('groups', () => {
-  it('§9.8-8 15 of 16 → incomplete after the timeout, one alert; the 16th is late; requeue completes it', async () => {
+  it('15 of 16 → incomplete after the timeout, one alert; the 16th is late; requeue completes it', async () => {
     env = await makeEnv({ groupTimeoutS: 1.5 });
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0, { skip: [9] });
@@ -74,7 +75,7 @@ describe('groups', () => {
     expect(alertsNamed(env, 'ConverterGroupIncomplete')).toHaveLength(0);
   });
 
-  it('§9.8-14 out-of-order discovery dispatches in observation order; 309 s apart never merge; 61 s apart split', async () => {
+  it('out-of-order discovery dispatches in observation order; 309 s apart never merge; 61 s apart split', async () => {
     env = await makeEnv();
     // Bootstrap: files are already there when the daemon starts, written newest first.
     writeGroupFiles(env.incoming, T0 + 2 * 309_000);
@@ -109,7 +110,7 @@ describe('groups', () => {
     expect(groups(env)[0].group_id).toBe('2025-12-31T23:59:50');
   });
 
-  it('§9.8-12 disk gate: below minFreeGb pauses dispatch (metric 1, alert), recovery resumes', async () => {
+  it('disk gate: below minFreeGb pauses dispatch (metric 1, alert), recovery resumes', async () => {
     env = await makeEnv({ minFreeGb: 10 });
     let free = 1e9;
     d = await startInProcess(env, { freeBytes: () => free });
@@ -131,7 +132,7 @@ describe('groups', () => {
 });
 
 describe('converter failures', () => {
-  it('§9.8-13 a hanging converter is killed as a process group at the timeout; backoff; failed after maxAttempts', async () => {
+  it('a hanging converter is killed as a process group at the timeout; backoff; failed after maxAttempts', async () => {
     // The timeout counts from the supervisor's start: leave the converter time to start on a loaded machine.
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 4 } });
     const grand = `${env.dir}/grandchild.pid`;
@@ -177,7 +178,7 @@ describe('converter failures', () => {
     expect(groups(env)[0].error).toContain(missing);
   });
 
-  it('§9.8-13 exit 5 fails at once', async () => {
+  it('exit 5 fails at once', async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('exit5'), timeoutS: 20 } });
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);
@@ -220,7 +221,7 @@ describe('converter failures', () => {
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted again' });
   });
 
-  it('§9.8-13 exit 0 without output is a failure, retried, never a silent success', async () => {
+  it('exit 0 without output is a failure, retried, never a silent success', async () => {
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('noout'), timeoutS: 20 } });
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0);

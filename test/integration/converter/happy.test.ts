@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 describe('streaming converter, in process', () => {
-  it('§9.8-1 happy path: 16 jittered files → one group, one spawn, manifest in subband order, converted', async () => {
+  it('happy path: 16 jittered files → one group, one spawn, manifest in subband order, converted', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     writeGroupFiles(env.incoming, T0, { jitter: (sb) => sb % 3 });

@@ -1,5 +1,4 @@
-// §9.8-7 (scaled down; the 100,000-file figure is bench/converter-coldstart.ts) and §9.8-12's database
-// failure: restart over a populated directory, and SQLITE_FULL stopping the daemon without partial state.
+// Scaled down (the 100,000-file figure is bench/converter-coldstart.ts), and a database failure: restart over a populated directory, and SQLITE_FULL stopping the daemon without partial state.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { DbIoError } from '../../../lib/errors.js';
@@ -17,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('restart and database failures', () => {
-  it('§9.8-7 restart over 200 converted groups (3,200 files) plus 3 new ones: only the new ones dispatch', async () => {
+  it('restart over 200 converted groups (3,200 files) plus 3 new ones: only the new ones dispatch', async () => {
     env = await makeEnv();
     seedConverted(env.incoming, env.statePath, 200, T0 - 200 * 309_000);
     for (let i = 0; i < 3; i++) writeGroupFiles(env.incoming, T0 + i * 309_000);
@@ -33,7 +32,7 @@ describe('restart and database failures', () => {
     expect(query(env, 'SELECT 1 FROM converter_attempts')).toHaveLength(3);
   });
 
-  it('§9.8-12 SQLITE_FULL stops the daemon with an error and no partial state; the next start is consistent', async () => {
+  it('SQLITE_FULL stops the daemon with an error and no partial state; the next start is consistent', async () => {
     env = await makeEnv();
     d = await startInProcess(env);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${d!.port}/readyz`)).status === 200, {

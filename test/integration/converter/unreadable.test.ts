@@ -1,4 +1,4 @@
-// §9.8-12 EACCES on an input: invalid:unreadable, re-checked later, accepted once readable. Needs a process
+// EACCES on an input: invalid:unreadable, re-checked later, accepted once readable. Needs a process
 // that permission bits apply to: when the tests run as root the built daemon is started as `nobody`.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

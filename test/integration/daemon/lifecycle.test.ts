@@ -1,4 +1,4 @@
-// platform.md §8.4 tests 10 (schema guard at start) and 15 (SIGTERM drain against a real NOTIFY_SOCKET),
+// The schema guard at start and the SIGTERM drain against a real NOTIFY_SOCKET,
 // with the fixture daemon in test/fixtures/daemon started as a real child process.
 import path from 'node:path';
 import Database from 'better-sqlite3';

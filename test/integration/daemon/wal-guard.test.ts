@@ -1,4 +1,4 @@
-// platform.md §8.4 test 12: a long-lived reader pins the WAL; the guard warns and its RESTART reports busy;
+// A long-lived reader pins the WAL; the guard warns and its RESTART reports busy;
 // after the reader closes, the WAL is truncated below journal_size_limit within two guard ticks.
 import fs from 'node:fs';
 import Database from 'better-sqlite3';

@@ -1,4 +1,4 @@
-// platform.md §8.4 test 3: SIGKILL of a process holding BEGIN IMMEDIATE with uncommitted writes leaves
+// SIGKILL of a process holding BEGIN IMMEDIATE with uncommitted writes leaves
 // the database intact and the write lock free.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DbBusyError } from '../../../lib/errors.js';

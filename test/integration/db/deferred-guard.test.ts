@@ -1,4 +1,4 @@
-// platform.md §8.4 test 2: a raw deferred read-then-write leaks SQLITE_BUSY* under contention; the same
+// A raw deferred read-then-write leaks SQLITE_BUSY* under contention; the same
 // logic through db.write() (BEGIN IMMEDIATE) never does and loses no update. Plus the source rule that
 // keeps the hazard out: no bare .transaction( outside lib/db.
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// platform.md §8.4 test 9: a migration that fails half-way changes nothing (ledger, schema, user_version),
+// A migration that fails half-way changes nothing (ledger, schema, user_version),
 // exits 1, and the backup taken before the first pending step exists and holds the previous state.
 import fs from 'node:fs';
 import path from 'node:path';

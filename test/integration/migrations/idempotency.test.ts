@@ -1,4 +1,4 @@
-// platform.md §8.4 test 8: a second up is a no-op, an edited applied file is drift (exit 3), and two
+// A second up is a no-op, an edited applied file is drift (exit 3), and two
 // concurrent `contimg migrate up` processes apply each step exactly once.
 import fs from 'node:fs';
 import path from 'node:path';

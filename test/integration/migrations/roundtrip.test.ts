@@ -1,4 +1,4 @@
-// platform.md §8.4 test 7: up → down to 0 → up on a fixture set that uses every directive, with identical
+// Up → down to 0 → up on a fixture set that uses every directive, with identical
 // snapshots and fixture rows surviving the reversible steps.
 import fs from 'node:fs';
 import path from 'node:path';

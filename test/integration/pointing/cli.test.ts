@@ -1,4 +1,4 @@
-// §5.9 test 10 (CLI side) and the command shapes of lst, transits and pointing, through the BUILT CLI
+// Declination changes (CLI side) and the command shapes of lst, transits and pointing, through the BUILT CLI
 // (dist/cli/contimg.js) as an operator runs it: no daemon, and no config file unless the test passes one.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// §5.9 test 9: the UVH5 pointing header (regression for the original's JD-read-as-seconds bug) on a file
+// The UVH5 pointing header (regression for the original's JD-read-as-seconds bug) on a file
 // built here with h5wasm, on simulator-written DSA-110 files and on the real pyuvdata files.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// §5.9 tests 8 and 10 (database side): declination changes from real headers indexed in hdf5_files, the
+// Declination changes from real headers indexed in hdf5_files, the
 // rejected-epoch counter, schedule idempotence and the next-transit gauge with a frozen clock.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// platform.md §8.4 test 1: four forked workers drain 5,000 jobs from one WAL database.
+// Four forked workers drain 5,000 jobs from one WAL database.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { enqueue, type WorkerSummary } from '../../../lib/queue/index.js';

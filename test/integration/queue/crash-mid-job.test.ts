@@ -1,4 +1,4 @@
-// platform.md §8.4 test 4: a worker claims a job and is SIGKILLed. The job is not claimable before the
+// A worker claims a job and is SIGKILLed. The job is not claimable before the
 // lease expires and is after; attempts increments; the dead worker's late complete() is refused.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';

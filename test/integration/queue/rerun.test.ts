@@ -1,4 +1,4 @@
-// platform.md §8.4 test 6: rerun creates a linked job with a `<base>_rerun_YYYYMMDD_HHMMSS` run id and a
+// Rerun creates a linked job with a `<base>_rerun_YYYYMMDD_HHMMSS` run id and a
 // merged payload; the original is untouched; a rerun of an unfinished job is refused with 409.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../lib/clock.js';

@@ -1,4 +1,4 @@
-// platform.md §8.4 test 5: a handler that always throws is retried on the backoff schedule (run_at deltas
+// A handler that always throws is retried on the backoff schedule (run_at deltas
 // within the jitter bounds), ends dead with last_error; redrive requeues it; outcomes{dead} increments.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseDelayMs, type BackoffPolicy } from '../../../lib/backoff.js';

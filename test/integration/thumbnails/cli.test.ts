@@ -31,7 +31,7 @@ afterEach(() => {
 });
 
 describe('contimg fits / thumbnail / thumbnails', () => {
-  it('fits stats --json matches astropy on Parkes; fits header --json has the §7.2 fields', async () => {
+  it('fits stats --json matches astropy on Parkes; fits header --json has the documented fields', async () => {
     const f = path.join(SHARED_DATA, 'fits/parkes-1904-66_AZP.fits');
     const s = (await run('fits', 'stats', f, '--contrast', '0.2', '--json')) as Record<string, unknown>;
     const o = oracle.files['parkes-1904-66_AZP.fits'];

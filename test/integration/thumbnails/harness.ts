@@ -120,6 +120,7 @@ export interface ThumbLite {
   job_id: number | null;
   png_path: string | null;
   error_code: string | null;
+  error_message: string | null;
   src_fingerprint: string | null;
   vmin: number | null;
   qa_grade: string | null;

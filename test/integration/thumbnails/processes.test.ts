@@ -1,5 +1,5 @@
 // Real processes on the built code (npm test builds first): two workers on one database never render the
-// same row (§7.8 test 11), and an 8192² render stays within 160 MB peak RSS in its own process (test 8).
+// same row, and an 8192² render stays within 160 MB peak RSS in its own process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// The worker against real SQLite files and real FITS files (§7.8 tests 4–7, 10 and 11, daemon part).
+// The worker against real SQLite files and real FITS files (daemon part).
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// platform.md §8.4 test 13: a client that stops answering pings is closed with 4000 heartbeat_timeout
+// A client that stops answering pings is closed with 4000 heartbeat_timeout
 // within wsPingMs × (wsMaxMissed + 1); a well-behaved client over the same period stays open.
 import { expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';

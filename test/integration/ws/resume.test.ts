@@ -1,4 +1,4 @@
-// platform.md §8.4 test 14: reconnect-token resume replays what was missed exactly once, in order; a used
+// Reconnect-token resume replays what was missed exactly once, in order; a used
 // or expired token gives resumed:false; an unauthenticated upgrade is refused with 401.
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';

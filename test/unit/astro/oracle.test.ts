@@ -1,4 +1,4 @@
-// §5.9 tests 1–5: lib/astro against the committed astropy 5.2.1 oracle (offline, UT1−UTC as given).
+// Lib/astro against the committed astropy 5.2.1 oracle (offline, UT1−UTC as given).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as AE from 'astronomy-engine';

@@ -1,4 +1,4 @@
-// §5.9 test 6: transit semantics over 1,000 seeded-random instants in 2020–2030 for the 8 oracle sources.
+// Transit semantics over 1,000 seeded-random instants in 2020–2030 for the 8 oracle sources.
 import { describe, expect, it } from 'vitest';
 import {
   hourAngleHours,

@@ -1,4 +1,4 @@
-// §7.8 test 3 on generated files: every BITPIX, BSCALE/BZERO (including the unsigned-16 offset), BLANK → NaN,
+// On generated files: every BITPIX, BSCALE/BZERO (including the unsigned-16 offset), BLANK → NaN,
 // and BITPIX 64 losing no more than the rounding to float64.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// §7.8 tests 4, 5, 6 (library part): broken files give their code and retry decision, never a partial image.
+// Broken files give their code and retry decision, never a partial image.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

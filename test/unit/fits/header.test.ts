@@ -1,4 +1,4 @@
-// Header cards: values, CONTINUE, HISTORY, HIERARCH, END detection and the block cap (§7.8 test 12, part).
+// Header cards: values, CONTINUE, HISTORY, HIERARCH, END detection and the block cap.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// §7.8 test 12: header metadata on the WSClean-like simulated header and the real files.
+// Header metadata on the WSClean-like simulated header and the real files.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerMetadata, writeFitsImage, type HeaderCard } from '../../../lib/fits/index.js';

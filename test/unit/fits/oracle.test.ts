@@ -1,4 +1,4 @@
-// §7.8 tests 2 and 3 on the real files: counts, min, max and sums equal astropy's; zscale limits within
+// On the real files: counts, min, max and sums equal astropy's; zscale limits within
 // 1e-6 of the display range for contrast 0.25 and 0.2; limits computed on a flipped array do not match.
 import fs from 'node:fs';
 import path from 'node:path';

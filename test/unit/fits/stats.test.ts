@@ -1,4 +1,4 @@
-// §7.8 test 14: robust noise on the simulated image and the QA grade thresholds of the original.
+// Robust noise on the simulated image and the QA grade thresholds of the original.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gradeDynamicRange,

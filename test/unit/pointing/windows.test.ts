@@ -1,4 +1,4 @@
-// §5.9 test 7: active-window symmetry (regression for the original's −300/+64 s window) and window edges
+// Active-window symmetry (regression for the original's −300/+64 s window) and window edges
 // from the wall-clock timer, driven with fake timers.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BUILTIN_CALIBRATORS, nextTransit, parseUtc } from '../../../lib/astro/index.js';
