@@ -1,12 +1,15 @@
 // The WAL keeper every daemon runs: each tick samples the -wal size of both databases (contimg_db_wal_bytes)
 // and, in the one process holding the `wal-keeper` lease, runs the WAL guard on the state database (the
 // pipeline database belongs to the imaging pipeline and is opened read-only). Any daemon may hold the lease:
-// whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks.
+// whichever is up keeps the WAL bounded, and a dead holder's lease expires after three ticks. The ticks run
+// on lib/loop; the lease is taken inside the tick (not the loop's lease option) because every daemon samples
+// the gauges whether or not it holds the lease.
 import type { Clock } from '../clock.js';
 import { walGuardTick, type Db } from '../db/index.js';
 import { DbBusyError } from '../errors.js';
 import { acquireLease, leaseOwner, releaseLease } from '../leases/index.js';
 import type { Logger } from '../log.js';
+import { startLoop } from '../loop.js';
 
 export const WAL_KEEPER_LEASE = 'wal-keeper';
 
@@ -64,19 +67,24 @@ export function startWalKeeper(o: WalKeeperOptions): WalKeeper {
       return false;
     }
   };
-  // The first tick right after start-up (not inside it: a locked database must not delay READY=1).
-  const first = setTimeout(tick, 0);
-  const timer = setInterval(tick, o.everyMs);
-  first.unref();
-  timer.unref();
+  // The first tick right after start-up (not inside it: a locked database must not delay READY=1). The tick
+  // catches its own errors: the loop's backoff never applies, it ticks every everyMs.
+  const stopping = new AbortController();
+  startLoop({
+    name: 'wal-keeper',
+    everyMs: o.everyMs,
+    signal: stopping.signal,
+    clock: o.clock,
+    log: o.log,
+    tick: () => void tick(),
+  });
   return {
     owner: o.owner,
     tick,
     stop() {
       if (stopped) return;
       stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
+      stopping.abort();
       if (token === null) return;
       try {
         releaseLease(o.state, WAL_KEEPER_LEASE, o.owner, token);
