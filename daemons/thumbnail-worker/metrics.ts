@@ -1,5 +1,6 @@
-// Every contimg_thumbnails_* series (listed in docs/thumbnail-worker.md), declared up front and initialised for the
-// known label values so dashboards see zeros, not gaps.
+// Every contimg_thumbnails_* series (listed in docs/thumbnail-worker.md), declared up front and initialised
+// for the known label values so dashboards see zeros, not gaps. The render queue's own counts and age are
+// lib/queue's contimg_queue_* series (queue="thumbnails"), not repeated here.
 import { FITS_ERROR_CODES } from '../../lib/fits/errors.js';
 import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';
 import { PAUSE_REASONS } from './gate.js';
@@ -9,7 +10,6 @@ const P = 'contimg_thumbnails_';
 export const JOB_OUTCOMES = ['done', 'failed', 'skipped', 'retry', 'superseded', 'deferred'] as const;
 export type ThumbOutcome = (typeof JOB_OUTCOMES)[number];
 export const STAGES = ['settle', 'header', 'read_downsample', 'limits', 'encode', 'write', 'total'] as const;
-export const QUEUE_STATES = ['pending', 'running', 'retry_wait'] as const;
 
 export function thumbnailMetrics(registry: Registry) {
   const r = [registry];
@@ -25,17 +25,6 @@ export function thumbnailMetrics(registry: Registry) {
       help: 'Render time by stage (settle = file mtime → job start).',
       labelNames: ['stage'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: r,
-    }),
-    queue: new Gauge({
-      name: `${P}queue`,
-      help: 'Thumbnail rows waiting: pending (due), running, retry_wait (failed, waiting for backoff).',
-      labelNames: ['state'],
-      registers: r,
-    }),
-    oldestPendingAge: new Gauge({
-      name: `${P}oldest_pending_age_seconds`,
-      help: 'Age of the oldest pending thumbnail row.',
       registers: r,
     }),
     bytesRead: new Counter({
@@ -104,7 +93,6 @@ export function thumbnailMetrics(registry: Registry) {
   };
   for (const outcome of JOB_OUTCOMES) m.jobs.inc({ outcome, code: '' }, 0);
   for (const stage of STAGES) m.renderSeconds.zero({ stage });
-  for (const state of QUEUE_STATES) m.queue.set({ state }, 0);
   for (const code of FITS_ERROR_CODES) m.fitsErrors.inc({ code }, 0);
   for (const result of ['hit', 'miss', 'stale']) m.metaCache.inc({ result }, 0);
   for (const reason of ['new', 'changed', 'restyle']) m.discovered.inc({ reason }, 0);

@@ -27,7 +27,6 @@ import {
   type RenderClaim,
   type RenderJobPayload,
 } from './render-job.js';
-import { queueCounts } from './store.js';
 
 type Section = Config['thumbnailWorker'];
 
@@ -53,11 +52,12 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
   });
 }
 
-/** Discovery (with a full images pass every reconcileS), reconcile and the queue gauges, on lib/loop. */
+/** Discovery (with a full images pass every reconcileS), reconcile and the queue's gauges, on lib/loop. */
 function startLoops(
   deps: DaemonDeps,
   discovery: Discovery,
   disk: DiskGate,
+  store: SqliteQueueStore,
   metrics: ThumbnailMetrics,
   signal: AbortSignal,
 ): Promise<void>[] {
@@ -86,13 +86,8 @@ function startLoops(
     const r = discovery.reconcile();
     metrics.reconcilePasses.inc({ found: r.changed ? 'changed' : r.missing ? 'missing' : 'unchanged' });
   };
-  const gauges = (): void => {
-    const q = deps.state.read((c) => queueCounts(c, deps.clock.now()));
-    metrics.queue.set({ state: 'pending' }, q.pending);
-    metrics.queue.set({ state: 'running' }, q.running);
-    metrics.queue.set({ state: 'retry_wait' }, q.retryWait);
-    metrics.oldestPendingAge.set(q.oldestMs / 1000);
-  };
+  // The queue's gauges (contimg_queue_*) stay current while the worker is paused too.
+  const gauges = (): void => void store.refreshGauges([QUEUE]);
   return [
     start('discovery', cfg.pollS * 1000, discover),
     start('reconcile', cfg.reconcileS * 1000, reconcile),
@@ -201,7 +196,7 @@ export const run: DaemonRun = async (deps, signal) => {
     return c.stuck < c.size ? { ok: true } : { ok: false, detail: `all ${c.size} render threads stuck` };
   });
   const watcher = cfg.watchDir ? startWatcher(cfg.watchDir, discovery, metrics, deps) : undefined;
-  const loops = startLoops(deps, discovery, disk, metrics, signal);
+  const loops = startLoops(deps, discovery, disk, store, metrics, signal);
   log.info(
     { presets: Object.keys(presets), concurrency: cfg.concurrency, outputDir: cfg.outputDir },
     'thumbnail worker started',

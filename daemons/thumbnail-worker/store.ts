@@ -263,32 +263,6 @@ export function markMissing(conn: Connection, id: number, now: number): void {
   ).run(now, id);
 }
 
-export function queueCounts(
-  conn: Connection,
-  now: number,
-): { pending: number; running: number; retryWait: number; oldestMs: number } {
-  const r = stmt(
-    conn,
-    `SELECT
-       sum(t.status = 'pending' AND (j.id IS NULL OR j.attempts = 0)) AS pending,
-       sum(t.status = 'running') AS running,
-       sum(t.status = 'pending' AND j.attempts > 0) AS retry_wait,
-       min(CASE WHEN t.status = 'pending' THEN t.updated_at END) AS oldest
-     FROM thumbnails t LEFT JOIN jobs j ON j.id = t.job_id AND j.state IN ('queued', 'running')`,
-  ).get() as {
-    pending: number | null;
-    running: number | null;
-    retry_wait: number | null;
-    oldest: number | null;
-  };
-  return {
-    pending: r.pending ?? 0,
-    running: r.running ?? 0,
-    retryWait: r.retry_wait ?? 0,
-    oldestMs: r.oldest === null ? 0 : Math.max(0, now - r.oldest),
-  };
-}
-
 /**
  * Rows left `running` by a render whose job has ended without them: the worker died on the last attempt
  * (the claim buried the job) or the job was cancelled. Every handler path moves the row out of `running`
