@@ -1,26 +1,27 @@
 // The one queue worker. It claims up to `concurrency` jobs behind a claim gate, runs the handler with an
 // AbortSignal (job timeout, shutdown, lost lease), heartbeats every leaseMs/3 until the attempt is recorded,
 // and settles it (settle.ts). A daemon joins its own rows to the queue's through hooks that run inside the
-// queue's transactions (types.ts, WorkerHooks): on claim (compare-and-set, attempt rows), on settle (with the
-// queue's decision), and for a job a claim buried. Payloads of a typed worker are checked at claim.
-// run() drives the claims on lib/loop (woken by in-process enqueues, commits elsewhere, freed slots); a daemon
-// with its own main loop calls fill() from it instead. Nothing here throws out of the loop: errors are logged,
-// counted and backed off. On abort it stops claiming, waits for in-flight jobs up to drainMs (or the hard
-// stop), then aborts them and, after abortGraceMs, hands back what still runs.
+// queue's transactions (types.ts, WorkerHooks; the claim round is claim-round.ts): on claim (compare-and-set,
+// attempt rows), on settle (with the queue's decision), and for a job a claim buried. Payloads of a typed
+// worker are checked at claim. run() drives the claims on lib/loop (woken by in-process enqueues, commits
+// elsewhere, freed slots); a daemon with its own main loop calls fill() from it instead. Nothing here throws
+// out of the loop: errors are logged, counted and backed off. On abort it stops claiming, waits for
+// in-flight jobs up to drainMs (or the hard stop), then aborts them and, after abortGraceMs, hands back
+// what still runs.
 import type { BackoffPolicy } from '../backoff.js';
 import { pause, systemClock, type Clock } from '../clock.js';
-import type { Connection, Db } from '../db/index.js';
+import type { Db } from '../db/index.js';
 import { isRetryable, LeaseLostError, RetryableError, ShutdownError } from '../errors.js';
 import { leaseOwner } from '../leases/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Loop } from '../loop.js';
 import type { JobType } from './job-type.js';
 import type { QueueMetrics } from './metrics.js';
-import { BURIED_ERROR, claimIn, completeIn, failIn, leaseLost } from './ops.js';
+import { claimRound, type ClaimRound } from './claim-round.js';
+import { leaseLost } from './ops.js';
 import { outcomeLabel, Settler } from './settle.js';
 import { onQueueChange, SqliteQueueStore } from './store.js';
 import {
-  isSkipClaim,
   Settle,
   type ClaimedJob,
   type HandlerContext,
@@ -251,53 +252,26 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     this.gateWakeAt = undefined;
     const free = this.o.concurrency - this.inflight.size;
     if (this.stopping || free <= 0) return 0;
-    const { db, queue } = this.o;
+    const { db } = this.o;
     // A read first: an idle queue never takes the write lock.
-    if (!this.store.claimable(queue)) return 0;
+    if (!this.store.claimable(this.o.queue)) return 0;
     const gate = this.hooks.gate?.({ inFlight: this.inflight.size });
     this.gateWakeAt = gate?.wakeAt;
     const limit = Math.min(free, gate?.limit ?? free);
     if (limit <= 0) return 0;
-    const r = db.write((conn) => this.claimIn(conn, limit));
+    const { queue, owner, leaseMs, clock } = this.o;
+    const r = db.write((conn) =>
+      claimRound<P, C>(conn, {
+        claim: { queue, owner, leaseMs, limit },
+        now: clock.now(),
+        hooks: this.hooks,
+        type: this.x.type,
+        failOptions: this.store.failOptions(false),
+      }),
+    );
     this.afterClaim(r);
     for (const { job, claim } of r.run) this.start(job, claim, this.o.handler);
     return r.run.length;
-  }
-
-  private claimIn(conn: Connection, limit: number): ClaimRound<P, C> {
-    const r: ClaimRound<P, C> = { run: [], buried: [], skipped: [], invalid: [] };
-    if (this.hooks.beforeClaim && !this.hooks.beforeClaim(conn)) return r;
-    const now = this.o.clock.now();
-    const { claimed, buried } = claimIn(
-      conn,
-      { queue: this.o.queue, owner: this.o.owner, leaseMs: this.o.leaseMs, limit },
-      now,
-    );
-    for (const b of buried) {
-      const job = this.parse(b);
-      if (job instanceof Error) continue; // nothing of the domain's to tell about a payload it never had
-      const ev: SettleEvent<P, C> = {
-        job,
-        claim: undefined,
-        decision: { state: 'dead', error: BURIED_ERROR, buried: true, cause: undefined },
-      };
-      this.hooks.onSettle?.(conn, ev);
-      r.buried.push(ev);
-    }
-    for (const raw of claimed) {
-      const job = this.parse(raw);
-      if (job instanceof Error) {
-        failIn(conn, raw.lease, job, this.store.failOptions(false), now);
-        r.invalid.push({ id: raw.id, error: job });
-        continue;
-      }
-      const claim = this.hooks.onClaim ? this.hooks.onClaim(conn, job) : (undefined as C);
-      if (isSkipClaim(claim)) {
-        completeIn(conn, job.lease, claim.result, now);
-        r.skipped.push({ job, claim: undefined, decision: { state: 'done', result: claim.result } });
-      } else r.run.push({ job, claim });
-    }
-    return r;
   }
 
   /** Metrics, summary, logs and onSettled for what a committed claim did besides starting jobs. */
@@ -323,21 +297,6 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
       log.error({ jobId: bad.id, err: bad.error }, 'job payload does not fit its type: dead');
     }
     this.summary.claimed += r.run.length;
-  }
-
-  /** The claimed job with its payload checked against the worker's type (an Error when it does not fit). */
-  private parse(job: ClaimedJob): ClaimedJob<P> | Error {
-    const type = this.x.type;
-    if (!type) return job as ClaimedJob<P>;
-    if (job.kind !== type.kind)
-      return new TypeError(
-        `no handler for kind "${job.kind}" in queue ${job.queue} (this worker runs ${type.kind})`,
-      );
-    try {
-      return { ...job, payload: type.parse(job.payload) };
-    } catch (e) {
-      return e as Error;
-    }
   }
 
   /**
@@ -555,13 +514,6 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     this.x.metrics?.workerErrors.inc({ queue: this.o.queue });
     this.o.log.error({ err: e }, msg);
   }
-}
-
-interface ClaimRound<P, C> {
-  run: { job: ClaimedJob<P>; claim: C }[];
-  buried: SettleEvent<P, C>[];
-  skipped: SettleEvent<P, C>[];
-  invalid: { id: number; error: Error }[];
 }
 
 function safeDataVersion(db: Db): number {
