@@ -59,6 +59,8 @@ export async function startStatusStack(opts: { names?: DaemonName[]; token?: str
           timeoutS: 60,
         },
         settleS: 0.3,
+        // Scans often, so files are judged one by one as they arrive whether or not the watcher fires.
+        scanIntervalS: 0.5,
         watchDebounceMs: 50,
       },
       pointingMonitor: {

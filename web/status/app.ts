@@ -12,7 +12,7 @@ import {
   type PartName,
   type StatusSnapshot,
 } from './contract.js';
-import { byId, degrees, duration, hms, hoursHms, setClass, setText } from './dom.js';
+import { byId, degrees, hms, hoursHms, setClass, setText } from './dom.js';
 import { applyConverterEvent, renderGroups } from './groups.js';
 import { renderDaemons, renderScheduler } from './health.js';
 import { LiveFeed, type LiveEvent, type LiveState } from './live.js';
@@ -191,6 +191,8 @@ const refresher = {
 };
 
 function onEvent(e: LiveEvent): void {
+  // The newest event applied, for whoever watches the page (tests, a curious operator's devtools).
+  document.body.dataset.seq = String(e.seq);
   const parts = TOPIC_PARTS[e.topic];
   if (!parts) return;
   // What the event says is drawn now; the part read after it settles the details (times, errors).
@@ -217,6 +219,8 @@ async function reload(): Promise<void> {
     try {
       const s = await getJson<StatusSnapshot>('/api/status');
       take(s, PART_NAMES);
+      document.body.dataset.seq = String(s.seq);
+      document.body.dataset.reloads = String(Number(document.body.dataset.reloads ?? 0) + 1);
       live?.restart(s.seq);
       return;
     } catch {
@@ -250,6 +254,7 @@ async function boot(): Promise<void> {
     return;
   }
   take(first, PART_NAMES);
+  document.body.dataset.seq = String(first.seq);
   document.documentElement.dataset.ready = 'true';
   performance.mark('status:rendered');
   live = new LiveFeed(first.seq, { onEvent, onState, onGap: () => void reload() });
