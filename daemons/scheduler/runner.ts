@@ -208,7 +208,11 @@ export class JobRunner {
         // Watchers (the status page) re-read the findings this run committed.
         appendEvent(
           c,
-          { topic: 'scheduler', type: 'scheduler.run_finished', payload: { job: req.job, runId, result: f.result } },
+          {
+            topic: 'scheduler',
+            type: 'scheduler.run_finished',
+            payload: { job: req.job, runId, result: f.result },
+          },
           now,
         );
         return summary;

@@ -47,7 +47,8 @@ export function partsFrom(url: URL): PartName[] {
   if (text === null || text === '') return [...PART_NAMES];
   const asked = text.split(',').map((p) => p.trim());
   const bad = asked.filter((p) => !(PART_NAMES as readonly string[]).includes(p));
-  if (bad.length) throw new ValidationError(`parts: unknown ${bad.join(', ')} (expected ${PART_NAMES.join(', ')})`);
+  if (bad.length)
+    throw new ValidationError(`parts: unknown ${bad.join(', ')} (expected ${PART_NAMES.join(', ')})`);
   return [...new Set(asked)] as PartName[];
 }
 

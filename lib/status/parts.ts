@@ -8,7 +8,12 @@ import { transitsEndingAfter } from '../../daemons/pointing-monitor/store.js';
 import { readStatus } from '../../daemons/pointing-monitor/store.js';
 import { scheduleConfigFrom, windowAt } from '../../daemons/pointing-monitor/schedule.js';
 import type { StatusSnapshot as PointingSnapshot } from '../../daemons/pointing-monitor/status.js';
-import { groupFiles, listGroups, type FileRow, type GroupView as GroupRow } from '../../daemons/streaming-converter/store.js';
+import {
+  groupFiles,
+  listGroups,
+  type FileRow,
+  type GroupView as GroupRow,
+} from '../../daemons/streaming-converter/store.js';
 import { newestDone, storedMetadata, type ThumbRow } from '../../daemons/thumbnail-worker/store.js';
 import type {
   AlertView,
@@ -210,7 +215,10 @@ function alertsPart(conn: Connection, ctx: PartsContext, now: number): AlertView
       labels: a.labels,
       startsAt: a.startsAt,
       source: a.source,
-      ack: a.ack && a.state === 'acked' ? { by: a.ack.ackedBy, at: a.ack.ackedAt, comment: a.ack.comment } : null,
+      ack:
+        a.ack && a.state === 'acked'
+          ? { by: a.ack.ackedBy, at: a.ack.ackedAt, comment: a.ack.comment }
+          : null,
     }));
 }
 

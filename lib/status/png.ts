@@ -17,7 +17,8 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** A row id from the URL: a positive safe integer, else a 400. */
 export function rowId(text: string): number {
   const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(id)) throw new ValidationError('id must be a thumbnail row id (a positive integer)');
+  if (!Number.isSafeInteger(id))
+    throw new ValidationError('id must be a thumbnail row id (a positive integer)');
   return id;
 }
 
@@ -41,10 +42,14 @@ export async function thumbnailPng(state: Db, outputDir: string, idText: string)
   if (!row || row.status !== 'done' || !row.png_path) throw new NotFoundError(`no rendered thumbnail ${id}`);
   const [dir, real] = await Promise.all([realOrNull(outputDir), realOrNull(row.png_path)]);
   // A row pointing anywhere else (a tampered row, a moved outputDir) is answered as if it did not exist.
-  if (dir === null || real === null || !inside(dir, real)) throw new NotFoundError(`no rendered thumbnail ${id}`);
+  if (dir === null || real === null || !inside(dir, real))
+    throw new NotFoundError(`no rendered thumbnail ${id}`);
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    fh = await fs.promises.open(
+      real,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
+    );
   } catch {
     throw new NotFoundError(`no rendered thumbnail ${id}`);
   }

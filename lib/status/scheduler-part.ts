@@ -47,7 +47,10 @@ export function calibrationView(
   };
 }
 
-export function fluxView(run: { startedAt: number; summary: Obj }, cfg: Config['scheduler']['flux']): FluxView {
+export function fluxView(
+  run: { startedAt: number; summary: Obj },
+  cfg: Config['scheduler']['flux'],
+): FluxView {
   const s = run.summary;
   const cals = Array.isArray(s.calibrators) ? s.calibrators.map(obj).filter((c): c is Obj => c !== null) : [];
   return {

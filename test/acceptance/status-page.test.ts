@@ -16,6 +16,8 @@ import { launchChromium, screenshots, watchProblems, type PageProblems } from '.
 import { waitFor } from '../helpers/wait.js';
 import { fillStatusStack, startStatusStack, TEST_CALIBRATOR, type StatusStack } from './status-stack.js';
 
+/** An image element as the page sees it (the test program is compiled without the DOM library). */
+type Img = { naturalWidth: number };
 const GROUPS = 6;
 /** The correlator's cadence: observations closer than the converter's grouping tolerance would merge. */
 const OBSERVATION_MS = 309_000;
@@ -69,27 +71,33 @@ function writeState(sql: string, ...args: unknown[]): void {
 
 /** A GET with the request path sent exactly as given (fetch would resolve `..` before sending). */
 function rawGet(port: number, rawPath: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: rawPath, headers }, (res) => {
-      let body = '';
-      res.setEncoding('latin1');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>(
+    (resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: rawPath, headers }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
 }
 
 describe('status page in Chromium', () => {
   it('renders every section with data from the state database', async () => {
     const page = await open('pointing-monitor');
     // Clocks tick in the browser: UTC within a few seconds of ours, LST formatted.
-    await waitFor(async () => /^\d\d:\d\d:\d\d$/.test((await page.textContent('#lst')) ?? ''), { what: 'LST' });
+    await waitFor(async () => /^\d\d:\d\d:\d\d$/.test((await page.textContent('#lst')) ?? ''), {
+      what: 'LST',
+    });
     const utc = (await page.textContent('#utc'))!;
     const [hh, mm, ss] = utc.split(':').map(Number);
     const now = new Date();
-    const diff = Math.abs(hh * 3600 + mm * 60 + ss - (now.getUTCHours() * 3600 + now.getUTCMinutes() * 60 + now.getUTCSeconds()));
+    const diff = Math.abs(
+      hh * 3600 + mm * 60 + ss - (now.getUTCHours() * 3600 + now.getUTCMinutes() * 60 + now.getUTCSeconds()),
+    );
     expect(Math.min(diff, 86_400 - diff)).toBeLessThan(10);
     expect(await page.textContent('#dec')).toMatch(/^\+51\.\d\d°$/);
     // Daemons: all five, ready.
@@ -103,26 +111,34 @@ describe('status page in Chromium', () => {
     for (let i = 0; i < GROUPS; i++) expect(await rows.nth(i).locator('.cell').count()).toBe(16);
     expect(await page.locator('#group-list li.s-failed').count()).toBe(1);
     expect(await page.locator('#group-list li.s-converted').count()).toBe(GROUPS - 1);
-    expect(await page.locator('#group-list li.s-converted .g-detail').first().textContent()).toMatch(/converted in/);
+    expect(await page.locator('#group-list li.s-converted .g-detail').first().textContent()).toMatch(
+      /converted in/,
+    );
     expect(await page.locator('#group-list li.s-failed .c-valid').count()).toBe(16);
     // Transits: the test calibrator, in the beam, window open now.
     const transit = page.locator('#transit-list li', { hasText: TEST_CALIBRATOR });
-    await expect.poll(() => transit.getAttribute('class')).toMatch(/\bopen\b.*\beligible\b|\beligible\b.*\bopen\b/);
+    await expect
+      .poll(() => transit.getAttribute('class'))
+      .toMatch(/\bopen\b.*\beligible\b|\beligible\b.*\bopen\b/);
     expect(await transit.locator('.t-when').textContent()).toMatch(/window open · \d+:\d\d left/);
     // Thumbnails: one per group, loaded, with a QA grade.
     const thumbs = page.locator('#thumb-list img');
     expect(await thumbs.count()).toBe(GROUPS);
     await waitFor(
-      () => thumbs.evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0)),
+      () => thumbs.evaluateAll((imgs) => imgs.every((i) => (i as unknown as Img).naturalWidth > 0)),
       { what: 'thumbnails loaded' },
     );
-    expect(await page.locator('#thumb-list .qa').first().textContent()).toMatch(/^(excellent|good|marginal|poor|unknown)$/);
+    expect(await page.locator('#thumb-list .qa').first().textContent()).toMatch(
+      /^(excellent|good|marginal|poor|unknown)$/,
+    );
     // Alerts: the failed group's critical alert with an Ack button.
     const alert = page.locator('#alert-list li', { hasText: 'ConverterGroupFailed' });
     expect(await alert.getAttribute('class')).toContain('sev-critical');
     expect(await alert.locator('button').textContent()).toBe('Ack');
     // Scheduler: health targets, the calibration in use, the drifting calibrator's flux.
-    await waitFor(async () => (await page.locator('#health-list li').count()) > 0, { what: 'health targets' });
+    await waitFor(async () => (await page.locator('#health-list li').count()) > 0, {
+      what: 'health targets',
+    });
     expect(await page.textContent('#health-overall')).toMatch(/^(healthy|degraded|unhealthy)$/);
     expect(await page.textContent('#calibration')).toMatch(/h old/);
     // Flux drift: one row per calibrator of the scheduler's newest flux run, classed by its finding.
@@ -145,7 +161,7 @@ describe('status page in Chromium', () => {
     await page.locator('#thumb-list button').first().focus();
     await page.keyboard.press('Enter');
     await page.waitForSelector('#thumb-dialog[open]');
-    await waitFor(() => page.$eval('#thumb-full', (i) => (i as HTMLImageElement).naturalWidth > 0), {
+    await waitFor(() => page.$eval('#thumb-full', (i) => (i as unknown as Img).naturalWidth > 0), {
       what: 'full PNG loaded',
     });
     expect(await page.textContent('#thumb-meta')).toMatch(/frequency.*GHz/s);
@@ -157,35 +173,38 @@ describe('status page in Chromium', () => {
 
   it("fills a new group's cells as its files arrive, turns it converted and shows its thumbnail, without a reload", async () => {
     const page = await open('scheduler');
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
-    const thumbsBefore = s.query<{ id: number }>("SELECT id FROM thumbnails WHERE status = 'done'").map((r) => r.id);
+    await page.evaluate('window.marker = 1');
+    const thumbsBefore = s
+      .query<{ id: number }>("SELECT id FROM thumbnails WHERE status = 'done'")
+      .map((r) => r.id);
     // One observation after the simulated ones (they end two observations ago).
     const startMs = Math.floor(Date.now() / 1000) * 1000 - OBSERVATION_MS;
     const groupId = new Date(startMs).toISOString().slice(0, 19);
     // Record every distinct number of filled cells the row shows, sampled every 10 ms.
-    await page.evaluate((id) => {
-      const seen: number[] = [];
-      (window as unknown as { seen: number[] }).seen = seen;
-      const sample = (): void => {
-        const n = document.querySelectorAll(`#group-list li[data-key="${id}"] .c-valid`).length;
+    await page.evaluate(`(() => {
+      const seen = (window.seen = []);
+      window.setInterval(() => {
+        const n = document.querySelectorAll('#group-list li[data-key="${groupId}"] .c-valid').length;
         if (seen[seen.length - 1] !== n) seen.push(n);
-      };
-      window.setInterval(sample, 10);
-    }, groupId);
+      }, 10);
+    })()`);
     await s.observe(startMs, 400);
     const row = page.locator(`#group-list li[data-key="${groupId}"]`);
     await waitFor(async () => ((await row.getAttribute('class')) ?? '').includes('s-converted'), {
       what: `${groupId} converted on the page`,
       timeoutMs: 60_000,
     });
-    const seen = await page.evaluate(() => (window as unknown as { seen: number[] }).seen);
+    const seen = (await page.evaluate('window.seen')) as number[];
     // Cells filled in steps (at least one state between none and all 16), ending with all 16.
-    expect(seen.some((n) => n > 0 && n < 16), `cell counts seen: ${seen.join(', ')}`).toBe(true);
+    expect(
+      seen.some((n) => n > 0 && n < 16),
+      `cell counts seen: ${seen.join(', ')}`,
+    ).toBe(true);
     expect(seen[seen.length - 1]).toBe(16);
     expect(await row.locator('.g-count').textContent()).toBe('16/16');
-    expect(one<{ state: string }>('SELECT state FROM converter_groups WHERE group_id = ?', groupId)?.state).toBe(
-      'converted',
-    );
+    expect(
+      one<{ state: string }>('SELECT state FROM converter_groups WHERE group_id = ?', groupId)?.state,
+    ).toBe('converted');
     // Its thumbnail: a new row, shown and loaded.
     const fresh = await waitFor(
       () =>
@@ -195,10 +214,14 @@ describe('status page in Chromium', () => {
       { what: 'the new thumbnail rendered', timeoutMs: 60_000 },
     );
     const img = page.locator(`#thumb-list li[data-id="${fresh.id}"] img`);
-    await waitFor(async () => (await img.count()) === 1 && (await img.evaluate((i) => (i as HTMLImageElement).naturalWidth)) > 0, {
-      what: 'the new thumbnail loaded in the page',
-    });
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    await waitFor(
+      async () =>
+        (await img.count()) === 1 && (await img.evaluate((i) => (i as unknown as Img).naturalWidth)) > 0,
+      {
+        what: 'the new thumbnail loaded in the page',
+      },
+    );
+    expect(await page.evaluate('window.marker')).toBe(1);
     await screenshots(page, 'new-group');
   }, 180_000);
 
@@ -213,39 +236,64 @@ describe('status page in Chromium', () => {
     // Keyboard only: focus the Ack button and press Enter.
     await rowA.locator('button').focus();
     await a.keyboard.press('Enter');
-    await waitFor(() => one<{ acked_by: string }>('SELECT acked_by FROM alert_acks WHERE fingerprint = ?', fp), {
-      what: 'the ack row',
+    await waitFor(
+      () => one<{ acked_by: string }>('SELECT acked_by FROM alert_acks WHERE fingerprint = ?', fp),
+      {
+        what: 'the ack row',
+      },
+    );
+    expect(
+      one<{ acked_by: string }>('SELECT acked_by FROM alert_acks WHERE fingerprint = ?', fp)!.acked_by,
+    ).toBe('token');
+    await waitFor(async () => (await rowB.getAttribute('data-state')) === 'acked', {
+      what: 'second tab shows the ack',
     });
-    expect(one<{ acked_by: string }>('SELECT acked_by FROM alert_acks WHERE fingerprint = ?', fp)!.acked_by).toBe('token');
-    await waitFor(async () => (await rowB.getAttribute('data-state')) === 'acked', { what: 'second tab shows the ack' });
     expect(await rowB.locator('.a-meta').textContent()).toMatch(/acked by token/);
     expect(await a.textContent('#toast')).toMatch(/acknowledged by token/);
     await screenshots(b, 'acked');
     // Unack from the second tab.
     await rowB.locator('button', { hasText: 'Unack' }).click();
-    await waitFor(() => !one('SELECT 1 FROM alert_acks WHERE fingerprint = ?', fp), { what: 'the ack row removed' });
-    await waitFor(async () => (await rowA.getAttribute('data-state')) === 'firing', { what: 'first tab shows firing' });
-    const unacked = one<{ payload: string }>("SELECT payload FROM events WHERE type = 'alert.unacked' ORDER BY seq DESC");
+    await waitFor(() => !one('SELECT 1 FROM alert_acks WHERE fingerprint = ?', fp), {
+      what: 'the ack row removed',
+    });
+    await waitFor(async () => (await rowA.getAttribute('data-state')) === 'firing', {
+      what: 'first tab shows firing',
+    });
+    const unacked = one<{ payload: string }>(
+      "SELECT payload FROM events WHERE type = 'alert.unacked' ORDER BY seq DESC",
+    );
     expect(JSON.parse(unacked!.payload)).toMatchObject({ fingerprint: fp, by: 'token' });
     // Requeue the failed group: two presses (ask, confirm); it converts and the alert resolves.
-    const failed = one<{ group_id: string }>("SELECT group_id FROM converter_groups WHERE state = 'failed'")!.group_id;
+    const failed = one<{ group_id: string }>(
+      "SELECT group_id FROM converter_groups WHERE state = 'failed'",
+    )!.group_id;
     const button = a.locator(`#group-list li[data-key="${failed}"] button`);
     await button.click();
     expect(await button.textContent()).toBe('Confirm requeue');
     await button.click();
-    await waitFor(async () => ((await a.locator(`#group-list li[data-key="${failed}"]`).getAttribute('class')) ?? '').includes('s-converted'), {
-      what: 'requeued group converted on the page',
-      timeoutMs: 60_000,
-    });
-    const requeued = one<{ payload: string }>("SELECT payload FROM events WHERE type = 'converter.requeued' ORDER BY seq DESC");
+    await waitFor(
+      async () =>
+        ((await a.locator(`#group-list li[data-key="${failed}"]`).getAttribute('class')) ?? '').includes(
+          's-converted',
+        ),
+      {
+        what: 'requeued group converted on the page',
+        timeoutMs: 60_000,
+      },
+    );
+    const requeued = one<{ payload: string }>(
+      "SELECT payload FROM events WHERE type = 'converter.requeued' ORDER BY seq DESC",
+    );
     expect(JSON.parse(requeued!.payload)).toMatchObject({ groupId: failed, from: 'failed', by: 'token' });
-    await waitFor(async () => (await rowB.count()) === 0, { what: 'the resolved alert leaves the second tab' });
+    await waitFor(async () => (await rowB.count()) === 0, {
+      what: 'the resolved alert leaves the second tab',
+    });
   }, 180_000);
 
   it('shows "reconnecting" while the serving daemon is down and catches up with every event it missed', async () => {
     // While the daemon is down the browser itself logs the refused connections; nothing else may appear.
     const page = await open('pointing-monitor', /ERR_CONNECTION_REFUSED|WebSocket connection to .* failed/);
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    await page.evaluate('window.marker = 1');
     await s.stack.kill('pointing-monitor');
     await page.waitForSelector('body[data-conn="reconnecting"]', { timeout: 15_000 });
     expect(await page.isVisible('#offline')).toBe(true);
@@ -254,10 +302,17 @@ describe('status page in Chromium', () => {
     // Events the page misses: a whole observation converted while its daemon is away.
     const startMs = Math.floor(Date.now() / 1000) * 1000;
     const groupId = await s.observe(startMs);
-    await waitFor(() => one<{ state: string }>("SELECT state FROM converter_groups WHERE group_id = ? AND state = 'converted'", groupId), {
-      what: `${groupId} converted while the page's daemon is down`,
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      () =>
+        one<{ state: string }>(
+          "SELECT state FROM converter_groups WHERE group_id = ? AND state = 'converted'",
+          groupId,
+        ),
+      {
+        what: `${groupId} converted while the page's daemon is down`,
+        timeoutMs: 60_000,
+      },
+    );
     const missedUpTo = maxSeq();
     await s.stack.start('pointing-monitor');
     await page.waitForSelector('body[data-conn="live"]', { timeout: 30_000 });
@@ -270,7 +325,7 @@ describe('status page in Chromium', () => {
     });
     expect(await row.locator('.c-valid').count()).toBe(16);
     // Resumed from the last seq, not by reloading: the same document, no snapshot reload for a gap.
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.evaluate('window.marker')).toBe(1);
     expect(await page.getAttribute('body', 'data-reloads')).toBeNull();
     expect(await page.isVisible('#offline')).toBe(false);
     await screenshots(page, 'caught-up');
@@ -280,7 +335,14 @@ describe('status page in Chromium', () => {
     const port = s.stack.ports['thumbnail-worker'];
     const auth = { authorization: `Bearer ${s.token}` };
     // The token rule: the page and every data route need it; only the fixed code files are public.
-    for (const p of ['/', '/?token=wrong', '/api/status', '/api/status/daemons', '/api/thumbnails/1/png', '/api/status/thumbnails/1'])
+    for (const p of [
+      '/',
+      '/?token=wrong',
+      '/api/status',
+      '/api/status/daemons',
+      '/api/thumbnails/1/png',
+      '/api/status/thumbnails/1',
+    ])
       expect((await rawGet(port, p)).status, p).toBe(401);
     expect((await rawGet(port, '/', { authorization: 'Bearer wrong' })).status).toBe(401);
     const page = await rawGet(port, '/', auth);
@@ -314,7 +376,9 @@ describe('status page in Chromium', () => {
     }
     // A row whose png_path points outside thumbnailWorker.outputDir (a real PNG) is not served, nor a symlink
     // inside the folder that leads outside it.
-    const row = one<{ id: number; png_path: string }>("SELECT id, png_path FROM thumbnails WHERE status = 'done' ORDER BY id LIMIT 1")!;
+    const row = one<{ id: number; png_path: string }>(
+      "SELECT id, png_path FROM thumbnails WHERE status = 'done' ORDER BY id LIMIT 1",
+    )!;
     expect((await rawGet(port, `/api/thumbnails/${row.id}/png`, auth)).status).toBe(200);
     const outside = path.join(s.stack.dir, 'outside.png');
     fs.copyFileSync(row.png_path, outside);
@@ -328,9 +392,15 @@ describe('status page in Chromium', () => {
     // Actions need the token and a same-origin browser.
     const fp = 'ffffffffffffffff';
     const post = (headers: Record<string, string>) =>
-      fetch(s.stack.url('thumbnail-worker', `/api/status/alerts/${fp}/ack`), { method: 'POST', headers, body: '{}' });
+      fetch(s.stack.url('thumbnail-worker', `/api/status/alerts/${fp}/ack`), {
+        method: 'POST',
+        headers,
+        body: '{}',
+      });
     expect((await post({ 'content-type': 'application/json' })).status).toBe(401);
-    expect((await post({ ...auth, 'content-type': 'application/json', origin: 'http://evil.example' })).status).toBe(403);
+    expect(
+      (await post({ ...auth, 'content-type': 'application/json', origin: 'http://evil.example' })).status,
+    ).toBe(403);
     // The WebSocket: no token, a wrong one, a foreign Origin.
     const wsStatus = (url: string, headers: Record<string, string> = {}) =>
       new Promise<number>((resolve) => {

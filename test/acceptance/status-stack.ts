@@ -46,7 +46,9 @@ function raTransitingIn(inMs: number, lonDeg: number): number {
   return (lstHours(Date.now() + inMs, { lonDeg }) * 15 + 360) % 360;
 }
 
-export async function startStatusStack(opts: { names?: DaemonName[]; token?: string } = {}): Promise<StatusStack> {
+export async function startStatusStack(
+  opts: { names?: DaemonName[]; token?: string } = {},
+): Promise<StatusStack> {
   const token = opts.token ?? 'status-page-test-token';
   const stack = await Stack.create({
     names: opts.names ?? ALL_DAEMONS,
@@ -54,7 +56,13 @@ export async function startStatusStack(opts: { names?: DaemonName[]; token?: str
     overrides: {
       streamingConverter: {
         converter: {
-          argv: [process.execPath, CONVERTER, '--fail-once', '{scratch}/../../fail-once', ...CONVERT_CHECK_ARGS.slice(1)],
+          argv: [
+            process.execPath,
+            CONVERTER,
+            '--fail-once',
+            '{scratch}/../../fail-once',
+            ...CONVERT_CHECK_ARGS.slice(1),
+          ],
           outputName: '{group}.json',
           timeoutS: 60,
         },
@@ -64,7 +72,14 @@ export async function startStatusStack(opts: { names?: DaemonName[]; token?: str
         watchDebounceMs: 50,
       },
       pointingMonitor: {
-        calibrators: [{ name: TEST_CALIBRATOR, raDeg: raTransitingIn(8 * 60_000, -118.2817), decDeg: SIM_DEC_DEG, fluxJy: 12 }],
+        calibrators: [
+          {
+            name: TEST_CALIBRATOR,
+            raDeg: raTransitingIn(8 * 60_000, -118.2817),
+            decDeg: SIM_DEC_DEG,
+            fluxJy: 12,
+          },
+        ],
         activeWindow: 'fixed',
         activeHalfWindowS: 1500,
       },
@@ -108,7 +123,12 @@ export async function startStatusStack(opts: { names?: DaemonName[]; token?: str
     const groupId = new Date(Math.floor(startMs / 1000) * 1000).toISOString().slice(0, 19);
     const db = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
     try {
-      writeObservationImage({ dir: path.join(cfg.dataDir, 'images'), groupId, seed: startMs % 997, pipelineDb: db });
+      writeObservationImage({
+        dir: path.join(cfg.dataDir, 'images'),
+        groupId,
+        seed: startMs % 997,
+        pipelineDb: db,
+      });
     } finally {
       db.close();
     }

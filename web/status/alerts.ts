@@ -72,10 +72,18 @@ function update(li: HTMLLIElement, a: AlertView, now: number): void {
         : '';
   setText(meta, `firing for ${duration(now - a.startsAt)}${taken}`);
   setText(button, a.state === 'acked' ? 'Unack' : 'Ack');
-  button.setAttribute('aria-label', `${a.state === 'acked' ? 'withdraw acknowledgement of' : 'acknowledge'} ${a.alertname}`);
+  button.setAttribute(
+    'aria-label',
+    `${a.state === 'acked' ? 'withdraw acknowledgement of' : 'acknowledge'} ${a.alertname}`,
+  );
 }
 
-export function renderAlerts(list: HTMLElement, alerts: readonly AlertView[], act: AlertActions, now: number): void {
+export function renderAlerts(
+  list: HTMLElement,
+  alerts: readonly AlertView[],
+  act: AlertActions,
+  now: number,
+): void {
   reconcile(
     list,
     sortAlerts(alerts),

@@ -121,7 +121,10 @@ function drawPart(p: PartName, now: number): void {
     case 'alerts': {
       const alerts = snap.alerts ?? [];
       const firing = alerts.filter((a) => a.state === 'firing').length;
-      setText(byId('alerts-count'), alerts.length ? `${firing} firing · ${alerts.length - firing} taken` : '');
+      setText(
+        byId('alerts-count'),
+        alerts.length ? `${firing} firing · ${alerts.length - firing} taken` : '',
+      );
       byId('alerts-empty').hidden = alerts.length > 0;
       return renderAlerts(byId('alert-list'), alerts, actions, now);
     }

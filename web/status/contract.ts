@@ -68,14 +68,7 @@ export interface TransitView {
 export type CellState = 'missing' | 'valid' | 'late' | 'duplicate' | 'changed' | 'gone' | 'invalid';
 
 export type GroupState =
-  | 'collecting'
-  | 'ready'
-  | 'converting'
-  | 'retry_wait'
-  | 'converted'
-  | 'incomplete'
-  | 'failed'
-  | 'abandoned';
+  'collecting' | 'ready' | 'converting' | 'retry_wait' | 'converted' | 'incomplete' | 'failed' | 'abandoned';
 
 export interface GroupView {
   groupId: string;

@@ -46,7 +46,9 @@ export function applyConverterEvent(groups: GroupView[], type: string, p: Record
   const prev = typeof p.previousGroupId === 'string' ? p.previousGroupId : null;
   let g = groups.find((x) => x.groupId === id) ?? (prev ? groups.find((x) => x.groupId === prev) : undefined);
   if (type === 'converter.group_files') {
-    const subbands = Array.isArray(p.subbands) ? p.subbands.filter((s): s is number => typeof s === 'number') : [];
+    const subbands = Array.isArray(p.subbands)
+      ? p.subbands.filter((s): s is number => typeof s === 'number')
+      : [];
     if (!g) {
       const expected = Math.max(16, ...subbands.map((s) => s + 1));
       g = {

@@ -12,7 +12,13 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 function row(): HTMLLIElement {
-  return h('li', null, h('span', { class: 'dot' }), h('span', { class: 'r-name' }), h('span', { class: 'r-info' }));
+  return h(
+    'li',
+    null,
+    h('span', { class: 'dot' }),
+    h('span', { class: 'r-name' }),
+    h('span', { class: 'r-info' }),
+  );
 }
 
 function fill(li: HTMLLIElement, cls: string, name: string, info: string, title = ''): void {
@@ -25,13 +31,24 @@ function fill(li: HTMLLIElement, cls: string, name: string, info: string, title 
 }
 
 export function renderDaemons(list: HTMLElement, daemons: readonly DaemonView[], now: number): void {
-  reconcile(list, daemons, (d) => d.name, row, (li, d) => {
-    const state = !d.up ? 'down' : d.ready ? 'ready' : 'not-ready';
-    const seen = d.lastSeenAt === null ? 'never seen' : d.self ? 'serving this page' : `seen ${duration(now - d.lastSeenAt)} ago`;
-    const up = d.up && d.uptimeS !== null ? `up ${duration(d.uptimeS * 1000)} · ` : '';
-    const what = !d.up ? 'down' : d.ready ? 'ready' : `not ready: ${d.failing.join('; ')}`;
-    fill(li, `st st-${state}`, d.name, `${what} · ${up}${seen}`, `port ${d.port}`);
-  });
+  reconcile(
+    list,
+    daemons,
+    (d) => d.name,
+    row,
+    (li, d) => {
+      const state = !d.up ? 'down' : d.ready ? 'ready' : 'not-ready';
+      const seen =
+        d.lastSeenAt === null
+          ? 'never seen'
+          : d.self
+            ? 'serving this page'
+            : `seen ${duration(now - d.lastSeenAt)} ago`;
+      const up = d.up && d.uptimeS !== null ? `up ${duration(d.uptimeS * 1000)} · ` : '';
+      const what = !d.up ? 'down' : d.ready ? 'ready' : `not ready: ${d.failing.join('; ')}`;
+      fill(li, `st st-${state}`, d.name, `${what} · ${up}${seen}`, `port ${d.port}`);
+    },
+  );
 }
 
 function calibrationLine(s: SchedulerPart, now: number): { cls: string; text: string } {
@@ -61,14 +78,19 @@ export function renderScheduler(root: HTMLElement, s: SchedulerPart, now: number
     root.querySelector('#health-checked')!,
     s.health.checkedAt === null ? 'not checked yet' : `checked ${duration(now - s.health.checkedAt)} ago`,
   );
-  reconcile(root.querySelector<HTMLElement>('#health-list')!, s.health.targets, (t) => t.targetId, row, (li, t) =>
-    fill(
-      li,
-      `st st-${t.status}`,
-      t.name,
-      `${t.kind} · ${STATUS_TEXT[t.status] ?? t.status} for ${duration(now - t.statusSince)}`,
-      t.detail ?? '',
-    ),
+  reconcile(
+    root.querySelector<HTMLElement>('#health-list')!,
+    s.health.targets,
+    (t) => t.targetId,
+    row,
+    (li, t) =>
+      fill(
+        li,
+        `st st-${t.status}`,
+        t.name,
+        `${t.kind} · ${STATUS_TEXT[t.status] ?? t.status} for ${duration(now - t.statusSince)}`,
+        t.detail ?? '',
+      ),
   );
   const cal = calibrationLine(s, now);
   const calEl = root.querySelector<HTMLElement>('#calibration')!;

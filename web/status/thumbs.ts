@@ -35,10 +35,17 @@ function update(li: HTMLLIElement, t: ThumbnailView): void {
   const qa = button.querySelector('.qa')!;
   setClass(qa, `qa q-${t.qaGrade ?? 'unknown'}`);
   setText(qa, t.qaGrade ?? 'no grade');
-  button.setAttribute('aria-label', `${t.name}, QA ${t.qaGrade ?? 'unknown'}: open the full image and its metadata`);
+  button.setAttribute(
+    'aria-label',
+    `${t.name}, QA ${t.qaGrade ?? 'unknown'}: open the full image and its metadata`,
+  );
 }
 
-export function renderThumbnails(list: HTMLElement, thumbs: readonly ThumbnailView[], open: (id: number) => void): void {
+export function renderThumbnails(
+  list: HTMLElement,
+  thumbs: readonly ThumbnailView[],
+  open: (id: number) => void,
+): void {
   reconcile(
     list,
     thumbs,
@@ -51,7 +58,12 @@ export function renderThumbnails(list: HTMLElement, thumbs: readonly ThumbnailVi
 function metaRows(m: MetadataView | null, t: ThumbnailView): [string, string][] {
   const rows: [string, string][] = [
     ['file', t.fitsPath],
-    ['rendered', t.renderedAt === null ? '—' : `${new Date(t.renderedAt).toISOString().slice(0, 10)} ${hms(t.renderedAt)} UTC`],
+    [
+      'rendered',
+      t.renderedAt === null
+        ? '—'
+        : `${new Date(t.renderedAt).toISOString().slice(0, 10)} ${hms(t.renderedAt)} UTC`,
+    ],
     ['QA grade', t.qaGrade ?? 'unknown'],
   ];
   if (!m) return [...rows, ['metadata', 'not stored yet']];
@@ -90,7 +102,9 @@ export async function openThumbnail(id: number, from: Element | null): Promise<v
     img.height = t.height;
   }
   const dl = byId('thumb-meta');
-  dl.replaceChildren(...metaRows(detail.metadata, t).flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+  dl.replaceChildren(
+    ...metaRows(detail.metadata, t).flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
+  );
   dialog.addEventListener('close', () => (from as HTMLElement | null)?.focus?.(), { once: true });
   if (!dialog.open) dialog.showModal();
 }

@@ -6,7 +6,13 @@ import { countdown, h, hms, reconcile, setClass, setText } from './dom.js';
 const keyOf = (t: TransitView): string => `${t.name}@${t.transitMs}`;
 
 function phase(t: TransitView, now: number): 'open' | 'ahead' | 'past' {
-  if (t.eligible && t.windowStartMs !== null && t.windowEndMs !== null && now >= t.windowStartMs && now <= t.windowEndMs)
+  if (
+    t.eligible &&
+    t.windowStartMs !== null &&
+    t.windowEndMs !== null &&
+    now >= t.windowStartMs &&
+    now <= t.windowEndMs
+  )
     return 'open';
   return now < t.transitMs ? 'ahead' : 'past';
 }

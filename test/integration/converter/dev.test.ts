@@ -61,6 +61,12 @@ describe('contimg dev', () => {
       timeoutMs: 90_000,
       intervalMs: 250,
     });
+    // The status page's URL is the first thing dev prints; the daemon's JSON lines stay JSON in a pipe.
+    expect(out.split('\n')[0]).toBe(`Status page: http://127.0.0.1:${base}/`);
+    expect(out).toMatch(/^\[streaming-converter\] \{"level":"info"/m);
+    expect((await fetch(`http://127.0.0.1:${base}/`)).headers.get('content-security-policy')).toMatch(
+      /script-src 'self'/,
+    );
     expect(out).toMatch(
       new RegExp(
         `streaming-converter \\(pid \\d+\\): http://127\\.0\\.0\\.1:${base}/metrics  ws://127\\.0\\.0\\.1:${base}/ws`,
