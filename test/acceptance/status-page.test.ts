@@ -157,6 +157,7 @@ describe('status page in Chromium', () => {
       expect(await li.getAttribute('class')).toContain(cls);
       expect(await li.textContent()).toContain(`drift ${c.driftPct.toFixed(1)} %`);
     }
+    await screenshots(page, 'sections');
     // The thumbnail dialog: keyboard only (focus, Enter), the full PNG and the metadata, Esc closes.
     await page.locator('#thumb-list button').first().focus();
     await page.keyboard.press('Enter');
@@ -168,7 +169,8 @@ describe('status page in Chromium', () => {
     await screenshots(page, 'dialog');
     await page.keyboard.press('Escape');
     await waitFor(async () => !(await page.$('#thumb-dialog[open]')), { what: 'dialog closed' });
-    await screenshots(page, 'sections');
+    // Focus is back on the thumbnail that opened it.
+    expect(await page.evaluate('document.activeElement.closest("#thumb-list") !== null')).toBe(true);
   });
 
   it("fills a new group's cells as its files arrive, turns it converted and shows its thumbnail, without a reload", async () => {

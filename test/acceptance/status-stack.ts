@@ -47,7 +47,7 @@ function raTransitingIn(inMs: number, lonDeg: number): number {
 }
 
 export async function startStatusStack(
-  opts: { names?: DaemonName[]; token?: string } = {},
+  opts: { names?: DaemonName[]; token?: string; failOnce?: boolean } = {},
 ): Promise<StatusStack> {
   const token = opts.token ?? 'status-page-test-token';
   const stack = await Stack.create({
@@ -88,7 +88,8 @@ export async function startStatusStack(
   const cfg = stack.config;
   // One conversion fails: the first one to take this file ({scratch}/../.. is scratchDir).
   fs.mkdirSync(cfg.streamingConverter.scratchDir, { recursive: true });
-  fs.writeFileSync(path.join(cfg.streamingConverter.scratchDir, 'fail-once'), '');
+  if (opts.failOnce !== false)
+    fs.writeFileSync(path.join(cfg.streamingConverter.scratchDir, 'fail-once'), '');
   const pipelineDb = openDb({ name: 'pipeline', path: cfg.databases.pipeline });
   try {
     simulateCalibration({

@@ -87,7 +87,8 @@ export function applyConverterEvent(groups: GroupView[], type: string, p: Record
 }
 
 function detailOf(g: GroupView): string {
-  if (g.state === 'converted' && g.conversionMs !== null) return `converted in ${duration(g.conversionMs)}`;
+  if (g.state === 'converted' && g.conversionMs !== null)
+    return `converted in ${g.conversionMs < 1000 ? `${g.conversionMs} ms` : duration(g.conversionMs)}`;
   if ((g.state === 'failed' || g.state === 'retry_wait') && g.errorCode) return g.errorCode;
   if (g.partial) return 'partial';
   if (g.attempts > 1) return `attempt ${g.attempts}`;
