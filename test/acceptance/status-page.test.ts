@@ -158,6 +158,26 @@ describe('status page in Chromium', () => {
       expect(await li.textContent()).toContain(`drift ${c.driftPct.toFixed(1)} %`);
     }
     await screenshots(page, 'sections');
+    // Readable on a phone: nothing wider than the screen, every group's cells on screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    // No group row's parts overlap (time, cells, count, state, detail, button) and none leaves the screen.
+    const overlaps = (await page.evaluate(`[...document.querySelectorAll('#group-list li')].flatMap((li) => {
+      const r = [...li.children].filter((e) => !e.hidden && getComputedStyle(e).display !== 'none')
+        .map((e) => [e.className, e.getBoundingClientRect()]);
+      const bad = [];
+      for (let i = 0; i < r.length; i++) {
+        if (r[i][1].right > innerWidth) bad.push(r[i][0] + ' off screen');
+        for (let j = i + 1; j < r.length; j++) {
+          const [a, b] = [r[i][1], r[j][1]];
+          if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+            bad.push(r[i][0] + ' overlaps ' + r[j][0]);
+        }
+      }
+      return bad;
+    })`)) as string[];
+    expect(overlaps).toEqual([]);
+    await page.setViewportSize({ width: 1280, height: 800 });
     // The thumbnail dialog: keyboard only (focus, Enter), the full PNG and the metadata, Esc closes.
     await page.locator('#thumb-list button').first().focus();
     await page.keyboard.press('Enter');

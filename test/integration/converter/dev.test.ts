@@ -120,4 +120,41 @@ describe('contimg dev', () => {
       blocker.close();
     }
   });
+
+  it("shows the daemons' log lines human-readable when its stdout is a terminal (a pty from script(1))", async () => {
+    dir = makeTmpDir('contimg-dev-');
+    const base = ((await freePort()) % 50_000) + 10_000;
+    const cmd = [
+      process.execPath,
+      path.join(REPO_ROOT, 'dist/cli/contimg.js'),
+      'dev',
+      '--data-dir',
+      path.join(dir, 'var'),
+      '--port-base',
+      String(base),
+      '--no-simulate',
+      '--no-demo-alert',
+      '--for-seconds',
+      '12',
+    ].join(' ');
+    let out = '';
+    // NO_COLOR: plain text to match; the layout is pino-pretty's either way.
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(() => /dev: stopped/.test(out), { what: 'dev to stop after 12 s', timeoutMs: 60_000 });
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const lines = out.split(/\r?\n/);
+    expect(lines[0]).toBe(`Status page: http://127.0.0.1:${base}/`);
+    expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: streaming-converter: \S/m);
+    expect(out).not.toMatch(/\{"level":/);
+  });
 });

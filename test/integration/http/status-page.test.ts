@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../../lib/alerts/index.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { DaemonHttpServer } from '../../../lib/http/index.js';
+import type { DaemonHttpServer } from '../../../lib/http/index.js';
 import { loadAssets } from '../../../lib/status/assets.js';
 import { PART_NAMES } from '../../../web/status/contract.js';
 import { makeTmpDir, removeTmpDir, REPO_ROOT } from '../../helpers/tmp.js';
