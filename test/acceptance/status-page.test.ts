@@ -439,5 +439,12 @@ describe('status page in Chromium', () => {
     expect(await wsStatus(`${wsBase}?token=wrong`)).toBe(401);
     expect(await wsStatus(`${wsBase}?token=${s.token}`, { origin: 'http://evil.example' })).toBe(403);
     expect(await wsStatus(`${wsBase}?token=${s.token}`)).toBe(101);
+    // The page after the probes: the restored thumbnail loads, everything still live.
+    const tab = await open('thumbnail-worker');
+    const img = tab.locator(`#thumb-list li[data-id="${row.id}"] img`);
+    await waitFor(async () => (await img.evaluate((i) => (i as unknown as Img).naturalWidth)) > 0, {
+      what: 'the restored thumbnail loaded',
+    });
+    await screenshots(tab, 'after-probes');
   });
 });
