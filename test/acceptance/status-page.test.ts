@@ -16,6 +16,12 @@ import { launchChromium, screenshots, watchProblems, type PageProblems } from '.
 import { waitFor } from '../helpers/wait.js';
 import { fillStatusStack, startStatusStack, TEST_CALIBRATOR, type StatusStack } from './status-stack.js';
 
+/**
+ * What the browser itself logs while the page's daemon is away (its requests and WebSocket refused or cut):
+ * allowed only in the tests that stop that daemon; anything else, such as an HTTP error answer, still fails.
+ */
+const DAEMON_AWAY =
+  /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_CLOSED)|WebSocket connection to .* failed/;
 /** An image element as the page sees it (the test program is compiled without the DOM library). */
 type Img = { naturalWidth: number };
 const GROUPS = 6;
@@ -42,7 +48,7 @@ afterEach(async () => {
   for (const w of watched.splice(0)) {
     const errors = w.problems.errors.filter((e) => !w.allow?.test(e));
     await w.page.close();
-    expect(errors, 'browser console errors').toEqual([]);
+    expect(errors, `browser console errors:\n${errors.join('\n')}`).toEqual([]);
   }
 });
 
@@ -314,7 +320,7 @@ describe('status page in Chromium', () => {
 
   it('shows "reconnecting" while the serving daemon is down and catches up with every event it missed', async () => {
     // While the daemon is down the browser itself logs the refused connections; nothing else may appear.
-    const page = await open('pointing-monitor', /ERR_CONNECTION_REFUSED|WebSocket connection to .* failed/);
+    const page = await open('pointing-monitor', DAEMON_AWAY);
     await page.evaluate('window.marker = 1');
     await s.stack.kill('pointing-monitor');
     await page.waitForSelector('body[data-conn="reconnecting"]', { timeout: 15_000 });
@@ -351,6 +357,41 @@ describe('status page in Chromium', () => {
     expect(await page.getAttribute('body', 'data-reloads')).toBeNull();
     expect(await page.isVisible('#offline')).toBe(false);
     await screenshots(page, 'caught-up');
+  }, 180_000);
+
+  it('reloads its snapshot when events it missed were pruned while its daemon was down', async () => {
+    const page = await open('pointing-monitor', DAEMON_AWAY);
+    await page.evaluate('window.marker = 1');
+    await s.stack.kill('pointing-monitor');
+    await page.waitForSelector('body[data-conn="reconnecting"]', { timeout: 15_000 });
+    // An observation older than the others (a free slot) converts while the page is away.
+    const groupId = await s.observe(Math.floor(Date.now() / 1000) * 1000 - 9 * OBSERVATION_MS);
+    await waitFor(
+      () => one("SELECT 1 FROM converter_groups WHERE group_id = ? AND state = 'converted'", groupId),
+      { what: `${groupId} converted while the page's daemon is down`, timeoutMs: 60_000 },
+    );
+    // Retention prunes every event so far: the page's next seq is gone.
+    writeState('DELETE FROM events WHERE seq <= ?', maxSeq());
+    await s.stack.start('pointing-monitor');
+    await waitFor(async () => (await page.getAttribute('body', 'data-reloads')) === '1', {
+      what: 'the page reloaded its snapshot',
+    });
+    await page.waitForSelector('body[data-conn="live"]', { timeout: 30_000 });
+    const row = page.locator(`#group-list li[data-key="${groupId}"]`);
+    await waitFor(async () => ((await row.getAttribute('class')) ?? '').includes('s-converted'), {
+      what: 'the missed group shown converted',
+    });
+    // The same document: a snapshot reload, not a page reload; and it follows events again.
+    expect(await page.evaluate('window.marker')).toBe(1);
+    const seqBefore = Number(await page.getAttribute('body', 'data-seq'));
+    writeState(
+      "INSERT INTO events (topic, type, payload, created_at) VALUES ('pointing', 'pointing.test', '{}', ?)",
+      Date.now(),
+    );
+    await waitFor(async () => Number(await page.getAttribute('body', 'data-seq')) > seqBefore, {
+      what: 'a new event applied after the reload',
+    });
+    await screenshots(page, 'reloaded');
   }, 180_000);
 
   it('refuses path traversal and token probes', async () => {
@@ -399,7 +440,7 @@ describe('status page in Chromium', () => {
     // A row whose png_path points outside thumbnailWorker.outputDir (a real PNG) is not served, nor a symlink
     // inside the folder that leads outside it.
     const row = one<{ id: number; png_path: string }>(
-      "SELECT id, png_path FROM thumbnails WHERE status = 'done' ORDER BY id LIMIT 1",
+      "SELECT id, png_path FROM thumbnails WHERE status = 'done' ORDER BY updated_at DESC, id DESC LIMIT 1",
     )!;
     expect((await rawGet(port, `/api/thumbnails/${row.id}/png`, auth)).status).toBe(200);
     const outside = path.join(s.stack.dir, 'outside.png');
