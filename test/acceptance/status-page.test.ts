@@ -2,8 +2,9 @@
 // against the five BUILT daemons as child processes on the simulator, with a token. Every section renders
 // with data; a new observation's cells fill in live and it turns converted; its thumbnail appears and loads;
 // ack/unack change the alert row and a second tab; requeue of the failed group is recorded with who did it;
-// killing and restarting the serving daemon shows "reconnecting" and then catches up from the last seq; path
-// traversal and token probes are refused; no console errors. Screenshots (1280×800 and 390×844) land in
+// killing and restarting the serving daemon shows "reconnecting" and then catches up from the last seq (or,
+// when the events it missed were pruned, reloads its snapshot); path traversal and token probes are refused;
+// no console errors. Screenshots (1280×800 and 390×844) land in
 // test-artifacts/status-page/.
 import fs from 'node:fs';
 import http from 'node:http';
