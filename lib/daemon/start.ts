@@ -9,6 +9,7 @@ import { DaemonHttpServer, resolveHttpToken } from '../http/index.js';
 import type { Logger } from '../log.js';
 import { createRegistry, dbMetrics, type Registry } from '../metrics.js';
 import { assertSchema, headVersion, type MigrationSet } from '../migrations/index.js';
+import { registerStatusPage } from '../status/index.js';
 import type { SystemdNotifier } from '../systemd-notify.js';
 import { makeTimeouts, type Timeouts } from '../timeouts.js';
 import { WsHub } from '../ws/index.js';
@@ -144,6 +145,16 @@ async function bindServers(
     log: o.log,
   });
   addPlatformChecks(http, dbs, o, ctx.draining);
+  // The status page on every daemon, so it stays up while any one of them is (docs/status-page.md).
+  registerStatusPage(http, {
+    name: o.name,
+    config: o.config,
+    state: dbs.state,
+    clock: o.clock,
+    log: o.log.child({ component: 'status-page' }),
+    token: ctx.token,
+    readiness: () => http.readiness(),
+  });
   const hub = new WsHub({
     http,
     db: dbs.state,

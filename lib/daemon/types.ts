@@ -9,7 +9,7 @@ import type { HttpRoutes, ReadinessCheck } from '../http/types.js';
 import type { Timeouts } from '../timeouts.js';
 import type { DaemonName } from './table.js';
 
-export type { HttpRoutes, ReadinessCheck, RouteHandler, RouteRequest } from '../http/types.js';
+export type { HttpRoutes, ReadinessCheck, RouteHandler, RouteOptions, RouteRequest } from '../http/types.js';
 
 export {
   DAEMONS,
