@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { migrateUp } from '../lib/migrations/index.js';
 import { writeSimulatedImage } from '../lib/sim/fits-images.js';
+import { buildBaseline, median } from './baseline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -23,29 +24,6 @@ const baselineRef = opt('--baseline', 'main');
 const nImages = Number(opt('--images', '4'));
 const rounds = Number(opt('--rounds', '2'));
 const sizes = opt('--sizes', '4096,8192').split(',').map(Number);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** The baseline tree built in a temp folder (git archive, node_modules linked, tsc). */
-function buildBaseline(ref: string, dir: string): string {
-  const commit = execFileSync('git', ['rev-parse', ref], { cwd: root, encoding: 'utf8' }).trim();
-  const tree = path.join(dir, `baseline-${commit.slice(0, 12)}`);
-  if (!fs.existsSync(path.join(tree, 'dist/daemons/thumbnail-worker/main.js'))) {
-    fs.rmSync(tree, { recursive: true, force: true });
-    fs.mkdirSync(tree, { recursive: true });
-    const tar = execFileSync('git', ['archive', commit], { cwd: root, maxBuffer: 1 << 30 });
-    execFileSync('tar', ['-x', '-C', tree], { input: tar });
-    fs.symlinkSync(path.join(root, 'node_modules'), path.join(tree, 'node_modules'));
-    execFileSync(
-      process.execPath,
-      [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: tree,
-        stdio: 'inherit',
-      },
-    );
-  }
-  return tree;
-}
 
 /** Render-only: renderThumbnail (no statistics) of the file, reps times in a fresh process; median ms. */
 function renderOnly(tree: string, file: string, reps: number): number {
