@@ -1,38 +1,32 @@
 #!/usr/bin/env node
-// The contimg command. Every file in cli/commands/ exports register(program); commands import heavy
-// modules lazily inside their actions so `contimg --help` stays fast.
+// The contimg command. The command table (cli/registry.ts) says which module defines each command, so a
+// command loads only its own module, and each module imports its implementation inside the action: an
+// operator's `contimg lst` or `contimg --version` does not pay for every other command (docs/cli.md).
 import fs from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { exitCodeFor, reportError } from './util.js';
+import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function main(argv: string[]): Promise<number> {
-  const program = new Command('contimg')
-    .description('DSA-110 continuum-imaging host daemons and operator tools')
-    .version(readVersion(), '-V, --version')
-    .showHelpAfterError()
-    .exitOverride();
-  const dir = path.join(here, 'commands');
-  const ext = here.includes(`${path.sep}dist${path.sep}`) ? '.js' : '.ts';
-  const files = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
-    .sort();
-  for (const f of files) {
-    // One broken command module must not take every other command (e.g. migrate) down with it.
+function readVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
     try {
-      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as {
-        register?: (p: Command) => void;
-      };
-      mod.register?.(program);
-    } catch (e) {
-      process.stderr.write(`contimg: cannot load commands from ${f}: ${(e as Error).message}\n`);
+      return (JSON.parse(fs.readFileSync(path.join(here, rel), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next layout (source vs dist) */
     }
   }
+  return '0.0.0';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [{ CommanderError }, { buildProgram }, { exitCodeFor, reportError }] = await Promise.all([
+    import('commander'),
+    import('./program.js'),
+    import('./util.js'),
+  ]);
   try {
+    const program = await buildProgram(argv.slice(2), { version: readVersion() });
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
@@ -46,23 +40,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function readVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(fs.readFileSync(path.join(here, rel), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next layout (source vs dist) */
-    }
-  }
-  return '0.0.0';
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // The answer needs no command tree (the same text commander's -V prints).
+  process.stdout.write(`${readVersion()}\n`);
+} else {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`contimg: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
-
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    reportError(e);
-    process.exitCode = 1;
-  },
-);

@@ -1,19 +1,56 @@
-// Helpers every CLI command uses: config location, JSON output, exit codes.
+// Helpers every CLI command uses: config location, JSON output, exit codes. Light on purpose: every command
+// module imports this file and `contimg --help` loads every command module, so the YAML parser and the config
+// schema (lib/config/index.ts) are loaded only when a command is about to read a config (see
+// loadConfigSupport), and databases only inside withDatabase.
 import { ConfigError, ContimgError, EXIT, SchemaVersionError } from '../lib/errors.js';
-import { loadConfigFile, type Config } from '../lib/config/index.js';
+import { configNotice, findConfig, locateConfig, type LocatedConfig } from '../lib/config/locate.js';
+import type * as ConfigLib from '../lib/config/index.js';
+import type { Config } from '../lib/config/index.js';
 import type { Db } from '../lib/db/index.js';
 import { MAX_LIMIT, parseCount } from '../lib/paging.js';
 
-/** --config wins, then CONTIMG_CONFIG; commands that can run without a config pass required=false. */
-export function configPath(opt: string | undefined): string | undefined {
-  return opt ?? process.env.CONTIMG_CONFIG ?? undefined;
+type ConfigModule = typeof ConfigLib;
+let configModule: ConfigModule | undefined;
+
+/**
+ * Load the config loader (YAML and the schema: the costly part of reading a config). contimg.ts calls this
+ * before the action of any command that takes --config when a config file is found, so requireConfig can stay
+ * synchronous while `contimg lst` without a config never pays for it.
+ */
+export async function loadConfigSupport(): Promise<void> {
+  configModule ??= await import('../lib/config/index.js');
 }
 
+let announced = false;
+
+const lookup = (explicit: string | undefined) => ({ explicit, env: process.env, cwd: process.cwd() });
+
+/**
+ * The config file to use (lookup order in lib/config/locate.ts: --config, $CONTIMG_CONFIG, ./var/contimg.yaml,
+ * /etc/contimg/contimg.yaml), or a ConfigError naming every place tried. A file not named with --config is
+ * announced on stderr, once per process.
+ */
+export function locateConfigFile(opt: string | undefined): LocatedConfig {
+  const located = locateConfig(lookup(opt));
+  const notice = configNotice(located);
+  if (notice && !announced) process.stderr.write(`contimg: ${notice}\n`);
+  announced = true;
+  return located;
+}
+
+/** The config file the lookup would use, or undefined (for commands whose config is optional). */
+export function configPath(opt: string | undefined): string | undefined {
+  return findConfig(lookup(opt)).found?.path;
+}
+
+/** The config, loaded and validated (exit 78 with the key path on a problem; see locateConfigFile). */
 export function requireConfig(opt: string | undefined): Config {
-  const p = configPath(opt);
-  if (!p)
-    throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
-  return loadConfigFile(p);
+  const located = locateConfigFile(opt);
+  if (!configModule)
+    throw new ContimgError(
+      'internal: the config loader was not loaded before this action (commands that read a config must declare --config)',
+    );
+  return configModule.loadConfigFile(located.path);
 }
 
 export function printJson(value: unknown): void {

@@ -34,6 +34,8 @@ const SECRET_WORDS = new Set(['pass', 'pwd', 'pw', 'auth', 'dsn', 'bearer', 'web
 const LOOSE_WORDS = new Set(['key', 'sig', 'signature']);
 /** A last word that makes the key a reference to a secret, not the secret: `tokenFile`, `PASSWORD_FILE`. */
 const REFERENCE_WORDS = new Set(['file', 'path', 'dir', 'env']);
+/** A first word that makes a token-like key a plain number: a lease's `fencingToken` is a counter, not a secret. */
+const NOT_SECRET_FIRST_WORDS = new Set(['fencing']);
 /** Keys whose every value is a secret, whatever the names inside (a child's environment). */
 const ALL_SECRET_CONTAINERS = new Set(['env', 'environment']);
 /** Keys holding a command line: masked with maskArgv. */
@@ -58,6 +60,7 @@ export function isSecretKey(key: string, opts: { loose?: boolean } = {}): boolea
   const words = keyWords(key);
   if (words.length === 0) return false;
   if (REFERENCE_WORDS.has(words[words.length - 1]) && words.length > 1) return false;
+  if (NOT_SECRET_FIRST_WORDS.has(words[0]) && words.length > 1) return false;
   const compact = words.join('');
   if (SECRET_PARTS.some((p) => compact.includes(p))) return true;
   return words.some((w) => SECRET_WORDS.has(w) || (opts.loose === true && LOOSE_WORDS.has(w)));

@@ -13,12 +13,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import YAML from 'yaml';
 import type { Config } from '../../lib/config/index.js';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
-import { CONVERT_CHECK_ARGS } from '../../lib/config/sections/streaming-converter.js';
+import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
@@ -135,6 +134,7 @@ async function prepare(o: DevOpts): Promise<{ configFile: string }> {
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
+    const { default: YAML } = await import('yaml');
     fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
     process.stdout.write(`dev: wrote ${configFile}\n`);
   }

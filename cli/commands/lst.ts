@@ -29,7 +29,12 @@ export function register(program: Command): void {
     .option('--config <file>', 'config file for the site and UT1−UTC (optional)')
     .option('--json', 'print JSON only')
     .action(async (opts: LstOpts) => {
-      const astro = await import('../../lib/astro/index.js');
+      // Only the time and sidereal modules (not all of lib/astro): `contimg lst` is typed dozens of times a day.
+      const [time, sidereal] = await Promise.all([
+        import('../../lib/astro/time.js'),
+        import('../../lib/astro/sidereal.js'),
+      ]);
+      const astro = { ...time, ...sidereal };
       const { site, dut1 } = await siteAndDut1(opts);
       const instants = opts.at.length ? opts.at : [new Date().toISOString()];
       const rows = instants.map((iso) => {

@@ -21,11 +21,11 @@ export function optionalConfig(opt: string | undefined): Config | undefined {
 export async function siteAndDut1(
   opts: SiteOpts,
 ): Promise<{ site: Site; dut1: (utcMs: number) => number; config?: Config }> {
-  const astro = await import('../../lib/astro/index.js');
+  const { DSA110_SITE } = await import('../../lib/astro/site.js');
   const config = optionalConfig(opts.config);
   let site: Site = config
     ? { latDeg: config.site.latDeg, lonDeg: config.site.lonDeg, heightM: config.site.heightM }
-    : astro.DSA110_SITE;
+    : DSA110_SITE;
   if (opts.site) {
     const parts = opts.site.split(',').map(Number);
     if (parts.length !== 3 || !parts.every(Number.isFinite))
@@ -81,18 +81,12 @@ async function header(file: string, opts: SiteOpts & { json?: boolean }): Promis
 }
 
 async function status(opts: { config?: string; json?: boolean }): Promise<void> {
-  const { readStatus } = await import('../../daemons/pointing-monitor/store.js');
+  const { pointingStatus } = await import('../../daemons/pointing-monitor/admin.js');
   const db = await openState(requireConfig(opts.config));
   try {
-    const s = db.read((c) => readStatus(c));
-    if (opts.json) return printJson(s ?? null);
-    if (!s) return void process.stdout.write('no pointing status yet (has the pointing monitor run?)\n');
-    const snap = s.snapshot as {
-      utc: string;
-      decDeg: number | null;
-      state: string;
-      upcoming: { name: string; transitUtc: string }[];
-    };
+    const snap = db.read(pointingStatus);
+    if (opts.json) return printJson(snap);
+    if (!snap) return void process.stdout.write('no pointing status yet (has the pointing monitor run?)\n');
     process.stdout.write(`as of ${snap.utc}: dec ${snap.decDeg ?? 'unknown'} (${snap.state})\n`);
     for (const u of snap.upcoming) process.stdout.write(`  ${u.transitUtc}  ${u.name}\n`);
   } finally {
@@ -106,23 +100,11 @@ async function history(opts: {
   changes?: boolean;
   json?: boolean;
 }): Promise<void> {
+  const { listChanges, listSegments } = await import('../../daemons/pointing-monitor/admin.js');
   const sinceUnix = (Date.now() - parseDurationMs(opts.since)) / 1000;
   const db = await openState(requireConfig(opts.config));
   try {
-    const rows = db.read((c) =>
-      opts.changes
-        ? c
-            .prepare(
-              'SELECT * FROM pointing_changes WHERE detected_unix >= ? OR first_mid_unix >= ? ORDER BY first_mid_unix',
-            )
-            .all(sinceUnix, sinceUnix)
-        : c
-            .prepare(
-              `SELECT id, dec_deg, start_unix, end_unix, n_groups, first_group_id, last_group_id, status FROM pointing_segments
-               WHERE coalesce(end_unix, start_unix) >= ? OR status = 'current' ORDER BY start_unix`,
-            )
-            .all(sinceUnix),
-    ) as Record<string, unknown>[];
+    const rows = db.read((c) => (opts.changes ? listChanges(c, sinceUnix) : listSegments(c, sinceUnix)));
     if (opts.json) return printJson(rows);
     for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
   } finally {

@@ -2,14 +2,7 @@
 // address and token from the contimg config), the way ops/prometheus/prometheus.yml is for the default install.
 import type { Command } from 'commander';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
-import {
-  DEFAULT_PROMETHEUS_TOKEN_FILE,
-  needsToken,
-  prometheusConfig,
-  renderPrometheusConfig,
-  scrapeHost,
-  targetsFromConfig,
-} from '../../lib/ops/prometheus-config.js';
+import { DEFAULT_PROMETHEUS_TOKEN_FILE } from '../../lib/ops/paths.js';
 import { numberOption, requireConfig } from '../util.js';
 
 interface Opts {
@@ -42,7 +35,9 @@ export function register(program: Command): void {
       numberOption('--scrape-interval-s', { integer: true, min: 1 }),
       15,
     )
-    .action((o: Opts) => {
+    .action(async (o: Opts) => {
+      const { needsToken, prometheusConfig, renderPrometheusConfig, scrapeHost, targetsFromConfig } =
+        await import('../../lib/ops/prometheus-config.js');
       const cfg = requireConfig(o.config);
       const host = o.targetHost ?? scrapeHost(cfg.http.host);
       const names = Object.keys(DAEMONS) as DaemonName[];

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { ContimgError } from '../../lib/errors.js';
 import { DAEMONS, type DaemonName, type DaemonRun } from '../../lib/daemon/types.js';
-import { requireConfig, UsageError } from '../util.js';
+import { locateConfigFile, requireConfig, UsageError } from '../util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -51,10 +51,8 @@ export function register(program: Command): void {
       requireConfig(opts.config); // a config problem is exit 78 whether or not the daemon is built
       const run = await loadDaemonRun(name);
       const { runDaemonMain } = await import('../../lib/daemon/main.js');
-      await runDaemonMain({
-        name: name as DaemonName,
-        run,
-        argv: opts.config ? ['--config', opts.config] : [],
-      });
+      // The file the lookup found (already named on stderr), passed on as the systemd unit passes it.
+      const file = locateConfigFile(opts.config).path;
+      await runDaemonMain({ name: name as DaemonName, run, argv: ['--config', file] });
     });
 }

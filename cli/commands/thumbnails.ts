@@ -5,6 +5,7 @@ import type { Db } from '../../lib/db/index.js';
 import { limitOption, printJson, requireConfig, UsageError } from '../util.js';
 
 const STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'];
+const admin = () => import('../../daemons/thumbnail-worker/admin.js');
 
 async function openDbs(cfg: Config, pipeline: boolean): Promise<{ state: Db; pipeline?: Db }> {
   const { openDb } = await import('../../lib/db/index.js');
@@ -31,27 +32,14 @@ export function register(program: Command): void {
     .action(async (opts: { config?: string; status?: string; limit: number; json?: boolean }) => {
       if (opts.status && !STATUSES.includes(opts.status))
         throw new UsageError(`--status: one of ${STATUSES.join(', ')}`);
+      const { listThumbnails } = await admin();
       const { state } = await openDbs(requireConfig(opts.config), false);
-      const rows = state.read((c) =>
-        c
-          .prepare(
-            `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade,
-               error_code, error_message, updated_at FROM thumbnails
-             WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?`,
-          )
-          .all(opts.status ?? null, opts.status ?? null, opts.limit),
-      ) as {
-        fits_path: string;
-        variant: string;
-        status: string;
-        error_code: string | null;
-        png_path: string | null;
-      }[];
+      const rows = state.read((c) => listThumbnails(c, { status: opts.status, limit: opts.limit }));
       state.close();
       if (opts.json) return printJson(rows);
       for (const r of rows) {
         process.stdout.write(
-          `${r.status.padEnd(8)} ${r.variant.padEnd(8)} ${r.fits_path}  ${r.error_code ?? r.png_path ?? ''}\n`,
+          `${r.status.padEnd(8)} ${r.variant.padEnd(8)} ${r.fitsPath}  ${r.errorCode ?? r.pngPath ?? ''}\n`,
         );
       }
     });
@@ -62,21 +50,15 @@ export function register(program: Command): void {
     .option('--path <fits>', 'only this source path')
     .option('--json', 'print JSON only')
     .action(async (opts: { config?: string; status: string; path?: string; json?: boolean }) => {
-      if (!['failed', 'skipped'].includes(opts.status)) throw new UsageError('--status: failed or skipped');
+      if (opts.status !== 'failed' && opts.status !== 'skipped')
+        throw new UsageError('--status: failed or skipped');
+      const status = opts.status;
+      const { retryThumbnails } = await admin();
       const { state } = await openDbs(requireConfig(opts.config), false);
-      const now = Date.now();
-      const n = state.write(
-        (c) =>
-          c
-            .prepare(
-              `UPDATE thumbnails SET status = 'pending', job_id = NULL, attempts = 0, error_code = NULL,
-                 error_message = NULL, updated_at = ? WHERE status = ? AND (? IS NULL OR fits_path = ?)`,
-            )
-            .run(now, opts.status, opts.path ?? null, opts.path ?? null).changes,
-      );
+      const r = state.write((c) => retryThumbnails(c, { status, path: opts.path }, Date.now()));
       state.close();
-      if (opts.json) return printJson({ requeued: n });
-      process.stdout.write(`requeued ${n} row(s)\n`);
+      if (opts.json) return printJson(r);
+      process.stdout.write(`requeued ${r.requeued} row(s)\n`);
     });
   t.command('render-all')
     .description('render every matching images row now, in the foreground (no settle wait)')

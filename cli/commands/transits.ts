@@ -1,8 +1,10 @@
 // contimg transits: calibrator meridian transits in a time range, sorted by time. Sources: --source
 // entries only; else the calibrator table (with a config) or the built-in list. Needs no daemon; with
-// --store, the rows are upserted into calibrator_transits (idempotent: running twice adds nothing).
+// --store, the rows are upserted into calibrator_transits (idempotent: running twice adds nothing). Each row
+// has the transit shape of GET /api/pointing/transits (daemons/pointing-monitor/views.ts).
 import type { Command } from 'commander';
 import type { Calibrator, TransitModel } from '../../lib/astro/index.js';
+import type { ScheduledTransit } from '../../daemons/pointing-monitor/schedule.js';
 import type { Config } from '../../lib/config/index.js';
 import { parseDurationMs, printJson, UsageError } from '../util.js';
 import { openState, siteAndDut1, type SiteOpts } from './pointing.js';
@@ -82,29 +84,37 @@ export function register(program: Command): void {
       const chosen = cals
         .filter((c) => dec === null || within === null || Math.abs(c.decDeg - dec) <= within)
         .filter((c) => minFlux === null || (c.fluxJy ?? 0) >= minFlux);
-      const rows = chosen
+      // The daemon's own windows and eligibility (its config, or the defaults), so a row printed or stored
+      // here never contradicts its schedule.
+      const { scheduleConfigFrom, windowAt } = await import('../../daemons/pointing-monitor/schedule.js');
+      const cfg = scheduleConfigFrom(config?.pointingMonitor ?? (await defaultPointingSection()));
+      const schedule: ScheduledTransit[] = chosen
         .flatMap((c) =>
           astro.transitsBetween(c, fromMs, toMs, { model, site, dut1 }).map((t) => {
-            const decSepDeg = dec === null ? null : Math.abs(c.decDeg - dec);
+            const w = windowAt(c, dec, cfg);
             return {
               name: c.name,
               model,
-              transitUtc: astro.isoUtc(t.utcMs),
-              transitUnix: t.utcMs / 1000,
+              raDeg: c.raDeg,
+              decDeg: c.decDeg,
+              fluxJy: c.fluxJy,
+              transitMs: t.utcMs,
               lstHours: t.lstHours,
               elevationDeg: t.elevationDeg,
               northOfZenith: t.northOfZenith,
-              raDeg: c.raDeg,
-              decDeg: c.decDeg,
-              decSepDeg,
-              pbResponse: decSepDeg === null ? null : astro.airyResponse(decSepDeg),
-              fluxJy: c.fluxJy,
               dut1S: t.dut1S,
+              decSepDeg: w.decSepDeg,
+              pbResponse: w.pbResponse,
+              windowStartMs: t.utcMs - w.halfWindowMs,
+              windowEndMs: t.utcMs + w.halfWindowMs,
+              eligible: w.eligible,
             };
           }),
         )
-        .sort((a, b) => a.transitUnix - b.transitUnix);
-      if (opts.store) await store(rows, dec, opts);
+        .sort((a, b) => a.transitMs - b.transitMs);
+      if (opts.store) await store(schedule, dec, opts);
+      const { transitView } = await import('../../daemons/pointing-monitor/views.js');
+      const rows = schedule.map(transitView);
       if (opts.json) return printJson(rows);
       for (const r of rows)
         process.stdout.write(
@@ -127,48 +137,25 @@ async function tableCalibrators(config: Config): Promise<Calibrator[]> {
   }
 }
 
-type Row = {
-  name: string;
-  model: TransitModel;
-  transitUnix: number;
-  lstHours: number;
-  elevationDeg: number;
-  northOfZenith: boolean;
-  raDeg: number;
-  decDeg: number;
-  decSepDeg: number | null;
-  pbResponse: number | null;
-  fluxJy: number | null;
-  dut1S: number;
-};
+/** The pointingMonitor section's defaults, for the windows when no config is given. */
+async function defaultPointingSection(): Promise<Config['pointingMonitor']> {
+  const { pointingMonitorSection } = await import('../../lib/config/sections/pointing-monitor.js');
+  const here = process.cwd();
+  return pointingMonitorSection({ baseDir: here, dataDir: here }).parse({});
+}
 
-async function store(rows: Row[], pointingDec: number | null, opts: TransitsOpts): Promise<void> {
+async function store(
+  rows: ScheduledTransit[],
+  pointingDec: number | null,
+  opts: TransitsOpts,
+): Promise<void> {
   const { requireConfig } = await import('../util.js');
   const { upsertTransit } = await import('../../daemons/pointing-monitor/store.js');
-  const { scheduleConfigFrom, windowAt } = await import('../../daemons/pointing-monitor/schedule.js');
-  const config = requireConfig(opts.config);
-  // The same windows and eligibility the daemon computes, so a stored row never contradicts its schedule.
-  const cfg = scheduleConfigFrom(config.pointingMonitor);
-  const db = await openState(config, true);
+  const db = await openState(requireConfig(opts.config), true);
   try {
     const now = Date.now();
     db.write((c) => {
-      for (const r of rows) {
-        const ms = r.transitUnix * 1000;
-        const w = windowAt(r, pointingDec, cfg);
-        upsertTransit(
-          c,
-          {
-            ...r,
-            transitMs: ms,
-            windowStartMs: ms - w.halfWindowMs,
-            windowEndMs: ms + w.halfWindowMs,
-            eligible: w.eligible,
-          },
-          pointingDec,
-          now,
-        );
-      }
+      for (const r of rows) upsertTransit(c, r, pointingDec, now);
     });
   } finally {
     db.close();

@@ -8,8 +8,9 @@ import { LOOP_ERROR_BACKOFF, startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { pointingMetrics } from './metrics.js';
 import { PointingMonitor } from './monitor.js';
-import { readStatus } from './store.js';
+import { pointingStatus } from './admin.js';
 import { dut1Provider } from './sources.js';
+import { transitView } from './views.js';
 
 export const VERSION = '0.1.0';
 
@@ -85,12 +86,13 @@ export const run: DaemonRun = async (deps, signal) => {
     deps.log.warn({ err: e }, 'matching past transits to data failed; continuing');
   }
   const metrics = monitor.o.metrics;
-  deps.http.route('GET', '/api/pointing/status', () =>
-    deps.state.read((c) => readStatus(c)?.snapshot ?? null),
-  );
+  deps.http.route('GET', '/api/pointing/status', () => deps.state.read(pointingStatus));
   deps.http.route('GET', '/api/pointing/transits', ({ url }) => {
     const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 1000 });
-    return monitor.schedule.filter((t) => t.transitMs >= deps.clock.now()).slice(offset, offset + limit);
+    return monitor.schedule
+      .filter((t) => t.transitMs >= deps.clock.now())
+      .slice(offset, offset + limit)
+      .map(transitView);
   });
   deps.addReadinessCheck('pointing', () => ({
     ok: monitor.calibrators.length > 0,

@@ -8,6 +8,7 @@ import {
 } from '../../lib/astro/index.js';
 import { isSlewing, type DetectorState } from './detector.js';
 import { isActive, type ScheduledTransit } from './schedule.js';
+import { transitView, type TransitView } from './views.js';
 
 export interface StatusSnapshot {
   utc: string;
@@ -16,22 +17,10 @@ export interface StatusSnapshot {
   decDeg: number | null;
   elevationDeg: number | null;
   state: 'stable' | 'slewing' | 'unknown';
-  activeCalibrator: {
-    name: string;
-    transitUtc: string;
-    windowEndUtc: string;
-    pbResponse: number | null;
-  } | null;
-  upcoming: {
-    name: string;
-    transitUtc: string;
-    secondsToTransit: number;
-    decSepDeg: number | null;
-    pbResponse: number | null;
-    fluxJy: number | null;
-    eligible: boolean;
-    model: TransitModel;
-  }[];
+  /** The transit whose active window contains now (same shape as every transit: views.ts). */
+  activeCalibrator: TransitView | null;
+  /** The next transits, eligible ones first (upcomingCount of them), in time order. */
+  upcoming: TransitView[];
   lastObservationUtc: string | null;
   stale: boolean;
   dut1S: number;
@@ -69,24 +58,8 @@ export function buildStatus(i: StatusInput): StatusSnapshot {
     decDeg: dec,
     elevationDeg: dec === null ? null : elevationAtTransitDeg(dec, i.site.latDeg).elevationDeg,
     state: dec === null ? 'unknown' : isSlewing(i.detector) ? 'slewing' : 'stable',
-    activeCalibrator: active
-      ? {
-          name: active.name,
-          transitUtc: isoUtc(active.transitMs),
-          windowEndUtc: isoUtc(active.windowEndMs),
-          pbResponse: active.pbResponse,
-        }
-      : null,
-    upcoming: upcoming.map((t) => ({
-      name: t.name,
-      transitUtc: isoUtc(t.transitMs),
-      secondsToTransit: Math.round((t.transitMs - i.nowMs) / 100) / 10,
-      decSepDeg: t.decSepDeg,
-      pbResponse: t.pbResponse,
-      fluxJy: t.fluxJy,
-      eligible: t.eligible,
-      model: t.model,
-    })),
+    activeCalibrator: active ? transitView(active) : null,
+    upcoming: upcoming.map(transitView),
     lastObservationUtc: i.lastObservationMs === null ? null : isoUtc(i.lastObservationMs),
     stale: i.stale,
     dut1S: i.dut1S,

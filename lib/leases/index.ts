@@ -284,8 +284,9 @@ export type WithLeaseResult<T> = { acquired: false } | { acquired: true; token: 
 /**
  * Run fn while holding the lease: renew every ttl/3, and abort fn's signal (reason LeaseLostError) if a
  * renewal finds the lease gone. Returns `{acquired: false}` without calling fn when someone else holds it.
- * Releases the lease when fn settles. fn should stop promptly when its signal aborts; if the lease was lost,
- * withLease rejects with LeaseLostError even when fn resolved.
+ * Releases the lease when fn settles. fn should stop promptly when its signal aborts. If the lease was lost,
+ * withLease rejects with LeaseLostError even when fn resolved: found by a renewal, or by the release finding
+ * another holder (fn blocked the event loop past the ttl, so no renewal ran in time).
  */
 export async function withLease<T>(
   db: Db,
@@ -300,17 +301,21 @@ export async function withLease<T>(
   if (token === null) return { acquired: false };
   const lost = new AbortController();
   const signal = opts.signal ? AbortSignal.any([lost.signal, opts.signal]) : lost.signal;
-  // Renewals wait for the write lock asynchronously (see renewLeaseAsync); one at a time.
+  // Renewals wait for the write lock asynchronously (see renewLeaseAsync); one at a time. Log lines name the
+  // token `fencingToken`: the logger redacts any `token` field as a secret.
   const renewals = new AbortController();
   let renewing = false;
   const onRenewFailed = (e: unknown): void => {
     if (renewals.signal.aborted) return;
-    // A busy database is retried at the next tick; a lost lease (or any permanent error) stops fn.
+    // A busy database is retried at the next tick; a lost lease (not retryable) or any permanent error stops fn.
     if (isRetryable(e) && !(e instanceof LeaseLostError)) {
-      opts.log?.warn({ err: e, lease: name }, 'lease renewal failed; retrying at the next tick');
+      opts.log?.warn(
+        { err: e, lease: name, fencingToken: token },
+        'lease renewal failed; retrying at the next tick',
+      );
       return;
     }
-    opts.log?.warn({ err: e, lease: name, token }, 'lease lost while running; aborting');
+    opts.log?.warn({ err: e, lease: name, fencingToken: token }, 'lease lost while running; aborting');
     clearInterval(timer);
     lost.abort(e instanceof LeaseLostError ? e : new LeaseLostError(`lease ${name} lost`, { name, token }));
   };
@@ -324,18 +329,32 @@ export async function withLease<T>(
     },
     opts.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3)),
   );
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    const value = await fn(signal, token);
-    // fn finished after the lease was lost: its result was not protected, so the caller must know.
-    if (lost.signal.aborted) throw lost.signal.reason;
-    return { acquired: true, token, value };
+    outcome = { ok: true, value: await fn(signal, token) };
+  } catch (error) {
+    outcome = { ok: false, error };
   } finally {
     clearInterval(timer);
     renewals.abort();
+  }
+  let lostBy = lost.signal.aborted ? (lost.signal.reason as LeaseLostError) : undefined;
+  if (!lostBy) {
     try {
-      if (!lost.signal.aborted) releaseLease(db, name, owner, token);
+      releaseLease(db, name, owner, token);
     } catch (e) {
-      opts.log?.warn({ err: e, lease: name, token }, 'lease release failed; it will expire');
+      if (e instanceof LeaseLostError) {
+        opts.log?.warn(
+          { err: e, lease: name, fencingToken: token },
+          'lease expired and was taken while running',
+        );
+        lostBy = e;
+      } else
+        opts.log?.warn({ err: e, lease: name, fencingToken: token }, 'lease release failed; it will expire');
     }
   }
+  if (!outcome.ok) throw outcome.error;
+  // fn finished after the lease was lost: its result was not protected, so the caller must know.
+  if (lostBy) throw lostBy;
+  return { acquired: true, token, value: outcome.value };
 }

@@ -15,8 +15,7 @@ import { DAEMONS, type DaemonName } from '../daemon/types.js';
 /** The label every contimg target carries; rules and dashboards select on it. */
 export const SYSTEM_LABEL = { system: 'contimg' } as const;
 
-/** Where the default install puts the token Prometheus presents (root:prometheus, mode 0640). */
-export const DEFAULT_PROMETHEUS_TOKEN_FILE = '/etc/prometheus/contimg-http-token';
+export { DEFAULT_PROMETHEUS_TOKEN_FILE } from './paths.js';
 
 export interface ScrapeTarget {
   name: DaemonName;

@@ -173,7 +173,7 @@ export function queueStatements(conn: Connection): QueueStatements {
     stats: p(
       `SELECT queue, state, count(*) AS n,
          min(CASE WHEN state = 'queued' AND run_at <= @now THEN run_at END) AS oldest_due
-       FROM jobs GROUP BY queue, state`,
+       FROM jobs GROUP BY queue, state ORDER BY queue, state`,
     ),
     // Parents of reruns wait until their children are gone (the foreign key), then go in a later batch.
     prune: p(

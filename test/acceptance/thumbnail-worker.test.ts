@@ -83,10 +83,10 @@ describe('thumbnail-worker daemon (built)', () => {
     expect(api).toHaveLength(3);
     const meta = (await (await fetch(`${base}/api/thumbnails/${api[0].id}/metadata`)).json()) as {
       source: string;
-      bmaj_deg: number;
+      bmajDeg: number;
     };
     expect(meta.source).toBe('cache');
-    expect(meta.bmaj_deg).toBeGreaterThan(0);
+    expect(meta.bmajDeg).toBeGreaterThan(0);
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child!.once('exit', r));

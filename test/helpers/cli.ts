@@ -1,7 +1,12 @@
 // Run the real `contimg` CLI as a child process (through tsx from the source tree, or the built one in dist/)
 // and collect its output.
 import { execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll } from 'vitest';
 import { REPO_ROOT } from './tmp.js';
 
 export interface CliResult {
@@ -22,7 +27,32 @@ export interface CliOptions {
   built?: boolean;
 }
 
-/** Start the CLI; `done` resolves with its exit code and output. CONTIMG_CONFIG is cleared unless given. */
+/** tsx's loader by absolute URL: `--import tsx` would resolve from the working directory, which is not ours. */
+const TSX = pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+
+let emptyDir: string | undefined;
+
+/**
+ * The default working directory of CLI runs: an empty folder, so the config lookup never finds a
+ * ./var/contimg.yaml that `npm start` left in the checkout. One per test file, removed after it.
+ */
+export function emptyCwd(): string {
+  emptyDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-cli-cwd-'));
+  return emptyDir;
+}
+
+// Each test file gets its own module instance (vitest isolates files): remove its folder when the file is done.
+afterAll(() => {
+  if (emptyDir !== undefined) fs.rmSync(emptyDir, { recursive: true, force: true });
+  emptyDir = undefined;
+});
+
+/**
+ * Start the CLI; `done` resolves with its exit code and output. Hermetic config lookup unless the test says
+ * otherwise: CONTIMG_CONFIG cleared, the working directory an empty folder, and the system-wide path
+ * (CONTIMG_SYSTEM_CONFIG, docs/cli.md) pointed at a file that does not exist, so a host's real
+ * /etc/contimg/contimg.yaml never leaks into a test.
+ */
 export function spawnCli(
   args: string[],
   opts: CliOptions = {},
@@ -31,10 +61,15 @@ export function spawnCli(
   const done = new Promise<CliResult>((resolve) => {
     child = execFile(
       process.execPath,
-      opts.built ? [BUILT_CLI, ...args] : ['--import', 'tsx', CLI_ENTRY, ...args],
+      opts.built ? [BUILT_CLI, ...args] : ['--import', TSX, CLI_ENTRY, ...args],
       {
-        cwd: opts.cwd ?? REPO_ROOT,
-        env: { ...process.env, CONTIMG_CONFIG: '', ...opts.env },
+        cwd: opts.cwd ?? emptyCwd(),
+        env: {
+          ...process.env,
+          CONTIMG_CONFIG: '',
+          CONTIMG_SYSTEM_CONFIG: path.join(emptyCwd(), 'no-system-config.yaml'),
+          ...opts.env,
+        },
         timeout: opts.timeoutMs ?? 60_000,
         maxBuffer: 64 * 1024 * 1024,
       },

@@ -11,6 +11,12 @@ export function removeTmpDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** The repository root and the shared data folder (tests read fixtures from ../shared/data). */
+/**
+ * The repository root and the shared data folder (tests read fixtures from ../shared/data). A copy of the
+ * repository elsewhere (Stryker's sandbox under .stryker-tmp/) has no ../shared beside it: CONTIMG_SHARED_DATA
+ * names the folder then.
+ */
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-export const SHARED_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+export const SHARED_DATA = path.resolve(
+  process.env.CONTIMG_SHARED_DATA || path.resolve(REPO_ROOT, '..', 'shared', 'data'),
+);

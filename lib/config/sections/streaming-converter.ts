@@ -1,6 +1,9 @@
 // Config section `streamingConverter` (owned by daemons/streaming-converter).
 import { z } from 'zod';
+import { CONVERT_CHECK_ARGS } from '../convert-check.js';
 import { dataPath, portField, seconds, type SchemaContext } from '../fields.js';
+
+export { CONVERT_CHECK_ARGS };
 
 /** Placeholders the converter's argv template may use; each is expanded inside its argument, never by a shell. */
 export const ARGV_PLACEHOLDERS = ['manifest', 'out', 'result', 'scratch', 'group'] as const;
@@ -20,17 +23,6 @@ export function unknownPlaceholders(
         out.push({ index, message: `unknown placeholder {${m[1]}} (known: ${known.join(', ')})` });
   return out;
 }
-
-/** The built-in conversion check's arguments after the `contimg` command (the local default converter). */
-export const CONVERT_CHECK_ARGS: readonly string[] = Object.freeze([
-  'convert-check',
-  '--manifest',
-  '{manifest}',
-  '--out',
-  '{out}',
-  '--result',
-  '{result}',
-]);
 
 export function streamingConverterSection(ctx: SchemaContext) {
   return z.strictObject({

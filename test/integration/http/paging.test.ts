@@ -5,14 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/config/index.js';
-import { startDaemon, type RunningDaemon } from '../../../lib/daemon/index.js';
-import type { DaemonName, DaemonRun } from '../../../lib/daemon/types.js';
-import { silentLogger } from '../../../lib/log.js';
+import type { RunningDaemon } from '../../../lib/daemon/index.js';
+import type { DaemonName } from '../../../lib/daemon/types.js';
 import { MAX_LIMIT, pagingFrom } from '../../../lib/paging.js';
-import { run as converterRun } from '../../../daemons/streaming-converter/run.js';
-import { run as pointingRun } from '../../../daemons/pointing-monitor/run.js';
-import { run as thumbnailRun } from '../../../daemons/thumbnail-worker/run.js';
 import { runCli } from '../../helpers/cli.js';
+import { startDaemons } from '../../helpers/daemons.js';
 import { freshDatabases } from '../../helpers/db.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { seedConverted } from '../converter/seed.js';
@@ -37,13 +34,7 @@ beforeAll(async () => {
   configFile = path.join(dir, 'contimg.yaml');
   fs.writeFileSync(configFile, JSON.stringify(raw));
   const config = parseConfig(raw, dir);
-  const runs: [DaemonName, DaemonRun][] = [
-    ['streaming-converter', converterRun],
-    ['pointing-monitor', pointingRun],
-    ['thumbnail-worker', thumbnailRun],
-  ];
-  for (const [name, run] of runs)
-    daemons[name] = await startDaemon({ name, run, config, log: silentLogger(), port: 0 });
+  Object.assign(daemons, await startDaemons(config));
 });
 
 afterAll(async () => {

@@ -1,7 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../lib/clock.js';
+import os from 'node:os';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock, type Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
-import { LeaseLostError } from '../../../lib/errors.js';
+import { LeaseLostError, ValidationError } from '../../../lib/errors.js';
 import {
   acquireLease,
   assertLeaseHeld,
@@ -9,10 +11,13 @@ import {
   releaseLease,
   renewLease,
   withLease,
+  type WithLeaseOptions,
 } from '../../../lib/leases/index.js';
 import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
+import { captureLog } from '../../helpers/logs.js';
+import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
 let file: string;
@@ -22,6 +27,14 @@ beforeEach(async () => {
   ({ dir, file, db } = await setUpStateDb());
 });
 afterEach(() => tearDownStateDb({ dir, db }, children));
+
+/** What a log line says: its message, the lease, the fencing token (not redacted), and the error. */
+const said = (msg: string, fencingToken: number) => ({
+  msg,
+  lease: 'job',
+  fencingToken,
+  err: expect.objectContaining({ message: expect.any(String) }),
+});
 
 describe('acquire / renew / release', () => {
   it('hands out monotonic fencing tokens and refuses a held lease', () => {
@@ -47,6 +60,60 @@ describe('acquire / renew / release', () => {
     expect(acquireLease(db, 'x', 'a', 1000, 2001)).toBe(3);
   });
 
+  it('refuses a ttl that is not a positive finite number, saying which', () => {
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const op of [() => acquireLease(db, 'x', 'a', ttl, 0), () => renewLease(db, 'x', 'a', 1, ttl, 0)])
+        expect(thrown(op)).toMatchObject({
+          constructor: ValidationError,
+          message: 'lease ttlMs must be > 0',
+          details: { ttlMs: ttl },
+        });
+    }
+    expect(db.read((c) => getLease(c, 'x'))).toBeUndefined();
+    expect(acquireLease(db, 'x', 'a', 0.5, 0)).toBe(1);
+  });
+
+  it('records the holder: this host and no pid unless given', () => {
+    acquireLease(db, 'x', 'a', 1000, 0);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ host: os.hostname(), pid: null });
+    acquireLease(db, 'y', 'a', 1000, 0, { host: 'node7', pid: 4242 });
+    expect(db.read((c) => getLease(c, 'y'))).toMatchObject({ host: 'node7', pid: 4242 });
+  });
+
+  it('a lost lease error names the lease, the owner and the token', () => {
+    acquireLease(db, 'x', 'a', 1000, 0);
+    acquireLease(db, 'x', 'b', 1000, 1000);
+    const details = { name: 'x', owner: 'a', token: 1 };
+    expect(thrown(() => renewLease(db, 'x', 'a', 1, 1000, 1500))).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease x is no longer held by a',
+      details,
+    });
+    expect(thrown(() => releaseLease(db, 'x', 'a', 1))).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease x is no longer held by a',
+      details,
+    });
+  });
+
+  it('a lease without an owner is free and never held, whatever its expiry says', () => {
+    db.conn
+      .prepare("INSERT INTO leases (name, owner, token, expires_at) VALUES ('x', NULL, 4, ?)")
+      .run(Number.MAX_SAFE_INTEGER);
+    expect(() => db.read((c) => assertLeaseHeld(c, 'x', 4, 0))).toThrow(LeaseLostError);
+    expect(acquireLease(db, 'x', 'a', 1000, 0)).toBe(5);
+  });
+
+  it('a holder whose lease lapsed takes it again with a new token; the old token is stale', () => {
+    expect(acquireLease(db, 'x', 'a', 1000, 0)).toBe(1);
+    // Expired at its expiry instant: a new holding, though by the same owner.
+    expect(acquireLease(db, 'x', 'a', 1000, 1000)).toBe(2);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ token: 2, acquiredAt: 1000, expiresAt: 2000 });
+    expect(() => renewLease(db, 'x', 'a', 1, 1000, 1500)).toThrow(LeaseLostError);
+    expect(() => releaseLease(db, 'x', 'a', 1)).toThrow(LeaseLostError);
+    expect(db.read((c) => getLease(c, 'x'))).toMatchObject({ owner: 'a', token: 2, expiresAt: 2000 });
+  });
+
   it('renewal of an expired lease fails even if nobody took it', () => {
     const t = acquireLease(db, 'x', 'a', 100, 0)!;
     expect(() => renewLease(db, 'x', 'a', t, 100, 100)).toThrow(LeaseLostError);
@@ -65,13 +132,27 @@ describe('acquire / renew / release', () => {
     expect(db.read((c) => c.prepare('SELECT count(*) AS n FROM side').get())).toEqual({ n: 0 });
     expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 250))).not.toThrow();
     expect(() => db.read((c) => assertLeaseHeld(c, 'x', t1 + 1, 300))).toThrow(LeaseLostError);
+    expect(thrown(() => db.read((c) => assertLeaseHeld(c, 'x', t1, 250)))).toMatchObject({
+      message: 'lease x token 1 is stale',
+      details: { name: 'x', token: 1, current: 2 },
+    });
+    expect(thrown(() => db.read((c) => assertLeaseHeld(c, 'nope', 1, 0)))).toMatchObject({
+      details: { name: 'nope', token: 1, current: null },
+    });
   });
 });
 
 describe('withLease', () => {
+  /** Owner `a` runs fn under the `job` lease. */
+  const asA = <T>(
+    ttlMs: number,
+    fn: (signal: AbortSignal, token: number) => Promise<T>,
+    opts?: WithLeaseOptions,
+  ) => withLease(db, 'job', 'a', ttlMs, fn, opts);
+
   it('renews while fn runs past the ttl and releases afterwards', async () => {
     // A 400 ms ttl (renewed every 133 ms): a loaded test machine can stall the event loop for 150 ms.
-    const r = await withLease(db, 'job', 'a', 400, async (signal, token) => {
+    const r = await asA(400, async (signal, token) => {
       // Someone else polls while we hold it across several ttl periods.
       let refused = 0;
       const until = Date.now() + 1500;
@@ -88,22 +169,153 @@ describe('withLease', () => {
     expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
   });
 
+  it('leaves no renewal timer behind once fn has settled, whichever way', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      await asA(300, async () => 'done');
+      await expect(asA(300, async () => Promise.reject(new Error('fn failed')))).rejects.toThrow('fn failed');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('does not call fn when the lease is held elsewhere', async () => {
     acquireLease(db, 'job', 'b', 10_000, Date.now());
     let called = false;
-    const r = await withLease(db, 'job', 'a', 1000, async () => {
+    const r = await asA(1000, async () => {
       called = true;
     });
     expect(r).toEqual({ acquired: false });
     expect(called).toBe(false);
   });
 
+  it('renews every ttl/3 by default, or every renewEveryMs', async () => {
+    // Renewal instants, seen through the clock withLease reads for each renewal (the first read acquires).
+    const renewals = async (ttlMs: number, renewEveryMs?: number): Promise<number[]> => {
+      const reads: number[] = [];
+      const clock: Clock = {
+        now: () => reads[reads.push(Date.now()) - 1],
+        monotonic: () => performance.now(),
+      };
+      await withLease(db, 'job', 'a', ttlMs, () => waitFor(() => reads.length >= 4, { what: 'renewals' }), {
+        clock,
+        renewEveryMs,
+      });
+      return reads.slice(1).map((t, i) => t - reads[i]);
+    };
+    // Timers never fire early, so each gap is at least the interval; a 1 ms interval would show at once.
+    for (const gap of await renewals(240)) expect(gap).toBeGreaterThanOrEqual(75);
+    const fast = await renewals(60_000, 40);
+    for (const gap of fast) expect(gap).toBeGreaterThanOrEqual(35);
+    expect(Math.min(...fast)).toBeLessThan(10_000);
+  });
+
+  it('a lock held elsewhere delays a renewal without costing the lease; fn carries on', async () => {
+    const { log, lines } = captureLog('warn');
+    const locker = new Database(file);
+    try {
+      const r = await withLease(
+        db,
+        'job',
+        'a',
+        3000,
+        async (signal) => {
+          const before = db.read((c) => getLease(c, 'job'))!.expiresAt;
+          // Renewals come every 100 ms; hold the write lock across several of them (well inside the ttl).
+          locker.exec('BEGIN IMMEDIATE');
+          await new Promise((res) => setTimeout(res, 500));
+          expect(db.read((c) => getLease(c, 'job'))!.expiresAt).toBe(before);
+          locker.exec('COMMIT');
+          await waitFor(() => db.read((c) => getLease(c, 'job'))!.expiresAt > before, { what: 'renewed' });
+          return signal.aborted;
+        },
+        { log, renewEveryMs: 100 },
+      );
+      expect(r).toMatchObject({ acquired: true, value: false });
+      expect(lines.map((line) => line.msg)).not.toContain('lease lost while running; aborting');
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+    }
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+  });
+
+  it('a renewal that fails for good aborts fn with LeaseLostError', async () => {
+    const { log, lines } = captureLog('warn');
+    const p = asA(
+      90,
+      async (signal) => {
+        db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
+        await waitFor(() => signal.aborted, { what: 'fn aborted' });
+        db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
+        throw signal.reason;
+      },
+      { log },
+    );
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease job lost',
+      details: { name: 'job', token: 1 },
+    });
+    expect(lines).toMatchObject([said('lease lost while running; aborting', 1)]);
+    // Lost: not released (the row may be someone else's by now); it expires.
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBe('a');
+  });
+
+  it('rejects when fn resolves after a renewal found the lease gone', async () => {
+    const clock = new ManualClock(Date.now());
+    const p = asA(
+      90,
+      async (signal) => {
+        clock.advance(1000);
+        acquireLease(db, 'job', 'b', 10_000, clock.now());
+        await waitFor(() => signal.aborted, { what: 'fn aborted' });
+        return 'finished anyway';
+      },
+      { clock },
+    );
+    await expect(p).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
+  it('rejects when the lease lapsed and was taken while fn ran without a renewal noticing', async () => {
+    const clock = new ManualClock(Date.now());
+    const { log, lines } = captureLog('warn');
+    const p = asA(
+      1000,
+      async () => {
+        // fn kept the event loop busy past the ttl: no renewal ran, and another owner took the lease.
+        clock.advance(2000);
+        expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
+        return 'finished';
+      },
+      { clock, renewEveryMs: 600_000, log },
+    );
+    await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
+    expect(lines).toMatchObject([said('lease expired and was taken while running', 1)]);
+    expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+  });
+
+  it('a release that fails for another reason is logged and the result still returned', async () => {
+    const { log, lines } = captureLog('warn');
+    const r = await asA(
+      10_000,
+      async () => {
+        db.conn.exec('ALTER TABLE leases RENAME TO leases_away');
+        return 7;
+      },
+      { log },
+    );
+    db.conn.exec('ALTER TABLE leases_away RENAME TO leases');
+    expect(r).toEqual({ acquired: true, token: 1, value: 7 });
+    expect(lines).toMatchObject([said('lease release failed; it will expire', 1)]);
+  });
+
   it('aborts fn with LeaseLostError when a renewal finds the lease gone', async () => {
     const clock = new ManualClock(Date.now());
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const { log, lines } = captureLog('warn');
+    const p = asA(
       90,
       async (signal) => {
         // Jump past the expiry and let another owner take the lease; the next renewal must notice.
@@ -111,10 +323,12 @@ describe('withLease', () => {
         expect(acquireLease(db, 'job', 'b', 10_000, clock.now())).toBe(2);
         await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
       },
-      { clock },
+      { clock, log },
     );
-    await expect(p).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(p).rejects.toMatchObject({ constructor: LeaseLostError, details: { owner: 'a', token: 1 } });
     expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'b', token: 2 });
+    // Known lost: no release is tried (it could only fail).
+    expect(lines).toMatchObject([said('lease lost while running; aborting', 1)]);
   });
 
   it('keeps the lease through a write lock held elsewhere, renewing without blocking the event loop', async () => {
@@ -156,10 +370,7 @@ describe('withLease', () => {
 
   it("passes the caller's abort through to fn and still releases", async () => {
     const ac = new AbortController();
-    const p = withLease(
-      db,
-      'job',
-      'a',
+    const p = asA(
       1000,
       (signal) =>
         new Promise<string>((resolve) => {

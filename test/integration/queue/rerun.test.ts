@@ -6,6 +6,7 @@ import type { Db } from '../../../lib/db/index.js';
 import { httpStatusFor, InvalidStateError, NotFoundError } from '../../../lib/errors.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
 let db: Db;
@@ -59,10 +60,21 @@ describe('rerun', () => {
     }
     expect(err).toBeInstanceOf(InvalidStateError);
     expect(httpStatusFor(err)).toBe(409);
+    expect(err).toMatchObject({
+      message: `job ${job.id} is queued; rerun it once it has finished`,
+      details: { id: job.id, state: 'queued' },
+    });
     store.claim({ queue: 'q', owner: 'w', leaseMs: 1000 });
-    expect(() => store.rerun(job.id)).toThrow(InvalidStateError);
+    expect(thrown(() => store.rerun(job.id))).toMatchObject({
+      constructor: InvalidStateError,
+      message: `job ${job.id} is running; rerun it once it has finished`,
+    });
     expect(store.list()).toHaveLength(1);
-    expect(() => store.rerun(12345)).toThrow(NotFoundError);
+    expect(thrown(() => store.rerun(12345))).toMatchObject({
+      constructor: NotFoundError,
+      message: 'job 12345 not found',
+      details: { id: 12345 },
+    });
   });
 
   it('a rerun of a dead job is allowed and gets a fresh attempt budget', () => {
@@ -77,6 +89,10 @@ describe('rerun', () => {
       runId: `job_${job.id}_rerun_20250304_050607`,
     });
     // The rerun now holds the dedupe key: a second rerun would be a duplicate.
-    expect(() => store.rerun(job.id)).toThrow(InvalidStateError);
+    expect(thrown(() => store.rerun(job.id))).toMatchObject({
+      constructor: InvalidStateError,
+      message: `job ${rerun.id} with the same dedupe key is already unfinished`,
+      details: { id: job.id, existing: rerun.id },
+    });
   });
 });

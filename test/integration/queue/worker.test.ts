@@ -2,9 +2,9 @@
 // right outcome; drain waits, then releases; a failing claim is logged, counted and survived; an idle
 // worker wakes on commits by other connections and on in-process enqueues.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import type { Db } from '../../../lib/db/index.js';
 import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
-import { createLogger } from '../../../lib/log.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
 import {
   JobTimeoutError,
@@ -15,6 +15,7 @@ import {
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -64,6 +65,10 @@ describe('worker', () => {
     await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'timed-out job dead' });
     expect(reasons).toHaveLength(2);
     expect(reasons.every((r) => r instanceof JobTimeoutError)).toBe(true);
+    expect(reasons[0]).toMatchObject({
+      message: `job ${job.id} timed out after 50 ms`,
+      details: { jobId: job.id, timeoutMs: 50 },
+    });
     expect(store.get(job.id)).toMatchObject({ attempts: 2 });
     expect(store.get(job.id)?.lastError).toMatch(/JOB_TIMEOUT/);
     ac.abort();
@@ -100,12 +105,43 @@ describe('worker', () => {
   it('shutdown lets a job finish within the drain budget', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     let finish: () => void = () => {};
-    const w = start(() => new Promise((r) => (finish = () => r({ drained: true }))), { drainMs: 10_000 });
+    // The handler would give up if aborted: it finishes only because the drain waits for it.
+    const w = start(
+      (_job, ctx: HandlerContext) =>
+        new Promise((resolve, reject) => {
+          finish = () => resolve({ drained: true });
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+        }),
+      { drainMs: 10_000 },
+    );
     await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
     ac.abort();
     setTimeout(() => finish(), 50);
     expect(await w).toMatchObject({ done: 1, released: 0 });
     expect(store.get(job.id)).toMatchObject({ state: 'done', result: { drained: true } });
+  });
+
+  it('after the abort, waits for the handler to settle before handing the job back', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const stateWhenSettled: unknown[] = [];
+    // Stopping takes the handler a moment (say, ending its child process): the job stays ours until then.
+    const w = start(
+      (_job, ctx: HandlerContext) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () =>
+            setTimeout(() => {
+              stateWhenSettled.push(store.get(job.id)?.state);
+              reject(ctx.signal.reason);
+            }, 100),
+          ),
+        ),
+      { drainMs: 10, abortGraceMs: 10_000 },
+    );
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    ac.abort();
+    expect(await w).toMatchObject({ released: 1 });
+    expect(stateWhenSettled).toEqual(['running']);
+    expect(store.get(job.id)?.state).toBe('queued');
   });
 
   it('past the drain budget, aborts jobs with ShutdownError and releases them for another worker', async () => {
@@ -128,10 +164,82 @@ describe('worker', () => {
     ac.abort();
     expect(await w).toMatchObject({ released: 1, done: 0 });
     expect(store.get(job.id)?.state).toBe('queued');
-    // Let the ignoring handler resolve; nothing is recorded for it.
+    // Let the ignoring handler resolve; nothing is recorded for it, not even a lost lease.
+    const summary = await w;
     await waitFor(() => reasons.includes('resolved late'), { what: 'handler resolved late' });
     await new Promise((r) => setImmediate(r));
     expect(store.get(job.id)).toMatchObject({ state: 'queued', result: null });
+    expect(summary).toMatchObject({ released: 1, done: 0, leaseLost: 0, errors: 0 });
+  });
+
+  it('a heartbeat that meets a busy database is retried; the job carries on', async () => {
+    const busyDb = openStateDb(file, { busyTimeoutMs: 10, writeBudgetMs: 30 });
+    const locker = new Database(file);
+    const { log, lines } = captureLog('warn');
+    try {
+      const busyStore = new SqliteQueueStore(busyDb);
+      const { job } = busyStore.enqueue({ queue: 'q', kind: 'k' });
+      const w = runWorker({
+        db: busyDb,
+        store: busyStore,
+        queue: 'q',
+        signal: ac.signal,
+        pollMs: 10,
+        leaseMs: 3_000,
+        log,
+        handler: async (_job, ctx) => {
+          locker.exec('BEGIN IMMEDIATE');
+          expect(() => ctx.heartbeat()).not.toThrow();
+          locker.exec('COMMIT');
+          ctx.heartbeat();
+          return ctx.signal.aborted;
+        },
+      });
+      await waitFor(() => busyStore.get(job.id)?.state === 'done', { what: 'job done' });
+      ac.abort();
+      expect(await w).toMatchObject({ done: 1, leaseLost: 0 });
+      expect(busyStore.get(job.id)?.result).toBe(false);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          msg: 'heartbeat failed; retrying',
+          err: expect.objectContaining({ code: 'DB_BUSY' }),
+        }),
+      ]);
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      busyDb.close();
+    }
+  });
+
+  it('an outcome it cannot record is logged and counted; the lease will expire and the job rerun', async () => {
+    const metrics = queueMetrics(registry, ['q']);
+    const { log, lines } = captureLog('warn');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let handled = false;
+    const w = start(
+      async () => {
+        handled = true;
+        db.conn.exec(
+          "CREATE TRIGGER test_no_done BEFORE UPDATE ON jobs WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        );
+        return 'ok';
+      },
+      { metrics, log },
+    );
+    await waitFor(() => handled && lines.length > 0, { what: 'failure logged' });
+    ac.abort();
+    expect(await w).toMatchObject({ done: 0, errors: 1, leaseLost: 0 });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'could not record the job outcome; the lease will expire and it will rerun',
+        err: expect.objectContaining({ message: expect.stringMatching(/disk full/) }),
+      }),
+    ]);
+    expect(store.get(job.id)?.state).toBe('running');
+    expect((await registry.getSingleMetric('contimg_queue_worker_errors_total')!.get()).values[0].value).toBe(
+      1,
+    );
   });
 
   it('survives a failing claim: logs, counts, backs off and continues', async () => {
@@ -148,15 +256,25 @@ describe('worker', () => {
     expect((await w).errors).toBeGreaterThanOrEqual(1);
   });
 
+  it('an idle worker wakes when a job fails with a retry due at once (RETRY_NOW), not at its next poll', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    // Claimed and failed outside the worker, as the converter's recovery does for a crashed attempt.
+    const [claimed] = store.claim({ queue: 'q', owner: 'recovery', leaseMs: 60_000 });
+    const { log, lines } = captureLog('debug');
+    const w = start(async () => 'ok', { pollMs: 600_000, maxPollMs: 600_000, wakeCheckMs: 600_000, log });
+    await waitFor(() => lines.some((l) => l.msg === 'queue empty; idling'), { what: 'worker idle' });
+    const retryNow = { strategy: 'constant', baseMs: 0, maxMs: 0, jitter: 0 } as const;
+    store.fail(claimed.lease, new Error('daemon died'), { retryable: true, policy: retryNow });
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 5_000, what: 'retried at once' });
+    ac.abort();
+    expect(await w).toMatchObject({ done: 1 });
+  });
+
   it('an idle worker wakes on another connection committing, well before its poll interval', async () => {
-    let idleLines = 0;
-    const log = createLogger({
-      daemon: 'test',
-      level: 'debug',
-      destination: { write: (line: string) => void (line.includes('queue empty; idling') && idleLines++) },
-    });
+    const { log, lines } = captureLog('debug');
+    const idleLines = (): number => lines.filter((l) => l.msg === 'queue empty; idling').length;
     const w = start(async () => 'ok', { pollMs: 60_000, maxPollMs: 60_000, wakeCheckMs: 20, log });
-    await waitFor(() => idleLines > 0, { what: 'worker idle on an empty queue' });
+    await waitFor(() => idleLines() > 0, { what: 'worker idle on an empty queue' });
     const other = openStateDb(file);
     const { job } = new SqliteQueueStore(other).enqueue({ queue: 'q', kind: 'k' });
     other.close();

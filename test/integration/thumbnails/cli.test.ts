@@ -145,11 +145,11 @@ describe('contimg fits / thumbnail / thumbnails', () => {
     const all = await run('thumbnails', 'render-all', '--config', env.configFile, '--json');
     expect(all).toEqual({ total: 2, done: 1, failed: 1 });
     const list = (await run('thumbnails', 'list', '--config', env.configFile, '--json')) as {
-      fits_path: string;
+      fitsPath: string;
       status: string;
-      error_code: string | null;
+      errorCode: string | null;
     }[];
-    expect(list.map((r) => [path.basename(r.fits_path), r.status, r.error_code]).sort()).toEqual([
+    expect(list.map((r) => [path.basename(r.fitsPath), r.status, r.errorCode]).sort()).toEqual([
       ['a-image.fits', 'done', null],
       ['b-image.fits', 'failed', 'NOT_FITS'],
     ]);

@@ -11,6 +11,7 @@ import {
   resolveAlert,
 } from '../../../lib/alerts/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { thrown } from '../../helpers/thrown.js';
 
 let dir: string;
 let db: Db;
@@ -40,9 +41,21 @@ describe('alertFingerprint', () => {
     expect(alertFingerprint('A', { x: '2' })).not.toBe(a);
     expect(alertFingerprint('A', { x: '1', y: '' })).not.toBe(a);
   });
-  it('rejects a conflicting alertname label and non-string values', () => {
-    expect(() => alertFingerprint('A', { alertname: 'B' })).toThrow(ValidationError);
-    expect(() => alertFingerprint('A', { n: 3 as unknown as string })).toThrow(ValidationError);
+  it('rejects a missing alertname, a conflicting alertname label and non-string values, saying which', () => {
+    expect(thrown(() => alertFingerprint('', { x: '1' }))).toMatchObject({
+      constructor: ValidationError,
+      message: 'alertname is required',
+    });
+    expect(thrown(() => alertFingerprint('A', { alertname: 'B' }))).toMatchObject({
+      constructor: ValidationError,
+      message: 'labels.alertname differs from alertname',
+      details: { alertname: 'A', label: 'B' },
+    });
+    expect(thrown(() => alertFingerprint('A', { n: 3 as unknown as string }))).toMatchObject({
+      constructor: ValidationError,
+      message: 'label n must be a string',
+      details: { key: 'n' },
+    });
     expect(alertFingerprint('A', { alertname: 'A' })).toBe(alertFingerprint('A', {}));
   });
 });
@@ -89,6 +102,27 @@ describe('raiseAlert / resolveAlert', () => {
     expect(events.map((e) => [e.event, e.episode, e.at])).toEqual([
       ['fired', 1, 1000],
       ['updated', 1, 3000],
+    ]);
+  });
+
+  it('re-raising with the same annotations in another key order records no new history', () => {
+    const fp = db.write((c) => raiseAlert(c, { ...base, annotations: { summary: 's', value: '20' } }, 1000));
+    db.write((c) => raiseAlert(c, { ...base, annotations: { value: '20', summary: 's' } }, 2000));
+    expect(db.read((c) => alertHistory(c, fp.fingerprint)).map((e) => e.event)).toEqual(['fired']);
+    const events = db.read((c) => c.prepare("SELECT type FROM events WHERE topic = 'alerts'").all());
+    expect(events).toEqual([{ type: 'alert.fired' }]);
+    expect(db.read((c) => getAlert(c, fp.fingerprint))).toMatchObject({
+      updatedAt: 2000,
+      annotations: { summary: 's', value: '20' },
+    });
+  });
+
+  it('a severity change alone is an update', () => {
+    const { fingerprint } = db.write((c) => raiseAlert(c, { ...base, annotations: { v: '1' } }, 1000));
+    db.write((c) => raiseAlert(c, { ...base, severity: 'critical', annotations: { v: '1' } }, 2000));
+    expect(db.read((c) => alertHistory(c, fingerprint)).map((e) => [e.event, e.severity])).toEqual([
+      ['fired', 'warning'],
+      ['updated', 'critical'],
     ]);
   });
 
@@ -140,11 +174,22 @@ describe('raiseAlert / resolveAlert', () => {
     expect(db.read((c) => listAlerts(c))).toEqual([]);
   });
 
-  it('rejects an unknown severity and writes nothing', () => {
-    expect(() =>
-      db.write((c) => raiseAlert(c, { ...base, severity: 'page' as unknown as 'info' }, 1)),
-    ).toThrow(ValidationError);
+  it('rejects an unknown severity, naming the allowed ones, and writes nothing', () => {
+    expect(
+      thrown(() => db.write((c) => raiseAlert(c, { ...base, severity: 'page' as unknown as 'info' }, 1))),
+    ).toMatchObject({
+      constructor: ValidationError,
+      message: 'severity must be one of critical, warning, info',
+      details: { severity: 'page' },
+    });
     expect(db.read((c) => listAlerts(c))).toEqual([]);
+  });
+
+  it('stores an empty source when none is given, and the latest one on a re-raise', () => {
+    const { fingerprint } = db.write((c) => raiseAlert(c, base, 1));
+    expect(db.read((c) => getAlert(c, fingerprint))?.source).toBe('');
+    db.write((c) => raiseAlert(c, { ...base, source: 'health' }, 2));
+    expect(db.read((c) => getAlert(c, fingerprint))?.source).toBe('health');
   });
 
   it('rolls back with the caller transaction', () => {

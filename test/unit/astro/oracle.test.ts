@@ -1,6 +1,7 @@
 // §5.9 tests 1–5: lib/astro against the committed astropy 5.2.1 oracle (offline, UT1−UTC as given).
 import fs from 'node:fs';
 import path from 'node:path';
+import * as AE from 'astronomy-engine';
 import { describe, expect, it } from 'vitest';
 import { lstHours, nextTransit, parseUtc, SIDEREAL_RATE, unixMsFromJd } from '../../../lib/astro/index.js';
 import { SHARED_DATA } from '../../helpers/tmp.js';
@@ -79,6 +80,46 @@ describe('transits against astropy', () => {
       return (tr.utcMs - unixMsFromJd(t.apparent_jd)) / 1000;
     });
     expect(Math.max(...errs.map(Math.abs))).toBeLessThanOrEqual(0.25);
+  });
+
+  // At astropy's apparent transit instant, the source's topocentric apparent place of date (precession,
+  // nutation, aberration) from astronomy-engine's own star model, and its altitude there. The transit must
+  // report that declination and elevation, not the J2000 ones (which are 30–570″ away over 2020–2030).
+  it('apparent model reports the declination of date and its elevation at the oracle transit', () => {
+    const observer = new AE.Observer(site.latDeg, site.lonDeg, site.heightM);
+    let worstDecArcsec = 0;
+    let worstElArcsec = 0;
+    for (const { t, s } of rows) {
+      const at = new Date(unixMsFromJd(t.apparent_jd));
+      AE.DefineStar(AE.Body.Star1, s.ra_deg / 15, s.dec_deg, 1e6);
+      const app = AE.Equator(AE.Body.Star1, at, observer, true, true);
+      const horizon = AE.Horizon(at, observer, app.ra, app.dec);
+      const tr = nextTransit({ raDeg: s.ra_deg, decDeg: s.dec_deg }, parseUtc(s.after), { site });
+      expect(Math.abs(app.dec - s.dec_deg) * 3600).toBeGreaterThan(30);
+      worstDecArcsec = Math.max(worstDecArcsec, Math.abs(tr.decDeg - app.dec) * 3600);
+      worstElArcsec = Math.max(worstElArcsec, Math.abs(tr.elevationDeg - horizon.altitude) * 3600);
+      // Culminating north of the zenith means looking north (azimuth 0°), else south (180°).
+      expect(tr.northOfZenith).toBe(Math.cos((horizon.azimuth * Math.PI) / 180) > 0);
+      // Independently of any library: the declination moved from J2000 by the general precession,
+      // 20.04″/yr × cos α, give or take nutation (≤ 9.3″) and annual aberration (≤ 20.5″).
+      const years = (at.getTime() - Date.UTC(2000, 0, 1, 12)) / (365.25 * 86_400_000);
+      const precession = 20.0431 * Math.cos((s.ra_deg * Math.PI) / 180) * years;
+      expect(Math.abs((tr.decDeg - s.dec_deg) * 3600 - precession)).toBeLessThanOrEqual(30);
+    }
+    expect(worstDecArcsec).toBeLessThanOrEqual(0.1);
+    expect(worstElArcsec).toBeLessThanOrEqual(0.1);
+  });
+
+  it('legacy model reports the J2000 declination and its elevation', () => {
+    for (const { s } of rows) {
+      const tr = nextTransit({ raDeg: s.ra_deg, decDeg: s.dec_deg }, parseUtc(s.after), {
+        site,
+        model: 'legacy',
+      });
+      expect(tr.decDeg).toBe(s.dec_deg);
+      expect(tr.elevationDeg).toBeCloseTo(90 - Math.abs(site.latDeg - s.dec_deg), 9);
+      expect(tr.northOfZenith).toBe(s.dec_deg > site.latDeg);
+    }
   });
 
   it.each([

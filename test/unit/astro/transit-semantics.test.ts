@@ -5,6 +5,9 @@ import {
   nextTransit,
   parseUtc,
   previousTransit,
+  SIDEREAL_DAY_MS,
+  TRANSIT_MODELS,
+  TRANSIT_TOLERANCE_MS,
   transitsBetween,
   type TransitModel,
 } from '../../../lib/astro/index.js';
@@ -35,7 +38,15 @@ function rng(seed: number): () => number {
 const START = parseUtc('2020-01-01T00:00:00Z');
 const END = parseUtc('2030-12-31T00:00:00Z');
 
-describe.each(['apparent', 'legacy'] as TransitModel[])('transit semantics (%s)', (model) => {
+describe('transit constants', () => {
+  it('two models, a sidereal day of 86,164.0905 s, a 1 ms tolerance', () => {
+    expect(TRANSIT_MODELS).toEqual(['apparent', 'legacy']);
+    expect(SIDEREAL_DAY_MS / 1000).toBeCloseTo(86_164.0905, 4);
+    expect(TRANSIT_TOLERANCE_MS).toBe(1);
+  });
+});
+
+describe.each(TRANSIT_MODELS)('transit semantics (%s)', (model: TransitModel) => {
   const rand = rng(model === 'apparent' ? 20251122 : 110);
   const instants = Array.from({ length: 1000 }, () => START + Math.floor(rand() * (END - START)));
 
@@ -72,6 +83,18 @@ describe.each(['apparent', 'legacy'] as TransitModel[])('transit semantics (%s)'
       expect([10, 11]).toContain(list.length);
       for (let k = 1; k < list.length; k++) expect(list[k].utcMs).toBeGreaterThan(list[k - 1].utcMs);
       expect(list[0].utcMs).toBe(nextTransit(src, start, { model }).utcMs);
+    });
+  });
+
+  it('transitsBetween is half-open: a transit at the end instant belongs to the next window', () => {
+    instants.slice(0, 40).forEach((start, i) => {
+      const src = SOURCES[i % SOURCES.length];
+      const times = (end: number): number[] =>
+        transitsBetween(src, start, end, { model }).map((t) => t.utcMs);
+      const [a, b] = times(start + 3 * 86_400_000);
+      expect(times(a)).toEqual([]);
+      expect(times(b)).toEqual([a]);
+      expect(times(b + 1)).toEqual([a, b]);
     });
   });
 });

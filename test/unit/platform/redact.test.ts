@@ -51,6 +51,8 @@ describe('isSecretKey', () => {
     'incomingDir',
     'resumeTtlMs',
     'PATH',
+    'fencingToken',
+    'fencing_token',
   ])('%s is not a secret', (k) => expect(isSecretKey(k)).toBe(false));
 
   it('counts a bare key or signature only in flags and query strings (loose)', () => {

@@ -1,0 +1,5 @@
+// Paths of the default install that light modules (the CLI's command definitions, loaded for `contimg
+// --help`) name without loading YAML or the config schema.
+
+/** Where the default install puts the token Prometheus presents (root:prometheus, mode 0640). */
+export const DEFAULT_PROMETHEUS_TOKEN_FILE = '/etc/prometheus/contimg-http-token';
