@@ -6,8 +6,8 @@
 // When to look, without burning CPU while idle:
 // - a commit in this process wakes the tail at once (wake.ts: after COMMIT, never for a rollback);
 // - another process's commit is hinted by a watch on the -wal file (wal-hint.ts);
-// - after any wake or new commit the tail looks again a few times at growing gaps (FOLLOW_UP_MS doubling),
-//   which catches a hint that came a moment before its commit was published, and bursts of commits;
+// - after any wake or new commit the tail looks again a few times at growing gaps (2, 4, … 64 ms), which
+//   catches a hint that came a moment before its commit was published, and bursts of commits;
 // - otherwise it looks every pollMs (a safety net: a lost or unavailable watch), or every fallbackPollMs
 //   while the -wal file cannot be watched.
 import { cachedStatement, type Db } from '../db/index.js';
@@ -33,8 +33,9 @@ export interface EventTailOptions {
   log?: Logger;
 }
 
-/** The first look-again gap after activity; it doubles up to the poll interval. */
+/** The first look-again gap after activity; it doubles up to FOLLOW_UP_MAX_MS (or the poll interval). */
 const FOLLOW_UP_MS = 2;
+const FOLLOW_UP_MAX_MS = 64;
 
 export class EventTail {
   private readonly opts: EventTailOptions;
@@ -59,6 +60,11 @@ export class EventTail {
   /** The last seq delivered to onEvents. */
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** Whether the tail is still looking again shortly after activity (false once it relaxed to the poll). */
+  get followingUp(): boolean {
+    return this.followUpMs !== undefined;
   }
 
   /** Whether other processes' commits are hinted by a watch on the -wal file right now. */
@@ -105,7 +111,7 @@ export class EventTail {
     }
     if (this.stopped) return;
     const interval = this.interval();
-    if (this.followUpMs !== undefined && this.followUpMs < interval) {
+    if (this.followUpMs !== undefined && this.followUpMs <= Math.min(FOLLOW_UP_MAX_MS, interval)) {
       this.schedule(this.followUpMs);
       this.followUpMs *= 2;
     } else {
