@@ -3,10 +3,12 @@
 // a finished conversion or shutdown wakes it. chokidar only hints; the scan is the truth.
 import fs from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
+import { pause } from '../../lib/clock.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
+import { headerReader } from '../../lib/uvh5/reader.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
 import { validateArgvTemplate } from './argv.js';
 import type { Ctx } from './context.js';
@@ -125,11 +127,26 @@ async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
   }
 }
 
+/**
+ * Load the UVH5 header reader the first time a settled file needs it. A failed load (a broken install) is
+ * logged and counted as a loop error; the files stay due and the next pass tries again after a second.
+ */
+async function loadHeaderReader(ctx: Ctx, signal: AbortSignal): Promise<void> {
+  try {
+    await headerReader.load();
+  } catch (e) {
+    ctx.m.loopErrors.inc({ loop: 'scan' });
+    ctx.log.error({ err: e }, 'cannot load the UVH5 header reader (h5wasm); will retry');
+    await pause(1000, signal);
+  }
+}
+
 /** The main loop: scan or look, timed rules, dispatch, then sleep until something is due or wakes us. */
 async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<void> {
   const { ctx, intake } = p;
   let nextScanAt = 0;
   while (!signal.aborted) {
+    if (intake.wantsReader) await loadHeaderReader(ctx, signal);
     const now = ctx.clock.now();
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {
