@@ -1,9 +1,8 @@
 // The WebSocket hub on a daemon's HTTP server: serves the events table by topic. Live events come from one
 // EventTail (woken at once by this process's commits and by a watch on the -wal file for other processes',
 // see lib/events/tail.ts); each is serialised and encoded once, and the same bytes go to every subscriber.
-// Resume
-// replays from the table synchronously (better-sqlite3 is synchronous, so no live batch can interleave),
-// bounded by the tail's position: every event reaches a client exactly once, in seq order.
+// Resume replays from the table synchronously (better-sqlite3 is synchronous, so no live batch can
+// interleave), bounded by the tail's position: every event reaches a client exactly once, in seq order.
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
