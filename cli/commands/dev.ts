@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
@@ -168,12 +168,19 @@ function startDaemons(
 ): Running {
   const { children, exits, failures, stopping } = into;
   for (const name of names) {
+    // Its own process group, so a terminal's Ctrl-C reaches dev alone and each daemon gets exactly one
+    // SIGTERM from dev (a second signal means "exit without draining"); dev-guard ties its life to dev's
+    // through the stdin pipe (cli/dev-guard.ts).
     const child = spawn(
       process.execPath,
-      [path.join(DIST, 'daemons', name, 'main.js'), '--config', configFile],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      [
+        '--import',
+        pathToFileURL(path.join(DIST, 'cli', 'dev-guard.js')).href,
+        path.join(DIST, 'daemons', name, 'main.js'),
+        '--config',
+        configFile,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     prefixLines(name, child.stdout!, process.stdout);
     prefixLines(name, child.stderr!, process.stderr);

@@ -3,6 +3,7 @@
 // FIFO would block the daemon); a symlink whose target leaves incomingDir is refused unless
 // streamingConverter.followExternalSymlinks is set. Each such path, and each junk name, is counted and
 // logged once while it stays; individual lines are capped per window and a summary line gives the rest.
+// What is remembered is bounded (MAX_NOTICES keys): junk never makes memory grow with the directory.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../lib/log.js';
@@ -78,6 +79,12 @@ export interface NoticeOptions {
 
 export const DEFAULT_NOTICES: NoticeOptions = { maxLines: 20, windowMs: 10 * 60_000 };
 
+/**
+ * Keys remembered at most. A junk entry beyond this is still counted and may be logged, but not remembered,
+ * so each listing that meets it counts it again.
+ */
+export const MAX_NOTICES = 10_000;
+
 type Kind = 'bad_name' | 'ignored';
 
 /**
@@ -86,7 +93,9 @@ type Kind = 'bad_name' | 'ignored';
  * the end of a window in which anything new appeared, one summary line gives the counts present.
  */
 export class JunkNotices {
-  private readonly seen = new Map<string, { kind: Kind; reason: string }>();
+  private readonly seen = new Map<string, { kind: Kind; reason: string; pass: number }>();
+  /** The current listing's number: keys noted or touched during it carry it. */
+  private pass = 0;
   private windowStart: number | null = null;
   private lines = 0;
   private fresh = 0;
@@ -104,8 +113,11 @@ export class JunkNotices {
    */
   note(kind: Kind, key: string, reason: string, now: number, line: () => void, routine = false): boolean {
     const prev = this.seen.get(key);
-    if (prev && prev.kind === kind && prev.reason === reason) return false;
-    this.seen.set(key, { kind, reason });
+    if (prev && prev.kind === kind && prev.reason === reason) {
+      prev.pass = this.pass;
+      return false;
+    }
+    if (prev || this.seen.size < MAX_NOTICES) this.seen.set(key, { kind, reason, pass: this.pass });
     this.m.files.inc({ result: kind, reason });
     if (routine) {
       line();
@@ -130,9 +142,27 @@ export class JunkNotices {
     this.seen.delete(key);
   }
 
-  /** Forget every key of `kind` for which `present` is false (after a full listing). */
-  forgetMissing(kind: Kind, present: (key: string) => boolean): void {
-    for (const [key, v] of this.seen) if (v.kind === kind && !present(key)) this.seen.delete(key);
+  /** A listing of the whole directory begins: keys it does not meet are forgotten at endPass(). */
+  beginPass(): void {
+    this.pass++;
+  }
+
+  /** The listing met `key` (already noted): keep it. */
+  touch(key: string): void {
+    const v = this.seen.get(key);
+    if (v) v.pass = this.pass;
+  }
+
+  /** The listing reached the end: forget what it did not meet (those entries left the directory). */
+  endPass(): void {
+    for (const [key, v] of this.seen) if (v.pass !== this.pass) this.seen.delete(key);
+  }
+
+  /** The keys of `kind` now remembered (ignored entries are looked at again on every quick pass). */
+  keys(kind: Kind): string[] {
+    const out: string[] = [];
+    for (const [key, v] of this.seen) if (v.kind === kind) out.push(key);
+    return out;
   }
 
   get size(): number {

@@ -3,13 +3,15 @@
 //   after-dispatch-commit          SIGKILL itself between the dispatch commit and starting the converter
 //   pause-after-dispatch-commit:F  after each dispatch commit, write the group id to file F and wait (without
 //                                  blocking the event loop) until F is removed, then start the converter
+//   after-archive-rename           SIGKILL itself between an archive rename and its row update
 import fs from 'node:fs';
 import { kill, pid } from 'node:process';
 import { pause } from '../../lib/clock.js';
-import type { DispatchHooks } from './dispatch.js';
+import type { RunOptions } from './run.js';
 
-export function faultHooks(spec: string | undefined): Pick<DispatchHooks, 'afterDispatchCommit'> {
+export function faultHooks(spec: string | undefined): RunOptions {
   if (spec === 'after-dispatch-commit') return { afterDispatchCommit: () => void kill(pid, 'SIGKILL') };
+  if (spec === 'after-archive-rename') return { afterArchiveRename: () => void kill(pid, 'SIGKILL') };
   const gate = spec?.startsWith('pause-after-dispatch-commit:')
     ? spec.slice('pause-after-dispatch-commit:'.length)
     : '';

@@ -1,6 +1,8 @@
 // Timed rules and gauges, run every tick: collecting → incomplete (or ready with dispatchPartial) after
 // groupTimeoutS, backlog / stale-input / repeated-crash alerts, state and queue gauges. Retry timing is the
-// conversions queue's (a retry_wait group's job becomes claimable at its run_at).
+// conversions queue's (a retry_wait group's job becomes claimable at its run_at). Every query of a tick is
+// an index lookup over work in flight; the counts that walk all history (groups by state, the queue's stats)
+// refresh only every GAUGE_EVERY_MS.
 import { alert, emit, resolve, type Ctx } from './context.js';
 import { enqueueConversion, jobView, QUEUE } from './jobs.js';
 import { GROUP_STATES, hasTimedOut, missingSubbands } from './rules.js';
@@ -8,6 +10,7 @@ import * as S from './store.js';
 
 const HOUR_MS = 3_600_000;
 const GAUGE_EVERY_MS = 15_000;
+const BACKLOG_STATES = ['ready', 'retry_wait'] as const;
 
 export class Housekeeping {
   private lastValidAt: number | null = null;
@@ -97,8 +100,7 @@ export class Housekeeping {
 
   private alerts(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
     const { cfg } = this.ctx;
-    const counts = S.groupStateCounts(conn);
-    const backlog = (counts.ready ?? 0) + (counts.retry_wait ?? 0);
+    const backlog = S.countGroups(conn, BACKLOG_STATES);
     if (backlog > cfg.backlogAlertGroups)
       alert(conn, 'ConverterBacklog', 'warning', {}, `${backlog} groups waiting for conversion`, now);
     else resolve(conn, 'ConverterBacklog', {}, now);
@@ -132,18 +134,17 @@ export class Housekeeping {
 
   private gauges(): void {
     const { m, db } = this.ctx;
-    const { groups, files } = db.read((c) => ({
-      groups: S.groupStateCounts(c),
-      files: S.fileStateCounts(c),
-    }));
-    for (const state of GROUP_STATES) m.groups.set({ state }, groups[state] ?? 0);
-    m.backlog.set((groups.ready ?? 0) + (groups.retry_wait ?? 0));
-    m.filesSettling.set(files.settling ?? 0);
-    m.filesInvalid.set(files.invalid ?? 0);
-    // stats() counts every job of every queue: every GAUGE_EVERY_MS is plenty for a gauge.
+    db.read((c) => {
+      m.backlog.set(S.countGroups(c, BACKLOG_STATES));
+      m.filesSettling.set(S.countFiles(c, 'settling'));
+      m.filesInvalid.set(S.countFiles(c, 'invalid'));
+    });
+    // Groups by state and the queue's stats() count every row ever written: every GAUGE_EVERY_MS is plenty.
     const now = this.ctx.clock.now();
     if (now - this.gaugedAt >= GAUGE_EVERY_MS) {
       this.gaugedAt = now;
+      const groups = db.read((c) => S.groupStateCounts(c));
+      for (const state of GROUP_STATES) m.groups.set({ state }, groups[state] ?? 0);
       this.ctx.queue.refreshGauges([QUEUE]);
     }
   }

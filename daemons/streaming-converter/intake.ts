@@ -1,7 +1,10 @@
-// Discovery and acceptance of subband files. The directory is the truth: a full scan diffs every entry
-// against hdf5_files; a targeted look does the same for a few paths (chokidar hints, settle follow-ups).
-// A file is accepted only after it looked the same twice over settleS, passed the superblock check and the
-// h5wasm header read; then it is placed into a group. Inputs are only ever read.
+// Discovery and acceptance of subband files. The directory is the truth, looked at in three ways whose cost
+// follows the work, not the history: a targeted look at a few paths (watcher hints, settle follow-ups); the
+// quick pass every scanIntervalS (hints, files of groups still in flight, entries reported as ignored,
+// settling and unreadable files); and the reconcile (reconcile.ts), which feeds the whole listing and every
+// known row through discover() and verify() in slices. A file is accepted only after it looked the same twice
+// over settleS, passed the superblock check and the h5wasm header read; then it is placed into a group.
+// Inputs are only ever read here (the optional archive policy moves converted inputs: archive.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Uvh5Inspection } from '../../lib/uvh5/index.js';
@@ -16,6 +19,11 @@ import { isSettled, OPEN_STATES, sameIdentity } from './rules.js';
 import * as S from './store.js';
 
 type Good = Extract<ParsedName, { ok: true }>;
+interface Item {
+  parsed: Good | null;
+  path: string;
+  stat: StatLite | null;
+}
 
 /** incomingDir with its symlinks resolved (it may itself be a link), or the path as given if absent. */
 function realDir(dir: string): string {
@@ -26,9 +34,10 @@ function realDir(dir: string): string {
   }
 }
 
-export interface ScanStats {
-  entries: number;
-  matched: number;
+export interface PassStats {
+  /** Paths stat'ed or names looked up. */
+  examined: number;
+  /** Files whose headers were read. */
   validated: number;
 }
 
@@ -74,101 +83,109 @@ export class Intake {
     return null;
   }
 
-  private scans = 0;
+  /** Re-resolve incomingDir (it may be a symlink that was re-pointed): at the start of every pass. */
+  refreshDir(): void {
+    this.incomingReal = realDir(this.ctx.cfg.incomingDir);
+  }
 
   /**
-   * Full reconcile of the incoming directory. Files that are closed (terminal, or in a group past dispatch)
-   * are stat'ed on a rotation, each at least once every deepScanEvery scans, so a directory of 100k kept
-   * inputs costs a readdir, a sort and one merge step per name; everything else is stat'ed every scan.
+   * The quick pass (every scanIntervalS): hinted paths, the valid files of groups still in flight (a file
+   * that vanished or changed before or during its conversion is caught here), entries reported as ignored
+   * (a repaired link becomes an input), then settling files that are due and unreadable files due a
+   * re-check. Costs O(work in flight), never O(files in incomingDir).
    */
-  fullScan(): ScanStats {
-    const { cfg, clock, m } = this.ctx;
-    const t0 = clock.monotonic();
-    const scan = this.scans++;
-    this.incomingReal = realDir(cfg.incomingDir);
-    let names: string[];
-    try {
-      names = fs.readdirSync(cfg.incomingDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') names = [];
-      else throw e;
+  quickPass(hinted: readonly string[]): PassStats {
+    this.refreshDir();
+    const items = this.hintItems(hinted);
+    const inFlight = this.ctx.db.read((c) => S.inFlightFiles(c));
+    for (const r of inFlight) {
+      const stat = this.statOf(r.path);
+      if (!stat || !sameIdentity(this.id(r), this.id(stat))) items.push({ parsed: null, path: r.path, stat });
     }
-    names.sort();
-    const work: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
-    const counts = { matched: 0, closed: 0 };
-    // Merge join of the sorted listing with the rows in path order (ASCII names: the same order in both).
-    this.ctx.db.read((c) => {
-      const rows = S.eachFileIdentity(c);
-      let row = rows.next();
-      for (const name of names) {
-        const p = path.join(cfg.incomingDir, name);
-        while (!row.done && row.value.path < p) {
-          if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
-          row = rows.next();
-        }
-        if (!row.done && row.value.path === p) {
-          this.diffKnown(row.value, name, p, scan, counts, work);
-          row = rows.next();
-          continue;
-        }
-        const parsed = parseSubbandName(name, cfg.expectedSubbands);
-        if (!parsed.ok) {
-          this.noteBadName(parsed.name, parsed.reason);
-          continue;
-        }
-        counts.matched++;
-        work.push({ parsed, path: p, stat: this.statOf(p) });
-      }
-      for (; !row.done; row = rows.next())
-        if (row.value.state !== 'gone') work.push({ parsed: null, path: row.value.path, stat: null });
-    });
-    const matched = counts.matched;
-    if (this.notices.size) {
-      const inDir = new Set(names);
-      this.notices.forgetMissing('bad_name', (n) => inDir.has(n));
-      this.notices.forgetMissing('ignored', (p) => inDir.has(path.basename(p)));
-    }
-    this.notices.summarize(clock.now());
-    this.apply(work);
+    const ignored = this.notices.keys('ignored');
+    items.push(...this.hintItems(ignored));
+    this.apply(items);
     this.rebuildSettleDue();
+    const due = this.settleDue.size;
     const validated = this.processDue(true);
-    m.scanSeconds.observe((clock.monotonic() - t0) / 1000);
-    m.scanEntries.set(names.length);
-    return { entries: names.length, matched, validated };
+    this.notices.summarize(this.ctx.clock.now());
+    return { examined: hinted.length + inFlight.length + ignored.length + due, validated };
   }
 
-  /** A file the DB knows: stat it (closed files only on their rotation slot) and queue it if it changed. */
-  private diffKnown(
-    row: S.FileIdentityRow,
-    name: string,
-    p: string,
-    scan: number,
-    counts: { matched: number; closed: number },
-    work: { parsed: Good | null; path: string; stat: StatLite | null }[],
-  ): void {
-    counts.matched++;
-    if (row.closed && (counts.closed++ + scan) % this.ctx.cfg.deepScanEvery !== 0) return;
-    const stat = this.statOf(p);
-    if (stat && row.state !== 'settling' && row.state !== 'gone' && sameIdentity(this.id(row), this.id(stat)))
-      return;
-    const parsed = parseSubbandName(name, this.ctx.cfg.expectedSubbands);
-    work.push({ parsed: parsed.ok ? parsed : null, path: p, stat });
+  /** A listing of the whole directory begins (reconcile): junk it does not meet is forgotten at its end. */
+  beginListing(): void {
+    this.refreshDir();
+    this.notices.beginPass();
   }
 
-  /** A targeted look at specific paths (watch hints). */
-  look(paths: Iterable<string>): number {
-    const items: { parsed: Good | null; path: string; stat: StatLite | null }[] = [];
+  endListing(): void {
+    this.notices.endPass();
+    this.notices.summarize(this.ctx.clock.now());
+  }
+
+  /**
+   * One slice of a listing: junk names are noted, subband names without a row (primary-key index lookups,
+   * a statement per 500 names) are stat'ed and recorded. Known files are left to verify(). Returns the new
+   * files recorded.
+   */
+  discover(names: readonly string[]): number {
+    const { cfg } = this.ctx;
+    const candidates: { parsed: Good; path: string }[] = [];
+    for (const name of names) {
+      const parsed = parseSubbandName(name, cfg.expectedSubbands);
+      if (parsed.ok) candidates.push({ parsed, path: path.join(cfg.incomingDir, name) });
+      else this.noteBadName(parsed.name, parsed.reason);
+    }
+    if (candidates.length === 0) return 0;
+    const known = this.ctx.db.read((c) =>
+      S.knownPaths(
+        c,
+        candidates.map((x) => x.path),
+      ),
+    );
+    const items: Item[] = [];
+    for (const x of candidates)
+      if (!known.has(x.path)) items.push({ parsed: x.parsed, path: x.path, stat: this.statOf(x.path) });
+    this.apply(items);
+    return items.length;
+  }
+
+  /**
+   * One slice of known rows (reconcile): stat each; record what vanished or changed under its name, and a
+   * file back at the path of a `gone` row.
+   */
+  verify(rows: readonly S.FileIdentityRow[]): number {
+    const items: Item[] = [];
+    for (const r of rows) {
+      const stat = this.statOf(r.path);
+      if (r.state === 'gone') {
+        const parsed = parseSubbandName(path.basename(r.path), this.ctx.cfg.expectedSubbands);
+        if (stat && parsed.ok) items.push({ parsed, path: r.path, stat });
+      } else if (!stat || !sameIdentity(this.id(r), this.id(stat)))
+        items.push({ parsed: null, path: r.path, stat });
+    }
+    this.apply(items);
+    return items.length;
+  }
+
+  /** A targeted look at specific paths (watch hints), then at settling files that are due. */
+  look(paths: readonly string[]): number {
+    this.apply(this.hintItems(paths));
+    return this.processDue(false);
+  }
+
+  /** Hinted paths directly in incomingDir: subband names with their stat; junk names noted (or forgotten if gone). */
+  private hintItems(paths: readonly string[]): Item[] {
+    const items: Item[] = [];
     for (const p of paths) {
       if (path.dirname(p) !== path.resolve(this.ctx.cfg.incomingDir)) continue;
       const parsed = parseSubbandName(path.basename(p), this.ctx.cfg.expectedSubbands);
-      if (!parsed.ok) {
-        this.noteBadName(parsed.name, parsed.reason);
-        continue;
-      }
-      items.push({ parsed, path: p, stat: this.statOf(p) });
+      if (parsed.ok) items.push({ parsed, path: p, stat: this.statOf(p) });
+      // A transfer's temp name is hinted while written and gone after its rename: not remembered.
+      else if (fs.existsSync(p)) this.noteBadName(parsed.name, parsed.reason);
+      else this.notices.forget(parsed.name);
     }
-    this.apply(items);
-    return this.processDue(false);
+    return items;
   }
 
   /** The earliest time a settling file should be looked at again. */
@@ -201,7 +218,7 @@ export class Intake {
   }
 
   /** Record new, changed and vanished files. */
-  private apply(items: { parsed: Good | null; path: string; stat: StatLite | null }[]): void {
+  private apply(items: readonly Item[]): void {
     if (items.length === 0) return;
     const now = this.ctx.clock.now();
     this.ctx.db.write((conn) => {
@@ -308,17 +325,16 @@ export class Intake {
   }
 
   /**
-   * Validate every settled file that is due (and, on full scans, unreadable files due a re-check). Due
-   * files are looked at first (unless the scan just did), so a file that grew meanwhile starts settling
-   * again instead of being read. The h5wasm reads happen outside any transaction; results are written in one.
+   * Validate every settled file that is due (and, on quick passes, unreadable files due a re-check). Due
+   * files are stat'ed first, so a file that grew meanwhile starts settling again instead of being read. The
+   * h5wasm reads happen outside any transaction; results are written in one.
    */
-  private processDue(justScanned: boolean): number {
+  private processDue(recheck: boolean): number {
     const { cfg, clock } = this.ctx;
     const now = clock.now();
     const settleMs = cfg.settleS * 1000;
     const due = [...this.settleDue].filter(([, t]) => t <= now).map(([p]) => p);
-    if (!justScanned && due.length)
-      this.apply(due.map((p) => ({ parsed: null, path: p, stat: this.statOf(p) })));
+    if (due.length) this.apply(due.map((p) => ({ parsed: null, path: p, stat: this.statOf(p) })));
     const rows = this.ctx.db.read((c) =>
       due.map((p) => S.getFile(c, p)).filter((r): r is S.FileRow => r !== undefined),
     );
@@ -329,7 +345,7 @@ export class Intake {
         candidates.push(r);
       else this.settleDue.set(r.path, Math.max(now + 50, r.stable_since + settleMs));
     }
-    if (justScanned) {
+    if (recheck) {
       const again = this.ctx.db.read((c) =>
         S.unreadableDue(c, now - cfg.recheckInvalidS * 1000, cfg.maxRechecks),
       );

@@ -16,6 +16,12 @@ export const FILE_RESULTS = [
 ] as const;
 export type FileResult = (typeof FILE_RESULTS)[number];
 
+export const SCAN_KINDS = ['quick', 'reconcile'] as const;
+export type ScanKind = (typeof SCAN_KINDS)[number];
+export const RECONCILE_REASONS = ['start', 'interval', 'unexplained', 'replaced', 'overflow'] as const;
+export type ReconcileReason = (typeof RECONCILE_REASONS)[number];
+const WATCH_EVENT_TYPES = ['rename', 'change', 'error', 'dropped'] as const;
+
 export function converterMetrics(registry: Registry) {
   const r = [registry];
   const m = {
@@ -71,13 +77,27 @@ export function converterMetrics(registry: Registry) {
     }),
     scanSeconds: new Histogram({
       name: `${P}scan_duration_seconds`,
-      help: 'Full reconcile scan of the incoming directory.',
-      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      help: 'One pass over incomingDir by kind: quick (hints and files in flight, every scanIntervalS) or reconcile (the whole listing and every known file, in slices; wall time including its yields).',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: r,
+    }),
+    scanExamined: new Histogram({
+      name: `${P}scan_files_examined`,
+      help: "Names looked up and files stat'ed per pass, by kind (quick | reconcile); _sum is the total work.",
+      labelNames: ['kind'],
+      buckets: [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7],
+      registers: r,
+    }),
+    reconciles: new Counter({
+      name: `${P}reconciles_total`,
+      help: 'Listings of incomingDir by reason: start, interval (reconcileIntervalS), unexplained (the directory changed without a watcher event), replaced (another directory at incomingDir), overflow (too many hints).',
+      labelNames: ['reason'],
       registers: r,
     }),
     scanEntries: new Gauge({
       name: `${P}scan_entries`,
-      help: 'Directory entries in the last scan.',
+      help: 'Directory entries in the last complete listing of incomingDir.',
       registers: r,
     }),
     headerSeconds: new Histogram({
@@ -88,7 +108,7 @@ export function converterMetrics(registry: Registry) {
     }),
     watchEvents: new Counter({
       name: `${P}watch_events_total`,
-      help: 'chokidar events (hints only) by type.',
+      help: 'fs.watch events on incomingDir (hints only) by type: rename, change, error, dropped (hint set full).',
       labelNames: ['type'],
       registers: r,
     }),
@@ -110,6 +130,12 @@ export function converterMetrics(registry: Registry) {
       labelNames: ['loop'],
       registers: r,
     }),
+    archived: new Counter({
+      name: `${P}archived_files_total`,
+      help: 'Inputs of converted groups moved by the archive policy, by result: moved, repaired (a move completed at start after a crash), failed.',
+      labelNames: ['result'],
+      registers: r,
+    }),
     recovered: new Counter({
       name: `${P}recovered_attempts_total`,
       help: 'Open attempts recovered after their daemon died, by what recovery found: adopted (converter still running, awaited), finished (ended meanwhile: its recorded outcome settled), killed (stopped, crashed), dead (nothing ran, no exit status: crashed unless the files show success).',
@@ -122,10 +148,17 @@ export function converterMetrics(registry: Registry) {
   for (const outcome of OUTCOMES) {
     m.attempts.inc({ outcome }, 0);
   }
-  for (const type of ['add', 'change', 'unlink', 'error']) m.watchEvents.inc({ type }, 0);
+  for (const type of WATCH_EVENT_TYPES) m.watchEvents.inc({ type }, 0);
+  for (const kind of SCAN_KINDS) {
+    m.scanSeconds.zero({ kind });
+    m.scanExamined.zero({ kind });
+  }
+  for (const reason of RECONCILE_REASONS) m.reconciles.inc({ reason }, 0);
+  for (const result of ['moved', 'repaired', 'failed']) m.archived.inc({ result }, 0);
   for (const path of ['output', 'scratch', 'input']) m.diskFree.set({ path }, 0);
   m.paused.set({ reason: 'disk' }, 0);
-  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery']) m.loopErrors.inc({ loop }, 0);
+  for (const loop of ['scan', 'dispatch', 'housekeeping', 'watch', 'recovery', 'reconcile', 'archive'])
+    m.loopErrors.inc({ loop }, 0);
   for (const child of ['adopted', 'finished', 'killed', 'dead']) m.recovered.inc({ child }, 0);
   return m;
 }

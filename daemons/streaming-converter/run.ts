@@ -1,15 +1,17 @@
-// The streaming converter's body: recovery, then a loop of (full scan every scanIntervalS | targeted looks
+// The streaming converter's body: recovery, then a loop of (quick pass every scanIntervalS | targeted looks
 // at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due or a hint,
-// a finished conversion or shutdown wakes it. chokidar only hints; the scan is the truth.
+// a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the directory
+// at start, every reconcileIntervalS and when a quick pass asks (scans.ts). fs.watch only hints.
 import fs from 'node:fs';
-import { watch, type FSWatcher } from 'chokidar';
 import { pause } from '../../lib/clock.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
+import { startLoop, type LoopTick } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
 import { headerReader } from '../../lib/uvh5/reader.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
+import { Archiver, type ArchiveHooks } from './archive.js';
 import { validateArgvTemplate } from './argv.js';
 import type { Ctx } from './context.js';
 import { Dispatcher, type DispatchHooks } from './dispatch.js';
@@ -19,8 +21,9 @@ import { conversionStore, KIND, QUEUE } from './jobs.js';
 import { converterMetrics } from './metrics.js';
 import { recover } from './recovery.js';
 import { GROUP_STATES } from './rules.js';
+import { Scans } from './scans.js';
 
-export type RunOptions = DispatchHooks;
+export type RunOptions = DispatchHooks & ArchiveHooks;
 
 /** Resolves a pending wait early; waits end at a deadline, on wake(), or on abort. */
 class Waker {
@@ -74,34 +77,13 @@ function registerRoutes(deps: DaemonDeps, ctx: Ctx): void {
   );
 }
 
-function startWatcher(ctx: Ctx, hints: Set<string>, waker: Waker): FSWatcher | null {
-  if (!ctx.cfg.watch || !fs.existsSync(ctx.cfg.incomingDir)) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const w = watch(ctx.cfg.incomingDir, { depth: 0, ignoreInitial: true, awaitWriteFinish: false });
-  const hint = (type: string) => (p: string) => {
-    ctx.m.watchEvents.inc({ type });
-    hints.add(p);
-    timer ??= setTimeout(() => {
-      timer = undefined;
-      waker.wake();
-    }, ctx.cfg.watchDebounceMs);
-  };
-  w.on('add', hint('add')).on('change', hint('change')).on('unlink', hint('unlink'));
-  w.on('error', (e) => {
-    ctx.m.watchEvents.inc({ type: 'error' });
-    ctx.log.warn({ err: e }, 'watcher error; scans continue');
-  });
-  return w;
-}
-
 interface Parts {
   ctx: Ctx;
   intake: Intake;
+  scans: Scans;
   housekeeping: Housekeeping;
   dispatcher: Dispatcher;
   waker: Waker;
-  hints: Set<string>;
-  onFirstScan: () => void;
 }
 
 function runStep(ctx: Ctx, loop: string, fn: () => void): void {
@@ -151,16 +133,8 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {
         nextScanAt = now + ctx.cfg.scanIntervalS * 1000;
-        p.hints.clear();
-        const s = intake.fullScan();
-        p.onFirstScan();
-        ctx.log.debug(s, 'scan done');
-      } else {
-        const paths = [...p.hints];
-        p.hints.clear();
-        if (paths.length) intake.look(paths);
-        intake.lookDue();
-      }
+        p.scans.quick();
+      } else p.scans.look();
     });
     runStep(ctx, 'housekeeping', () => p.housekeeping.tick());
     if (p.dispatcher.wantRecovery) await reclaim(p, signal);
@@ -169,6 +143,36 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
     const due = Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
     await p.waker.wait(due - ctx.clock.now(), signal);
   }
+}
+
+/** The reconcile loop and, when the archive policy is on, the archive loop (lib/loop); their done promises. */
+function startBackgroundLoops(
+  ctx: Ctx,
+  scans: Scans,
+  archiver: Archiver,
+  signal: AbortSignal,
+): Promise<void>[] {
+  const start = (name: 'reconcile' | 'archive', tick: LoopTick, everyMs: number) =>
+    startLoop({
+      name,
+      tick,
+      everyMs,
+      signal,
+      clock: ctx.clock,
+      log: ctx.log,
+      onError: () => ctx.m.loopErrors.inc({ loop: name }),
+      isFatal,
+    });
+  const reconcile = start(
+    'reconcile',
+    ({ signal: s }) => scans.reconciler.tick(s),
+    ctx.cfg.reconcileIntervalS * 1000,
+  );
+  scans.onListingWanted = () => reconcile.loop.wake();
+  const done = [reconcile.done];
+  // An index lookup per tick: looking for due groups as often as the quick pass costs nothing.
+  if (ctx.cfg.archive) done.push(start('archive', () => archiver.tick(), ctx.cfg.scanIntervalS * 1000).done);
+  return done;
 }
 
 export function makeRun(opts: RunOptions = {}): DaemonRun {
@@ -193,33 +197,41 @@ export function makeRun(opts: RunOptions = {}): DaemonRun {
     const dispatcher = new Dispatcher(ctx, opts, () => waker.wake());
     let scanned = false;
     deps.addReadinessCheck('first_scan', () =>
-      scanned ? { ok: true } : { ok: false, detail: 'first scan not finished' },
+      scanned ? { ok: true } : { ok: false, detail: 'first listing of incomingDir not finished' },
     );
     registerRoutes(deps, ctx);
+    const archiver = new Archiver(ctx, opts);
+    archiver.prepare();
     await recover(ctx, dispatcher, signal);
-    const hints = new Set<string>();
-    const watcher = startWatcher(ctx, hints, waker);
-    const onFirstScan = (): void => {
-      if (!scanned) log.info('first scan done; ready');
-      scanned = true;
-    };
-    const parts = {
-      ctx,
-      intake: new Intake(ctx),
-      housekeeping: new Housekeeping(ctx),
-      dispatcher,
-      waker,
-      hints,
-      onFirstScan,
-    };
+    // Before any scan: a move a crash left half-done would otherwise look like a vanished input.
+    archiver.repair();
+    const intake = new Intake(ctx);
+    const scans = new Scans(ctx, intake, {
+      wake: () => waker.wake(),
+      onListed: () => {
+        if (!scanned) log.info('first listing of incomingDir done; ready');
+        scanned = true;
+      },
+    });
+    const parts = { ctx, intake, scans, housekeeping: new Housekeeping(ctx), dispatcher, waker };
+    // A fatal error in any loop stops them all.
+    const stop = new AbortController();
+    const stopAll = AbortSignal.any([signal, stop.signal]);
+    const background = startBackgroundLoops(ctx, scans, archiver, stopAll);
+    scans.start();
     let fatal: unknown = null;
+    const loops = [loop(parts, deps, stopAll), ...background].map((done) =>
+      done.catch((e: unknown) => {
+        fatal ??= e;
+        stop.abort();
+        waker.wake();
+      }),
+    );
     try {
-      await loop(parts, deps, signal);
-    } catch (e) {
-      fatal = e;
-      log.fatal({ err: e }, 'database unusable; stopping');
+      await Promise.all(loops);
+      if (fatal) log.fatal({ err: fatal }, 'database unusable; stopping');
     } finally {
-      await watcher?.close();
+      scans.close();
       await dispatcher.drain(fatal ? AbortSignal.abort() : deps.hardStop);
     }
     if (fatal) throw fatal;

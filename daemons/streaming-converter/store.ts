@@ -69,24 +69,61 @@ export interface FileIdentityRow {
   size: number;
   mtime_ms: number;
   inode: number;
-  /** 1 when nothing more will happen to the file (terminal state, or its group is past dispatch). */
-  closed: number;
+}
+
+/** Paths per knownPaths() statement: a fixed arity, so one prepared statement serves every slice. */
+export const KNOWN_PATHS_BATCH = 500;
+const KNOWN_PATHS_SQL = `SELECT path FROM hdf5_files WHERE path IN (${Array(KNOWN_PATHS_BATCH).fill('?').join(', ')})`;
+
+/**
+ * Which of `paths` have a row (any state): lookups in the primary key's index alone, KNOWN_PATHS_BATCH per
+ * statement, for the listing side of the reconcile (nothing of the table is held in memory). Reading the
+ * row's state as well would cost a random table lookup per name (10× the time on a cold cache): a `gone` row
+ * whose file came back is found by the verify side instead.
+ */
+export function knownPaths(conn: Connection, paths: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const stmt = st(conn, KNOWN_PATHS_SQL).pluck();
+  for (let i = 0; i < paths.length; i += KNOWN_PATHS_BATCH) {
+    const args: (string | null)[] = paths.slice(i, i + KNOWN_PATHS_BATCH);
+    while (args.length < KNOWN_PATHS_BATCH) args.push(null);
+    for (const p of stmt.all(args) as string[]) out.add(p);
+  }
+  return out;
 }
 
 /**
- * The light columns the scan diff needs, for every file, in path order (the primary key's index), streamed:
- * the scan merges them with the sorted directory listing instead of holding 100k rows in a Map.
+ * Up to `limit` rows with after < path < below in path order: one keyset page of the rows under a directory
+ * (below = the prefix with its '/' replaced by '0', the next byte), for the reconcile's verify side.
  */
-export function eachFileIdentity(conn: Connection): IterableIterator<FileIdentityRow> {
+export function identitiesBetween(
+  conn: Connection,
+  after: string,
+  below: string,
+  limit: number,
+): FileIdentityRow[] {
   return st(
     conn,
-    `SELECT f.path, f.state, f.size, f.mtime_ms, f.inode,
-       (f.state IN ('duplicate', 'late', 'changed')
-        OR (f.state = 'invalid' AND coalesce(f.reason, '') != 'unreadable')
-        OR (f.state = 'valid' AND g.state NOT IN ('collecting', 'ready'))) AS closed
-     FROM hdf5_files f LEFT JOIN converter_groups g ON g.id = f.group_ref
-     ORDER BY f.path`,
-  ).iterate() as IterableIterator<FileIdentityRow>;
+    `SELECT path, state, size, mtime_ms, inode FROM hdf5_files
+     WHERE path > ? AND path < ? ORDER BY path LIMIT ?`,
+  ).all(after, below, limit) as FileIdentityRow[];
+}
+
+/** Groups whose inputs may still matter to a conversion: their valid files are stat'ed on every quick pass. */
+export const IN_FLIGHT_GROUP_STATES = ['collecting', 'ready', 'converting', 'retry_wait'] as const;
+
+/**
+ * Valid files of groups in flight. CROSS JOIN fixes the order (groups by their state index, then each
+ * group's files by group_ref) and `+f.state` keeps SQLite off hdf5_files_state, which would walk every valid
+ * file ever seen: O(files in flight), not O(history).
+ */
+export function inFlightFiles(conn: Connection): FileIdentityRow[] {
+  return st(
+    conn,
+    `SELECT f.path, f.state, f.size, f.mtime_ms, f.inode
+     FROM converter_groups g CROSS JOIN hdf5_files f ON f.group_ref = g.id
+     WHERE g.state IN (${IN_FLIGHT_GROUP_STATES.map((x) => `'${x}'`).join(', ')}) AND +f.state = 'valid'`,
+  ).all() as FileIdentityRow[];
 }
 
 export function insertFile(
@@ -214,14 +251,12 @@ export function unreadableDue(conn: Connection, before: number, maxRechecks: num
   ).all(before, maxRechecks) as FileRow[];
 }
 
-export function fileStateCounts(conn: Connection): Record<string, number> {
-  const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM hdf5_files GROUP BY state').all() as {
-    state: string;
-    n: number;
-  }[];
-  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+/** Files in one state, counted on the state index: O(rows in that state), so never ask for 'valid'. */
+export function countFiles(conn: Connection, state: FileState): number {
+  return (st(conn, 'SELECT COUNT(*) AS n FROM hdf5_files WHERE state = ?').get(state) as { n: number }).n;
 }
 
+/** An index lookup (hdf5_files_validated). */
 export function lastValidatedAt(conn: Connection): number | null {
   return (st(conn, 'SELECT max(validated_at) AS t FROM hdf5_files').get() as { t: number | null }).t;
 }
@@ -287,6 +322,16 @@ export function groupsInState(conn: Connection, state: GroupState): GroupRow[] {
   ) as GroupRow[];
 }
 
+/** Groups in the given states, counted on the (state, anchor) index: O(those groups). */
+export function countGroups(conn: Connection, states: readonly GroupState[]): number {
+  let n = 0;
+  for (const state of states)
+    n += (st(conn, 'SELECT COUNT(*) AS n FROM converter_groups WHERE state = ?').get(state) as { n: number })
+      .n;
+  return n;
+}
+
+/** Every group by state: walks all groups (O(history)); for gauges refreshed every few seconds only. */
 export function groupStateCounts(conn: Connection): Record<string, number> {
   const rows = st(conn, 'SELECT state, COUNT(*) AS n FROM converter_groups GROUP BY state').all() as {
     state: string;

@@ -1,16 +1,20 @@
 // The contract between the daemons and the ops package, against the built daemons running as child
-// processes after some activity (observations converted, thumbnails rendered and one failing, API and
-// WebSocket traffic): every metric name the rules and dashboards use is exported (by the daemon a `job`
-// matcher names), every exported family has HELP text and bounded labels, `promtool check metrics` is clean,
-// and contimg_ready mirrors /readyz.
+// processes after some activity (observations converted, thumbnails rendered and one failing, every scheduler
+// job run once on a week of simulated calibration, alerts from a daemon, Prometheus and Alertmanager delivered
+// by e-mail to a real SMTP server, a silence, API and WebSocket traffic): every metric name the rules and
+// dashboards use is exported (by the daemon a `job` matcher names), every exported family has HELP text and
+// bounded labels, `promtool check metrics` is clean, and contimg_ready mirrors /readyz.
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { raiseAlert } from '../../lib/alerts/index.js';
+import { JOB_NAMES } from '../../lib/config/sections/scheduler.js';
 import { DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import { insertImageRow } from '../../lib/sim/fits-images.js';
 import { openDb } from '../../lib/db/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { SmtpPeer } from '../integration/alert-dispatcher/peers.js';
 import {
   builtDaemons,
   dashboardQueries,
@@ -25,6 +29,7 @@ import { Stack } from './stack.js';
 
 const names = builtDaemons();
 let stack: Stack;
+const smtp = new SmtpPeer();
 const exposition = new Map<DaemonName, string>();
 const families = new Map<DaemonName, Map<string, Family>>();
 
@@ -33,9 +38,91 @@ function sampleValue(text: string, re: RegExp): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The scheduler's jobs, each run once through its API on a week of simulated calibration. */
+async function schedulerActivity(): Promise<void> {
+  expect(stack.calibrate().measurements).toBeGreaterThan(0);
+  for (const job of JOB_NAMES) expect((await stack.runJob(job)).result, job).toBe('ok');
+}
+
+/**
+ * Alerts from each source the dispatcher takes (a daemon's alerts table, Prometheus's /api/v2/alerts,
+ * Alertmanager's webhook) delivered by e-mail, and a silence.
+ */
+async function dispatcherActivity(): Promise<void> {
+  const post = (p: string, body: unknown) =>
+    fetch(stack.url('alert-dispatcher', p), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const state = openDb({ name: 'state', path: stack.config.databases.state });
+  try {
+    state.write((c) =>
+      raiseAlert(
+        c,
+        {
+          alertname: 'OpsContractDaemonAlert',
+          severity: 'warning',
+          labels: { component: 'contract' },
+          annotations: { summary: 'raised by the ops contract test' },
+          source: 'streaming-converter',
+        },
+        Date.now(),
+      ),
+    );
+  } finally {
+    state.close();
+  }
+  const labels = { job: 'streaming-converter', instance: '127.0.0.1:9310', severity: 'critical' };
+  const prom = await post('/api/v2/alerts', [
+    {
+      labels: { alertname: 'OpsContractPrometheusAlert', ...labels },
+      annotations: { summary: 'posted as Prometheus does' },
+      startsAt: new Date().toISOString(),
+      endsAt: new Date(Date.now() + 300_000).toISOString(),
+      generatorURL: 'http://127.0.0.1:9090/graph',
+    },
+  ]);
+  expect(prom.status).toBe(200);
+  const am = await post('/api/alertmanager/webhook', {
+    version: '4',
+    groupKey: '{}:{alertname="OpsContractAlertmanagerAlert"}',
+    status: 'firing',
+    receiver: 'contimg-alert-dispatcher',
+    groupLabels: { alertname: 'OpsContractAlertmanagerAlert' },
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: 'OpsContractAlertmanagerAlert', ...labels },
+        annotations: { summary: 'forwarded as Alertmanager does' },
+        startsAt: new Date().toISOString(),
+        endsAt: '0001-01-01T00:00:00Z',
+        fingerprint: '0123456789abcdef',
+      },
+    ],
+  });
+  expect(am.status).toBe(200);
+  const silence = await post('/api/silences', {
+    matchers: ['alertname="OpsContractSilenced"'],
+    durationS: 3600,
+    createdBy: 'ops-contract',
+    comment: 'a silence for the silences gauge',
+  });
+  expect(silence.status).toBe(200);
+  await waitFor(
+    () =>
+      ['OpsContractDaemonAlert', 'OpsContractPrometheusAlert', 'OpsContractAlertmanagerAlert'].every((a) =>
+        smtp.messages.some((m) => m.subject?.includes(a)),
+      ),
+    { what: 'one e-mail per alert source', timeoutMs: 30_000, intervalMs: 200 },
+  );
+}
+
 beforeAll(async () => {
-  stack = await Stack.create({ names });
+  await smtp.start();
+  stack = await Stack.create({ names, mailPort: smtp.port });
   await stack.start();
+  await Promise.all([schedulerActivity(), dispatcherActivity()]);
   // Three observations, one with a truncated subband (an invalid file with a reason label), and a corrupt
   // image registered in the pipeline database (a failed render with an error code label).
   await stack.simulate(3, [{ kind: 'corrupt-file', group: 1, subband: 7 }]);
@@ -88,13 +175,29 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await smtp.stop();
 });
 
 describe('the built daemons export what ops uses', () => {
-  it('covers every built daemon', () => {
-    expect(names).toEqual(
-      expect.arrayContaining(['streaming-converter', 'pointing-monitor', 'thumbnail-worker']),
+  it('covers every daemon of the daemon table, each after its own activity', () => {
+    expect([...names].sort()).toEqual(Object.keys(DAEMONS).sort());
+    const text = (n: DaemonName) => exposition.get(n)!;
+    // The scheduler ran its jobs, so its per-target, per-disk and per-calibrator series have label values.
+    for (const job of JOB_NAMES)
+      expect(text('scheduler')).toMatch(
+        new RegExp(`contimg_scheduler_job_runs_total\\{task="${job}",result="ok"\\} [1-9]`),
+      );
+    expect(text('scheduler')).toMatch(/contimg_health_target_status\{kind="http",target="[a-z-]+"\} 0/);
+    expect(text('scheduler')).toMatch(/contimg_flux_ratio\{calibrator="[^"]+"\} \d/);
+    // The dispatcher delivered by e-mail, took alerts from both intake endpoints and counts the silence.
+    expect(text('alert-dispatcher')).toMatch(
+      /contimg_alerts_notifications_total\{receiver="dev-mail",kind="firing",outcome="sent"\} [1-9]/,
     );
+    for (const endpoint of ['prometheus', 'alertmanager'])
+      expect(text('alert-dispatcher')).toMatch(
+        new RegExp(`contimg_alerts_intake_requests_total\\{endpoint="${endpoint}",code="200"\\} [1-9]`),
+      );
+    expect(text('alert-dispatcher')).toMatch(/contimg_alerts_silences_active 1/);
   });
 
   it('promtool check metrics is clean on every daemon', async () => {

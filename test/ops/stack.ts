@@ -1,13 +1,18 @@
 // The built daemons as an operator runs them, for the ops tests and the scrape bench: each
 // dist/daemons/<name>/main.js its own child process (as systemd starts it) on a free loopback port, on the
-// config `contimg dev` writes, with fresh databases in a temp folder; the demo simulator for activity.
+// config `contimg dev` writes, with fresh databases in a temp folder; the demo simulator for activity (and the
+// pipeline's calibration for the scheduler's jobs). The alert dispatcher delivers to a `log` receiver and,
+// when a mail port is given (a real SMTP server on loopback), to the dev config's e-mail receiver `dev-mail`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { devConfig } from '../../cli/commands/dev.js';
+import { devAlertDispatcher } from '../../cli/dev-alerts.js';
+import { simulateCalibration } from '../../cli/sim-calibration.js';
 import { loadConfigFile, type Config } from '../../lib/config/index.js';
 import type { DaemonName } from '../../lib/daemon/types.js';
+import { openDb } from '../../lib/db/index.js';
 import { simulateDemo } from '../../lib/sim/demo.js';
 import { freshDatabases } from '../helpers/db.js';
 import { freePort } from '../helpers/net.js';
@@ -25,9 +30,14 @@ export interface StackOptions {
   names: DaemonName[];
   /** Require this bearer token (written to a file, `http.tokenFile`). */
   token?: string;
+  /** The SMTP port of the dispatcher's e-mail receiver `dev-mail`; without it the dispatcher only logs. */
+  mailPort?: number;
   /** Deep-merged over the dev config, per section. */
   overrides?: Record<string, Record<string, unknown>>;
 }
+
+/** The simulator's pointing declination (its default 0.9 rad), as `contimg dev` calibrates for it. */
+const SIM_DEC_DEG = (0.9 * 180) / Math.PI;
 
 export class Stack {
   readonly dir: string;
@@ -65,6 +75,15 @@ export class Stack {
       streamingConverter: { settleS: 0.5 },
       pointingMonitor: { pollIntervalS: 0.5, statusIntervalS: 1 },
       thumbnailWorker: { settleS: 0.3, pollS: 0.2, backoffBaseS: 0.2 },
+      // The dev config's receivers (log, and e-mail to the mail port), delivering within seconds.
+      alertDispatcher: {
+        ...(opts.mailPort === undefined
+          ? { receivers: [{ name: 'log', type: 'log' }], routes: [{ receivers: ['log'] }] }
+          : devAlertDispatcher({}, opts.mailPort)),
+        groupWaitS: 1,
+        groupIntervalS: 2,
+        delivery: { pollMs: 200 },
+      },
     });
     if (opts.token) {
       const tokenFile = path.join(dir, 'http-token');
@@ -155,6 +174,37 @@ export class Stack {
       jitterS: 2,
       faults,
     });
+  }
+
+  /**
+   * The pipeline's calibration of the past week (sets and flux measurements for the scheduled transits), as
+   * `contimg dev` writes it before starting, so the scheduler's validity and flux jobs have data.
+   */
+  calibrate(nowMs = Date.now()): { sets: number; measurements: number } {
+    const pipelineDb = openDb({ name: 'pipeline', path: this.config.databases.pipeline });
+    try {
+      return simulateCalibration({
+        config: this.config,
+        pipelineDb,
+        decDeg: SIM_DEC_DEG,
+        fromMs: nowMs - 8 * 86_400_000,
+        nowMs,
+        faults: [],
+      });
+    } finally {
+      pipelineDb.close();
+    }
+  }
+
+  /** Run one scheduler job now through its API (POST /api/jobs/:job/run) and return the outcome. */
+  async runJob(job: string): Promise<{ result: string; error: string | null }> {
+    const res = await fetch(this.url('scheduler', `/api/jobs/${job}/run`), {
+      method: 'POST',
+      headers: { ...this.headers, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (!res.ok) throw new Error(`scheduler job ${job}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as { result: string; error: string | null };
   }
 
   /** SIGTERM every daemon (SIGKILL after 20 s) and remove the folder. */

@@ -111,8 +111,27 @@ export function stat(title: string, queries: Query[], o: PanelOpts = {}): StatBu
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
 }
 
-export function table(title: string, queries: Query[], o: PanelOpts = {}): TableBuilder {
-  return apply(new TableBuilder(), title, queries, o);
+/**
+ * A table of instant values, one row per series. With `columns` (one name per query), the queries' frames are
+ * merged into one row per label set, each query's value in its named column.
+ */
+export function table(
+  title: string,
+  queries: Query[],
+  o: PanelOpts & { columns?: string[] } = {},
+): TableBuilder {
+  const b = apply(new TableBuilder(), title, queries, o);
+  if (o.columns) {
+    if (o.columns.length !== queries.length) throw new Error(`${title}: one column name per query`);
+    const renameByName = Object.fromEntries(
+      o.columns.map((c, i) => [`Value #${String.fromCharCode(65 + i)}`, c]),
+    );
+    b.withTransformation({ id: 'merge', options: {} }).withTransformation({
+      id: 'organize',
+      options: { excludeByName: { Time: true }, renameByName },
+    });
+  }
+  return b;
 }
 
 export function stateTimeline(title: string, queries: Query[], o: PanelOpts = {}): StateTimelineBuilder {

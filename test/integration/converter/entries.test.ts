@@ -50,7 +50,9 @@ function counter(m: string, result: string, reason: string): number {
 }
 
 async function scans(): Promise<number> {
-  return Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics())![1]);
+  return Number(
+    /contimg_converter_scan_duration_seconds_count\{kind="quick"\} (\d+)/.exec(await metrics())![1],
+  );
 }
 
 const T1 = T0 + 309_000;
@@ -163,8 +165,15 @@ describe('JunkNotices', () => {
     n.summarize(5000);
     expect(lines).toHaveLength(2);
     expect(each).toHaveLength(3);
-    // A name that left and came back is new again (and the window's line budget is fresh).
-    n.forgetMissing('bad_name', (k) => k !== 'j0');
+    // A listing that does not meet a name forgets it: if it comes back it is new again (and the window's
+    // line budget is fresh). Names the listing met (noted again or touched) are kept.
+    n.beginPass();
+    for (let i = 1; i < 10; i++) n.touch(`j${i}`);
+    n.touch('/in/x_sb00.hdf5');
+    n.endPass();
+    expect(n.size).toBe(10);
+    expect(n.keys('ignored')).toEqual(['/in/x_sb00.hdf5']);
+    expect(n.note('bad_name', 'j1', 'pattern', 6000, () => each.push('j1 again'))).toBe(false);
     expect(n.note('bad_name', 'j0', 'pattern', 6000, () => each.push('j0 again'))).toBe(true);
     expect(each).toEqual(['j0', 'j1', 'j2', 'j0 again']);
   });

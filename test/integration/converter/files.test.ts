@@ -90,10 +90,14 @@ describe('file acceptance', () => {
     for (const p of paths.slice(0, 4)) fs.utimesSync(p, new Date(), fs.statSync(p).mtime); // 'change' events
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
     // More scans go by: nothing new may happen.
-    const scans = Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics(d))![1]);
+    const scans = Number(
+      /contimg_converter_scan_duration_seconds_count\{kind="quick"\} (\d+)/.exec(await metrics(d))![1],
+    );
     await waitFor(
       async () =>
-        Number(/contimg_converter_scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >=
+        Number(
+          /contimg_converter_scan_duration_seconds_count\{kind="quick"\} (\d+)/.exec(await metrics(d!))![1],
+        ) >=
         scans + 2,
       {
         what: 'two more scans',
@@ -153,9 +157,10 @@ describe('file acceptance', () => {
       { what: 'all bad names counted' },
     );
     const before = await metrics(d);
-    const scans = Number(/scan_duration_seconds_count (\d+)/.exec(before)![1]);
+    const scans = Number(/scan_duration_seconds_count\{kind="quick"\} (\d+)/.exec(before)![1]);
     await waitFor(
-      async () => Number(/scan_duration_seconds_count (\d+)/.exec(await metrics(d!))![1]) >= scans + 2,
+      async () =>
+        Number(/scan_duration_seconds_count\{kind="quick"\} (\d+)/.exec(await metrics(d!))![1]) >= scans + 2,
       { what: 'more scans' },
     );
     const after = await metrics(d);

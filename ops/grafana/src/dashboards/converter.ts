@@ -108,11 +108,11 @@ export function build() {
     )
     .withPanel(
       timeseries(
-        'Reconcile scan duration p95',
+        'Scan duration p95 (quick pass, reconcile)',
         [
           q(
-            'histogram_quantile(0.95, sum by (le) (rate(contimg_converter_scan_duration_seconds_bucket[15m])))',
-            'p95',
+            'histogram_quantile(0.95, sum by (le, kind) (rate(contimg_converter_scan_duration_seconds_bucket[1h])))',
+            '{{kind}}',
           ),
         ],
         { w: 6, unit: 's' },
