@@ -86,31 +86,10 @@ export function register(program: Command): void {
         .filter((c) => minFlux === null || (c.fluxJy ?? 0) >= minFlux);
       // The daemon's own windows and eligibility (its config, or the defaults), so a row printed or stored
       // here never contradicts its schedule.
-      const { scheduleConfigFrom, windowAt } = await import('../../daemons/pointing-monitor/schedule.js');
+      const { scheduleConfigFrom, transitsOf } = await import('../../daemons/pointing-monitor/schedule.js');
       const cfg = scheduleConfigFrom(config?.pointingMonitor ?? (await defaultPointingSection()));
       const schedule: ScheduledTransit[] = chosen
-        .flatMap((c) =>
-          astro.transitsBetween(c, fromMs, toMs, { model, site, dut1 }).map((t) => {
-            const w = windowAt(c, dec, cfg);
-            return {
-              name: c.name,
-              model,
-              raDeg: c.raDeg,
-              decDeg: c.decDeg,
-              fluxJy: c.fluxJy,
-              transitMs: t.utcMs,
-              lstHours: t.lstHours,
-              elevationDeg: t.elevationDeg,
-              northOfZenith: t.northOfZenith,
-              dut1S: t.dut1S,
-              decSepDeg: w.decSepDeg,
-              pbResponse: w.pbResponse,
-              windowStartMs: t.utcMs - w.halfWindowMs,
-              windowEndMs: t.utcMs + w.halfWindowMs,
-              eligible: w.eligible,
-            };
-          }),
-        )
+        .flatMap((c) => transitsOf(c, dec, fromMs, toMs, cfg, { model, site, dut1 }))
         .sort((a, b) => a.transitMs - b.transitMs);
       if (opts.store) await store(schedule, dec, opts);
       const { transitView } = await import('../../daemons/pointing-monitor/views.js');

@@ -121,6 +121,35 @@ export function windowAt(
   return { decSepDeg, pbResponse, halfWindowMs, eligible };
 }
 
+/** One calibrator's transits in [fromMs, toMs) with its window and eligibility at this pointing. */
+export function transitsOf(
+  cal: Calibrator,
+  pointingDecDeg: number | null,
+  fromMs: number,
+  toMs: number,
+  cfg: ScheduleConfig,
+  astro: AstroOptions,
+): ScheduledTransit[] {
+  const w = windowAt(cal, pointingDecDeg, cfg);
+  return transitsBetween(cal, fromMs, toMs, astro).map((t) => ({
+    name: cal.name,
+    model: t.model,
+    raDeg: cal.raDeg,
+    decDeg: cal.decDeg,
+    fluxJy: cal.fluxJy,
+    transitMs: t.utcMs,
+    lstHours: t.lstHours,
+    elevationDeg: t.elevationDeg,
+    northOfZenith: t.northOfZenith,
+    dut1S: t.dut1S,
+    decSepDeg: w.decSepDeg,
+    pbResponse: w.pbResponse,
+    windowStartMs: t.utcMs - w.halfWindowMs,
+    windowEndMs: t.utcMs + w.halfWindowMs,
+    eligible: w.eligible,
+  }));
+}
+
 /** Transits in [fromMs, toMs) of the candidates for the pointing plus the watch list, in time order. */
 export function computeSchedule(
   cals: readonly Calibrator[],
@@ -134,30 +163,9 @@ export function computeSchedule(
   if (pointingDecDeg !== null)
     for (const c of candidatesFor(cals, pointingDecDeg, cfg)) chosen.set(c.cal.name, c.cal);
   for (const c of cals) if (cfg.watch.includes(c.name)) chosen.set(c.name, c);
-  const out: ScheduledTransit[] = [];
-  for (const cal of chosen.values()) {
-    const w = windowAt(cal, pointingDecDeg, cfg);
-    for (const t of transitsBetween(cal, fromMs, toMs, { ...astro, model: cfg.model })) {
-      out.push({
-        name: cal.name,
-        model: t.model,
-        raDeg: cal.raDeg,
-        decDeg: cal.decDeg,
-        fluxJy: cal.fluxJy,
-        transitMs: t.utcMs,
-        lstHours: t.lstHours,
-        elevationDeg: t.elevationDeg,
-        northOfZenith: t.northOfZenith,
-        dut1S: t.dut1S,
-        decSepDeg: w.decSepDeg,
-        pbResponse: w.pbResponse,
-        windowStartMs: t.utcMs - w.halfWindowMs,
-        windowEndMs: t.utcMs + w.halfWindowMs,
-        eligible: w.eligible,
-      });
-    }
-  }
-  return out.sort((a, b) => a.transitMs - b.transitMs);
+  return [...chosen.values()]
+    .flatMap((cal) => transitsOf(cal, pointingDecDeg, fromMs, toMs, cfg, { ...astro, model: cfg.model }))
+    .sort((a, b) => a.transitMs - b.transitMs);
 }
 
 /** Whether a scheduled transit's window is active at tMs (inclusive edges). */

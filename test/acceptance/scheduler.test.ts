@@ -160,7 +160,10 @@ describe('contimg-scheduler (built)', () => {
       const slots = cron.filter((r) => r.job === job).map((r) => r.scheduled_for!);
       expect(new Set(slots).size).toBe(slots.length);
     }
-    expect(cron.every((r) => r.result === 'ok')).toBe(true);
+    // A run may still be going when the rows are read (one per job at most); every finished one is ok.
+    const finished = cron.filter((r) => r.result !== 'running');
+    expect(cron.length - finished.length).toBeLessThanOrEqual(2);
+    expect(finished.filter((r) => r.result !== 'ok').map((r) => `${r.job}: ${r.result}`)).toEqual([]);
 
     // The leader dies; the standby (same host, so it sees the holder is gone) takes the lease and the slots.
     a.child.kill('SIGKILL');
