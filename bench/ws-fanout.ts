@@ -7,8 +7,8 @@
 // tree's dist/; the clients run in another process and a writer in a third, so each side has its own event
 // loop. Two kinds of commit: "same process" (the daemon itself appends, as a daemon announcing its own state
 // change does) and "other process" (another daemon's commit, seen through the database file). Idle CPU is
-// the server process's user + system time over a quiet window with no clients and no commits (the tail's own
-// cost; heartbeats to clients would be the same in both trees). Times are wall-clock in microsecond
+// the server process's user + system time over a quiet window with no clients and no commits (the daemon at
+// rest: the tail's looks and every timer; heartbeats to clients would be the same in both trees). Times are wall-clock in microsecond
 // resolution (performance.timeOrigin + now), comparable across processes on one host.
 //   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
 //     [--baseline main]
@@ -132,7 +132,7 @@ async function serverMain(tree: string, clients: number, events: number, idleS: 
   const writer = forkChild(['--writer', tree, state]);
   await nextMessage(writer, 'writer');
 
-  // Idle: nothing commits, nobody is connected; the tail's own cost.
+  // Idle: nothing commits, nobody is connected; the daemon process at rest (tail looks, timers).
   await sleep(1000);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
