@@ -8,8 +8,8 @@
 // loop. Two kinds of commit: "same process" (the daemon itself appends, as a daemon announcing its own state
 // change does) and "other process" (another daemon's commit, seen through the database file). Idle CPU is
 // the server process's user + system time over a quiet window with no clients and no commits (the daemon at
-// rest: the tail's looks and every timer; heartbeats to clients would be the same in both trees). Times are wall-clock in microsecond
-// resolution (performance.timeOrigin + now), comparable across processes on one host.
+// rest: the tail's looks and every timer; heartbeats to clients would be the same in both trees). Times are
+// wall-clock in microsecond resolution (performance.timeOrigin + now), comparable across processes on one host.
 //   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
 //     [--baseline main]
 import { fork, type ChildProcess } from 'node:child_process';
