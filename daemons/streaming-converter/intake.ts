@@ -47,8 +47,9 @@ export class Intake {
   /** Settling paths and when to look at them next. */
   readonly settleDue = new Map<string, number>();
   /**
-   * Settled files are waiting for the header reader, which loads on first use (lib/uvh5/reader.ts): the loop
-   * awaits headerReader.load() and looks again; until then the files stay due and nothing is lost.
+   * Settled files are waiting for the header reader, which loads on first use (lib/uvh5/reader.ts): the main
+   * loop awaits headerReader.load() (already once a file is settling) and looks again; until then the files
+   * stay due and nothing is lost.
    */
   wantsReader = false;
   private incomingReal: string;

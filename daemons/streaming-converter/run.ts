@@ -110,7 +110,7 @@ async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Load the UVH5 header reader the first time a settled file needs it. A failed load (a broken install) is
+ * Load the UVH5 header reader the first time a file is settling (or a settled file needs it). A failed load (a broken install) is
  * logged and counted as a loop error; the files stay due and the next pass tries again after a second.
  */
 async function loadHeaderReader(ctx: Ctx, signal: AbortSignal): Promise<void> {
@@ -128,7 +128,10 @@ async function loop(p: Parts, deps: DaemonDeps, signal: AbortSignal): Promise<vo
   const { ctx, intake } = p;
   let nextScanAt = 0;
   while (!signal.aborted) {
-    if (intake.wantsReader) await loadHeaderReader(ctx, signal);
+    // Load the reader as soon as any file is settling, so it is there before the first file is settled (one
+    // pass then validates every settled file, as it would with the reader loaded at start).
+    if (!headerReader.get() && (intake.wantsReader || intake.settleDue.size > 0))
+      await loadHeaderReader(ctx, signal);
     const now = ctx.clock.now();
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {
