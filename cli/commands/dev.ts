@@ -7,7 +7,8 @@
 // loopback with our rules, scraping the daemons every 5 s, its data under <data dir>/prometheus. The
 // simulator also plays the pipeline's calibration (a week of calibration sets and flux measurements, then more
 // as time goes on; --fault flux-drift|stale-calibration|missing-table), and the scheduler starts once the
-// other daemons answer /readyz, so its first health run finds them up.
+// other daemons answer /readyz, so its first health run finds them up. Its first line is the status page's
+// URL; daemon log lines are pretty at a terminal, JSON otherwise (cli/dev-output.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
+import { lineFormatter, statusPageLine } from '../dev-output.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -111,13 +113,15 @@ function builtDaemons(): DaemonName[] {
   return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', d, 'main.js')));
 }
 
-function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
+/** Each line of a daemon's output to `out`, pretty when `out` is a terminal (cli/dev-output.ts). */
+function forwardLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WriteStream): void {
+  const format = lineFormatter(name, out.isTTY ? { colorize: out.hasColors?.() ?? false } : null);
   let buf = '';
   stream.on('data', (c: Buffer) => {
     buf += c.toString();
     const lines = buf.split('\n');
     buf = lines.pop() ?? '';
-    for (const l of lines) out.write(`[${name}] ${l}\n`);
+    for (const l of lines) out.write(format(l));
   });
 }
 
@@ -129,23 +133,25 @@ function num(text: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-async function prepare(o: DevOpts): Promise<{ configFile: string }> {
+/** Write the config (first run) and migrate; what it did is returned as lines, printed after the page URL. */
+async function prepare(o: DevOpts): Promise<{ configFile: string; notes: string[] }> {
+  const notes: string[] = [];
   const dataDir = path.resolve(o.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'contimg.yaml');
   if (!fs.existsSync(configFile)) {
     const { default: YAML } = await import('yaml');
     fs.writeFileSync(configFile, YAML.stringify(devConfig(portsFrom(num(o.portBase, '--port-base')))));
-    process.stdout.write(`dev: wrote ${configFile}\n`);
+    notes.push(`dev: wrote ${configFile}\n`);
   }
   const { loadConfigFile } = await import('../../lib/config/index.js');
   const { migrateUp } = await import('../../lib/migrations/index.js');
   const cfg = loadConfigFile(configFile);
   for (const set of ['state', 'pipeline'] as const) {
     const r = await migrateUp({ path: cfg.databases[set], set, backup: false });
-    process.stdout.write(`dev: ${set} database ${r.path} at version ${r.to}\n`);
+    notes.push(`dev: ${set} database ${r.path} at version ${r.to}\n`);
   }
-  return { configFile };
+  return { configFile, notes };
 }
 
 interface Running {
@@ -183,8 +189,8 @@ function startDaemons(
       ],
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
-    prefixLines(name, child.stdout!, process.stdout);
-    prefixLines(name, child.stderr!, process.stderr);
+    forwardLines(name, child.stdout!, process.stdout);
+    forwardLines(name, child.stderr!, process.stderr);
     children.set(name, child);
     exits.push(
       new Promise((r) => {
@@ -269,9 +275,18 @@ export function register(program: Command): void {
           `--fault: unknown ${bad.join(', ')} (flux-drift, stale-calibration, missing-table)`,
         );
       const prometheusBinary = o.withPrometheus ? await prometheusOnPath() : undefined;
-      const { configFile } = await prepare(o);
+      const { configFile, notes } = await prepare(o);
       const { loadConfigFile } = await import('../../lib/config/index.js');
       const cfg = loadConfigFile(configFile);
+      const names = builtDaemons();
+      // The page first: it is what a person opens (served by every daemon; the first one started here).
+      const pageOn = names.find((d) => d !== 'scheduler') ?? names[0];
+      if (pageOn) {
+        const port = (cfg[DAEMONS[pageOn].section] as { port: number }).port;
+        const tokenRequired = cfg.http.token !== undefined || cfg.http.tokenFile !== undefined;
+        process.stdout.write(statusPageLine(cfg.http.host, port, tokenRequired));
+      }
+      for (const n of notes) process.stdout.write(n);
       // The pipeline's calibration of the past week, before the scheduler's first checks look at it.
       if (o.simulate) await calibrate(cfg, o, Date.now() - 8 * 86_400_000);
       const stop = new AbortController();
@@ -280,7 +295,6 @@ export function register(program: Command): void {
       const forS = num(o.forSeconds, '--for-seconds');
       const timer = forS === undefined ? undefined : setTimeout(onSignal, forS * 1000);
       const mail = await startMailCapture(cfg, process.stdout);
-      const names = builtDaemons();
       const first = names.filter((d) => d !== 'scheduler');
       const running = startDaemons(first, configFile, cfg);
       if (names.includes('scheduler')) {

@@ -70,15 +70,13 @@ export function ackAlert(
   return getAck(conn, fingerprint)!;
 }
 
-export function unackAlert(conn: Connection, fingerprint: string, now: number): void {
+/** Withdraw an acknowledgement; `by` (who withdrew it, when known) goes into the `alert.unacked` event. */
+export function unackAlert(conn: Connection, fingerprint: string, now: number, by?: string): void {
   const ack = getAck(conn, fingerprint);
   if (!ack) throw new NotFoundError(`alert ${fingerprint} is not acknowledged`, { fingerprint });
   cachedStatement(conn, 'DELETE FROM alert_acks WHERE fingerprint = ?').run(fingerprint);
-  appendEvent(
-    conn,
-    { topic: ALERT_TOPIC, type: 'alert.unacked', payload: { fingerprint, episode: ack.episode } },
-    now,
-  );
+  const payload = { fingerprint, episode: ack.episode, ...(by ? { by } : {}) };
+  appendEvent(conn, { topic: ALERT_TOPIC, type: 'alert.unacked', payload }, now);
 }
 
 export function getAck(conn: Connection, fingerprint: string): AckRow | undefined {

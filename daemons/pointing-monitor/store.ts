@@ -329,6 +329,39 @@ export function transitDataMatch(
   return { hasData: r?.has_data === 1, groupId: r?.group_id ?? null, deltaSec: r?.delta_sec ?? null };
 }
 
+export interface StoredTransit {
+  name: string;
+  model: TransitModel;
+  transitUnix: number;
+  windowStartUnix: number | null;
+  windowEndUnix: number | null;
+  /** The calibrator's declination and catalogue flux (null for a calibrator no longer in the table). */
+  calDecDeg: number | null;
+  fluxJy: number | null;
+  hasData: boolean;
+}
+
+/**
+ * Stored transits of one model whose window (or, without one, the transit) ends at or after fromUnix, in time
+ * order: the schedule as last written, for readers outside the daemon (the status page).
+ */
+export function transitsEndingAfter(
+  conn: Connection,
+  model: TransitModel,
+  fromUnix: number,
+  limit: number,
+): StoredTransit[] {
+  const rows = stmt(
+    conn,
+    `SELECT t.calibrator_name AS name, t.model, t.transit_unix AS transitUnix, t.window_start_unix AS windowStartUnix,
+       t.window_end_unix AS windowEndUnix, c.dec_deg AS calDecDeg, c.flux_jy_20cm AS fluxJy, t.has_data AS hasData
+     FROM calibrator_transits t LEFT JOIN calibrators c ON c.name = t.calibrator_name
+     WHERE t.model = ? AND t.transit_unix >= ? - 3600 AND coalesce(t.window_end_unix, t.transit_unix) >= ?
+     ORDER BY t.transit_unix LIMIT CAST(? AS INTEGER)`,
+  ).all(model, fromUnix, fromUnix, limit) as (Omit<StoredTransit, 'hasData'> & { hasData: number })[];
+  return rows.map((r) => ({ ...r, hasData: r.hasData === 1 }));
+}
+
 export function pruneTransits(conn: Connection, beforeUnix: number): number {
   return stmt(conn, 'DELETE FROM calibrator_transits WHERE transit_unix < ?').run(beforeUnix).changes;
 }

@@ -5,6 +5,7 @@
 // with the findings' alerts and state, checking the lease's fencing token inside that transaction.
 import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
 import { ContimgError, InvalidStateError, LeaseLostError, ShutdownError } from '../../lib/errors.js';
+import { appendEvent } from '../../lib/events/index.js';
 import { acquireOrReclaimLeaseAsync, assertLeaseHeld, releaseLeaseAsync } from '../../lib/leases/index.js';
 import { describeError } from '../../lib/queue/store.js';
 import type { JobFn, JobOutcome, SchedulerContext } from './context.js';
@@ -204,6 +205,16 @@ export class JobRunner {
         if (!finishRun(c, runId, { result: f.result, finishedAt: now, summary, error: f.error ?? null }))
           throw new InvalidStateError(`run ${runId} is no longer running`, { runId });
         reconcileFailing(c, req.job, ctx.config, ctx.host, now);
+        // Watchers (the status page) re-read the findings this run committed.
+        appendEvent(
+          c,
+          {
+            topic: 'scheduler',
+            type: 'scheduler.run_finished',
+            payload: { job: req.job, runId, result: f.result },
+          },
+          now,
+        );
         return summary;
       });
       return { result: f.result, summary, error: f.error, committed: true };

@@ -98,12 +98,13 @@ const REQUEUEABLE: GroupState[] = ['failed', 'incomplete', 'abandoned', 'convert
 /**
  * Put a group back in line. Complete groups (and any group with `partial`) go to ready with the attempt
  * budget reset; an incomplete group without `partial` goes back to collecting with its timeout restarted.
+ * `by` (who asked, when known) is recorded in the `converter.requeued` event.
  */
 export function requeueGroup(
   db: Db,
   groupId: string,
   now: number,
-  opts: { partial?: boolean; maxAttempts?: number } = {},
+  opts: { partial?: boolean; maxAttempts?: number; by?: string } = {},
 ): GroupSummary {
   const queue = new SqliteQueueStore(db);
   return db.write((conn) => {
@@ -139,7 +140,8 @@ export function requeueGroup(
     if (!S.casGroup(conn, g.id, g.state, to, now, set))
       throw new InvalidStateError(`group ${groupId} changed state; try again`);
     requeueJob(queue, conn, g, to, now, opts.maxAttempts);
-    emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete }, now);
+    const by = opts.by ? { by: opts.by } : {};
+    emit(conn, 'requeued', { groupId, from: g.state, to, partial: to === 'ready' && !complete, ...by }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
     resolve(conn, 'ConverterInputGone', { group: groupId }, now);

@@ -26,6 +26,20 @@ export function refreshGroup(ctx: Ctx, conn: Connection, ref: number, now: numbe
     { group_id: groupId, n_valid: members.length, dec_rad: dec, mid_jd: midJd, last_file_at: lastFile },
     now,
   );
+  // Membership moved (a subband joined or left, or sb00 renamed the group): watchers such as the status
+  // page fill the group's subband cells from this without reading the table.
+  if (members.length !== g.n_valid || groupId !== g.group_id)
+    emit(
+      conn,
+      'group_files',
+      {
+        groupId,
+        ...(groupId !== g.group_id ? { previousGroupId: g.group_id } : {}),
+        nFiles: members.length,
+        subbands: members.map((f) => f.subband),
+      },
+      now,
+    );
   const complete = isComplete(
     members.map((f) => f.subband),
     g.expected,

@@ -221,6 +221,7 @@ function commit(
         topic: EVENT_TOPIC,
         type: 'thumbnail.updated',
         payload: {
+          thumbnailId: row.id,
           imageId: row.source_id,
           path: row.fits_path,
           variant: row.variant,

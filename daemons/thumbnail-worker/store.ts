@@ -17,12 +17,15 @@ export interface ThumbRow {
   job_id: number | null;
   src_fingerprint: string | null;
   png_path: string | null;
+  width: number | null;
+  height: number | null;
   vmin: number | null;
   vmax: number | null;
   error_code: string | null;
   error_message: string | null;
   qa_grade: string | null;
   params_json: string | null;
+  rendered_at: number | null;
   updated_at: number;
   created_at: number;
 }
@@ -313,4 +316,18 @@ export function failOrphanedRunning(conn: Connection, now: number): number {
      WHERE status = 'running' AND NOT EXISTS (
        SELECT 1 FROM jobs j WHERE j.id = thumbnails.job_id AND j.state IN ('queued', 'running'))`,
   ).run(now).changes;
+}
+
+/** The newest rendered thumbnails (by last update, which a re-render moves), for the status page. */
+export function newestDone(conn: Connection, limit: number): ThumbRow[] {
+  return stmt(
+    conn,
+    `SELECT * FROM thumbnails WHERE status = 'done' ORDER BY updated_at DESC, id DESC LIMIT CAST(? AS INTEGER)`,
+  ).all(limit) as ThumbRow[];
+}
+
+/** The stored fits_metadata row of a source path (header metadata and plane statistics), if any. */
+export function storedMetadata(conn: Connection, path: string): Record<string, unknown> | undefined {
+  return stmt(conn, 'SELECT * FROM fits_metadata WHERE path = ?').get(path) as
+    Record<string, unknown> | undefined;
 }

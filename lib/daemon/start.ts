@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { createRegistry, dbMetrics, type Registry } from '../metrics.js';
 import { assertSchema, headVersion, type MigrationSet } from '../migrations/index.js';
 import type { Notifier } from '../notify.js';
+import { registerStatusPage } from '../status/index.js';
 import { makeTimeouts, type Timeouts } from '../timeouts.js';
 import { WsHub } from '../ws/index.js';
 import { DAEMONS, type DaemonDeps, type DaemonName, type DaemonRun } from './types.js';
@@ -145,6 +146,16 @@ async function bindServers(
     log: o.log,
   });
   addPlatformChecks(http, dbs, o, ctx.draining);
+  // The status page on every daemon, so it stays up while any one of them is (docs/status-page.md).
+  registerStatusPage(http, {
+    name: o.name,
+    config: o.config,
+    state: dbs.state,
+    clock: o.clock,
+    log: o.log.child({ component: 'status-page' }),
+    token: ctx.token,
+    readiness: () => http.readiness(),
+  });
   const hub = new WsHub({
     http,
     db: dbs.state,

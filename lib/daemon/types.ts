@@ -1,5 +1,6 @@
 // What every daemon's run() receives. main.ts builds these through lib/daemon's lifecycle; tests build
 // them directly (see test/helpers) and abort the signal to stop the daemon.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
@@ -34,11 +35,26 @@ export interface RouteRequest {
   url: URL;
   body: unknown;
   params: Record<string, string>;
+  /** The request's headers (set by the server; absent when a test calls a handler directly). */
+  headers?: IncomingHttpHeaders;
+}
+
+export interface RouteOptions {
+  /**
+   * Served without the token: only fixed GET paths that carry no data (the status page's script, style and
+   * icon, which are the same for everyone and ship in the package). Everything else needs the token.
+   */
+  public?: boolean;
 }
 
 export interface HttpRoutes {
   /** Register a JSON route under the daemon's HTTP server, e.g. route('GET', '/api/groups', h). */
-  route(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pathname: string, handler: RouteHandler): void;
+  route(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    pathname: string,
+    handler: RouteHandler,
+    opts?: RouteOptions,
+  ): void;
 }
 
 export interface ReadinessCheck {

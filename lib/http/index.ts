@@ -1,5 +1,6 @@
 export {
   DaemonHttpServer,
+  RawResponse,
   parseRequestUrl,
   type HttpServerOptions,
   type Method,

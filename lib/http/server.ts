@@ -3,7 +3,7 @@
 // Errors thrown by routes become the lib/errors envelope with its status; unknown errors are a bare 500.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpRoutes, ReadinessCheck, RouteHandler } from '../daemon/types.js';
+import type { HttpRoutes, ReadinessCheck, RouteHandler, RouteOptions } from '../daemon/types.js';
 import { httpStatusFor, toEnvelope, ContimgError, ValidationError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
@@ -31,6 +31,19 @@ interface Route {
   pattern: string;
   parts: string[];
   handler: RouteHandler;
+  public: boolean;
+}
+
+/**
+ * A route's answer that is not JSON (the status page's HTML, scripts, style and PNGs): sent as given, with
+ * its own headers. A handler returns one instead of a value to serialise.
+ */
+export class RawResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: Buffer | string,
+  ) {}
 }
 
 export interface ReadyReport {
@@ -57,9 +70,17 @@ export class DaemonHttpServer implements HttpRoutes {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  route(method: Method, pattern: string, handler: RouteHandler): void {
+  route(method: Method, pattern: string, handler: RouteHandler, opts: RouteOptions = {}): void {
     if (!pattern.startsWith('/')) throw new Error(`route pattern must start with /: ${pattern}`);
-    this.routes.push({ method, pattern, parts: pattern.split('/').slice(1), handler });
+    if (opts.public && (method !== 'GET' || pattern.includes(':')))
+      throw new Error(`only fixed GET routes can be public: ${method} ${pattern}`);
+    this.routes.push({
+      method,
+      pattern,
+      parts: pattern.split('/').slice(1),
+      handler,
+      public: opts.public === true,
+    });
     initRoute(this.metrics, pattern);
   }
 
@@ -147,7 +168,8 @@ export class DaemonHttpServer implements HttpRoutes {
       }
       const foreignHost = checkHost(req, this.guardContext());
       if (foreignHost) throw foreignHost;
-      if (!this.authorized(req, url)) {
+      const match = this.match(method, url.pathname);
+      if (!match?.route.public && !this.authorized(req, url)) {
         status = this.send(res, 401, {
           error: 'UNAUTHORIZED',
           message: 'missing or invalid token',
@@ -169,14 +191,23 @@ export class DaemonHttpServer implements HttpRoutes {
         status = this.send(res, report.ready ? 200 : 503, report);
         return;
       }
-      const match = this.match(method, url.pathname);
       if (!match) throw new NotFoundError(`no route ${method} ${url.pathname}`);
       label = match.route.pattern;
       const forged = guardStateChange(req, method);
       if (forged) throw forged;
       const body = method === 'POST' || method === 'PUT' ? await this.readJson(req) : undefined;
-      const out = await match.route.handler({ method, url, body, params: match.params });
-      status = out === undefined ? this.send(res, 204, undefined) : this.send(res, 200, out);
+      const out = await match.route.handler({
+        method,
+        url,
+        body,
+        params: match.params,
+        headers: req.headers,
+      });
+      if (out instanceof RawResponse) {
+        res.writeHead(out.status, out.headers);
+        res.end(out.body);
+        status = out.status;
+      } else status = out === undefined ? this.send(res, 204, undefined) : this.send(res, 200, out);
     } catch (e) {
       status = httpStatusFor(e);
       if (!(e instanceof ContimgError) || status >= 500)

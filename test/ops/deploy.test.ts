@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireExecutable } from '../../cli/prometheus.js';
 import { headVersion } from '../../lib/migrations/index.js';
+import { loadAssets } from '../../lib/status/assets.js';
 import { makeTmpDir, removeTmpDir, REPO_ROOT } from '../helpers/tmp.js';
 import { runTool } from './helpers.js';
 
@@ -243,5 +244,11 @@ describe('docs/deploy.md, run step by step', () => {
     expect(
       fs.readdirSync(path.join(root, 'opt/contimg/ops/grafana/dashboards')).length,
     ).toBeGreaterThanOrEqual(4);
+  });
+
+  it("installs the status page's files where the daemons look for them", () => {
+    const assets = loadAssets(path.join(root, 'opt/contimg'));
+    expect(assets.problem).toBeNull();
+    expect([...assets.files.keys()]).toContain('/status/app.js');
   });
 });

@@ -62,6 +62,7 @@ describe('thumbnail worker', () => {
     );
     expect(ev).toHaveLength(1);
     expect(JSON.parse(ev[0].payload)).toMatchObject({
+      thumbnailId: row.id,
       imageId: id,
       path: img,
       variant: 'q512',
