@@ -1,30 +1,70 @@
-// WebSocket fan-out: how long one event takes to reach 1,000 connected clients. A daemon (the real
-// startDaemon: events tail woken by data_version, one serialisation per event) runs in this process; the
-// clients run in a forked child so each side has its own event loop. Times are wall-clock in microsecond
-// resolution (performance.timeOrigin + now), comparable across the two processes on one host.
-//   npx tsx bench/ws-fanout.ts [clients=1000] [events=50]
-import { fork } from 'node:child_process';
+// WebSocket fan-out: how long one event takes from commit to the last of 1,000 connected clients, and what
+// the events tail costs while nothing happens, before (a git ref, default main, built in a temp folder) and
+// after (this build), in one run, interleaved round by round so the shared machine's noise falls on both
+// alike. Ratios first, then the figures (goal: p99 commit → all clients ≤ 50 ms; idle CPU unchanged).
+//
+// Per tree and round, a server process runs the real startDaemon (events tail + WebSocket hub) from that
+// tree's dist/; the clients run in another process and a writer in a third, so each side has its own event
+// loop. Two kinds of commit: "same process" (the daemon itself appends, as a daemon announcing its own state
+// change does) and "other process" (another daemon's commit, seen through the database file). Idle CPU is
+// the server process's user + system time over a quiet window with no clients and no commits (the daemon at
+// rest: the tail's looks and every timer; heartbeats to clients would be the same in both trees). Times are
+// wall-clock in microsecond resolution (performance.timeOrigin + now), comparable across processes on one host.
+//   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
+//     [--baseline main]
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { parseConfig } from '../lib/config/index.js';
-import { startDaemon } from '../lib/daemon/index.js';
-import { appendEvent } from '../lib/events/index.js';
-import { silentLogger } from '../lib/log.js';
-import { migrateUp } from '../lib/migrations/index.js';
+import type * as ConfigLib from '../lib/config/index.js';
+import type * as DaemonLib from '../lib/daemon/index.js';
+import type * as DbLib from '../lib/db/index.js';
+import type * as EventsLib from '../lib/events/index.js';
+import type * as LogLib from '../lib/log.js';
+import type * as MigrationsLib from '../lib/migrations/index.js';
+import { buildBaseline, REPO } from './baseline.js';
 
+const SELF = fileURLToPath(import.meta.url);
 const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+type Mode = 'same' | 'other';
+const MODES: Mode[] = ['same', 'other'];
 
-async function clientMain(url: string, n: number): Promise<void> {
+interface ServerResult {
+  idleCpuPct: number;
+  toLast: Record<Mode, number[]>;
+  toFirst: Record<Mode, number[]>;
+}
+
+function forkChild(argv: string[]): ChildProcess {
+  return fork(SELF, argv, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`${what}: child exited ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m as T);
+    });
+  });
+}
+
+/** The clients: n sockets subscribed to `bench`; reports each event's first and last arrival. */
+function clientMain(url: string, n: number): void {
   const seen = new Map<number, { first: number; last: number; count: number }>();
   let open = 0;
   for (let i = 0; i < n; i++) {
     const ws = new WebSocket(url);
-    ws.on('open', () => {
-      ws.send(JSON.stringify({ type: 'subscribe', topic: 'bench' }));
-    });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'bench' })));
     ws.on('message', (data) => {
       const t = now();
       const m = JSON.parse(String(data)) as { type: string; seq?: number };
@@ -34,7 +74,10 @@ async function clientMain(url: string, n: number): Promise<void> {
       s.last = t;
       s.count++;
       seen.set(m.seq!, s);
-      if (s.count === n) process.send!({ seq: m.seq, first: s.first, last: s.last });
+      if (s.count === n) {
+        process.send!({ seq: m.seq, first: s.first, last: s.last });
+        seen.delete(m.seq!);
+      }
     });
     ws.on('error', (e) => {
       process.stderr.write(`client error: ${e.message}\n`);
@@ -43,20 +86,42 @@ async function clientMain(url: string, n: number): Promise<void> {
   }
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+/** Another process committing: one event per request, on its own connection; replies with seq and t0. */
+async function writerMain(tree: string, file: string): Promise<void> {
+  const { openDb } = (await import(path.join(tree, 'dist/lib/db/index.js'))) as typeof DbLib;
+  const { appendEvent } = (await import(path.join(tree, 'dist/lib/events/index.js'))) as typeof EventsLib;
+  const db = openDb({ name: 'state', path: file });
+  process.on('message', (m: { i: number }) => {
+    const t0 = now();
+    const seq = db.write((c) =>
+      appendEvent(c, { topic: 'bench', type: 'tick', payload: { i: m.i } }, Date.now()),
+    );
+    process.send!({ seq, t0 });
+  });
+  process.on('disconnect', () => {
+    db.close();
+    process.exit(0);
+  });
+  process.send!({ ready: true });
 }
 
-async function main(): Promise<void> {
-  const clients = Number(process.argv[2] ?? 1000);
-  const events = Number(process.argv[3] ?? 50);
+/** One tree's daemon: idle window, then `events` commits of each mode to `clients` clients. */
+async function serverMain(tree: string, clients: number, events: number, idleS: number): Promise<void> {
+  const lib = (p: string): string => path.join(tree, 'dist/lib', p);
+  const { parseConfig } = (await import(lib('config/index.js'))) as typeof ConfigLib;
+  const { startDaemon } = (await import(lib('daemon/index.js'))) as typeof DaemonLib;
+  const { appendEvent } = (await import(lib('events/index.js'))) as typeof EventsLib;
+  const { silentLogger } = (await import(lib('log.js'))) as typeof LogLib;
+  const { migrateUp } = (await import(lib('migrations/index.js'))) as typeof MigrationsLib;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-ws-'));
   const state = path.join(dir, 'state.sqlite3');
   const pipeline = path.join(dir, 'pipeline.sqlite3');
   await migrateUp({ path: state, set: 'state', backup: false });
   await migrateUp({ path: pipeline, set: 'pipeline', backup: false });
-  const config = parseConfig({ dataDir: dir, databases: { state, pipeline } }, dir);
+  const config = parseConfig(
+    { dataDir: dir, databases: { state, pipeline }, http: { wsMaxConnections: clients + 16 } },
+    dir,
+  );
   const daemon = await startDaemon({
     name: 'scheduler',
     config,
@@ -64,48 +129,118 @@ async function main(): Promise<void> {
     port: 0,
     run: (_d, signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r())),
   });
-  const child = fork(
-    fileURLToPath(import.meta.url),
-    ['--child', `ws://127.0.0.1:${daemon.port}/ws`, String(clients)],
-    {
-      execArgv: ['--import', 'tsx'],
-    },
-  );
-  const sent = new Map<number, number>();
-  const results: { toLast: number; toFirst: number; spread: number }[] = [];
-  let onDone: (() => void) | undefined;
-  child.on('message', (m: { ready?: boolean; seq?: number; first?: number; last?: number }) => {
-    if (m.ready) return onDone?.();
-    const t0 = sent.get(m.seq!)!;
-    results.push({ toLast: m.last! - t0, toFirst: m.first! - t0, spread: m.last! - m.first! });
-    onDone?.();
-  });
-  const t = now();
-  await new Promise<void>((r) => (onDone = r));
-  console.log(`${clients} clients connected and subscribed in ${(now() - t).toFixed(0)} ms`);
-  for (let i = 0; i < events; i++) {
-    const done = new Promise<void>((r) => (onDone = r));
-    const t0 = now();
-    const seq = daemon.deps.state.write((c) =>
-      appendEvent(c, { topic: 'bench', type: 'tick', payload: { i } }, Date.now()),
-    );
-    sent.set(seq, t0);
-    await done;
-    await new Promise((r) => setTimeout(r, 20));
+  const writer = forkChild(['--writer', tree, state]);
+  await nextMessage(writer, 'writer');
+
+  // Idle: nothing commits, nobody is connected; the daemon process at rest (tail looks, timers).
+  await sleep(1000);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(idleS * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const idleCpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
+
+  const client = forkChild(['--client', `ws://127.0.0.1:${daemon.port}/ws`, String(clients)]);
+  await nextMessage(client, 'clients');
+  const result: ServerResult = {
+    idleCpuPct,
+    toLast: { same: [], other: [] },
+    toFirst: { same: [], other: [] },
+  };
+  for (const mode of MODES) {
+    for (let i = 0; i < events; i++) {
+      const arrived = nextMessage<{ seq: number; first: number; last: number }>(client, 'clients');
+      let seq: number;
+      let start: number;
+      if (mode === 'same') {
+        start = now();
+        seq = daemon.deps.state.write((c) =>
+          appendEvent(c, { topic: 'bench', type: 'tick', payload: { i } }, Date.now()),
+        );
+      } else {
+        const reply = nextMessage<{ seq: number; t0: number }>(writer, 'writer');
+        writer.send({ i });
+        ({ seq, t0: start } = await reply);
+      }
+      const m = await arrived;
+      if (m.seq !== seq) throw new Error(`expected event ${seq}, the clients reported ${m.seq}`);
+      result.toLast[mode].push(m.last - start);
+      result.toFirst[mode].push(m.first - start);
+      // A gap longer than the tail's follow-up looks, so each commit meets an idle tail.
+      await sleep(60 + Math.random() * 40);
+    }
   }
-  const f = (xs: number[]) =>
-    `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
-  console.log(
-    `events: ${results.length}, node ${process.versions.node}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
-  );
-  console.log(`commit → first client:            ${f(results.map((r) => r.toFirst))}`);
-  console.log(`commit → all ${clients} clients:      ${f(results.map((r) => r.toLast))}`);
-  console.log(`fan-out spread (first → last):    ${f(results.map((r) => r.spread))}`);
-  console.log('(commit → first includes the events tail poll: data_version is checked every 50 ms)');
-  child.kill();
+  client.kill();
+  writer.disconnect();
   await daemon.stop();
   fs.rmSync(dir, { recursive: true, force: true });
+  process.send!(result);
 }
 
-if (process.argv[2] === '--child') await clientMain(process.argv[3], Number(process.argv[4]));
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function main(): Promise<void> {
+  const clients = Number(opt('--clients', '1000'));
+  const events = Number(opt('--events', '50'));
+  const rounds = Number(opt('--rounds', '2'));
+  const idleS = Number(opt('--idle-s', '10'));
+  const baselineRef = opt('--baseline', 'main');
+  if (!fs.existsSync(path.join(REPO, 'dist/lib/events/index.js')))
+    throw new Error('build first: npm run build');
+  const dir = path.join(os.tmpdir(), 'contimg-bench-ws-fanout');
+  fs.mkdirSync(dir, { recursive: true });
+  const trees = { before: buildBaseline(baselineRef, dir), after: REPO };
+  const all: Record<'before' | 'after', ServerResult[]> = { before: [], after: [] };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
+    for (const label of order) {
+      const server = forkChild(['--server', trees[label], String(clients), String(events), String(idleS)]);
+      all[label].push(await nextMessage<ServerResult>(server, `${label} server`));
+      await new Promise((r) => (server.exitCode === null ? server.once('exit', r) : r(null)));
+      process.stderr.write(`round ${r + 1}/${rounds} ${label} done\n`);
+    }
+  }
+  const merged = (label: 'before' | 'after', key: 'toLast' | 'toFirst', mode: Mode): number[] =>
+    all[label].flatMap((x) => x[key][mode]);
+  const idle = (label: 'before' | 'after'): number =>
+    all[label].map((x) => x.idleCpuPct).reduce((a, b) => a + b, 0) / all[label].length;
+  console.log(
+    `${clients} clients, ${events} events per kind per round, ${rounds} rounds, idle window ${idleS} s; ` +
+      `node ${process.versions.node}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ` +
+      `before = ${baselineRef} (${path.basename(trees.before)}), after = this tree`,
+  );
+  console.log('\nratios after/before:');
+  for (const mode of MODES) {
+    const [b, a] = [merged('before', 'toLast', mode), merged('after', 'toLast', mode)];
+    console.log(
+      `  commit → all clients, ${mode} process:`.padEnd(44) +
+        `p50 ×${(pct(a, 50) / pct(b, 50)).toFixed(2)}   p99 ×${(pct(a, 99) / pct(b, 99)).toFixed(2)}`,
+    );
+  }
+  console.log(
+    `  idle CPU of the daemon process:`.padEnd(44) + `×${(idle('after') / idle('before')).toFixed(2)}`,
+  );
+  const f = (xs: number[]): string =>
+    `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
+  for (const label of ['before', 'after'] as const) {
+    console.log(`\n${label}:`);
+    for (const mode of MODES) {
+      console.log(`  commit → first client, ${mode} process:`.padEnd(44) + f(merged(label, 'toFirst', mode)));
+      console.log(
+        `  commit → all ${clients} clients, ${mode} process:`.padEnd(44) + f(merged(label, 'toLast', mode)),
+      );
+    }
+    console.log(
+      `  idle CPU (no clients, no commits):`.padEnd(44) + `${idle(label).toFixed(3)} % of one core`,
+    );
+  }
+}
+
+const role = args[0];
+if (role === '--child' || role === '--client') clientMain(args[1], Number(args[2]));
+else if (role === '--writer') await writerMain(args[1], args[2]);
+else if (role === '--server') await serverMain(args[1], Number(args[2]), Number(args[3]), Number(args[4]));
 else await main();

@@ -18,7 +18,10 @@ export function createRegistry(opts: {
 }): Registry {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'contimg_' });
+    // The event-loop delay histogram samples with a 100 ms timer, not prom-client's 10 ms: a 10 ms timer wakes an
+    // idle daemon 100 times a second (about 0.15 % of a core, docs/performance.md), and a stall still shows
+    // in full (the timer fires that much late).
+    collectDefaultMetrics({ register: registry, prefix: 'contimg_', eventLoopMonitoringPrecision: 100 });
     // prom-client names three gauges `…_total`, which promtool check metrics rejects (only counters end in
     // _total); they are the sums of the per-type gauges contimg_nodejs_active_{handles,requests,resources}.
     for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`contimg_${name}`);

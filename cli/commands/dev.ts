@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../lib/config/index.js';
-import { DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
+import { DAEMON_NODE_FLAGS, DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
@@ -180,6 +180,7 @@ function startDaemons(
     const child = spawn(
       process.execPath,
       [
+        ...DAEMON_NODE_FLAGS,
         '--import',
         pathToFileURL(path.join(DIST, 'cli', 'dev-guard.js')).href,
         path.join(DIST, 'daemons', DAEMONS[name].folder, 'main.js'),

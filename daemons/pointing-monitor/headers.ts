@@ -1,12 +1,13 @@
 // Where new sb00 headers come from: the streaming converter's hdf5_files index (valid sb00 rows whose
 // group has no observation yet), or, when that table is empty and incomingDir is configured, the folder
-// itself (a file counts once its size has stayed the same for two polls). Reading is h5wasm via lib/uvh5.
+// itself (a file counts once its size has stayed the same for two polls). Reading is h5wasm via lib/uvh5,
+// loaded on first use (lib/uvh5/reader.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dut1Input, Site } from '../../lib/astro/index.js';
 import { cachedStatement, type Connection } from '../../lib/db/index.js';
 import { ContimgError } from '../../lib/errors.js';
-import { readUvh5Header } from '../../lib/uvh5/index.js';
+import type { HeaderReader } from '../../lib/uvh5/reader.js';
 import { pointingFromHeader, type HeaderPointing } from '../../lib/uvh5/pointing.js';
 
 export interface PendingHeader {
@@ -70,12 +71,13 @@ export type ReadOutcome =
 
 /** Read one header and derive its pointing; never throws. A header without a declination is rejected. */
 export function readPointing(
+  reader: HeaderReader,
   file: string,
   opts: { nowMs: number; site: Site; dut1: Dut1Input },
 ): ReadOutcome {
   let header;
   try {
-    header = readUvh5Header(file);
+    header = reader.readUvh5Header(file);
   } catch (e) {
     const retryable =
       e instanceof ContimgError && (e.details as { retryable?: boolean } | undefined)?.retryable === true;

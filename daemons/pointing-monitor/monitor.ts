@@ -14,6 +14,7 @@ import { ConfigError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { raiseDataStale, resolveDataStale, updateEopAlert } from './alerts.js';
 import type { Logger } from '../../lib/log.js';
+import { headerReader, type HeaderReader } from '../../lib/uvh5/reader.js';
 import {
   emptyDetector,
   isSlewing,
@@ -84,6 +85,11 @@ export class PointingMonitor {
   /** sb00 files that failed for good (path → name time), forgotten once they leave the backfill window. */
   private readonly failed = new Map<string, number>();
   private readonly dirSizes = new Map<string, number>();
+  /**
+   * Headers are waiting for the reader, which loads on first use (lib/uvh5/reader.ts): the headers loop awaits
+   * headerReader.load() and polls again; until then the headers stay pending.
+   */
+  wantsReader = false;
   readonly windows: TransitWindows;
   readonly detectorCfg: DetectorConfig;
   readonly scheduleCfg: ScheduleConfig;
@@ -183,11 +189,13 @@ export class PointingMonitor {
         (p) => !known.has(p.groupId),
       );
     }
+    const todo = pending.filter((p) => !this.failed.has(p.path));
+    if (todo.length === 0) return 0;
+    const reader = headerReader.get();
+    this.wantsReader = reader === undefined;
+    if (!reader) return 0;
     let recorded = 0;
-    for (const p of pending) {
-      if (this.failed.has(p.path)) continue;
-      if (this.processHeader(p)) recorded++;
-    }
+    for (const p of todo) if (this.processHeader(reader, p)) recorded++;
     if (recorded > 0) this.afterNewData();
     return recorded;
   }
@@ -206,11 +214,15 @@ export class PointingMonitor {
     }
   }
 
-  private processHeader(p: PendingHeader): boolean {
+  private processHeader(reader: HeaderReader, p: PendingHeader): boolean {
     const m = this.o.metrics;
     const t0 = this.o.clock.monotonic();
     const now = this.o.clock.now();
-    const r = readPointing(p.path, { nowMs: now, site: this.o.site, dut1: (t) => this.o.dut1.valueAt(t) });
+    const r = readPointing(reader, p.path, {
+      nowMs: now,
+      site: this.o.site,
+      dut1: (t) => this.o.dut1.valueAt(t),
+    });
     m.headerReadSeconds.observe((this.o.clock.monotonic() - t0) / 1000);
     m.headerReads.inc({ result: r.result });
     if (r.result !== 'ok') {

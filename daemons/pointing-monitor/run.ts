@@ -6,6 +6,7 @@ import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbBusyError } from '../../lib/errors.js';
 import { LOOP_ERROR_BACKOFF, startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
+import { headerReader } from '../../lib/uvh5/reader.js';
 import { pointingMetrics } from './metrics.js';
 import { PointingMonitor } from './monitor.js';
 import { pointingStatus } from './admin.js';
@@ -99,17 +100,25 @@ export const run: DaemonRun = async (deps, signal) => {
     detail: `${monitor.calibrators.length} calibrators`,
   }));
   deps.setStatus('pointing monitor running');
-  const timed = (fn: () => void) => () => {
+  const timed = (fn: () => void | Promise<void>) => async () => {
     const end = metrics.tickSeconds.startTimer();
     try {
-      fn();
+      await fn();
     } finally {
       end();
     }
   };
+  // The header reader loads the first time a header is pending (lib/uvh5/reader.ts); then the poll runs again.
+  // A failed load throws into the loop's error backoff, and the headers stay pending.
+  const pollHeaders = async (): Promise<void> => {
+    monitor.poll();
+    if (!monitor.wantsReader) return;
+    await headerReader.load();
+    monitor.poll();
+  };
   // A failing tick (the database locked by another process) is logged and retried with backoff from the
   // loop's own interval up to ten times it, at most a minute (so the monitor catches up soon after a lock).
-  const every = (name: string, everyMs: number, work: () => void) =>
+  const every = (name: string, everyMs: number, work: () => void | Promise<void>) =>
     startLoop({
       name,
       everyMs,
@@ -126,7 +135,7 @@ export const run: DaemonRun = async (deps, signal) => {
     }).done;
   try {
     await Promise.all([
-      every('headers', cfg.pollIntervalS * 1000, () => void monitor.poll()),
+      every('headers', cfg.pollIntervalS * 1000, pollHeaders),
       every('status', cfg.statusIntervalS * 1000, () => void monitor.statusTick()),
     ]);
   } finally {

@@ -7,7 +7,8 @@
 // Inputs are only ever read here (the optional archive policy moves converted inputs: archive.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { inspectUvh5, type Uvh5Inspection } from '../../lib/uvh5/index.js';
+import type { Uvh5Inspection } from '../../lib/uvh5/index.js';
+import { headerReader, type HeaderReader } from '../../lib/uvh5/reader.js';
 import type { Connection } from '../../lib/db/index.js';
 import { alert, emit, type Ctx } from './context.js';
 import { acceptFile } from './acceptance.js';
@@ -45,6 +46,12 @@ export class Intake {
   private readonly notices: JunkNotices;
   /** Settling paths and when to look at them next. */
   readonly settleDue = new Map<string, number>();
+  /**
+   * Settled files are waiting for the header reader, which loads on first use (lib/uvh5/reader.ts): the main
+   * loop awaits headerReader.load() (already once a file is settling) and looks again; until then the files
+   * stay due and nothing is lost.
+   */
+  wantsReader = false;
   private incomingReal: string;
 
   constructor(private readonly ctx: Ctx) {
@@ -346,7 +353,10 @@ export class Intake {
       candidates.push(...again);
     }
     if (candidates.length === 0) return 0;
-    const results = candidates.map((r) => ({ row: r, res: this.inspect(r.path) }));
+    const reader = headerReader.get();
+    this.wantsReader = reader === undefined;
+    if (!reader) return 0;
+    const results = candidates.map((r) => ({ row: r, res: this.inspect(reader, r.path) }));
     this.ctx.db.write((conn) => {
       for (const { row, res } of results) acceptFile(this.ctx, conn, row, res, clock.now(), this.settleDue);
     });
@@ -358,10 +368,10 @@ export class Intake {
     return this.processDue(false);
   }
 
-  private inspect(p: string): Uvh5Inspection {
+  private inspect(reader: HeaderReader, p: string): Uvh5Inspection {
     const t0 = this.ctx.clock.monotonic();
     try {
-      return inspectUvh5(p);
+      return reader.inspectUvh5(p);
     } finally {
       this.ctx.m.headerSeconds.observe((this.ctx.clock.monotonic() - t0) / 1000);
     }

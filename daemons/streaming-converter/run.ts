@@ -1,13 +1,15 @@
 // The streaming converter's body: recovery, then the main loop (lib/loop) of (quick pass every scanIntervalS |
 // targeted looks at hinted and settling files) → timed rules → dispatch, sleeping until the next thing is due
-// or a hint, a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the directory
-// at start, every reconcileIntervalS and when a quick pass asks (scans.ts). fs.watch only hints.
+// or a hint, a finished conversion or shutdown wakes it. Beside it, the reconcile loop (lib/loop) lists the
+// directory at start, every reconcileIntervalS and when a quick pass asks (scans.ts). fs.watch only hints.
 import fs from 'node:fs';
+import { pause } from '../../lib/clock.js';
 import type { DaemonDeps, DaemonRun } from '../../lib/daemon/types.js';
 import { DbCorruptError, DbIoError, ValidationError } from '../../lib/errors.js';
 import { Loop, startLoop, type LoopTick } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
 import { queueMetrics } from '../../lib/queue/index.js';
+import { headerReader } from '../../lib/uvh5/reader.js';
 import { abandonGroup, listGroupSummaries, requeueGroup, showGroup } from './admin.js';
 import { Archiver, type ArchiveHooks } from './archive.js';
 import { validateArgvTemplate } from './argv.js';
@@ -79,6 +81,22 @@ async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
 }
 
 /**
+/**
+ * Load the UVH5 header reader the first time a file is settling (or a settled file needs it). A failed load
+ * (a broken install) is logged and counted as a loop error; the files stay due and the next pass tries again
+ * after a second.
+ */
+async function loadHeaderReader(ctx: Ctx, signal: AbortSignal): Promise<void> {
+  try {
+    await headerReader.load();
+  } catch (e) {
+    ctx.m.loopErrors.inc({ loop: 'scan' });
+    ctx.log.error({ err: e }, 'cannot load the UVH5 header reader (h5wasm); will retry');
+    await pause(1000, signal);
+  }
+}
+
+/**
  * The main loop's tick: scan or look, timed rules, dispatch; returns when the next thing is due (a hint, a
  * finished conversion or shutdown wakes the loop earlier). Each step logs and counts its own errors; only a
  * fatal one (the database is unusable) leaves the tick, and ends the loop.
@@ -87,6 +105,10 @@ function mainTick(p: Parts, deps: DaemonDeps): LoopTick {
   const { ctx, intake } = p;
   let nextScanAt = 0;
   return async ({ signal }) => {
+    // Load the reader as soon as any file is settling, so it is there before the first file is settled (one
+    // pass then validates every settled file, as it would with the reader loaded at start).
+    if (!headerReader.get() && (intake.wantsReader || intake.settleDue.size > 0))
+      await loadHeaderReader(ctx, signal);
     const now = ctx.clock.now();
     runStep(ctx, 'scan', () => {
       if (now >= nextScanAt) {

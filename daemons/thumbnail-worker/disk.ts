@@ -8,6 +8,9 @@ import path from 'node:path';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { ClaimGate } from './gate.js';
 
+/** The failure code of a render whose PNG did not fit on the output file system. */
+export const DISK_FULL = 'DISK_FULL';
+
 /** How much free space must come back after an ENOSPC before claiming resumes (a few 512² PNGs). */
 export const REOPEN_GROWTH = 1024 * 1024;
 

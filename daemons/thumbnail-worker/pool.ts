@@ -1,7 +1,8 @@
-// A fixed pool of render threads. A task whose signal aborts (job timeout, shutdown, lost lease) terminates
+// A fixed pool of render threads, each started when a task first needs its slot (an idle daemon that has
+// rendered nothing carries no thread: each costs about 12 MB of resident memory, docs/performance.md). A task whose signal aborts (job timeout, shutdown, lost lease) terminates
 // its thread, because a synchronous render cannot be interrupted. A thread blocked in a system call (a hung
 // mount) cannot be terminated until that call returns: its slot stays `stuck` and counts against the pool
-// until the thread really exits, and only then does a fresh thread take the slot. The pool never holds more
+// until the thread really exits, and only then is the slot free again (its next task starts a fresh thread). The pool never holds more
 // than `size` threads, whatever the number of timeouts; when every slot is stuck, onCapacity tells the
 // daemon so it stops claiming jobs that could only wait for a thread.
 import { Worker } from 'node:worker_threads';
@@ -20,7 +21,8 @@ import type {
 type SlotState = 'idle' | 'busy' | 'stuck';
 
 interface Slot {
-  worker: Worker;
+  /** The slot's thread; undefined until a task needs it, and again after it exited. */
+  worker: Worker | undefined;
   state: SlotState;
   /** The task id holding the slot while busy (0 otherwise). */
   task: number;
@@ -80,7 +82,7 @@ export class RenderPool {
     private readonly log: Logger,
     private readonly opts: RenderPoolOptions = {},
   ) {
-    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), state: 'idle', task: 0 });
+    for (let i = 0; i < size; i++) this.slots.push({ worker: undefined, state: 'idle', task: 0 });
     this.changed();
   }
 
@@ -109,10 +111,11 @@ export class RenderPool {
         this.pending.delete(id);
         p.reject(fitsError('IO_ERROR', `render thread exited with code ${code}`));
       }
-      // A thread that died on its own (out of memory, a native crash) is replaced at once.
+      // A thread that died on its own (out of memory, a native crash) frees its slot; the slot's next task
+      // starts a fresh thread.
       const slot = this.slots.find((s) => s.worker === w);
       if (slot && slot.state !== 'stuck' && !this.closed) {
-        slot.worker = this.spawn();
+        slot.worker = undefined;
         slot.state = 'idle';
         slot.task = 0;
         this.wakeOne();
@@ -123,8 +126,7 @@ export class RenderPool {
   }
 
   /** Terminate the slot's thread; the slot is `stuck` until the thread has really exited. */
-  private retire(slot: Slot): void {
-    const old = slot.worker;
+  private retire(slot: Slot, old: Worker): void {
     slot.state = 'stuck';
     const warn = setTimeout(
       () => this.log.warn({ threadId: old.threadId }, 'render thread does not exit: stuck in a system call'),
@@ -134,10 +136,10 @@ export class RenderPool {
     old.once('exit', () => {
       clearTimeout(warn);
       if (this.closed) return;
-      slot.worker = this.spawn();
+      slot.worker = undefined;
       slot.state = 'idle';
       slot.task = 0;
-      this.log.info({ threadId: old.threadId }, 'terminated render thread exited; slot refilled');
+      this.log.info({ threadId: old.threadId }, 'terminated render thread exited; slot free again');
       this.wakeOne();
       this.changed();
     });
@@ -150,16 +152,17 @@ export class RenderPool {
     first?.();
   }
 
-  private async acquire(signal: AbortSignal, task: number): Promise<Slot> {
+  private async acquire(signal: AbortSignal, task: number): Promise<Slot & { worker: Worker }> {
     for (;;) {
       if (this.closed) throw new RetryableError('render pool closed', { code: 'SHUTDOWN' });
       if (signal.aborted) throw signal.reason ?? fitsError('IO_ERROR', 'render aborted');
       const free = this.slots.find((s) => s.state === 'idle');
       if (free) {
+        const worker = (free.worker ??= this.spawn());
         free.state = 'busy';
         free.task = task;
         this.changed();
-        return free;
+        return Object.assign(free, { worker });
       }
       await nextWake(this.waiting, signal);
     }
@@ -183,7 +186,7 @@ export class RenderPool {
         const onAbort = (): void => {
           aborted = true;
           this.pending.delete(id);
-          this.retire(slot);
+          this.retire(slot, slot.worker);
           reject(signal.reason ?? fitsError('IO_ERROR', 'render aborted'));
         };
         if (signal.aborted) return onAbort();
@@ -212,8 +215,8 @@ export class RenderPool {
     for (const w of [...this.waiting]) w();
     const exits = this.slots
       .filter((s) => s.state !== 'stuck')
-      .map((s) => s.worker.terminate().then(() => undefined));
-    for (const s of this.slots.filter((x) => x.state === 'stuck')) s.worker.unref();
+      .map((s) => s.worker?.terminate().then(() => undefined));
+    for (const s of this.slots.filter((x) => x.state === 'stuck')) s.worker?.unref();
     await Promise.all(exits);
   }
 }

@@ -28,8 +28,8 @@ import {
 } from '../../lib/queue/index.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { RenderPool } from './pool.js';
-import { DISK_FULL, type RenderOutput } from './render-task.js';
-import type { DiskGate } from './disk.js';
+import { DISK_FULL, type DiskGate } from './disk.js';
+import type { RenderOutput } from './render-task.js';
 import {
   getRow,
   markDone,

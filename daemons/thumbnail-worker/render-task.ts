@@ -11,10 +11,8 @@ import { fingerprintKey, statFingerprint } from '../../lib/fits/fingerprint.js';
 import type { FitsMetadata } from '../../lib/fits/metadata.js';
 import { renderThumbnail, type RenderOptions, type RenderTimings } from '../../lib/fits/render.js';
 import type { PlaneStats } from '../../lib/fits/stats.js';
+import { DISK_FULL } from './disk.js';
 import { pngPathFor } from './presets.js';
-
-/** The failure code of a render whose PNG did not fit on the output file system. */
-export const DISK_FULL = 'DISK_FULL';
 
 export interface RenderRequest {
   fitsPath: string;

@@ -55,7 +55,9 @@ function readVersion(): string {
  * and a watchdog kill would not help.
  */
 function livenessProbe(d: RunningDaemon, lagBoundMs: number): () => boolean {
-  const lag = monitorEventLoopDelay({ resolution: 20 });
+  // 100 ms sampling: a stall still shows in full (the timer fires that late), and an idle daemon is not woken
+  // 50 times a second (docs/performance.md).
+  const lag = monitorEventLoopDelay({ resolution: 100 });
   lag.enable();
   const select1 = d.deps.state.reader.prepare('SELECT 1');
   return () => {

@@ -22,7 +22,7 @@ import { getRow } from '../../daemons/thumbnail-worker/store.js';
 import { ack, actorFor, requeue, unack, type ActionContext } from './actions.js';
 import { assetResponse, contentSecurityPolicy, loadAssets, type Asset, type PageAssets } from './assets.js';
 import { DaemonProbe } from './daemons.js';
-import { metadataView, readSnapshot, thumbnailView } from './parts.js';
+import type * as Parts from './parts.js';
 import { rowId, thumbnailPng } from './png.js';
 
 export { actorFor } from './actions.js';
@@ -61,6 +61,19 @@ function serveAsset(a: Asset, headers: Record<string, unknown> | undefined, extr
   return notModified(a, headers) ? new RawResponse(304, r.headers, '') : r;
 }
 
+/**
+ * The views behind the page's API (parts.ts), loaded with the first request: they import every daemon's
+ * store and the astronomy code, which a daemon nobody is looking at need not carry (docs/performance.md).
+ */
+let partsModule: Promise<typeof Parts> | undefined;
+function loadParts(): Promise<typeof Parts> {
+  partsModule ??= import('./parts.js').catch((e: unknown) => {
+    partsModule = undefined;
+    throw e;
+  });
+  return partsModule;
+}
+
 export function registerStatusPage(http: HttpRoutes, o: StatusPageOptions): void {
   const assets = o.assets ?? loadAssets();
   if (assets.problem) o.log.warn({ problem: assets.problem }, 'status page unavailable');
@@ -85,13 +98,15 @@ export function registerStatusPage(http: HttpRoutes, o: StatusPageOptions): void
   for (const [p, a] of assets.files)
     http.route('GET', p, ({ headers }) => serveAsset(a, headers), { public: true });
 
-  http.route('GET', '/api/status', ({ url }) => {
+  http.route('GET', '/api/status', async ({ url }) => {
     const asked = partsFrom(url);
+    const { readSnapshot } = await loadParts();
     return o.state.read((c) => readSnapshot(c, parts, asked, o.clock.now()));
   });
   http.route('GET', '/api/status/daemons', () => probe.views());
-  http.route('GET', '/api/status/thumbnails/:id', ({ params }): ThumbnailDetail => {
+  http.route('GET', '/api/status/thumbnails/:id', async ({ params }): Promise<ThumbnailDetail> => {
     const id = rowId(params.id);
+    const { metadataView, thumbnailView } = await loadParts();
     return o.state.read((c) => {
       const row = getRow(c, id);
       if (!row || row.status !== 'done') throw new NotFoundError(`no rendered thumbnail ${id}`);

@@ -1,7 +1,8 @@
 // The WebSocket hub on a daemon's HTTP server: serves the events table by topic. Live events come from one
-// EventTail (woken by PRAGMA data_version); each is serialised once and sent to every subscriber. Resume
-// replays from the table synchronously (better-sqlite3 is synchronous, so no live batch can interleave),
-// bounded by the tail's position: every event reaches a client exactly once, in seq order.
+// EventTail (woken at once by this process's commits and by a watch on the -wal file for other processes',
+// see lib/events/tail.ts); each is serialised and encoded once, and the same bytes go to every subscriber.
+// Resume replays from the table synchronously (better-sqlite3 is synchronous, so no live batch can
+// interleave), bounded by the tail's position: every event reaches a client exactly once, in seq order.
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -38,8 +39,10 @@ export interface WsHubOptions {
   maxBufferedBytes?: number;
   /** Open connections allowed (http.wsMaxConnections); further upgrades get HTTP 503. Default 256. */
   maxConnections?: number;
-  /** How often the tail looks at data_version; default 50 ms. */
+  /** The tail's safety poll: the longest gap between looks at data_version; default 1000 ms. */
   tailPollMs?: number;
+  /** Whether the tail watches the -wal file for other processes' commits; default true. */
+  tailWatchWal?: boolean;
   path?: string;
 }
 
@@ -78,7 +81,8 @@ export class WsHub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     this.tail = new EventTail({
       db: opts.db,
-      pollMs: opts.tailPollMs ?? 50,
+      pollMs: opts.tailPollMs,
+      watchWal: opts.tailWatchWal,
       log: opts.log,
       onEvents: (events) => this.fanOut(events),
     });
@@ -310,18 +314,22 @@ export class WsHub {
 
   private fanOut(events: EventRow[]): void {
     for (const ev of events) {
-      let frame: string | undefined;
+      // Serialised and UTF-8 encoded once: ws writes the same buffer to every socket (a string would be
+      // measured and encoded again for each client).
+      let frame: Buffer | undefined;
+      let sent = 0;
       for (const client of this.clients) {
         // A closing client's position stays at the last event it was sent, so a resume without last_seq
         // replays what it never got (the event that found it slow, and everything after).
         if (client.closeReason) continue;
         if (topicMatches(client.subs, ev.topic)) {
-          frame ??= eventFrame(ev);
-          this.sendRaw(client, 'event', frame);
+          frame ??= Buffer.from(eventFrame(ev));
+          if (this.sendRaw(client, 'event', frame, false)) sent++;
           if (client.closeReason) continue;
         }
         client.lastSeq = ev.seq;
       }
+      if (sent > 0) this.metrics.messages.inc({ type: 'event' }, sent);
     }
   }
 
@@ -349,14 +357,16 @@ export class WsHub {
     this.sendRaw(client, msg.type, JSON.stringify(msg));
   }
 
-  private sendRaw(client: Client, type: ServerMsg['type'], frame: string): void {
-    if (client.ws.readyState !== WebSocket.OPEN) return;
+  /** Send one text frame; returns whether it was sent. `count`: add it to the messages counter here. */
+  private sendRaw(client: Client, type: ServerMsg['type'], frame: string | Buffer, count = true): boolean {
+    if (client.ws.readyState !== WebSocket.OPEN) return false;
     if (type !== 'disconnect' && client.ws.bufferedAmount > (this.opts.maxBufferedBytes ?? 4 * 1024 * 1024)) {
       this.disconnect(client, 'slow_consumer');
-      return;
+      return false;
     }
-    client.ws.send(frame);
-    this.metrics.messages.inc({ type });
+    client.ws.send(frame, { binary: false });
+    if (count) this.metrics.messages.inc({ type });
+    return true;
   }
 
   /** Always disconnect{…} then a real close; terminate if the peer does not complete the close in time. */

@@ -7,29 +7,15 @@
 // timings themselves are in bench/cli-start.ts (run by hand).
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
+import { moduleTraceEnv, readModuleTrace } from '../../helpers/module-trace.js';
 import { makeTmpDir, REPO_ROOT, removeTmpDir } from '../../helpers/tmp.js';
 
 let dir: string;
 
 beforeAll(() => {
   dir = makeTmpDir('contimg-lazy-');
-  fs.writeFileSync(
-    path.join(dir, 'hooks.mjs'),
-    `import fs from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  fs.appendFileSync(process.env.CONTIMG_TRACE_FILE, r.url + '\\n');
-  return r;
-}
-`,
-  );
-  fs.writeFileSync(
-    path.join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`,
-  );
 });
 afterAll(() => removeTmpDir(dir));
 
@@ -37,25 +23,8 @@ afterAll(() => removeTmpDir(dir));
 async function loaded(args: string[]): Promise<{ files: string[]; packages: string[]; code: number }> {
   const trace = path.join(dir, `trace-${args.join('_').replace(/\W/g, '')}.txt`);
   fs.writeFileSync(trace, '');
-  const hook = pathToFileURL(path.join(dir, 'register.mjs')).href;
-  const r = await runCli(args, {
-    built: true,
-    env: { CONTIMG_TRACE_FILE: trace, NODE_OPTIONS: `--import ${hook}` },
-  });
-  const urls = [
-    ...new Set(
-      fs
-        .readFileSync(trace, 'utf8')
-        .split('\n')
-        .filter((u) => u.startsWith('file://')),
-    ),
-  ];
-  const root = pathToFileURL(REPO_ROOT).href + '/';
-  const inRepo = urls.filter((u) => u.startsWith(root)).map((u) => u.slice(root.length));
-  const packages = [
-    ...new Set(inRepo.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1])),
-  ].sort();
-  return { files: inRepo.filter((f) => !f.startsWith('node_modules/')).sort(), packages, code: r.code };
+  const r = await runCli(args, { built: true, env: moduleTraceEnv(dir, trace) });
+  return { ...readModuleTrace(trace), code: r.code };
 }
 
 const HEAVY = /^dist\/lib\/(config\/(index|load|schema|sections\/)|db\/|migrations\/|fits\/index|astro\/)/;

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { DAEMONS } from '../../../lib/daemon/types.js';
+import { DAEMON_NODE_FLAGS, DAEMONS } from '../../../lib/daemon/types.js';
 import { DEFAULT_TIMEOUTS } from '../../../lib/timeouts.js';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 
@@ -46,7 +46,7 @@ it('has a notify unit per daemon with watchdog, drain, exit-78 and hardening set
     expect(svc.KillMode).toEqual(['mixed']);
     expect(svc.RestartPreventExitStatus).toEqual(['78']);
     expect(svc.ExecStart).toEqual([
-      `/usr/bin/node /opt/contimg/dist/daemons/${name}/main.js --config /etc/contimg/contimg.yaml`,
+      `/usr/bin/node ${DAEMON_NODE_FLAGS.join(' ')} /opt/contimg/dist/daemons/${name}/main.js --config /etc/contimg/contimg.yaml`,
     ]);
     // systemd must not SIGKILL before the drain budget has run out.
     expect(Number(svc.TimeoutStopSec[0]) * 1000).toBeGreaterThan(DEFAULT_TIMEOUTS.drainMs);

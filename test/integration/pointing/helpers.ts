@@ -11,6 +11,7 @@ import { openDb, type Db } from '../../../lib/db/index.js';
 import { silentLogger } from '../../../lib/log.js';
 import { Registry } from '../../../lib/metrics.js';
 import { subbandFileName, writeSubbandFile } from '../../../lib/uvh5/index.js';
+import { headerReader } from '../../../lib/uvh5/reader.js';
 import { freshDatabases } from '../../helpers/db.js';
 
 export interface Harness {
@@ -35,6 +36,8 @@ export async function harness(
   useClock?: Clock,
 ): Promise<Harness> {
   const { statePath, pipelinePath } = await freshDatabases(dir);
+  // The daemon's headers loop loads the reader when a header is first pending; these tests poll directly.
+  await headerReader.load();
   const config = parseConfig(
     { dataDir: dir, databases: { state: statePath, pipeline: pipelinePath }, pointingMonitor },
     dir,

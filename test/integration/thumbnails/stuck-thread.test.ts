@@ -1,6 +1,6 @@
 // A FIFO in `images` never reaches a render thread, and a thread stuck in a system call (a hung mount,
 // played by a thread blocked in open() on a FIFO) counts against the pool: no thread leaks per timeout, no
-// task is handed to it, and its slot is refilled once the call returns.
+// task is handed to it, and its slot is free again once the call returns.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -69,7 +69,7 @@ describe('non-regular files and stuck render threads', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
-  it('keeps a stuck thread in its slot: no new thread per timeout, and the slot is refilled when open() returns', async () => {
+  it('keeps a stuck thread in its slot: no new thread per timeout, and the slot is free again when open() returns', async () => {
     dir = makeTmpDir('stuck-');
     const fifo = mkfifo(path.join(dir, 'hung.fifo'));
     const seen: PoolCapacity[] = [];
@@ -91,7 +91,7 @@ describe('non-regular files and stuck render threads', () => {
     expect(threadCount()).toBeLessThanOrEqual(before);
     // The hung call returns (a writer opens the FIFO): the thread exits, a fresh one takes the slot.
     writerAfter(fifo, 0);
-    await waitFor(() => pool!.capacity().idle === 1, { what: 'slot refilled' });
+    await waitFor(() => pool!.capacity().idle === 1, { what: 'slot free again' });
     expect((await pool.run(req('after'), new AbortController().signal)).pngPath).toBe('after');
   });
 
