@@ -18,6 +18,7 @@ import type { Config } from '../../lib/config/index.js';
 import { DAEMON_NODE_FLAGS, DAEMONS, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
+import type * as DevOutput from '../dev-output.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
@@ -113,7 +114,7 @@ function builtDaemons(): DaemonName[] {
 }
 
 /** The line formatting (pino-pretty), loaded by the action only: `contimg completion` registers dev too. */
-let output: typeof import('../dev-output.js');
+let output: typeof DevOutput;
 
 /** Each line of a daemon's output to `out`, pretty when `out` is a terminal (cli/dev-output.ts). */
 function forwardLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WriteStream): void {
