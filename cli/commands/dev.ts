@@ -18,9 +18,9 @@ import type { Config } from '../../lib/config/index.js';
 import { DAEMON_NODE_FLAGS, DAEMONS, daemonPort, type DaemonName } from '../../lib/daemon/types.js';
 import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
+import type * as DevOutput from '../dev-output.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
-import { lineFormatter, statusPageLine } from '../dev-output.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -113,9 +113,12 @@ function builtDaemons(): DaemonName[] {
   return DAEMON_ORDER.filter((d) => fs.existsSync(path.join(DIST, 'daemons', DAEMONS[d].folder, 'main.js')));
 }
 
+/** The line formatting (pino-pretty), loaded by the action only: `contimg completion` registers dev too. */
+let output: typeof DevOutput;
+
 /** Each line of a daemon's output to `out`, pretty when `out` is a terminal (cli/dev-output.ts). */
 function forwardLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.WriteStream): void {
-  const format = lineFormatter(name, out.isTTY ? { colorize: out.hasColors?.() ?? false } : null);
+  const format = output.lineFormatter(name, out.isTTY ? { colorize: out.hasColors?.() ?? false } : null);
   let buf = '';
   stream.on('data', (c: Buffer) => {
     buf += c.toString();
@@ -266,6 +269,7 @@ export function register(program: Command): void {
       [] as string[],
     )
     .action(async (o: DevOpts) => {
+      output = await import('../dev-output.js');
       if (!fs.existsSync(CLI))
         throw new UsageError(`${CLI} is missing: run \`npm run build\` first (npm start does)`);
       const { isCalibrationFault } = await import('../../lib/sim/calibration.js');
@@ -284,7 +288,7 @@ export function register(program: Command): void {
       if (pageOn) {
         const port = (cfg[DAEMONS[pageOn].section] as { port: number }).port;
         const tokenRequired = cfg.http.token !== undefined || cfg.http.tokenFile !== undefined;
-        process.stdout.write(statusPageLine(cfg.http.host, port, tokenRequired));
+        process.stdout.write(output.statusPageLine(cfg.http.host, port, tokenRequired));
       }
       for (const n of notes) process.stdout.write(n);
       // The pipeline's calibration of the past week, before the scheduler's first checks look at it.
