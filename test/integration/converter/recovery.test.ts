@@ -32,7 +32,7 @@ import {
   tamper,
   withSection,
 } from './orphans.js';
-import { pidAlive, spawnDaemon, type DaemonProc } from './proc.js';
+import { pidAlive, spawnSourceDaemon, type DaemonProc } from './proc.js';
 
 let env: Env;
 const daemons: RunningDaemon[] = [];
@@ -239,7 +239,7 @@ describe('converter crash recovery', () => {
 
   it("a second daemon on the same database never kills (nor adopts) the first one's running conversion", async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('ok', 6000), timeoutS: 60 } });
-    const first = await spawnDaemon(env);
+    const first = await spawnSourceDaemon(env);
     procs.push(first);
     writeGroupFiles(env.incoming, T0);
     const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
