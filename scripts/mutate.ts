@@ -54,7 +54,7 @@ export const MODULES: Module[] = [
     // (scripts/sql-mutants.ts), each run against these tests in a copy of the repository.
     name: 'converter-supervisor',
     mutate: [],
-    tests: ['test/integration/converter/recovery.test.ts', 'test/integration/converter/happy.test.ts'],
+    tests: ['test/integration/converter/recovery.test.ts', 'test/integration/converter/groups.test.ts'],
   },
   { name: 'converter-dispatch', mutate: ['daemons/streaming-converter/dispatch.ts'], tests: CONVERTER_TESTS },
   {
