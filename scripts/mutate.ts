@@ -77,7 +77,12 @@ export const MODULES: Module[] = [
   {
     name: 'db',
     mutate: ['lib/db/db.ts'],
-    tests: ['test/integration/db/*.test.ts', 'test/unit/platform/db-nesting.test.ts'],
+    tests: [
+      'test/integration/db/*.test.ts',
+      'test/unit/platform/db-nesting.test.ts',
+      // checkpoints, WAL size and their metrics
+      'test/integration/daemon/wal-guard.test.ts',
+    ],
   },
   {
     name: 'dispatcher-routing',
