@@ -207,6 +207,18 @@ describe('owners on this host, reclaiming and the async forms', () => {
     expect(token).toBe(2);
     await expect(acquireOrReclaimLeaseAsync(db, 'job', 'other', 60_000, now + 2)).resolves.toBeNull();
     await expect(acquireOrReclaimLeaseAsync(db, 'job', 'me', -1, now)).rejects.toThrow(ValidationError);
+    // Its wait for a busy write lock ends when the caller aborts.
+    const locker = new Database(file);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const ac = new AbortController();
+      const waiting = acquireOrReclaimLeaseAsync(db, 'other', 'me', 60_000, now, { signal: ac.signal });
+      ac.abort(new Error('shutting down'));
+      await expect(waiting).rejects.toThrow('shutting down');
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
     const clock = new ManualClock(now + 10_000);
     await renewLeaseAsync(db, 'job', 'me', 2, 5000, { clock });
     expect(db.read((c) => getLease(c, 'job'))?.expiresAt).toBe(now + 15_000);
