@@ -17,6 +17,7 @@ import {
   makeEnv,
   query,
   startInProcess,
+  startLogged,
   T0,
   writeGroupFiles,
   type Env,
@@ -192,6 +193,45 @@ describe('converter crash recovery', () => {
     const retry = lines.find((l) => l.event === 'start' && l.pid !== orphan);
     expect(retry!.t).toBeGreaterThanOrEqual(ignored!.t);
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
+  it('tells the operator what it stopped and how it settled the attempt: log lines and the crash event', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const orphan = spawnOrphan(env, a, 'hang');
+    strays.push(orphan);
+    await waitFor(() => fakeLog(env).some((l) => l.pid === orphan && l.event === 'start'), {
+      what: 'orphan running',
+    });
+    recordAsConverter(env, a.id, orphan);
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    const groupId = groups(env)[0].group_id;
+    const said = (msg: string): Record<string, unknown> | undefined => lines.find((l) => l.msg === msg);
+    expect(said('orphaned converter from a previous run: stopping it')).toMatchObject({
+      level: 'warn',
+      groupId,
+      pid: orphan,
+      attempt: 1,
+    });
+    expect(said('recovered attempt')).toMatchObject({
+      level: 'warn',
+      groupId,
+      attempt: 1,
+      pid: orphan,
+      outcome: 'crashed',
+      to: 'retry_wait',
+      from: 'converting',
+      reason: 'crashed',
+    });
+    const crashed = events(env, 'converter.attempt_crashed').map((e) => JSON.parse(e.payload) as unknown);
+    expect(crashed).toEqual([
+      { groupId, attempt: 1, pid: orphan, outcome: 'crashed', to: 'retry_wait', orphanKilled: true },
+    ]);
+    expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { error: 'daemon stopped during the conversion' },
+    ]);
   });
 
   it('after a crash the group is retry_wait, due at once, and a stale <out>.partial is removed', async () => {
