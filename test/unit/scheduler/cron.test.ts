@@ -39,6 +39,7 @@ describe('cron arithmetic (UTC)', () => {
   it('counts fields however they are spaced: 5 or 6, never 4 or 7', () => {
     expect(cronProblem('  */5 * * * *  ')).toBeNull();
     expect(cronProblem('*/5  *   * * *')).toBeNull();
+    expect(cronProblem('*/3 * * * * *')).toBeNull();
     expect(cronProblem('0 0 0 * * * *')).toBe('expected 5 or 6 fields, got 7');
     expect(cronProblem('0 * * *')).toBe('expected 5 or 6 fields, got 4');
   });
