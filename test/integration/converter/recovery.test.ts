@@ -149,6 +149,24 @@ describe('converter crash recovery', () => {
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
   });
 
+  it('a damaged attempt row (pid 0, no start ticks) is no orphan: recovery never signals its own process group', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    // kill(0, …) reaches every process of the caller's group: before the guard this SIGTERMed the daemon
+    // (here the test worker itself) as "the orphan".
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE converter_attempts SET pid = 0, pgid = 0, pid_start_ticks = NULL WHERE id = ?')
+        .run(a.id),
+    );
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+    expect(
+      events(env, 'converter.attempt_crashed').map((e) => JSON.parse(e.payload) as { orphanKilled: boolean }),
+    ).toMatchObject([{ orphanKilled: false }]);
+  });
+
   it("an attempt whose job was claimed again (job token ≠ the attempt's token) is closed as crashed at startup; the job stays its holder's", async () => {
     env = await makeEnv();
     const a = await diedAfterDispatch(env);
