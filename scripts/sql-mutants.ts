@@ -132,10 +132,7 @@ export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
       "child.once('exit', (code) => finish({ exitCode: code, signal: null, spawnError: null }));",
     ),
     // a converter that cannot start leaves the supervisor waiting for an exit that never comes
-    sup(
-      "child.once('error', (e) => finish({ exitCode: null, signal: null, spawnError: e.message }));",
-      '',
-    ),
+    sup("child.once('error', (e) => finish({ exitCode: null, signal: null, spawnError: e.message }));", ''),
     // no exit.json: every finished conversion looks like a crash
     sup('writeJsonAtomic(EXIT_FILE,', 'void (EXIT_FILE,'),
     // what the converter left behind outlives the attempt
