@@ -23,6 +23,7 @@ import {
   type Env,
 } from './harness.js';
 import {
+  DEAD_PID,
   diedAfterDispatch,
   openAttempt,
   recordAsConverter,
@@ -147,6 +148,31 @@ describe('converter crash recovery', () => {
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
     expect(pidAlive(bystander)).toBe(true);
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
+  });
+
+  it("an attempt leased to a daemon on another host, within its lease, is that daemon's: left alone and logged", async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    // Its pid means nothing here (no such process on this host): the host alone makes it live.
+    const remote = `elsewhere.example:${DEAD_PID}:converter:remote`;
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?')
+        .run(remote, Date.now() + 600_000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await ready(daemon);
+    expect(outcomes(env)).toEqual(['open']);
+    expect(query(env, 'SELECT state, lease_owner FROM jobs WHERE id = ?', a.job_id)).toEqual([
+      { state: 'running', lease_owner: remote },
+    ]);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toMatchObject({
+      level: 'warn',
+      attempt: a.id,
+      owner: remote,
+    });
+    expect(fakeLog(env)).toHaveLength(0);
   });
 
   it('a damaged attempt row (pid 0, no start ticks) is no orphan: recovery never signals its own process group', async () => {
