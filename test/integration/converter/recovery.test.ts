@@ -287,11 +287,13 @@ describe('converter crash recovery', () => {
     // The disk gate is closed after recovery, so the group stays where recovery put it.
     await ready(await start(withSection(env, { minFreeGb: 1 }), { freeBytes: () => 0 }));
     expect(groups(env)[0]).toMatchObject({ state: 'retry_wait', attempts: 1, job_state: 'queued' });
-    const [closed] = query<{ outcome: string; ended_at: number }>(
+    const [closed] = query<{ outcome: string; ended_at: number; error: string }>(
       env,
-      'SELECT outcome, ended_at FROM converter_attempts',
+      'SELECT outcome, ended_at, error FROM converter_attempts',
     );
     expect(closed.outcome).toBe('crashed');
+    // Nothing ever ran for it (no pid, no supervisor): the operator reads why.
+    expect(closed.error).toContain('daemon stopped before the converter started');
     // Due at once (the retry backoff would be ≥ 180 ms here): the crash was not the converter's fault.
     expect(groups(env)[0].next_attempt_at).toBeLessThanOrEqual(closed.ended_at + 50);
     expect(fs.existsSync(partial)).toBe(false);
