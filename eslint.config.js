@@ -8,7 +8,7 @@ const NO_SHELL = ['child_process', 'node:child_process'].map((name) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'var/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'var/**', '.stryker-tmp/**', 'reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,12 +14,14 @@ export interface SqlMutant {
 }
 
 const QUEUE_SQL = 'lib/queue/sql.ts';
+const SUPERVISOR = 'daemons/streaming-converter/supervise.ts';
 const LEASES = 'lib/leases/index.ts';
 const ALERTS = 'lib/alerts/index.ts';
 
 const q = (find: string, replace: string): SqlMutant => ({ file: QUEUE_SQL, find, replace });
 const l = (find: string, replace: string): SqlMutant => ({ file: LEASES, find, replace });
 const a = (find: string, replace: string): SqlMutant => ({ file: ALERTS, find, replace });
+const sup = (find: string, replace: string): SqlMutant => ({ file: SUPERVISOR, find, replace });
 
 export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
   queue: [
@@ -111,6 +113,33 @@ export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
     a('WHERE (@status IS NULL OR status = @status)', 'WHERE (1 OR status = @status)'),
     a('ORDER BY updated_at DESC, fingerprint', 'ORDER BY updated_at, fingerprint'),
     a('WHERE fingerprint = ? ORDER BY id', 'WHERE fingerprint = ? ORDER BY id DESC'),
+  ],
+  // Not SQL: the supervisor runs in a child process, out of Stryker's reach (see scripts/mutate.ts).
+  'converter-supervisor': [
+    // dies of the SIGTERM meant for its converter, so nobody records how the converter ended
+    sup("for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => undefined);", ''),
+    // no supervisor.json: a restarted daemon cannot adopt the running conversion
+    sup('writeJsonAtomic(SUPERVISOR_FILE, {', 'void (SUPERVISOR_FILE, {'),
+    // wrong start ticks: the live supervisor looks like a reused pid
+    sup('startTicks: pidStartTicks(process.pid),', 'startTicks: (pidStartTicks(process.pid) ?? 0) + 1,'),
+    // the converter's exit status or signal lost from exit.json
+    sup(
+      "child.once('exit', (code, signal) => finish({ exitCode: code, signal, spawnError: null }));",
+      "child.once('exit', (code, signal) => finish({ exitCode: code ?? 0, signal, spawnError: null }));",
+    ),
+    sup(
+      "child.once('exit', (code, signal) => finish({ exitCode: code, signal, spawnError: null }));",
+      "child.once('exit', (code) => finish({ exitCode: code, signal: null, spawnError: null }));",
+    ),
+    // a converter that cannot start leaves the supervisor waiting for an exit that never comes
+    sup("child.once('error', (e) => finish({ exitCode: null, signal: null, spawnError: e.message }));", ''),
+    // no exit.json: every finished conversion looks like a crash
+    sup('writeJsonAtomic(EXIT_FILE,', 'void (EXIT_FILE,'),
+    // what the converter left behind outlives the attempt
+    sup("if (processGroupOf(process.pid) === process.pid) process.kill(-process.pid, 'SIGKILL');", ''),
+    // stderr goes nowhere: no reason in the attempt's error
+    sup("stdio: ['ignore', out, err]", "stdio: ['ignore', out, 'ignore']"),
+    sup("stdio: ['ignore', out, err]", "stdio: ['ignore', 'ignore', err]"),
   ],
 };
 

@@ -10,8 +10,12 @@ import { kill as killPid } from 'node:process';
 /** The environment variable that marks an attempt's processes; its value is the attempt directory. */
 export const ATTEMPT_MARKER = 'CONTIMG_CONVERTER_ATTEMPT';
 
-/** Send a signal to a whole process group; false when the group is already gone. */
+/**
+ * Send a signal to a whole process group; false when the group is already gone. Never group 0 (kill(0) is
+ * the caller's own group: this daemon) nor 1: a pgid of 0 or NULL from a damaged attempt row must not stop us.
+ */
 export function signalGroup(pgid: number, sig: NodeJS.Signals): boolean {
+  if (!(pgid > 1)) return false;
   try {
     killPid(-pgid, sig);
     return true;
@@ -32,6 +36,8 @@ function statFields(pid: number): string[] | null {
 
 /** A live process (a zombie waiting to be reaped counts as dead: it runs nothing and holds nothing). */
 export function isAlive(pid: number): boolean {
+  // kill(0, 0) would answer for our own process group: pid 0 (or below) is no process.
+  if (!(pid > 0)) return false;
   try {
     killPid(pid, 0);
   } catch (e) {

@@ -1,14 +1,17 @@
-// Spawn the BUILT daemon (dist/daemons/streaming-converter/main.js) as systemd would, for the tests where
-// process death matters. Build first: npx tsc -p tsconfig.build.json.
+// Spawn the daemon as systemd would, for the tests where process death matters: the BUILT one
+// (dist/daemons/streaming-converter/main.js; build first: npx tsc -p tsconfig.build.json), or from its sources.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { writeConfigFile, type Env } from './harness.js';
 
 export const MAIN = path.join(REPO_ROOT, 'dist/daemons/streaming-converter/main.js');
+const MAIN_SOURCE = path.join(REPO_ROOT, 'daemons/streaming-converter/main.ts');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,11 +36,30 @@ export async function spawnDaemon(
   extraEnv: Record<string, string> = {},
   as?: { uid: number; gid: number },
 ): Promise<DaemonProc> {
+  return startDaemonProcess([MAIN], env, extraEnv, as);
+}
+
+/**
+ * The daemon from its sources (tsx's loader), in a process of its own: for a test about two daemons where the
+ * other one, in process, is the code under test. Mutation runs have no dist/, and their mutants are active only
+ * in the test's process, so this child always runs the unchanged code.
+ */
+export async function spawnSourceDaemon(env: Env): Promise<DaemonProc> {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return startDaemonProcess(['--import', tsx, MAIN_SOURCE], env, {});
+}
+
+async function startDaemonProcess(
+  entry: string[],
+  env: Env,
+  extraEnv: Record<string, string>,
+  as?: { uid: number; gid: number },
+): Promise<DaemonProc> {
   const port = await freePort();
   (env.raw.streamingConverter as Record<string, unknown>).port = port;
   const cfg = writeConfigFile(env);
   let out = '';
-  const child = spawn(process.execPath, [MAIN, '--config', cfg], {
+  const child = spawn(process.execPath, [...entry, '--config', cfg], {
     env: { ...process.env, FAKE_CONVERTER_LOG: env.log, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...as,

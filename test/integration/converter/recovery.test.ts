@@ -17,11 +17,13 @@ import {
   makeEnv,
   query,
   startInProcess,
+  startLogged,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import {
+  DEAD_PID,
   diedAfterDispatch,
   openAttempt,
   recordAsConverter,
@@ -32,7 +34,7 @@ import {
   tamper,
   withSection,
 } from './orphans.js';
-import { pidAlive, spawnDaemon, type DaemonProc } from './proc.js';
+import { pidAlive, spawnSourceDaemon, type DaemonProc } from './proc.js';
 
 let env: Env;
 const daemons: RunningDaemon[] = [];
@@ -148,6 +150,49 @@ describe('converter crash recovery', () => {
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
   });
 
+  it("an attempt leased to a daemon on another host, within its lease, is that daemon's: left alone and logged", async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    // Its pid means nothing here (no such process on this host): the host alone makes it live.
+    const remote = `elsewhere.example:${DEAD_PID}:converter:remote`;
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?')
+        .run(remote, Date.now() + 600_000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await ready(daemon);
+    expect(outcomes(env)).toEqual(['open']);
+    expect(query(env, 'SELECT state, lease_owner FROM jobs WHERE id = ?', a.job_id)).toEqual([
+      { state: 'running', lease_owner: remote },
+    ]);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toMatchObject({
+      level: 'warn',
+      attempt: a.id,
+      owner: remote,
+    });
+    expect(fakeLog(env)).toHaveLength(0);
+  });
+
+  it('a damaged attempt row (pid 0, no start ticks) is no orphan: recovery never signals its own process group', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    // kill(0, …) reaches every process of the caller's group: before the guard this SIGTERMed the daemon
+    // (here the test worker itself) as "the orphan".
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE converter_attempts SET pid = 0, pgid = 0, pid_start_ticks = NULL WHERE id = ?')
+        .run(a.id),
+    );
+    await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+    expect(
+      events(env, 'converter.attempt_crashed').map((e) => JSON.parse(e.payload) as { orphanKilled: boolean }),
+    ).toMatchObject([{ orphanKilled: false }]);
+  });
+
   it("an attempt whose job was claimed again (job token ≠ the attempt's token) is closed as crashed at startup; the job stays its holder's", async () => {
     env = await makeEnv();
     const a = await diedAfterDispatch(env);
@@ -194,6 +239,45 @@ describe('converter crash recovery', () => {
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
   });
 
+  it('tells the operator what it stopped and how it settled the attempt: log lines and the crash event', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const orphan = spawnOrphan(env, a, 'hang');
+    strays.push(orphan);
+    await waitFor(() => fakeLog(env).some((l) => l.pid === orphan && l.event === 'start'), {
+      what: 'orphan running',
+    });
+    recordAsConverter(env, a.id, orphan);
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    const groupId = groups(env)[0].group_id;
+    const said = (msg: string): Record<string, unknown> | undefined => lines.find((l) => l.msg === msg);
+    expect(said('orphaned converter from a previous run: stopping it')).toMatchObject({
+      level: 'warn',
+      groupId,
+      pid: orphan,
+      attempt: 1,
+    });
+    expect(said('recovered attempt')).toMatchObject({
+      level: 'warn',
+      groupId,
+      attempt: 1,
+      pid: orphan,
+      outcome: 'crashed',
+      to: 'retry_wait',
+      from: 'converting',
+      reason: 'crashed',
+    });
+    const crashed = events(env, 'converter.attempt_crashed').map((e) => JSON.parse(e.payload) as unknown);
+    expect(crashed).toEqual([
+      { groupId, attempt: 1, pid: orphan, outcome: 'crashed', to: 'retry_wait', orphanKilled: true },
+    ]);
+    expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { error: 'daemon stopped during the conversion' },
+    ]);
+  });
+
   it('after a crash the group is retry_wait, due at once, and a stale <out>.partial is removed', async () => {
     env = await makeEnv({ maxAttempts: 2 });
     const a = await diedAfterDispatch(env);
@@ -203,11 +287,13 @@ describe('converter crash recovery', () => {
     // The disk gate is closed after recovery, so the group stays where recovery put it.
     await ready(await start(withSection(env, { minFreeGb: 1 }), { freeBytes: () => 0 }));
     expect(groups(env)[0]).toMatchObject({ state: 'retry_wait', attempts: 1, job_state: 'queued' });
-    const [closed] = query<{ outcome: string; ended_at: number }>(
+    const [closed] = query<{ outcome: string; ended_at: number; error: string }>(
       env,
-      'SELECT outcome, ended_at FROM converter_attempts',
+      'SELECT outcome, ended_at, error FROM converter_attempts',
     );
     expect(closed.outcome).toBe('crashed');
+    // Nothing ever ran for it (no pid, no supervisor): the operator reads why.
+    expect(closed.error).toContain('daemon stopped before the converter started');
     // Due at once (the retry backoff would be ≥ 180 ms here): the crash was not the converter's fault.
     expect(groups(env)[0].next_attempt_at).toBeLessThanOrEqual(closed.ended_at + 50);
     expect(fs.existsSync(partial)).toBe(false);
@@ -239,7 +325,7 @@ describe('converter crash recovery', () => {
 
   it("a second daemon on the same database never kills (nor adopts) the first one's running conversion", async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('ok', 6000), timeoutS: 60 } });
-    const first = await spawnDaemon(env);
+    const first = await spawnSourceDaemon(env);
     procs.push(first);
     writeGroupFiles(env.incoming, T0);
     const run = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {

@@ -1,9 +1,10 @@
 // db.writeAsync: while another process holds the write lock, the wait yields to the event loop (timers keep
 // firing), the write lands once the lock is released, the budget and the abort signal are honoured, a long
-// wait is reported as a stall while it lasts, and the body runs once.
+// wait is reported as a stall while it lasts, and the body runs once. db.readAsync likewise for a file that
+// another connection locks for reading.
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../../lib/db/index.js';
+import { openDb, type Db } from '../../../lib/db/index.js';
 import { DbBusyError } from '../../../lib/errors.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
@@ -112,5 +113,59 @@ describe('db.writeAsync', () => {
     expect(err).toMatchObject({ message: 'domain says no' });
     expect(runs).toBe(1);
     expect(db.read((c) => c.prepare('SELECT value FROM counter').get())).toEqual({ value: 0 });
+  });
+});
+
+describe('db.readAsync', () => {
+  /** A rollback-journal database (as the pipeline's can be) that another connection locks EXCLUSIVE. */
+  function lockedForReading(): { ro: Db; locker: Database.Database } {
+    const p = `${dir}/rollback-journal.sqlite3`;
+    const setup = new Database(p);
+    setup.exec('CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (7)');
+    setup.close();
+    const ro = openDb({ name: 'pipeline', path: p, readonly: true, busyTimeoutMs: 5000 });
+    const locker = new Database(p);
+    locker.exec('BEGIN EXCLUSIVE');
+    return { ro, locker };
+  }
+  const readT = (c: Db['conn']) => c.prepare('SELECT v FROM t').get();
+
+  it('gives up after its read budget (not the busy timeout), and leaves the busy timeout as it was', async () => {
+    const { ro, locker } = lockedForReading();
+    try {
+      const t0 = performance.now();
+      const err = await ro.readAsync(readT, { budgetMs: 300 }).catch((e: unknown) => e);
+      const waited = performance.now() - t0;
+      expect(err).toBeInstanceOf(DbBusyError);
+      expect((err as Error).message).toMatch(/^pipeline: locked for \d+ ms \(read budget 300 ms\)$/);
+      expect((err as DbBusyError).details).toMatchObject({ db: 'pipeline' });
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(waited).toBeLessThan(4000);
+      expect(ro.reader.pragma('busy_timeout', { simple: true })).toBe(5000);
+    } finally {
+      locker.close();
+      ro.close();
+    }
+  });
+
+  it('keeps the event loop turning while it waits, reads once the lock is gone, and stops when aborted', async () => {
+    const { ro, locker } = lockedForReading();
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      const pending = ro.readAsync(readT);
+      await waitFor(() => ticks >= 20, { what: 'timers fire while the read waits' });
+      locker.exec('ROLLBACK');
+      expect(await pending).toEqual({ v: 7 });
+      clearInterval(timer);
+      locker.exec('BEGIN EXCLUSIVE');
+      const ac = new AbortController();
+      const waiting = ro.readAsync(readT, { budgetMs: Infinity, signal: ac.signal }).catch((e: unknown) => e);
+      ac.abort(new Error('stop reading'));
+      expect(await waiting).toMatchObject({ message: 'stop reading' });
+    } finally {
+      locker.close();
+      ro.close();
+    }
   });
 });

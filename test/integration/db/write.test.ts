@@ -1,14 +1,14 @@
 // db.write: the transaction is BEGIN IMMEDIATE (the write lock is ours before the body runs), the body runs
 // exactly once, foreign keys are enforced on every connection; and the bookkeeping: application errors
 // thrown inside fn are not counted as database errors, SQLite errors are classified and counted, and every
-// write records its lock wait.
+// write records its lock wait. Then the rest of a Db's life: its connections, health, backup and close.
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
 import { DbBusyError, DbConstraintError, InvalidStateError } from '../../../lib/errors.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
-import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { createCounter, openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -151,5 +151,99 @@ describe('db.write bookkeeping', () => {
     expect(
       tx.find((v) => v.metricName === 'contimg_db_tx_seconds_count' && v.labels.kind === 'write')?.value,
     ).toBe(2);
+  });
+});
+
+describe('db connections, health, backup and close', () => {
+  const gauge = async (name: string): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      ((await registry.getSingleMetric(name)!.get()).values as Sample[]).map((v) => [
+        `${String(v.labels.db)}/${String(v.labels.role ?? '')}`,
+        v.value,
+      ]),
+    );
+
+  it('counts its connections: writer and reader, only a reader when read-only, none once closed', async () => {
+    // beforeEach opened `db` without a separate reader: the writer serves reads.
+    expect(await gauge('contimg_db_connections')).toEqual({ 'state/writer': 1, 'state/reader': 0 });
+    expect(db.reader).toBe(db.conn);
+    const metrics = dbMetrics(registry, ['state', 'pipeline']);
+    const both = openStateDb(file, { name: 'state2', withReader: true, metrics });
+    const ro = openStateDb(file, { name: 'pipeline', readonly: true, metrics });
+    try {
+      const g = await gauge('contimg_db_connections');
+      expect([g['state2/writer'], g['state2/reader'], g['pipeline/writer'], g['pipeline/reader']]).toEqual([
+        1, 1, 0, 1,
+      ]);
+      expect(both.reader.readonly).toBe(true);
+      expect(ro.conn.readonly).toBe(true);
+    } finally {
+      both.close();
+      ro.close();
+    }
+    const g = await gauge('contimg_db_connections');
+    expect([g['state2/writer'], g['state2/reader'], g['pipeline/writer'], g['pipeline/reader']]).toEqual([
+      0, 0, 0, 0,
+    ]);
+    // Closing twice is harmless.
+    expect(() => both.close()).not.toThrow();
+  });
+
+  it('health: ok with the schema version and the WAL size; a body returning a promise is refused and rolled back', () => {
+    db.write((c) => c.prepare('UPDATE counter SET value = 5').run());
+    const h = db.health();
+    expect(h).toMatchObject({ ok: true, schemaVersion: db.userVersion(), walBytes: db.walBytes() });
+    expect(h.schemaVersion).toBeGreaterThan(0);
+    expect(h.walBytes).toBeGreaterThan(0);
+    expect(h.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(h.error).toBeUndefined();
+    expect(() =>
+      db.write((c) => {
+        c.prepare('UPDATE counter SET value = 6').run();
+        return Promise.resolve();
+      }),
+    ).toThrow(/a db.write\(\) body must be synchronous/);
+    expect(counter()).toEqual({ value: 5 });
+  });
+
+  it('health of a closed connection is not ok and says why', () => {
+    const other = openStateDb(file);
+    other.close();
+    expect(other.health()).toMatchObject({
+      ok: false,
+      schemaVersion: -1,
+      walBytes: 0,
+      error: expect.any(String),
+    });
+  });
+
+  it('backs up online to a new folder; the copy holds the committed data', async () => {
+    db.write((c) => c.prepare('UPDATE counter SET value = 9').run());
+    const dest = `${dir}/backups/nested/state-copy.sqlite3`;
+    await db.backup(dest);
+    const copy = new Database(dest, { readonly: true });
+    try {
+      expect(copy.prepare('SELECT value FROM counter').get()).toEqual({ value: 9 });
+    } finally {
+      copy.close();
+    }
+  });
+
+  it('close checkpoints the WAL (passive), once however often it is called', async () => {
+    db.write((c) => c.prepare('UPDATE counter SET value = 3').run());
+    expect(db.walBytes()).toBeGreaterThan(0);
+    db.close();
+    db.close();
+    const done = (await samples('contimg_db_checkpoints_total')).filter((v) => v.value > 0);
+    expect(done.map((v) => [v.labels, v.value])).toEqual([
+      [{ db: 'state', mode: 'passive', result: 'ok' }, 1],
+    ]);
+    // Another connection reads what was written.
+    const plain = new Database(file, { readonly: true });
+    try {
+      expect(plain.prepare('SELECT value FROM counter').get()).toEqual({ value: 3 });
+    } finally {
+      plain.close();
+    }
   });
 });

@@ -1,19 +1,26 @@
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, type Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
-import { LeaseLostError, ValidationError } from '../../../lib/errors.js';
+import { DbBusyError, LeaseLostError, ValidationError } from '../../../lib/errors.js';
 import {
   acquireLease,
+  acquireOrReclaimLease,
+  acquireOrReclaimLeaseAsync,
   assertLeaseHeld,
   getLease,
+  leaseOwner,
+  ownerDeadHere,
   releaseLease,
+  releaseLeaseAsync,
   renewLease,
+  renewLeaseAsync,
   withLease,
   type WithLeaseOptions,
 } from '../../../lib/leases/index.js';
-import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { createCounter, openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
 import { waitFor } from '../../helpers/wait.js';
 import { captureLog } from '../../helpers/logs.js';
@@ -139,6 +146,116 @@ describe('acquire / renew / release', () => {
     expect(thrown(() => db.read((c) => assertLeaseHeld(c, 'nope', 1, 0)))).toMatchObject({
       details: { name: 'nope', token: 1, current: null },
     });
+  });
+});
+
+describe('owners on this host, reclaiming and the async forms', () => {
+  /** Above the kernel's largest pid_max (2^22): a pid that is never alive. */
+  const DEAD_PID = 2 ** 22 + 1;
+  const here = (pid: number, component = 'test') => `${os.hostname()}:${pid}:${component}:abcdef`;
+
+  it('owner ids are <host>:<pid>:<component>:<6 hex>, distinct per call', () => {
+    const a = leaseOwner('converter');
+    expect(a).toMatch(new RegExp(`^${os.hostname()}:${process.pid}:converter:[0-9a-f]{6}$`));
+    expect(leaseOwner('converter')).not.toBe(a);
+  });
+
+  it('only a gone process on this host is dead: not ours, not a live one, not another host, not a bad id', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      await waitFor(() => child.pid !== undefined, { what: 'child started' });
+      expect(ownerDeadHere(here(DEAD_PID))).toBe(true);
+      expect(ownerDeadHere(here(child.pid!))).toBe(false);
+      expect(ownerDeadHere(here(process.pid))).toBe(false);
+      expect(ownerDeadHere(`elsewhere.example:${DEAD_PID}:test:abcdef`)).toBe(false);
+      for (const pid of ['0', '-5', '1.5', 'x', ''])
+        expect(ownerDeadHere(`${os.hostname()}:${pid}:test:abcdef`), pid).toBe(false);
+      expect(ownerDeadHere(null)).toBe(false);
+      expect(ownerDeadHere('')).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a process that exists but is not ours to signal (EPERM) is alive', () => {
+    // pid 1 always exists; signalling it is refused unless we run as root, where kill 0 succeeds: alive either way.
+    expect(ownerDeadHere(here(1))).toBe(false);
+  });
+
+  it("reclaims a dead process's lease at once (new token, logged); a live or remote holder keeps it", async () => {
+    const now = Date.now();
+    expect(acquireLease(db, 'job', here(DEAD_PID), 60_000, now)).toBe(1);
+    const { log, lines } = captureLog('warn');
+    expect(acquireOrReclaimLease(db, 'job', 'me', 60_000, now + 1, { log })).toBe(2);
+    expect(db.read((c) => getLease(c, 'job'))).toMatchObject({ owner: 'me', token: 2 });
+    expect(lines).toMatchObject([
+      { msg: 'reclaimed the lease of a dead process', lease: 'job', deadOwner: here(DEAD_PID) },
+    ]);
+    // A live holder (this process under another owner id) and another host's holder keep theirs.
+    expect(acquireOrReclaimLease(db, 'job', 'other', 60_000, now + 2)).toBeNull();
+    expect(acquireLease(db, 'remote', `elsewhere.example:${DEAD_PID}:x:abcdef`, 60_000, now)).toBe(1);
+    expect(acquireOrReclaimLease(db, 'remote', 'me', 60_000, now + 1)).toBeNull();
+    // A free lease is simply taken.
+    expect(acquireOrReclaimLease(db, 'fresh', 'me', 60_000, now)).toBe(1);
+    expect(() => acquireOrReclaimLease(db, 'job', 'me', 0, now)).toThrow(ValidationError);
+  });
+
+  it('the async forms: reclaim, release (false once the token is stale) and renew', async () => {
+    const now = Date.now();
+    acquireLease(db, 'job', here(DEAD_PID), 60_000, now);
+    const token = await acquireOrReclaimLeaseAsync(db, 'job', 'me', 60_000, now + 1);
+    expect(token).toBe(2);
+    await expect(acquireOrReclaimLeaseAsync(db, 'job', 'other', 60_000, now + 2)).resolves.toBeNull();
+    await expect(acquireOrReclaimLeaseAsync(db, 'job', 'me', -1, now)).rejects.toThrow(ValidationError);
+    // Its wait for a busy write lock ends when the caller aborts.
+    const locker = new Database(file);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const ac = new AbortController();
+      const waiting = acquireOrReclaimLeaseAsync(db, 'other', 'me', 60_000, now, { signal: ac.signal });
+      ac.abort(new Error('shutting down'));
+      await expect(waiting).rejects.toThrow('shutting down');
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    const clock = new ManualClock(now + 10_000);
+    await renewLeaseAsync(db, 'job', 'me', 2, 5000, { clock });
+    expect(db.read((c) => getLease(c, 'job'))?.expiresAt).toBe(now + 15_000);
+    expect(await releaseLeaseAsync(db, 'job', 'me', 1)).toBe(false);
+    expect(await releaseLeaseAsync(db, 'job', 'me', 2)).toBe(true);
+    expect(db.read((c) => getLease(c, 'job'))?.owner).toBeNull();
+    expect(await releaseLeaseAsync(db, 'job', 'me', 2)).toBe(false);
+    const err = await renewLeaseAsync(db, 'job', 'me', 2, 5000, { clock }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      constructor: LeaseLostError,
+      message: 'lease job is no longer held by me',
+      details: { name: 'job', owner: 'me', token: 2 },
+    });
+  });
+
+  it('an async renewal waits for a busy write lock for at most the ttl by default, or its budget', async () => {
+    const clock = new ManualClock(Date.now());
+    acquireLease(db, 'job', 'me', 400, clock.now());
+    const locker = new Database(file);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      for (const [opts, budget] of [
+        [{ clock }, 400],
+        [{ clock, budgetMs: 150 }, 150],
+      ] as const) {
+        const t0 = performance.now();
+        const err = await renewLeaseAsync(db, 'job', 'me', 1, 400, opts).catch((e: unknown) => e);
+        const waited = performance.now() - t0;
+        expect(err).toBeInstanceOf(DbBusyError);
+        expect(waited).toBeGreaterThanOrEqual(budget);
+        // Not the database's own write budget (15 s here).
+        expect(waited).toBeLessThan(budget + 5000);
+      }
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
   });
 });
 
@@ -366,6 +483,43 @@ describe('withLease', () => {
     );
     expect(r).toMatchObject({ acquired: true, value: { aborted: false } });
     if (r.acquired) expect(r.value.maxGap).toBeLessThan(400);
+  });
+
+  it('a busy database delays renewals one at a time (each waits its budget) and never costs the lease', async () => {
+    // The clock stands still, so the lease never expires: only the write lock stands in the way. The write
+    // lock is held throughout, so the release at the end fails too (after a short synchronous budget).
+    const clock = new ManualClock(Date.now());
+    const quick = openStateDb(file, { syncWriteBudgetMs: 100 });
+    const locker = new Database(file);
+    const { log, lines } = captureLog('warn');
+    const retrying = () => lines.filter((l) => l.msg === 'lease renewal failed; retrying at the next tick');
+    try {
+      const t0 = performance.now();
+      const r = await withLease(
+        quick,
+        'job',
+        'a',
+        300,
+        async (signal) => {
+          locker.exec('BEGIN IMMEDIATE');
+          await waitFor(() => retrying().length >= 3, { what: 'three renewals gave up', timeoutMs: 30_000 });
+          return { elapsed: performance.now() - t0, aborted: signal.aborted };
+        },
+        { clock, log, renewEveryMs: 20 },
+      );
+      // The renewal still waiting when fn settled is dropped quietly (its abort is not a lost lease).
+      await new Promise((res) => setImmediate(res));
+      expect(r).toMatchObject({ acquired: true, value: { aborted: false } });
+      // Three renewals in a row, each after waiting the full ttl for the lock: never two at once.
+      if (r.acquired) expect(r.value.elapsed).toBeGreaterThanOrEqual(3 * 300);
+      expect(retrying()[0]).toMatchObject(said('lease renewal failed; retrying at the next tick', 1));
+      expect(lines.map((l) => l.msg)).not.toContain('lease lost while running; aborting');
+      expect(lines.at(-1)).toMatchObject(said('lease release failed; it will expire', 1));
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      quick.close();
+    }
   });
 
   it("passes the caller's abort through to fn and still releases", async () => {

@@ -35,6 +35,29 @@ describe('cron arithmetic (UTC)', () => {
     expect(cronProblem('* * *')).toMatch(/5 or 6 fields/);
     expect(cronProblem('every minute')).not.toBeNull();
   });
+
+  it('counts fields however they are spaced: 5 or 6, never 4 or 7', () => {
+    expect(cronProblem('  */5 * * * *  ')).toBeNull();
+    expect(cronProblem('*/5  *   * * *')).toBeNull();
+    expect(cronProblem('*/3 * * * * *')).toBeNull();
+    expect(cronProblem('0 0 0 * * * *')).toBe('expected 5 or 6 fields, got 7');
+    expect(cronProblem('0 * * *')).toBe('expected 5 or 6 fields, got 4');
+  });
+
+  it('says every field that is wrong, and what only the parser behind catch-up rejects', () => {
+    expect(cronProblem('61 25 * * *')).toBe(
+      'minute: 61 is a invalid expression for minute; hour: 25 is a invalid expression for hour',
+    );
+    // node-cron (which fires the triggers) accepts a reversed range; cron-parser (catch-up, lateness) does not.
+    expect(cronProblem('5-1 * * * *')).toBe('Invalid range: 5-1, min(5) > max(1)');
+  });
+
+  it('an instant exactly on a slot is that slot for the n-th latest too', () => {
+    expect(nthPreviousFireMs('*/5 * * * *', T('2026-01-01T12:05:00Z'), 1)).toBe(T('2026-01-01T12:05:00Z'));
+    expect(nthPreviousFireMs('*/5 * * * *', T('2026-01-01T12:05:00Z'), 2)).toBe(T('2026-01-01T12:00:00Z'));
+    // n below 1 is the latest slot.
+    expect(nthPreviousFireMs('*/5 * * * *', T('2026-01-01T12:07:30Z'), 0)).toBe(T('2026-01-01T12:05:00Z'));
+  });
 });
 
 describe('catch-up at start', () => {
