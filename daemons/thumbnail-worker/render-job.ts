@@ -15,7 +15,6 @@ import type { RenderOptions } from '../../lib/fits/render.js';
 import { gradeDynamicRange } from '../../lib/fits/stats.js';
 import type { Logger } from '../../lib/log.js';
 import {
-  assertJobLease,
   defineJob,
   Settle,
   skipClaim,
@@ -76,6 +75,26 @@ export interface RenderJobDeps {
   disk?: DiskGate;
 }
 
+/**
+ * A row write the handler decided on, made in the settle's transaction (with the job's own end), so a crash
+ * can never leave the row finished and its job running; `after` runs once that transaction committed.
+ */
+interface StagedWrite {
+  write: (conn: Connection) => void;
+  after?: () => void;
+}
+
+type Deps = RenderJobDeps & { staged: Map<number, StagedWrite> };
+
+function stage(
+  d: Deps,
+  job: ClaimedJob<RenderJobPayload>,
+  write: (conn: Connection) => void,
+  after?: () => void,
+): void {
+  d.staged.set(job.id, { write, after });
+}
+
 /** What the claim hands the handler: the row, now running, with its preset. */
 export interface RenderClaim {
   row: ThumbRow;
@@ -94,11 +113,12 @@ function messageOf(e: unknown): string {
 }
 
 /** The worker options that make a queue worker a render worker: the job type, the handler and its hooks. */
-export function renderWorker(d: RenderJobDeps): {
+export function renderWorker(deps: RenderJobDeps): {
   type: typeof RenderJob;
   handler: JobHandler<RenderJobPayload, RenderClaim>;
   hooks: WorkerHooks<RenderJobPayload, RenderClaim>;
 } {
+  const d: Deps = { ...deps, staged: new Map() };
   return {
     type: RenderJob,
     handler: (job, ctx) => render(d, job, ctx),
@@ -128,7 +148,7 @@ function claimRow(d: RenderJobDeps, conn: Connection, job: ClaimedJob<RenderJobP
 }
 
 async function render(
-  d: RenderJobDeps,
+  d: Deps,
   job: ClaimedJob<RenderJobPayload>,
   ctx: HandlerContext<RenderClaim>,
 ): Promise<unknown> {
@@ -161,7 +181,7 @@ async function render(
  * attempt; a file to skip ends the job normally; anything else goes to the queue with whether it may pass.
  */
 function onFailure(
-  d: RenderJobDeps,
+  d: Deps,
   job: ClaimedJob<RenderJobPayload>,
   ctx: HandlerContext<RenderClaim>,
   row: ThumbRow,
@@ -176,8 +196,7 @@ function onFailure(
     // Not the file's fault and not an attempt: pause claiming, hand the row back to discovery (a new job
     // once space is back), and finish this job as deferred.
     d.disk.sawFull();
-    d.state.write((c) => {
-      assertJobLease(c, job.lease);
+    stage(d, job, (c) => {
       markFailure(c, row.id, 'pending', job.lease.attempt - 1, code, message, now, { detachJob: true });
     });
     d.metrics.jobs.inc({ outcome: 'deferred', code });
@@ -187,8 +206,7 @@ function onFailure(
   d.metrics.fitsErrors.inc({ code });
   if (code === 'SOURCE_CHANGED') {
     // Not the file's fault and not an attempt: discovery re-settles and enqueues for the new fingerprint.
-    d.state.write((c) => {
-      assertJobLease(c, job.lease);
+    stage(d, job, (c) => {
       requeue(c, row.id, code, message, now);
     });
     d.metrics.jobs.inc({ outcome: 'superseded', code });
@@ -197,8 +215,7 @@ function onFailure(
   }
   if (SKIP_CODES.includes(code as FitsErrorCode)) {
     // Skipped is a normal end (the job is done).
-    d.state.write((c) => {
-      assertJobLease(c, job.lease);
+    stage(d, job, (c) => {
       markFailure(c, row.id, 'skipped', job.lease.attempt, code, message, now);
     });
     d.metrics.jobs.inc({ outcome: 'skipped', code });
@@ -210,7 +227,7 @@ function onFailure(
 }
 
 /** In the settle's transaction: the row follows the queue's decision. */
-function settleRow(d: RenderJobDeps, conn: Connection, e: RenderEvent): void {
+function settleRow(d: Deps, conn: Connection, e: RenderEvent): void {
   const { job, decision } = e;
   const now = d.clock.now();
   const id = job.payload.thumbId;
@@ -240,14 +257,19 @@ function settleRow(d: RenderJobDeps, conn: Connection, e: RenderEvent): void {
       );
       return;
     case 'done':
+      d.staged.get(job.id)?.write(conn);
+      return;
     case 'lost':
       return;
   }
 }
 
 /** After the settle committed: the outcome counters and the operator's log line for a failure for good. */
-function countSettled(d: RenderJobDeps, e: RenderEvent): void {
+function countSettled(d: Deps, e: RenderEvent): void {
   const { decision, job } = e;
+  const staged = d.staged.get(job.id);
+  d.staged.delete(job.id);
+  if (decision.state === 'done') staged?.after?.();
   if (decision.state === 'done' && e.claim === undefined) {
     // Finished at claim: the job no longer described its row.
     if ((decision.result as { superseded?: boolean } | null)?.superseded)
@@ -265,7 +287,7 @@ function countSettled(d: RenderJobDeps, e: RenderEvent): void {
 }
 
 function commit(
-  d: RenderJobDeps,
+  d: Deps,
   job: ClaimedJob<RenderJobPayload>,
   row: ThumbRow,
   out: RenderOutput,
@@ -285,44 +307,49 @@ function commit(
     noise: 'madStd = 1.4826·MAD of finite pixels; dynamicRange = peakAbs / madStd',
   };
   let previous: string | null = null;
-  d.state.write((c) => {
-    assertJobLease(c, job.lease);
-    previous = getRow(c, row.id)?.png_path ?? null;
-    markDone(c, row, out, params, job.lease.attempt, now);
-    upsertMetadata(c, row.fits_path, out, now);
-    appendEvent(
-      c,
-      {
-        topic: EVENT_TOPIC,
-        type: 'thumbnail.updated',
-        payload: {
-          thumbnailId: row.id,
-          imageId: row.source_id,
-          path: row.fits_path,
-          variant: row.variant,
-          pngPath: out.pngPath,
-          width: out.width,
-          height: out.height,
-          vmin: out.vmin,
-          vmax: out.vmax,
-          qaGrade: gradeDynamicRange(out.stats?.dynamicRange),
-          owner: job.lease.owner,
+  stage(
+    d,
+    job,
+    (c) => {
+      previous = getRow(c, row.id)?.png_path ?? null;
+      markDone(c, row, out, params, job.lease.attempt, now);
+      upsertMetadata(c, row.fits_path, out, now);
+      appendEvent(
+        c,
+        {
+          topic: EVENT_TOPIC,
+          type: 'thumbnail.updated',
+          payload: {
+            thumbnailId: row.id,
+            imageId: row.source_id,
+            path: row.fits_path,
+            variant: row.variant,
+            pngPath: out.pngPath,
+            width: out.width,
+            height: out.height,
+            vmin: out.vmin,
+            vmax: out.vmax,
+            qaGrade: gradeDynamicRange(out.stats?.dynamicRange),
+            owner: job.lease.owner,
+          },
         },
-      },
-      now,
-    );
-  });
-  if (previous && previous !== out.pngPath) fs.rmSync(previous, { force: true });
-  const t = out.timings;
-  const m = d.metrics;
-  m.renderSeconds.observe({ stage: 'header' }, t.header / 1000);
-  m.renderSeconds.observe({ stage: 'read_downsample' }, t.readDownsample / 1000);
-  m.renderSeconds.observe({ stage: 'limits' }, t.limits / 1000);
-  m.renderSeconds.observe({ stage: 'encode' }, t.encode / 1000);
-  m.renderSeconds.observe({ stage: 'write' }, t.write / 1000);
-  m.renderSeconds.observe({ stage: 'total' }, t.total / 1000);
-  m.bytesRead.inc(out.bytesRead);
-  m.pngBytes.observe(out.pngBytes);
-  m.jobs.inc({ outcome: 'done', code: '' });
-  m.lastSuccess.set(now / 1000);
+        now,
+      );
+    },
+    () => {
+      if (previous && previous !== out.pngPath) fs.rmSync(previous, { force: true });
+      const t = out.timings;
+      const m = d.metrics;
+      m.renderSeconds.observe({ stage: 'header' }, t.header / 1000);
+      m.renderSeconds.observe({ stage: 'read_downsample' }, t.readDownsample / 1000);
+      m.renderSeconds.observe({ stage: 'limits' }, t.limits / 1000);
+      m.renderSeconds.observe({ stage: 'encode' }, t.encode / 1000);
+      m.renderSeconds.observe({ stage: 'write' }, t.write / 1000);
+      m.renderSeconds.observe({ stage: 'total' }, t.total / 1000);
+      m.bytesRead.inc(out.bytesRead);
+      m.pngBytes.observe(out.pngBytes);
+      m.jobs.inc({ outcome: 'done', code: '' });
+      m.lastSuccess.set(now / 1000);
+    },
+  );
 }

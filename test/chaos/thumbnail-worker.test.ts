@@ -162,7 +162,12 @@ describe('thumbnail worker under SIGKILL (chaos)', () => {
     );
     expect(rows.map((r) => r.fits_path).sort()).toEqual([...images].sort());
     expect(rows.every((r) => r.status === 'done')).toBe(true);
-    expect(count(e, "SELECT count(*) AS n FROM jobs WHERE state IN ('running', 'queued')")).toBe(0);
+    expect(
+      query(
+        e,
+        "SELECT id, state, attempts, run_at, lease_owner, lease_expires_at, updated_at, last_error, payload FROM jobs WHERE state IN ('running', 'queued')",
+      ),
+    ).toEqual([]);
     const pngs = files(e.outputDir, '.png');
     expect(pngs.sort()).toEqual(rows.map((r) => r.png_path).sort());
     for (const p of pngs) checkPng(fs.readFileSync(p));
