@@ -32,6 +32,10 @@ export interface Query {
 export const q = (expr: string, legend?: string): Query => ({ expr, legend });
 export const instant = (expr: string, legend?: string): Query => ({ expr, legend, instant: true });
 
+/** A quantile of a histogram over the last hour, summed `by` the given labels (which must include `le`). */
+export const quantile = (phi: number, histogram: string, by: string, legend?: string): Query =>
+  q(`histogram_quantile(${phi}, sum by (${by}) (rate(${histogram}_bucket[1h])))`, legend);
+
 function target(query: Query, i: number, asTable: boolean): DataqueryBuilder {
   const b = new DataqueryBuilder()
     .datasource(DATASOURCE)

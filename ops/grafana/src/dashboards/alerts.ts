@@ -2,7 +2,18 @@
 // how the dispatcher's outbox delivers it (per receiver: outcomes, attempts, pending, circuit, latency), its
 // intake and its loop. Only the dispatcher holding the lease sets the alert and outbox gauges (a standby reports
 // 0), so those panels take max across instances.
-import { dashboard, instant, q, row, stat, stateTimeline, table, timeseries, valueText } from '../panels.js';
+import {
+  dashboard,
+  instant,
+  q,
+  quantile,
+  row,
+  stat,
+  stateTimeline,
+  table,
+  timeseries,
+  valueText,
+} from '../panels.js';
 
 export const file = 'contimg-alerts.json';
 
@@ -135,12 +146,11 @@ export function build() {
       timeseries(
         'Enqueue to sent, p95',
         [
-          q(
-            'histogram_quantile(0.95, sum by (receiver, le) (rate(contimg_alerts_notification_latency_seconds_bucket[1h])))',
-            '{{receiver}}',
-          ),
-          q(
-            'histogram_quantile(0.95, sum by (receiver, le) (rate(contimg_alerts_delivery_duration_seconds_bucket[1h])))',
+          quantile(0.95, 'contimg_alerts_notification_latency_seconds', 'receiver, le', '{{receiver}}'),
+          quantile(
+            0.95,
+            'contimg_alerts_delivery_duration_seconds',
+            'receiver, le',
             '{{receiver}} one attempt',
           ),
         ],

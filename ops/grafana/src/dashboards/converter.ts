@@ -1,5 +1,15 @@
 // The streaming converter: observation groups, dispatch latency (the key SLO), conversions, files, disk.
-import { dashboard, instant, q, row, stat, stateTimeline, timeseries, valueText } from '../panels.js';
+import {
+  dashboard,
+  instant,
+  q,
+  quantile,
+  row,
+  stat,
+  stateTimeline,
+  timeseries,
+  valueText,
+} from '../panels.js';
 
 export const file = 'contimg-converter.json';
 
@@ -44,10 +54,7 @@ export function build() {
         'Dispatch latency (last subband → converter started)',
         [
           q('job:contimg_converter_dispatch_latency_seconds:p95_1h', 'p95 {{instance}}'),
-          q(
-            'histogram_quantile(0.5, sum by (le) (rate(contimg_converter_dispatch_latency_seconds_bucket[1h])))',
-            'p50',
-          ),
+          quantile(0.5, 'contimg_converter_dispatch_latency_seconds', 'le', 'p50'),
         ],
         { w: 12, unit: 's', thresholds: [[2, 'orange']] },
       ),
@@ -109,12 +116,7 @@ export function build() {
     .withPanel(
       timeseries(
         'Scan duration p95 (quick pass, reconcile)',
-        [
-          q(
-            'histogram_quantile(0.95, sum by (le, kind) (rate(contimg_converter_scan_duration_seconds_bucket[1h])))',
-            '{{kind}}',
-          ),
-        ],
+        [quantile(0.95, 'contimg_converter_scan_duration_seconds', 'le, kind', '{{kind}}')],
         { w: 6, unit: 's' },
       ),
     )

@@ -1,6 +1,17 @@
 // The scheduler: its jobs (leader, last success, runs, durations), the health targets it probes, the
 // calibration validity it checks and the calibrator flux ratios and their drift.
-import { dashboard, instant, q, row, stat, stateTimeline, table, timeseries, valueText } from '../panels.js';
+import {
+  dashboard,
+  instant,
+  q,
+  quantile,
+  row,
+  stat,
+  stateTimeline,
+  table,
+  timeseries,
+  valueText,
+} from '../panels.js';
 
 export const file = 'contimg-scheduler.json';
 
@@ -117,12 +128,7 @@ export function build() {
     .withPanel(
       timeseries(
         'Probe duration p95 by kind',
-        [
-          q(
-            'histogram_quantile(0.95, sum by (kind, le) (rate(contimg_health_check_duration_seconds_bucket[1h])))',
-            '{{kind}}',
-          ),
-        ],
+        [quantile(0.95, 'contimg_health_check_duration_seconds', 'kind, le', '{{kind}}')],
         { w: 12, unit: 's', min: 0 },
       ),
     )
