@@ -478,8 +478,12 @@ describe('converter crash recovery', () => {
     const a = await diedAfterDispatch(env);
     strays.push(spawnSupervised(env, a, 'ok', 2000));
     await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter running' });
-    const d = await start(env);
+    const { daemon: d, lines } = await startLogged(env);
+    daemons.push(d);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
+      { level: 'info', recovered: 1, at: 'startup' },
+    ]);
     expect(await recoveredCount(d, 'adopted')).toBe(1);
     expect(await recoveredCount(d, 'killed')).toBe(0);
     expect(await recoveredCount(d, 'finished')).toBe(0);
@@ -562,5 +566,76 @@ describe('converter crash recovery', () => {
     const d = await start(env);
     await waitFor(() => outcomes(env)[0] === 'crashed', { what: 'attempt recovered' });
     expect(await recoveredCount(d, 'dead')).toBe(1);
+  });
+  it('a recorded converter that is gone, with no supervisor file, was stopped during the conversion; nothing is signalled', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const gone = spawnBystander();
+    const ticks = startTicks(gone);
+    process.kill(gone, 'SIGKILL');
+    await waitFor(() => !pidAlive(gone), { what: 'recorded converter gone' });
+    recordAsConverter(env, a.id, gone, ticks);
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { error: 'daemon stopped during the conversion' },
+    ]);
+    expect(
+      lines.find((l) => l.msg === 'orphaned converter from a previous run: stopping it'),
+    ).toBeUndefined();
+    expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
+      { recovered: 1, at: 'startup' },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toMatchObject([{ pid: gone, orphanKilled: false }]);
+  });
+
+  it('a converter that finished its output and ok result but left no exit status is adopted as ok, never run again', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    fs.writeFileSync(a.output_path, 'converted\n');
+    fs.writeFileSync(
+      path.join(path.dirname(a.manifest_path), 'result.json'),
+      JSON.stringify({ ok: true, ms_path: a.output_path, metrics: {} }),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted from its files' });
+    expect(outcomes(env)).toEqual(['ok']);
+    expect(fakeLog(env)).toHaveLength(0);
+    const groupId = groups(env)[0].group_id;
+    expect(payloads(env, 'converter.attempt_adopted')).toEqual([
+      { groupId, attempt: 1, pid: null, outcome: 'ok', to: 'converted', running: false },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toHaveLength(0);
+    expect(
+      lines.find(
+        (l) => l.msg === 'adopted the outcome of a conversion that ended while no daemon was watching it',
+      ),
+    ).toMatchObject({
+      level: 'warn',
+      groupId,
+      attempt: 1,
+      outcome: 'ok',
+      to: 'converted',
+      from: 'converting',
+    });
+    expect(await recoveredCount(daemon, 'dead')).toBe(1);
+  });
+
+  it('an open attempt whose job has ended holds nothing, even with a live owner still named on the job', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const peer = `${os.hostname()}:${process.pid}:converter:gone00`;
+    tamper(env, (db) =>
+      db
+        .prepare("UPDATE jobs SET state = 'dead', lease_owner = ?, lease_expires_at = ? WHERE id = ?")
+        .run(peer, Date.now() + 600_000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await ready(daemon);
+    expect(outcomes(env)).toEqual(['crashed']);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toBeUndefined();
   });
 });
