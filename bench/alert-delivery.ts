@@ -1,14 +1,17 @@
 // Alert delivery speed, before (a git ref, default main, extracted and built in a temp folder) and after (this
 // build) in one run, alternating tree by tree so the shared machine's noise falls on both alike; ratios first.
-// Per tree and run: a dispatcher (the tree's built run() under startDaemon, real state database, real clock) in
-// its own process, and rounds of 1,000 alerts in 100 groups, each group to a local Slack peer (HTTP) and a local
-// SMTP peer (smtp-server), rate limits off. The peers run in a third process (they must not share the
-// dispatcher's event loop). Per notification: time from the group's flush (the outbox row's creation, in the
-// flush decision's transaction) to the peer receiving it, split into stages (flush → claimed: the attempt row
-// opens; claimed → peer received; received → settled: the attempt row closes); per round: notifications per
-// second through the outbox (first flush → last receipt) and the dispatcher's CPU per notification.
+// Per tree and run: a dispatcher (the tree's built run() under startDaemon, real state database, real clock,
+// default tickMs and delivery.pollMs) in its own process, and rounds of 1,000 alerts in 100 groups (group wait
+// 0.2 s), each group to a local Slack peer (HTTP) and a local SMTP peer (smtp-server), rate limits off,
+// concurrency 8 per receiver. The peers run in a third process (they must not share the dispatcher's event
+// loop). Per notification: time from the group's flush (the outbox row's creation, in the flush decision's
+// transaction) to the peer receiving it, split into stages (flush → claimed: the attempt row opens; claimed →
+// peer received; received → settled: the attempt row closes), and raised → flush; per round: notifications
+// per second through the outbox (first flush → last receipt) and the dispatcher process's CPU per
+// notification. Receipts are matched to notifications by the group's alert name in the message.
 // Goals (issue 11): p99 flush → peer ≤ 1 s, ≥ 200 notifications/s.
 //   npm run build && npx tsx bench/alert-delivery.ts [--baseline main] [--runs 3] [--rounds 5]
+// One tree by hand (e.g. under --cpu-prof): npx tsx bench/alert-delivery.ts --run <tree> <rounds>
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +42,8 @@ interface Receipt {
   key: string | null;
 }
 interface Stages {
+  /** raised (another daemon's commit) → flush: group wait (0.2 s) plus the dispatch loop's timing. */
+  flush: number[];
   /** flush → peer received, the figure of the goal. */
   total: number[];
   claim: number[];
@@ -89,11 +94,9 @@ async function runMain(tree: string, rounds: number): Promise<void> {
       databases: { state, pipeline },
       alertDispatcher: {
         port: 0,
-        tickMs: 50,
         groupWaitS: 0.2,
         groupIntervalS: 3600,
         storm: { maxGroupsPerFlush: 1000 },
-        delivery: { pollMs: 100 },
         receivers: [
           {
             name: 'slack',
@@ -122,7 +125,7 @@ async function runMain(tree: string, rounds: number): Promise<void> {
   const start = await stats();
   const result: RunResult = {
     connections: { http: 0, smtp: 0 },
-    stages: { total: [], claim: [], send: [], settle: [], slack: [], mail: [] },
+    stages: { flush: [], total: [], claim: [], send: [], settle: [], slack: [], mail: [] },
     rates: [],
     cpuMsPerNotification: [],
   };
@@ -197,6 +200,7 @@ async function runMain(tree: string, rounds: number): Promise<void> {
       const at = receipts[r.receiver as 'slack' | 'mail'].get(key);
       if (at === undefined) throw new Error(`round ${round}: no receipt of ${r.receiver} ${key}`);
       last = Math.max(last, at);
+      result.stages.flush.push(r.createdAt - t0);
       result.stages.total.push(at - r.createdAt);
       result.stages[r.receiver as 'slack' | 'mail'].push(at - r.createdAt);
       result.stages.claim.push(r.claimedAt - r.createdAt);
@@ -273,6 +277,7 @@ async function main(): Promise<void> {
   console.log('\nratios after/before (all rounds pooled):');
   const ratio = (a: number, b: number): string => `×${(a / b).toFixed(2)}`;
   for (const [name, k] of [
+    ['raised → flush', 'flush'],
     ['flush → peer received', 'total'],
     ['  flush → claimed', 'claim'],
     ['  claimed → peer received', 'send'],
@@ -300,6 +305,7 @@ async function main(): Promise<void> {
       `    Slack / e-mail:`.padEnd(34) +
         `p99 ${pct(merged(label, 'slack'), 99)} / ${pct(merged(label, 'mail'), 99)} ms`,
     );
+    console.log(`  raised → flush (group wait 200 ms):`.padEnd(34) + f(merged(label, 'flush')));
     console.log(`  flush → claimed:`.padEnd(34) + f(merged(label, 'claim')));
     console.log(`  claimed → peer received:`.padEnd(34) + f(merged(label, 'send')));
     console.log(`  peer received → settled:`.padEnd(34) + f(merged(label, 'settle')));
