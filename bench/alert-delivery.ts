@@ -86,6 +86,8 @@ async function runMain(tree: string, rounds: number): Promise<void> {
       .createInterface({ input: peer.stdout! })
       .once('line', (l) => resolve(JSON.parse(l) as { http: number; smtp: number })),
   );
+  const count = async (): Promise<{ received: number }> =>
+    (await fetch(`http://127.0.0.1:${ports.http}/count`)).json() as Promise<{ received: number }>;
   const stats = async (): Promise<Stats> =>
     (await fetch(`http://127.0.0.1:${ports.http}/stats`)).json() as Promise<Stats>;
   const config = parseConfig(
@@ -149,13 +151,13 @@ async function runMain(tree: string, rounds: number): Promise<void> {
     });
     // The dispatcher's CPU from here on (the raising above stands for the other daemons).
     const cpu0 = process.cpuUsage();
-    let now = before;
     const deadline = Date.now() + 120_000;
-    while (now.http.length - before.http.length + now.smtp.length - before.smtp.length < expect) {
+    const target = before.http.length + before.smtp.length + expect;
+    while ((await count()).received < target) {
       if (Date.now() > deadline) throw new Error(`round ${round}: not every notification arrived in 120 s`);
       await new Promise((r) => setTimeout(r, 20));
-      now = await stats();
     }
+    const now = await stats();
     // Settled too (the last attempts' rows close after the receipt), so the stages are complete.
     for (;;) {
       const open = db.read(
