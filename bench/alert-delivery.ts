@@ -296,7 +296,7 @@ async function main(): Promise<void> {
     `  CPU per notification (median):`.padEnd(32) + ratio(pct(cpu('after'), 50), pct(cpu('before'), 50)),
   );
   const f = (xs: number[]): string =>
-    `p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms, max ${Math.max(...xs)} ms`;
+    `min ${Math.min(...xs)} ms, p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms, max ${Math.max(...xs)} ms`;
   for (const label of ['before', 'after'] as const) {
     console.log(`\n${label}:`);
     console.log(
