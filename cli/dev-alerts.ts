@@ -92,14 +92,16 @@ export async function startMailCapture(
 
 /**
  * A simulated fault: `DevSimulatedFault` fires after `afterS` and resolves `forS` later (or when dev stops), so
- * the dispatcher sends one firing and one resolved message.
+ * the dispatcher sends one firing and one resolved message. `forS` (22 s) ends a little before the group's
+ * second look (group wait 5 s + group interval 20 s after the raise), so the resolved message goes out at that
+ * look rather than a whole group interval later (a resolution exactly on the look's time could land after it).
  */
 export async function simulateFault(
   cfg: Config,
   signal: AbortSignal,
   out: NodeJS.WritableStream,
   afterS = 5,
-  forS = 25,
+  forS = 22,
 ): Promise<void> {
   const { openDb } = await import('../lib/db/index.js');
   const { raiseAlert, resolveAlert } = await import('../lib/alerts/index.js');

@@ -3,7 +3,7 @@
 // through the receiver's notifier with a timeout, then settle. Sends run concurrently up to the receiver's
 // `concurrency`; the outbox guarantees that two of one group are never in flight together.
 import { defaultRate, type ReceiverConfig } from '../../lib/config/sections/alert-dispatcher-receivers.js';
-import { cachedStatement } from '../../lib/db/index.js';
+import { cachedStatement, type Db } from '../../lib/db/index.js';
 import { ShutdownError } from '../../lib/errors.js';
 import { startLoop, type Loop } from '../../lib/loop.js';
 import type { DeliveryOutcome, Notifier } from '../../lib/notifiers/index.js';
@@ -16,6 +16,7 @@ import { failOverStuck, releaseAttempt, settleMany, type SettleItem, type Settle
 
 const CLAIMABLE = `SELECT 1 FROM jobs WHERE queue = ? AND ((state = 'queued' AND run_at <= ?)
   OR (state = 'running' AND lease_expires_at < ?)) LIMIT 1`;
+const NEXT_DUE = `SELECT min(run_at) AS at FROM jobs WHERE queue = ? AND state = 'queued'`;
 
 interface Claimed {
   job: ClaimedJob;
@@ -94,7 +95,8 @@ export class ReceiverWorker {
       if (s === 'half_open' && this.inFlight.size > 0) break;
       const tokenAt = this.bucket.nextAt(now);
       if (tokenAt > now) return Math.min(next, tokenAt);
-      if (!this.claimable(now)) break;
+      const due = this.nextDue(now);
+      if (due > now) return Math.min(next, due);
       // As many as there are free slots and tokens (one probe when half open), in one transaction.
       const limit = Math.min(
         this.rcfg.concurrency - this.inFlight.size,
@@ -138,9 +140,16 @@ export class ReceiverWorker {
     await failOverStuck(this.ctx, this.rcfg.name, `${this.rcfg.name} circuit open`);
   }
 
-  /** A cheap read before the claim's write: is anything due (or a lease expired)? */
-  private claimable(now: number): boolean {
-    return this.ctx.db.read((c) => cachedStatement(c, CLAIMABLE).get(this.queue, now, now) !== undefined);
+  /**
+   * A cheap read before the claim's write: `now` when a job is due (or a lease expired), else when the next
+   * queued one is (a retry's backoff ending between two polls is claimed on time), else Infinity.
+   */
+  private nextDue(now: number): number {
+    return this.ctx.db.read((c) => {
+      if (cachedStatement(c, CLAIMABLE).get(this.queue, now, now) !== undefined) return now;
+      const r = cachedStatement(c, NEXT_DUE).get(this.queue) as { at: number | null };
+      return r.at ?? Infinity;
+    });
   }
 
   /** Claim one job and, in the same transaction, open its attempt (closing any a crash left open). */
@@ -303,4 +312,34 @@ export class ReceiverWorker {
     }
     ctx.m.circuitOpen.set({ receiver }, this.circuit.state(now) === 'closed' ? 0 : 1);
   }
+}
+
+/** How often the workers look for commits by other processes (PRAGMA data_version: a cheap read). */
+export const COMMIT_CHECK_MS = 100;
+
+/**
+ * Wake the workers when another process commits (another dispatcher's flush, `contimg outbox retry`): a job
+ * it made due is claimed within COMMIT_CHECK_MS instead of at the next poll, as lib/queue's worker does.
+ * Stops when `signal` aborts.
+ */
+export function wakeOnCommitsElsewhere(
+  db: Db,
+  workers: readonly ReceiverWorker[],
+  signal: AbortSignal,
+): void {
+  const version = (): number => {
+    try {
+      return db.dataVersion();
+    } catch {
+      return -1; // only decides whether to wake early
+    }
+  };
+  let seen = version();
+  const timer = setInterval(() => {
+    const v = version();
+    if (v === seen) return;
+    seen = v;
+    for (const w of workers) w.wake();
+  }, COMMIT_CHECK_MS);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }

@@ -27,6 +27,8 @@ import * as S from './store.js';
 export const DISPATCH_LEASE = 'alert-dispatcher';
 const PAGE = 1000;
 const ESCALATION_PREFIX = 'escalation:';
+/** The least time between two ticks (the config's least tickMs), whatever is due. */
+const MIN_TICK_GAP_MS = 10;
 
 const gid = (receiver: string, key: string): string => `${receiver}\0${key}`;
 
@@ -65,7 +67,8 @@ export class DispatchLoop {
     return this.groups.size;
   }
 
-  async tick(token: number | null): Promise<void> {
+  /** One tick; returns when the next one is due: the next group flush, or tickMs from now if that is sooner. */
+  async tick(token: number | null): Promise<number> {
     const now = this.ctx.clock.now();
     if (token !== this.token) {
       this.rebuild(now);
@@ -79,6 +82,17 @@ export class DispatchLoop {
     this.gauges(now);
     await this.housekeeping(now);
     this.ctx.m.heartbeat.set(Date.now() / 1000);
+    return Math.max(now + MIN_TICK_GAP_MS, this.nextFlushAt(now + this.ctx.cfg.tickMs));
+  }
+
+  /**
+   * The earliest group flush before `limit`: a group wait or group interval that ends between two ticks is
+   * flushed when it ends, not up to tickMs later (the tick still runs at least every tickMs for new changes).
+   */
+  private nextFlushAt(limit: number): number {
+    let next = limit;
+    for (const g of this.groups.values()) if (g.nextFlushAt < next) next = g.nextFlushAt;
+    return next;
   }
 
   private isMuted = (a: AlertView, now = this.ctx.clock.now()): boolean =>

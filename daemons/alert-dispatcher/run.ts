@@ -9,7 +9,7 @@ import { startLoop } from '../../lib/loop.js';
 import { queueMetrics, SqliteQueueStore } from '../../lib/queue/index.js';
 import { registerApi } from './api.js';
 import type { Ctx } from './context.js';
-import { ReceiverWorker } from './delivery.js';
+import { ReceiverWorker, wakeOnCommitsElsewhere } from './delivery.js';
 import { DispatchLoop, DISPATCH_LEASE } from './dispatch.js';
 import { registerIntake } from './intake.js';
 import { dispatcherMetrics } from './metrics.js';
@@ -64,6 +64,7 @@ export const run: DaemonRun = async (deps, signal) => {
       : { ok: false, detail: `${failing} ticks failed in a row` };
   });
   for (const w of workers.values()) w.start(signal);
+  wakeOnCommitsElsewhere(deps.state, [...workers.values()], signal);
   deps.setStatus(`delivering to ${names.length} receiver(s): ${names.join(', ')}`);
   log.info({ receivers: names, routes: cfg.routes.length, owner: ctx.owner }, 'alert dispatcher started');
   try {

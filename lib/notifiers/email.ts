@@ -2,7 +2,12 @@
 // reached; STARTTLS whenever the server offers it (required with requireTLS); explicit connection, greeting
 // and socket timeouts (nodemailer's defaults wait minutes). The Message-ID is deterministic per notification
 // (retries reuse it), and resolved messages and repeats reply to the thread's first message.
-import nodemailer from 'nodemailer';
+//
+// Connections are reused (HostConnections): a session costs a TCP connect, the server's greeting (servers
+// delay it on purpose to catch clients that talk too soon: 100 ms for smtp-server, seconds for a postscreen),
+// EHLO, STARTTLS and AUTH, and a burst of alerts used to pay all of that for every message. A connection that
+// failed or was aborted is closed, so a retry always starts a new session, as it did before reuse.
+import nodemailer, { type SendMailOptions, type SMTPPoolOptions } from 'nodemailer';
 import type { EmailReceiverConfig } from '../config/sections/alert-dispatcher-receivers.js';
 import type { Secret } from '../secret.js';
 import { describeFailure } from './redact.js';
@@ -44,6 +49,60 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** How long an unused connection stays open: past a burst, well inside every server's idle timeout. */
+export const SMTP_IDLE_MS = 10_000;
+
+/** One reusable connection: a nodemailer pool of one, idle-closed, resending only what it never began to send. */
+function openSlot(options: SMTPPoolOptions) {
+  const slot = nodemailer.createTransport({
+    ...options,
+    pool: true,
+    maxConnections: 1,
+    maxRequeues: 1,
+    idleTimeout: SMTP_IDLE_MS,
+  });
+  // Failures reach the message's callback; a transport-level error must not be an unhandled 'error'.
+  slot.on('error', () => undefined);
+  return slot;
+}
+type Slot = ReturnType<typeof openSlot>;
+
+/**
+ * Reused SMTP sessions to one host. Each slot is a one-connection nodemailer pool that this class hands one
+ * message at a time, so it decides per connection what happens next: after a success the slot waits for
+ * the next message (nodemailer closes its connection after SMTP_IDLE_MS unused, and resends a message over
+ * a fresh connection only when the server had closed the idle one before a byte of it was sent); after any
+ * failure or an abort the slot is closed (its session ends; greylisting and a stuck server see a new one).
+ * At most `keep` idle slots are kept (the receiver's concurrency).
+ */
+export class HostConnections {
+  private readonly idle: Slot[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly options: SMTPPoolOptions,
+    private readonly keep: number,
+  ) {}
+
+  async send(message: SendMailOptions, signal: AbortSignal): Promise<{ response?: string }> {
+    const slot = this.idle.pop() ?? openSlot(this.options);
+    let reusable = false;
+    try {
+      const info = await abortable(slot.sendMail({ ...message, signal }), signal);
+      reusable = true;
+      return info;
+    } finally {
+      if (reusable && !this.closed && this.idle.length < this.keep) this.idle.push(slot);
+      else slot.close({ force: true });
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const slot of this.idle.splice(0)) slot.close({ force: true });
+  }
+}
+
 export function emailNotifier(cfg: EmailReceiverConfig, s: { password?: Secret; ca?: string }): Notifier {
   const smtp = cfg.smtp;
   const hosts: Host[] = [
@@ -51,6 +110,23 @@ export function emailNotifier(cfg: EmailReceiverConfig, s: { password?: Secret; 
     ...smtp.backupHosts.map((h) => parseHostPort(h, smtp.port)),
   ];
   const secrets = [s.password];
+  const connections = hosts.map(
+    (h) =>
+      new HostConnections(
+        {
+          host: h.host,
+          port: h.port,
+          secure: smtp.secure,
+          requireTLS: smtp.requireTLS,
+          ...(smtp.user && { auth: { user: smtp.user, pass: s.password?.reveal() ?? '' } }),
+          connectionTimeout: smtp.connectionTimeoutMs,
+          greetingTimeout: smtp.greetingTimeoutMs,
+          socketTimeout: smtp.socketTimeoutMs,
+          ...(s.ca !== undefined && { tls: { ca: s.ca } }),
+        },
+        cfg.concurrency,
+      ),
+  );
   return {
     name: cfg.name,
     type: 'email',
@@ -73,31 +149,21 @@ export function emailNotifier(cfg: EmailReceiverConfig, s: { password?: Secret; 
         },
       };
       let failure: DeliveryFailure | undefined;
-      for (const h of hosts) {
-        const transport = nodemailer.createTransport({
-          host: h.host,
-          port: h.port,
-          secure: smtp.secure,
-          requireTLS: smtp.requireTLS,
-          ...(smtp.user && { auth: { user: smtp.user, pass: s.password?.reveal() ?? '' } }),
-          connectionTimeout: smtp.connectionTimeoutMs,
-          greetingTimeout: smtp.greetingTimeoutMs,
-          socketTimeout: smtp.socketTimeoutMs,
-          ...(s.ca !== undefined && { tls: { ca: s.ca } }),
-        });
+      for (const host of connections) {
         try {
-          const info = (await abortable(transport.sendMail(message), signal)) as { response?: string };
+          const info = await host.send(message, signal);
           const code = /^(\d{3})/.exec(info.response ?? '')?.[1];
           return { ok: true, ...(code && { smtpCode: Number(code) }) };
         } catch (e) {
           failure = classifySmtpError(e, describeFailure(e, secrets));
           if (signal.aborted || !unreachable(failure)) return { ok: false, failure };
-        } finally {
-          transport.close();
         }
       }
       return { ok: false, failure: failure! };
     },
-    close: async () => undefined,
+    close: () => {
+      for (const c of connections) c.close();
+      return Promise.resolve();
+    },
   };
 }

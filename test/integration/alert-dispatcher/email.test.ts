@@ -1,7 +1,7 @@
 // E-mail through a real smtp-server: 451 at RCPT twice then accepted (delivered on attempt 3), a server that
 // never answers DATA (each attempt aborted at socketTimeoutMs, then backoff), 535 (dead at once), the parsed
 // message (subject, plain-text sections, deterministic Message-ID, In-Reply-To on the resolved message), and
-// SMTP credentials actually used.
+// SMTP credentials actually used; sessions are reused across messages, and a failed one is not.
 import { describe, expect, it } from 'vitest';
 import { advance, attempts, outbox, raise, resolve, scope, waitFor, type Running } from './harness.js';
 import type { SmtpPeer } from './peers.js';
@@ -10,7 +10,10 @@ const t = scope('contimg-ad-mail-');
 let r: Running | undefined;
 let smtp: SmtpPeer;
 
-async function start(smtpExtra: Record<string, unknown> = {}): Promise<Running> {
+async function start(
+  smtpExtra: Record<string, unknown> = {},
+  receiverExtra: Record<string, unknown> = {},
+): Promise<Running> {
   smtp = await t.smtp();
   r = await t.start({
     groupWaitS: 0,
@@ -30,6 +33,7 @@ async function start(smtpExtra: Record<string, unknown> = {}): Promise<Running> 
         from: 'contimg@dsa110.test',
         to: ['ops@dsa110.test', 'oncall@dsa110.test'],
         rate: { perMinute: 0 },
+        ...receiverExtra,
       },
     ],
   });
@@ -120,5 +124,28 @@ describe('e-mail delivery', () => {
     await waitFor(() => outbox(r!)[0]?.state === 'dead', { what: 'dead' });
     expect(attempts(r!)).toMatchObject([{ result: 'smtp_5xx', smtp_code: 535 }]);
     expect(outbox(r!)[0].last_error).not.toContain('hunter2');
+  });
+
+  it('a burst shares sessions (at most `concurrency`, one AUTH each); a failed session is not reused', async () => {
+    await start({}, { concurrency: 2 });
+    for (let i = 0; i < 8; i++) raise(r!, `Burst${i}`, { unit: String(i) });
+    await waitFor(() => smtp.messages.length === 8, { what: 'eight e-mails' });
+    const burst = new Set(smtp.dataSessions);
+    expect(burst.size).toBeGreaterThanOrEqual(1);
+    expect(burst.size).toBeLessThanOrEqual(2);
+    expect(smtp.connections).toBe(burst.size);
+    expect(smtp.auths).toHaveLength(burst.size);
+    expect(new Set(smtp.messages.map((m) => m.messageId)).size).toBe(8);
+
+    // 451 at RCPT (both recipients) on a reused session: the retry comes in a new session.
+    smtp.faults.rcpt451Next = 2;
+    raise(r!, 'AfterBurst', { unit: 'x' });
+    await waitFor(() => attempts(r!).some((a) => a.result === 'smtp_4xx'), { what: 'the 451' });
+    const refused = smtp.refusedSessions[0];
+    expect(burst.has(refused)).toBe(true);
+    for (let i = 0; i < 10 && smtp.messages.length === 8; i++) await advance(r!, 6000);
+    await waitFor(() => smtp.messages.length === 9, { what: 'the retried e-mail' });
+    expect(smtp.dataSessions[8]).not.toBe(refused);
+    expect(outbox(r!).filter((n) => n.state === 'sent')).toHaveLength(9);
   });
 });

@@ -109,6 +109,8 @@ export interface SmtpFaults {
   auth535?: boolean;
   /** Answer 550 at RCPT TO. */
   rcpt550?: boolean;
+  /** Answer 451 at the next this many RCPT TO commands, whatever the session. */
+  rcpt451Next?: number;
 }
 
 export class SmtpPeer {
@@ -119,6 +121,11 @@ export class SmtpPeer {
   readonly auths: { username?: string; password?: string | null }[] = [];
   rcptAttempts = 0;
   dataAttempts = 0;
+  /** SMTP sessions (TCP connections) opened by clients. */
+  connections = 0;
+  /** The session of each accepted message, and of each RCPT answered 451 by rcpt451Next. */
+  readonly dataSessions: string[] = [];
+  readonly refusedSessions: string[] = [];
   port = 0;
   faults: SmtpFaults = {};
   private server: SMTPServer | undefined;
@@ -132,6 +139,10 @@ export class SmtpPeer {
       disabledCommands: ['STARTTLS'],
       logger: false,
       closeTimeout: 200,
+      onConnect: (_s, cb) => {
+        this.connections++;
+        cb();
+      },
       onAuth: (auth, _s, cb) => {
         this.auths.push({ username: auth.username, password: auth.password });
         if (this.faults.auth535)
@@ -142,6 +153,11 @@ export class SmtpPeer {
         this.rcptAttempts++;
         if (this.faults.rcpt550)
           return cb(Object.assign(new Error('No such mailbox'), { responseCode: 550 }));
+        if ((this.faults.rcpt451Next ?? 0) > 0) {
+          this.faults.rcpt451Next!--;
+          this.refusedSessions.push(session.id);
+          return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
+        }
         if (!this.seen.has(session.id) && (this.faults.rcpt451 ?? 0) > 0) {
           this.faults.rcpt451!--;
           this.greylisted.add(session.id);
@@ -151,13 +167,14 @@ export class SmtpPeer {
           return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
         cb();
       },
-      onData: (stream, _s, cb) => {
+      onData: (stream, session, cb) => {
         this.dataAttempts++;
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           if (this.faults.hangData) return; // never answer: the client's socket timeout must fire
           this.receivedAt.push(Date.now());
+          this.dataSessions.push(session.id);
           const text = Buffer.concat(chunks).toString('utf8');
           this.raw.push(text);
           void simpleParser(text).then((m) => {
