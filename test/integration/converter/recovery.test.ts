@@ -553,6 +553,8 @@ describe('converter crash recovery', () => {
       owner: peer,
     });
     expect(await recoveredCount(daemon, 'dead')).toBe(0);
+    // Nothing recovered, nothing said about it.
+    expect(lines.find((l) => l.msg === 'recovered open attempts of a daemon that died')).toBeUndefined();
   });
 
   it('a running job with no recorded owner holds nothing: its open attempt is recovered at startup', async () => {
