@@ -70,7 +70,11 @@ export interface WorkerOptions<P extends JsonObject = JsonObject, C = undefined>
   /** Handler timeout unless the job has its own; Infinity for none (the handler enforces its own). */
   jobTimeoutMs?: number;
   drainMs?: number;
-  /** After aborting unfinished jobs, how long to wait for them (and their settles) before giving up. */
+  /**
+   * After aborting unfinished jobs, how long to wait for them (and their settles) before giving up. Infinity:
+   * as long as they take (the handlers bound their own stop); their writes then wait for the lock only until
+   * the hard stop.
+   */
   abortGraceMs?: number;
   gaugeEveryMs?: number;
   /** Retry delays for failed jobs; overrides the store's policy when both are given. */
@@ -313,8 +317,9 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
    * when onSettle refused. Throws when the write failed.
    */
   async settleFor(job: SettlingJob<P>, claim: C, settlement: Settlement): Promise<SettleDecision | null> {
-    const ev = await this.settler.settle(job, claim, settlement);
-    if (ev) this.recorded(ev, this.o.log.child({ jobId: job.id, kind: job.kind }), settlement);
+    const log = this.o.log.child({ jobId: job.id, kind: job.kind });
+    const ev = await this.settleRetrying(() => job, claim, settlement, log, {});
+    if (ev) this.recorded(ev, log, settlement);
     return ev?.decision ?? null;
   }
 
@@ -379,34 +384,51 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     return Settle.failed(err, { retryable: isRetryable(err) });
   }
 
-  /**
-   * Settle. A write that failed for a passing reason (an I/O error, a hook's RetryableError) is tried again a
-   * few times while the lease is still heartbeated; any other failure is counted, and the lease will expire.
-   */
+  /** Settle a job this worker ran; a write it could not make in the end is counted, and the lease expires. */
   private async record(
     entry: InFlight<P, C>,
     settlement: Settlement,
     log: Logger,
     lost: boolean,
   ): Promise<void> {
-    for (let i = 1; !entry.abandoned; i++) {
-      entry.settling = true;
+    let ev: SettleEvent<P, C> | null;
+    try {
+      ev = await this.settleRetrying(() => entry.job, entry.claim, settlement, log, { lost, entry });
+    } catch (e) {
+      return this.countError(e, 'could not record the job outcome; the lease will expire and it will rerun');
+    }
+    if (entry.abandoned) return;
+    if (ev) this.recorded(ev, log, settlement);
+    else
+      log.warn('outcome not recorded: the settle hook refused it (settled elsewhere, or left to its lease)');
+  }
+
+  /**
+   * Settle. A write that failed for a passing reason (an I/O error, a hook's RetryableError) is tried again a
+   * few times (while a running job's lease is still heartbeated); any other failure, or the last, is thrown.
+   * Resolves with what was recorded, or null when onSettle refused (or the drain abandoned the job).
+   */
+  private async settleRetrying(
+    job: () => SettlingJob<P>,
+    claim: C | undefined,
+    settlement: Settlement,
+    log: Logger,
+    o: { lost?: boolean; entry?: InFlight<P, C> },
+  ): Promise<SettleEvent<P, C> | null> {
+    for (let i = 1; !o.entry?.abandoned; i++) {
+      if (o.entry) o.entry.settling = true;
       try {
-        const ev = await this.settler.settle(entry.job, entry.claim, settlement, { lost });
-        if (entry.abandoned) return;
-        if (ev) this.recorded(ev, log, settlement);
-        else log.warn('attempt already settled elsewhere; outcome not recorded');
-        return;
+        return await this.settler.settle(job(), claim, settlement, { lost: o.lost });
       } catch (e) {
-        entry.settling = false;
-        if (i >= SETTLE_TRIES || this.giveUp.signal.aborted || !isRetryable(e)) {
-          this.countError(e, 'could not record the job outcome; the lease will expire and it will rerun');
-          return;
-        }
+        if (o.entry) o.entry.settling = false;
+        const retrying = i < SETTLE_TRIES && !this.giveUp.signal.aborted && isRetryable(e);
+        this.hooks.onSettleError?.(e, job(), { try: i, retrying });
+        if (!retrying) throw e;
         log.warn({ err: e, try: i }, 'could not record the job outcome; retrying');
         await pause(i * 1000, this.giveUp.signal);
       }
     }
+    return null;
   }
 
   /** Count and log what a committed settle decided, then tell the daemon (onSettled). */
@@ -481,7 +503,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     log.warn({ inflight: this.inflight.size }, 'drain deadline passed; aborting unfinished jobs');
     for (const f of this.inflight.values()) f.ac.abort(new ShutdownError('worker shutting down'));
     const graceMs = opts.immediate ? 0 : this.o.abortGraceMs;
-    const settled = await settledWithin(all(), graceMs);
+    const settled = await this.afterAbort(all(), graceMs, hardStop);
     this.giveUp.abort(new ShutdownError('worker stopped waiting for the database'));
     if (settled) return;
     // Handlers that ignore their signal: hand the jobs back anyway; their late results will be refused.
@@ -496,6 +518,25 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
         else this.countError(e, 'could not hand a job back; its lease will expire');
       }
     }
+  }
+
+  /**
+   * The abort grace: whether the aborted jobs settled within graceMs. An endless grace waits for them as long
+   * as they take (their handlers bound their own stop, e.g. a child's kill grace), and only their writes
+   * waiting for the lock give up, at the hard stop.
+   */
+  private async afterAbort(all: Promise<unknown>, graceMs: number, hardStop?: AbortSignal): Promise<boolean> {
+    if (Number.isFinite(graceMs)) return settledWithin(all, graceMs);
+    const giveUp = (): void =>
+      this.giveUp.abort(new ShutdownError('hard stop: no more waiting for the database'));
+    if (hardStop?.aborted) giveUp();
+    else hardStop?.addEventListener('abort', giveUp, { once: true });
+    try {
+      await all;
+    } finally {
+      hardStop?.removeEventListener('abort', giveUp);
+    }
+    return true;
   }
 
   private refreshGauges(): void {
