@@ -9,7 +9,6 @@
 // decision and the group's and attempt's rows in one transaction (outcome.ts). Recovery hands the attempts it
 // adopts to the worker too, so they count against maxConcurrent and drain like any other, and settles the
 // ones it finds ended through the same hook. The main loop drives the claims (fill).
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../../lib/db/index.js';
 import { LeaseLostError } from '../../lib/errors.js';
@@ -27,7 +26,8 @@ import {
 import { maskArgv } from '../../lib/redact.js';
 import { attemptKey, type SupervisorRecord } from './attempt-files.js';
 import { AttemptRunner, type AttemptRun, type RunnerHooks } from './conversion.js';
-import { alert, emit, resolve, type Ctx } from './context.js';
+import { emit, type Ctx } from './context.js';
+import { DiskGate, statfsFree } from './disk-gate.js';
 import { KIND, QUEUE } from './jobs.js';
 import {
   finish,
@@ -42,11 +42,6 @@ import * as S from './store.js';
 export interface DispatchHooks extends RunnerHooks {
   /** Free bytes of a path (fs.statfs by default); tests pass a fake to exercise the disk gate. */
   freeBytes?: (p: string) => number;
-}
-
-export function statfsFree(p: string): number {
-  const s = fs.statfsSync(p);
-  return s.bavail * s.bsize;
 }
 
 /** The attempt directory: scratch/<group id with ':' kept>/attempt-N (cwd of the converter). */
@@ -76,7 +71,7 @@ export class Dispatcher {
   readonly owner = leaseOwner('converter');
   readonly runner: AttemptRunner;
   readonly worker: Worker<JsonObject, ConversionClaim>;
-  private paused = false;
+  private readonly disk: DiskGate;
   /** Aborted at the hard stop (or a fatal error): the drain ends, settles waiting on a lock give up. */
   private readonly hardStop = new AbortController();
   /** Set when the gate saw an expired lease; the loop runs recovery before the next dispatch. */
@@ -88,6 +83,7 @@ export class Dispatcher {
     wake: () => void,
   ) {
     const { cfg, log, m } = ctx;
+    this.disk = new DiskGate(ctx, hooks.freeBytes ?? statfsFree);
     this.runner = new AttemptRunner(ctx, hooks, (run, pid, argv) =>
       log.info(
         { groupId: run.group.group_id, attempt: run.attempt, pid, argv: maskArgv(argv) },
@@ -143,7 +139,7 @@ export class Dispatcher {
   /**
    * The claim gate. A running job with an expired lease and an open attempt is an orphan's: recovery (async:
    * kill or await it) takes it over, never the claim, so a second converter cannot start beside a live one.
-   * Then the disk: pause dispatch while output or scratch has less than minFreeGb free.
+   * Then the disk (disk-gate.ts).
    */
   private gate(): { limit: number } {
     const { db, clock } = this.ctx;
@@ -151,54 +147,7 @@ export class Dispatcher {
       this.wantRecovery = true;
       return { limit: 0 };
     }
-    return { limit: this.diskOk() ? Infinity : 0 };
-  }
-
-  private diskOk(): boolean {
-    const { cfg, m } = this.ctx;
-    const free = this.hooks.freeBytes ?? statfsFree;
-    const min = cfg.minFreeGb * 1e9;
-    let ok = true;
-    for (const [label, p] of [
-      ['output', cfg.outputDir],
-      ['scratch', cfg.scratchDir],
-      ['input', cfg.incomingDir],
-    ] as const) {
-      let bytes: number;
-      try {
-        bytes = free(p);
-      } catch {
-        continue;
-      }
-      m.diskFree.set({ path: label }, bytes);
-      if (label !== 'input' && bytes < min) ok = false;
-    }
-    if (ok !== !this.paused) this.diskGateMoved(ok);
-    return ok;
-  }
-
-  private diskGateMoved(ok: boolean): void {
-    const { cfg, m } = this.ctx;
-    this.paused = !ok;
-    m.paused.set({ reason: 'disk' }, ok ? 0 : 1);
-    const now = this.ctx.clock.now();
-    this.ctx.db.write((conn) => {
-      if (ok) resolve(conn, 'ConverterDiskLow', {}, now);
-      else
-        alert(
-          conn,
-          'ConverterDiskLow',
-          'critical',
-          {},
-          `less than ${cfg.minFreeGb} GB free on output or scratch; dispatch paused`,
-          now,
-        );
-      emit(conn, ok ? 'dispatch_resumed' : 'dispatch_paused', { reason: 'disk' }, now);
-    });
-    this.ctx.log.warn(
-      { paused: !ok },
-      ok ? 'disk gate open: dispatch resumed' : 'disk gate closed: dispatch paused',
-    );
+    return { limit: this.disk.ok() ? Infinity : 0 };
   }
 
   /** Inside the claim's write: group → converting and its attempt row, or finish a job whose group moved on. */
