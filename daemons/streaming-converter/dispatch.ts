@@ -79,7 +79,7 @@ export class Dispatcher {
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly hooks: DispatchHooks,
+    hooks: DispatchHooks,
     wake: () => void,
   ) {
     const { cfg, log, m } = ctx;

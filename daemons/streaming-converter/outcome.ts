@@ -227,9 +227,9 @@ function moveGroup(
     case 'released':
       return aborted(ctx, conn, run, error, now);
     case 'retry':
-      return retried(ctx, conn, run, outcome, error, d.runAt, now);
+      return failedAttempt(ctx, conn, run, outcome, error, d.runAt, now);
     case 'dead':
-      return failedAttempt(ctx, conn, run, outcome, error, now);
+      return failedAttempt(ctx, conn, run, outcome, error, null, now);
     case 'lost':
       return null;
   }
@@ -286,50 +286,30 @@ function aborted(ctx: Ctx, conn: Connection, run: AttemptRun, error: string | nu
   return 'retry_wait';
 }
 
-function retried(
-  ctx: Ctx,
-  conn: Connection,
-  run: AttemptRun,
-  outcome: Outcome,
-  error: string | null,
-  runAt: number,
-  now: number,
-): GroupState {
-  const g = run.group;
-  const where = {
-    groupId: g.group_id,
-    from: 'converting',
-    to: 'retry_wait',
-    attempt: run.attempt,
-    reason: outcome,
-  };
-  S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { error, error_code: outcome });
-  emit(
-    conn,
-    'retry_scheduled',
-    { groupId: g.group_id, attempt: run.attempt, outcome, nextAttemptAt: runAt, error },
-    now,
-  );
-  ctx.log.warn(where, 'conversion failed; will retry');
-  return 'retry_wait';
-}
-
+/** A failed attempt: the group follows the queue's decision, retry_wait at runAt (retry) or failed (dead). */
 function failedAttempt(
   ctx: Ctx,
   conn: Connection,
   run: AttemptRun,
   outcome: Outcome,
   error: string | null,
+  runAt: number | null,
   now: number,
 ): GroupState {
   const g = run.group;
-  const where = {
-    groupId: g.group_id,
-    from: 'converting',
-    to: 'failed',
-    attempt: run.attempt,
-    reason: outcome,
-  };
+  const to = runAt === null ? 'failed' : 'retry_wait';
+  const where = { groupId: g.group_id, from: 'converting', to, attempt: run.attempt, reason: outcome };
+  if (runAt !== null) {
+    S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { error, error_code: outcome });
+    emit(
+      conn,
+      'retry_scheduled',
+      { groupId: g.group_id, attempt: run.attempt, outcome, nextAttemptAt: runAt, error },
+      now,
+    );
+    ctx.log.warn(where, 'conversion failed; will retry');
+    return to;
+  }
   S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: outcome });
   emit(conn, 'failed', { groupId: g.group_id, attempt: run.attempt, outcome, error }, now);
   alert(
