@@ -41,7 +41,11 @@ const CONVERTER_TESTS = ['test/unit/converter/*.test.ts', 'test/integration/conv
  * acts on (open attempts, orphans, a live peer). Even so a run takes 20–40 minutes: run it with --ignoreStatic
  * (the UNSEEN constant's mutants would each run the whole file again).
  */
-const RECOVERY_TESTS = ['test/integration/converter/recovery.test.ts'];
+// lease.test.ts drives recovery's other entry: a job lease that expires while the daemon runs.
+const RECOVERY_TESTS = [
+  'test/integration/converter/recovery.test.ts',
+  'test/integration/converter/lease.test.ts',
+];
 
 export const MODULES: Module[] = [
   { name: 'converter-recovery', mutate: ['daemons/streaming-converter/recovery.ts'], tests: RECOVERY_TESTS },

@@ -75,6 +75,21 @@ function outcomes(e: Env): string[] {
   );
 }
 
+/** The daemon's count of recovered attempts by what recovery found (its Prometheus counter). */
+async function recoveredCount(d: RunningDaemon, child: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${d.port}/metrics`)).text();
+  const m = new RegExp(`^contimg_converter_recovered_attempts_total\\{child="${child}"\\} (\\d+)$`, 'm').exec(
+    text,
+  );
+  if (!m) throw new Error(`no recovered_attempts_total{child="${child}"} in /metrics`);
+  return Number(m[1]);
+}
+
+/** The payloads of the converter's events of one type. */
+function payloads<T = Record<string, unknown>>(e: Env, type: string): T[] {
+  return events(e, type).map((x) => JSON.parse(x.payload) as T);
+}
+
 describe('converter crash recovery', () => {
   it('a converter still running under its supervisor, its pid never recorded, is adopted: awaited, settled, not run again', async () => {
     env = await makeEnv();
@@ -386,5 +401,241 @@ describe('converter crash recovery', () => {
     expect(
       fakeLog(env).filter((l) => l.event === 'start' && l.group === groups(env)[0].group_id),
     ).toHaveLength(1);
+  });
+  it('a killed orphan is crashed and retried even when its output and result look complete (a stopped converter is not trusted)', async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const orphan = spawnOrphan(env, a, 'hang');
+    strays.push(orphan);
+    await waitFor(() => fakeLog(env).some((l) => l.pid === orphan && l.event === 'start'), {
+      what: 'orphan running',
+    });
+    recordAsConverter(env, a.id, orphan);
+    // What a converter leaves just before it would have exited 0: the output and an ok result.
+    fs.writeFileSync(a.output_path, 'converted\n');
+    fs.writeFileSync(
+      path.join(path.dirname(a.manifest_path), 'result.json'),
+      JSON.stringify({ ok: true, ms_path: a.output_path, metrics: {} }),
+    );
+    const d = await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+    expect(fakeLog(env).filter((l) => l.event === 'start')).toHaveLength(2);
+    expect(payloads(env, 'converter.attempt_crashed')).toMatchObject([{ attempt: 1, orphanKilled: true }]);
+    expect(await recoveredCount(d, 'killed')).toBe(1);
+    expect(await recoveredCount(d, 'dead')).toBe(0);
+  });
+
+  it('an attempt whose supervisor and converter both died (supervisor file, no pid row) was stopped during the conversion', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'hang');
+    strays.push(sup);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter running' });
+    process.kill(-sup, 'SIGKILL');
+    await waitFor(() => !pidAlive(sup) && fakeLog(env).every((l) => !pidAlive(l.pid)), {
+      what: 'supervisor and converter gone',
+    });
+    expect(openAttempt(env)!.pid).toBeNull();
+    const d = await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+    // The supervisor's file shows the converter had started: not "before the converter started".
+    expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { error: 'daemon stopped during the conversion' },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toMatchObject([{ attempt: 1, orphanKilled: false }]);
+    expect(payloads(env, 'converter.attempt_adopted')).toHaveLength(0);
+    expect(await recoveredCount(d, 'dead')).toBe(1);
+    expect(await recoveredCount(d, 'killed')).toBe(0);
+  });
+
+  it('a converter that crashed on its own while no daemon ran is adopted as finished (its crash is its own), not as a recovery crash', async () => {
+    env = await makeEnv({ maxAttempts: 3 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'crash');
+    strays.push(sup);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'end') && !pidAlive(sup), {
+      what: 'orphaned converter crashed and its supervisor exited',
+    });
+    const d = await start(env);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted on the retry' });
+    const [first] = query<{ outcome: string; error: string }>(
+      env,
+      'SELECT outcome, error FROM converter_attempts ORDER BY id LIMIT 1',
+    );
+    expect(first.outcome).toBe('crashed');
+    expect(first.error).toContain('SIGABRT');
+    expect(payloads(env, 'converter.attempt_adopted')).toMatchObject([
+      { attempt: 1, running: false, outcome: 'crashed', to: 'retry_wait' },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toHaveLength(0);
+    expect(await recoveredCount(d, 'finished')).toBe(1);
+  });
+
+  it('a converter still running under its supervisor is adopted and counted as adopted', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    strays.push(spawnSupervised(env, a, 'ok', 2000));
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter running' });
+    const { daemon: d, lines } = await startLogged(env);
+    daemons.push(d);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
+    expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
+      { level: 'info', recovered: 1, at: 'startup' },
+    ]);
+    expect(await recoveredCount(d, 'adopted')).toBe(1);
+    expect(await recoveredCount(d, 'killed')).toBe(0);
+    expect(await recoveredCount(d, 'finished')).toBe(0);
+  });
+
+  it("a live supervisor whose job another daemon has claimed since is not adopted: it is stopped and the attempt closed, the job stays the holder's", async () => {
+    env = await makeEnv({ killGraceS: 1 });
+    const a = await diedAfterDispatch(env);
+    const sup = spawnSupervised(env, a, 'ok', 60_000);
+    strays.push(sup);
+    const conv = await waitFor(() => fakeLog(env).find((l) => l.event === 'start'), {
+      what: 'converter running',
+    });
+    const holder = `${os.hostname()}:${process.pid}:converter:live01`;
+    tamper(env, (db) =>
+      db
+        .prepare(
+          'UPDATE jobs SET lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ? WHERE id = ?',
+        )
+        .run(holder, Date.now() + 600_000, a.job_id),
+    );
+    const d = await start(env);
+    await ready(d);
+    await waitFor(() => !pidAlive(conv.pid) && !pidAlive(sup), { what: 'supervised converter stopped' });
+    expect(fakeLog(env).filter((l) => l.pid === conv.pid && l.event === 'sigterm')).toHaveLength(1);
+    expect(outcomes(env)).toEqual(['crashed']);
+    expect(payloads(env, 'converter.attempt_adopted')).toHaveLength(0);
+    expect(query(env, 'SELECT state, lease_owner FROM jobs WHERE id = ?', a.job_id)).toEqual([
+      { state: 'running', lease_owner: holder },
+    ]);
+    expect(await recoveredCount(d, 'adopted')).toBe(0);
+    expect(await recoveredCount(d, 'killed')).toBe(1);
+  });
+
+  it('a peer on this host that is alive but let its lease expire does not hold the attempt: it is recovered at startup', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    // A live process (this test's own) as the holder, its lease a second past.
+    const peer = `${os.hostname()}:${process.pid}:converter:late00`;
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?')
+        .run(peer, Date.now() - 1000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(outcomes(env)).toEqual(['crashed', 'ok']);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toBeUndefined();
+  });
+
+  it('a live peer on this host within its lease holds the attempt: left alone and logged', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const peer = `${os.hostname()}:${process.pid}:converter:peer00`;
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?')
+        .run(peer, Date.now() + 600_000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await ready(daemon);
+    expect(outcomes(env)).toEqual(['open']);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toMatchObject({
+      attempt: a.id,
+      owner: peer,
+    });
+    expect(await recoveredCount(daemon, 'dead')).toBe(0);
+  });
+
+  it('a running job with no recorded owner holds nothing: its open attempt is recovered at startup', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    tamper(env, (db) =>
+      db
+        .prepare('UPDATE jobs SET lease_owner = NULL, lease_expires_at = ? WHERE id = ?')
+        .run(Date.now() + 600_000, a.job_id),
+    );
+    const d = await start(env);
+    await waitFor(() => outcomes(env)[0] === 'crashed', { what: 'attempt recovered' });
+    expect(await recoveredCount(d, 'dead')).toBe(1);
+  });
+  it('a recorded converter that is gone, with no supervisor file, was stopped during the conversion; nothing is signalled', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const gone = spawnBystander();
+    const ticks = startTicks(gone);
+    process.kill(gone, 'SIGKILL');
+    await waitFor(() => !pidAlive(gone), { what: 'recorded converter gone' });
+    recordAsConverter(env, a.id, gone, ticks);
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
+    expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
+      { error: 'daemon stopped during the conversion' },
+    ]);
+    expect(
+      lines.find((l) => l.msg === 'orphaned converter from a previous run: stopping it'),
+    ).toBeUndefined();
+    expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
+      { recovered: 1, at: 'startup' },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toMatchObject([{ pid: gone, orphanKilled: false }]);
+  });
+
+  it('a converter that finished its output and ok result but left no exit status is adopted as ok, never run again', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    fs.writeFileSync(a.output_path, 'converted\n');
+    fs.writeFileSync(
+      path.join(path.dirname(a.manifest_path), 'result.json'),
+      JSON.stringify({ ok: true, ms_path: a.output_path, metrics: {} }),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted from its files' });
+    expect(outcomes(env)).toEqual(['ok']);
+    expect(fakeLog(env)).toHaveLength(0);
+    const groupId = groups(env)[0].group_id;
+    expect(payloads(env, 'converter.attempt_adopted')).toEqual([
+      { groupId, attempt: 1, pid: null, outcome: 'ok', to: 'converted', running: false },
+    ]);
+    expect(payloads(env, 'converter.attempt_crashed')).toHaveLength(0);
+    expect(
+      lines.find(
+        (l) => l.msg === 'adopted the outcome of a conversion that ended while no daemon was watching it',
+      ),
+    ).toMatchObject({
+      level: 'warn',
+      groupId,
+      attempt: 1,
+      outcome: 'ok',
+      to: 'converted',
+      from: 'converting',
+    });
+    expect(await recoveredCount(daemon, 'dead')).toBe(1);
+  });
+
+  it('an open attempt whose job has ended holds nothing, even with a live owner still named on the job', async () => {
+    env = await makeEnv();
+    const a = await diedAfterDispatch(env);
+    const peer = `${os.hostname()}:${process.pid}:converter:gone00`;
+    tamper(env, (db) =>
+      db
+        .prepare("UPDATE jobs SET state = 'dead', lease_owner = ?, lease_expires_at = ? WHERE id = ?")
+        .run(peer, Date.now() + 600_000, a.job_id),
+    );
+    const { daemon, lines } = await startLogged(env);
+    daemons.push(daemon);
+    await ready(daemon);
+    expect(outcomes(env)).toEqual(['crashed']);
+    expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toBeUndefined();
   });
 });
