@@ -14,11 +14,9 @@
 // still at from_path means the rename never happened and the intent is dropped.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Connection } from '../../lib/db/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import * as S from './store.js';
-import { st } from './stmt.js';
 
 export interface ArchiveHooks {
   /** Test fault: called after a group's files were renamed and before the rows are updated. */
@@ -27,59 +25,6 @@ export interface ArchiveHooks {
 
 /** Groups moved per tick at most (16 renames each), so one tick never holds the loop for long. */
 export const GROUPS_PER_TICK = 4;
-
-interface Move {
-  id: number;
-  group_ref: number;
-  from_path: string;
-  to_path: string;
-  inode: number;
-  dev: number;
-}
-
-// ---- SQL (converter_archive_moves, migration 0005) ----
-
-function archivableGroups(conn: Connection, finishedBefore: number, limit: number): S.GroupRow[] {
-  return st(
-    conn,
-    // The partial index holds only converted groups not archived yet; without INDEXED BY, SQLite would walk
-    // every converted group by the state index.
-    `SELECT * FROM converter_groups INDEXED BY converter_groups_archivable
-     WHERE state = 'converted' AND archived_at IS NULL AND finished_at <= ? ORDER BY finished_at LIMIT ?`,
-  ).all(finishedBefore, limit) as S.GroupRow[];
-}
-
-function pendingMoves(conn: Connection): Move[] {
-  return st(conn, 'SELECT * FROM converter_archive_moves WHERE moved_at IS NULL ORDER BY id').all() as Move[];
-}
-
-function insertMove(conn: Connection, m: Omit<Move, 'id'>, now: number): number {
-  return Number(
-    st(
-      conn,
-      `INSERT INTO converter_archive_moves (group_ref, from_path, to_path, inode, dev, started_at)
-       VALUES (@group_ref, @from_path, @to_path, @inode, @dev, @now)`,
-    ).run({ ...m, now }).lastInsertRowid,
-  );
-}
-
-function dropMove(conn: Connection, id: number): void {
-  st(conn, 'DELETE FROM converter_archive_moves WHERE id = ? AND moved_at IS NULL').run(id);
-}
-
-/** The file is at to_path: the row follows it (if it still names from_path) and the intent is done. */
-function completeMove(conn: Connection, m: Move, now: number): void {
-  st(conn, 'UPDATE hdf5_files SET path = ? WHERE path = ? AND inode = ?').run(
-    m.to_path,
-    m.from_path,
-    m.inode,
-  );
-  st(conn, 'UPDATE converter_archive_moves SET moved_at = ? WHERE id = ?').run(now, m.id);
-}
-
-function markArchived(conn: Connection, ref: number, now: number): void {
-  st(conn, 'UPDATE converter_groups SET archived_at = ? WHERE id = ?').run(now, ref);
-}
 
 // ---- file system ----
 
@@ -132,7 +77,7 @@ export class Archiver {
   /** Settle every intent a crash left open (at start, and before each tick). Returns the moves completed. */
   repair(): number {
     const { db, clock, log, m } = this.ctx;
-    const open = db.read((c) => pendingMoves(c));
+    const open = db.read((c) => S.pendingMoves(c));
     if (open.length === 0) return 0;
     let completed = 0;
     db.write((conn) => {
@@ -141,11 +86,11 @@ export class Archiver {
         const atTo = inodeAt(mv.to_path) === mv.inode;
         const atFrom = inodeAt(mv.from_path) === mv.inode;
         if (atTo && !atFrom) {
-          completeMove(conn, mv, now);
+          S.completeMove(conn, mv, now);
           completed++;
           continue;
         }
-        dropMove(conn, mv.id);
+        S.dropMove(conn, mv.id);
         if (!atFrom)
           log.error(
             { from: mv.from_path, to: mv.to_path },
@@ -166,7 +111,7 @@ export class Archiver {
     if (!cfg.archive) return;
     this.repair();
     const due = clock.now() - cfg.archive.afterHours * 3_600_000;
-    for (const g of db.read((c) => archivableGroups(c, due, GROUPS_PER_TICK))) this.archiveGroup(g);
+    for (const g of db.read((c) => S.archivableGroups(c, due, GROUPS_PER_TICK))) this.archiveGroup(g);
   }
 
   private archiveGroup(g: S.GroupRow): void {
@@ -184,14 +129,14 @@ export class Archiver {
         dev: f.dev,
       }));
     if (plan.length === 0) {
-      db.write((conn) => markArchived(conn, g.id, clock.now()));
+      db.write((conn) => S.markArchived(conn, g.id, clock.now()));
       return;
     }
     fs.mkdirSync(dest, { recursive: true });
     const taken = plan.find((p) => fs.existsSync(p.to_path));
     if (taken) return this.failed(g, `${taken.to_path} already exists; not overwritten`);
-    const moves = db.write((conn) => plan.map((p) => ({ ...p, id: insertMove(conn, p, clock.now()) })));
-    const done: Move[] = [];
+    const moves = db.write((conn) => plan.map((p) => ({ ...p, id: S.insertMove(conn, p, clock.now()) })));
+    const done: S.ArchiveMove[] = [];
     let error: string | null = null;
     for (const mv of moves) {
       try {
@@ -209,10 +154,10 @@ export class Archiver {
     this.hooks.afterArchiveRename?.(g.group_id);
     db.write((conn) => {
       const now = clock.now();
-      for (const mv of done) completeMove(conn, mv, now);
-      for (const mv of moves.slice(done.length)) dropMove(conn, mv.id);
+      for (const mv of done) S.completeMove(conn, mv, now);
+      for (const mv of moves.slice(done.length)) S.dropMove(conn, mv.id);
       if (error) return;
-      markArchived(conn, g.id, now);
+      S.markArchived(conn, g.id, now);
       emit(conn, 'archived', { groupId: g.group_id, files: done.length, dir: dest }, now);
       resolve(conn, 'ConverterArchiveFailed', {}, now);
     });

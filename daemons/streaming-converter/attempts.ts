@@ -132,21 +132,6 @@ export function expiredRunning(conn: Connection, queue: string, now: number): bo
   );
 }
 
-/** Would the queue's claim find anything now (a due queued job, or a running one with an expired lease)? */
-export function claimableJob(conn: Connection, queue: string, now: number): boolean {
-  return (
-    (
-      st(
-        conn,
-        // Two EXISTS so each walks only its (queue, state) slice of jobs_claim, never the finished jobs.
-        `SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'queued' AND run_at <= @now)
-           OR EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'running' AND lease_expires_at < @now)
-         AS due`,
-      ).get({ queue, now }) as { due: number }
-    ).due === 1
-  );
-}
-
 export function openAttemptOf(conn: Connection, groupRef: number): AttemptRow | undefined {
   return st(conn, 'SELECT * FROM converter_attempts WHERE group_ref = ? AND ended_at IS NULL').get(
     groupRef,

@@ -1,13 +1,13 @@
-// One conversion attempt from start to settled. The dispatcher starts the converter under the supervisor
+// One conversion attempt from start to end. The dispatcher starts the converter under the supervisor
 // (supervise.ts); after a restart, recovery hands over an attempt whose supervisor is still running. Either
-// way the job's lease is heartbeated while it runs, and when it ends, what the attempt directory says
-// (exit.json, the output, the result file, the logs) is settled through recordOutcome. Live and adopted
-// attempts differ only in how the end is awaited: the child's exit, or polling the supervisor's pid.
+// way, when it ends, what the attempt directory says (exit.json, the output, the result file, the logs) is
+// what the attempt is settled with: the queue worker heartbeats the job's lease meanwhile and settles it
+// (dispatch.ts, outcome.ts). Live and adopted attempts differ only in how the end is awaited: the child's
+// exit, or polling the supervisor's pid.
 import fs from 'node:fs';
 import path from 'node:path';
 import { env as processEnv } from 'node:process';
 import { pause } from '../../lib/clock.js';
-import { LeaseLostError } from '../../lib/errors.js';
 import type { Lease } from '../../lib/queue/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import {
@@ -23,14 +23,7 @@ import {
 import { runChild, TAIL_BYTES, type ChildResult } from './child.js';
 import type { Ctx } from './context.js';
 import { RETRY_NOW } from './jobs.js';
-import {
-  readResult,
-  recordOutcome,
-  spawnFailure,
-  successWithoutExit,
-  type Finished,
-  type ResultFile,
-} from './outcome.js';
+import { readResult, spawnFailure, successWithoutExit, type Finished, type ResultFile } from './outcome.js';
 import {
   ATTEMPT_MARKER,
   markedProcesses,
@@ -70,8 +63,6 @@ export interface AttemptFacts {
 
 export type Settle = Pick<Finished, 'res' | 'result' | 'verdict' | 'retryPolicy' | 'also'>;
 
-/** Tries to record a finished attempt's outcome before leaving it to recovery (1 s, 2 s, … apart). */
-const SETTLE_TRIES = 5;
 /** How often an adopted attempt's supervisor is looked at. */
 const POLL_MS = 250;
 
@@ -79,14 +70,12 @@ export class AttemptRunner {
   constructor(
     private readonly ctx: Ctx,
     private readonly hooks: RunnerHooks,
-    /** Aborted at the hard stop: writes waiting for the lock give up (recovery settles the attempt later). */
-    private readonly quit: AbortSignal,
     /** The converter runs and its pid is in the attempt row (the dispatcher logs it). */
     private readonly started: (run: AttemptRun, pid: number, argv: string[]) => void,
   ) {}
 
-  /** Start the converter under the supervisor, then settle the attempt when it ends. */
-  async spawn(run: AttemptRun, abort: AbortController): Promise<void> {
+  /** Start the converter under the supervisor; resolves with how the attempt ended. */
+  async spawn(run: AttemptRun, abort: AbortController): Promise<Settle> {
     const { cfg, clock, db } = this.ctx;
     const g = run.group;
     let manifest: string;
@@ -96,8 +85,7 @@ export class AttemptRunner {
       clearAttemptFiles(run.dir);
       fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
     } catch (e) {
-      const res = spawnFailure(`cannot prepare attempt: ${(e as Error).message}`);
-      return this.settle(run, () => run.lease, { res, result: undefined });
+      return { res: spawnFailure(`cannot prepare attempt: ${(e as Error).message}`), result: undefined };
     }
     await this.hooks.afterDispatchCommit?.(g.group_id);
     const argv = expandArgv(cfg.converter.argv, {
@@ -110,7 +98,6 @@ export class AttemptRunner {
     const lastArrival = db
       .read((c) => S.validMembers(c, g.id))
       .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
-    const renew = this.heartbeat(run, abort);
     // The pid write waits out a lock for as long as the supervisor runs: the attempt directory's marker
     // already makes the converter findable, so a slow write is no reason to stop a healthy converter.
     const pidWrite = new AbortController();
@@ -130,12 +117,10 @@ export class AttemptRunner {
       });
       pidWrite.abort();
       const unrecorded = await recorded;
-      if (unrecorded !== null)
-        return await this.settle(run, renew.lease, { res: spawnFailure(unrecorded), result: undefined });
-      await this.settle(run, renew.lease, this.collect(run, seen));
+      if (unrecorded !== null) return { res: spawnFailure(unrecorded), result: undefined };
+      return this.collect(run, seen);
     } finally {
       pidWrite.abort();
-      renew.stop();
     }
   }
 
@@ -174,28 +159,19 @@ export class AttemptRunner {
 
   /**
    * Await an adopted attempt whose supervisor (not our child) is still running, with the converter's
-   * timeout counted from its spawn; then settle it like a live one.
+   * timeout counted from its spawn; resolves with how it ended, like a live one.
    */
   async watch(
     run: AttemptRun,
     sup: SupervisorRecord,
     spawnedAt: number,
     abort: AbortController,
-  ): Promise<void> {
-    const renew = this.heartbeat(run, abort);
-    try {
-      const seen = await this.awaitSupervisor(sup, spawnedAt, abort.signal);
-      // A supervisor that died without recording the end (SIGKILLed) may have left its converter running.
-      await this.stopMarked(run);
-      const facts = this.collect(run, seen);
-      await this.settle(
-        run,
-        renew.lease,
-        facts.exitKnown ? facts : this.lostExit(run, facts, 'supervisor died without recording the end'),
-      );
-    } finally {
-      renew.stop();
-    }
+  ): Promise<Settle> {
+    const seen = await this.awaitSupervisor(sup, spawnedAt, abort.signal);
+    // A supervisor that died without recording the end (SIGKILLed) may have left its converter running.
+    await this.stopMarked(run);
+    const facts = this.collect(run, seen);
+    return facts.exitKnown ? facts : this.lostExit(run, facts, 'supervisor died without recording the end');
   }
 
   private async awaitSupervisor(
@@ -276,61 +252,6 @@ export class AttemptRunner {
     if (successWithoutExit(this.ctx, run.out, facts.result))
       return { ...facts, verdict: { outcome: 'ok', error: null } };
     return { ...facts, verdict: { outcome: 'crashed', error: why }, retryPolicy: RETRY_NOW };
-  }
-
-  /**
-   * Record the outcome, retrying a failed write a few times while the lease is still heartbeated: a finished
-   * conversion left with an open attempt would be left to recovery (which adopts it from its files).
-   */
-  async settle(run: AttemptRun, lease: () => Lease, s: Settle): Promise<void> {
-    const f: Omit<Finished, 'lease'> = {
-      group: run.group,
-      attemptId: run.attemptId,
-      attempt: run.attempt,
-      out: run.out,
-      ...s,
-    };
-    for (let i = 1; ; i++) {
-      try {
-        await recordOutcome(this.ctx, { ...f, lease: lease() }, { signal: this.quit });
-        return;
-      } catch (e) {
-        if (i >= SETTLE_TRIES || this.quit.aborted) throw e;
-        this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
-        this.ctx.log.warn(
-          { err: e, groupId: run.group.group_id, try: i },
-          'cannot record the outcome; retrying',
-        );
-        await pause(i * 1000);
-      }
-    }
-  }
-
-  /**
-   * Heartbeat the job's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). A lost
-   * lease means another holder may take over: stop our converter so two never run for one group.
-   */
-  private heartbeat(run: AttemptRun, abort: AbortController): { lease: () => Lease; stop: () => void } {
-    const { cfg } = this.ctx;
-    let lease = run.lease;
-    const groupId = run.group.group_id;
-    const timer = setInterval(
-      () => {
-        try {
-          lease = this.ctx.queue.heartbeat(lease, cfg.leaseS * 1000);
-        } catch (e) {
-          if (e instanceof LeaseLostError) {
-            this.ctx.log.error(
-              { groupId, jobId: lease.jobId },
-              'conversion job lease lost; stopping converter',
-            );
-            abort.abort();
-          } else this.ctx.log.warn({ err: e, groupId }, 'conversion job heartbeat failed');
-        }
-      },
-      (cfg.leaseS * 1000) / 3,
-    );
-    return { lease: () => lease, stop: () => clearInterval(timer) };
   }
 
   private writeManifest(run: AttemptRun): string {

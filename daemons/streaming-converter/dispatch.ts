@@ -1,38 +1,47 @@
-// Exactly-once dispatch: one transaction claims due `conversions` jobs (lease + fencing token), moves each
-// group ready|retry_wait→converting and inserts its attempt row keyed to (job id, lease token); then the
-// manifest, then the converter under its supervisor (conversion.ts), whose marker and files in the attempt
-// directory let a restarted daemon find the attempt's processes and its exit status even before the pid is
-// in the row. Recovery hands attempts it adopts back here, so they count against maxConcurrent and drain
-// like any other. Outcomes settle the job, the attempt and the group in one write.
-import fs from 'node:fs';
+// Exactly-once dispatch on lib/queue's worker. The worker claims due `conversions` jobs (lease + fencing
+// token) behind a gate (the disk space; an expired running job with an open attempt is recovery's first, and
+// the claim's transaction checks that again); inside the claim's transaction onClaim moves each group
+// ready|retry_wait→converting and inserts its attempt row keyed to (job id, lease token), or finishes a stale
+// job unrun. The handler writes the manifest and runs the converter under its supervisor (conversion.ts),
+// whose marker and files in the attempt directory let a restarted daemon find the attempt's processes and its
+// exit status even before the pid is in the row. The worker heartbeats the lease, stops the converter when
+// the lease is lost, drains at shutdown (killGraceS, then the converters are stopped) and settles: the queue's
+// decision and the group's and attempt's rows in one transaction (outcome.ts). Recovery hands the attempts it
+// adopts to the worker too, so they count against maxConcurrent and drain like any other, and settles the
+// ones it finds ended through the same hook. The main loop drives the claims (fill).
 import path from 'node:path';
-import { leaseOwner } from '../../lib/leases/index.js';
+import type { Connection } from '../../lib/db/index.js';
 import { LeaseLostError } from '../../lib/errors.js';
-import type { ClaimedJob } from '../../lib/queue/index.js';
+import { leaseOwner } from '../../lib/leases/index.js';
+import {
+  Settle,
+  skipClaim,
+  Worker,
+  type ClaimedJob,
+  type JsonObject,
+  type Settlement,
+  type SettlingJob,
+  type SkipClaim,
+} from '../../lib/queue/index.js';
 import { maskArgv } from '../../lib/redact.js';
 import { attemptKey, type SupervisorRecord } from './attempt-files.js';
 import { AttemptRunner, type AttemptRun, type RunnerHooks } from './conversion.js';
-import { alert, emit, resolve, type Ctx } from './context.js';
-import { QUEUE } from './jobs.js';
+import { emit, type Ctx } from './context.js';
+import { DiskGate, statfsFree } from './disk-gate.js';
+import { KIND, QUEUE } from './jobs.js';
+import {
+  finish,
+  settleConversion,
+  settledConversion,
+  type ConversionClaim,
+  type Finished,
+} from './outcome.js';
 import type { GroupState } from './rules.js';
 import * as S from './store.js';
 
 export interface DispatchHooks extends RunnerHooks {
   /** Free bytes of a path (fs.statfs by default); tests pass a fake to exercise the disk gate. */
   freeBytes?: (p: string) => number;
-}
-
-interface InFlight {
-  groupRef: number;
-  jobId: number;
-  groupId: string;
-  abort: AbortController;
-  done: Promise<void>;
-}
-
-export function statfsFree(p: string): number {
-  const s = fs.statfsSync(p);
-  return s.bavail * s.bsize;
 }
 
 /** The attempt directory: scratch/<group id with ':' kept>/attempt-N (cwd of the converter). */
@@ -46,107 +55,103 @@ export function outputPathFor(outputDir: string, template: string, groupId: stri
 
 const DISPATCHABLE: readonly GroupState[] = ['ready', 'retry_wait', 'converting', 'failed'];
 
+/** The conversions job an attempt runs under, as the worker's settle sees it. */
+function jobOf(run: AttemptRun): SettlingJob {
+  return {
+    id: run.lease.jobId,
+    queue: QUEUE,
+    kind: KIND,
+    payload: { groupRef: run.group.id, groupId: run.group.group_id },
+    lease: run.lease,
+  };
+}
+
 export class Dispatcher {
-  readonly inFlight = new Map<number, InFlight>();
   /** `<host>:<pid>:converter:<random>`: recovery tells a live holder on this host from a dead one by the pid. */
   readonly owner = leaseOwner('converter');
   readonly runner: AttemptRunner;
-  private paused = false;
-  /** Aborted at the hard stop: settles and pid writes waiting on a lock give up (recovery takes over). */
-  private readonly quit = new AbortController();
-  /** Set when dispatch saw an expired lease; the loop runs recovery before the next dispatch. */
+  readonly worker: Worker<JsonObject, ConversionClaim>;
+  private readonly disk: DiskGate;
+  /** Aborted at the hard stop (or a fatal error): the drain ends, settles waiting on a lock give up. */
+  private readonly hardStop = new AbortController();
+  /** Set when the gate saw an expired lease; the loop runs recovery before the next dispatch. */
   wantRecovery = false;
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly hooks: DispatchHooks,
-    private readonly wake: () => void,
+    hooks: DispatchHooks,
+    wake: () => void,
   ) {
-    this.runner = new AttemptRunner(ctx, hooks, this.quit.signal, (run, pid, argv) =>
-      this.started(run, pid, argv),
+    const { cfg, log, m } = ctx;
+    this.disk = new DiskGate(ctx, hooks.freeBytes ?? statfsFree);
+    this.runner = new AttemptRunner(ctx, hooks, (run, pid, argv) =>
+      log.info(
+        { groupId: run.group.group_id, attempt: run.attempt, pid, argv: maskArgv(argv) },
+        'converter started',
+      ),
     );
+    let inFlight = 0;
+    this.worker = new Worker<JsonObject, ConversionClaim>({
+      db: ctx.db,
+      store: ctx.queue,
+      queue: QUEUE,
+      owner: this.owner,
+      // The main loop drives the claims (fill) and the drain (drain()); run() is not used.
+      signal: new AbortController().signal,
+      hardStop: this.hardStop.signal,
+      concurrency: cfg.maxConcurrent,
+      leaseMs: cfg.leaseS * 1000,
+      // The converter's own timeout (converter.timeoutS) stops it; the worker adds none.
+      jobTimeoutMs: Infinity,
+      drainMs: cfg.killGraceS * 1000,
+      // Aborted converters are stopped (SIGTERM, SIGKILL after killGraceS) and settled: wait for them.
+      abortGraceMs: Infinity,
+      log,
+      clock: ctx.clock,
+      handler: (_job, h) => this.convert(h.claim, h.signal),
+      hooks: {
+        gate: () => this.gate(),
+        beforeClaim: (conn) => !S.expiredRunning(conn, QUEUE, ctx.clock.now()),
+        onClaim: (conn, job) => this.take(conn, job),
+        onSettle: (conn, ev) => settleConversion(ctx, conn, ev),
+        onSettled: (ev) => settledConversion(ctx, ev),
+        onSettleError: () => m.loopErrors.inc({ loop: 'dispatch' }),
+      },
+      onInFlight: (n) => {
+        m.inFlight.set(n);
+        // A finished conversion frees a slot: the main loop claims again at once.
+        if (n < inFlight) wake();
+        inFlight = n;
+      },
+    });
   }
 
-  /** The converter runs under its supervisor and its pid is in the attempt row. */
-  private started(run: AttemptRun, pid: number, argv: string[]): void {
-    const g = run.group;
-    const attempt = run.attempt;
-    this.ctx.log.info({ groupId: g.group_id, attempt, pid, argv: maskArgv(argv) }, 'converter started');
-  }
-
-  /** Disk gate: pause dispatch while output or scratch has less than minFreeGb free. */
-  private diskOk(): boolean {
-    const { cfg, m } = this.ctx;
-    const free = this.hooks.freeBytes ?? statfsFree;
-    const min = cfg.minFreeGb * 1e9;
-    let ok = true;
-    for (const [label, p] of [
-      ['output', cfg.outputDir],
-      ['scratch', cfg.scratchDir],
-      ['input', cfg.incomingDir],
-    ] as const) {
-      let bytes: number;
-      try {
-        bytes = free(p);
-      } catch {
-        continue;
-      }
-      m.diskFree.set({ path: label }, bytes);
-      if (label !== 'input' && bytes < min) ok = false;
-    }
-    if (ok !== !this.paused) {
-      this.paused = !ok;
-      m.paused.set({ reason: 'disk' }, ok ? 0 : 1);
-      const now = this.ctx.clock.now();
-      this.ctx.db.write((conn) => {
-        if (ok) resolve(conn, 'ConverterDiskLow', {}, now);
-        else
-          alert(
-            conn,
-            'ConverterDiskLow',
-            'critical',
-            {},
-            `less than ${cfg.minFreeGb} GB free on output or scratch; dispatch paused`,
-            now,
-          );
-        emit(conn, ok ? 'dispatch_resumed' : 'dispatch_paused', { reason: 'disk' }, now);
-      });
-      this.ctx.log.warn(
-        { paused: !ok },
-        ok ? 'disk gate open: dispatch resumed' : 'disk gate closed: dispatch paused',
-      );
-    }
-    return ok;
+  /** Conversions running now (claimed or adopted). */
+  get inFlight(): number {
+    return this.worker.inFlight;
   }
 
   /** Claim due conversion jobs (oldest observation first) up to maxConcurrent in flight and start them. */
   dispatch(): number {
-    const { cfg, clock, db } = this.ctx;
-    const slots = cfg.maxConcurrent - this.inFlight.size;
-    if (slots <= 0) return 0;
-    // A running job with an expired lease and an open attempt is an orphan's: recovery (async: kill or
-    // await it) takes it over, never the claim, so a second converter cannot start beside a live one.
+    return this.worker.fill();
+  }
+
+  /**
+   * The claim gate. A running job with an expired lease and an open attempt is an orphan's: recovery (async:
+   * kill or await it) takes it over, never the claim, so a second converter cannot start beside a live one.
+   * Then the disk (disk-gate.ts).
+   */
+  private gate(): { limit: number } {
+    const { db, clock } = this.ctx;
     if (db.read((c) => S.expiredRunning(c, QUEUE, clock.now()))) {
       this.wantRecovery = true;
-      return 0;
+      return { limit: 0 };
     }
-    if (!db.read((c) => S.claimableJob(c, QUEUE, clock.now())) || !this.diskOk()) return 0;
-    const started = db.write((conn) => {
-      if (S.expiredRunning(conn, QUEUE, clock.now())) return [];
-      const jobs = this.ctx.queue.claim({
-        queue: QUEUE,
-        owner: this.owner,
-        leaseMs: cfg.leaseS * 1000,
-        limit: slots,
-      });
-      return jobs.map((job) => this.take(conn, job)).filter((x) => x !== null);
-    });
-    for (const run of started) this.start(run, (abort) => this.runner.spawn(run, abort));
-    return started.length;
+    return { limit: this.disk.ok() ? Infinity : 0 };
   }
 
   /** Inside the claim's write: group → converting and its attempt row, or finish a job whose group moved on. */
-  private take(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], job: ClaimedJob): AttemptRun | null {
+  private take(conn: Connection, job: ClaimedJob): ConversionClaim | SkipClaim {
     const { cfg, clock } = this.ctx;
     const now = clock.now();
     const ref = Number(job.payload.groupRef);
@@ -155,9 +160,8 @@ export class Dispatcher {
     // failed: its dead job was redriven with `contimg jobs` instead of `converter requeue`.
     const from = g && DISPATCHABLE.includes(g.state) ? g.state : null;
     if (!g || from === null || g.job_id !== job.id || S.openAttemptOf(conn, g.id)) {
-      this.ctx.queue.complete(job.lease, { skipped: `group is ${g?.state ?? 'gone'}` });
       this.ctx.log.warn({ jobId: job.id, groupRef: ref, state: g?.state }, 'stale conversion job; skipped');
-      return null;
+      return skipClaim({ skipped: `group is ${g?.state ?? 'gone'}` });
     }
     const attempt = S.nextAttemptNo(conn, g.id);
     const out = outputPathFor(cfg.outputDir, cfg.converter.outputName, g.group_id);
@@ -178,7 +182,7 @@ export class Dispatcher {
     );
     emit(conn, 'dispatched', { groupId: g.group_id, attempt, outputPath: out, jobId: job.id }, now);
     this.ctx.log.info({ groupId: g.group_id, from, to: 'converting', attempt, jobId: job.id }, 'dispatching');
-    return {
+    const run: AttemptRun = {
       group: { ...g, attempts: job.lease.attempt },
       attemptId,
       attempt,
@@ -187,13 +191,44 @@ export class Dispatcher {
       out,
       lease: job.lease,
     };
+    return { run };
+  }
+
+  /**
+   * The worker's handler: run the attempt (or await the adopted one) and say how it ended. The converter is
+   * stopped when the worker aborts (shutdown past the drain, a lost lease). A failure of our own bookkeeping
+   * leaves `ended` unset: nothing is recorded, and recovery settles the attempt from its directory once the
+   * lease has expired.
+   */
+  private async convert(c: ConversionClaim, signal: AbortSignal): Promise<Settlement> {
+    const abort = new AbortController();
+    const stop = (): void => abort.abort();
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    try {
+      const f = c.adopted
+        ? await this.runner.watch(c.run, c.adopted.sup, c.adopted.spawnedAt, abort)
+        : await this.runner.spawn(c.run, abort);
+      const { ended, settlement } = finish(this.ctx, c.run, f);
+      c.ended = ended;
+      return settlement;
+    } catch (e) {
+      this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
+      this.ctx.log.error(
+        { err: e, groupId: c.run.group.group_id },
+        'conversion bookkeeping failed; recovery will settle the attempt from its directory',
+      );
+      return Settle.released(); // refused by the settle hook: no end known (`ended` unset)
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
   }
 
   /**
    * Take over an attempt recovery found still running under its supervisor: renew the job's lease under the
    * attempt's own token first (refused when someone has claimed the job since: then the caller stops the
-   * converter instead), then await and settle it like one of ours. Returns whether it was adopted. The write
-   * waits out a lock (yielding) until `signal` aborts.
+   * converter instead), then hand it to the worker, which awaits and settles it like one of ours. Returns
+   * whether it was adopted. The write waits out a lock (yielding) until `signal` aborts.
    */
   async adopt(
     run: AttemptRun,
@@ -221,51 +256,27 @@ export class Dispatcher {
       { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid },
       'adopted a converter still running from a previous run',
     );
-    this.start(run, (abort) => this.runner.watch(run, sup, spawnedAt, abort));
+    this.worker.adopt(jobOf(run), { run, adopted: { sup, spawnedAt } }, (_job, h) =>
+      this.convert(h.claim, h.signal),
+    );
     return true;
   }
 
-  private start(run: AttemptRun, body: (abort: AbortController) => Promise<void>): void {
-    const g = run.group;
-    const abort = new AbortController();
-    const entry: InFlight = {
-      groupRef: g.id,
-      jobId: run.lease.jobId,
-      groupId: g.group_id,
-      abort,
-      done: Promise.resolve(),
-    };
-    this.inFlight.set(g.id, entry);
-    this.ctx.m.inFlight.set(this.inFlight.size);
-    entry.done = body(abort)
-      .catch((e: unknown) => {
-        this.ctx.m.loopErrors.inc({ loop: 'dispatch' });
-        this.ctx.log.error(
-          { err: e, groupId: g.group_id },
-          'conversion bookkeeping failed; recovery will settle the attempt from its directory',
-        );
-      })
-      .finally(() => {
-        this.inFlight.delete(g.id);
-        this.ctx.m.inFlight.set(this.inFlight.size);
-        this.wake();
-      });
+  /**
+   * Settle an attempt nothing runs for any more (recovery), under the dead holder's lease token: fenced, so
+   * nothing changes if anyone has claimed the job since, or settled the attempt meanwhile. Throws when the
+   * write failed after its tries.
+   */
+  async settleFound(run: AttemptRun, f: Finished): Promise<void> {
+    const { ended, settlement } = finish(this.ctx, run, f);
+    await this.worker.settleFor(jobOf(run), { run, ended }, settlement);
   }
 
-  /** Stop: wait up to killGraceS for running converters, then stop their process groups. */
+  /** Stop: wait up to killGraceS for running converters, then stop them and wait for their settles. */
   async drain(hardStop?: AbortSignal): Promise<void> {
-    if (hardStop?.aborted) this.quit.abort();
-    else hardStop?.addEventListener('abort', () => this.quit.abort(), { once: true });
-    if (this.inFlight.size === 0) return;
-    const all = Promise.all([...this.inFlight.values()].map((f) => f.done));
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((r) => {
-      timer = setTimeout(r, this.ctx.cfg.killGraceS * 1000);
-      hardStop?.addEventListener('abort', () => r(), { once: true });
-    });
-    await Promise.race([all, grace]);
-    clearTimeout(timer);
-    for (const f of this.inFlight.values()) f.abort.abort();
-    await all;
+    const stop = (): void => this.hardStop.abort();
+    if (hardStop?.aborted) stop();
+    else hardStop?.addEventListener('abort', stop, { once: true });
+    await this.worker.drain();
   }
 }

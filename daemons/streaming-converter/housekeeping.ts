@@ -3,6 +3,7 @@
 // conversions queue's (a retry_wait group's job becomes claimable at its run_at). Every query of a tick is
 // an index lookup over work in flight; the counts that walk all history (groups by state, the queue's stats)
 // refresh only every GAUGE_EVERY_MS.
+import type { Connection } from '../../lib/db/index.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import { enqueueConversion, jobView, QUEUE } from './jobs.js';
 import { GROUP_STATES, hasTimedOut, missingSubbands } from './rules.js';
@@ -62,43 +63,33 @@ export class Housekeeping {
           );
         }
       }
-      this.deadWhileConverting(conn, now);
+      this.cancelledWhileConverting(conn, now);
       this.alerts(conn, now);
     });
     this.gauges();
   }
 
   /**
-   * A claim that found the last attempt's lease expired (its holder gone, its attempt already closed) makes
-   * the job dead inside the queue; the group follows it to failed.
+   * `contimg jobs cancel` on a running conversion: the converter was stopped when its lease was lost and its
+   * attempt closed; the group follows its job to failed (else it is stuck: neither requeueable nor
+   * abandonable). (A claim that buries a job whose last attempt's holder died fails its group itself, in the
+   * burying transaction: outcome.ts.)
    */
-  private deadWhileConverting(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
+  private cancelledWhileConverting(conn: Connection, now: number): void {
     for (const g of S.groupsInState(conn, 'converting')) {
-      const jobState = jobView(conn, g.job_id)?.state;
-      if (S.openAttemptOf(conn, g.id)) continue;
-      // `contimg jobs cancel` on a running conversion: the converter was stopped when its lease was lost;
-      // the group follows its job to failed (else it is stuck: neither requeueable nor abandonable).
-      if (jobState === 'cancelled') {
-        const error = 'conversion job cancelled by an operator';
-        S.casGroup(conn, g.id, 'converting', 'failed', now, {
-          finished_at: now,
-          error,
-          error_code: 'cancelled',
-        });
-        emit(conn, 'failed', { groupId: g.group_id, outcome: 'cancelled', error }, now);
-        this.ctx.log.warn({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
-        continue;
-      }
-      if (jobState !== 'dead') continue;
-      const error = 'lease expired on the last attempt';
-      S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'crashed' });
-      emit(conn, 'failed', { groupId: g.group_id, outcome: 'crashed', error }, now);
-      alert(conn, 'ConverterGroupFailed', 'critical', { group: g.group_id }, error, now);
-      this.ctx.log.error({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
+      if (S.openAttemptOf(conn, g.id) || jobView(conn, g.job_id)?.state !== 'cancelled') continue;
+      const error = 'conversion job cancelled by an operator';
+      S.casGroup(conn, g.id, 'converting', 'failed', now, {
+        finished_at: now,
+        error,
+        error_code: 'cancelled',
+      });
+      emit(conn, 'failed', { groupId: g.group_id, outcome: 'cancelled', error }, now);
+      this.ctx.log.warn({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
     }
   }
 
-  private alerts(conn: Parameters<Parameters<Ctx['db']['write']>[0]>[0], now: number): void {
+  private alerts(conn: Connection, now: number): void {
     const { cfg } = this.ctx;
     const backlog = S.countGroups(conn, BACKLOG_STATES);
     if (backlog > cfg.backlogAlertGroups)

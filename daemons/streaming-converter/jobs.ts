@@ -5,10 +5,10 @@
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Connection, Db } from '../../lib/db/index.js';
 import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
-import { enqueue, SqliteQueueStore, type Job, type QueueMetrics } from '../../lib/queue/index.js';
+import { enqueue, jobIn, SqliteQueueStore, type Job, type QueueMetrics } from '../../lib/queue/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ConverterConfig } from './context.js';
-import { st } from './stmt.js';
+import { linkJob } from './store.js';
 
 export const QUEUE = 'conversions';
 export const KIND = 'convert';
@@ -60,15 +60,14 @@ export function enqueueConversion(
     },
     now,
   );
-  st(conn, 'UPDATE converter_groups SET job_id = ? WHERE id = ?').run(job.id, g.id);
+  linkJob(conn, g.id, job.id);
   return job;
 }
 
 /** Cancel the group's job if it is still queued (inside the caller's write); finished jobs are left alone. */
 export function cancelQueued(store: SqliteQueueStore, conn: Connection, jobId: number | null): void {
   if (jobId === null) return;
-  const row = st(conn, 'SELECT state FROM jobs WHERE id = ?').get(jobId) as { state: string } | undefined;
-  if (row?.state !== 'queued') return;
+  if (jobIn(conn, jobId)?.state !== 'queued') return;
   try {
     store.cancel(jobId);
   } catch (e) {
@@ -82,7 +81,6 @@ export function jobView(
   jobId: number | null,
 ): { state: string; runAt: number; maxAttempts: number } | null {
   if (jobId === null) return null;
-  const r = st(conn, 'SELECT state, run_at, max_attempts FROM jobs WHERE id = ?').get(jobId) as
-    { state: string; run_at: number; max_attempts: number } | undefined;
-  return r ? { state: r.state, runAt: r.run_at, maxAttempts: r.max_attempts } : null;
+  const j = jobIn(conn, jobId);
+  return j ? { state: j.state, runAt: j.runAt, maxAttempts: j.maxAttempts } : null;
 }

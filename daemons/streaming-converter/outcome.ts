@@ -1,28 +1,35 @@
-// What happens when a converter run ends: classify it, settle the conversions job (complete, fail → retry
-// or dead, release on shutdown), close the attempt and move the group to converted, retry_wait or failed,
-// with its event, alert and metrics, all in one transaction fenced by the job's lease token. One path for
-// what the dispatcher saw end and for what recovery found after a restart (a finished conversion adopted
-// from its attempt directory, or a crash), so a failure raises the same alert and event either way.
+// What happens when a converter run ends: classify it (finish), and the settle hook that writes the group and
+// the attempt beside the queue's own decision (done → converted, retry → retry_wait, dead → failed, released
+// → retry_wait, the attempt not counted), with its event, alert and metrics, in the queue worker's settle
+// transaction fenced by the job's lease token. One path for what the dispatcher saw end and for what recovery
+// found after a restart (a finished conversion adopted from its attempt directory, or a crash), so a failure
+// raises the same alert and event either way. A claim that buries a job whose last attempt's holder died
+// tells the group through the same hook (failed).
 import fs from 'node:fs';
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Connection } from '../../lib/db/index.js';
-import { LeaseLostError } from '../../lib/errors.js';
-import type { Lease } from '../../lib/queue/index.js';
+import { ContimgError, RetryableError } from '../../lib/errors.js';
+import {
+  Settle as QueueSettle,
+  type JsonObject,
+  type SettleDecision,
+  type SettleEvent,
+  type Settlement,
+  type SettlingJob,
+} from '../../lib/queue/index.js';
 import { usesPlaceholder } from './argv.js';
+import type { SupervisorRecord } from './attempt-files.js';
 import type { ChildResult } from './child.js';
+import type { AttemptRun } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import { classifyExit, isRetriable, type GroupState, type Outcome } from './rules.js';
 import * as S from './store.js';
 
 export type ResultFile = { ok?: unknown; error?: unknown; error_code?: unknown } | null | undefined;
 
+/** What an ended attempt left, and how to settle it. */
 export interface Finished {
-  group: S.GroupRow;
-  attemptId: number;
-  attempt: number;
-  lease: Lease;
   res: ChildResult;
-  out: string;
   result: ResultFile;
   /** Decided by the caller when no exit status is known (recovery); otherwise classified from `res`. */
   verdict?: { outcome: Outcome; error: string | null };
@@ -30,6 +37,26 @@ export interface Finished {
   retryPolicy?: BackoffPolicy;
   /** Runs inside the settling transaction once the attempt is closed (`to`: null when the job was lost). */
   also?: (conn: Connection, settled: { outcome: Outcome; to: GroupState | null }) => void;
+}
+
+/** An attempt's end as the settle hook writes it. */
+export interface Ended {
+  outcome: Outcome;
+  error: string | null;
+  row: Parameters<typeof S.closeAttempt>[2];
+  durationMs: number;
+  also?: Finished['also'];
+}
+
+/**
+ * A conversions job as the queue worker runs it: the attempt onClaim opened (or recovery found), the
+ * supervisor recovery adopted it with, and how it ended (set by whoever awaited the end; the settle hook
+ * writes it; unset, the hook refuses and the attempt is left to its lease and recovery).
+ */
+export interface ConversionClaim {
+  run: AttemptRun;
+  adopted?: { sup: SupervisorRecord; spawnedAt: number };
+  ended?: Ended;
 }
 
 /** The result file: undefined when missing, null when not a JSON object. */
@@ -90,14 +117,14 @@ export function successWithoutExit(ctx: Ctx, out: string, result: ResultFile): b
   );
 }
 
-function classify(ctx: Ctx, f: Finished): { outcome: Outcome; error: string | null } {
+function classify(ctx: Ctx, out: string, f: Finished): { outcome: Outcome; error: string | null } {
   const outcome = classifyExit({
     exitCode: f.res.exitCode,
     signal: f.res.signal,
     timedOut: f.res.timedOut,
     spawnError: f.res.spawnError !== null,
     aborted: f.res.aborted,
-    outputExists: fs.existsSync(f.out),
+    outputExists: fs.existsSync(out),
     expectResult: usesPlaceholder(ctx.cfg.converter.argv, 'result'),
     result: f.result,
   });
@@ -105,131 +132,186 @@ function classify(ctx: Ctx, f: Finished): { outcome: Outcome; error: string | nu
 }
 
 /**
- * Settle a finished attempt. The write waits for the lock as long as it takes (in slices that yield) until
- * `signal` aborts: losing it would leave the attempt to recovery. Returns the outcome, or null when the
- * attempt had already been closed by someone else (its owner, or recovery): then nothing is changed.
+ * How an attempt ended and what to tell the queue: done (ok), released (stopped by shutdown: not the
+ * converter's fault, retried at once after restart, the attempt not counted), or failed (retried while the
+ * outcome allows and attempts remain). A failed attempt's partial output is removed here.
  */
-export async function recordOutcome(
-  ctx: Ctx,
-  f: Finished,
-  opts: { signal?: AbortSignal } = {},
-): Promise<Outcome | null> {
-  const { clock, m } = ctx;
-  const { outcome, error } = f.verdict ?? classify(ctx, f);
-  const now = clock.now();
-  if (outcome !== 'ok') fs.rmSync(`${f.out}.partial`, { recursive: true, force: true });
-  const closeRow = {
+export function finish(ctx: Ctx, run: AttemptRun, f: Finished): { ended: Ended; settlement: Settlement } {
+  const { outcome, error } = f.verdict ?? classify(ctx, run.out, f);
+  if (outcome !== 'ok') fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
+  const ended: Ended = {
     outcome,
-    exit_code: f.res.exitCode,
-    signal: f.res.signal,
-    stdout_tail: f.res.stdoutTail,
-    stderr_tail: f.res.stderrTail,
-    result_json: f.result ? JSON.stringify(f.result) : null,
     error,
+    row: {
+      outcome,
+      exit_code: f.res.exitCode,
+      signal: f.res.signal,
+      stdout_tail: f.res.stdoutTail,
+      stderr_tail: f.res.stderrTail,
+      result_json: f.result ? JSON.stringify(f.result) : null,
+      error,
+    },
+    durationMs: f.res.durationMs,
+    also: f.also,
   };
-  const write = <T>(fn: (conn: Connection) => T): Promise<T> =>
-    ctx.db.writeAsync(fn, { budgetMs: Infinity, signal: opts.signal });
-  let closed: boolean;
-  try {
-    closed = await write((conn) => {
-      if (!S.closeAttempt(conn, f.attemptId, closeRow, now)) return false;
-      let to: GroupState;
-      if (outcome === 'ok') to = converted(ctx, conn, f, now);
-      else if (outcome === 'aborted') to = aborted(ctx, conn, f, error, now);
-      else to = failedAttempt(ctx, conn, f, outcome, error, now);
-      f.also?.(conn, { outcome, to });
-      return true;
+  let settlement: Settlement;
+  if (outcome === 'ok') settlement = QueueSettle.done({ outputPath: run.out, attempt: run.attempt });
+  else if (outcome === 'aborted') settlement = QueueSettle.released();
+  else
+    settlement = QueueSettle.failed(new Error(error ?? outcome), {
+      retryable: isRetriable(outcome, run.lease.attempt),
+      retryPolicy: f.retryPolicy,
     });
-  } catch (e) {
-    if (!(e instanceof LeaseLostError)) throw e;
-    // The job was taken over (or cancelled): its new holder owns the group; keep only this attempt's facts.
-    closed = await write((conn) => {
-      const ok = S.closeAttempt(conn, f.attemptId, closeRow, now);
-      if (ok) f.also?.(conn, { outcome, to: null });
-      return ok;
-    });
-    if (closed)
-      ctx.log.error(
-        { groupId: f.group.group_id, jobId: f.lease.jobId, outcome },
-        'job lease lost; outcome not applied',
-      );
-  }
-  if (!closed) {
-    ctx.log.warn(
-      { groupId: f.group.group_id, attempt: f.attempt, outcome },
-      'attempt already settled elsewhere; outcome not applied',
-    );
-    return null;
-  }
-  // Counted once the outcome is recorded (the caller retries a failed write).
-  m.attempts.inc({ outcome });
-  m.conversionSeconds.observe({ outcome }, f.res.durationMs / 1000);
-  return outcome;
+  return { ended, settlement };
 }
 
-function converted(ctx: Ctx, conn: Connection, f: Finished, now: number): GroupState {
-  const g = f.group;
-  ctx.queue.complete(f.lease, { outputPath: f.out, attempt: f.attempt });
+/**
+ * The settle hook (inside the queue's settle transaction): close the attempt and move the group after the
+ * queue's decision. False when the attempt was already closed by someone else (its owner, or recovery), or
+ * when its end is unknown: then nothing is recorded. A write of ours that fails is worth trying again (the
+ * outcome is known; losing it would leave a finished conversion to recovery).
+ */
+export function settleConversion(
+  ctx: Ctx,
+  conn: Connection,
+  ev: SettleEvent<JsonObject, ConversionClaim>,
+): void | false {
+  const d = ev.decision;
+  try {
+    if (d.state === 'dead' && d.buried) return buried(ctx, conn, ev.job);
+    const c = ev.claim;
+    if (!c?.ended) return false;
+    const now = ctx.clock.now();
+    if (!S.closeAttempt(conn, c.run.attemptId, c.ended.row, now)) {
+      ctx.log.warn(
+        { groupId: c.run.group.group_id, attempt: c.run.attempt, outcome: c.ended.outcome },
+        'attempt already settled elsewhere; outcome not applied',
+      );
+      return false;
+    }
+    const to = moveGroup(ctx, conn, c, d, now);
+    c.ended.also?.(conn, { outcome: c.ended.outcome, to });
+  } catch (e) {
+    if (e instanceof ContimgError) throw e;
+    throw new RetryableError(`converter rows not written: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** After the settle committed: the attempt's metrics (counted once it is recorded), a lost lease logged. */
+export function settledConversion(ctx: Ctx, ev: SettleEvent<JsonObject, ConversionClaim>): void {
+  const c = ev.claim;
+  if (!c?.ended) return;
+  const { outcome, durationMs } = c.ended;
+  if (ev.decision.state === 'lost')
+    ctx.log.error(
+      { groupId: c.run.group.group_id, jobId: ev.job.id, outcome },
+      'job lease lost; outcome not applied',
+    );
+  ctx.m.attempts.inc({ outcome });
+  ctx.m.conversionSeconds.observe({ outcome }, durationMs / 1000);
+}
+
+/** The group after the queue's decision; null when the job was lost (its new holder owns the group). */
+function moveGroup(
+  ctx: Ctx,
+  conn: Connection,
+  c: ConversionClaim,
+  d: SettleDecision,
+  now: number,
+): GroupState | null {
+  const { run } = c;
+  const { outcome, error } = c.ended!;
+  switch (d.state) {
+    case 'done':
+      return converted(ctx, conn, run, c.ended!, now);
+    case 'released':
+      return aborted(ctx, conn, run, error, now);
+    case 'retry':
+      return failedAttempt(ctx, conn, run, outcome, error, d.runAt, now);
+    case 'dead':
+      return failedAttempt(ctx, conn, run, outcome, error, null, now);
+    case 'lost':
+      return null;
+  }
+}
+
+/**
+ * A claim buried the group's job: its last attempt's lease expired, the holder gone, the attempt already
+ * closed (an open one is recovery's: the claim waits for it). The group follows its job to failed.
+ */
+function buried(ctx: Ctx, conn: Connection, job: SettlingJob): void {
+  const g = S.getGroup(conn, Number(job.payload.groupRef));
+  if (!g || g.state !== 'converting' || g.job_id !== job.id || S.openAttemptOf(conn, g.id)) return;
+  const now = ctx.clock.now();
+  const error = 'lease expired on the last attempt';
+  S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: 'crashed' });
+  emit(conn, 'failed', { groupId: g.group_id, outcome: 'crashed', error }, now);
+  alert(conn, 'ConverterGroupFailed', 'critical', { group: g.group_id }, error, now);
+  ctx.log.error({ groupId: g.group_id, from: 'converting', to: 'failed' }, error);
+}
+
+function converted(ctx: Ctx, conn: Connection, run: AttemptRun, e: Ended, now: number): GroupState {
+  const g = run.group;
   S.casGroup(conn, g.id, 'converting', 'converted', now, {
     finished_at: now,
-    output_path: f.out,
+    output_path: run.out,
     error: null,
     error_code: null,
   });
   emit(
     conn,
     'converted',
-    { groupId: g.group_id, attempt: f.attempt, outputPath: f.out, durationMs: f.res.durationMs },
+    { groupId: g.group_id, attempt: run.attempt, outputPath: run.out, durationMs: e.durationMs },
     now,
   );
   resolve(conn, 'ConverterGroupFailed', { group: g.group_id }, now);
   resolve(conn, 'ConverterInputGone', { group: g.group_id }, now);
   ctx.m.lastConverted.set(g.anchor_ms / 1000);
-  ctx.log.info({ groupId: g.group_id, from: 'converting', to: 'converted', attempt: f.attempt }, 'converted');
+  ctx.log.info(
+    { groupId: g.group_id, from: 'converting', to: 'converted', attempt: run.attempt },
+    'converted',
+  );
   return 'converted';
 }
 
 /** Shutdown, not the converter's fault: give the attempt back and retry at once after restart. */
-function aborted(ctx: Ctx, conn: Connection, f: Finished, error: string | null, now: number): GroupState {
-  const g = f.group;
-  ctx.queue.release(f.lease);
+function aborted(ctx: Ctx, conn: Connection, run: AttemptRun, error: string | null, now: number): GroupState {
+  const g = run.group;
   S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { attempts: g.attempts - 1, error });
-  emit(conn, 'attempt_aborted', { groupId: g.group_id, attempt: f.attempt }, now);
+  emit(conn, 'attempt_aborted', { groupId: g.group_id, attempt: run.attempt }, now);
   ctx.log.warn(
-    { groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt: f.attempt },
+    { groupId: g.group_id, from: 'converting', to: 'retry_wait', attempt: run.attempt },
     'conversion stopped by shutdown',
   );
   return 'retry_wait';
 }
 
+/** A failed attempt: the group follows the queue's decision, retry_wait at runAt (retry) or failed (dead). */
 function failedAttempt(
   ctx: Ctx,
   conn: Connection,
-  f: Finished,
+  run: AttemptRun,
   outcome: Outcome,
   error: string | null,
+  runAt: number | null,
   now: number,
 ): GroupState {
-  const g = f.group;
-  const next = ctx.queue.fail(f.lease, new Error(error ?? outcome), {
-    retryable: isRetriable(outcome, f.lease.attempt),
-    policy: f.retryPolicy,
-  });
-  const to = next.state === 'queued' ? 'retry_wait' : 'failed';
-  const where = { groupId: g.group_id, from: 'converting', to, attempt: f.attempt, reason: outcome };
-  if (to === 'retry_wait') {
+  const g = run.group;
+  const to = runAt === null ? 'failed' : 'retry_wait';
+  const where = { groupId: g.group_id, from: 'converting', to, attempt: run.attempt, reason: outcome };
+  if (runAt !== null) {
     S.casGroup(conn, g.id, 'converting', 'retry_wait', now, { error, error_code: outcome });
     emit(
       conn,
       'retry_scheduled',
-      { groupId: g.group_id, attempt: f.attempt, outcome, nextAttemptAt: next.runAt, error },
+      { groupId: g.group_id, attempt: run.attempt, outcome, nextAttemptAt: runAt, error },
       now,
     );
     ctx.log.warn(where, 'conversion failed; will retry');
     return to;
   }
   S.casGroup(conn, g.id, 'converting', 'failed', now, { finished_at: now, error, error_code: outcome });
-  emit(conn, 'failed', { groupId: g.group_id, attempt: f.attempt, outcome, error }, now);
+  emit(conn, 'failed', { groupId: g.group_id, attempt: run.attempt, outcome, error }, now);
   alert(
     conn,
     'ConverterGroupFailed',
@@ -239,5 +321,5 @@ function failedAttempt(
     now,
   );
   ctx.log.error(where, 'conversion failed');
-  return to;
+  return 'failed';
 }

@@ -8,9 +8,9 @@
 //   its exit status (exit.json) and is classified exactly like a live one, so a success is adopted and never
 //   converted again; with no exit status the files decide (output AND result ok), else it is `crashed` and
 //   retried at once, or the group fails if that was its last attempt.
-// Settling goes through recordOutcome under the dead holder's lease token (fenced: nothing changes if anyone
-// has claimed the job since, or settled the attempt meanwhile), with the same events and alerts as a live
-// outcome.
+// Settling goes through the queue worker's settle (Dispatcher.settleFound) under the dead holder's lease
+// token (fenced: nothing changes if anyone has claimed the job since, or settled the attempt meanwhile), with
+// the same events and alerts as a live outcome.
 import os from 'node:os';
 import path from 'node:path';
 import type { Lease } from '../../lib/queue/index.js';
@@ -158,7 +158,7 @@ async function recoverAttempt(
       );
     }
   };
-  await d.runner.settle(run, () => run.lease, settle);
+  await d.settleFound(run, settle);
   return true;
 }
 

@@ -70,7 +70,7 @@ function runStep(ctx: Ctx, loop: string, fn: () => void): void {
 /** An expired conversions lease with an open attempt: adopt or stop its converter, then settle the attempt. */
 async function reclaim(p: Parts, signal: AbortSignal): Promise<void> {
   p.dispatcher.wantRecovery = false;
-  const mine = new Set([...p.dispatcher.inFlight.values()].map((f) => f.jobId));
+  const mine = p.dispatcher.worker.jobIds();
   try {
     await recover(p.ctx, p.dispatcher, signal, { startup: false, mine });
   } catch (e) {
@@ -119,7 +119,7 @@ function mainTick(p: Parts, deps: DaemonDeps): LoopTick {
     runStep(ctx, 'housekeeping', () => p.housekeeping.tick());
     if (p.dispatcher.wantRecovery) await reclaim(p, signal);
     runStep(ctx, 'dispatch', () => p.dispatcher.dispatch());
-    deps.setStatus(`in flight ${p.dispatcher.inFlight.size}; settling ${intake.settleDue.size}`);
+    deps.setStatus(`in flight ${p.dispatcher.inFlight}; settling ${intake.settleDue.size}`);
     return Math.min(nextScanAt, intake.nextDueAt() ?? Infinity, ctx.clock.now() + 1000);
   };
 }

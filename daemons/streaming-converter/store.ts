@@ -355,6 +355,11 @@ export function casGroup(
   return st(conn, sql).run({ ...set, to, from, ref, now }).changes === 1;
 }
 
+/** The group's conversions job (enqueued in the same transaction). */
+export function linkJob(conn: Connection, ref: number, jobId: number): void {
+  st(conn, 'UPDATE converter_groups SET job_id = ? WHERE id = ?').run(jobId, ref);
+}
+
 export function updateGroupSummary(
   conn: Connection,
   ref: number,
@@ -382,3 +387,4 @@ export function groupIdTaken(conn: Connection, groupId: string, exceptRef: numbe
 }
 
 export * from './attempts.js';
+export * from './archive-store.js';

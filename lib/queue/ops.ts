@@ -9,7 +9,7 @@ import { LeaseLostError, ValidationError } from '../errors.js';
 import { queueStatements, toJob } from './sql.js';
 
 export { BURIED_ERROR } from './sql.js';
-import type { ClaimedJob, ClaimOptions, JsonObject, Lease } from './types.js';
+import type { ClaimedJob, ClaimOptions, Job, JsonObject, Lease } from './types.js';
 
 const MAX_ERROR_CHARS = 2000;
 
@@ -60,6 +60,12 @@ export function claimIn(conn: Connection, opts: ClaimOptions, now: number): Clai
       a.id - b.id,
   );
   return out;
+}
+
+/** A job read inside the caller's transaction (a daemon joining its rows to its job's state). */
+export function jobIn(conn: Connection, id: number): Job | undefined {
+  const raw = queueStatements(conn).get.get(id);
+  return raw ? toJob(raw) : undefined;
 }
 
 /** Would a claim on `queue` find a job now (a due queued one, or a running one whose lease expired)? A read. */

@@ -214,4 +214,10 @@ export interface WorkerHooks<P = JsonObject, C = undefined> {
    * job onClaim finished with skipClaim (decision done, claim undefined).
    */
   onSettled?(e: SettleEvent<P, C>): void;
+  /**
+   * After a settle's write failed (nothing recorded; never inside a transaction): `retrying` says whether the
+   * worker tries again (a passing error, tries left) or leaves the job to its lease's expiry. For the daemon's
+   * own counters and logs; the worker counts and logs the failure itself too.
+   */
+  onSettleError?(e: unknown, job: SettlingJob<P>, info: { try: number; retrying: boolean }): void;
 }

@@ -1,119 +1,42 @@
-// The one queue worker. It claims up to `concurrency` jobs behind a claim gate, runs the handler with an
-// AbortSignal (job timeout, shutdown, lost lease), heartbeats every leaseMs/3 until the attempt is recorded,
-// and settles it (settle.ts). A daemon joins its own rows to the queue's through hooks that run inside the
-// queue's transactions (types.ts, WorkerHooks; the claim round is claim-round.ts): on claim (compare-and-set,
-// attempt rows), on settle (with the queue's decision), and for a job a claim buried. Payloads of a typed
-// worker are checked at claim. run() drives the claims on lib/loop (woken by in-process enqueues, commits
-// elsewhere, freed slots); a daemon with its own main loop calls fill() from it instead. Nothing here throws
-// out of the loop: errors are logged, counted and backed off. On abort it stops claiming, waits for
-// in-flight jobs up to drainMs (or the hard stop), then aborts them and, after abortGraceMs, hands back
-// what still runs.
-import type { BackoffPolicy } from '../backoff.js';
-import { pause, systemClock, type Clock } from '../clock.js';
-import type { Db } from '../db/index.js';
-import { isRetryable, LeaseLostError, RetryableError, ShutdownError } from '../errors.js';
+// The one queue worker. It claims up to `concurrency` jobs behind a claim gate and runs each (job-run.ts:
+// the handler with an AbortSignal for job timeout, shutdown and a lost lease; heartbeats every leaseMs/3
+// until the attempt is recorded; the settle, settle.ts). A daemon joins its own rows to the queue's through
+// hooks that run inside the queue's transactions (types.ts, WorkerHooks; the claim round is claim-round.ts):
+// on claim (compare-and-set, attempt rows), on settle (with the queue's decision), and for a job a claim
+// buried. Payloads of a typed worker are checked at claim. run() drives the claims on lib/loop (woken by
+// in-process enqueues, commits elsewhere, freed slots); a daemon with its own main loop calls fill() from it
+// instead, and hands the worker what its crash recovery finds (adopt, settleFor). Nothing here throws out of
+// the loop: errors are logged, counted and backed off. On abort it stops claiming, waits for in-flight jobs
+// up to drainMs (or the hard stop), then aborts them and, after abortGraceMs, hands back what still runs.
+import { systemClock } from '../clock.js';
+import { LeaseLostError, ShutdownError } from '../errors.js';
 import { leaseOwner } from '../leases/index.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger } from '../log.js';
 import { Loop } from '../loop.js';
-import type { JobType } from './job-type.js';
-import type { QueueMetrics } from './metrics.js';
 import { claimRound, type ClaimRound } from './claim-round.js';
-import { leaseLost } from './ops.js';
-import { outcomeLabel, Settler } from './settle.js';
+import { JobRunner } from './job-run.js';
+import { Settler } from './settle.js';
 import { onQueueChange, SqliteQueueStore } from './store.js';
-import {
-  Settle,
-  type ClaimedJob,
-  type HandlerContext,
-  type JobHandler,
-  type JsonObject,
-  type Lease,
-  type SettleDecision,
-  type SettleEvent,
-  type Settlement,
-  type SettlingJob,
-  type WorkerHooks,
+import type {
+  JobHandler,
+  JsonObject,
+  Lease,
+  SettleDecision,
+  Settlement,
+  SettlingJob,
+  WorkerHooks,
 } from './types.js';
+import {
+  ERROR_BACKOFF,
+  safeDataVersion,
+  settledWithin,
+  type InFlight,
+  type Resolved,
+  type WorkerOptions,
+  type WorkerSummary,
+} from './worker-options.js';
 
-export class JobTimeoutError extends RetryableError {
-  constructor(jobId: number, timeoutMs: number) {
-    super(`job ${jobId} timed out after ${timeoutMs} ms`, {
-      code: 'JOB_TIMEOUT',
-      details: { jobId, timeoutMs },
-    });
-  }
-}
-
-export interface WorkerOptions<P extends JsonObject = JsonObject, C = undefined> {
-  db: Db;
-  /** The job type this worker runs: its payload is checked at claim, the handler gets it parsed. */
-  type?: JobType<P>;
-  /** The queue to claim from: the type's queue by default (a family's member queue must be named). */
-  queue?: string;
-  handler: JobHandler<P, C>;
-  hooks?: WorkerHooks<P, C>;
-  /** Shared store (and its metrics); one is made from db, clock, metrics and retryPolicy otherwise. */
-  store?: SqliteQueueStore;
-  /** Aborting it stops run()'s claims and starts the drain; run() resolves when the drain is over. */
-  signal: AbortSignal;
-  /** The daemon's hard stop (deps.hardStop): the drain ends at once, in-flight jobs are aborted. */
-  hardStop?: AbortSignal;
-  /** Lease owner id (lib/leases' format); leaseOwner(`worker:<queue>`) by default. */
-  owner?: string;
-  concurrency?: number;
-  leaseMs?: number;
-  /** Idle poll: starts here and doubles to maxPollMs while the queue stays empty. */
-  pollMs?: number;
-  maxPollMs?: number;
-  /** How often run() checks PRAGMA data_version for commits by other processes. */
-  wakeCheckMs?: number;
-  /** Handler timeout unless the job has its own; Infinity for none (the handler enforces its own). */
-  jobTimeoutMs?: number;
-  drainMs?: number;
-  /** After aborting unfinished jobs, how long to wait for them (and their settles) before giving up. */
-  abortGraceMs?: number;
-  gaugeEveryMs?: number;
-  /** Retry delays for failed jobs; overrides the store's policy when both are given. */
-  retryPolicy?: BackoffPolicy;
-  log?: Logger;
-  clock?: Clock;
-  metrics?: QueueMetrics;
-  /** Told whenever the number of jobs in flight changes (a gauge; a driving loop's wake-up). */
-  onInFlight?: (n: number) => void;
-}
-
-export interface WorkerSummary {
-  claimed: number;
-  done: number;
-  retried: number;
-  dead: number;
-  released: number;
-  leaseLost: number;
-  errors: number;
-}
-
-interface InFlight<P, C> {
-  job: SettlingJob<P>;
-  claim: C | undefined;
-  ac: AbortController;
-  done: Promise<void>;
-  /** The attempt is being recorded: a heartbeat that finds the lease gone now is the settle's business. */
-  settling: boolean;
-  beating: boolean;
-  /** Handed back by the drain after the abort grace ran out; its late result is not recorded. */
-  abandoned: boolean;
-}
-
-const ERROR_BACKOFF: BackoffPolicy = { strategy: 'exponential', baseMs: 1000, maxMs: 5000, jitter: 0.2 };
-/** Tries to record an attempt's end before leaving it to its lease's expiry (1 s, 2 s, … apart). */
-const SETTLE_TRIES = 5;
-
-type Resolved<P extends JsonObject, C> = Required<
-  Omit<
-    WorkerOptions<P, C>,
-    'store' | 'metrics' | 'retryPolicy' | 'type' | 'hooks' | 'hardStop' | 'onInFlight'
-  >
->;
+export { JobTimeoutError, type WorkerOptions, type WorkerSummary } from './worker-options.js';
 
 export class Worker<P extends JsonObject = JsonObject, C = undefined> {
   readonly summary: WorkerSummary = {
@@ -131,6 +54,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
   private readonly hooks: WorkerHooks<P, C>;
   private readonly inflight = new Map<number, InFlight<P, C>>();
   private readonly settler: Settler<P, C>;
+  private readonly runner: JobRunner<P, C>;
   /** Aborted when the worker stops waiting for writes (the end of the drain's abort grace). */
   private readonly giveUp = new AbortController();
   private loop: Loop | null = null;
@@ -171,6 +95,16 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
       giveUp: this.giveUp.signal,
       retryPolicy: opts.retryPolicy,
     });
+    this.runner = new JobRunner(
+      this.o,
+      this.x,
+      this.store,
+      this.settler,
+      this.hooks,
+      this.giveUp,
+      this.summary,
+      (e, msg) => this.countError(e, msg),
+    );
   }
 
   get owner(): string {
@@ -313,8 +247,9 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
    * when onSettle refused. Throws when the write failed.
    */
   async settleFor(job: SettlingJob<P>, claim: C, settlement: Settlement): Promise<SettleDecision | null> {
-    const ev = await this.settler.settle(job, claim, settlement);
-    if (ev) this.recorded(ev, this.o.log.child({ jobId: job.id, kind: job.kind }), settlement);
+    const log = this.o.log.child({ jobId: job.id, kind: job.kind });
+    const ev = await this.runner.settleRetrying(() => job, claim, settlement, log, {});
+    if (ev) this.runner.recorded(ev, log, settlement);
     return ev?.decision ?? null;
   }
 
@@ -330,139 +265,11 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     };
     this.inflight.set(job.id, entry);
     this.x.onInFlight?.(this.inflight.size);
-    entry.done = this.execute(entry, body).finally(() => {
+    entry.done = this.runner.execute(entry, body).finally(() => {
       this.inflight.delete(job.id);
       this.x.onInFlight?.(this.inflight.size);
       this.loop?.wake();
     });
-  }
-
-  private async execute(entry: InFlight<P, C>, body: JobHandler<P, C>): Promise<void> {
-    const { job, ac } = entry;
-    const log = this.o.log.child({ jobId: job.id, kind: job.kind, attempt: job.lease.attempt });
-    const timeoutMs = (job as Partial<ClaimedJob>).timeoutMs ?? this.o.jobTimeoutMs;
-    const timeout = Number.isFinite(timeoutMs)
-      ? setTimeout(() => ac.abort(new JobTimeoutError(job.id, timeoutMs)), timeoutMs)
-      : undefined;
-    const beat = setInterval(() => this.beat(entry, log), Math.max(1, Math.floor(this.o.leaseMs / 3)));
-    const t0 = this.o.clock.monotonic();
-    let settlement: Settlement;
-    try {
-      const ctx: HandlerContext<C> = {
-        signal: ac.signal,
-        log,
-        claim: entry.claim as C,
-        heartbeat: () => this.heartbeatNow(entry, log),
-      };
-      const value = await body(job as ClaimedJob<P>, ctx);
-      settlement = Settle.is(value) ? value : Settle.done(value);
-    } catch (e) {
-      settlement = this.failure(entry, e);
-    } finally {
-      clearTimeout(timeout);
-      const seconds = (this.o.clock.monotonic() - t0) / 1000;
-      this.x.metrics?.jobDurationSeconds.observe({ queue: job.queue, kind: job.kind }, seconds);
-    }
-    try {
-      // After a lost lease the settle is refused by the queue (fenced) and reported as `lost`.
-      await this.record(entry, settlement, log, ac.signal.reason instanceof LeaseLostError);
-    } finally {
-      clearInterval(beat);
-    }
-  }
-
-  /** What a thrown error means: shutdown hands the job back; a timeout or a retryable error retries. */
-  private failure(entry: InFlight<P, C>, e: unknown): Settlement {
-    const reason: unknown = entry.ac.signal.aborted ? entry.ac.signal.reason : undefined;
-    if (reason instanceof ShutdownError) return Settle.released();
-    const err = reason instanceof JobTimeoutError ? reason : e;
-    return Settle.failed(err, { retryable: isRetryable(err) });
-  }
-
-  /**
-   * Settle. A write that failed for a passing reason (an I/O error, a hook's RetryableError) is tried again a
-   * few times while the lease is still heartbeated; any other failure is counted, and the lease will expire.
-   */
-  private async record(
-    entry: InFlight<P, C>,
-    settlement: Settlement,
-    log: Logger,
-    lost: boolean,
-  ): Promise<void> {
-    for (let i = 1; !entry.abandoned; i++) {
-      entry.settling = true;
-      try {
-        const ev = await this.settler.settle(entry.job, entry.claim, settlement, { lost });
-        if (entry.abandoned) return;
-        if (ev) this.recorded(ev, log, settlement);
-        else log.warn('attempt already settled elsewhere; outcome not recorded');
-        return;
-      } catch (e) {
-        entry.settling = false;
-        if (i >= SETTLE_TRIES || this.giveUp.signal.aborted || !isRetryable(e)) {
-          this.countError(e, 'could not record the job outcome; the lease will expire and it will rerun');
-          return;
-        }
-        log.warn({ err: e, try: i }, 'could not record the job outcome; retrying');
-        await pause(i * 1000, this.giveUp.signal);
-      }
-    }
-  }
-
-  /** Count and log what a committed settle decided, then tell the daemon (onSettled). */
-  private recorded(ev: SettleEvent<P, C>, log: Logger, s: Settlement): void {
-    const d = ev.decision;
-    const label = outcomeLabel(d);
-    if (label) this.store.countOutcome(ev.job.queue, label);
-    const failure = s.settle === 'failed' ? { err: s.error, retryable: s.retryable } : {};
-    if (d.state === 'done') this.summary.done++;
-    else if (d.state === 'retry') {
-      this.summary.retried++;
-      log.warn({ ...failure, state: 'queued', runAt: d.runAt }, 'job failed; will retry');
-    } else if (d.state === 'dead') {
-      this.summary.dead++;
-      log.warn({ ...failure, state: 'dead' }, 'job failed for good (dead)');
-    } else if (d.state === 'released') this.summary.released++;
-    else {
-      this.summary.leaseLost++;
-      log.warn(
-        { err: leaseLost(ev.job.lease, 'settle') },
-        'lease lost: another worker owns this job now; result discarded',
-      );
-    }
-    this.hooks.onSettled?.(ev);
-  }
-
-  /** The handler's ctx.heartbeat(): a write now; a busy database is logged (the interval tries again). */
-  private heartbeatNow(entry: InFlight<P, C>, log: Logger): void {
-    try {
-      entry.job = { ...entry.job, lease: this.store.heartbeat(entry.job.lease, this.o.leaseMs) };
-    } catch (e) {
-      if (!(e instanceof LeaseLostError)) return void log.warn({ err: e }, 'heartbeat failed; retrying');
-      entry.ac.abort(e);
-      throw e;
-    }
-  }
-
-  /** Extend the lease (a write that waits for the lock without blocking); a lost lease aborts the handler. */
-  private beat(entry: InFlight<P, C>, log: Logger): void {
-    if (entry.beating || entry.abandoned) return;
-    entry.beating = true;
-    const { leaseMs } = this.o;
-    this.store
-      .heartbeatAsync(entry.job.lease, leaseMs, { budgetMs: leaseMs, signal: this.giveUp.signal })
-      .then((lease) => {
-        entry.job = { ...entry.job, lease };
-      })
-      .catch((e: unknown) => {
-        if (!(e instanceof LeaseLostError)) return void log.warn({ err: e }, 'heartbeat failed; retrying');
-        if (entry.settling || entry.ac.signal.aborted) return;
-        log.warn('lease lost while running (cancelled or re-claimed); aborting the handler');
-        entry.ac.abort(e);
-      })
-      .finally(() => {
-        entry.beating = false;
-      });
   }
 
   /**
@@ -481,7 +288,7 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     log.warn({ inflight: this.inflight.size }, 'drain deadline passed; aborting unfinished jobs');
     for (const f of this.inflight.values()) f.ac.abort(new ShutdownError('worker shutting down'));
     const graceMs = opts.immediate ? 0 : this.o.abortGraceMs;
-    const settled = await settledWithin(all(), graceMs);
+    const settled = await this.afterAbort(all(), graceMs, hardStop);
     this.giveUp.abort(new ShutdownError('worker stopped waiting for the database'));
     if (settled) return;
     // Handlers that ignore their signal: hand the jobs back anyway; their late results will be refused.
@@ -496,6 +303,25 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
         else this.countError(e, 'could not hand a job back; its lease will expire');
       }
     }
+  }
+
+  /**
+   * The abort grace: whether the aborted jobs settled within graceMs. An endless grace waits for them as long
+   * as they take (their handlers bound their own stop, e.g. a child's kill grace), and only their writes
+   * waiting for the lock give up, at the hard stop.
+   */
+  private async afterAbort(all: Promise<unknown>, graceMs: number, hardStop?: AbortSignal): Promise<boolean> {
+    if (Number.isFinite(graceMs)) return settledWithin(all, graceMs);
+    const giveUp = (): void =>
+      this.giveUp.abort(new ShutdownError('hard stop: no more waiting for the database'));
+    if (hardStop?.aborted) giveUp();
+    else hardStop?.addEventListener('abort', giveUp, { once: true });
+    try {
+      await all;
+    } finally {
+      hardStop?.removeEventListener('abort', giveUp);
+    }
+    return true;
   }
 
   private refreshGauges(): void {
@@ -513,34 +339,6 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     this.summary.errors++;
     this.x.metrics?.workerErrors.inc({ queue: this.o.queue });
     this.o.log.error({ err: e }, msg);
-  }
-}
-
-function safeDataVersion(db: Db): number {
-  try {
-    return db.dataVersion();
-  } catch {
-    // A failed read only decides whether to wake early; any sentinel works.
-    // Stryker disable next-line UnaryOperator: equivalent, see above.
-    return -1;
-  }
-}
-
-/** Whether p settles within ms (or before `stop` aborts). */
-async function settledWithin(p: Promise<unknown>, ms: number, stop?: AbortSignal): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  let onStop: (() => void) | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    onStop = () => resolve(false);
-    if (stop?.aborted) resolve(false);
-    else stop?.addEventListener('abort', onStop, { once: true });
-  });
-  try {
-    return await Promise.race([p.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-    if (onStop) stop?.removeEventListener('abort', onStop);
   }
 }
 

@@ -1,0 +1,283 @@
+// The worker's seams for a daemon that drives it from its own loop and recovers work after a restart (the
+// streaming converter): adopt (a job already running under our lease joins the worker), settleFor (an attempt
+// the worker never ran, settled through the same hooks), onSettleError (each failed settle write, and whether
+// it is tried again), an endless abort grace (the drain waits for aborted handlers; their writes give up at the
+// hard stop), and the gate's wakeAt (a closed gate is looked at again then, not at the idle poll).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connection, Db } from '../../../lib/db/index.js';
+import { PermanentError, RetryableError } from '../../../lib/errors.js';
+import {
+  Settle,
+  SqliteQueueStore,
+  Worker,
+  type ClaimedJob,
+  type SettleEvent,
+  type WorkerOptions,
+} from '../../../lib/queue/index.js';
+import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { waitFor } from '../../helpers/wait.js';
+
+type P = Record<string, unknown>;
+type Claim = { tag: string };
+
+let dir: string;
+let file: string;
+let db: Db;
+let store: SqliteQueueStore;
+let ac: AbortController;
+let lock: HeldLock | null = null;
+beforeEach(async () => {
+  ({ dir, file, db } = await setUpStateDb());
+  store = new SqliteQueueStore(db, {
+    retryPolicy: { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 },
+  });
+  db.conn.exec('CREATE TABLE domain (job_id INTEGER NOT NULL, what TEXT NOT NULL)');
+  ac = new AbortController();
+});
+afterEach(async () => {
+  ac.abort();
+  await lock?.release();
+  lock = null;
+  tearDownStateDb({ dir, db });
+});
+
+const note = (conn: Connection, jobId: number, what: string): void =>
+  void conn.prepare('INSERT INTO domain (job_id, what) VALUES (?, ?)').run(jobId, what);
+const domainRows = (): { job_id: number; what: string }[] =>
+  db.conn.prepare('SELECT job_id, what FROM domain ORDER BY rowid').all() as {
+    job_id: number;
+    what: string;
+  }[];
+
+function worker(opts: Partial<WorkerOptions<P, Claim>> = {}): Worker<P, Claim> {
+  return new Worker<P, Claim>({
+    db,
+    store,
+    queue: 'q',
+    signal: ac.signal,
+    pollMs: 10,
+    maxPollMs: 50,
+    handler: async () => 'ok',
+    ...opts,
+  });
+}
+
+/** A job claimed by `owner` (a previous run of this daemon, or a dead holder). */
+function claimed(owner: string, leaseMs = 60_000, maxAttempts = 3): ClaimedJob {
+  store.enqueue({ queue: 'q', kind: 'k', maxAttempts, payload: { n: 1 } });
+  return store.claim({ queue: 'q', owner, leaseMs })[0];
+}
+
+/** A handler that runs until `release()` (or rejects with its abort reason). */
+function gated(): { handler: WorkerOptions<P, Claim>['handler']; release: () => void } {
+  let release = (): void => {};
+  const handler: WorkerOptions<P, Claim>['handler'] = (_job, ctx) =>
+    new Promise((resolve, reject) => {
+      release = () => resolve('finished');
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+    });
+  return { handler, release: () => release() };
+}
+
+describe('worker.adopt', () => {
+  it('an adopted job takes a slot, is heartbeated, and is settled through the hooks with its claim', async () => {
+    const job = claimed('previous-run', 300);
+    const settled: SettleEvent<P, Claim>[] = [];
+    const { handler, release } = gated();
+    const w = worker({
+      concurrency: 1,
+      leaseMs: 300,
+      hooks: {
+        onSettle: (conn, e) => note(conn, e.job.id, `${e.decision.state}:${e.claim?.tag}`),
+        onSettled: (e) => void settled.push(e),
+      },
+    });
+    w.adopt(job, { tag: 'adopted' }, handler);
+    expect(w.inFlight).toBe(1);
+    expect(w.jobIds()).toEqual(new Set([job.id]));
+    // Its one slot is taken: a due job waits.
+    const next = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    expect(w.fill()).toBe(0);
+    expect(store.get(next.id)?.state).toBe('queued');
+    // Heartbeated like a claimed job (every leaseMs/3): the lease outlives its first expiry.
+    await waitFor(() => (store.get(job.id)?.leaseExpiresAt ?? 0) > job.lease.expiresAt + 150, {
+      what: 'lease extended',
+    });
+    release();
+    await waitFor(() => w.inFlight === 0, { what: 'adopted job settled' });
+    expect(store.get(job.id)).toMatchObject({ state: 'done', result: 'finished', attempts: 1 });
+    expect(domainRows()).toEqual([{ job_id: job.id, what: 'done:adopted' }]);
+    expect(settled.map((e) => e.claim)).toEqual([{ tag: 'adopted' }]);
+    expect(w.fill()).toBe(1);
+    await waitFor(() => store.get(next.id)?.state === 'done', { what: 'the waiting job ran' });
+  });
+
+  it('an adopted job drains like a claimed one: aborted past drainMs and handed back', async () => {
+    const job = claimed('previous-run');
+    const { handler } = gated();
+    const w = worker({
+      drainMs: 20,
+      hooks: { onSettle: (conn, e) => note(conn, e.job.id, e.decision.state) },
+    });
+    w.adopt(job, { tag: 'adopted' }, handler);
+    await w.drain();
+    expect(w.inFlight).toBe(0);
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(domainRows()).toEqual([{ job_id: job.id, what: 'released' }]);
+    expect(w.summary.released).toBe(1);
+  });
+});
+
+describe('worker.settleFor', () => {
+  it("records an attempt it never ran under that attempt's lease; a lease taken since changes nothing", async () => {
+    const seen: string[] = [];
+    const w = worker({
+      hooks: {
+        onSettle: (conn, e) => {
+          note(conn, e.job.id, e.decision.state);
+          seen.push(`${e.decision.state}:${e.claim?.tag}`);
+        },
+        onSettled: (e) => void seen.push(`settled:${e.decision.state}`),
+      },
+    });
+    const dead = claimed('dead-holder');
+    const d = await w.settleFor(
+      dead,
+      { tag: 'found' },
+      Settle.failed(new Error('crashed'), { retryable: true }),
+    );
+    expect(d).toMatchObject({ state: 'retry', error: expect.stringMatching(/crashed/) });
+    expect(store.get(dead.id)).toMatchObject({
+      state: 'queued',
+      attempts: 1,
+      lastError: expect.stringMatching(/crashed/),
+    });
+    // Claimed again by another holder: the old token is fenced off; the hook still hears of it (lost).
+    const again = await waitFor(() => store.claim({ queue: 'q', owner: 'other', leaseMs: 60_000 })[0], {
+      what: 'the retry claimed by another holder',
+    });
+    expect(again.lease.token).toBeGreaterThan(dead.lease.token);
+    expect(await w.settleFor(dead, { tag: 'late' }, Settle.done('late'))).toEqual({ state: 'lost' });
+    expect(store.get(dead.id)).toMatchObject({ state: 'running', leaseOwner: 'other', result: null });
+    expect(seen).toEqual(['retry:found', 'settled:retry', 'lost:late', 'settled:lost']);
+    expect(domainRows()).toEqual([
+      { job_id: dead.id, what: 'retry' },
+      { job_id: dead.id, what: 'lost' },
+    ]);
+  });
+
+  it('resolves null when onSettle refuses, and the queue keeps the job as it was', async () => {
+    const w = worker({ hooks: { onSettle: () => false } });
+    const job = claimed('dead-holder');
+    expect(await w.settleFor(job, { tag: 'x' }, Settle.done())).toBeNull();
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
+  });
+});
+
+describe('onSettleError', () => {
+  it('hears each failed settle write: a passing one is tried again, any other is thrown at once', async () => {
+    let failures = 2;
+    const errors: { msg: string; try: number; retrying: boolean }[] = [];
+    const w = worker({
+      hooks: {
+        onSettle: (conn, e) => {
+          if (e.claim?.tag === 'permanent') throw new PermanentError('domain row refused for good');
+          if (failures-- > 0) throw new RetryableError('domain row busy');
+          note(conn, e.job.id, e.decision.state);
+        },
+        onSettleError: (e, job, info) =>
+          void errors.push({ msg: (e as Error).message, ...info, ...{ job: job.id } }),
+      },
+    });
+    const a = claimed('dead-holder');
+    expect(await w.settleFor(a, { tag: 'passing' }, Settle.done())).toEqual({
+      state: 'done',
+      result: undefined,
+    });
+    expect(errors).toEqual([
+      { msg: 'domain row busy', try: 1, retrying: true, job: a.id },
+      { msg: 'domain row busy', try: 2, retrying: true, job: a.id },
+    ]);
+    expect(domainRows()).toEqual([{ job_id: a.id, what: 'done' }]);
+    errors.length = 0;
+    const b = claimed('dead-holder');
+    await expect(w.settleFor(b, { tag: 'permanent' }, Settle.done())).rejects.toThrow(/for good/);
+    expect(errors).toEqual([{ msg: 'domain row refused for good', try: 1, retrying: false, job: b.id }]);
+    expect(store.get(b.id)?.state).toBe('running');
+  }, 20_000);
+});
+
+describe('an endless abort grace', () => {
+  it('the drain waits for aborted handlers as long as they take, and records what they return', async () => {
+    store.enqueue({ queue: 'q', kind: 'k' });
+    let cleanedUp = false;
+    const w = worker({
+      drainMs: 10,
+      abortGraceMs: Infinity,
+      // Stopping takes a while (a child's kill grace): longer than the default abort grace would allow.
+      handler: (_job, ctx) =>
+        new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () =>
+            setTimeout(() => {
+              cleanedUp = true;
+              resolve(Settle.released());
+            }, 2500),
+          ),
+        ),
+    });
+    expect(w.fill()).toBe(1);
+    await w.drain();
+    expect(cleanedUp).toBe(true);
+    expect(w.summary).toMatchObject({ released: 1, errors: 0 });
+    expect(store.list({ state: 'queued' })).toHaveLength(1);
+  }, 20_000);
+
+  it('a settle waiting for the write lock gives up at the hard stop; the job stays leased', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const hard = new AbortController();
+    const w = worker({
+      drainMs: 10,
+      abortGraceMs: Infinity,
+      hardStop: hard.signal,
+      handler: gated().handler,
+    });
+    expect(w.fill()).toBe(1);
+    lock = await holdWriteLock(file);
+    const drained = w.drain();
+    await new Promise((r) => setTimeout(r, 300));
+    let over = false;
+    void drained.then(() => (over = true));
+    expect(over).toBe(false);
+    hard.abort();
+    await drained;
+    expect(w.summary.errors).toBe(1);
+    await lock.release();
+    lock = null;
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
+  }, 60_000);
+});
+
+describe('gate wakeAt', () => {
+  it('a closed gate is consulted again at its wakeAt, well before the idle poll', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const gates: number[] = [];
+    const w = worker({
+      pollMs: 30_000,
+      maxPollMs: 30_000,
+      hooks: {
+        gate: () => {
+          gates.push(Date.now());
+          return gates.length === 1 ? { limit: 0, wakeAt: Date.now() + 100 } : { limit: 1 };
+        },
+      },
+    });
+    const started = Date.now();
+    const done = w.run();
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'claimed after the gate opened' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(gates[1] - gates[0]).toBeGreaterThanOrEqual(90);
+    ac.abort();
+    await done;
+  });
+});
