@@ -42,13 +42,36 @@ const HISTOGRAM_MIN = 1 << 14;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const BUCKETS = 1 << 16;
 
-/**
- * The top 16 bits of a float64's order key: the IEEE bits with the sign bit flipped for positive values and
- * every bit flipped for negative ones, so keys sort as the numbers do (−0 just below +0). hiWord is the
- * float's upper 32 bits; branch-free, since noise around zero makes the sign unpredictable.
+/*
+ * The bucket of a value is the top 16 bits of its order key: the IEEE bits with the sign bit flipped for
+ * positive values and every bit flipped for negative ones, so keys sort as the numbers do (−0 just below
+ * +0). From the float's upper 32 bits w: (w >>> 16) ^ (((w >> 31) & 0x7fff) | 0x8000), branch-free, since
+ * noise around zero makes the sign unpredictable. It is written out in the two loops below, each a small
+ * function of its own: V8 optimises such a loop with the whole function, where a long loop compiled
+ * on-stack in a bigger function deoptimised on the code after it again on every call.
  */
-function bucketOf(hiWord: number): number {
-  return (hiWord >>> 16) ^ (((hiWord >> 31) & 0x7fff) | 0x8000);
+
+function countBuckets(words: Uint32Array, counts: Uint32Array): void {
+  for (let i = 1; i < words.length; i += 2) {
+    const w = words[i];
+    counts[(w >>> 16) ^ (((w >> 31) & 0x7fff) | 0x8000)]++;
+  }
+}
+
+/** The values of a (words: its 32-bit halves) whose bucket is in [first, last], into out. */
+function collectBuckets(
+  words: Uint32Array,
+  a: Float64Array,
+  first: number,
+  last: number,
+  out: Float64Array,
+): void {
+  let k = 0;
+  for (let i = 1; i < words.length; i += 2) {
+    const w = words[i];
+    const key = (w >>> 16) ^ (((w >> 31) & 0x7fff) | 0x8000);
+    if (key >= first && key <= last) out[k++] = a[i >> 1];
+  }
 }
 
 /**
@@ -59,20 +82,24 @@ function bucketOf(hiWord: number): number {
 function middleCandidates(a: Float64Array, lo: number, hi: number): { values: Float64Array; below: number } {
   const words = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
   const counts = new Uint32Array(BUCKETS);
-  for (let i = 1; i < words.length; i += 2) counts[bucketOf(words[i])]++;
-  let below = 0;
-  let b = 0;
-  while (below + counts[b] <= lo) below += counts[b++];
-  let last = b;
-  let through = below + counts[b];
-  while (through <= hi) through += counts[++last];
-  const values = new Float64Array(through - below);
-  let k = 0;
-  for (let i = 1; i < words.length; i += 2) {
-    const key = bucketOf(words[i]);
-    if (key >= b && key <= last) values[k++] = a[i >> 1];
-  }
-  return { values, below };
+  countBuckets(words, counts);
+  const first = bucketOfRank(counts, lo, 0, 0);
+  const last = bucketOfRank(counts, hi, first.bucket, first.below);
+  const values = new Float64Array(last.below + counts[last.bucket] - first.below);
+  collectBuckets(words, a, first.bucket, last.bucket, values);
+  return { values, below: first.below };
+}
+
+/** The bucket holding rank `rank`, searching from bucket `from` with `below` values below it. */
+function bucketOfRank(
+  counts: Uint32Array,
+  rank: number,
+  from: number,
+  below: number,
+): { bucket: number; below: number } {
+  let b = from;
+  while (below + counts[b] <= rank) below += counts[b++];
+  return { bucket: b, below };
 }
 
 /** Rearrange a[lo..hi] so that a[k] is the k-th smallest; returns a[k]. */

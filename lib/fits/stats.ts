@@ -60,15 +60,10 @@ export class StatsAccumulator {
   sample(px: Pixels | ArrayLike<number>, n = px.length): void {
     this.dtype = px instanceof Float32Array ? 'float32' : 'float64';
     this.seen += n;
-    const { stride, samples } = this;
-    let taken = this.taken;
-    let p = this.skip;
-    for (; p < n; p += stride) {
-      const v = px[p];
-      if (v - v === 0) samples[taken++] = v;
-    }
-    this.taken = taken;
-    this.skip = p - n;
+    const start = this.skip;
+    this.taken = takeSamples(px, n, start, this.stride, this.samples, this.taken);
+    // The first sampled position of the next strip, counted from its start.
+    this.skip = start < n ? start + Math.ceil((n - start) / this.stride) * this.stride - n : start - n;
   }
 
   /**
@@ -100,11 +95,7 @@ export class StatsAccumulator {
     const s = this.samples.subarray(0, this.taken);
     const dtype = this.dtype;
     const median = medianInPlace(s, dtype);
-    const dev = new Float64Array(s.length);
-    // numpy: abs(data − median) in the data's dtype, then its median (astropy's median_absolute_deviation).
-    if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
-    else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
-    const madStd = 1.482602218505602 * medianInPlace(dev, dtype);
+    const madStd = 1.482602218505602 * medianInPlace(absDeviations(s, median, dtype), dtype);
     const peakAbs = Math.max(Math.abs(m.min), Math.abs(m.max));
     return {
       nFinite: n,
@@ -121,6 +112,33 @@ export class StatsAccumulator {
       robustSamples: s.length,
     };
   }
+}
+
+/**
+ * Copy the finite values at start, start + stride, … (below n) of px into samples from `taken`; returns the
+ * new count. A small function of its own, so V8 optimises the loop with it (see addMoments).
+ */
+function takeSamples(
+  px: Pixels | ArrayLike<number>,
+  n: number,
+  start: number,
+  stride: number,
+  samples: Float64Array,
+  taken: number,
+): number {
+  for (let p = start; p < n; p += stride) {
+    const v = px[p];
+    if (v - v === 0) samples[taken++] = v;
+  }
+  return taken;
+}
+
+/** numpy: abs(data − median) in the data's dtype (astropy's median_absolute_deviation takes its median). */
+function absDeviations(s: Float64Array, median: number, dtype: Dtype): Float64Array {
+  const dev = new Float64Array(s.length);
+  if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
+  else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
+  return dev;
 }
 
 export type QaGrade = 'excellent' | 'good' | 'marginal' | 'poor' | 'unknown';
