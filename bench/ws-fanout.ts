@@ -51,6 +51,8 @@ interface ServerResult {
   detect: Record<Mode, number[]>;
   /** The hub's send loop: the frame handed to every socket. */
   sendLoop: Record<Mode, number[]>;
+  /** The server process's CPU time during the send loop (less than its wall time: it was not running). */
+  sendLoopCpu: Record<Mode, number[]>;
   /** send loop done → the last client has the event. */
   drain: Record<Mode, number[]>;
   /** Per event, the client processes' CPU time (ms) from before the commit to the last arrival. */
@@ -167,14 +169,16 @@ async function serverMain(
   const idleCpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
 
   // The hub's fan-out, timed from outside: a wrapper on this instance's method (the same in both trees).
-  const fanTimes = new Map<number, { start: number; end: number }>();
+  const fanTimes = new Map<number, { start: number; end: number; cpuMs: number }>();
   const hub = daemon.hub as unknown as { fanOut: (events: { seq: number }[]) => void };
   const fanOut = hub.fanOut.bind(hub);
   hub.fanOut = (evs) => {
     const start = now();
+    const cpu0 = process.cpuUsage();
     fanOut(evs);
+    const cpu = process.cpuUsage(cpu0);
     const end = now();
-    for (const e of evs) fanTimes.set(e.seq, { start, end });
+    for (const e of evs) fanTimes.set(e.seq, { start, end, cpuMs: (cpu.user + cpu.system) / 1000 });
   };
   const url = `ws://127.0.0.1:${daemon.port}/ws`;
   const procs = Array.from({ length: clientProcs }, (_, k) =>
@@ -192,6 +196,7 @@ async function serverMain(
     toFirst: empty(),
     detect: empty(),
     sendLoop: empty(),
+    sendLoopCpu: empty(),
     drain: empty(),
     clientCpu: empty(),
   };
@@ -222,6 +227,7 @@ async function serverMain(
       result.toFirst[mode].push(Math.min(...got.map((m) => m.first)) - start);
       result.detect[mode].push(fan.start - start);
       result.sendLoop[mode].push(fan.end - fan.start);
+      result.sendLoopCpu[mode].push(fan.cpuMs);
       result.drain[mode].push(last - fan.end);
       result.clientCpu[mode].push(got.reduce((a, m) => a + m.cpuMs, 0));
       // A gap longer than the tail's follow-up looks, so each commit meets an idle tail.
@@ -319,8 +325,8 @@ async function main(): Promise<void> {
         return `${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)} (${tailMean.toFixed(1)})`;
       };
       console.log(
-        `  ${mode} process: detect ${part('detect')}, send loop ${part('sendLoop')}, clients' drain ${part('drain')} ms; ` +
-          `client CPU per event ${part('clientCpu')} ms`,
+        `  ${mode} process: detect ${part('detect')}, send loop ${part('sendLoop')} (its CPU ${part('sendLoopCpu')}), ` +
+          `clients' drain ${part('drain')} ms; client CPU per event ${part('clientCpu')} ms`,
       );
     }
   }
