@@ -43,6 +43,29 @@ function renderOnly(tree: string, file: string, reps: number): number {
   return median(times);
 }
 
+/**
+ * The same renders warm in one fresh process, alternating: the before tree's and this tree's renderThumbnail
+ * with statistics, and this tree's without (render-only); median ms of each over `reps` after 4 to warm up.
+ * Free of the daemon runs' cold first images, and each of the three meets the same moment's load.
+ */
+function warmRenders(beforeTree: string, file: string, reps: number): Record<string, number> {
+  const lib = (tree: string): string => JSON.stringify('file://' + path.join(tree, 'dist/lib/fits/index.js'));
+  const code = `
+    const { renderThumbnail: before } = await import(${lib(beforeTree)});
+    const { renderThumbnail: after } = await import(${lib(root)});
+    const t = { before: [], after: [], renderOnly: [] };
+    for (let i = 0; i < ${reps} + 4; i++)
+      for (const [k, f, o] of [['before', before, { stats: true }], ['after', after, { stats: true }], ['renderOnly', after, {}]]) {
+        const r = f(${JSON.stringify(file)}, o);
+        if (i >= 4) t[k].push(r.timings.total);
+      }
+    console.log(JSON.stringify(t));`;
+  const t = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }),
+  ) as Record<string, number[]>;
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+}
+
 interface RunResult {
   /** Per image: claim → row updated (ms). */
   perImage: number[];
@@ -209,6 +232,11 @@ async function main(): Promise<void> {
         `  before ${b.toFixed(0)} ms, after ${a.toFixed(0)} ms, render-only ${render.toFixed(0)} ms (median of ${per.after.length} images each; render-only: median of ${rounds} rounds)\n`,
     );
     process.stdout.write(stageTable(runs));
+    const w = warmRenders(before, images[0], 10);
+    process.stdout.write(
+      `  warm, one process, alternating: with statistics / render-only: before ${(w.before / w.renderOnly).toFixed(2)}×, ` +
+        `after ${(w.after / w.renderOnly).toFixed(2)}× (${w.before.toFixed(0)} → ${w.after.toFixed(0)} ms; render-only ${w.renderOnly.toFixed(0)} ms)\n`,
+    );
   }
 }
 
