@@ -34,7 +34,21 @@ interface ChildReport {
   escaped: Record<string, number>;
   waitsMs: number[];
   walBytes: number;
+  /** The long waits (over LONG_WAIT_MS) of the polling lock wait, taken apart. */
+  long: LongWait[];
+  /** Every write's hold of the lock (fn start → COMMIT done) and its COMMIT alone, ms. */
+  holdsMs: number[];
+  commitsMs: number[];
 }
+
+/** A long lock wait: how often it tried, the longest gap between two tries (the process not running). */
+interface LongWait {
+  waitMs: number;
+  tries: number;
+  maxGapMs: number;
+}
+
+const LONG_WAIT_MS = 20;
 
 interface CaseResult {
   cyclesPerS: number;
@@ -72,15 +86,55 @@ function useOldCodePaths(db: Db): void {
   };
 }
 
-/** Time from calling db.write until its function runs: the lock wait (BEGIN IMMEDIATE has the lock then). */
-function measureLockWait(db: Db, waits: number[]): void {
+/**
+ * Time from calling db.write until its function runs: the lock wait (BEGIN IMMEDIATE has the lock then). For
+ * the polling wait (after), also every try of BEGIN IMMEDIATE, so a long wait can be told apart: many tries
+ * that found the lock taken (unfair), or long gaps between tries (the process was not running), and the hold
+ * and COMMIT times of every write (is anyone holding the lock long: a checkpoint, an fsync?).
+ */
+function measureLockWait(
+  db: Db,
+  report: Pick<ChildReport, 'waitsMs' | 'long' | 'holdsMs' | 'commitsMs'>,
+): void {
+  const tries: number[] = [];
+  const lock = (db as unknown as { lock?: { tryBegin(): boolean; commit(): void } }).lock;
+  if (lock) {
+    const tryBegin = lock.tryBegin.bind(lock);
+    lock.tryBegin = () => {
+      tries.push(performance.now());
+      return tryBegin();
+    };
+    const commit = lock.commit.bind(lock);
+    lock.commit = () => {
+      const t = performance.now();
+      commit();
+      report.commitsMs.push(performance.now() - t);
+    };
+  }
   const write = db.write.bind(db);
   db.write = <T>(fn: (c: Connection) => T): T => {
+    tries.length = 0;
     const t0 = performance.now();
-    return write((c) => {
-      waits.push(performance.now() - t0);
-      return fn(c);
-    });
+    let t1 = t0;
+    try {
+      return write((c) => {
+        t1 = performance.now();
+        const waitMs = t1 - t0;
+        report.waitsMs.push(waitMs);
+        if (waitMs > LONG_WAIT_MS) {
+          let maxGapMs = 0;
+          let prev = t0;
+          for (const t of [...tries, t1]) {
+            maxGapMs = Math.max(maxGapMs, t - prev);
+            prev = t;
+          }
+          report.long.push({ waitMs, tries: tries.length, maxGapMs });
+        }
+        return fn(c);
+      });
+    } finally {
+      report.holdsMs.push(performance.now() - t1);
+    }
   };
 }
 
@@ -114,8 +168,13 @@ function cycleFor(workload: Workload, db: Db, owner: string): () => boolean {
 async function child(file: string, seconds: number, workload: Workload, variant: Variant): Promise<void> {
   const db = openDb({ name: 'state', path: file, busyTimeoutMs: 5000, writeBudgetMs: 15_000 });
   if (variant === 'before') useOldCodePaths(db);
-  const waitsMs: number[] = [];
-  measureLockWait(db, waitsMs);
+  const report = {
+    waitsMs: [] as number[],
+    long: [] as LongWait[],
+    holdsMs: [] as number[],
+    commitsMs: [] as number[],
+  };
+  measureLockWait(db, report);
   const cycle = cycleFor(workload, db, `bench:${process.pid}`);
   const escaped: Record<string, number> = {};
   let cycles = 0;
@@ -133,7 +192,19 @@ async function child(file: string, seconds: number, workload: Workload, variant:
   const walBytes = db.walBytes();
   db.close();
   // Disconnect only once the report is flushed: disconnecting at once can drop a large message.
-  process.send?.({ cycles, escaped, waitsMs, walBytes } satisfies ChildReport, () => process.disconnect());
+  const top = (xs: number[]): number[] => xs.sort((a, b) => b - a).slice(0, 200);
+  process.send?.(
+    {
+      cycles,
+      escaped,
+      waitsMs: report.waitsMs,
+      walBytes,
+      long: report.long,
+      holdsMs: top(report.holdsMs),
+      commitsMs: top(report.commitsMs),
+    } satisfies ChildReport,
+    () => process.disconnect(),
+  );
 }
 
 function seed(dir: string, jobs: number): string {
@@ -156,6 +227,22 @@ function seed(dir: string, jobs: number): string {
   db.checkpoint('truncate');
   db.close();
   return file;
+}
+
+/** The long waits taken apart, and the longest hold and COMMIT (polling variant only). */
+function longWaits(all: ChildReport[]): string {
+  const long = all.flatMap((r) => r.long).sort((a, b) => b.waitMs - a.waitMs);
+  const holds = all.flatMap((r) => r.holdsMs);
+  const commits = all.flatMap((r) => r.commitsMs);
+  if (commits.length === 0) return `waits > ${LONG_WAIT_MS} ms: ${long.length}`;
+  const worst = long
+    .slice(0, 3)
+    .map((w) => `${w.waitMs.toFixed(0)} ms: ${w.tries} tries, longest gap ${w.maxGapMs.toFixed(1)} ms`)
+    .join('; ');
+  return (
+    `waits > ${LONG_WAIT_MS} ms: ${long.length}${worst ? ` (${worst})` : ''}; ` +
+    `longest hold ${Math.max(...holds).toFixed(1)} ms, longest COMMIT ${Math.max(...commits).toFixed(1)} ms`
+  );
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -214,6 +301,7 @@ async function runCase(
       `double claims ${multi}`,
       `WAL ${walMb.toFixed(1)} MB`,
       `shares ${all.map((x) => x.cycles).join('/')}`,
+      longWaits(all),
     ].join(' | ');
     return { ...r, line };
   } finally {

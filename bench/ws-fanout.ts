@@ -10,8 +10,14 @@
 // the server process's user + system time over a quiet window with no clients and no commits (the daemon at
 // rest: the tail's looks and every timer; heartbeats to clients would be the same in both trees). Times are
 // wall-clock in microsecond resolution (performance.timeOrigin + now), comparable across processes on one host.
+//
+// Where the time goes, per event: the server's hub is timed around its fan-out (a wrapper on the instance,
+// nothing in the library), so commit → all clients splits into detection (commit → the hub has the event),
+// the send loop (the hub hands the frame to all sockets) and the clients' drain (send loop done → the last
+// client has read and parsed it: one process reading 1,000 sockets, which a real deployment spreads over
+// 1,000 browsers). The client side's CPU per event is printed too: whether it, not the daemon, is the tail.
 //   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
-//     [--baseline main]
+//     [--client-procs 1] [--baseline main]
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,6 +47,16 @@ interface ServerResult {
   idleCpuPct: number;
   toLast: Record<Mode, number[]>;
   toFirst: Record<Mode, number[]>;
+  /** commit → the hub's fan-out starts (the events tail has read the event). */
+  detect: Record<Mode, number[]>;
+  /** The hub's send loop: the frame handed to every socket. */
+  sendLoop: Record<Mode, number[]>;
+  /** The server process's CPU time during the send loop (less than its wall time: it was not running). */
+  sendLoopCpu: Record<Mode, number[]>;
+  /** send loop done → the last client has the event. */
+  drain: Record<Mode, number[]>;
+  /** Per event, the client processes' CPU time (ms) from before the commit to the last arrival. */
+  clientCpu: Record<Mode, number[]>;
 }
 
 function forkChild(argv: string[]): ChildProcess {
@@ -61,6 +77,11 @@ function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
 /** The clients: n sockets subscribed to `bench`; reports each event's first and last arrival. */
 function clientMain(url: string, n: number): void {
   const seen = new Map<number, { first: number; last: number; count: number }>();
+  let cpuMark = process.cpuUsage();
+  // The server asks for a CPU mark just before each commit; the event's report carries the CPU since.
+  process.on('message', (m: { mark?: boolean }) => {
+    if (m.mark) cpuMark = process.cpuUsage();
+  });
   let open = 0;
   for (let i = 0; i < n; i++) {
     const ws = new WebSocket(url);
@@ -75,7 +96,8 @@ function clientMain(url: string, n: number): void {
       s.count++;
       seen.set(m.seq!, s);
       if (s.count === n) {
-        process.send!({ seq: m.seq, first: s.first, last: s.last });
+        const cpu = process.cpuUsage(cpuMark);
+        process.send!({ seq: m.seq, first: s.first, last: s.last, cpuMs: (cpu.user + cpu.system) / 1000 });
         seen.delete(m.seq!);
       }
     });
@@ -106,7 +128,13 @@ async function writerMain(tree: string, file: string): Promise<void> {
 }
 
 /** One tree's daemon: idle window, then `events` commits of each mode to `clients` clients. */
-async function serverMain(tree: string, clients: number, events: number, idleS: number): Promise<void> {
+async function serverMain(
+  tree: string,
+  clients: number,
+  events: number,
+  idleS: number,
+  clientProcs: number,
+): Promise<void> {
   const lib = (p: string): string => path.join(tree, 'dist/lib', p);
   const { parseConfig } = (await import(lib('config/index.js'))) as typeof ConfigLib;
   const { startDaemon } = (await import(lib('daemon/index.js'))) as typeof DaemonLib;
@@ -140,16 +168,43 @@ async function serverMain(tree: string, clients: number, events: number, idleS: 
   const cpu = process.cpuUsage(cpu0);
   const idleCpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
 
-  const client = forkChild(['--client', `ws://127.0.0.1:${daemon.port}/ws`, String(clients)]);
-  await nextMessage(client, 'clients');
+  // The hub's fan-out, timed from outside: a wrapper on this instance's method (the same in both trees).
+  const fanTimes = new Map<number, { start: number; end: number; cpuMs: number }>();
+  const hub = daemon.hub as unknown as { fanOut: (events: { seq: number }[]) => void };
+  const fanOut = hub.fanOut.bind(hub);
+  hub.fanOut = (evs) => {
+    const start = now();
+    const cpu0 = process.cpuUsage();
+    fanOut(evs);
+    const cpu = process.cpuUsage(cpu0);
+    const end = now();
+    for (const e of evs) fanTimes.set(e.seq, { start, end, cpuMs: (cpu.user + cpu.system) / 1000 });
+  };
+  const url = `ws://127.0.0.1:${daemon.port}/ws`;
+  const procs = Array.from({ length: clientProcs }, (_, k) =>
+    forkChild([
+      '--client',
+      url,
+      String(Math.floor(clients / clientProcs) + (k < clients % clientProcs ? 1 : 0)),
+    ]),
+  );
+  await Promise.all(procs.map((c) => nextMessage(c, 'clients')));
+  const empty = (): Record<Mode, number[]> => ({ same: [], other: [] });
   const result: ServerResult = {
     idleCpuPct,
-    toLast: { same: [], other: [] },
-    toFirst: { same: [], other: [] },
+    toLast: empty(),
+    toFirst: empty(),
+    detect: empty(),
+    sendLoop: empty(),
+    sendLoopCpu: empty(),
+    drain: empty(),
+    clientCpu: empty(),
   };
   for (const mode of MODES) {
     for (let i = 0; i < events; i++) {
-      const arrived = nextMessage<{ seq: number; first: number; last: number }>(client, 'clients');
+      type Arrival = { seq: number; first: number; last: number; cpuMs: number };
+      const arrivals = procs.map((c) => nextMessage<Arrival>(c, 'clients'));
+      for (const c of procs) c.send({ mark: true });
       let seq: number;
       let start: number;
       if (mode === 'same') {
@@ -162,15 +217,24 @@ async function serverMain(tree: string, clients: number, events: number, idleS: 
         writer.send({ i });
         ({ seq, t0: start } = await reply);
       }
-      const m = await arrived;
-      if (m.seq !== seq) throw new Error(`expected event ${seq}, the clients reported ${m.seq}`);
-      result.toLast[mode].push(m.last - start);
-      result.toFirst[mode].push(m.first - start);
+      const got = await Promise.all(arrivals);
+      for (const m of got)
+        if (m.seq !== seq) throw new Error(`expected event ${seq}, the clients reported ${m.seq}`);
+      const last = Math.max(...got.map((m) => m.last));
+      const fan = fanTimes.get(seq);
+      if (!fan) throw new Error(`event ${seq} reached the clients without a fan-out`);
+      result.toLast[mode].push(last - start);
+      result.toFirst[mode].push(Math.min(...got.map((m) => m.first)) - start);
+      result.detect[mode].push(fan.start - start);
+      result.sendLoop[mode].push(fan.end - fan.start);
+      result.sendLoopCpu[mode].push(fan.cpuMs);
+      result.drain[mode].push(last - fan.end);
+      result.clientCpu[mode].push(got.reduce((a, m) => a + m.cpuMs, 0));
       // A gap longer than the tail's follow-up looks, so each commit meets an idle tail.
       await sleep(60 + Math.random() * 40);
     }
   }
-  client.kill();
+  for (const c of procs) c.kill();
   writer.disconnect();
   await daemon.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -187,6 +251,7 @@ async function main(): Promise<void> {
   const events = Number(opt('--events', '50'));
   const rounds = Number(opt('--rounds', '2'));
   const idleS = Number(opt('--idle-s', '10'));
+  const clientProcs = Number(opt('--client-procs', '1'));
   const baselineRef = opt('--baseline', 'main');
   if (!fs.existsSync(path.join(REPO, 'dist/lib/events/index.js')))
     throw new Error('build first: npm run build');
@@ -197,18 +262,28 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
     for (const label of order) {
-      const server = forkChild(['--server', trees[label], String(clients), String(events), String(idleS)]);
+      const server = forkChild([
+        '--server',
+        trees[label],
+        String(clients),
+        String(events),
+        String(idleS),
+        String(clientProcs),
+      ]);
       all[label].push(await nextMessage<ServerResult>(server, `${label} server`));
       await new Promise((r) => (server.exitCode === null ? server.once('exit', r) : r(null)));
       process.stderr.write(`round ${r + 1}/${rounds} ${label} done\n`);
     }
   }
-  const merged = (label: 'before' | 'after', key: 'toLast' | 'toFirst', mode: Mode): number[] =>
-    all[label].flatMap((x) => x[key][mode]);
+  const merged = (
+    label: 'before' | 'after',
+    key: Exclude<keyof ServerResult, 'idleCpuPct'>,
+    mode: Mode,
+  ): number[] => all[label].flatMap((x) => x[key][mode]);
   const idle = (label: 'before' | 'after'): number =>
     all[label].map((x) => x.idleCpuPct).reduce((a, b) => a + b, 0) / all[label].length;
   console.log(
-    `${clients} clients, ${events} events per kind per round, ${rounds} rounds, idle window ${idleS} s; ` +
+    `${clients} clients in ${clientProcs} process(es), ${events} events per kind per round, ${rounds} rounds, idle window ${idleS} s; ` +
       `node ${process.versions.node}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ` +
       `before = ${baselineRef} (${path.basename(trees.before)}), after = this tree`,
   );
@@ -237,10 +312,29 @@ async function main(): Promise<void> {
       `  idle CPU (no clients, no commits):`.padEnd(44) + `${idle(label).toFixed(3)} % of one core`,
     );
   }
+  // Where the time goes: each part's p50 and p99, and the parts of the slowest 1 % of events.
+  for (const label of ['before', 'after'] as const) {
+    console.log(`\n${label}, where the time goes (p50 / p99; the slowest 1 % of events: mean of each part):`);
+    for (const mode of MODES) {
+      const total = merged(label, 'toLast', mode);
+      const cut = pct(total, 99);
+      const slow = total.map((t, i) => (t >= cut ? i : -1)).filter((i) => i >= 0);
+      const part = (key: Exclude<keyof ServerResult, 'idleCpuPct'>): string => {
+        const xs = merged(label, key, mode);
+        const tailMean = slow.reduce((a, i) => a + xs[i], 0) / slow.length;
+        return `${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)} (${tailMean.toFixed(1)})`;
+      };
+      console.log(
+        `  ${mode} process: detect ${part('detect')}, send loop ${part('sendLoop')} (its CPU ${part('sendLoopCpu')}), ` +
+          `clients' drain ${part('drain')} ms; client CPU per event ${part('clientCpu')} ms`,
+      );
+    }
+  }
 }
 
 const role = args[0];
 if (role === '--child' || role === '--client') clientMain(args[1], Number(args[2]));
 else if (role === '--writer') await writerMain(args[1], args[2]);
-else if (role === '--server') await serverMain(args[1], Number(args[2]), Number(args[3]), Number(args[4]));
+else if (role === '--server')
+  await serverMain(args[1], Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5] ?? 1));
 else await main();

@@ -9,7 +9,16 @@ const P = 'contimg_thumbnails_';
 
 export const JOB_OUTCOMES = ['done', 'failed', 'skipped', 'retry', 'superseded', 'deferred'] as const;
 export type ThumbOutcome = (typeof JOB_OUTCOMES)[number];
-export const STAGES = ['settle', 'header', 'read_downsample', 'limits', 'encode', 'write', 'total'] as const;
+export const STAGES = [
+  'settle',
+  'header',
+  'read_downsample',
+  'statistics',
+  'limits',
+  'encode',
+  'write',
+  'total',
+] as const;
 
 export function thumbnailMetrics(registry: Registry) {
   const r = [registry];

@@ -342,6 +342,7 @@ function commit(
       const m = d.metrics;
       m.renderSeconds.observe({ stage: 'header' }, t.header / 1000);
       m.renderSeconds.observe({ stage: 'read_downsample' }, t.readDownsample / 1000);
+      m.renderSeconds.observe({ stage: 'statistics' }, t.statistics / 1000);
       m.renderSeconds.observe({ stage: 'limits' }, t.limits / 1000);
       m.renderSeconds.observe({ stage: 'encode' }, t.encode / 1000);
       m.renderSeconds.observe({ stage: 'write' }, t.write / 1000);

@@ -5,6 +5,7 @@
 //   maxSamples pixels; on noise-dominated radio images the estimate is within a fraction of a percent;
 // - dynamicRange: peakAbs / madStd (the QA grade's input).
 import type { Pixels } from './decode.js';
+import { addMoments, Moments } from './moments.js';
 import { medianInPlace, type Dtype } from './sorted.js';
 
 export interface PlaneStats {
@@ -26,14 +27,10 @@ export interface PlaneStats {
 export const DEFAULT_STATS_SAMPLES = 1 << 20;
 
 export class StatsAccumulator {
-  private nFinite = 0;
-  private nNonFinite = 0;
-  private min = Infinity;
-  private max = -Infinity;
-  private sum = 0;
-  private shift = NaN;
-  private sumD = 0;
-  private sumD2 = 0;
+  /** The moments; the fused downsampler adds to them directly (then calls sample() for the same pixels). */
+  readonly moments = new Moments();
+  /** Pixels seen (finite or not). */
+  private seen = 0;
   private readonly stride: number;
   private readonly samples: Float64Array;
   private taken = 0;
@@ -48,43 +45,25 @@ export class StatsAccumulator {
   }
 
   /**
-   * The next n pixels of the plane in memory order (strips may have any length). The moments run in one
-   * tight loop over locals; the sampled positions (every stride-th pixel of the plane, counted across
-   * strips) are picked in a second, strided loop, so the statistics cost a few ns a pixel.
+   * The next n pixels of the plane in memory order (strips may have any length): the moments in one tight
+   * loop, then the sampled positions in a second, strided loop, so the statistics cost a few ns a pixel.
    */
   add(px: Pixels | ArrayLike<number>, n = px.length): void {
+    addMoments(this.moments, px, 0, n);
+    this.sample(px, n);
+  }
+
+  /**
+   * The sampling half of add(): every stride-th pixel of the plane (counted across strips) for the median and
+   * MAD. For a caller that added the same n pixels to `moments` itself.
+   */
+  sample(px: Pixels | ArrayLike<number>, n = px.length): void {
     this.dtype = px instanceof Float32Array ? 'float32' : 'float64';
-    let { nFinite, nNonFinite, min, max, sum, shift, sumD, sumD2 } = this;
-    let i = 0;
-    if (nFinite === 0) {
-      while (i < n && px[i] - px[i] !== 0) i++;
-      nNonFinite += i;
-      if (i < n) shift = px[i];
-    }
-    for (; i < n; i++) {
-      const v = px[i];
-      if (v - v !== 0) {
-        nNonFinite++;
-        continue;
-      }
-      nFinite++;
-      if (v < min) min = v;
-      if (v > max) max = v;
-      sum += v;
-      const d = v - shift;
-      sumD += d;
-      sumD2 += d * d;
-    }
-    Object.assign(this, { nFinite, nNonFinite, min, max, sum, shift, sumD, sumD2 });
-    const { stride, samples } = this;
-    let taken = this.taken;
-    let p = this.skip;
-    for (; p < n; p += stride) {
-      const v = px[p];
-      if (v - v === 0) samples[taken++] = v;
-    }
-    this.taken = taken;
-    this.skip = p - n;
+    this.seen += n;
+    const start = this.skip;
+    this.taken = takeSamples(px, n, start, this.stride, this.samples, this.taken);
+    // The first sampled position of the next strip, counted from its start.
+    this.skip = start < n ? start + Math.ceil((n - start) / this.stride) * this.stride - n : start - n;
   }
 
   /**
@@ -92,11 +71,13 @@ export class StatsAccumulator {
    * give float32 medians), found by selection in O(n): exactly what sorting would give.
    */
   result(): PlaneStats {
-    const n = this.nFinite;
+    const m = this.moments;
+    const n = m.nFinite;
+    const nNonFinite = this.seen - n;
     if (n === 0) {
       return {
         nFinite: 0,
-        nNonFinite: this.nNonFinite,
+        nNonFinite,
         min: null,
         max: null,
         sum: 0,
@@ -109,24 +90,20 @@ export class StatsAccumulator {
         robustSamples: 0,
       };
     }
-    const meanD = this.sumD / n;
-    const std = Math.sqrt(Math.max(0, this.sumD2 / n - meanD * meanD));
+    const meanD = m.sumD / n;
+    const std = Math.sqrt(Math.max(0, m.sumD2 / n - meanD * meanD));
     const s = this.samples.subarray(0, this.taken);
     const dtype = this.dtype;
     const median = medianInPlace(s, dtype);
-    const dev = new Float64Array(s.length);
-    // numpy: abs(data − median) in the data's dtype, then its median (astropy's median_absolute_deviation).
-    if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
-    else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
-    const madStd = 1.482602218505602 * medianInPlace(dev, dtype);
-    const peakAbs = Math.max(Math.abs(this.min), Math.abs(this.max));
+    const madStd = 1.482602218505602 * medianInPlace(absDeviations(s, median, dtype), dtype);
+    const peakAbs = Math.max(Math.abs(m.min), Math.abs(m.max));
     return {
       nFinite: n,
-      nNonFinite: this.nNonFinite,
-      min: this.min,
-      max: this.max,
-      sum: this.sum,
-      mean: this.sum / n,
+      nNonFinite,
+      min: m.min,
+      max: m.max,
+      sum: m.sum,
+      mean: m.sum / n,
       std,
       median,
       madStd,
@@ -135,6 +112,33 @@ export class StatsAccumulator {
       robustSamples: s.length,
     };
   }
+}
+
+/**
+ * Copy the finite values at start, start + stride, … (below n) of px into samples from `taken`; returns the
+ * new count. A small function of its own, so V8 optimises the loop with it (see addMoments).
+ */
+function takeSamples(
+  px: Pixels | ArrayLike<number>,
+  n: number,
+  start: number,
+  stride: number,
+  samples: Float64Array,
+  taken: number,
+): number {
+  for (let p = start; p < n; p += stride) {
+    const v = px[p];
+    if (v - v === 0) samples[taken++] = v;
+  }
+  return taken;
+}
+
+/** numpy: abs(data − median) in the data's dtype (astropy's median_absolute_deviation takes its median). */
+function absDeviations(s: Float64Array, median: number, dtype: Dtype): Float64Array {
+  const dev = new Float64Array(s.length);
+  if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
+  else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
+  return dev;
 }
 
 export type QaGrade = 'excellent' | 'good' | 'marginal' | 'poor' | 'unknown';
