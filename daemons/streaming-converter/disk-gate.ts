@@ -1,12 +1,9 @@
 // The converter's disk gate: dispatch pauses while output or scratch has less than minFreeGb free (the input
 // folder's free space is only reported), with its metric, alert and event when it closes or opens again.
-import fs from 'node:fs';
+import { statfsFree } from '../../lib/disk.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 
-export function statfsFree(p: string): number {
-  const s = fs.statfsSync(p);
-  return s.bavail * s.bsize;
-}
+export { statfsFree };
 
 export class DiskGate {
   private paused = false;

@@ -5,6 +5,7 @@
 // the worker render and defer in a loop. A render deferred by a full disk spends no attempt.
 import fs from 'node:fs';
 import path from 'node:path';
+import { statfsFree } from '../../lib/disk.js';
 import type { ThumbnailMetrics } from './metrics.js';
 import type { ClaimGate } from './gate.js';
 
@@ -13,11 +14,6 @@ export const DISK_FULL = 'DISK_FULL';
 
 /** How much free space must come back after an ENOSPC before claiming resumes (a few 512² PNGs). */
 export const REOPEN_GROWTH = 1024 * 1024;
-
-export function statfsFree(p: string): number {
-  const s = fs.statfsSync(p);
-  return s.bavail * s.bsize;
-}
 
 export interface DiskGateOptions {
   gate: ClaimGate;
