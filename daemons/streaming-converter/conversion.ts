@@ -9,6 +9,7 @@ import { env as processEnv } from 'node:process';
 import { pause } from '../../lib/clock.js';
 import { LeaseLostError } from '../../lib/errors.js';
 import type { Lease } from '../../lib/queue/index.js';
+import type { Exec } from '../../lib/slurm/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import {
   clearAttemptFiles,
@@ -59,6 +60,8 @@ export interface RunnerHooks {
   afterDispatchCommit?: (groupId: string) => void | Promise<void>;
   /** Environment for the converter (process.env from main.ts, plus converter.env). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** How the Slurm executor runs sbatch/squeue/sacct/scancel (execFile by default; the bench counts calls). */
+  slurmExec?: Exec;
 }
 
 /** What an ended attempt left: the exit status when its supervisor recorded one, the logs, the result. */
@@ -69,6 +72,14 @@ export interface AttemptFacts {
 }
 
 export type Settle = Pick<Finished, 'res' | 'result' | 'verdict' | 'retryPolicy' | 'also'>;
+
+/** The job's lease, heartbeated while an attempt runs. */
+export interface LeaseKeeper {
+  lease: () => Lease;
+  stop: () => void;
+  /** The lease was lost (the job was taken over or cancelled): the attempt's work must stop. */
+  lost: () => boolean;
+}
 
 /** Tries to record a finished attempt's outcome before leaving it to recovery (1 s, 2 s, … apart). */
 const SETTLE_TRIES = 5;
@@ -85,31 +96,59 @@ export class AttemptRunner {
     private readonly started: (run: AttemptRun, pid: number, argv: string[]) => void,
   ) {}
 
-  /** Start the converter under the supervisor, then settle the attempt when it ends. */
-  async spawn(run: AttemptRun, abort: AbortController): Promise<void> {
-    const { cfg, clock, db } = this.ctx;
-    const g = run.group;
-    let manifest: string;
-    try {
-      fs.mkdirSync(cfg.outputDir, { recursive: true });
-      manifest = this.writeManifest(run);
-      clearAttemptFiles(run.dir);
-      fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
-    } catch (e) {
-      const res = spawnFailure(`cannot prepare attempt: ${(e as Error).message}`);
-      return this.settle(run, () => run.lease, { res, result: undefined });
-    }
-    await this.hooks.afterDispatchCommit?.(g.group_id);
-    const argv = expandArgv(cfg.converter.argv, {
+  /**
+   * The attempt directory made ready (manifest written, an earlier run's files and partial output removed)
+   * and the converter's argv expanded; throws when the directory cannot be prepared.
+   */
+  prepare(run: AttemptRun): string[] {
+    const { cfg } = this.ctx;
+    fs.mkdirSync(cfg.outputDir, { recursive: true });
+    const manifest = this.writeManifest(run);
+    clearAttemptFiles(run.dir);
+    fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
+    return expandArgv(cfg.converter.argv, {
       manifest,
       out: run.out,
       result: path.join(run.dir, RESULT_FILE),
       scratch: run.dir,
-      group: g.group_id,
+      group: run.group.group_id,
     });
-    const lastArrival = db
-      .read((c) => S.validMembers(c, g.id))
+  }
+
+  /** The converter's environment: the daemon's (or a test's), converter.env, and the attempt's marker. */
+  converterEnv(run: AttemptRun): NodeJS.ProcessEnv {
+    return {
+      ...(this.hooks.baseEnv ?? processEnv),
+      ...this.ctx.cfg.converter.env,
+      [ATTEMPT_MARKER]: run.dir,
+    };
+  }
+
+  /** The test fault between the dispatch commit and the start of the attempt's work (none in production). */
+  async afterDispatchCommit(groupId: string): Promise<void> {
+    await this.hooks.afterDispatchCommit?.(groupId);
+  }
+
+  /** When the group's last member arrived (its mtime or first sighting): the dispatch latency's start. */
+  lastArrival(run: AttemptRun): number {
+    return this.ctx.db
+      .read((c) => S.validMembers(c, run.group.id))
       .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
+  }
+
+  /** Start the converter under the supervisor, then settle the attempt when it ends. */
+  async spawn(run: AttemptRun, abort: AbortController): Promise<void> {
+    const { cfg, clock } = this.ctx;
+    const g = run.group;
+    let argv: string[];
+    try {
+      argv = this.prepare(run);
+    } catch (e) {
+      const res = spawnFailure(`cannot prepare attempt: ${(e as Error).message}`);
+      return this.settle(run, () => run.lease, { res, result: undefined });
+    }
+    await this.afterDispatchCommit(g.group_id);
+    const lastArrival = this.lastArrival(run);
     const renew = this.heartbeat(run, abort);
     // The pid write waits out a lock for as long as the supervisor runs: the attempt directory's marker
     // already makes the converter findable, so a slow write is no reason to stop a healthy converter.
@@ -119,7 +158,7 @@ export class AttemptRunner {
       const seen = await runChild({
         argv: supervisedArgv(run.key, argv),
         cwd: run.dir,
-        env: { ...(this.hooks.baseEnv ?? processEnv), ...cfg.converter.env, [ATTEMPT_MARKER]: run.dir },
+        env: this.converterEnv(run),
         timeoutMs: cfg.converter.timeoutS * 1000,
         killGraceMs: cfg.killGraceS * 1000,
         signal: abort.signal,
@@ -232,7 +271,11 @@ export class AttemptRunner {
    * Stop whatever still runs with this attempt's marker (and the process groups `extra` names); true when
    * nothing is left. An abort of `signal` (shutdown) cuts the SIGTERM grace short.
    */
-  stopMarked(run: AttemptRun, extra: () => number[] = () => [], signal?: AbortSignal): Promise<boolean> {
+  stopMarked(
+    run: Pick<AttemptRun, 'dir'>,
+    extra: () => number[] = () => [],
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const { cfg, clock } = this.ctx;
     return terminate(
       () => [...markedProcesses(run.dir).map((p) => p.pgid), ...extra()],
@@ -310,9 +353,10 @@ export class AttemptRunner {
    * Heartbeat the job's lease every leaseS/3 while the converter runs (a dead daemon's lease expires). A lost
    * lease means another holder may take over: stop our converter so two never run for one group.
    */
-  private heartbeat(run: AttemptRun, abort: AbortController): { lease: () => Lease; stop: () => void } {
+  heartbeat(run: AttemptRun, abort: AbortController): LeaseKeeper {
     const { cfg } = this.ctx;
     let lease = run.lease;
+    let lost = false;
     const groupId = run.group.group_id;
     const timer = setInterval(
       () => {
@@ -324,13 +368,14 @@ export class AttemptRunner {
               { groupId, jobId: lease.jobId },
               'conversion job lease lost; stopping converter',
             );
+            lost = true;
             abort.abort();
           } else this.ctx.log.warn({ err: e, groupId }, 'conversion job heartbeat failed');
         }
       },
       (cfg.leaseS * 1000) / 3,
     );
-    return { lease: () => lease, stop: () => clearInterval(timer) };
+    return { lease: () => lease, stop: () => clearInterval(timer), lost: () => lost };
   }
 
   private writeManifest(run: AttemptRun): string {

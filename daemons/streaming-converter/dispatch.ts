@@ -10,9 +10,11 @@ import { leaseOwner } from '../../lib/leases/index.js';
 import { LeaseLostError } from '../../lib/errors.js';
 import type { ClaimedJob } from '../../lib/queue/index.js';
 import { maskArgv } from '../../lib/redact.js';
-import { attemptKey, type SupervisorRecord } from './attempt-files.js';
+import { attemptKey } from './attempt-files.js';
 import { AttemptRunner, type AttemptRun, type RunnerHooks } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
+import type { ConversionExecutor, ExecutorKind } from './executor.js';
+import { createExecutors } from './executors.js';
 import { QUEUE } from './jobs.js';
 import type { GroupState } from './rules.js';
 import * as S from './store.js';
@@ -51,6 +53,8 @@ export class Dispatcher {
   /** `<host>:<pid>:converter:<random>`: recovery tells a live holder on this host from a dead one by the pid. */
   readonly owner = leaseOwner('converter');
   readonly runner: AttemptRunner;
+  /** The configured executor, and the other one for attempts it ran before a config change. */
+  private readonly executors: (kind: ExecutorKind) => ConversionExecutor;
   private paused = false;
   /** Aborted at the hard stop: settles and pid writes waiting on a lock give up (recovery takes over). */
   private readonly quit = new AbortController();
@@ -65,6 +69,17 @@ export class Dispatcher {
     this.runner = new AttemptRunner(ctx, hooks, this.quit.signal, (run, pid, argv) =>
       this.started(run, pid, argv),
     );
+    this.executors = createExecutors(ctx, this, hooks);
+  }
+
+  /** The executor new attempts run on (streamingConverter.executor.kind). */
+  get executor(): ConversionExecutor {
+    return this.executors(this.ctx.cfg.executor.kind);
+  }
+
+  /** The executor an attempt ran on (its row's `executor`). */
+  executorFor(kind: ExecutorKind): ConversionExecutor {
+    return this.executors(kind);
   }
 
   /** The converter runs under its supervisor and its pid is in the attempt row. */
@@ -141,7 +156,7 @@ export class Dispatcher {
       });
       return jobs.map((job) => this.take(conn, job)).filter((x) => x !== null);
     });
-    for (const run of started) this.start(run, (abort) => this.runner.spawn(run, abort));
+    for (const run of started) this.start(run, (abort) => this.executor.submit(run, abort));
     return started.length;
   }
 
@@ -173,6 +188,7 @@ export class Dispatcher {
         lease_token: job.lease.token,
         manifest_path: manifest,
         output_path: out,
+        ...this.executor.attemptColumns(g.group_id, attempt, now),
       },
       now,
     );
@@ -190,25 +206,29 @@ export class Dispatcher {
   }
 
   /**
-   * Take over an attempt recovery found still running under its supervisor: renew the job's lease under the
-   * attempt's own token first (refused when someone has claimed the job since: then the caller stops the
-   * converter instead), then await and settle it like one of ours. Returns whether it was adopted. The write
-   * waits out a lock (yielding) until `signal` aborts.
+   * Take over an attempt recovery found still running (an executor's adopt): renew the job's lease under the
+   * attempt's own token first (refused when someone has claimed the job since: then the executor stops or
+   * settles it instead), then run `body` (await and settle) as one of ours. Returns whether it was adopted.
+   * The write waits out a lock (yielding) until `signal` aborts.
    */
   async adopt(
     run: AttemptRun,
-    sup: SupervisorRecord,
-    spawnedAt: number,
+    detail: Record<string, unknown>,
+    body: (abort: AbortController) => Promise<void>,
     signal: AbortSignal,
   ): Promise<boolean> {
-    const { cfg, clock, db, log } = this.ctx;
+    const { cfg, clock, db } = this.ctx;
     const now = clock.now();
     try {
       run.lease = await db.writeAsync(
         (conn) => {
           const renewed = this.ctx.queue.heartbeat(run.lease, cfg.leaseS * 1000);
-          const detail = { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid, running: true };
-          emit(conn, 'attempt_adopted', detail, now);
+          emit(
+            conn,
+            'attempt_adopted',
+            { groupId: run.group.group_id, attempt: run.attempt, ...detail, running: true },
+            now,
+          );
           return renewed;
         },
         { budgetMs: Infinity, signal },
@@ -217,11 +237,7 @@ export class Dispatcher {
       if (e instanceof LeaseLostError) return false;
       throw e;
     }
-    log.warn(
-      { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid },
-      'adopted a converter still running from a previous run',
-    );
-    this.start(run, (abort) => this.runner.watch(run, sup, spawnedAt, abort));
+    this.start(run, body);
     return true;
   }
 

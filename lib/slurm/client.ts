@@ -61,7 +61,7 @@ export interface SlurmClientOptions {
   /** Delays between tries while the controller does not answer. */
   retryPolicy?: BackoffPolicy;
   /** Every command run, for metrics and the call-rate figure. */
-  onCall?: (cmd: SlurmCommand, ok: boolean, ms: number) => void;
+  onCall?: (cmd: SlurmCommand, result: 'ok' | 'error' | 'unreachable', ms: number) => void;
 }
 
 export interface JobStatus {
@@ -99,9 +99,10 @@ export class SlurmClient {
     const t0 = Date.now();
     const r = await this.exec(cmd, args, env, this.timeoutMs);
     const ok = r.code === 0;
-    this.o.onCall?.(cmd, ok, Date.now() - t0);
+    const down = !ok && !r.spawnError && UNREACHABLE.test(r.stderr);
+    this.o.onCall?.(cmd, ok ? 'ok' : down ? 'unreachable' : 'error', Date.now() - t0);
     if (r.spawnError) throw new SlurmRejectedError(`cannot run ${cmd}: ${r.spawnError}`, { command: cmd });
-    if (!ok && UNREACHABLE.test(r.stderr)) {
+    if (down) {
       this.failures++;
       throw new SlurmUnreachableError(`${cmd}: Slurm controller unreachable: ${lastLine(r.stderr)}`, {
         command: cmd,
