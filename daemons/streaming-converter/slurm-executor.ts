@@ -36,6 +36,7 @@ import { UNSEEN } from './local-executor.js';
 import { readResult, spawnFailure } from './outcome.js';
 import { cancelSlurmAttempt, slurmClientFor } from './slurm-cancel.js';
 import { slurmEndFacts } from './slurm-outcome.js';
+import { st } from './stmt.js';
 import * as S from './store.js';
 
 export const BATCH_SCRIPT = 'job.sh';
@@ -282,7 +283,8 @@ export class SlurmExecutor implements ConversionExecutor {
           continue;
         }
         if (ended) {
-          await this.host.runner.settle(run, keeper.lease, this.facts(run, jobId, s, cancelled, submittedAt));
+          const ours = cancelled || keeper.lost() || this.leaseGone(run, keeper);
+          await this.host.runner.settle(run, keeper.lease, this.facts(run, jobId, s, ours, submittedAt));
           return 'settled';
         }
         await pause(this.pollMs, keeper.lost() ? undefined : abort.signal);
@@ -290,6 +292,19 @@ export class SlurmExecutor implements ConversionExecutor {
     } finally {
       if (last !== null) m.slurmJob.remove({ group, job_id: jobId, state: last });
     }
+  }
+
+  /**
+   * The conversions job is no longer running under this attempt's lease (an operator abandoned the group
+   * or cancelled the job): a CANCELLED Slurm job was the operator's stop, not a failure to retry.
+   */
+  private leaseGone(run: AttemptRun, keeper: LeaseKeeper): boolean {
+    const row = this.ctx.db.read(
+      (c) =>
+        st(c, 'SELECT state, lease_token FROM jobs WHERE id = ?').get(run.lease.jobId) as
+          { state: string; lease_token: number | null } | undefined,
+    );
+    return row?.state !== 'running' || row.lease_token !== keeper.lease().token;
   }
 
   /** The ended job's facts: its state and exit code, the logs and result file in the attempt directory. */

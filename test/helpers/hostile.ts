@@ -4,7 +4,7 @@ export const HOSTILE_ARGS = [
   "it's",
   "''",
   '"double"',
-  '$HOME ${PATH} $(id) $((1+1))',
+  '$HOME ${PATH:-x} $(id) $((1+1))',
   '`id`',
   'line1\nline2\n',
   'tab\there',
