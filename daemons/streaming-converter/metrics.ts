@@ -148,10 +148,10 @@ export function converterMetrics(registry: Registry) {
       labelNames: ['kind'],
       registers: r,
     }),
-    slurmJob: new Gauge({
-      name: `${P}slurm_job`,
-      help: 'Slurm jobs this daemon tracks now (1 per job, by group, job id and last state seen); gone when the attempt is settled.',
-      labelNames: ['group', 'job_id', 'state'],
+    slurmJobs: new Gauge({
+      name: `${P}slurm_jobs`,
+      help: 'Slurm jobs this daemon tracks now, by the last state seen (PENDING, RUNNING, …); each job id and state is on /api/groups and `contimg converter show` (ids are not labels: unbounded).',
+      labelNames: ['state'],
       registers: r,
     }),
     slurmCommands: new Counter({
@@ -173,6 +173,7 @@ export function converterMetrics(registry: Registry) {
     }),
   };
   m.slurmUp.set(1);
+  for (const state of ['PENDING', 'RUNNING', 'COMPLETING']) m.slurmJobs.set({ state }, 0);
   for (const command of ['sbatch', 'squeue', 'sacct', 'scancel'])
     for (const result of ['ok', 'error', 'unreachable']) m.slurmCommands.inc({ command, result }, 0);
   for (const result of FILE_RESULTS) m.files.inc({ result, reason: '' }, 0);

@@ -214,7 +214,6 @@ export class SlurmExecutor implements ConversionExecutor {
       },
       { budgetMs: Infinity },
     );
-    this.ctx.m.slurmJob.set({ group: run.group.group_id, job_id: jobId, state }, 1);
   }
 
   private leftOpen(run: AttemptRun, why: string): void {
@@ -268,8 +267,8 @@ export class SlurmExecutor implements ConversionExecutor {
         if (first) onFirst?.(s);
         first = false;
         if (s && s.phase.state !== last) {
-          if (last !== null) m.slurmJob.remove({ group, job_id: jobId, state: last });
-          m.slurmJob.set({ group, job_id: jobId, state: s.phase.state }, 1);
+          if (last !== null) m.slurmJobs.dec({ state: last });
+          m.slurmJobs.inc({ state: s.phase.state });
           if (s.phase.phase === 'running' && (last === null || last === 'PENDING'))
             m.slurmQueueWait.observe(Math.max(0, this.ctx.clock.now() - submittedAt) / 1000);
           last = s.phase.state;
@@ -290,7 +289,7 @@ export class SlurmExecutor implements ConversionExecutor {
         await pause(this.pollMs, keeper.lost() ? undefined : abort.signal);
       }
     } finally {
-      if (last !== null) m.slurmJob.remove({ group, job_id: jobId, state: last });
+      if (last !== null) m.slurmJobs.dec({ state: last });
     }
   }
 

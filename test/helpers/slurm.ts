@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './net.js';
 import { makeTmpDir, removeTmpDir } from './tmp.js';
 import { waitFor } from './wait.js';
@@ -193,4 +194,19 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
     throw new Error(`cannot start the test Slurm cluster: ${(e as Error).message}\n${logs}`);
   }
   return cluster;
+}
+
+/** One cluster for the calling test file: started before its tests, stopped after them. */
+export function clusterForFile(): () => SlurmCluster {
+  let cluster: SlurmCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startSlurmCluster();
+  }, 90_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+  return () => {
+    if (!cluster) throw new Error('the Slurm cluster did not start');
+    return cluster;
+  };
 }

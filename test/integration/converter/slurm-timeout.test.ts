@@ -1,24 +1,18 @@
 // A Slurm job that runs past its time limit ends TIMEOUT, which is the `timeout` outcome: retried with
 // backoff like a local timeout, as a new Slurm job. Slurm enforces limits in whole minutes and checks them
 // periodically, so this test takes 60–100 s (its own file, so it runs beside the other Slurm tests).
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { startSlurmCluster, type SlurmCluster } from '../../helpers/slurm.js';
+import { clusterForFile } from '../../helpers/slurm.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { events, groups, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
 import { jobsOfGroup, slurmArgv, slurmAttempts, slurmEnv } from './slurm-harness.js';
 
-let cluster: SlurmCluster;
+const slurm = clusterForFile();
 let env: Env | undefined;
 let daemon: RunningDaemon | undefined;
 
-beforeAll(async () => {
-  cluster = await startSlurmCluster();
-}, 90_000);
-afterAll(async () => {
-  await cluster?.stop();
-}, 60_000);
 afterEach(async () => {
   await daemon?.stop();
   if (env) removeTmpDir(env.dir);
@@ -26,7 +20,7 @@ afterEach(async () => {
 
 it('a job that times out is retried as a new Slurm job and the group converts', async () => {
   env = await slurmEnv(
-    cluster,
+    slurm(),
     { maxAttempts: 2, converter: { argv: slurmArgv('hang-first'), timeoutS: 600 } },
     { timeLimit: '1' },
   );
@@ -47,7 +41,7 @@ it('a job that times out is retried as a new Slurm job and the group converts', 
     (e) => JSON.parse(e.payload) as { outcome: string },
   );
   expect(retry).toMatchObject([{ outcome: 'timeout' }]);
-  expect((await jobsOfGroup(cluster, '2025-06-01T12:00:00')).map((j) => j.id).sort()).toEqual(
+  expect((await jobsOfGroup(slurm(), '2025-06-01T12:00:00')).map((j) => j.id).sort()).toEqual(
     attempts.map((a) => a.slurm_job_id).sort(),
   );
 }, 240_000);

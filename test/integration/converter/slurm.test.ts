@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { HOSTILE_ARGS } from '../../helpers/hostile.js';
-import { startSlurmCluster, type SlurmCluster } from '../../helpers/slurm.js';
+import { clusterForFile } from '../../helpers/slurm.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { groups, startInProcess, T0, writeConfigFile, writeGroupFiles, type Env } from './harness.js';
@@ -16,21 +16,15 @@ import { jobsOfGroup, slurmArgv, slurmAttempts, slurmEnv } from './slurm-harness
 /** One observation per test: the cluster (and its job list) is shared by the file's tests. */
 const OBS = [T0, T0 + 3_600_000, T0 + 7_200_000];
 const GROUPS = ['2025-06-01T12:00:00', '2025-06-01T13:00:00', '2025-06-01T14:00:00'];
-let cluster: SlurmCluster;
+const slurm = clusterForFile();
 let env: Env | undefined;
 let daemon: RunningDaemon | undefined;
 
-beforeAll(async () => {
-  cluster = await startSlurmCluster();
-}, 90_000);
-afterAll(async () => {
-  await cluster?.stop();
-}, 60_000);
 afterEach(async () => {
   await daemon?.stop();
   daemon = undefined;
   // Nothing of this test keeps running on the cluster.
-  for (const j of await cluster.jobs())
+  for (const j of await slurm().jobs())
     if (!/COMPLETED|FAILED|CANCELLED|TIMEOUT/.test(j.state)) await cancel(j.id);
   if (env) removeTmpDir(env.dir);
   env = undefined;
@@ -38,13 +32,13 @@ afterEach(async () => {
 
 async function cancel(id: string): Promise<void> {
   const { execFileSync } = await import('node:child_process');
-  execFileSync('scancel', [id], { env: cluster.env });
+  execFileSync('scancel', [id], { env: slurm().env });
 }
 
 describe('streaming converter on Slurm', () => {
   it('converts a group as one Slurm job; hostile paths and arguments reach the converter byte-exact', async () => {
     const hostileDir = 'scratch it\'s $HOME `id` "q" *\nnext line';
-    env = await slurmEnv(cluster, {
+    env = await slurmEnv(slurm(), {
       // Relative: resolved against the config's folder (the test's temp dir).
       scratchDir: hostileDir,
       // Long enough to be seen RUNNING (the queue-wait metric).
@@ -61,7 +55,7 @@ describe('streaming converter on Slurm', () => {
     const [a] = slurmAttempts(env);
     expect(a).toMatchObject({ attempt: 1, executor: 'slurm', outcome: 'ok', slurm_state: 'COMPLETED' });
     expect(a.slurm_job_name).toMatch(new RegExp(`^contimg_${GROUP}_a1_\\d+$`));
-    const jobs = await jobsOfGroup(cluster, GROUP);
+    const jobs = await jobsOfGroup(slurm(), GROUP);
     expect(jobs).toEqual([{ id: a.slurm_job_id, name: a.slurm_job_name, state: 'COMPLETED' }]);
     // Every argument, the expanded paths with their quotes, $, backticks and newline included, byte-exact.
     const dir = path.dirname(a.manifest_path);
@@ -98,7 +92,7 @@ describe('streaming converter on Slurm', () => {
   });
 
   it('a failing job is retried as a new Slurm job per attempt, then the group fails', async () => {
-    env = await slurmEnv(cluster, { maxAttempts: 2, converter: { argv: slurmArgv('exit2'), timeoutS: 600 } });
+    env = await slurmEnv(slurm(), { maxAttempts: 2, converter: { argv: slurmArgv('exit2'), timeoutS: 600 } });
     const GROUP = GROUPS[1];
     daemon = await startInProcess(env);
     writeGroupFiles(env.incoming, OBS[1]);
@@ -109,13 +103,13 @@ describe('streaming converter on Slurm', () => {
       ['io', 'FAILED'],
     ]);
     expect(attempts[0].error).toMatch(/io \(exit 2\).*cannot read an input/);
-    const jobs = await jobsOfGroup(cluster, GROUP);
+    const jobs = await jobsOfGroup(slurm(), GROUP);
     expect(jobs.map((j) => j.id).sort()).toEqual(attempts.map((a) => a.slurm_job_id).sort());
     expect(new Set(jobs.map((j) => j.id)).size).toBe(2);
   });
 
   it('`contimg converter abandon` of a converting group scancels its Slurm job', async () => {
-    env = await slurmEnv(cluster, { converter: { argv: slurmArgv('sleep:600000'), timeoutS: 600 } });
+    env = await slurmEnv(slurm(), { converter: { argv: slurmArgv('sleep:600000'), timeoutS: 600 } });
     const GROUP = GROUPS[2];
     daemon = await startInProcess(env);
     writeGroupFiles(env.incoming, OBS[2]);
@@ -130,7 +124,7 @@ describe('streaming converter on Slurm', () => {
     const r = await runCli(['converter', 'abandon', GROUP, '--config', writeConfigFile(env)]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`scancel'ed Slurm job ${slurmAttempts(env)[0].slurm_job_id}`);
-    await waitFor(async () => (await jobsOfGroup(cluster, GROUP))[0]?.state === 'CANCELLED', {
+    await waitFor(async () => (await jobsOfGroup(slurm(), GROUP))[0]?.state === 'CANCELLED', {
       what: 'job cancelled',
       timeoutMs: 30_000,
     });

@@ -6,26 +6,26 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlurmUnreachableError } from '../../../lib/errors.js';
 import { batchScript, SlurmClient, type JobStatus } from '../../../lib/slurm/index.js';
-import { startSlurmCluster, type SlurmCluster } from '../../helpers/slurm.js';
+import { clusterForFile, type SlurmCluster } from '../../helpers/slurm.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { HOSTILE_ARGS } from '../../helpers/hostile.js';
 
+const slurm = clusterForFile();
 let cluster: SlurmCluster;
 let client: SlurmClient;
 let work: string;
 const calls: string[] = [];
 
-beforeAll(async () => {
-  cluster = await startSlurmCluster();
+beforeAll(() => {
+  cluster = slurm();
   client = new SlurmClient({ slurmConf: cluster.conf, onCall: (cmd) => calls.push(cmd), timeoutMs: 60_000 });
   work = makeTmpDir();
 }, 90_000);
 
-afterAll(async () => {
-  await cluster?.stop();
+afterAll(() => {
   if (work) removeTmpDir(work);
-}, 60_000);
+});
 
 /** A job in its own directory, running `argv` through the generated script. */
 async function submit(
