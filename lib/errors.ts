@@ -103,6 +103,33 @@ export class DbCorruptError extends PermanentError {
   }
 }
 
+/**
+ * The Slurm controller did not answer (slurmctld down, a network fault, a timeout). The decision it carries:
+ * try again after `retryInMs` (the one backoff helper, by consecutive failures), and never submit a job a
+ * second time because of it: the first may have reached the controller.
+ */
+export class SlurmUnreachableError extends RetryableError {
+  readonly retryInMs: number;
+  constructor(
+    message: string,
+    opts: { command: string; retryInMs: number; failures: number; cause?: unknown },
+  ) {
+    super(message, {
+      code: 'SLURM_UNREACHABLE',
+      details: { command: opts.command, retryInMs: opts.retryInMs, failures: opts.failures },
+      cause: opts.cause,
+    });
+    this.retryInMs = opts.retryInMs;
+  }
+}
+
+/** Slurm answered and refused (an unknown partition, a bad option, a missing command): retrying will not help. */
+export class SlurmRejectedError extends PermanentError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, { code: 'SLURM_REJECTED', details });
+  }
+}
+
 /** A lease or fencing token no longer belongs to the caller: someone else owns the work now. */
 export class LeaseLostError extends ContimgError {
   constructor(message: string, details: Record<string, unknown> = {}) {

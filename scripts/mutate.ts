@@ -48,7 +48,13 @@ const RECOVERY_TESTS = [
 ];
 
 export const MODULES: Module[] = [
-  { name: 'converter-recovery', mutate: ['daemons/streaming-converter/recovery.ts'], tests: RECOVERY_TESTS },
+  {
+    // Recovery's local adoption (stop or adopt what runs, settle from the attempt directory) is the local
+    // executor's adopt since the executor seam.
+    name: 'converter-recovery',
+    mutate: ['daemons/streaming-converter/recovery.ts', 'daemons/streaming-converter/local-executor.ts'],
+    tests: RECOVERY_TESTS,
+  },
   {
     // The supervisor runs in a child process of the daemon, where Stryker's mutants are never active (they
     // are switched on in the test runner's process): it is tested by hand-made mutants only

@@ -70,8 +70,15 @@ export function register(program: Command): void {
         process.stdout.write(
           `  sb${String(f.subband).padStart(2, '0')}  ${f.state.padEnd(9)} ${f.path}${f.reason ? `  (${f.reason})` : ''}\n`,
         );
-      for (const a of g.attemptsDetail)
-        process.stdout.write(`  attempt ${a.attempt}: ${a.outcome ?? 'running'} ${a.error ?? ''}\n`);
+      for (const a of g.attemptsDetail) {
+        const slurm =
+          a.executor === 'slurm'
+            ? `  slurm job ${a.slurmJobId ?? '(not yet submitted)'} ${a.slurmState ?? ''}`
+            : '';
+        process.stdout.write(
+          `  attempt ${a.attempt}: ${a.outcome ?? 'running'} [${a.executor}${slurm}] ${a.error ?? ''}\n`,
+        );
+      }
     });
   cmd
     .command('requeue')
@@ -94,12 +101,25 @@ export function register(program: Command): void {
   cmd
     .command('abandon')
     .argument('<group>', 'group id')
-    .description('stop trying to convert a group (not while it is converting)')
+    .description(
+      "stop trying to convert a group (a running conversion is stopped; a Slurm job is scancel'ed)",
+    )
     .option('--config <file>', 'config file (default: $CONTIMG_CONFIG)')
     .option('--json', 'print JSON')
     .action(async (group: string, o: { config?: string; json?: boolean }) => {
-      const { abandonGroup } = await admin();
-      const g = await withStateDb(o.config, (db) => abandonGroup(db, group, Date.now()));
+      const { abandonGroup, openAttemptOfGroup } = await admin();
+      const { g, open, cfg } = await withStateDb(o.config, (db, c) => ({
+        g: abandonGroup(db, group, Date.now()),
+        open: openAttemptOfGroup(db, group),
+        cfg: c,
+      }));
+      // The daemon stops the job too when it sees its lease gone; this stops it even while the daemon is down.
+      if (open?.executor === 'slurm') {
+        const { cancelSlurmAttempt, slurmClientFor } =
+          await import('../../daemons/streaming-converter/slurm-cancel.js');
+        const ids = await cancelSlurmAttempt(slurmClientFor(cfg.streamingConverter), open);
+        if (!o.json && ids.length) process.stderr.write(`scancel'ed Slurm job ${ids.join(', ')}\n`);
+      }
       if (o.json) printJson(g);
       else process.stdout.write(`${line(g)}\n`);
     });

@@ -1,7 +1,9 @@
 // Operator actions and read models shared by the CLI (`contimg converter …`) and the daemon's JSON API.
 // Each action is a compare-and-set of the group with its conversions job (redrive a dead one, enqueue a new
 // one with a parent link, or cancel a queued one) and its event in one transaction, so it is safe while the
-// daemon runs. A running job is never touched: converting groups are neither requeued nor abandoned.
+// daemon runs. A converting group is never requeued; abandoning it cancels its running job, whose holder
+// stops the work when its lease is lost (the local converter is stopped, a Slurm job scancel'ed; the CLI
+// also scancels a Slurm job itself, so it stops even while the daemon is down).
 import type { Connection, Db } from '../../lib/db/index.js';
 import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
 import { emit, resolve } from './context.js';
@@ -28,11 +30,18 @@ export interface GroupSummary {
   midJd: number | null;
   errorCode: string | null;
   error: string | null;
+  /** What ran (or runs) the newest attempt: local or slurm; null before the first dispatch. */
+  executor: S.ExecutorKind | null;
+  /** The newest attempt's Slurm job id and last state seen (null for local attempts). */
+  slurmJobId: string | null;
+  slurmState: string | null;
 }
+
+type LastAttempt = Pick<S.AttemptRow, 'executor' | 'slurm_job_id' | 'slurm_state'> | undefined;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function summarize(g: S.GroupView): GroupSummary {
+export function summarize(g: S.GroupView, last: LastAttempt): GroupSummary {
   return {
     groupId: g.group_id,
     state: g.state,
@@ -51,11 +60,26 @@ export function summarize(g: S.GroupView): GroupSummary {
     midJd: g.mid_jd,
     errorCode: g.error_code,
     error: g.error,
+    executor: last?.executor ?? null,
+    slurmJobId: last?.slurm_job_id ?? null,
+    slurmState: last?.slurm_state ?? null,
   };
 }
 
+/** One group's summary read in the caller's transaction. */
+function summaryOf(conn: Connection, ref: number): GroupSummary {
+  return summarize(S.getGroupView(conn, ref)!, S.latestAttempts(conn, [ref]).get(ref));
+}
+
 export function listGroupSummaries(db: Db, state?: string, limit = 1000, offset = 0): GroupSummary[] {
-  return db.read((c) => S.listGroups(c, state, limit, offset)).map(summarize);
+  return db.read((c) => {
+    const groups = S.listGroups(c, state, limit, offset);
+    const last = S.latestAttempts(
+      c,
+      groups.map((g) => g.id),
+    );
+    return groups.map((g) => summarize(g, last.get(g.id)));
+  });
 }
 
 function mustGet(conn: Connection, groupId: string): S.GroupView {
@@ -69,7 +93,7 @@ export function showGroup(db: Db, groupId: string) {
   return db.read((c) => {
     const g = mustGet(c, groupId);
     return {
-      ...summarize(g),
+      ...summarize(g, S.latestAttempts(c, [g.id]).get(g.id)),
       files: S.groupFiles(c, g.id).map((f) => ({
         subband: f.subband,
         path: f.path,
@@ -88,6 +112,10 @@ export function showGroup(db: Db, groupId: string) {
         error: a.error,
         manifestPath: a.manifest_path,
         stderrTail: a.stderr_tail,
+        executor: a.executor,
+        slurmJobId: a.slurm_job_id,
+        slurmJobName: a.slurm_job_name,
+        slurmState: a.slurm_state,
       })),
     };
   });
@@ -145,7 +173,7 @@ export function requeueGroup(
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
     resolve(conn, 'ConverterInputGone', { group: groupId }, now);
-    return summarize(S.getGroupView(conn, g.id)!);
+    return summaryOf(conn, g.id);
   });
 }
 
@@ -173,7 +201,15 @@ function requeueJob(
     enqueueConversion(conn, g, maxAttempts ?? prev?.maxAttempts ?? 3, now, prev ? g.job_id : null);
 }
 
-const ABANDONABLE: GroupState[] = ['collecting', 'ready', 'retry_wait', 'incomplete', 'failed'];
+const ABANDONABLE: GroupState[] = ['collecting', 'ready', 'converting', 'retry_wait', 'incomplete', 'failed'];
+
+/** The group's open attempt (what still runs for it), if any: `converter abandon` stops its Slurm job. */
+export function openAttemptOfGroup(db: Db, groupId: string): S.AttemptRow | undefined {
+  return db.read((c) => {
+    const g = S.getGroupById(c, groupId);
+    return g ? S.openAttemptOf(c, g.id) : undefined;
+  });
+}
 
 export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary {
   const queue = new SqliteQueueStore(db);
@@ -186,11 +222,12 @@ export function abandonGroup(db: Db, groupId: string, now: number): GroupSummary
       );
     if (!S.casGroup(conn, g.id, g.state, 'abandoned', now, { finished_at: now }))
       throw new InvalidStateError(`group ${groupId} changed state; try again`);
-    cancelQueued(queue, conn, g.job_id);
+    if (g.state === 'converting' && jobView(conn, g.job_id)?.state === 'running') queue.cancel(g.job_id!);
+    else cancelQueued(queue, conn, g.job_id);
     emit(conn, 'abandoned', { groupId, from: g.state }, now);
     resolve(conn, 'ConverterGroupFailed', { group: groupId }, now);
     resolve(conn, 'ConverterGroupIncomplete', { group: groupId }, now);
     resolve(conn, 'ConverterInputGone', { group: groupId }, now);
-    return summarize(S.getGroupView(conn, g.id)!);
+    return summaryOf(conn, g.id);
   });
 }

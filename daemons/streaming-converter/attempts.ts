@@ -26,6 +26,22 @@ export interface AttemptRow {
   manifest_path: string | null;
   output_path: string | null;
   error: string | null;
+  /** What runs the attempt (migration 0008): a local child under its supervisor, or a Slurm batch job. */
+  executor: ExecutorKind;
+  /** Slurm only: the job's name, written in the dispatch transaction (the job can be found by it). */
+  slurm_job_name: string | null;
+  /** Slurm only: the job id once sbatch answered. */
+  slurm_job_id: string | null;
+  /** Slurm only: the last state squeue/sacct reported (PENDING, RUNNING, COMPLETED, …). */
+  slurm_state: string | null;
+}
+
+export type ExecutorKind = 'local' | 'slurm';
+
+/** The columns an executor adds to the attempt row in the dispatch transaction. */
+export interface ExecutorColumns {
+  executor: ExecutorKind;
+  slurm_job_name: string | null;
 }
 
 export function insertAttempt(
@@ -37,14 +53,15 @@ export function insertAttempt(
     lease_token: number;
     manifest_path: string;
     output_path: string;
-  },
+  } & Partial<ExecutorColumns>,
   now: number,
 ): number {
   const info = st(
     conn,
-    `INSERT INTO converter_attempts (group_ref, attempt, job_id, lease_token, started_at, manifest_path, output_path)
-     VALUES (@group_ref, @attempt, @job_id, @lease_token, @now, @manifest_path, @output_path)`,
-  ).run({ ...a, now });
+    `INSERT INTO converter_attempts (group_ref, attempt, job_id, lease_token, started_at, manifest_path, output_path,
+       executor, slurm_job_name)
+     VALUES (@group_ref, @attempt, @job_id, @lease_token, @now, @manifest_path, @output_path, @executor, @slurm_job_name)`,
+  ).run({ executor: 'local', slurm_job_name: null, ...a, now });
   return Number(info.lastInsertRowid);
 }
 
@@ -63,6 +80,47 @@ export function recordSpawn(
     id,
     now,
   });
+}
+
+/** sbatch answered: the job id (and its first state) on the open attempt; spawned_at = submission time. */
+export function recordSlurmJob(
+  conn: Connection,
+  id: number,
+  jobId: string,
+  state: string,
+  now: number,
+): boolean {
+  return (
+    st(
+      conn,
+      `UPDATE converter_attempts SET slurm_job_id = ?, slurm_state = ?, spawned_at = coalesce(spawned_at, ?)
+       WHERE id = ? AND ended_at IS NULL`,
+    ).run(jobId, state, now, id).changes === 1
+  );
+}
+
+/** The last Slurm state seen (also after the attempt closed: the final state is kept). */
+export function recordSlurmState(conn: Connection, id: number, state: string): void {
+  st(conn, 'UPDATE converter_attempts SET slurm_state = ? WHERE id = ?').run(state, id);
+}
+
+/** The newest attempt of each group in `refs`: what runs it (or ran it last), for the group summaries. */
+export function latestAttempts(
+  conn: Connection,
+  refs: readonly number[],
+): Map<number, Pick<AttemptRow, 'group_ref' | 'executor' | 'slurm_job_id' | 'slurm_state'>> {
+  const out = new Map<number, Pick<AttemptRow, 'group_ref' | 'executor' | 'slurm_job_id' | 'slurm_state'>>();
+  const stmt = st(
+    conn,
+    `SELECT group_ref, executor, slurm_job_id, slurm_state FROM converter_attempts
+     WHERE group_ref = ? ORDER BY attempt DESC LIMIT 1`,
+  );
+  for (const ref of refs) {
+    const row = stmt.get(ref) as
+      Pick<AttemptRow, 'group_ref' | 'executor' | 'slurm_job_id' | 'slurm_state'> | undefined;
+    if (row) out.set(ref, row);
+  }
+  return out;
 }
 
 export function closeAttempt(
@@ -130,6 +188,10 @@ export function expiredRunning(conn: Connection, queue: string, now: number): bo
          AND EXISTS (SELECT 1 FROM converter_attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL) LIMIT 1`,
     ).get(queue, now) !== undefined
   );
+}
+
+export function attemptById(conn: Connection, id: number): AttemptRow | undefined {
+  return st(conn, 'SELECT * FROM converter_attempts WHERE id = ?').get(id) as AttemptRow | undefined;
 }
 
 export function openAttemptOf(conn: Connection, groupRef: number): AttemptRow | undefined {

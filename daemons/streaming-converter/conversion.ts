@@ -9,6 +9,7 @@ import path from 'node:path';
 import { env as processEnv } from 'node:process';
 import { pause } from '../../lib/clock.js';
 import type { Lease } from '../../lib/queue/index.js';
+import type { Exec } from '../../lib/slurm/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
 import {
   clearAttemptFiles,
@@ -52,6 +53,8 @@ export interface RunnerHooks {
   afterDispatchCommit?: (groupId: string) => void | Promise<void>;
   /** Environment for the converter (process.env from main.ts, plus converter.env). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** How the Slurm executor runs sbatch/squeue/sacct/scancel (execFile by default; the bench counts calls). */
+  slurmExec?: Exec;
 }
 
 /** What an ended attempt left: the exit status when its supervisor recorded one, the logs, the result. */
@@ -62,6 +65,14 @@ export interface AttemptFacts {
 }
 
 export type Settle = Pick<Finished, 'res' | 'result' | 'verdict' | 'retryPolicy' | 'also'>;
+
+/**
+ * An attempt's work as the queue worker's handler runs it (an executor's submit, or an adopted attempt's
+ * watch): resolves with how it ended, or with null when the work goes on outside this process and nothing is
+ * to be settled now (a Slurm job at shutdown: the lease expires and the next start adopts it). `abort` is
+ * aborted with the worker's reason (ShutdownError at the drain, LeaseLostError when the lease was lost).
+ */
+export type AttemptBody = (abort: AbortController) => Promise<Settle | null>;
 
 /** How often an adopted attempt's supervisor is looked at. */
 const POLL_MS = 250;
@@ -74,30 +85,58 @@ export class AttemptRunner {
     private readonly started: (run: AttemptRun, pid: number, argv: string[]) => void,
   ) {}
 
-  /** Start the converter under the supervisor; resolves with how the attempt ended. */
-  async spawn(run: AttemptRun, abort: AbortController): Promise<Settle> {
-    const { cfg, clock, db } = this.ctx;
-    const g = run.group;
-    let manifest: string;
-    try {
-      fs.mkdirSync(cfg.outputDir, { recursive: true });
-      manifest = this.writeManifest(run);
-      clearAttemptFiles(run.dir);
-      fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
-    } catch (e) {
-      return { res: spawnFailure(`cannot prepare attempt: ${(e as Error).message}`), result: undefined };
-    }
-    await this.hooks.afterDispatchCommit?.(g.group_id);
-    const argv = expandArgv(cfg.converter.argv, {
+  /**
+   * The attempt directory made ready (manifest written, an earlier run's files and partial output removed)
+   * and the converter's argv expanded; throws when the directory cannot be prepared.
+   */
+  prepare(run: AttemptRun): string[] {
+    const { cfg } = this.ctx;
+    fs.mkdirSync(cfg.outputDir, { recursive: true });
+    const manifest = this.writeManifest(run);
+    clearAttemptFiles(run.dir);
+    fs.rmSync(`${run.out}.partial`, { recursive: true, force: true });
+    return expandArgv(cfg.converter.argv, {
       manifest,
       out: run.out,
       result: path.join(run.dir, RESULT_FILE),
       scratch: run.dir,
-      group: g.group_id,
+      group: run.group.group_id,
     });
-    const lastArrival = db
-      .read((c) => S.validMembers(c, g.id))
+  }
+
+  /** The converter's environment: the daemon's (or a test's), converter.env, and the attempt's marker. */
+  converterEnv(run: AttemptRun): NodeJS.ProcessEnv {
+    return {
+      ...(this.hooks.baseEnv ?? processEnv),
+      ...this.ctx.cfg.converter.env,
+      [ATTEMPT_MARKER]: run.dir,
+    };
+  }
+
+  /** The test fault between the dispatch commit and the start of the attempt's work (none in production). */
+  async afterDispatchCommit(groupId: string): Promise<void> {
+    await this.hooks.afterDispatchCommit?.(groupId);
+  }
+
+  /** When the group's last member arrived (its mtime or first sighting): the dispatch latency's start. */
+  lastArrival(run: AttemptRun): number {
+    return this.ctx.db
+      .read((c) => S.validMembers(c, run.group.id))
       .reduce((t, f) => Math.max(t, f.mtime_ms, f.first_seen_at), 0);
+  }
+
+  /** Start the converter under the supervisor; resolves with how the attempt ended. */
+  async spawn(run: AttemptRun, abort: AbortController): Promise<Settle> {
+    const { cfg, clock } = this.ctx;
+    const g = run.group;
+    let argv: string[];
+    try {
+      argv = this.prepare(run);
+    } catch (e) {
+      return { res: spawnFailure(`cannot prepare attempt: ${(e as Error).message}`), result: undefined };
+    }
+    await this.afterDispatchCommit(g.group_id);
+    const lastArrival = this.lastArrival(run);
     // The pid write waits out a lock for as long as the supervisor runs: the attempt directory's marker
     // already makes the converter findable, so a slow write is no reason to stop a healthy converter.
     const pidWrite = new AbortController();
@@ -106,7 +145,7 @@ export class AttemptRunner {
       const seen = await runChild({
         argv: supervisedArgv(run.key, argv),
         cwd: run.dir,
-        env: { ...(this.hooks.baseEnv ?? processEnv), ...cfg.converter.env, [ATTEMPT_MARKER]: run.dir },
+        env: this.converterEnv(run),
         timeoutMs: cfg.converter.timeoutS * 1000,
         killGraceMs: cfg.killGraceS * 1000,
         signal: abort.signal,
@@ -208,7 +247,11 @@ export class AttemptRunner {
    * Stop whatever still runs with this attempt's marker (and the process groups `extra` names); true when
    * nothing is left. An abort of `signal` (shutdown) cuts the SIGTERM grace short.
    */
-  stopMarked(run: AttemptRun, extra: () => number[] = () => [], signal?: AbortSignal): Promise<boolean> {
+  stopMarked(
+    run: Pick<AttemptRun, 'dir'>,
+    extra: () => number[] = () => [],
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const { cfg, clock } = this.ctx;
     return terminate(
       () => [...markedProcesses(run.dir).map((p) => p.pgid), ...extra()],

@@ -2,13 +2,16 @@
 // token) behind a gate (the disk space; an expired running job with an open attempt is recovery's first, and
 // the claim's transaction checks that again); inside the claim's transaction onClaim moves each group
 // ready|retry_wait→converting and inserts its attempt row keyed to (job id, lease token), or finishes a stale
-// job unrun. The handler writes the manifest and runs the converter under its supervisor (conversion.ts),
-// whose marker and files in the attempt directory let a restarted daemon find the attempt's processes and its
-// exit status even before the pid is in the row. The worker heartbeats the lease, stops the converter when
-// the lease is lost, drains at shutdown (killGraceS, then the converters are stopped) and settles: the queue's
-// decision and the group's and attempt's rows in one transaction (outcome.ts). Recovery hands the attempts it
-// adopts to the worker too, so they count against maxConcurrent and drain like any other, and settles the
-// ones it finds ended through the same hook. The main loop drives the claims (fill).
+// job unrun; the configured executor (executor.ts) adds its columns to the attempt row there. The handler
+// runs the attempt on that executor: locally, the manifest is written and the converter runs under its
+// supervisor (conversion.ts), whose marker and files in the attempt directory let a restarted daemon find the
+// attempt's processes and its exit status even before the pid is in the row; on Slurm, a batch job is
+// submitted and tracked (slurm-executor.ts). The executor only says how the attempt ended: the worker
+// heartbeats the lease, aborts the handler when the lease is lost (the executor stops the work), drains at
+// shutdown (killGraceS, then the work is stopped, or a Slurm job left running) and settles: the queue's
+// decision and the group's and attempt's rows in one transaction (outcome.ts). Recovery hands the attempts
+// an executor adopts to the worker too, so they count against maxConcurrent and drain like any other, and
+// settles the ones it finds ended through the same hook. The main loop drives the claims (fill).
 import path from 'node:path';
 import type { Connection } from '../../lib/db/index.js';
 import { LeaseLostError } from '../../lib/errors.js';
@@ -24,18 +27,20 @@ import {
   type SkipClaim,
 } from '../../lib/queue/index.js';
 import { maskArgv } from '../../lib/redact.js';
-import { attemptKey, type SupervisorRecord } from './attempt-files.js';
-import { AttemptRunner, type AttemptRun, type RunnerHooks } from './conversion.js';
+import { attemptKey } from './attempt-files.js';
+import {
+  AttemptRunner,
+  type AttemptBody,
+  type AttemptRun,
+  type RunnerHooks,
+  type Settle as AttemptEnd,
+} from './conversion.js';
 import { emit, type Ctx } from './context.js';
 import { DiskGate, statfsFree } from './disk-gate.js';
+import type { AdoptionHost, ConversionExecutor, ExecutorKind } from './executor.js';
+import { createExecutors } from './executors.js';
 import { KIND, QUEUE } from './jobs.js';
-import {
-  finish,
-  settleConversion,
-  settledConversion,
-  type ConversionClaim,
-  type Finished,
-} from './outcome.js';
+import { finish, settleConversion, settledConversion, type ConversionClaim } from './outcome.js';
 import type { GroupState } from './rules.js';
 import * as S from './store.js';
 
@@ -66,11 +71,13 @@ function jobOf(run: AttemptRun): SettlingJob {
   };
 }
 
-export class Dispatcher {
+export class Dispatcher implements AdoptionHost {
   /** `<host>:<pid>:converter:<random>`: recovery tells a live holder on this host from a dead one by the pid. */
   readonly owner = leaseOwner('converter');
   readonly runner: AttemptRunner;
   readonly worker: Worker<JsonObject, ConversionClaim>;
+  /** The configured executor, and the other one for attempts it ran before a config change. */
+  private readonly executors: (kind: ExecutorKind) => ConversionExecutor;
   private readonly disk: DiskGate;
   /** Aborted at the hard stop (or a fatal error): the drain ends, settles waiting on a lock give up. */
   private readonly hardStop = new AbortController();
@@ -124,6 +131,17 @@ export class Dispatcher {
         inFlight = n;
       },
     });
+    this.executors = createExecutors(ctx, this, hooks);
+  }
+
+  /** The executor new attempts run on (streamingConverter.executor.kind). */
+  get executor(): ConversionExecutor {
+    return this.executors(this.ctx.cfg.executor.kind);
+  }
+
+  /** The executor an attempt ran on (its row's `executor`). */
+  executorFor(kind: ExecutorKind): ConversionExecutor {
+    return this.executors(kind);
   }
 
   /** Conversions running now (claimed or adopted). */
@@ -167,6 +185,7 @@ export class Dispatcher {
     const out = outputPathFor(cfg.outputDir, cfg.converter.outputName, g.group_id);
     const dir = attemptDir(cfg.scratchDir, g.group_id, attempt);
     const manifest = path.join(dir, 'manifest.json');
+    const executor = this.executor;
     S.casGroup(conn, g.id, from, 'converting', now, { attempts: job.lease.attempt, dispatched_at: now });
     const attemptId = S.insertAttempt(
       conn,
@@ -177,6 +196,7 @@ export class Dispatcher {
         lease_token: job.lease.token,
         manifest_path: manifest,
         output_path: out,
+        ...executor.attemptColumns(g.group_id, attempt, now),
       },
       now,
     );
@@ -191,24 +211,24 @@ export class Dispatcher {
       out,
       lease: job.lease,
     };
-    return { run };
+    return { run, work: (abort) => executor.submit(run, abort) };
   }
 
   /**
-   * The worker's handler: run the attempt (or await the adopted one) and say how it ended. The converter is
-   * stopped when the worker aborts (shutdown past the drain, a lost lease). A failure of our own bookkeeping
-   * leaves `ended` unset: nothing is recorded, and recovery settles the attempt from its directory once the
-   * lease has expired.
+   * The worker's handler: run the attempt on its executor (or await the adopted one) and say how it ended.
+   * The work is stopped when the worker aborts (shutdown past the drain, a lost lease; the reason is passed
+   * on). Work left running outside this process (a Slurm job at shutdown) and a failure of our own
+   * bookkeeping leave `ended` unset: nothing is recorded, and recovery takes the attempt over once the lease
+   * has expired (adopts the job, or settles the attempt from its directory).
    */
   private async convert(c: ConversionClaim, signal: AbortSignal): Promise<Settlement> {
     const abort = new AbortController();
-    const stop = (): void => abort.abort();
+    const stop = (): void => abort.abort(signal.reason);
     if (signal.aborted) stop();
     else signal.addEventListener('abort', stop, { once: true });
     try {
-      const f = c.adopted
-        ? await this.runner.watch(c.run, c.adopted.sup, c.adopted.spawnedAt, abort)
-        : await this.runner.spawn(c.run, abort);
+      const f = await c.work!(abort);
+      if (f === null) return Settle.released(); // refused by the settle hook: left running (`ended` unset)
       const { ended, settlement } = finish(this.ctx, c.run, f);
       c.ended = ended;
       return settlement;
@@ -225,25 +245,26 @@ export class Dispatcher {
   }
 
   /**
-   * Take over an attempt recovery found still running under its supervisor: renew the job's lease under the
-   * attempt's own token first (refused when someone has claimed the job since: then the caller stops the
-   * converter instead), then hand it to the worker, which awaits and settles it like one of ours. Returns
-   * whether it was adopted. The write waits out a lock (yielding) until `signal` aborts.
+   * Take over an attempt an executor found still running (its adopt, during recovery): renew the job's lease
+   * under the attempt's own token first (refused when someone has claimed the job since: then the executor
+   * stops or settles it instead), record `attempt_adopted` with `detail`, then hand it to the worker, which
+   * runs `body` (awaits the work) and settles it like one of ours. Returns whether it was adopted. The write
+   * waits out a lock (yielding) until `signal` aborts.
    */
   async adopt(
     run: AttemptRun,
-    sup: SupervisorRecord,
-    spawnedAt: number,
+    detail: Record<string, unknown>,
+    body: AttemptBody,
     signal: AbortSignal,
   ): Promise<boolean> {
-    const { cfg, clock, db, log } = this.ctx;
+    const { cfg, clock, db } = this.ctx;
     const now = clock.now();
     try {
       run.lease = await db.writeAsync(
         (conn) => {
           const renewed = this.ctx.queue.heartbeat(run.lease, cfg.leaseS * 1000);
-          const detail = { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid, running: true };
-          emit(conn, 'attempt_adopted', detail, now);
+          const event = { groupId: run.group.group_id, attempt: run.attempt, ...detail, running: true };
+          emit(conn, 'attempt_adopted', event, now);
           return renewed;
         },
         { budgetMs: Infinity, signal },
@@ -252,22 +273,16 @@ export class Dispatcher {
       if (e instanceof LeaseLostError) return false;
       throw e;
     }
-    log.warn(
-      { groupId: run.group.group_id, attempt: run.attempt, pid: sup.pid },
-      'adopted a converter still running from a previous run',
-    );
-    this.worker.adopt(jobOf(run), { run, adopted: { sup, spawnedAt } }, (_job, h) =>
-      this.convert(h.claim, h.signal),
-    );
+    this.worker.adopt(jobOf(run), { run, work: body }, (_job, h) => this.convert(h.claim, h.signal));
     return true;
   }
 
   /**
-   * Settle an attempt nothing runs for any more (recovery), under the dead holder's lease token: fenced, so
-   * nothing changes if anyone has claimed the job since, or settled the attempt meanwhile. Throws when the
-   * write failed after its tries.
+   * Settle an attempt nothing runs for any more (an executor's adopt, during recovery), under the dead
+   * holder's lease token: fenced, so nothing changes if anyone has claimed the job since, or settled the
+   * attempt meanwhile. Throws when the write failed after its tries.
    */
-  async settleFound(run: AttemptRun, f: Finished): Promise<void> {
+  async settleFound(run: AttemptRun, f: AttemptEnd): Promise<void> {
     const { ended, settlement } = finish(this.ctx, run, f);
     await this.worker.settleFor(jobOf(run), { run, ended }, settlement);
   }

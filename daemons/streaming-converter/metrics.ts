@@ -142,7 +142,40 @@ export function converterMetrics(registry: Registry) {
       labelNames: ['child'],
       registers: r,
     }),
+    executor: new Gauge({
+      name: `${P}executor_info`,
+      help: 'What runs new conversion attempts (streamingConverter.executor.kind): 1 for the configured kind.',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    slurmJobs: new Gauge({
+      name: `${P}slurm_jobs`,
+      help: 'Slurm jobs this daemon tracks now, by the last state seen (PENDING, RUNNING, …); each job id and state is on /api/groups and `contimg converter show` (ids are not labels: unbounded).',
+      labelNames: ['state'],
+      registers: r,
+    }),
+    slurmCommands: new Counter({
+      name: `${P}slurm_commands_total`,
+      help: 'Slurm commands run (sbatch, squeue, sacct, scancel) by result: ok, error, unreachable (the controller did not answer).',
+      labelNames: ['command', 'result'],
+      registers: r,
+    }),
+    slurmUp: new Gauge({
+      name: `${P}slurm_controller_up`,
+      help: '0 while the Slurm controller does not answer (conversions wait, nothing is submitted twice), 1 otherwise.',
+      registers: r,
+    }),
+    slurmQueueWait: new Histogram({
+      name: `${P}slurm_queue_wait_seconds`,
+      help: 'Slurm job submitted → first seen RUNNING (bounded below by the poll interval).',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: r,
+    }),
   };
+  m.slurmUp.set(1);
+  for (const state of ['PENDING', 'RUNNING', 'COMPLETING']) m.slurmJobs.set({ state }, 0);
+  for (const command of ['sbatch', 'squeue', 'sacct', 'scancel'])
+    for (const result of ['ok', 'error', 'unreachable']) m.slurmCommands.inc({ command, result }, 0);
   for (const result of FILE_RESULTS) m.files.inc({ result, reason: '' }, 0);
   for (const state of GROUP_STATES) m.groups.set({ state }, 0);
   for (const outcome of OUTCOMES) {

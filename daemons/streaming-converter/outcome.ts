@@ -18,9 +18,8 @@ import {
   type SettlingJob,
 } from '../../lib/queue/index.js';
 import { usesPlaceholder } from './argv.js';
-import type { SupervisorRecord } from './attempt-files.js';
 import type { ChildResult } from './child.js';
-import type { AttemptRun } from './conversion.js';
+import type { AttemptBody, AttemptRun } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import { classifyExit, isRetriable, type GroupState, type Outcome } from './rules.js';
 import * as S from './store.js';
@@ -49,13 +48,16 @@ export interface Ended {
 }
 
 /**
- * A conversions job as the queue worker runs it: the attempt onClaim opened (or recovery found), the
- * supervisor recovery adopted it with, and how it ended (set by whoever awaited the end; the settle hook
- * writes it; unset, the hook refuses and the attempt is left to its lease and recovery).
+ * A conversions job as the queue worker runs it: the attempt onClaim opened (or recovery found), the work
+ * that runs it, and how it ended (set by whoever
+ * awaited the end; the settle hook writes it; unset, the hook refuses and the attempt is left to its lease
+ * and recovery).
  */
 export interface ConversionClaim {
   run: AttemptRun;
-  adopted?: { sup: SupervisorRecord; spawnedAt: number };
+  /** What the worker's handler runs: the executor's submit, or an adopted attempt's await (unset when
+   * recovery settles an end it found). */
+  work?: AttemptBody;
   ended?: Ended;
 }
 

@@ -24,7 +24,8 @@ export const OPEN_STATES: readonly GroupState[] = ['collecting', 'ready'];
 export const TRANSITIONS: Readonly<Record<GroupState, readonly GroupState[]>> = {
   collecting: ['ready', 'incomplete', 'abandoned'],
   ready: ['converting', 'collecting', 'abandoned'],
-  converting: ['converted', 'retry_wait', 'failed'],
+  // abandoned: an operator stopped a running conversion (its job cancelled; the executor stops the work).
+  converting: ['converted', 'retry_wait', 'failed', 'abandoned'],
   retry_wait: ['converting', 'ready', 'abandoned'],
   converted: ['ready'],
   incomplete: ['ready', 'collecting', 'abandoned'],

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CONVERT_CHECK_ARGS } from '../convert-check.js';
 import { dataPath, pathField, portField, seconds, type SchemaContext } from '../fields.js';
 import { DAEMONS } from '../../daemon/table.js';
+import { sbatchArgIssues } from '../../slurm/args.js';
 
 export { CONVERT_CHECK_ARGS };
 
@@ -23,6 +24,53 @@ export function unknownPlaceholders(
       if (!known.includes(m[1]))
         out.push({ index, message: `unknown placeholder {${m[1]}} (known: ${known.join(', ')})` });
   return out;
+}
+
+/** Slurm's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+const SLURM_TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/;
+/** A Slurm name (partition, account, qos): one word, no option syntax. */
+const slurmName = () =>
+  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/, 'expected a Slurm name (letters, digits, _ . + -)');
+
+/**
+ * What runs a conversion: `local` (a child process under its supervisor on this host, the default) or
+ * `slurm` (a batch job; docs/streaming-converter.md, "Executors").
+ */
+function executorField(ctx: SchemaContext) {
+  return z
+    .discriminatedUnion(
+      'kind',
+      [
+        z.strictObject({ kind: z.literal('local') }),
+        z.strictObject({
+          kind: z.literal('slurm'),
+          partition: slurmName(),
+          account: slurmName().optional(),
+          qos: slurmName().optional(),
+          cpusPerTask: z.number().int().min(1).optional(),
+          memGb: z.number().positive().optional(),
+          /** Slurm's --time; default converter.timeoutS rounded up to whole minutes. */
+          timeLimit: z
+            .string()
+            .regex(SLURM_TIME, 'expected a Slurm time limit (e.g. 30, 1:00:00, 1-00:00:00)')
+            .optional(),
+          /** Extra sbatch options, `--name` or `--name=value` only; options the executor sets are refused. */
+          sbatchArgs: z
+            .array(z.string())
+            .superRefine((args, refinement) => {
+              for (const u of sbatchArgIssues(args))
+                refinement.addIssue({ code: 'custom', path: [u.index], message: u.message });
+            })
+            .default([]),
+          /** How often a submitted job's state is asked for (squeue; sacct once it ended). */
+          pollS: seconds(10, 0.2),
+          /** SLURM_CONF for sbatch/squeue/sacct/scancel; otherwise the environment's. */
+          slurmConf: pathField(ctx).optional(),
+        }),
+      ],
+      { error: "expected {kind: 'local'} or {kind: 'slurm', partition, …}" },
+    )
+    .default({ kind: 'local' });
 }
 
 export function streamingConverterSection(ctx: SchemaContext) {
@@ -86,6 +134,7 @@ export function streamingConverterSection(ctx: SchemaContext) {
       backlogAlertGroups: z.number().int().min(1).default(6),
       /** No new valid file for this long raises the stale-input alert (0 disables). */
       staleInputAlertS: seconds(1200),
+      executor: executorField(ctx),
       converter: z
         .strictObject({
           argv: z
