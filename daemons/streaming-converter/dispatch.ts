@@ -21,7 +21,6 @@ import {
   skipClaim,
   Worker,
   type ClaimedJob,
-  type JsonObject,
   type Settlement,
   type SettlingJob,
   type SkipClaim,
@@ -39,7 +38,7 @@ import { emit, type Ctx } from './context.js';
 import { DiskGate, statfsFree } from './disk-gate.js';
 import type { AdoptionHost, ConversionExecutor, ExecutorKind } from './executor.js';
 import { createExecutors } from './executors.js';
-import { KIND, QUEUE } from './jobs.js';
+import { ConvertJob, KIND, QUEUE, type ConvertPayload } from './jobs.js';
 import { finish, settleConversion, settledConversion, type ConversionClaim } from './outcome.js';
 import type { GroupState } from './rules.js';
 import * as S from './store.js';
@@ -61,7 +60,7 @@ export function outputPathFor(outputDir: string, template: string, groupId: stri
 const DISPATCHABLE: readonly GroupState[] = ['ready', 'retry_wait', 'converting', 'failed'];
 
 /** The conversions job an attempt runs under, as the worker's settle sees it. */
-function jobOf(run: AttemptRun): SettlingJob {
+function jobOf(run: AttemptRun): SettlingJob<ConvertPayload> {
   return {
     id: run.lease.jobId,
     queue: QUEUE,
@@ -75,7 +74,7 @@ export class Dispatcher implements AdoptionHost {
   /** `<host>:<pid>:converter:<random>`: recovery tells a live holder on this host from a dead one by the pid. */
   readonly owner = leaseOwner('converter');
   readonly runner: AttemptRunner;
-  readonly worker: Worker<JsonObject, ConversionClaim>;
+  readonly worker: Worker<ConvertPayload, ConversionClaim>;
   /** The configured executor, and the other one for attempts it ran before a config change. */
   private readonly executors: (kind: ExecutorKind) => ConversionExecutor;
   private readonly disk: DiskGate;
@@ -98,7 +97,8 @@ export class Dispatcher implements AdoptionHost {
       ),
     );
     let inFlight = 0;
-    this.worker = new Worker<JsonObject, ConversionClaim>({
+    this.worker = new Worker<ConvertPayload, ConversionClaim>({
+      type: ConvertJob,
       db: ctx.db,
       store: ctx.queue,
       queue: QUEUE,
@@ -169,10 +169,10 @@ export class Dispatcher implements AdoptionHost {
   }
 
   /** Inside the claim's write: group → converting and its attempt row, or finish a job whose group moved on. */
-  private take(conn: Connection, job: ClaimedJob): ConversionClaim | SkipClaim {
+  private take(conn: Connection, job: ClaimedJob<ConvertPayload>): ConversionClaim | SkipClaim {
     const { cfg, clock } = this.ctx;
     const now = clock.now();
-    const ref = Number(job.payload.groupRef);
+    const ref = job.payload.groupRef;
     const g = S.getGroup(conn, ref);
     // converting: an expired claim whose attempt was already closed (no converter can be running);
     // failed: its dead job was redriven with `contimg jobs` instead of `converter requeue`.

@@ -5,13 +5,22 @@
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { Connection, Db } from '../../lib/db/index.js';
 import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
-import { enqueue, jobIn, SqliteQueueStore, type Job, type QueueMetrics } from '../../lib/queue/index.js';
+import { z } from 'zod';
+import { defineJob, jobIn, SqliteQueueStore, type Job, type QueueMetrics } from '../../lib/queue/index.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ConverterConfig } from './context.js';
 import { linkJob } from './store.js';
 
 export const QUEUE = 'conversions';
 export const KIND = 'convert';
+
+/** The conversion job: one converter_groups row (its id and, for people reading the queue, its group id). */
+export const ConvertJob = defineJob({
+  queue: QUEUE,
+  kind: KIND,
+  payload: z.object({ groupRef: z.number().int().positive(), groupId: z.string().min(1) }),
+});
+export type ConvertPayload = z.output<typeof ConvertJob.schema>;
 
 /** Retry delays from config: retryBaseS × 2^(attempt−1), ±10 % jitter, capped at retryMaxS. */
 export function retryPolicyOf(cfg: Pick<ConverterConfig, 'retryBaseS' | 'retryMaxS'>): BackoffPolicy {
@@ -47,12 +56,10 @@ export function enqueueConversion(
   now: number,
   parentId: number | null = null,
 ): Job {
-  const { job } = enqueue(
+  const { job } = ConvertJob.enqueue(
     conn,
+    { groupRef: g.id, groupId: g.group_id },
     {
-      queue: QUEUE,
-      kind: KIND,
-      payload: { groupRef: g.id, groupId: g.group_id },
       dedupeKey: g.group_id,
       priority: -Math.floor(g.anchor_ms / 1000),
       maxAttempts,

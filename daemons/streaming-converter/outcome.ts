@@ -11,7 +11,6 @@ import type { Connection } from '../../lib/db/index.js';
 import { ContimgError, RetryableError } from '../../lib/errors.js';
 import {
   Settle as QueueSettle,
-  type JsonObject,
   type SettleDecision,
   type SettleEvent,
   type Settlement,
@@ -21,6 +20,7 @@ import { usesPlaceholder } from './argv.js';
 import type { ChildResult } from './child.js';
 import type { AttemptBody, AttemptRun } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
+import type { ConvertPayload } from './jobs.js';
 import { classifyExit, isRetriable, type GroupState, type Outcome } from './rules.js';
 import * as S from './store.js';
 
@@ -176,7 +176,7 @@ export function finish(ctx: Ctx, run: AttemptRun, f: Finished): { ended: Ended; 
 export function settleConversion(
   ctx: Ctx,
   conn: Connection,
-  ev: SettleEvent<JsonObject, ConversionClaim>,
+  ev: SettleEvent<ConvertPayload, ConversionClaim>,
 ): void | false {
   const d = ev.decision;
   try {
@@ -200,7 +200,7 @@ export function settleConversion(
 }
 
 /** After the settle committed: the attempt's metrics (counted once it is recorded), a lost lease logged. */
-export function settledConversion(ctx: Ctx, ev: SettleEvent<JsonObject, ConversionClaim>): void {
+export function settledConversion(ctx: Ctx, ev: SettleEvent<ConvertPayload, ConversionClaim>): void {
   const c = ev.claim;
   if (!c?.ended) return;
   const { outcome, durationMs } = c.ended;
@@ -241,8 +241,8 @@ function moveGroup(
  * A claim buried the group's job: its last attempt's lease expired, the holder gone, the attempt already
  * closed (an open one is recovery's: the claim waits for it). The group follows its job to failed.
  */
-function buried(ctx: Ctx, conn: Connection, job: SettlingJob): void {
-  const g = S.getGroup(conn, Number(job.payload.groupRef));
+function buried(ctx: Ctx, conn: Connection, job: SettlingJob<ConvertPayload>): void {
+  const g = S.getGroup(conn, job.payload.groupRef);
   if (!g || g.state !== 'converting' || g.job_id !== job.id || S.openAttemptOf(conn, g.id)) return;
   const now = ctx.clock.now();
   const error = 'lease expired on the last attempt';

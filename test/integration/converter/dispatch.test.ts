@@ -136,6 +136,35 @@ describe('converter dispatch', () => {
     ]);
   });
 
+  it('a conversions job whose payload does not fit the job type is refused at claim (dead, saying why), no spawn', async () => {
+    env = await makeEnv();
+    await start(env);
+    const db = openDb({ name: 'state', path: env.statePath });
+    let bad: number;
+    try {
+      bad = new SqliteQueueStore(db).enqueue({
+        queue: 'conversions',
+        kind: 'convert',
+        payload: { group: 'not a group ref' },
+        maxAttempts: 3,
+      }).job.id;
+    } finally {
+      db.close();
+    }
+    await waitFor(() => jobById(env, bad).state === 'dead', { what: 'malformed job refused' });
+    const [row] = query<{ last_error: string | null; attempts: number }>(
+      env,
+      'SELECT last_error, attempts FROM jobs WHERE id = ?',
+      bad,
+    );
+    expect(row.last_error).toContain('bad payload');
+    expect(row.last_error).toContain('groupRef');
+    expect(fakeLog(env)).toHaveLength(0);
+    // The daemon goes on: a real group still converts.
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'group converted' });
+  });
+
   it('a stale or duplicate conversions job for a group is finished as skipped without a spawn', async () => {
     env = await makeEnv();
     // One group fails for good (exit 5), then another converts.
