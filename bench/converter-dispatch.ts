@@ -2,44 +2,20 @@
 // groups with settleS 1 and the default watch debounce; the daemon runs in process on real files.
 // Run: npx tsx bench/converter-dispatch.ts [groups]
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { parseConfig } from '../lib/config/index.js';
 import { startDaemon } from '../lib/daemon/index.js';
 import { silentLogger } from '../lib/log.js';
-import { migrateUp } from '../lib/migrations/index.js';
 import { subbandFileName, writeSubbandFile } from '../lib/uvh5/writer.js';
 import { makeRun } from '../daemons/streaming-converter/run.js';
 import { fakeArgv } from '../test/fixtures/converters/argv.js';
+import { converterBenchEnv } from './converter-env.js';
 
 const nGroups = Number(process.argv[2] ?? 20);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-dispatch-'));
-const incoming = path.join(dir, 'incoming');
-const staging = path.join(dir, 'staging');
-fs.mkdirSync(incoming);
-fs.mkdirSync(staging);
-const state = path.join(dir, 'state.sqlite3');
-const pipeline = path.join(dir, 'pipeline.sqlite3');
-await migrateUp({ path: state, set: 'state', backup: false });
-await migrateUp({ path: pipeline, set: 'pipeline', backup: false });
-const config = parseConfig(
-  {
-    dataDir: dir,
-    databases: { state, pipeline },
-    streamingConverter: {
-      port: 0,
-      incomingDir: incoming,
-      settleS: 1,
-      minFreeGb: 0,
-      maxConcurrent: 2,
-      converter: {
-        argv: fakeArgv('ok'),
-      },
-    },
-  },
-  dir,
-);
+const { dir, incoming, staging, state, config } = await converterBenchEnv('dispatch', {
+  maxConcurrent: 2,
+  converter: { argv: fakeArgv('ok') },
+});
 const d = await startDaemon({
   name: 'streaming-converter',
   run: makeRun(),

@@ -8,15 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../lib/config/index.js';
 import { startDaemon, type RunningDaemon } from '../lib/daemon/index.js';
 import { silentLogger } from '../lib/log.js';
-import { migrateUp } from '../lib/migrations/index.js';
 import { execCommand, type Exec } from '../lib/slurm/index.js';
 import { subbandFileName, writeSubbandFile } from '../lib/uvh5/writer.js';
 import { makeRun } from '../daemons/streaming-converter/run.js';
 import { startSlurmCluster } from '../test/helpers/slurm.js';
 import { CONVERT_CHECK_ARGS } from '../lib/config/convert-check.js';
+import { converterBenchEnv } from './converter-env.js';
 
 const nGroups = Number(process.argv[2] ?? 20);
 const windowS = Number(process.argv[3] ?? 60);
@@ -48,31 +47,11 @@ async function side(
   mode: string,
   maxConcurrent = 2,
 ): Promise<Side> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `contimg-bench-slurm-${name}-`));
-  const incoming = path.join(dir, 'incoming');
-  const staging = path.join(dir, 'staging');
-  fs.mkdirSync(incoming);
-  fs.mkdirSync(staging);
-  const state = path.join(dir, 'state.sqlite3');
-  const pipeline = path.join(dir, 'pipeline.sqlite3');
-  await migrateUp({ path: state, set: 'state', backup: false });
-  await migrateUp({ path: pipeline, set: 'pipeline', backup: false });
-  const config = parseConfig(
-    {
-      dataDir: dir,
-      databases: { state, pipeline },
-      streamingConverter: {
-        port: 0,
-        incomingDir: incoming,
-        settleS: 1,
-        minFreeGb: 0,
-        maxConcurrent,
-        executor,
-        converter: { argv: argv(mode), timeoutS: 600 },
-      },
-    },
-    dir,
-  );
+  const { dir, incoming, staging, config } = await converterBenchEnv(`slurm-${name}`, {
+    maxConcurrent,
+    executor,
+    converter: { argv: argv(mode), timeoutS: 600 },
+  });
   const log = path.join(dir, 'converter.log');
   const daemon = await startDaemon({
     name: 'streaming-converter',
