@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { cronProblem, shortestPeriodMs } from '../../cron.js';
 import { pathField, portField, type SchemaContext } from '../fields.js';
 import { DAEMONS } from '../../daemon/table.js';
+import { mosaicSection } from './mosaic.js';
 
 export const JOB_NAMES = ['health', 'validity', 'flux', 'retention', 'watchdog'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
@@ -277,6 +278,8 @@ export function schedulerSection(ctx: SchemaContext) {
     health: healthSection(ctx).prefault({}),
     validity: validitySection().prefault({}),
     flux: fluxSection().prefault({}),
+    /** Mosaicking: planning on cron, builds through the `mosaic` queue (docs/mosaicking.md). */
+    mosaic: mosaicSection(ctx).prefault({}),
   });
 }
 

@@ -36,7 +36,7 @@ const slurmName = () =>
  * What runs a conversion: `local` (a child process under its supervisor on this host, the default) or
  * `slurm` (a batch job; docs/streaming-converter.md, "Executors").
  */
-function executorField(ctx: SchemaContext) {
+export function executorField(ctx: SchemaContext) {
   return z
     .discriminatedUnion(
       'kind',
