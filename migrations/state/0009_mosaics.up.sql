@@ -157,3 +157,12 @@ CREATE TABLE mosaic_qa (
   created_at                      INTEGER NOT NULL
 );
 CREATE INDEX mosaic_qa_mosaic ON mosaic_qa (mosaic_id, created_at);
+
+-- Why mosaic dispatch is paused, one row per reason while it holds: `operator` (contimg mosaic pause),
+-- `disk_output`, `disk_scratch` (free space below the builder's minimum). `since` drives MosaicDispatchPaused.
+CREATE TABLE mosaic_dispatch_pauses (
+  reason           TEXT    PRIMARY KEY CHECK (reason IN ('operator', 'disk_output', 'disk_scratch')),
+  since            INTEGER NOT NULL,
+  by               TEXT,
+  note             TEXT
+);
