@@ -38,6 +38,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: () => import('./commands/convert-check.js'),
   },
   {
+    group: 'scheduler',
+    commands: { 'mosaic-build': 'build a mosaic from a manifest (the reference builder)' },
+    load: () => import('./commands/mosaic-build.js'),
+  },
+  {
     group: 'pointing',
     commands: { pointing: 'pointing from headers, status, history, calibrators' },
     load: () => import('./commands/pointing.js'),

@@ -51,6 +51,8 @@ export interface WriteImageOptions {
    * values may be bigints.
    */
   row: (y: number, plane: number) => ArrayLike<number> | ArrayLike<bigint>;
+  /** fsync the file before closing it (the caller renames it into place afterwards). */
+  fsync?: boolean;
 }
 
 function encodeRow(
@@ -85,6 +87,19 @@ function encodeRow(
   }
 }
 
+/** Write n bytes of buf at pos; a short write continues, one that makes no progress is ENOSPC. */
+function writeAllAt(fd: number, buf: Buffer, n: number, pos: number, file: string): void {
+  for (let done = 0; done < n;) {
+    const k = fs.writeSync(fd, buf, done, n - done, pos + done);
+    if (k <= 0)
+      throw Object.assign(new Error(`ENOSPC: no progress writing ${file} at byte ${pos + done}`), {
+        code: 'ENOSPC',
+        path: file,
+      });
+    done += k;
+  }
+}
+
 /** Write a primary-HDU image; returns the file size. Rows are written in strips of about 1 MiB. */
 export function writeFitsImage(o: WriteImageOptions): number {
   const cards: HeaderCard[] = [
@@ -111,14 +126,15 @@ export function writeFitsImage(o: WriteImageOptions): number {
         for (let y0 = 0; y0 < ny; y0 += rowsPerStrip) {
           const rows = Math.min(rowsPerStrip, ny - y0);
           for (let r = 0; r < rows; r++) encodeRow(o.bitpix, o.row(y0 + r, k), buf, r * rowBytes);
-          fs.writeSync(fd, buf, 0, rows * rowBytes, pos);
+          writeAllAt(fd, buf, rows * rowBytes, pos, o.path);
           pos += rows * rowBytes;
           dataBytes += rows * rowBytes;
         }
       }
     }
     const pad = (BLOCK - (dataBytes % BLOCK)) % BLOCK;
-    if (pad) fs.writeSync(fd, Buffer.alloc(pad), 0, pad, pos);
+    if (pad) writeAllAt(fd, Buffer.alloc(pad), pad, pos, o.path);
+    if (o.fsync) fs.fsyncSync(fd);
     return pos + pad;
   } finally {
     fs.closeSync(fd);

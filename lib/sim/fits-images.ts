@@ -36,7 +36,7 @@ export interface SimulatedImageOptions {
 }
 
 /** mulberry32: a small, fast, seedable PRNG (tests must be reproducible). */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -47,7 +47,7 @@ function rng(seed: number): () => number {
   };
 }
 
-function gaussian(rand: () => number): () => number {
+export function gaussian(rand: () => number): () => number {
   let spare: number | null = null;
   return () => {
     if (spare !== null) {
