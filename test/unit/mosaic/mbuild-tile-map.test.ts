@@ -107,9 +107,6 @@ describe('the coarse node grid', () => {
         }
       }
       expect(n).toBeGreaterThan(150_000);
-      console.log(
-        `node step ${step} (${(step * CELL * 3600).toFixed(0)}″) over ${n} px: worst position ${worstPos.toExponential(2)} px, worst beam ${worstA.toExponential(2)}`,
-      );
       expect(worstPos).toBeLessThan(posTol);
       expect(worstA).toBeLessThan(aTol);
     },
