@@ -1,32 +1,10 @@
-// The primary beam of a DSA-110 dish: the Airy power pattern of a uniformly illuminated circular aperture,
+// The primary beam of a DSA-110 dish for mosaicking (J1 and the FWHM are lib/astro/beam's): the Airy power pattern of a uniformly illuminated circular aperture,
 // A(θ) = (2 J1(x)/x)², x = π D sin θ / λ, centred on the tile's pointing and averaged over the RA the sky
 // drifted through during the observation (a drift scan: the beam moves along the strip at fixed declination).
-const D2R = Math.PI / 180;
-export const SPEED_OF_LIGHT = 299_792_458;
+import { airyFwhmDeg, besselJ1 } from '../astro/beam.js';
 
-/** Bessel J1 (rational approximations, |error| < 1e-8; Numerical Recipes §6.5). */
-export function besselJ1(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 8) {
-    const y = x * x;
-    const a =
-      x *
-      (72362614232.0 +
-        y * (-7895059235.0 + y * (242396853.1 + y * (-2972611.439 + y * (15704.4826 + y * -30.16036606)))));
-    const b =
-      144725228442.0 + y * (2300535178.0 + y * (18583304.74 + y * (99447.43394 + y * (376.9991397 + y))));
-    return a / b;
-  }
-  const z = 8 / ax;
-  const y = z * z;
-  const xx = ax - 2.356194491;
-  const p = 1 + y * (0.183105e-2 + y * (-0.3516396496e-4 + y * (0.2457520174e-5 + y * -0.240337019e-6)));
-  const q =
-    0.04687499995 +
-    y * (-0.2002690873e-3 + y * (0.8449199096e-5 + y * (-0.88228987e-6 + y * 0.105787412e-6)));
-  const v = Math.sqrt(0.636619772 / ax) * (Math.cos(xx) * p - z * Math.sin(xx) * q);
-  return x < 0 ? -v : v;
-}
+const D2R = Math.PI / 180;
+const SPEED_OF_LIGHT = 299_792_458;
 
 /** (2 J1(x)/x)², 1 at x = 0. */
 export function airyPower(x: number): number {
@@ -35,12 +13,10 @@ export function airyPower(x: number): number {
   return a * a;
 }
 
-/** The x where the Airy power pattern is one half: FWHM = 2 asin(AIRY_HALF_X λ / (π D)). */
-export const AIRY_HALF_X = 1.616339948;
-
-export function airyFwhmDeg(dishM: number, freqHz: number): number {
-  const lambda = SPEED_OF_LIGHT / freqHz;
-  return (2 * Math.asin(Math.min(1, (AIRY_HALF_X * lambda) / (Math.PI * dishM)))) / D2R;
+/** The beam's FWHM, degrees; 180 for a dish too small (≲ 0.5 λ) to have a half-power point at all. */
+export function beamFwhmDeg(dishM: number, freqHz: number): number {
+  const f = airyFwhmDeg({ dishM, freqHz });
+  return Number.isFinite(f) ? f : 180;
 }
 
 export interface BeamSpec {
@@ -60,7 +36,7 @@ export interface BeamSpec {
  */
 export function smearSamples(b: BeamSpec): number {
   if (b.smearRaDeg <= 0) return 1;
-  return Math.max(2, Math.ceil(b.smearRaDeg / (airyFwhmDeg(b.dishM, b.freqHz) / 16)));
+  return Math.max(2, Math.ceil(b.smearRaDeg / (beamFwhmDeg(b.dishM, b.freqHz) / 16)));
 }
 
 /** A beam evaluator: (RA, Dec) degrees → the drift-averaged power response at that sky position. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readPlane } from '../fits/plane.js';
 import { MosaicCanvas, canvasStats, type CanvasStats } from './accumulate.js';
-import { airyFwhmDeg, makeBeam, smearSamples } from './beam.js';
+import { beamFwhmDeg, makeBeam, smearSamples } from './beam.js';
 import {
   BuildFailure,
   checkFingerprint,
@@ -163,7 +163,7 @@ async function build(
       continue;
     }
     const img = openInput(t.input.path);
-    let pixels;
+    let pixels: Float32Array | Float64Array | undefined;
     try {
       const fp = img.fingerprint;
       if (fp.size !== t.input.size || fp.mtimeNs !== t.input.mtime_ns || fp.ino !== t.input.ino)
@@ -198,7 +198,7 @@ async function build(
       {
         pbCutoff: m.weighting.pb_cutoff,
         interpolation: m.interpolation,
-        step: nodeStepFor(m.grid.pixel_arcsec, airyFwhmDeg(spec.dishM, spec.freqHz)),
+        step: nodeStepFor(m.grid.pixel_arcsec, beamFwhmDeg(spec.dishM, spec.freqHz)),
       },
     );
     pixels = undefined;

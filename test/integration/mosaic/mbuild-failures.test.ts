@@ -7,10 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BUILD_EXIT, parseResult } from '../../../lib/mosaic/manifest.js';
 import { runMosaicBuild } from '../../../lib/mosaic/run.js';
 import { manifestFromTiles, writeMosaicTiles, type SimulatedTile } from '../../../lib/sim/mosaic-tiles.js';
-import { runCli } from '../../helpers/cli.js';
+import { runCli, spawnCli } from '../../helpers/cli.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { mountTmpfs, unmountTmpfs } from '../../helpers/tmpfs.js';
 import { partialsIn, writeManifest } from './mbuild-helpers.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
 let tiles: SimulatedTile[];
@@ -89,5 +90,34 @@ describe('mosaic-build failures', () => {
     expect(res.error_code).toBe('io');
     expect(res.error).toMatch(/ENOSPC/);
     expect(fs.readdirSync(small)).toEqual([]);
+  });
+});
+
+describe('mosaic-build stopped by SIGTERM (the dispatcher timing it out)', () => {
+  it('stops between tiles, exits 143, writes the result and leaves no .partial', async () => {
+    const many = writeMosaicTiles({ dir: path.join(dir, 'many'), n: 24, nx: 256, seed: 2 });
+    const out = path.join(dir, 'out');
+    const m = manifestFromTiles(many, { outputDir: out });
+    const manifest = writeManifest(m, path.join(dir, 'm.json'));
+    const { child, done } = spawnCli(['mosaic-build', '--manifest', manifest, '--result', m.result_path], {
+      built: true,
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      await waitFor(() => stderr.includes('tile_000.image.fits'), { timeoutMs: 30_000 });
+      child.kill('SIGTERM');
+      const r = await done;
+      expect(r.code).toBe(143);
+      const res = parseResult(fs.readFileSync(m.result_path, 'utf8'));
+      expect(res).toMatchObject({ ok: false, error_code: 'build_error', outputs: null });
+      expect(res.error).toMatch(/SIGTERM/);
+      expect(partialsIn(out)).toEqual([]);
+      expect(fs.existsSync(m.outputs.fits)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -1,15 +1,11 @@
 // The Airy primary beam: Bessel values, the half-power point and first null, drift averaging and how many
 // drift samples the builder needs.
 import { describe, expect, it } from 'vitest';
-import {
-  AIRY_HALF_X,
-  airyFwhmDeg,
-  airyPower,
-  besselJ1,
-  makeBeam,
-  smearSamples,
-  SPEED_OF_LIGHT,
-} from '../../../lib/mosaic/beam.js';
+import { airyFwhmDeg, besselJ1 } from '../../../lib/astro/beam.js';
+import { airyPower, beamFwhmDeg, makeBeam, smearSamples } from '../../../lib/mosaic/beam.js';
+
+const AIRY_HALF_X = 1.616339948;
+const SPEED_OF_LIGHT = 299_792_458;
 
 describe('Bessel J1 and the Airy power pattern', () => {
   it.each([
@@ -33,9 +29,9 @@ describe('Bessel J1 and the Airy power pattern', () => {
   });
 
   it('DSA-110 at 1.405 GHz: a 4.65 m dish has a 2.71° FWHM', () => {
-    expect(airyFwhmDeg(4.65, 1.405e9)).toBeCloseTo(2.706, 3);
+    expect(airyFwhmDeg({ dishM: 4.65, freqHz: 1.405e9 })).toBeCloseTo(2.706, 3);
     // 1.03 λ/D, the textbook rule
-    expect(airyFwhmDeg(4.65, 1.405e9)).toBeCloseTo(
+    expect(airyFwhmDeg({ dishM: 4.65, freqHz: 1.405e9 })).toBeCloseTo(
       ((1.029 * SPEED_OF_LIGHT) / 1.405e9 / 4.65) * (180 / Math.PI),
       2,
     );
@@ -43,6 +39,14 @@ describe('Bessel J1 and the Airy power pattern', () => {
 });
 
 describe('the drift-averaged beam of a tile', () => {
+  it('a dish too small for a half-power point counts as a 180° beam (no NaN reaches the node step)', () => {
+    expect(beamFwhmDeg(0.02, 1.42e9)).toBe(180);
+    expect(beamFwhmDeg(4.65, 1.405e9)).toBeCloseTo(2.706, 3);
+    expect(
+      smearSamples({ dishM: 0.02, freqHz: 1.42e9, pointing: { ra: 0, dec: 0 }, smearRaDeg: 1.291 }),
+    ).toBe(2);
+  });
+
   const spec = { dishM: 4.65, freqHz: 1.405e9, pointing: { ra: 100, dec: 55.57 }, smearRaDeg: 1.291 };
 
   it('without drift it is the Airy pattern of the angular distance', () => {
