@@ -11,7 +11,7 @@ import path from 'node:path';
 import { writeFitsImage, type HeaderCard } from '../fits/write.js';
 import { makeBeam } from '../mosaic/beam.js';
 import type { MosaicGrid, MosaicManifest, MosaicTier } from '../mosaic/manifest.js';
-import { worldToPixel, type CelestialWcs } from '../mosaic/wcs.js';
+import { pixelToWorld, worldToPixel, type CelestialWcs } from '../mosaic/wcs.js';
 import { gaussian, rng } from './fits-images.js';
 
 /** DSA-110 defaults: strip declination, RA step per observation, cadence, dish, centre frequency. */
@@ -21,6 +21,7 @@ export const DSA110_CADENCE_S = 309;
 export const DSA110_DISH_M = 4.65;
 export const DSA110_FREQ_HZ = 1.405e9;
 const TRUTH_DRIFT_SAMPLES = 64;
+const PBCOR_LIMIT = 0.05;
 
 export interface SkySource {
   ra: number;
@@ -60,6 +61,11 @@ export interface MosaicTilesOptions {
   nanEdge?: boolean;
   /** Every tile at the first pointing (several looks at one field). */
   samePointing?: boolean;
+  /**
+   * `pbcor`: write the primary-beam-corrected image, as CASA's `.image.pbcor` (pixel ÷ the tile's true beam;
+   * NaN where the beam is below 0.05, CASA's pblimit). Default `image` (flat noise).
+   */
+  kind?: 'image' | 'pbcor';
 }
 
 export interface SimulatedTile {
@@ -176,7 +182,12 @@ function writeTile(t: SimulatedTile, o: MosaicTilesOptions, seed: number): void 
     ['CRVAL4', 1],
     ['CDELT4', 1],
     ['DATE-OBS', new Date(t.obsMidMs - (DSA110_CADENCE_S / 2) * 1000).toISOString().slice(0, 23)],
-    ['HISTORY', 'simulated by lib/sim/mosaic-tiles (flat noise, sources attenuated by this tile PB)'],
+    [
+      'HISTORY',
+      o.kind === 'pbcor'
+        ? 'simulated by lib/sim/mosaic-tiles, divided by this tile PB (pbcor)'
+        : 'simulated by lib/sim/mosaic-tiles (flat noise, sources attenuated by this tile PB)',
+    ],
   ];
   writeFitsImage({
     path: t.path,
@@ -195,6 +206,13 @@ function writeTile(t: SimulatedTile, o: MosaicTilesOptions, seed: number): void 
         }
       }
       if (o.nanEdge) for (let x = 0; x < t.nx; x++) if ((x - cx) ** 2 + (y - cy) ** 2 > r2) row[x] = NaN;
+      if (o.kind === 'pbcor') {
+        for (let x = 0; x < t.nx; x++) {
+          pixelToWorld(wcs, x, y, px);
+          const a = beam(px[0], px[1]);
+          row[x] = a >= PBCOR_LIMIT ? row[x] / a : NaN;
+        }
+      }
       return row;
     },
   });
