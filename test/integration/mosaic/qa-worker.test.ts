@@ -240,6 +240,20 @@ describe('§7.14 test 12: the thumbnail worker on a built mosaic', () => {
     expect(await metricValue(daemon, 'contimg_mosaic_qa_dynamic_range', { tier: 'quicklook' })).toBe(
       qa.dynamic_range,
     );
+
+    // The image reconcile pass leaves the mosaic's thumbnail alone (it belongs to the grade), even when the
+    // mosaic file's fingerprint moves.
+    fs.utimesSync(b.files.fits, new Date(), new Date(Date.now() + 5000));
+    const passes = await metricValue(daemon, 'contimg_thumbnails_reconcile_passes_total');
+    await waitFor(
+      async () => (await metricValue(daemon!, 'contimg_thumbnails_reconcile_passes_total')) >= passes + 2,
+      {
+        what: 'two reconcile passes',
+      },
+    );
+    expect(
+      query<{ status: string }>(env, "SELECT status FROM thumbnails WHERE source_kind = 'mosaic'"),
+    ).toEqual([{ status: 'done' }]);
   });
 
   it('a science mosaic that grades FAIL raises MosaicQAFailed; the next PASS of the strip resolves it', async () => {
