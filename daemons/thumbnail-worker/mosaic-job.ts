@@ -16,7 +16,6 @@ import type { Config } from '../../lib/config/index.js';
 import type { Connection, Db } from '../../lib/db/index.js';
 import { ShutdownError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
-import { fitsCodeOf } from '../../lib/fits/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { DEFAULT_THRESHOLDS, type QaThresholds } from '../../lib/mosaic/qa/index.js';
 import {
@@ -47,6 +46,7 @@ import {
 } from './mosaic-store.js';
 import type { MosaicOutput, MosaicRequest } from './mosaic-task.js';
 import type { RenderPool } from './pool.js';
+import { codeOf, messageOf } from './render-job.js';
 
 export const MOSAIC_QUEUE = 'mosaic-qa';
 export const MOSAIC_KIND = 'grade';
@@ -220,14 +220,6 @@ async function grade(
   };
   stageGrade(d, job, mosaic, plan, g, out);
   return { status: g.status, grade: g.grade, thumbnailPath: out.png?.path ?? null };
-}
-
-function codeOf(e: unknown): string {
-  return fitsCodeOf(e) ?? ((e as { code?: unknown } | null)?.code as string | undefined) ?? 'IO_ERROR';
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** In the settle's transaction: a finished grading commits; a dead job grades the mosaic `fail`, saying why. */
