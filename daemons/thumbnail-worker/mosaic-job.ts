@@ -30,7 +30,6 @@ import {
 } from '../../lib/queue/index.js';
 import type { MosaicQaMetrics } from './mosaic-metrics.js';
 import {
-  builtMosaics,
   calibratorReferences,
   currentMosaicPng,
   getMosaic,
@@ -39,6 +38,7 @@ import {
   markGraded,
   planOf,
   plannedPointings,
+  ungradedMosaics,
   upsertMosaicThumbnail,
   type Grade,
   type MosaicRow,
@@ -103,7 +103,7 @@ export function thresholdsOf(qa: QaSection): QaThresholds {
   };
 }
 
-/** Enqueue a grading job for every `built` mosaic (idempotent: one unfinished job per mosaic). */
+/** Enqueue a grading job for every `built` mosaic that has none (idempotent: one unfinished job per mosaic). */
 export function discoverMosaics(
   state: Db,
   clock: Clock,
@@ -111,7 +111,7 @@ export function discoverMosaics(
 ): number {
   let enqueued = 0;
   for (let after = 0; ;) {
-    const rows = state.read((c) => builtMosaics(c, after, 200));
+    const rows = state.read((c) => ungradedMosaics(c, MOSAIC_QUEUE, after, 200));
     if (rows.length === 0) return enqueued;
     after = rows[rows.length - 1].id;
     const now = clock.now();

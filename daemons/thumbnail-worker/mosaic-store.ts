@@ -23,13 +23,23 @@ export interface PlanInfo {
   strip_dec_deg: number;
 }
 
-/** Built mosaics, oldest first (keyset by id). */
-export function builtMosaics(conn: Connection, afterId: number, limit: number): MosaicRow[] {
+/**
+ * Built mosaics without an unfinished grading job (dedupe key `mosaic:<id>` in `queue`), oldest first (keyset
+ * by id): a poll that finds nothing new reads, and writes nothing.
+ */
+export function ungradedMosaics(
+  conn: Connection,
+  queue: string,
+  afterId: number,
+  limit: number,
+): MosaicRow[] {
   return stmt(
     conn,
-    `SELECT id, plan_id, path, weights_path, tier, state, effective_noise_jy FROM mosaics
-     WHERE state = 'built' AND id > ? ORDER BY id LIMIT ?`,
-  ).all(afterId, limit) as MosaicRow[];
+    `SELECT id, plan_id, path, weights_path, tier, state, effective_noise_jy FROM mosaics m
+     WHERE state = 'built' AND id > ? AND NOT EXISTS (
+       SELECT 1 FROM jobs j WHERE j.queue = ? AND j.dedupe_key = 'mosaic:' || m.id AND j.state IN ('queued', 'running'))
+     ORDER BY id LIMIT ?`,
+  ).all(afterId, queue, limit) as MosaicRow[];
 }
 
 export function getMosaic(conn: Connection, id: number): MosaicRow | undefined {

@@ -10,6 +10,9 @@ import { waitFor } from '../../helpers/wait.js';
 import { writeMosaicPair, type MosaicFixture } from '../../helpers/mosaic-fits.js';
 import { decodePng, pixel } from '../../unit/fits/helpers.js';
 import { makeEnv, metricValue, query, startInProcess, type Env } from '../thumbnails/harness.js';
+import { systemClock } from '../../../lib/clock.js';
+import { openDb } from '../../../lib/db/index.js';
+import { discoverMosaics } from '../../../daemons/thumbnail-worker/mosaic-job.js';
 
 let env: Env | undefined;
 let daemon: RunningDaemon | undefined;
@@ -300,5 +303,35 @@ describe('§7.14 test 12: the thumbnail worker on a built mosaic', () => {
     const [qa] = query<{ reasons_json: string }>(env, 'SELECT reasons_json FROM mosaic_qa');
     expect(JSON.parse(qa.reasons_json)[0]).toMatchObject({ rule: 'readable', level: 'fail' });
     expect(JSON.parse(qa.reasons_json)[0].detail).toMatch(/NOT_FITS/);
+  });
+
+  it('discovery enqueues one grading job per built mosaic, once, and none for graded or deleted ones', async () => {
+    env = await makeEnv();
+    const a = builtMosaic(env, 'quicklook_a', 'quicklook', { nx: 32, ny: 32, noiseJy: 0.001 });
+    const b = builtMosaic(env, 'quicklook_b', 'quicklook', { nx: 32, ny: 32, noiseJy: 0.001 });
+    builtMosaic(env, 'quicklook_c', 'quicklook', { nx: 32, ny: 32, noiseJy: 0.001 });
+    const rw = new Database(env.statePath);
+    rw.prepare("UPDATE mosaics SET state = 'graded' WHERE id = ?").run(b.mosaicId);
+    rw.prepare("UPDATE mosaics SET state = 'deleted' WHERE path LIKE '%quicklook_c%'").run();
+    rw.close();
+    const state = openDb({ name: 'state', path: env.statePath });
+    try {
+      const o = { maxAttempts: 2, timeoutMs: 60_000 };
+      expect(discoverMosaics(state, systemClock, o)).toBe(1);
+      expect(discoverMosaics(state, systemClock, o)).toBe(0);
+    } finally {
+      state.close();
+    }
+    const jobs = query<{ queue: string; kind: string; dedupe_key: string; payload: string }>(
+      env,
+      'SELECT * FROM jobs',
+    );
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ queue: 'mosaic-qa', kind: 'grade', dedupe_key: `mosaic:${a.mosaicId}` });
+    expect(JSON.parse(jobs[0].payload)).toEqual({
+      mosaicId: a.mosaicId,
+      path: a.files.fits,
+      weightsPath: a.files.weights,
+    });
   });
 });
