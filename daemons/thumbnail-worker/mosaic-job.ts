@@ -28,6 +28,7 @@ import {
   type SettleEvent,
   type WorkerHooks,
 } from '../../lib/queue/index.js';
+import { DISK_FULL, type DiskGate } from './disk.js';
 import type { MosaicQaMetrics } from './mosaic-metrics.js';
 import {
   calibratorReferences,
@@ -82,6 +83,11 @@ export interface MosaicJobDeps {
   pngLevel: number;
   /** The primary beam the planner assumed (scheduler.mosaic.pb): its half-power radius is the footprint. */
   pb: { dishDiameterM: number; defaultFreqHz: number };
+  /**
+   * The daemon's disk gate: a PNG that meets a full disk closes it and the grading is deferred (the job ends,
+   * the mosaic stays `built`, discovery enqueues a fresh job that runs once space is back): no attempt spent.
+   */
+  disk?: DiskGate;
 }
 
 /** The strip label of alerts and events: the plan's declination, signed, to 0.1° (as in plan names). */
@@ -205,6 +211,11 @@ async function grade(
     out = await d.pool.mosaic(req, ctx.signal);
   } catch (e) {
     if (ctx.signal.aborted && ctx.signal.reason instanceof ShutdownError) throw e;
+    if (codeOf(e) === DISK_FULL && d.disk) {
+      d.disk.sawFull();
+      ctx.log.warn({ path: mosaic.path, err: messageOf(e) }, 'output disk full; mosaic grading deferred');
+      return { deferred: DISK_FULL };
+    }
     const retryable = (e as { retryable?: unknown } | null)?.retryable === true;
     ctx.log.warn(
       { path: mosaic.path, code: codeOf(e), err: messageOf(e), retryable },

@@ -244,6 +244,7 @@ export const run: DaemonRun = async (deps, signal) => {
     stripBytes: cfg.stripBytes,
     pngLevel: cfg.pngLevel,
     pb: deps.config.scheduler.mosaic.pb,
+    disk,
   });
   try {
     await Promise.all([

@@ -13,14 +13,21 @@ import { makeEnv, metricValue, query, startInProcess, type Env } from '../thumbn
 import { systemClock } from '../../../lib/clock.js';
 import { openDb } from '../../../lib/db/index.js';
 import { discoverMosaics } from '../../../daemons/thumbnail-worker/mosaic-job.js';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../../helpers/tmpfs.js';
+import { makeTmpDir } from '../../helpers/tmp.js';
 
 let env: Env | undefined;
 let daemon: RunningDaemon | undefined;
+let disk: string | undefined;
+let diskDir: string | undefined;
 afterEach(async () => {
   await daemon?.stop('test over');
   daemon = undefined;
   if (env) removeTmpDir(env.dir);
   env = undefined;
+  if (disk) unmountTmpfs(disk);
+  if (diskDir) removeTmpDir(diskDir);
+  disk = diskDir = undefined;
 });
 
 const RA = 150;
@@ -333,5 +340,41 @@ describe('§7.14 test 12: the thumbnail worker on a built mosaic', () => {
       path: a.files.fits,
       weightsPath: a.files.weights,
     });
+  });
+
+  it('a mosaic PNG that meets a full disk is deferred without an attempt and graded once space is back', async () => {
+    diskDir = makeTmpDir('mqa-disk-');
+    disk = mountTmpfs(`${diskDir}/out`, 4 * 1024 * 1024);
+    env = await makeEnv({ outputDir: disk, minFreeMb: 0, maxAttempts: 1 });
+    const filler = fillDisk(disk, 24 * 1024);
+    const b = builtMosaic(env, 'science_disk', 'science', {
+      nx: 3000,
+      ny: 900,
+      noiseJy: 0.001,
+      sources: [{ x: 1500, y: 450, fluxJy: 1 }],
+    });
+    daemon = await startInProcess(env);
+    const diskAlert = () =>
+      query<{ status: string }>(env!, "SELECT status FROM alerts WHERE alertname = 'ThumbnailDiskFull'")[0];
+    await waitFor(() => diskAlert()?.status === 'firing', {
+      what: 'ThumbnailDiskFull firing',
+      timeoutMs: 60_000,
+    });
+    const deferred = query<{ state: string; result: string }>(
+      env,
+      "SELECT state, result FROM jobs WHERE queue = 'mosaic-qa' ORDER BY id LIMIT 1",
+    )[0];
+    expect(deferred.state).toBe('done');
+    expect(JSON.parse(deferred.result)).toEqual({ deferred: 'DISK_FULL' });
+    // Nothing committed: still built, no QA row, no PNG and no temp file left on the disk.
+    expect(snapshot(env, b)).toMatchObject({ state: 'built', qa_rows: 0, events: 0 });
+    expect(
+      fs.readdirSync(disk, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(png|tmp)$/.test(f)),
+    ).toEqual([]);
+    fs.rmSync(filler);
+    const s = await gradedAtomically(env, b);
+    expect(s).toMatchObject({ qa_status: 'pass', qa_rows: 1 });
+    expect(fs.existsSync(s.thumbnail_path!)).toBe(true);
+    await waitFor(() => diskAlert()?.status === 'resolved', { what: 'ThumbnailDiskFull resolved' });
   });
 });
