@@ -171,6 +171,24 @@ export function mosaicWorker(deps: MosaicJobDeps): {
   };
 }
 
+/** Within an image this far from its centre (× its smaller side) data are expected (PB-masked corners aside). */
+const IMAGE_HALF_SIDE = 0.45;
+
+/**
+ * The planned footprint: around each planned pointing the half-power disc of the planner's primary beam,
+ * where every input has A ≥ 0.5 (above any PB cutoff, drift smearing included), but never beyond
+ * IMAGE_HALF_SIDE of that input's own image when fits_metadata knows its size.
+ */
+function footprintOf(conn: Connection, planId: number, pb: MosaicJobDeps['pb']): MosaicRequest['footprint'] {
+  const radiusDeg = airyFwhmDeg({ dishM: pb.dishDiameterM, freqHz: pb.defaultFreqHz }) / 2;
+  const centers = plannedPointings(conn, planId).map((p) => ({
+    raDeg: p.raDeg,
+    decDeg: p.decDeg,
+    radiusDeg: p.sideDeg && p.sideDeg > 0 ? Math.min(radiusDeg, IMAGE_HALF_SIDE * p.sideDeg) : radiusDeg,
+  }));
+  return { centers, radiusDeg };
+}
+
 /** In the claim's transaction: a mosaic no longer `built` (graded, deleted) is not graded again. */
 function claim(d: Deps, conn: Connection, job: ClaimedJob<MosaicGradePayload>) {
   const m = getMosaic(conn, job.payload.mosaicId);
@@ -191,10 +209,7 @@ function claim(d: Deps, conn: Connection, job: ClaimedJob<MosaicGradePayload>) {
     thresholds: thresholdsOf(q),
     calibrators: calibratorReferences(conn),
     referenceSourcesFile: q.referenceSourcesFile ?? null,
-    footprint: {
-      centers: plannedPointings(conn, m.plan_id),
-      radiusDeg: airyFwhmDeg({ dishM: d.pb.dishDiameterM, freqHz: d.pb.defaultFreqHz }) / 2,
-    },
+    footprint: footprintOf(conn, m.plan_id, d.pb),
     beamDegFallback: inputBeamDeg(conn, m.plan_id),
   };
   return { mosaic: m, plan, req };

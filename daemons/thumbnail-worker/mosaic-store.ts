@@ -54,12 +54,22 @@ export function planOf(conn: Connection, planId: number): PlanInfo | undefined {
     PlanInfo | undefined;
 }
 
-/** The planned inputs' pointings: the footprint the mosaic should cover. */
-export function plannedPointings(conn: Connection, planId: number): { raDeg: number; decDeg: number }[] {
+/**
+ * The planned inputs' pointings, each with the smaller side of its image in degrees when fits_metadata knows
+ * it (null otherwise): the footprint the mosaic should cover.
+ */
+export function plannedPointings(
+  conn: Connection,
+  planId: number,
+): { raDeg: number; decDeg: number; sideDeg: number | null }[] {
   return stmt(
     conn,
-    'SELECT ra_deg AS raDeg, dec_deg AS decDeg FROM mosaic_plan_inputs WHERE plan_id = ? ORDER BY ord',
-  ).all(planId) as { raDeg: number; decDeg: number }[];
+    `SELECT i.ra_deg AS raDeg, i.dec_deg AS decDeg,
+       min(abs(f.cdelt1) * json_extract(f.naxis_json, '$[0]'), abs(f.cdelt2) * json_extract(f.naxis_json, '$[1]'))
+         AS sideDeg
+     FROM mosaic_plan_inputs i LEFT JOIN fits_metadata f ON f.path = i.path
+     WHERE i.plan_id = ? ORDER BY i.ord`,
+  ).all(planId) as { raDeg: number; decDeg: number; sideDeg: number | null }[];
 }
 
 /** Median beam major axis (deg) of the planned inputs, from their fits_metadata; null when none has one. */

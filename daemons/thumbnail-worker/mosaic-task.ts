@@ -8,6 +8,7 @@ import { DEFAULT_RENDER, renderThumbnail } from '../../lib/fits/render.js';
 import {
   gradeMosaic,
   readReferenceFile,
+  type MeasureOptions,
   type MosaicQa,
   type QaThresholds,
   type ReferenceSource,
@@ -34,7 +35,7 @@ export interface MosaicRequest {
   /** The calibrators (from the pointing monitor's table); the reference file is read here and added. */
   calibrators: ReferenceSource[];
   referenceSourcesFile: string | null;
-  footprint: { centers: { raDeg: number; decDeg: number }[]; radiusDeg: number };
+  footprint: MeasureOptions['footprint'];
   beamDegFallback: number | null;
 }
 

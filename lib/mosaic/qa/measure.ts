@@ -30,8 +30,11 @@ export interface MeasureOptions {
   stripBytes?: number;
   maxBlocks?: number;
   references: ReferenceSource[];
-  /** The planned footprint: discs around the planned inputs' pointings; empty → coverage not measured. */
-  footprint: { centers: { raDeg: number; decDeg: number }[]; radiusDeg: number };
+  /**
+   * The planned footprint: discs around the planned inputs' pointings, of radiusDeg or a centre's own radius;
+   * no centre → coverage not measured.
+   */
+  footprint: { centers: { raDeg: number; decDeg: number; radiusDeg?: number }[]; radiusDeg: number };
   /** Beam FWHM (deg) when the mosaic header has no BMAJ (e.g. the inputs' median). */
   beamDegFallback?: number | null;
   /** Reference sources fainter than this many times the noise are not used. */
@@ -77,18 +80,20 @@ function maxWeight(w: OpenImage, stripBytes: number | undefined): number {
 
 /** One byte per FOOTPRINT_CELL² block: 1 inside a disc of the planned footprint (null: not measured). */
 function footprintMask(grid: SkyGrid, fp: MeasureOptions['footprint']): Uint8Array | null {
-  if (fp.centers.length === 0 || !(fp.radiusDeg > 0)) return null;
+  if (fp.centers.length === 0) return null;
   const cw = Math.ceil(grid.nx / FOOTPRINT_CELL);
   const ch = Math.ceil(grid.ny / FOOTPRINT_CELL);
   const mask = new Uint8Array(cw * ch);
-  const cosR = Math.cos((fp.radiusDeg * Math.PI) / 180);
-  const discs = fp.centers.map((c) => grid.lmnOf(c.raDeg, c.decDeg));
+  const discs = fp.centers.map((c) => {
+    const [l, m, n] = grid.lmnOf(c.raDeg, c.decDeg);
+    return [l, m, n, Math.cos(((c.radiusDeg ?? fp.radiusDeg) * Math.PI) / 180)];
+  });
   for (let cy = 0; cy < ch; cy++)
     for (let cx = 0; cx < cw; cx++) {
       const x = Math.min(grid.nx - 1, cx * FOOTPRINT_CELL + (FOOTPRINT_CELL - 1) / 2);
       const y = Math.min(grid.ny - 1, cy * FOOTPRINT_CELL + (FOOTPRINT_CELL - 1) / 2);
       const p = grid.toLmn(x, y);
-      if (p && discs.some((d) => d[0] * p[0] + d[1] * p[1] + d[2] * p[2] >= cosR)) mask[cy * cw + cx] = 1;
+      if (p && discs.some((d) => d[0] * p[0] + d[1] * p[1] + d[2] * p[2] >= d[3])) mask[cy * cw + cx] = 1;
     }
   return mask;
 }

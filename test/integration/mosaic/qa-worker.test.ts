@@ -377,4 +377,29 @@ describe('§7.14 test 12: the thumbnail worker on a built mosaic', () => {
     expect(fs.existsSync(s.thumbnail_path!)).toBe(true);
     await waitFor(() => diskAlert()?.status === 'resolved', { what: 'ThumbnailDiskFull resolved' });
   });
+
+  it("the planned footprint is clipped to the inputs' own images when fits_metadata knows their size", async () => {
+    env = await makeEnv();
+    // Inputs 1° wide (400 px of 9"): the footprint discs shrink from the half-power 1.35° to 0.45°, and a
+    // mosaic with data within 0.6° of its centre covers all of it.
+    const b = builtMosaic(env, 'science_small', 'science', {
+      nx: 600,
+      ny: 600,
+      noiseJy: 0.001,
+      sources: [{ x: 300, y: 300, fluxJy: 1 }],
+      covered: (x, y) => Math.hypot(x - 299.5, y - 299.5) * 10 < 0.6 * 3600,
+    });
+    const db = new Database(env.statePath);
+    for (const ord of [0, 1])
+      db.prepare(
+        `INSERT INTO fits_metadata (path, fingerprint, size, mtime_ns, ino, hdu, bitpix, naxis_json, cdelt1, cdelt2,
+           bmaj_deg, parsed_at) VALUES (?, 'fp', 1, '1', 1, 0, -32, '[400,400,1,1]', -0.0025, 0.0025, 0.01, 0)`,
+      ).run(`/images/science_small-${ord}.image.fits`);
+    db.close();
+    daemon = await startInProcess(env);
+    const s = await gradedAtomically(env, b);
+    const [qa] = query<{ coverage_fraction: number; reasons_json: string }>(env, 'SELECT * FROM mosaic_qa');
+    expect(qa.coverage_fraction).toBe(1);
+    expect(s.qa_status).toBe('pass');
+  });
 });
