@@ -49,7 +49,8 @@ export function retryThumbnails(
   const r = conn
     .prepare(
       `UPDATE thumbnails SET status = 'pending', job_id = NULL, attempts = 0, error_code = NULL,
-         error_message = NULL, updated_at = ? WHERE status = ? AND (? IS NULL OR fits_path = ?)`,
+         error_message = NULL, updated_at = ? WHERE status = ? AND (? IS NULL OR fits_path = ?)
+         AND source_kind <> 'mosaic'`,
     )
     .run(now, opts.status, path, path);
   return { requeued: r.changes };

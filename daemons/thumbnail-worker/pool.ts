@@ -10,6 +10,7 @@ import { fitsError } from '../../lib/fits/errors.js';
 import { PermanentError, RetryableError, type ContimgError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { nextWake } from './gate.js';
+import type { MosaicOutput, MosaicRequest } from './mosaic-task.js';
 import type {
   MetadataOutput,
   MetadataRequest,
@@ -177,7 +178,15 @@ export class RenderPool {
     return this.exec<MetadataOutput>(req, signal);
   }
 
-  private async exec<T>(req: RenderRequest | MetadataRequest, signal: AbortSignal): Promise<T> {
+  /** Render and grade a mosaic (daemons/thumbnail-worker/mosaic-task.ts) in a pool thread. */
+  mosaic(req: MosaicRequest, signal: AbortSignal): Promise<MosaicOutput> {
+    return this.exec<MosaicOutput>(req, signal);
+  }
+
+  private async exec<T>(
+    req: RenderRequest | MetadataRequest | MosaicRequest,
+    signal: AbortSignal,
+  ): Promise<T> {
     const id = this.nextId++;
     const slot = await this.acquire(signal, id);
     let aborted = false;

@@ -104,11 +104,12 @@ export interface RenderClaim {
 
 type RenderEvent = SettleEvent<RenderJobPayload, RenderClaim>;
 
-function codeOf(e: unknown): string {
+/** A failure's code: the FITS reader's, the error's own, or IO_ERROR. */
+export function codeOf(e: unknown): string {
   return fitsCodeOf(e) ?? ((e as { code?: unknown } | null)?.code as string | undefined) ?? 'IO_ERROR';
 }
 
-function messageOf(e: unknown): string {
+export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -111,7 +111,7 @@ export function runRender(req: RenderRequest): RenderOutput {
 const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
 
 /** The PNG into outputDir atomically; a full disk is DISK_FULL (retryable, no attempt spent). */
-function writePng(pngPath: string, png: Uint8Array): void {
+export function writePng(pngPath: string, png: Uint8Array): void {
   try {
     fs.mkdirSync(path.dirname(pngPath), { recursive: true });
     writeFileAtomic(pngPath, png);

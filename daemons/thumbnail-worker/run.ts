@@ -10,8 +10,16 @@ import { ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { startLoop } from '../../lib/loop.js';
 import { pagingFrom } from '../../lib/paging.js';
-import { queueMetrics, runWorker, SqliteQueueStore, type WorkerOptions } from '../../lib/queue/index.js';
+import {
+  queueMetrics,
+  runWorker,
+  SqliteQueueStore,
+  type JsonObject,
+  type WorkerOptions,
+} from '../../lib/queue/index.js';
 import { listThumbnails } from './admin.js';
+import { discoverMosaics, MOSAIC_KIND, MOSAIC_QUEUE, mosaicWorker } from './mosaic-job.js';
+import { mosaicQaMetrics } from './mosaic-metrics.js';
 import { Discovery } from './discovery.js';
 import { metadataForThumbnail } from './meta-cache.js';
 import { thumbnailMetrics, type ThumbnailMetrics } from './metrics.js';
@@ -19,14 +27,7 @@ import { RenderPool } from './pool.js';
 import { presetLooks, presetOptions } from './presets.js';
 import { DiskGate, sweepStaleTemps } from './disk.js';
 import { ClaimGate } from './gate.js';
-import {
-  EVENT_TOPIC,
-  KIND,
-  QUEUE,
-  renderWorker,
-  type RenderClaim,
-  type RenderJobPayload,
-} from './render-job.js';
+import { EVENT_TOPIC, KIND, QUEUE, renderWorker } from './render-job.js';
 
 type Section = Config['thumbnailWorker'];
 
@@ -78,6 +79,10 @@ function startLoops(
   const discover = (): void => {
     if (++passes % fullEvery === 0) discovery.rescanAll();
     discovery.tick();
+    discoverMosaics(deps.state, deps.clock, {
+      maxAttempts: cfg.maxAttempts,
+      timeoutMs: cfg.mosaicQa.timeoutS * 1000,
+    });
     disk.check();
   };
   const reconcile = (): void => {
@@ -87,7 +92,7 @@ function startLoops(
     metrics.reconcilePasses.inc({ found: r.changed ? 'changed' : r.missing ? 'missing' : 'unchanged' });
   };
   // The queue's gauges (contimg_queue_*) stay current while the worker is paused too.
-  const gauges = (): void => void store.refreshGauges([QUEUE]);
+  const gauges = (): void => void store.refreshGauges([QUEUE, MOSAIC_QUEUE]);
   return [
     start('discovery', cfg.pollS * 1000, discover),
     start('reconcile', cfg.reconcileS * 1000, reconcile),
@@ -130,11 +135,11 @@ function renderPool(size: number, log: Logger, metrics: ThumbnailMetrics, gate: 
  * The queue worker runs while the gate is open; a pause stops it (in-flight renders finish, or are handed
  * back after the drain) and the loop waits for the gate to open again. Resolves once `signal` aborts.
  */
-async function workWhileOpen(
+async function workWhileOpen<P extends JsonObject, C>(
   deps: DaemonDeps,
   gate: ClaimGate,
   signal: AbortSignal,
-  worker: Omit<WorkerOptions<RenderJobPayload, RenderClaim>, 'signal'>,
+  worker: Omit<WorkerOptions<P, C>, 'signal'>,
 ): Promise<void> {
   const cfg = deps.config.thumbnailWorker;
   while (!signal.aborted) {
@@ -168,7 +173,7 @@ export const run: DaemonRun = async (deps, signal) => {
   const cfg = deps.config.thumbnailWorker;
   const log = deps.log.child({ component: 'thumbnail-worker' });
   const metrics = thumbnailMetrics(deps.registry);
-  const qm = queueMetrics(deps.registry, [QUEUE], [KIND]);
+  const qm = queueMetrics(deps.registry, [QUEUE, MOSAIC_QUEUE], [KIND, MOSAIC_KIND]);
   const presets = presetOptions(cfg);
   const looks = presetLooks(cfg);
   const retryPolicy = retryPolicyOf(cfg);
@@ -190,6 +195,9 @@ export const run: DaemonRun = async (deps, signal) => {
   const disk = new DiskGate({ gate, metrics, outputDir: cfg.outputDir, minFreeBytes: cfg.minFreeMb * 1e6 });
   disk.check();
   const pool = renderPool(cfg.concurrency, log, metrics, gate);
+  // Mosaics are graded in a pool of their own (one thread, started on the first mosaic): a grading reads
+  // gigabytes for minutes, and image thumbnails must not wait behind it.
+  const mosaicPool = new RenderPool(1, log);
   registerRoutes(deps, metrics, cfg, pool);
   deps.addReadinessCheck('render-pool', () => {
     const c = pool.capacity();
@@ -212,26 +220,50 @@ export const run: DaemonRun = async (deps, signal) => {
     looks,
     disk,
   });
+  const common = {
+    db: deps.state,
+    store,
+    leaseMs: cfg.leaseS * 1000,
+    pollMs: Math.min(1000, cfg.pollS * 1000),
+    maxPollMs: Math.max(1000, cfg.pollS * 1000),
+    drainMs: deps.timeouts.drainMs,
+    hardStop: deps.hardStop,
+    retryPolicy,
+    log,
+    clock: deps.clock,
+    metrics: qm,
+  };
+  const grader = mosaicWorker({
+    state: deps.state,
+    pool: mosaicPool,
+    clock: deps.clock,
+    log,
+    metrics: mosaicQaMetrics(deps.registry),
+    outputDir: cfg.outputDir,
+    qa: cfg.mosaicQa,
+    stripBytes: cfg.stripBytes,
+    pngLevel: cfg.pngLevel,
+    pb: deps.config.scheduler.mosaic.pb,
+    disk,
+  });
   try {
-    await workWhileOpen(deps, gate, signal, {
-      db: deps.state,
-      store,
-      ...render,
-      concurrency: cfg.concurrency,
-      leaseMs: cfg.leaseS * 1000,
-      pollMs: Math.min(1000, cfg.pollS * 1000),
-      maxPollMs: Math.max(1000, cfg.pollS * 1000),
-      jobTimeoutMs: cfg.renderTimeoutS * 1000,
-      drainMs: deps.timeouts.drainMs,
-      hardStop: deps.hardStop,
-      retryPolicy,
-      log,
-      clock: deps.clock,
-      metrics: qm,
-    });
+    await Promise.all([
+      workWhileOpen(deps, gate, signal, {
+        ...common,
+        ...render,
+        concurrency: cfg.concurrency,
+        jobTimeoutMs: cfg.renderTimeoutS * 1000,
+      }),
+      workWhileOpen(deps, gate, signal, {
+        ...common,
+        ...grader,
+        concurrency: 1,
+        jobTimeoutMs: cfg.mosaicQa.timeoutS * 1000,
+      }),
+    ]);
   } finally {
     await Promise.all(loops);
     await watcher?.close();
-    await pool.close();
+    await Promise.all([pool.close(), mosaicPool.close()]);
   }
 };

@@ -52,7 +52,7 @@ export function unscheduled(conn: Connection, limit: number): ThumbRow[] {
   return stmt(
     conn,
     `SELECT t.* FROM thumbnails t
-     WHERE t.status = 'pending'
+     WHERE t.status = 'pending' AND t.source_kind <> 'mosaic'
        AND (t.job_id IS NULL OR NOT EXISTS (
          SELECT 1 FROM jobs j WHERE j.id = t.job_id AND j.state IN ('queued', 'running')))
      ORDER BY t.updated_at DESC LIMIT ?`,
@@ -231,11 +231,15 @@ export function upsertMetadata(conn: Connection, path: string, out: RenderOutput
   );
 }
 
-/** Rows to re-stat in the reconcile pass (keyset by id). */
+/**
+ * Rows to re-stat in the reconcile pass (keyset by id). Mosaic thumbnails are not: they belong to their
+ * mosaic's grade (daemons/thumbnail-worker/mosaic-job.ts), and a mosaic file is never rewritten in place.
+ */
 export function finishedAfter(conn: Connection, afterId: number, limit: number): ThumbRow[] {
   return stmt(
     conn,
-    `SELECT * FROM thumbnails WHERE id > ? AND status IN ('done', 'failed', 'skipped') ORDER BY id LIMIT ?`,
+    `SELECT * FROM thumbnails WHERE id > ? AND status IN ('done', 'failed', 'skipped') AND source_kind <> 'mosaic'
+     ORDER BY id LIMIT ?`,
   ).all(afterId, limit) as ThumbRow[];
 }
 

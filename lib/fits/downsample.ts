@@ -7,12 +7,22 @@ import { addMoments, firstFinite, type Moments } from './moments.js';
 
 export type DownsampleMode = 'mean' | 'max' | 'nearest';
 
-export function outputSize(nx: number, ny: number, maxDim: number): { width: number; height: number } {
+/**
+ * The output grid: the aspect ratio kept with the longer side = maxDim. With minDim, a side is never below
+ * min(minDim, its input size): a strip longer than maxDim/minDim : 1 keeps a visible short side and gives up
+ * the exact aspect ratio instead (mosaic thumbnails).
+ */
+export function outputSize(
+  nx: number,
+  ny: number,
+  maxDim: number,
+  minDim = 1,
+): { width: number; height: number } {
   const m = Math.max(nx, ny);
   if (m <= maxDim) return { width: nx, height: ny };
   return {
-    width: Math.max(1, Math.round((nx * maxDim) / m)),
-    height: Math.max(1, Math.round((ny * maxDim) / m)),
+    width: Math.max(Math.min(minDim, nx), 1, Math.round((nx * maxDim) / m)),
+    height: Math.max(Math.min(minDim, ny), 1, Math.round((ny * maxDim) / m)),
   };
 }
 
@@ -36,8 +46,8 @@ export class Downsampler {
   /** Finite input pixels seen (every one for mean and max; only the sampled ones for nearest). */
   nFinite = 0;
 
-  constructor(nx: number, ny: number, maxDim: number, mode: DownsampleMode = 'mean') {
-    const { width, height } = outputSize(nx, ny, maxDim);
+  constructor(nx: number, ny: number, maxDim: number, mode: DownsampleMode = 'mean', minDim = 1) {
+    const { width, height } = outputSize(nx, ny, maxDim, minDim);
     this.width = width;
     this.height = height;
     this.nx = nx;

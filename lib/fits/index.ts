@@ -16,6 +16,7 @@ export {
   openImage,
   streamPlane,
   readPlane,
+  RowReader,
   DEFAULT_STRIP_BYTES,
   type OpenImage,
   type StripSink,

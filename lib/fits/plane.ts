@@ -100,7 +100,7 @@ export function streamPlane(
 }
 
 /** Whole rows per strip: as many as fit in stripBytes, at least one. */
-function stripRows(img: OpenImage, opts: StreamOptions): number {
+export function stripRows(img: OpenImage, opts: StreamOptions): number {
   const rowBytes = (img.nx * Math.abs(img.hdu.bitpix)) / 8;
   return Math.max(1, Math.min(img.ny, Math.floor((opts.stripBytes ?? DEFAULT_STRIP_BYTES) / rowBytes)));
 }
@@ -165,4 +165,37 @@ export function readPlane(img: OpenImage, planeIndex: number, opts: StreamOption
     opts,
   );
   return out as Pixels;
+}
+
+/**
+ * Rows of one plane on demand (pull, where streamPlane pushes): for reading a second image of the same
+ * grid in step with a streamed one (a mosaic and its weight map). One reused buffer of maxRows rows.
+ */
+export class RowReader {
+  private readonly buf: Buffer;
+  private readonly decoder: ReturnType<typeof createDecoder>;
+  private readonly planeStart: number;
+  private readonly rowBytes: number;
+
+  constructor(
+    private readonly img: OpenImage,
+    planeIndex: number,
+    private readonly maxRows: number,
+  ) {
+    if (!Number.isInteger(planeIndex) || planeIndex < 0 || planeIndex >= img.nPlanes)
+      throw fitsError('BAD_PLANE', `plane ${planeIndex} out of range 0..${img.nPlanes - 1}`);
+    const bpp = Math.abs(img.hdu.bitpix) / 8;
+    this.rowBytes = img.nx * bpp;
+    this.planeStart = img.hdu.dataStart + planeIndex * img.nx * img.ny * bpp;
+    this.buf = alignedBuffer(maxRows * this.rowBytes);
+    this.decoder = createDecoder(img.hdu, maxRows * img.nx);
+  }
+
+  /** Rows y0..y0+nRows−1 (nRows ≤ maxRows) as physical values; the array is reused by the next call. */
+  read(y0: number, nRows: number): Pixels {
+    if (nRows > this.maxRows || y0 < 0 || y0 + nRows > this.img.ny)
+      throw new RangeError(`rows ${y0}+${nRows} outside 0..${this.img.ny} or above ${this.maxRows}`);
+    readFully(this.img, this.buf, nRows * this.rowBytes, this.planeStart + y0 * this.rowBytes);
+    return this.decoder.decode(this.buf, nRows * this.img.nx);
+  }
 }

@@ -21,6 +21,8 @@ import { ZscaleSampler, zscaleFromSamples } from './zscale.js';
 
 export interface RenderOptions {
   maxDim: number;
+  /** Neither side of the PNG below min(minDim, that side's size) (default 1; see outputSize). */
+  minDim?: number;
   interval: IntervalName;
   contrast: number;
   lowPercent?: number;
@@ -129,7 +131,7 @@ function fullPlaneZscale(
  */
 function readDownsampled(img: OpenImage, plane: number, opts: RenderOptions) {
   const mode = opts.downsample ?? 'mean';
-  const ds = new Downsampler(img.nx, img.ny, opts.maxDim, mode);
+  const ds = new Downsampler(img.nx, img.ny, opts.maxDim, mode, opts.minDim);
   const acc = opts.stats ? new StatsAccumulator(img.nx * img.ny) : undefined;
   const { bitpix, bscale, bzero } = img.hdu;
   let dtype: 'float32' | 'float64' = 'float32';

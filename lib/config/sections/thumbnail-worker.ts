@@ -32,6 +32,40 @@ export const thumbnailPresetSchema = z.strictObject({
 });
 export type ThumbnailPreset = z.infer<typeof thumbnailPresetSchema>;
 
+/**
+ * Mosaic QA and thumbnails (docs/thumbnail-worker.md, "Mosaic QA"): every `mosaics` row the builder left
+ * `built` is rendered (variant `mosaic`) and graded against these thresholds.
+ */
+export const mosaicQaSection = (ctx: SchemaContext) =>
+  z
+    .strictObject({
+      /** The inner region: pixels with W ≥ innerWeightFraction · max W (W = the builder's Σ A²/σ², Jy⁻²). */
+      innerWeightFraction: z.number().gt(0).lte(1).default(0.5),
+      /** At most this many values for each median (every k-th inner pixel, k fixed by the mosaic's size). */
+      sampleMax: z.number().int().min(1000).default(2_000_000),
+      noiseRatioWarn: z.number().positive().default(1.3),
+      noiseRatioFail: z.number().positive().default(2.0),
+      coverageWarn: z.number().min(0).max(1).default(0.95),
+      coverageFail: z.number().min(0).max(1).default(0.8),
+      /** CSV `name,ra_deg,dec_deg,s14_jy[,alpha]`: reference sources beside the pointing monitor's calibrators. */
+      referenceSourcesFile: pathField(ctx).optional(),
+      offsetWarnBeams: z.number().positive().default(0.2),
+      offsetFailBeams: z.number().positive().default(0.5),
+      /** |measured/expected − 1| of reference fluxes above this warns (0.15: outside 0.85–1.15). */
+      fluxWarn: z.number().positive().default(0.15),
+      fluxFail: z.number().positive().default(0.3),
+      /** Longest side of the mosaic PNG (aspect ratio kept; the short side at least 64 px). */
+      mosaicMaxDim: z.number().int().min(64).max(8192).default(2048),
+      /** Mosaics with more pixels than this are graded `fail` (TOO_LARGE) without reading the data. */
+      maxPixels: z.number().int().min(1).default(400_000_000),
+      /** A grading taking longer than this (render + QA, in its own thread) is aborted and retried. */
+      timeoutS: seconds(1800, 1),
+    })
+    .refine((c) => c.noiseRatioFail >= c.noiseRatioWarn, 'noiseRatioFail must be ≥ noiseRatioWarn')
+    .refine((c) => c.coverageFail <= c.coverageWarn, 'coverageFail must be ≤ coverageWarn')
+    .refine((c) => c.offsetFailBeams >= c.offsetWarnBeams, 'offsetFailBeams must be ≥ offsetWarnBeams')
+    .refine((c) => c.fluxFail >= c.fluxWarn, 'fluxFail must be ≥ fluxWarn');
+
 export const DEFAULT_INCLUDE_GLOBS = [
   '*-image.fits',
   '*-image-pb.fits',
@@ -87,5 +121,6 @@ export function thumbnailWorkerSection(ctx: SchemaContext) {
       .min(65536)
       .default(2 * 1024 * 1024),
     pngLevel: z.number().int().min(0).max(9).default(6),
+    mosaicQa: mosaicQaSection(ctx).prefault({}),
   });
 }
