@@ -9,7 +9,6 @@
 // group): nothing is recorded, its lease expires, and the next start adopts it. Recovery (recover()) adopts a
 // live builder by its supervisor's pid and start ticks, or stops what is left and settles the attempt from its
 // directory: an exit recorded while no daemon watched is classified like a live one, no exit is `crashed`.
-import os from 'node:os';
 import type { Clock } from '../../../lib/clock.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import type { Connection, Db } from '../../../lib/db/index.js';
@@ -17,9 +16,9 @@ import { statfsFree } from '../../../lib/disk.js';
 import { ConfigError, LeaseLostError, ShutdownError } from '../../../lib/errors.js';
 import { attemptKey, readSupervisor } from '../../../lib/exec/attempt-files.js';
 import type { ChildResult } from '../../../lib/exec/child.js';
-import { isAlive, markedProcesses, pidStartTicks, sameProcess } from '../../../lib/exec/procs.js';
+import { markedProcesses, pidStartTicks, sameProcess } from '../../../lib/exec/procs.js';
 import { UNSEEN } from '../../../lib/exec/supervised.js';
-import { leaseOwner } from '../../../lib/leases/index.js';
+import { leaseOwner, ownerDeadHere } from '../../../lib/leases/index.js';
 import type { Logger } from '../../../lib/log.js';
 import type { Registry } from '../../../lib/metrics.js';
 import {
@@ -78,6 +77,8 @@ export interface BuildClaim {
   run: BuildRun;
   /** How the work is awaited: a fresh spawn, or an adopted supervisor. */
   work: (kill: AbortSignal) => Promise<ChildResult>;
+  /** The manifest could not be made from the plan: nothing ran, and retrying cannot help. */
+  prepareError?: string;
   /** Set once the end is known; the settle refuses (records nothing) without it. */
   ended?: { end: BuildEnd; verdict: Verdict };
 }
@@ -241,18 +242,22 @@ export class MosaicDispatcher {
       lease: job.lease,
     };
     if (plan.est_memory_bytes !== null) this.m.estMemory.set({ tier: plan.tier }, plan.est_memory_bytes);
-    return { run, work: (kill) => this.spawn(run, kill) };
+    const claim: BuildClaim = { run, work: (kill) => this.spawn(claim, kill) };
+    return claim;
   }
 
   /** Write the manifest and start the builder; records its pid and start ticks. */
-  private async spawn(run: BuildRun, kill: AbortSignal): Promise<ChildResult> {
+  private async spawn(claim: BuildClaim, kill: AbortSignal): Promise<ChildResult> {
+    const { run } = claim;
     const { cfg, db, clock, log } = this.d;
     let argv: string[];
     try {
       const inputs = db.read((c) => S.planInputs(c, run.plan.id));
       argv = prepare(cfg, run, inputs);
     } catch (e) {
-      return { ...UNSEEN, spawnError: `cannot prepare the build: ${(e as Error).message}` };
+      const why = `cannot prepare the build: ${(e as Error).message}`;
+      if ((e as Error).message.startsWith('manifest:')) claim.prepareError = why;
+      return { ...UNSEEN, spawnError: why };
     }
     return this.local.spawn(run, argv, kill, (pid) => {
       const row = { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) };
@@ -304,6 +309,13 @@ export class MosaicDispatcher {
       timeouts: S.countOutcome(conn, c.run.plan.id, 'timeout'),
       buildErrors: S.countOutcome(conn, c.run.plan.id, 'build_error'),
     }));
+    if (c.prepareError)
+      end.forced = {
+        outcome: 'validation',
+        errorCode: 'bad_manifest',
+        error: c.prepareError,
+        retryable: false,
+      };
     const verdict = classify(end, prior);
     c.ended = { end, verdict };
     if (verdict.outcome === 'ok') return Settle.done({ outcome: 'ok' });
@@ -484,12 +496,10 @@ export class MosaicDispatcher {
   }
 }
 
-/** The job's current lease holder is another daemon that is alive and within its lease. */
+/** The job's current lease holder is another dispatcher, within its lease and not known to be dead. */
 function heldElsewhere(a: S.OpenAttempt, self: string, now: number): boolean {
   if (a.job_state !== 'running' || a.job_token !== a.lease_token) return false;
   if (a.lease_owner === null || a.lease_owner === self) return false;
   if ((a.lease_expires_at ?? 0) < now) return false;
-  const [host, pidText] = a.lease_owner.split(':');
-  if (host !== os.hostname()) return true;
-  return isAlive(Number(pidText));
+  return !ownerDeadHere(a.lease_owner);
 }

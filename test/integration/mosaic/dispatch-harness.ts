@@ -88,7 +88,7 @@ const GRID = {
 /** Insert a plan with two inputs and its `mosaic` job, as the planner does; returns the plan id. */
 export function insertPlan(
   env: MosaicEnv,
-  o: { name?: string; tier?: MosaicTier; strip?: number; now?: number } = {},
+  o: { name?: string; tier?: MosaicTier; strip?: number; now?: number; grid?: object | null } = {},
 ): number {
   const now = o.now ?? Date.now();
   const tier = o.tier ?? 'quicklook';
@@ -109,7 +109,7 @@ export function insertPlan(
         windowStart,
         windowStart + 3_600_000,
         'a'.repeat(64),
-        JSON.stringify(GRID),
+        o.grid === null ? null : JSON.stringify(o.grid ?? GRID),
         now,
         now,
       ).lastInsertRowid,

@@ -148,6 +148,24 @@ describe('§7.14 test 7 (dispatch): a builder exiting 5 not_continuum', () => {
   });
 });
 
+describe('mosaic dispatch: a plan that cannot make a manifest', () => {
+  it('fails at once with bad_manifest, naming the field, without running a builder', async () => {
+    dir = makeTmpDir();
+    env = await mosaicEnv(dir, { mode: 'ok' });
+    const id = insertPlan(env, { grid: null });
+    running = startDispatcher(env);
+    await waitFor(() => planOf(env!, id).state === 'failed', { what: 'plan failed', timeoutMs: 30_000 });
+    expect(planOf(env, id)).toMatchObject({ attempts: 1, error_code: 'bad_manifest' });
+    const [a] = attemptsOf(env, id);
+    expect(a).toMatchObject({ outcome: 'validation', pid: null });
+    expect(a!.error_code).toBe('bad_manifest');
+    expect(
+      (env.sql.prepare('SELECT error FROM mosaic_attempts WHERE plan_id = ?').get(id) as { error: string })
+        .error,
+    ).toMatch(/manifest: grid/);
+  });
+});
+
 describe('§7.14 test 9: timeout', () => {
   it('SIGTERM to the group, SIGKILL after the grace; timeout, no .partial, retry_wait with backoff, failed after the second timeout', async () => {
     dir = makeTmpDir();
