@@ -40,6 +40,8 @@ export interface Verdict {
   retryPolicy?: BackoffPolicy;
   /** The inputs changed under the plan: it is superseded, and the planner plans the unit again. */
   replan?: boolean;
+  /** Stopped from outside (scancel): the plan is cancelled, not failed. */
+  cancelled?: boolean;
 }
 
 /** Earlier attempts of the plan that ended in the outcomes that are retried only once. */
@@ -223,6 +225,15 @@ export function settlePlan(conn: Connection, s: SettleInput, d: SettleDecision, 
         error: v.error,
       });
       emit(conn, 'superseded', { ...base, reason: 'input_changed' }, now);
+      return true;
+    }
+    if (v.cancelled) {
+      S.casPlan(conn, plan.id, from, 'cancelled', now, {
+        attempts: s.jobAttempt,
+        error_code: v.errorCode,
+        error: v.error,
+      });
+      emit(conn, 'cancelled', { ...base, by: 'slurm', error: v.error }, now);
       return true;
     }
     S.casPlan(conn, plan.id, from, 'failed', now, {

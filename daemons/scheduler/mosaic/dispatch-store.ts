@@ -57,6 +57,8 @@ export interface AttemptRow {
   outcome: string | null;
   error_code: string | null;
   manifest_path: string | null;
+  slurm_job_name: string | null;
+  slurm_job_id: string | null;
 }
 
 /** An open attempt with its job's lease as it stands. */
@@ -264,4 +266,23 @@ export function pauses(conn: Connection): { reason: string; since: number; by: s
     since: number;
     by: string | null;
   }[];
+}
+
+/** The Slurm job id, once sbatch answered (or the job was found by its name). */
+export function recordSlurmJob(
+  conn: Connection,
+  id: number,
+  jobId: string,
+  state: string,
+  now: number,
+): void {
+  st(
+    conn,
+    `UPDATE mosaic_attempts SET slurm_job_id = ?, slurm_state = ?, spawned_at = coalesce(spawned_at, ?)
+     WHERE id = ? AND ended_at IS NULL`,
+  ).run(jobId, state, now, id);
+}
+
+export function recordSlurmState(conn: Connection, id: number, state: string): void {
+  st(conn, 'UPDATE mosaic_attempts SET slurm_state = ? WHERE id = ? AND ended_at IS NULL').run(state, id);
 }

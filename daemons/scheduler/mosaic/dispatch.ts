@@ -13,9 +13,8 @@ import type { Clock } from '../../../lib/clock.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import type { Connection, Db } from '../../../lib/db/index.js';
 import { statfsFree } from '../../../lib/disk.js';
-import { ConfigError, LeaseLostError, ShutdownError } from '../../../lib/errors.js';
+import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
 import { attemptKey, readSupervisor } from '../../../lib/exec/attempt-files.js';
-import type { ChildResult } from '../../../lib/exec/child.js';
 import { markedProcesses, pidStartTicks, sameProcess } from '../../../lib/exec/procs.js';
 import { UNSEEN } from '../../../lib/exec/supervised.js';
 import { leaseOwner, ownerDeadHere } from '../../../lib/leases/index.js';
@@ -53,6 +52,7 @@ import {
   type LocalHooks,
 } from './dispatch-local.js';
 import { dispatchMetrics, type DispatchMetrics } from './dispatch-metrics.js';
+import { mosaicJobName, SlurmBuilds } from './dispatch-slurm.js';
 import { classify, emit, settlePlan, type BuildEnd, type Verdict } from './dispatch-outcome.js';
 import * as S from './dispatch-store.js';
 
@@ -75,8 +75,11 @@ export interface DispatcherDeps {
 /** What the claim hands the handler and the settle. */
 export interface BuildClaim {
   run: BuildRun;
-  /** How the work is awaited: a fresh spawn, or an adopted supervisor. */
-  work: (kill: AbortSignal) => Promise<ChildResult>;
+  /**
+   * How the work is awaited (a fresh spawn or submission, an adopted supervisor or Slurm job): how it ended,
+   * or null when `detach` (shutdown) left it running. `kill` stops it (a lost lease).
+   */
+  work: (kill: AbortSignal, detach: AbortSignal) => Promise<BuildEnd | null>;
   /** The manifest could not be made from the plan: nothing ran, and retrying cannot help. */
   prepareError?: string;
   /** Set once the end is known; the settle refuses (records nothing) without it. */
@@ -100,16 +103,12 @@ export class MosaicDispatcher {
   readonly m: DispatchMetrics;
   readonly gate: DispatchGate;
   private readonly local: LocalBuilds;
+  readonly slurm: SlurmBuilds;
   private recovering: Promise<number> | null = null;
   private readonly hardStop = new AbortController();
 
   constructor(private readonly d: DispatcherDeps) {
     const { cfg, db, clock, log } = d;
-    if (cfg.builder.executor.kind !== 'local')
-      throw new ConfigError(
-        'scheduler.mosaic.builder.executor.kind: the mosaic dispatcher runs builds locally only (slurm is not supported yet)',
-        ['scheduler.mosaic.builder.executor.kind'],
-      );
     this.m = dispatchMetrics(d.registry);
     this.store = new SqliteQueueStore(db, { clock, retryPolicy: buildRetryPolicy(cfg.builder) });
     this.gate = new DispatchGate({
@@ -126,6 +125,7 @@ export class MosaicDispatcher {
       () => clock.monotonic(),
       d.hooks ?? {},
     );
+    this.slurm = new SlurmBuilds(cfg, db, () => clock.now(), log, this.m);
     this.worker = new Worker<MosaicBuildPayload, BuildClaim>({
       type: MosaicBuildJob,
       db,
@@ -211,6 +211,8 @@ export class MosaicDispatcher {
     }
     const attempt = S.nextAttemptNo(conn, plan.id);
     const paths = pathsOf(cfg, plan);
+    const executor = cfg.builder.executor.kind;
+    const jobName = executor === 'slurm' ? mosaicJobName(plan.name, attempt) : null;
     S.casPlan(conn, plan.id, [from], 'building', now, { attempts: job.lease.attempt, job_id: job.id });
     const attemptId = S.insertAttempt(
       conn,
@@ -219,8 +221,8 @@ export class MosaicDispatcher {
         attempt,
         job_id: job.id,
         lease_token: job.lease.token,
-        executor: 'local',
-        slurm_job_name: null,
+        executor,
+        slurm_job_name: jobName,
         manifest_path: paths.manifest,
       },
       now,
@@ -242,14 +244,25 @@ export class MosaicDispatcher {
       lease: job.lease,
     };
     if (plan.est_memory_bytes !== null) this.m.estMemory.set({ tier: plan.tier }, plan.est_memory_bytes);
-    const claim: BuildClaim = { run, work: (kill) => this.spawn(claim, kill) };
+    const claim: BuildClaim = {
+      run,
+      work: (kill, detach) => this.start(claim, jobName, kill, detach),
+    };
     return claim;
   }
 
-  /** Write the manifest and start the builder; records its pid and start ticks. */
-  private async spawn(claim: BuildClaim, kill: AbortSignal): Promise<ChildResult> {
-    const { run } = claim;
+  /**
+   * Write the manifest and start the build: locally under the supervisor (its pid and start ticks recorded),
+   * or as the Slurm job `jobName`.
+   */
+  private async start(
+    claim: BuildClaim,
+    jobName: string | null,
+    kill: AbortSignal,
+    detach: AbortSignal,
+  ): Promise<BuildEnd | null> {
     const { cfg, db, clock, log } = this.d;
+    const { run } = claim;
     let argv: string[];
     try {
       const inputs = db.read((c) => S.planInputs(c, run.plan.id));
@@ -257,9 +270,10 @@ export class MosaicDispatcher {
     } catch (e) {
       const why = `cannot prepare the build: ${(e as Error).message}`;
       if ((e as Error).message.startsWith('manifest:')) claim.prepareError = why;
-      return { ...UNSEEN, spawnError: why };
+      return this.local.collect(run, { ...UNSEEN, spawnError: why });
     }
-    return this.local.spawn(run, argv, kill, (pid) => {
+    if (jobName !== null) return this.slurm.submit(run, argv, this.local.env(run), jobName, kill, detach);
+    const spawned = this.local.spawn(run, argv, kill, (pid) => {
       const row = { pid, pgid: pid, pid_start_ticks: pidStartTicks(pid) };
       try {
         db.write((c) => S.recordSpawn(c, run.attemptId, row, clock.now()));
@@ -272,6 +286,8 @@ export class MosaicDispatcher {
         'mosaic builder started',
       );
     });
+    const seen = await untilDetached(spawned, detach);
+    return seen === null ? null : this.local.collect(run, seen);
   }
 
   /**
@@ -280,18 +296,17 @@ export class MosaicDispatcher {
    */
   private async build(c: BuildClaim, signal: AbortSignal): Promise<Settlement> {
     const kill = new AbortController();
-    let detach: () => void = () => undefined;
-    const detached = new Promise<null>((resolve) => (detach = () => resolve(null)));
+    const detach = new AbortController();
     const onAbort = (): void => {
-      if (signal.reason instanceof ShutdownError) detach();
+      if (signal.reason instanceof ShutdownError) detach.abort(signal.reason);
       else kill.abort(signal.reason);
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const seen = await Promise.race([c.work(kill.signal), detached]);
-      if (seen === null) return Settle.released(); // refused by the settle: left running
-      return this.conclude(c, this.local.collect(c.run, seen));
+      const end = await c.work(kill.signal, detach.signal);
+      if (end === null) return Settle.released(); // refused by the settle: left running
+      return this.conclude(c, end);
     } catch (e) {
       this.d.log.error(
         { err: e, plan: c.run.plan.name },
@@ -419,8 +434,58 @@ export class MosaicDispatcher {
     return n;
   }
 
+  /** Renew the job's lease under the attempt's own token and record the adoption; false when refused. */
+  private renewFor(run: BuildRun, detail: Record<string, unknown>): boolean {
+    const { cfg, db, clock } = this.d;
+    try {
+      run.lease = db.write((conn) => {
+        const renewed = this.store.heartbeat(run.lease, cfg.builder.leaseS * 1000);
+        emit(
+          conn,
+          'build_adopted',
+          { plan: run.plan.name, planId: run.plan.id, attempt: run.attempt, ...detail },
+          clock.now(),
+        );
+        return renewed;
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof LeaseLostError) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * A Slurm attempt of a dispatcher that died: tracked again (by the row's job id, or found by its name), or
+   * `crashed` when no job exists. An attempt whose job was claimed since or cancelled has its job scancel'ed
+   * and is settled as aborted.
+   */
+  private async adoptSlurm(a: S.OpenAttempt, run: BuildRun): Promise<boolean> {
+    const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
+    if (ownLease && this.renewFor(run, { slurmJobId: a.slurm_job_id, slurmJobName: a.slurm_job_name })) {
+      const claim: BuildClaim = { run, work: (kill, detach) => this.slurm.adopt(run, a, kill, detach) };
+      this.worker.adopt(jobOf(run), claim, (_job, h) => this.build(h.claim, h.signal));
+      this.d.log.warn(
+        { plan: run.plan.name, attempt: a.attempt, slurmJobId: a.slurm_job_id },
+        'adopted a mosaic Slurm job',
+      );
+      return true;
+    }
+    await this.slurm.cancel(a);
+    const end: BuildEnd = {
+      res: { ...UNSEEN, aborted: true },
+      exitKnown: false,
+      result: null,
+      resultError: null,
+      outputsExist: false,
+    };
+    const claim: BuildClaim = { run, work: () => Promise.resolve(end) };
+    await this.worker.settleFor(jobOf(run), claim, this.conclude(claim, end));
+    return true;
+  }
+
   private async recoverAttempt(a: S.OpenAttempt): Promise<boolean> {
-    const { cfg, db, clock, log } = this.d;
+    const { cfg, db, log } = this.d;
     const plan = db.read((c) => S.getPlan(c, a.plan_id));
     if (!plan) return false;
     const lease: Lease = {
@@ -440,27 +505,19 @@ export class MosaicDispatcher {
       paths: pathsOf(cfg, plan),
       lease,
     };
+    if (a.executor === 'slurm') return this.adoptSlurm(a, run);
     const sup = readSupervisor(run.dir, run.key);
     const alive = sup !== null && sameProcess(sup.pid, sup.startTicks);
     const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
-    if (alive && ownLease) {
-      try {
-        run.lease = db.write((conn) => {
-          const renewed = this.store.heartbeat(run.lease, cfg.builder.leaseS * 1000);
-          emit(
-            conn,
-            'build_adopted',
-            { plan: plan.name, planId: plan.id, attempt: a.attempt, pid: sup.pid },
-            clock.now(),
-          );
-          return renewed;
-        });
-      } catch (e) {
-        if (!(e instanceof LeaseLostError)) throw e;
-        return false;
-      }
+    if (alive && ownLease && this.renewFor(run, { pid: sup.pid })) {
       const spawnedAt = a.spawned_at ?? sup.startedAt;
-      const claim: BuildClaim = { run, work: (kill) => this.local.watch(run, sup, spawnedAt, kill) };
+      const claim: BuildClaim = {
+        run,
+        work: async (kill, detach) => {
+          const seen = await untilDetached(this.local.watch(run, sup, spawnedAt, kill), detach);
+          return seen === null ? null : this.local.collect(run, seen);
+        },
+      };
       this.worker.adopt(jobOf(run), claim, (_job, h) => this.build(h.claim, h.signal));
       log.warn(
         { plan: plan.name, attempt: a.attempt, pid: sup.pid },
@@ -485,7 +542,7 @@ export class MosaicDispatcher {
         retryPolicy: RETRY_NOW,
       };
     }
-    const claim: BuildClaim = { run, work: () => Promise.resolve(UNSEEN) };
+    const claim: BuildClaim = { run, work: () => Promise.resolve(end) };
     const settlement = this.conclude(claim, end);
     await this.worker.settleFor(jobOf(run), claim, settlement);
     log.warn(
@@ -494,6 +551,25 @@ export class MosaicDispatcher {
     );
     return true;
   }
+}
+
+/** Await `p`, or resolve null as soon as `detach` aborts (the work goes on without us). */
+function untilDetached<T>(p: Promise<T>, detach: AbortSignal): Promise<T | null> {
+  if (detach.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const off = (): void => resolve(null);
+    detach.addEventListener('abort', off, { once: true });
+    p.then(
+      (v) => {
+        detach.removeEventListener('abort', off);
+        resolve(v);
+      },
+      (e: unknown) => {
+        detach.removeEventListener('abort', off);
+        reject(e as Error);
+      },
+    );
+  });
 }
 
 /** The job's current lease holder is another dispatcher, within its lease and not known to be dead. */
