@@ -159,17 +159,22 @@ export class SlurmBuilds {
     return this.track(run, jobId, a.spawned_at ?? a.started_at, kill, detach);
   }
 
-  /** The oldest job with this name (others, against every rule, are cancelled). */
+  /**
+   * The attempt's job by its name: the newest one Slurm still runs, else the newest that ended (an older job
+   * of the same name is a leftover of a recreated database, never this attempt's). A second live one, against
+   * every rule, is cancelled.
+   */
   private async byName(name: string): Promise<string | null> {
-    const jobs = (await this.client.byName(name)).sort((x, y) => Number(x.id) - Number(y.id));
-    for (const extra of jobs.slice(1)) {
+    const jobs = (await this.client.byName(name)).sort((x, y) => Number(y.id) - Number(x.id));
+    const live = jobs.filter((j) => j.phase.phase !== 'ended');
+    for (const extra of live.slice(1)) {
       this.log.error(
         { slurmJobId: extra.id, name },
         'a second Slurm job for one mosaic attempt; cancelling it',
       );
       await this.client.cancel(extra.id);
     }
-    return jobs[0]?.id ?? null;
+    return (live[0] ?? jobs[0])?.id ?? null;
   }
 
   private record(run: BuildRun, jobId: string, state: string): void {

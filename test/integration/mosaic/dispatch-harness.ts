@@ -25,6 +25,8 @@ export interface BuilderOpts {
   retryMaxS?: number;
   leaseS?: number;
   minFreeGbOutput?: number;
+  /** builder.executor (default local). */
+  executor?: Record<string, unknown>;
 }
 
 export function mosaicConfigExtra(dir: string, o: BuilderOpts): Record<string, unknown> {
@@ -44,6 +46,10 @@ export function mosaicConfigExtra(dir: string, o: BuilderOpts): Record<string, u
           leaseS: o.leaseS ?? 3,
           minFreeGbOutput: o.minFreeGbOutput ?? 0,
           minFreeGbScratch: 0,
+          // What the test machine (and its one-node Slurm) can give a job.
+          memoryMaxGb: 0.25,
+          cpus: 1,
+          ...(o.executor && { executor: o.executor }),
         },
       },
     },
