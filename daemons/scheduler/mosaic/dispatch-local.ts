@@ -225,3 +225,22 @@ export class LocalBuilds {
     return { res, exitKnown, result, resultError: error, outputsExist };
   }
 }
+
+/** Await `p`, or resolve null as soon as `detach` aborts (the work goes on without us). */
+export function untilDetached<T>(p: Promise<T>, detach: AbortSignal): Promise<T | null> {
+  if (detach.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const off = (): void => resolve(null);
+    detach.addEventListener('abort', off, { once: true });
+    p.then(
+      (v) => {
+        detach.removeEventListener('abort', off);
+        resolve(v);
+      },
+      (e: unknown) => {
+        detach.removeEventListener('abort', off);
+        reject(e as Error);
+      },
+    );
+  });
+}

@@ -13,11 +13,11 @@ import type { Clock } from '../../../lib/clock.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import type { Connection, Db } from '../../../lib/db/index.js';
 import { statfsFree } from '../../../lib/disk.js';
-import { LeaseLostError, ShutdownError } from '../../../lib/errors.js';
-import { attemptKey, readSupervisor } from '../../../lib/exec/attempt-files.js';
-import { markedProcesses, pidStartTicks, sameProcess } from '../../../lib/exec/procs.js';
+import { ShutdownError } from '../../../lib/errors.js';
+import { attemptKey } from '../../../lib/exec/attempt-files.js';
+import { pidStartTicks } from '../../../lib/exec/procs.js';
 import { UNSEEN } from '../../../lib/exec/supervised.js';
-import { leaseOwner, ownerDeadHere } from '../../../lib/leases/index.js';
+import { leaseOwner } from '../../../lib/leases/index.js';
 import type { Logger } from '../../../lib/log.js';
 import type { Registry } from '../../../lib/metrics.js';
 import {
@@ -26,35 +26,30 @@ import {
   SqliteQueueStore,
   Worker,
   type ClaimedJob,
-  type Lease,
   type SettleEvent,
   type Settlement,
-  type SettlingJob,
   type SkipClaim,
 } from '../../../lib/queue/index.js';
 import { maskArgv } from '../../../lib/redact.js';
+import type { BuildClaim } from './dispatch-claim.js';
 import { DispatchGate } from './dispatch-gate.js';
-import {
-  buildRetryPolicy,
-  MOSAIC_KIND,
-  MOSAIC_QUEUE,
-  MosaicBuildJob,
-  RETRY_NOW,
-  type MosaicBuildPayload,
-} from './dispatch-jobs.js';
+import { buildRetryPolicy, MOSAIC_QUEUE, MosaicBuildJob, type MosaicBuildPayload } from './dispatch-jobs.js';
 import {
   attemptDir,
   LocalBuilds,
-  MOSAIC_MARKER,
   pathsOf,
   prepare,
+  untilDetached,
   type BuildRun,
   type LocalHooks,
 } from './dispatch-local.js';
 import { dispatchMetrics, type DispatchMetrics } from './dispatch-metrics.js';
+import { classify, emit, settlePlan, type BuildEnd } from './dispatch-outcome.js';
+import { recoverAll } from './dispatch-recovery.js';
 import { mosaicJobName, SlurmBuilds } from './dispatch-slurm.js';
-import { classify, emit, settlePlan, type BuildEnd, type Verdict } from './dispatch-outcome.js';
 import * as S from './dispatch-store.js';
+
+export type { BuildClaim } from './dispatch-claim.js';
 
 export interface DispatcherDeps {
   cfg: MosaicConfig;
@@ -72,42 +67,19 @@ export interface DispatcherDeps {
   };
 }
 
-/** What the claim hands the handler and the settle. */
-export interface BuildClaim {
-  run: BuildRun;
-  /**
-   * How the work is awaited (a fresh spawn or submission, an adopted supervisor or Slurm job): how it ended,
-   * or null when `detach` (shutdown) left it running. `kill` stops it (a lost lease).
-   */
-  work: (kill: AbortSignal, detach: AbortSignal) => Promise<BuildEnd | null>;
-  /** The manifest could not be made from the plan: nothing ran, and retrying cannot help. */
-  prepareError?: string;
-  /** Set once the end is known; the settle refuses (records nothing) without it. */
-  ended?: { end: BuildEnd; verdict: Verdict };
-}
-
-function jobOf(run: BuildRun): SettlingJob<MosaicBuildPayload> {
-  return {
-    id: run.lease.jobId,
-    queue: MOSAIC_QUEUE,
-    kind: MOSAIC_KIND,
-    payload: { planId: run.plan.id },
-    lease: run.lease,
-  };
-}
-
 export class MosaicDispatcher {
   readonly owner = leaseOwner('scheduler-mosaic');
   readonly store: SqliteQueueStore;
   readonly worker: Worker<MosaicBuildPayload, BuildClaim>;
   readonly m: DispatchMetrics;
   readonly gate: DispatchGate;
-  private readonly local: LocalBuilds;
+  /** For recovery (dispatch-recovery.ts). */
+  readonly local: LocalBuilds;
   readonly slurm: SlurmBuilds;
   private recovering: Promise<number> | null = null;
   private readonly hardStop = new AbortController();
 
-  constructor(private readonly d: DispatcherDeps) {
+  constructor(readonly d: DispatcherDeps) {
     const { cfg, db, clock, log } = d;
     this.m = dispatchMetrics(d.registry);
     this.store = new SqliteQueueStore(db, { clock, retryPolicy: buildRetryPolicy(cfg.builder) });
@@ -294,7 +266,7 @@ export class MosaicDispatcher {
    * The worker's handler: await the build and say how it ended. A shutdown leaves the build running and
    * records nothing (the next start adopts it); a lost lease stops it.
    */
-  private async build(c: BuildClaim, signal: AbortSignal): Promise<Settlement> {
+  async build(c: BuildClaim, signal: AbortSignal): Promise<Settlement> {
     const kill = new AbortController();
     const detach = new AbortController();
     const onAbort = (): void => {
@@ -319,7 +291,7 @@ export class MosaicDispatcher {
   }
 
   /** Classify an ended build against the plan's earlier attempts; the settlement for the queue. */
-  private conclude(c: BuildClaim, end: BuildEnd): Settlement {
+  conclude(c: BuildClaim, end: BuildEnd): Settlement {
     const prior = this.d.db.read((conn) => ({
       timeouts: S.countOutcome(conn, c.run.plan.id, 'timeout'),
       buildErrors: S.countOutcome(conn, c.run.plan.id, 'build_error'),
@@ -410,172 +382,9 @@ export class MosaicDispatcher {
 
   /**
    * Recover open attempts: at startup every one not held by another live daemon; later only those whose job
-   * lease expired and that this process does not run itself.
+   * lease expired and that this process does not run itself (dispatch-recovery.ts).
    */
   recover(startup: boolean): Promise<number> {
-    return this.recoverAll(startup);
+    return recoverAll(this, startup);
   }
-
-  private async recoverAll(startup: boolean): Promise<number> {
-    const { db, clock, log } = this.d;
-    const mine = this.worker.jobIds();
-    let n = 0;
-    for (const a of db.read((c) => S.openAttempts(c))) {
-      if (mine.has(a.job_id)) continue;
-      const now = clock.now();
-      if (startup ? heldElsewhere(a, this.owner, now) : (a.lease_expires_at ?? 0) >= now) continue;
-      try {
-        if (await this.recoverAttempt(a)) n++;
-      } catch (e) {
-        log.error({ err: e, attempt: a.id }, 'mosaic recovery of an attempt failed; tried again later');
-      }
-    }
-    if (n > 0) log.warn({ recovered: n, startup }, 'recovered mosaic builds of a daemon that died');
-    return n;
-  }
-
-  /** Renew the job's lease under the attempt's own token and record the adoption; false when refused. */
-  private renewFor(run: BuildRun, detail: Record<string, unknown>): boolean {
-    const { cfg, db, clock } = this.d;
-    try {
-      run.lease = db.write((conn) => {
-        const renewed = this.store.heartbeat(run.lease, cfg.builder.leaseS * 1000);
-        emit(
-          conn,
-          'build_adopted',
-          { plan: run.plan.name, planId: run.plan.id, attempt: run.attempt, ...detail },
-          clock.now(),
-        );
-        return renewed;
-      });
-      return true;
-    } catch (e) {
-      if (e instanceof LeaseLostError) return false;
-      throw e;
-    }
-  }
-
-  /**
-   * A Slurm attempt of a dispatcher that died: tracked again (by the row's job id, or found by its name), or
-   * `crashed` when no job exists. An attempt whose job was claimed since or cancelled has its job scancel'ed
-   * and is settled as aborted.
-   */
-  private async adoptSlurm(a: S.OpenAttempt, run: BuildRun): Promise<boolean> {
-    const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
-    if (ownLease && this.renewFor(run, { slurmJobId: a.slurm_job_id, slurmJobName: a.slurm_job_name })) {
-      const claim: BuildClaim = { run, work: (kill, detach) => this.slurm.adopt(run, a, kill, detach) };
-      this.worker.adopt(jobOf(run), claim, (_job, h) => this.build(h.claim, h.signal));
-      this.d.log.warn(
-        { plan: run.plan.name, attempt: a.attempt, slurmJobId: a.slurm_job_id },
-        'adopted a mosaic Slurm job',
-      );
-      return true;
-    }
-    await this.slurm.cancel(a);
-    const end: BuildEnd = {
-      res: { ...UNSEEN, aborted: true },
-      exitKnown: false,
-      result: null,
-      resultError: null,
-      outputsExist: false,
-    };
-    const claim: BuildClaim = { run, work: () => Promise.resolve(end) };
-    await this.worker.settleFor(jobOf(run), claim, this.conclude(claim, end));
-    return true;
-  }
-
-  private async recoverAttempt(a: S.OpenAttempt): Promise<boolean> {
-    const { cfg, db, log } = this.d;
-    const plan = db.read((c) => S.getPlan(c, a.plan_id));
-    if (!plan) return false;
-    const lease: Lease = {
-      jobId: a.job_id,
-      queue: MOSAIC_QUEUE,
-      owner: a.lease_owner ?? '',
-      token: a.lease_token,
-      attempt: a.job_attempts ?? a.attempt,
-      expiresAt: a.lease_expires_at ?? 0,
-    };
-    const run: BuildRun = {
-      plan,
-      attemptId: a.id,
-      attempt: a.attempt,
-      key: attemptKey(a),
-      dir: attemptDir(cfg.scratchDir, plan.name, a.attempt),
-      paths: pathsOf(cfg, plan),
-      lease,
-    };
-    if (a.executor === 'slurm') return this.adoptSlurm(a, run);
-    const sup = readSupervisor(run.dir, run.key);
-    const alive = sup !== null && sameProcess(sup.pid, sup.startTicks);
-    const ownLease = a.job_state === 'running' && a.job_token === a.lease_token;
-    if (alive && ownLease && this.renewFor(run, { pid: sup.pid })) {
-      const spawnedAt = a.spawned_at ?? sup.startedAt;
-      const claim: BuildClaim = {
-        run,
-        work: async (kill, detach) => {
-          const seen = await untilDetached(this.local.watch(run, sup, spawnedAt, kill), detach);
-          return seen === null ? null : this.local.collect(run, seen);
-        },
-      };
-      this.worker.adopt(jobOf(run), claim, (_job, h) => this.build(h.claim, h.signal));
-      log.warn(
-        { plan: plan.name, attempt: a.attempt, pid: sup.pid },
-        'adopted a mosaic builder still running from a previous run',
-      );
-      return true;
-    }
-    // Nothing to adopt: stop whatever is left, then settle from the attempt directory.
-    const rowOrphan = (): number[] =>
-      a.pid !== null && sameProcess(a.pid, a.pid_start_ticks) ? [a.pgid ?? a.pid] : [];
-    const killed = markedProcesses(run.dir, MOSAIC_MARKER).length > 0 || rowOrphan().length > 0;
-    if (!(await this.local.stop(run, rowOrphan, this.d.signal))) return false;
-    const end = this.local.collect(run, UNSEEN);
-    if (killed || !end.exitKnown) {
-      end.forced = {
-        outcome: 'crashed',
-        errorCode: 'crashed',
-        error: killed
-          ? 'dispatcher stopped during the build; builder stopped'
-          : 'dispatcher stopped during the build',
-        retryable: true,
-        retryPolicy: RETRY_NOW,
-      };
-    }
-    const claim: BuildClaim = { run, work: () => Promise.resolve(end) };
-    const settlement = this.conclude(claim, end);
-    await this.worker.settleFor(jobOf(run), claim, settlement);
-    log.warn(
-      { plan: plan.name, attempt: a.attempt, outcome: claim.ended?.verdict.outcome },
-      'recovered a mosaic build attempt',
-    );
-    return true;
-  }
-}
-
-/** Await `p`, or resolve null as soon as `detach` aborts (the work goes on without us). */
-function untilDetached<T>(p: Promise<T>, detach: AbortSignal): Promise<T | null> {
-  if (detach.aborted) return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
-    const off = (): void => resolve(null);
-    detach.addEventListener('abort', off, { once: true });
-    p.then(
-      (v) => {
-        detach.removeEventListener('abort', off);
-        resolve(v);
-      },
-      (e: unknown) => {
-        detach.removeEventListener('abort', off);
-        reject(e as Error);
-      },
-    );
-  });
-}
-
-/** The job's current lease holder is another dispatcher, within its lease and not known to be dead. */
-function heldElsewhere(a: S.OpenAttempt, self: string, now: number): boolean {
-  if (a.job_state !== 'running' || a.job_token !== a.lease_token) return false;
-  if (a.lease_owner === null || a.lease_owner === self) return false;
-  if ((a.lease_expires_at ?? 0) < now) return false;
-  return !ownerDeadHere(a.lease_owner);
 }

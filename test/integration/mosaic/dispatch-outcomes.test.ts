@@ -171,7 +171,8 @@ describe('§7.14 test 9: timeout', () => {
     dir = makeTmpDir();
     env = await mosaicEnv(dir, {
       mode: 'hang',
-      timeoutS: 1,
+      // Long enough for node to start the builder (and its SIGTERM handler) on a loaded machine.
+      timeoutS: 4,
       killGraceS: 1,
       maxAttempts: 3,
       retryBaseS: 2,

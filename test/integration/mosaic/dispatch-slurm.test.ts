@@ -133,3 +133,20 @@ describe('§7.14 test 11: mosaic builds on Slurm', () => {
     expect(await jobsNamed(`contimg-mosaic-${NAME}-1`)).toHaveLength(before + 1);
   }, 90_000);
 });
+
+describe('§7.14 test 11: a Slurm build past its deadline (slow)', () => {
+  it('is scancel’ed by the dispatcher at the tier’s timeoutS: outcome timeout, retried', async () => {
+    env = await slurmEnv({ mode: 'slow:60000', timeoutS: 3, maxAttempts: 2, retryBaseS: 1, retryMaxS: 1 });
+    const id = insertPlan(env, { name: 'quicklook_d+55.6_20261203T1400_1500' });
+    running = startDispatcher(env);
+    await waitFor(() => planOf(env!, id).state === 'failed', {
+      what: 'failed after two timeouts',
+      timeoutMs: 60_000,
+    });
+    expect(slurmAttempts(env, id)).toMatchObject([
+      { outcome: 'timeout', slurm_state: 'CANCELLED' },
+      { outcome: 'timeout', slurm_state: 'CANCELLED' },
+    ]);
+    expect(planOf(env, id).error_code).toBe('timeout');
+  }, 90_000);
+});
