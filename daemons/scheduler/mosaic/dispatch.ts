@@ -3,12 +3,11 @@
 // pause, and any expired running job with an open attempt, which only recovery may take over). Inside the
 // claim's transaction onClaim moves the plan queued|retry_wait → building and inserts its attempt row keyed
 // to (job id, lease token); the one-open-attempt index makes two builders for one plan impossible to record.
-// The handler writes the manifest and runs the builder under the supervisor (dispatch-local.ts, lib/exec);
+// The handler writes the manifest and runs the builder under the supervisor (dispatch-local.ts, lib/exec) or
+// as a Slurm job named contimg-mosaic-<plan>-<attempt> (dispatch-slurm.ts, lib/slurm);
 // the worker heartbeats the lease; the end is classified (dispatch-outcome.ts) and settled with the queue's
 // decision in one transaction. At shutdown a running build is left running (outside the daemon's process
-// group): nothing is recorded, its lease expires, and the next start adopts it. Recovery (recover()) adopts a
-// live builder by its supervisor's pid and start ticks, or stops what is left and settles the attempt from its
-// directory: an exit recorded while no daemon watched is classified like a live one, no exit is `crashed`.
+// group, or on Slurm): nothing is recorded, its lease expires, and the next start adopts it (dispatch-recovery.ts).
 import type { Clock } from '../../../lib/clock.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import type { Connection, Db } from '../../../lib/db/index.js';
