@@ -14,7 +14,7 @@ export interface SqlMutant {
 }
 
 const QUEUE_SQL = 'lib/queue/sql.ts';
-const SUPERVISOR = 'daemons/streaming-converter/supervise.ts';
+const SUPERVISOR = 'lib/exec/supervise.ts';
 const LEASES = 'lib/leases/index.ts';
 const ALERTS = 'lib/alerts/index.ts';
 

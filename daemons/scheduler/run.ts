@@ -6,6 +6,7 @@ import type { DaemonRun } from '../../lib/daemon/types.js';
 import { resolveHttpToken } from '../../lib/http/auth.js';
 import { leaseOwner } from '../../lib/leases/index.js';
 import { registerRoutes } from './api.js';
+import { MosaicDispatcher } from './mosaic/dispatch.js';
 import { hostLabel, type SchedulerContext } from './context.js';
 import { schedulerMetrics } from './metrics.js';
 import { JobRunner } from './runner.js';
@@ -37,5 +38,18 @@ export const run: DaemonRun = async (deps, signal) => {
   deps.addReadinessCheck('scheduler', () => ({ ok: true, detail: role }));
   deps.setStatus('scheduler: starting');
   sched.start();
-  await sched.done();
+  // Mosaic builds: the `mosaic` queue's worker (the queue, not the scheduler lease, keeps a build to one
+  // builder, so a standby scheduler dispatches too).
+  const mosaic = deps.config.scheduler.mosaic.enabled
+    ? new MosaicDispatcher({
+        cfg: deps.config.scheduler.mosaic,
+        db: deps.state,
+        clock: deps.clock,
+        log: ctx.log.child({ component: 'mosaic-dispatch' }),
+        registry: deps.registry,
+        signal,
+        hooks: { baseEnv: ctx.env },
+      }).run()
+    : Promise.resolve();
+  await Promise.all([sched.done(), mosaic]);
 };

@@ -7,32 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { env as processEnv } from 'node:process';
-import { pause } from '../../lib/clock.js';
 import type { Lease } from '../../lib/queue/index.js';
 import type { Exec } from '../../lib/slurm/index.js';
 import { expandArgv, usesPlaceholder } from './argv.js';
-import {
-  clearAttemptFiles,
-  readExit,
-  readTail,
-  RESULT_FILE,
-  STDERR_FILE,
-  STDOUT_FILE,
-  supervisedArgv,
-  type SupervisorRecord,
-} from './attempt-files.js';
-import { runChild, TAIL_BYTES, type ChildResult } from './child.js';
+import { clearAttemptFiles, RESULT_FILE, type SupervisorRecord } from '../../lib/exec/attempt-files.js';
+import type { ChildResult } from '../../lib/exec/child.js';
+import { ATTEMPT_MARKER, pidStartTicks } from '../../lib/exec/procs.js';
+import { awaitSupervisor, collectExit, runSupervised, stopMarked } from '../../lib/exec/supervised.js';
 import type { Ctx } from './context.js';
 import { RETRY_NOW } from './jobs.js';
 import { readResult, spawnFailure, successWithoutExit, type Finished, type ResultFile } from './outcome.js';
-import {
-  ATTEMPT_MARKER,
-  markedProcesses,
-  pidStartTicks,
-  sameProcess,
-  signalGroup,
-  terminate,
-} from './procs.js';
 import * as S from './store.js';
 
 /** One attempt of one group, as the dispatcher claimed it (or recovery found it). */
@@ -73,9 +57,6 @@ export type Settle = Pick<Finished, 'res' | 'result' | 'verdict' | 'retryPolicy'
  * aborted with the worker's reason (ShutdownError at the drain, LeaseLostError when the lease was lost).
  */
 export type AttemptBody = (abort: AbortController) => Promise<Settle | null>;
-
-/** How often an adopted attempt's supervisor is looked at. */
-const POLL_MS = 250;
 
 export class AttemptRunner {
   constructor(
@@ -142,9 +123,10 @@ export class AttemptRunner {
     const pidWrite = new AbortController();
     let recorded: Promise<string | null> = Promise.resolve(null);
     try {
-      const seen = await runChild({
-        argv: supervisedArgv(run.key, argv),
-        cwd: run.dir,
+      const seen = await runSupervised({
+        key: run.key,
+        dir: run.dir,
+        argv,
         env: this.converterEnv(run),
         timeoutMs: cfg.converter.timeoutS * 1000,
         killGraceMs: cfg.killGraceS * 1000,
@@ -213,34 +195,19 @@ export class AttemptRunner {
     return facts.exitKnown ? facts : this.lostExit(run, facts, 'supervisor died without recording the end');
   }
 
-  private async awaitSupervisor(
+  private awaitSupervisor(
     sup: SupervisorRecord,
     spawnedAt: number,
     signal: AbortSignal,
   ): Promise<ChildResult> {
     const { cfg, clock } = this.ctx;
-    const deadline = spawnedAt + cfg.converter.timeoutS * 1000;
-    let timedOut = false;
-    let stopAt: number | null = null;
-    while (sameProcess(sup.pid, sup.startTicks)) {
-      const now = clock.now();
-      if (stopAt === null && (now >= deadline || signal.aborted)) {
-        timedOut = !signal.aborted;
-        signalGroup(sup.pid, 'SIGTERM');
-        stopAt = now;
-      } else if (stopAt !== null && now >= stopAt + cfg.killGraceS * 1000) signalGroup(sup.pid, 'SIGKILL');
-      await pause(POLL_MS, stopAt === null ? signal : undefined);
-    }
-    return {
-      exitCode: null,
-      signal: null,
-      timedOut,
-      aborted: stopAt !== null && !timedOut,
-      spawnError: null,
-      stdoutTail: '',
-      stderrTail: '',
-      durationMs: Math.max(0, clock.now() - spawnedAt),
-    };
+    return awaitSupervisor(sup, {
+      spawnedAt,
+      deadline: spawnedAt + cfg.converter.timeoutS * 1000,
+      killGraceMs: cfg.killGraceS * 1000,
+      now: () => clock.now(),
+      signal,
+    });
   }
 
   /**
@@ -253,38 +220,21 @@ export class AttemptRunner {
     signal?: AbortSignal,
   ): Promise<boolean> {
     const { cfg, clock } = this.ctx;
-    return terminate(
-      () => [...markedProcesses(run.dir).map((p) => p.pgid), ...extra()],
-      cfg.killGraceS * 1000,
-      () => clock.monotonic(),
+    return stopMarked({
+      dir: run.dir,
+      extra,
+      killGraceMs: cfg.killGraceS * 1000,
+      monotonic: () => clock.monotonic(),
       signal,
-    );
+    });
   }
 
   /** What the attempt directory says about how the attempt ended, over what the daemon itself saw. */
   collect(run: AttemptRun, seen: ChildResult): AttemptFacts {
-    const exit = readExit(run.dir, run.key);
-    const own = seen.stderrTail; // the supervisor's own complaints, if it had any
-    const logs = {
-      stdoutTail: readTail(path.join(run.dir, STDOUT_FILE)),
-      stderrTail: `${readTail(path.join(run.dir, STDERR_FILE))}${own}`.slice(-TAIL_BYTES),
-    };
     const result = usesPlaceholder(this.ctx.cfg.converter.argv, 'result')
       ? readResult(path.join(run.dir, RESULT_FILE))
       : undefined;
-    if (!exit) return { res: { ...seen, ...logs }, result, exitKnown: false };
-    return {
-      res: {
-        ...seen,
-        ...logs,
-        exitCode: exit.exitCode,
-        signal: exit.signal,
-        spawnError: exit.spawnError,
-        durationMs: Math.max(0, exit.endedAt - exit.startedAt),
-      },
-      result,
-      exitKnown: true,
-    };
+    return { ...collectExit(run.dir, run.key, seen), result };
   }
 
   /**

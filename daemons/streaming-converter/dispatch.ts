@@ -26,7 +26,7 @@ import {
   type SkipClaim,
 } from '../../lib/queue/index.js';
 import { maskArgv } from '../../lib/redact.js';
-import { attemptKey } from './attempt-files.js';
+import { attemptKey } from '../../lib/exec/attempt-files.js';
 import {
   AttemptRunner,
   type AttemptBody,

@@ -11,26 +11,14 @@
 //   converted again; with no exit status the files decide (output AND result ok), else it is `crashed` and
 //   retried at once, or the group fails if that was its last attempt. It is settled through the worker's
 //   settle (the host's settleFound) under the dead holder's lease token.
-import { readSupervisor } from './attempt-files.js';
+import { readSupervisor } from '../../lib/exec/attempt-files.js';
 import type { AttemptRow, OpenAttempt } from './attempts.js';
-import type { ChildResult } from './child.js';
+import { UNSEEN } from '../../lib/exec/supervised.js';
 import type { AttemptFacts, AttemptRun, Settle } from './conversion.js';
 import { emit, type Ctx } from './context.js';
 import type { AdoptionHost, ConversionExecutor, ExecutorStatus } from './executor.js';
 import { RETRY_NOW } from './jobs.js';
-import { markedProcesses, sameProcess } from './procs.js';
-
-/** What the daemon saw of a converter it did not run: nothing. */
-export const UNSEEN: ChildResult = {
-  exitCode: null,
-  signal: null,
-  timedOut: false,
-  aborted: false,
-  spawnError: null,
-  stdoutTail: '',
-  stderrTail: '',
-  durationMs: 0,
-};
+import { markedProcesses, sameProcess } from '../../lib/exec/procs.js';
 
 /** Is the converter recorded in the attempt row still the same live process? */
 function orphanAlive(a: AttemptRow): boolean {

@@ -17,7 +17,7 @@ import {
   type SettlingJob,
 } from '../../lib/queue/index.js';
 import { usesPlaceholder } from './argv.js';
-import type { ChildResult } from './child.js';
+import type { ChildResult } from '../../lib/exec/child.js';
 import type { AttemptBody, AttemptRun } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import type { ConvertPayload } from './jobs.js';

@@ -11,12 +11,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Lease } from '../../lib/queue/index.js';
-import { attemptKey } from './attempt-files.js';
+import { attemptKey } from '../../lib/exec/attempt-files.js';
 import type { AttemptRun } from './conversion.js';
 import type { Ctx } from './context.js';
 import { attemptDir, outputPathFor, type Dispatcher } from './dispatch.js';
 import { QUEUE } from './jobs.js';
-import { isAlive } from './procs.js';
+import { isAlive } from '../../lib/exec/procs.js';
 import * as S from './store.js';
 
 /** The job's current lease holder is another daemon that is alive and within its lease. */

@@ -28,14 +28,14 @@ import {
   type JobStatus,
   type SbatchOptions,
 } from '../../lib/slurm/index.js';
-import { readTail, RESULT_FILE, STDERR_FILE, STDOUT_FILE } from './attempt-files.js';
+import { readTail, RESULT_FILE, STDERR_FILE, STDOUT_FILE } from '../../lib/exec/attempt-files.js';
 import type { AttemptRow, OpenAttempt } from './attempts.js';
 import { usesPlaceholder } from './argv.js';
 import type { AttemptFacts, AttemptRun, Settle } from './conversion.js';
 import { alert, emit, resolve, type Ctx } from './context.js';
 import type { AdoptionHost, ConversionExecutor, ExecutorStatus } from './executor.js';
 import { RETRY_NOW } from './jobs.js';
-import { UNSEEN } from './local-executor.js';
+import { UNSEEN } from '../../lib/exec/supervised.js';
 import { readResult, spawnFailure } from './outcome.js';
 import { cancelSlurmAttempt, slurmClientFor } from './slurm-cancel.js';
 import { slurmEndFacts } from './slurm-outcome.js';

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import type { BackoffPolicy } from '../../lib/backoff.js';
 import type { SlurmEnd } from '../../lib/slurm/index.js';
-import type { ChildResult } from './child.js';
+import type { ChildResult } from '../../lib/exec/child.js';
 import { RETRY_NOW } from './jobs.js';
 import type { Outcome } from './rules.js';
 

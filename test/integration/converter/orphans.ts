@@ -10,8 +10,8 @@ import type { AttemptRow } from '../../../daemons/streaming-converter/attempts.j
 import { parseConfig } from '../../../lib/config/index.js';
 import { waitFor } from '../../helpers/wait.js';
 import { expandArgv } from '../../../daemons/streaming-converter/argv.js';
-import { attemptKey, supervisedArgv } from '../../../daemons/streaming-converter/attempt-files.js';
-import { ATTEMPT_MARKER } from '../../../daemons/streaming-converter/procs.js';
+import { attemptKey, supervisedArgv } from '../../../lib/exec/attempt-files.js';
+import { ATTEMPT_MARKER } from '../../../lib/exec/procs.js';
 import { FAKE, fakeArgv, query, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
 import { procStat } from './proc.js';
 

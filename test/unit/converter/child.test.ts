@@ -1,7 +1,7 @@
 // runChild: the converter's process group never outlives the attempt, even when the leader exits first.
 import { describe, expect, it } from 'vitest';
-import { runChild } from '../../../daemons/streaming-converter/child.js';
-import { isAlive } from '../../../daemons/streaming-converter/procs.js';
+import { runChild } from '../../../lib/exec/child.js';
+import { isAlive } from '../../../lib/exec/procs.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 

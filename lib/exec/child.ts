@@ -1,4 +1,4 @@
-// Run a child (the dispatcher runs the converter's supervisor): spawn with an argv array (never a shell),
+// Run a child (a dispatcher runs an attempt's supervisor): spawn with an argv array (never a shell),
 // detached into its own process group so a timeout or shutdown can kill everything it started; keep only the
 // tails of stdout/stderr.
 import { spawn } from 'node:child_process';

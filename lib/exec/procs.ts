@@ -1,13 +1,14 @@
 // Processes as /proc shows them: liveness that counts a zombie as dead, start ticks that tell a process from
 // a later one with the same pid, process-group signals, and the scan that finds an attempt's processes by
-// the marker in their environment. The supervisor runs with CONTIMG_CONVERTER_ATTEMPT=<attempt directory>
-// and the converter inherits it, so an attempt is findable before (and without) its pid row.
+// the marker in their environment. A daemon starts each supervisor with its marker variable set to the
+// attempt directory (the converter's CONTIMG_CONVERTER_ATTEMPT, the mosaic dispatcher's CONTIMG_MOSAIC_ATTEMPT)
+// and the supervised command inherits it, so an attempt is findable before (and without) its pid row.
 import fs from 'node:fs';
-import { pause } from '../../lib/clock.js';
+import { pause } from '../clock.js';
 // Signalling a process group is an OS call like fs; imported explicitly rather than via the global.
 import { kill as killPid } from 'node:process';
 
-/** The environment variable that marks an attempt's processes; its value is the attempt directory. */
+/** The converter's environment variable marking an attempt's processes; its value is the attempt directory. */
 export const ATTEMPT_MARKER = 'CONTIMG_CONVERTER_ATTEMPT';
 
 /**
@@ -85,12 +86,13 @@ function* liveProcesses(): Generator<{ pid: number; pgid: number }> {
 }
 
 /**
- * Live processes whose environment carries ATTEMPT_MARKER=<dir>. Only processes of our own user can be read,
- * which is every process the daemon started. A scan reads /proc once: recovery uses it, not the hot path.
+ * Live processes whose environment carries `marker`=<dir> (ATTEMPT_MARKER unless a daemon names its own).
+ * Only processes of our own user can be read, which is every process the daemon started. A scan reads /proc
+ * once: recovery uses it, not the hot path.
  */
-export function markedProcesses(dir: string): MarkedProcess[] {
+export function markedProcesses(dir: string, marker = ATTEMPT_MARKER): MarkedProcess[] {
   // Entries are NUL-terminated; a leading NUL makes the first one matchable like the others.
-  const needle = Buffer.from(`\0${ATTEMPT_MARKER}=${dir}\0`);
+  const needle = Buffer.from(`\0${marker}=${dir}\0`);
   return [...liveProcesses()].filter((p) => {
     try {
       return Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${p.pid}/environ`)]).includes(needle);

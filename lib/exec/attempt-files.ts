@@ -1,8 +1,9 @@
-// What an attempt's supervisor keeps in the attempt directory (scratchDir/<group>/attempt-N, the converter's
-// cwd), which outlives the daemon: who runs the attempt (supervisor.json, written before the converter
-// starts), how the converter ended (exit.json, written atomically when it ends) and what it printed
-// (stdout.log, stderr.log). The dispatcher reads them when the supervisor exits and recovery reads them after
-// a crash, so a finished conversion is settled from the same facts either way. Node built-ins only: the
+// What an attempt's supervisor keeps in the attempt directory (the converter's scratchDir/<group>/attempt-N,
+// a mosaic build's scratchDir/<plan>/attempt-N: the command's cwd), which outlives the daemon: who runs the
+// attempt (supervisor.json, written before the command starts), how the command ended (exit.json, written
+// atomically when it ends) and what it printed (stdout.log, stderr.log). The dispatcher reads them when the
+// supervisor exits and recovery reads them after a crash, so a finished attempt is settled from the same
+// facts either way. Node built-ins only: the
 // supervisor imports this file too.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +26,7 @@ export interface SupervisorRecord {
   startedAt: number;
 }
 
-/** How the converter ended, as its parent (the supervisor) saw it. */
+/** How the supervised command ended, as its parent (the supervisor) saw it. */
 export interface ExitRecord {
   key: string;
   exitCode: number | null;

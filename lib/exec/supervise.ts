@@ -1,8 +1,8 @@
-// The attempt's supervisor: `node supervise.js KEY -- CONVERTER ARGV…`. The dispatcher starts it detached (its
-// own process group), in the attempt directory, with CONTIMG_CONVERTER_ATTEMPT=<that directory> in its
-// environment. It records who it is (supervisor.json) before it starts the converter in the same process
-// group with stdout/stderr going to files, waits for it, records how it ended (exit.json, atomically), then
-// SIGKILLs its process group: whatever the converter left behind, and itself. A daemon that dies meanwhile
+// An attempt's supervisor: `node supervise.js KEY -- COMMAND ARGV…` (the converter, a mosaic builder). A
+// dispatcher starts it detached (its own process group), in the attempt directory, with its attempt marker
+// (procs.ts) in the environment. It records who it is (supervisor.json) before it starts the command in the
+// same process group with stdout/stderr going to files, waits for it, records how it ended (exit.json,
+// atomically), then SIGKILLs its process group: whatever the command left behind, and itself. A daemon that dies meanwhile
 // loses nothing: the next one finds these files (and these processes) instead of an exit status it never saw.
 // This file is an entry script: it runs when executed, so nothing imports it.
 import { spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ if (!key || sep !== '--' || argv.length === 0) {
   process.exit(64);
 }
 
-// SIGTERM to the process group reaches the converter too: stay to record how it ends. A daemon that died
+// SIGTERM to the process group reaches the command too: stay to record how it ends. A daemon that died
 // leaves our stdout/stderr pipes without a reader: ignore EPIPE instead of dying of it.
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => undefined);
 process.stdout.on('error', () => undefined);
