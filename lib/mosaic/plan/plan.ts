@@ -196,7 +196,18 @@ function windowUnits(
     const parts = st.runs
       .map((run) => ({ run, members: members.filter((m) => run.members.includes(m)) }))
       .filter((p) => p.members.length > 0);
-    let chosen = parts.filter((p) => eligible(p.members).length >= s.rules.minImages);
+    // Each part's images: its eligible ones, after (science) the last `overlapImages` eligible images of
+    // the same run before the window, which count towards minImages (a run's short tail still makes a unit).
+    const selection = (p: (typeof parts)[number]) => {
+      let picked = eligible(p.members);
+      if (tier === 'quicklook') picked = picked.slice(-s.rules.maxImages);
+      if (prepend > 0 && picked.length > 0) {
+        const before = eligible(p.run.members.filter((m) => m.obsMidMs < w.startMs));
+        picked = [...before.slice(-prepend), ...picked];
+      }
+      return picked;
+    };
+    let chosen = parts.filter((p) => selection(p).length >= s.rules.minImages);
     if (tier === 'quicklook' && chosen.length > 1)
       chosen = [chosen.reduce((a, b) => (eligible(b.members).length >= eligible(a.members).length ? b : a))];
     for (const p of parts)
@@ -208,13 +219,7 @@ function windowUnits(
       continue;
     }
     const selections = chosen.flatMap((p) => {
-      let picked = eligible(p.members);
-      if (tier === 'quicklook') picked = picked.slice(-s.rules.maxImages);
-      if (prepend > 0) {
-        // The last `overlapImages` eligible images of the same run before the window: contiguous by the run.
-        const before = eligible(p.run.members.filter((m) => m.obsMidMs < w.startMs));
-        picked = [...before.slice(-prepend), ...picked];
-      }
+      const picked = selection(p);
       const chunks: Observed<Judged>[][] = [];
       for (let i = 0; i < picked.length; i += s.rules.maxImages)
         chunks.push(picked.slice(i, i + s.rules.maxImages));
