@@ -3,7 +3,8 @@
 // MosaicNoInputs alert commit together or not at all. Re-planning the same unit is idempotent:
 //   same name and inputs hash        → nothing (`duplicate`);
 //   other inputs, plan queued/retry  → the old plan `superseded`, `<base>_v<k+1>` inserted;
-//   other inputs, building or later  → a `mosaic.late_inputs` event; science re-plans as v<k+1> (replanLate);
+//   other inputs, building or later  → a `mosaic.late_inputs` event (once per plan and inputs); science
+//                                      re-plans as v<k+1> (replanLate);
 //   images but none eligible          → an `empty` plan and MosaicNoInputs{tier, strip}.
 import { cachedStatement as stmt, type Connection } from '../../../lib/db/index.js';
 import { appendEvent } from '../../../lib/events/index.js';
@@ -217,6 +218,16 @@ function insertWithJob(conn: Connection, u: PlannedUnit, version: number, o: Wri
   return { plan, jobId: job.id };
 }
 
+function lateReported(conn: Connection, plan: PlanRow, hash: string): boolean {
+  return (
+    stmt(
+      conn,
+      `SELECT 1 FROM events WHERE created_at >= @since AND topic = 'mosaic' AND type = 'mosaic.late_inputs'
+         AND json_extract(payload, '$.planId') = @id AND json_extract(payload, '$.newInputsHash') = @hash LIMIT 1`,
+    ).get({ since: plan.created_at, id: plan.id, hash }) !== undefined
+  );
+}
+
 /** Write one unit (call inside db.write). */
 export function writeUnit(conn: Connection, u: PlannedUnit, o: WriteOptions, now: number): WriteResult {
   const prev = latestPlan(conn, u.baseName);
@@ -240,6 +251,8 @@ export function writeUnit(conn: Connection, u: PlannedUnit, o: WriteOptions, now
     event(conn, 'mosaic.superseded', { ...planSummary(prev), supersededBy: r.plan.id, by: r.plan.name }, now);
     return { outcome: prev.state === 'empty' ? outcomeOf(u, 'planned') : 'superseded', previous: prev, ...r };
   }
+  // Re-planning every tick sees the same late inputs again: one event per (plan, new inputs) is enough.
+  if (lateReported(conn, prev, u.inputsHash)) return { outcome: 'duplicate', plan: prev, previous: prev };
   event(
     conn,
     'mosaic.late_inputs',

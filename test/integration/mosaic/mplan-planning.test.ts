@@ -171,6 +171,9 @@ describe('§7.14 test 3: late inputs', () => {
     addImage(state, env.pipelineRw, { dir: img, stem: 'o7', obsMidMs: mids[7]! });
     const third = await planMosaicWindow(env.ctx, req);
     expect(third.writes.map((w) => w.outcome)).toEqual(['late']);
+    // The next tick sees the same late inputs: reported once.
+    const fourth = await planMosaicWindow(env.ctx, req);
+    expect(fourth.writes.map((w) => w.outcome)).toEqual(['duplicate']);
     expect(plans(state)).toHaveLength(2);
     expect(mosaicJobs(state)).toHaveLength(2);
     const events = mosaicEvents(state);
@@ -185,6 +188,38 @@ describe('§7.14 test 3: late inputs', () => {
       state: 'building',
       nNew: 8,
     });
+  });
+});
+
+describe('§7.14 test 3 (science, replanLate)', () => {
+  it('against a building science plan makes _v2 beside it (trigger replan) with its own job', async () => {
+    dir = makeTmpDir('contimg-mplan-3b-');
+    env = await schedulerEnv(dir, {}, { clock: new ManualClock(D + 2 * 86_400_000) });
+    const { state } = env.ctx;
+    const img = path.join(dir, 'images');
+    const a0 = at('12:02:00');
+    for (let i = 0; i < 6; i++)
+      addImage(state, env.pipelineRw, { dir: img, stem: `o${i}`, obsMidMs: a0 + i * CADENCE_MS });
+    const req = {
+      tier: 'science' as const,
+      window: { fromMs: D, toMs: D + 86_400_000 },
+      trigger: 'cron' as const,
+    };
+    await planMosaicWindow(env.ctx, req);
+    state.write((c) => c.prepare("UPDATE mosaic_plans SET state = 'building'").run());
+    addImage(state, env.pipelineRw, { dir: img, stem: 'o6', obsMidMs: a0 + 6 * CADENCE_MS });
+    const late = await planMosaicWindow(env.ctx, req);
+    expect(late.writes.map((w) => w.outcome)).toEqual(['late']);
+    const rows = state.read(
+      (c) =>
+        c.prepare('SELECT name, state, trigger, n_selected FROM mosaic_plans ORDER BY id').all() as unknown[],
+    );
+    expect(rows).toEqual([
+      { name: 'science_d+55.6_20251205T1200_1300', state: 'building', trigger: 'cron', n_selected: 6 },
+      { name: 'science_d+55.6_20251205T1200_1300_v2', state: 'queued', trigger: 'replan', n_selected: 7 },
+    ]);
+    expect(mosaicJobs(state)).toHaveLength(2);
+    expect((await planMosaicWindow(env.ctx, req)).writes.map((w) => w.outcome)).toEqual(['duplicate']);
   });
 });
 
