@@ -4,18 +4,11 @@
 import path from 'node:path';
 import type { Candidate, PlannerSettings, RejectReason } from './types.js';
 
+export { globToRegExp } from '../../glob.js';
+
 /** CASA/WSClean products that are not the sky image: never mosaicked, whatever the globs say. */
 const NOT_AN_IMAGE = /[.-](residual|psf|pb|model|dirty|sumwt|mask|flux|beam)(\.tt\d)?(\.fits?|\.fts)?$/i;
 const FITS_EXT = /\.(fits?|fts)$/i;
-
-/** Basename glob with * and ? (no path separators). */
-export function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
-}
 
 export type Verdict =
   | { kind: 'eligible' }

@@ -60,20 +60,9 @@ interface PlanJson {
 describe('contimg mosaic (§7.14 test 1: --dry-run writes nothing)', () => {
   it('plan --dry-run prints the units and writes nothing; plan writes them once; list and show read them', async () => {
     const { config, state } = await seeded();
-    const dry = await cli([
-      'mosaic',
-      'plan',
-      '--tier',
-      'science',
-      '--date',
-      '2025-12-05',
-      '--strip',
-      '55.6',
-      '--dry-run',
-      '--json',
-      '--config',
-      config,
-    ]);
+    const plan = (...extra: string[]) =>
+      cli(['mosaic', 'plan', '--tier', 'science', '--date', '2025-12-05', ...extra, '--config', config]);
+    const dry = await plan('--strip', '55.6', '--dry-run', '--json');
     expect(dry.code, dry.stderr).toBe(0);
     const out = JSON.parse(dry.stdout) as PlanJson;
     expect(out.dryRun).toBe(true);
@@ -86,17 +75,7 @@ describe('contimg mosaic (§7.14 test 1: --dry-run writes nothing)', () => {
     expect(out.units[0]!.estMemoryBytes).toBeGreaterThan(256 * 1024 * 1024);
     expect(plans(state)).toEqual([]);
     expect(mosaicJobs(state)).toEqual([]);
-    const text = await cli([
-      'mosaic',
-      'plan',
-      '--tier',
-      'science',
-      '--date',
-      '2025-12-05',
-      '--dry-run',
-      '--config',
-      config,
-    ]);
+    const text = await plan('--dry-run');
     expect(text.stdout).toMatch(/dry run: nothing written/);
     expect(text.stdout).toMatch(
       /science_d\+55\.6_20251205T1000_1100\s+ok\s+11 input\(s\).*memory \d+\.\d\d GB/,
@@ -104,17 +83,7 @@ describe('contimg mosaic (§7.14 test 1: --dry-run writes nothing)', () => {
     expect(plans(state)).toEqual([]);
 
     for (let i = 0; i < 2; i++) {
-      const wet = await cli([
-        'mosaic',
-        'plan',
-        '--tier',
-        'science',
-        '--date',
-        '2025-12-05',
-        '--json',
-        '--config',
-        config,
-      ]);
+      const wet = await plan('--json');
       expect(wet.code, wet.stderr).toBe(0);
       const units = (JSON.parse(wet.stdout) as PlanJson).units;
       expect(units.map((u) => u.outcome)).toEqual(
