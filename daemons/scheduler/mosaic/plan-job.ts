@@ -74,6 +74,7 @@ export async function planMosaicWindow(
   ctx: SchedulerContext,
   req: PlanRequest,
   metrics?: MosaicPlanMetrics,
+  signal?: AbortSignal,
 ): Promise<PlanRunReport> {
   const now = ctx.clock.now();
   const settings = plannerSettings(ctx.config, req);
@@ -87,6 +88,8 @@ export async function planMosaicWindow(
     const m = ctx.config.scheduler.mosaic;
     const t = m.tiers[req.tier];
     for (const unit of result.units) {
+      // Past the job's deadline (or shutting down): stop between units; the next run writes the rest.
+      signal?.throwIfAborted();
       const w = await ctx.state.writeAsync((c) =>
         writeUnit(
           c,
@@ -147,12 +150,12 @@ function summaryOf(r: PlanRunReport) {
 
 const tierJob =
   (tier: 'quicklook' | 'science'): JobFn =>
-  async (ctx) => {
+  async (ctx, signal) => {
     const m = ctx.config.scheduler.mosaic;
     if (!m.enabled || !m.tiers[tier].enabled) return { result: 'ok', summary: { disabled: true } };
     const now = ctx.clock.now();
     const window = tier === 'science' ? previousUtcDay(now) : quicklookWindow(ctx.config, now);
-    const report = await planMosaicWindow(ctx, { tier, window, trigger: 'cron' }, ctx.metrics.mosaic);
+    const report = await planMosaicWindow(ctx, { tier, window, trigger: 'cron' }, ctx.metrics.mosaic, signal);
     return { result: 'ok', summary: summaryOf(report) };
   };
 

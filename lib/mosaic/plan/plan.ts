@@ -214,8 +214,12 @@ function windowUnits(
       if (!chosen.includes(p)) for (const m of eligible(p.members)) gapRejected.add(m.item);
     const inW = (m: Observed<Judged>) => m.obsMidMs >= w.startMs && m.obsMidMs < w.endMs;
     const windowRejected = () => countRejected([...members, ...offStrip.filter(inW)], gapRejected);
-    if (!eligible(members).length) {
-      out.push(emptyUnit(tier, st, w, members.length, windowRejected()));
+    if (!chosen.length) {
+      // Nothing to build. An empty plan (and MosaicNoInputs) when images were turned away for what they are;
+      // a window that is merely short of images (a strip's edge, an observing gap) is not an alarm.
+      const rejected = windowRejected();
+      if (Object.keys(rejected).some((r) => r !== 'gap'))
+        out.push(emptyUnit(tier, st, w, members.length, rejected));
       continue;
     }
     const selections = chosen.flatMap((p) => {
