@@ -235,8 +235,11 @@ export function writeUnit(conn: Connection, u: PlannedUnit, o: WriteOptions, now
     const r = insertWithJob(conn, u, 1, o, now);
     return { outcome: outcomeOf(u, 'planned'), ...r };
   }
-  if (prev.inputs_hash === u.inputsHash) return { outcome: 'duplicate', plan: prev };
-  if (NOT_STARTED.has(prev.state)) {
+  // A unit refused as too large becomes plannable when the limits change (same inputs, now fitting).
+  const refused =
+    prev.state === 'failed' && prev.error_code === 'grid_too_large' && u.status !== 'grid_too_large';
+  if (prev.inputs_hash === u.inputsHash && !refused) return { outcome: 'duplicate', plan: prev };
+  if (NOT_STARTED.has(prev.state) || refused) {
     const r = insertWithJob(conn, u, prev.version + 1, o, now);
     stmt(
       conn,

@@ -122,5 +122,17 @@ describe('§7.14 test 15 (planning): units too large for the builder', () => {
     expect(row).toEqual({ error_code: 'grid_too_large', grid_json: null });
     expect(mosaicJobs(env!.ctx.state)).toEqual([]);
     expect(mosaicEvents(env!.ctx.state).map((e) => e.type)).toEqual(['mosaic.failed']);
+
+    // The operator raises the limit: the same inputs now fit, and the refused plan is superseded.
+    const bigger = { ...env!.ctx, config: structuredClone(env!.ctx.config) };
+    bigger.config.scheduler.mosaic.builder.memoryMaxGb = 64;
+    bigger.config.scheduler.mosaic.grid.maxCanvasPixels = 1e9;
+    const again = await planMosaicWindow(bigger, { tier: 'science', window: DAY, trigger: 'cli' });
+    expect(again.writes.map((w) => w.outcome)).toEqual(['superseded']);
+    expect(plans(env!.ctx.state).map((p) => [p.name, p.state])).toEqual([
+      ['science_d+55.6_20251205T1400_1500', 'superseded'],
+      ['science_d+55.6_20251205T1400_1500_v2', 'queued'],
+    ]);
+    expect(mosaicJobs(env!.ctx.state)).toHaveLength(1);
   });
 });
