@@ -105,6 +105,11 @@ function chunks<T>(xs: readonly T[]): T[][] {
 export interface LoadOptions {
   window: { fromMs: number; toMs: number };
   cadenceS: number;
+  /**
+   * Read each file's header for its frame (default true). The staleness check needs no frame: it reads a
+   * header only when neither the converter nor the thumbnail worker knows the image.
+   */
+  frames?: boolean;
 }
 
 export function loadCandidates(state: Db, pipeline: Db, o: LoadOptions): Candidate[] {
@@ -160,7 +165,6 @@ function candidateOf(
 ): Candidate {
   const file = statOf(path);
   const regular = file !== null && !file.isDirectory && FITS_EXT.test(path);
-  const header = regular ? readHeader(path) : null;
   // The metadata row counts only while it describes these very bytes.
   const meta =
     metaRow &&
@@ -170,6 +174,7 @@ function candidateOf(
     metaRow.ino === file.ino
       ? metaRow
       : undefined;
+  const header = regular && (o.frames !== false || (!group && !meta)) ? readHeader(path) : null;
   const h = header?.meta;
   const dateObs = meta?.date_obs ?? h?.dateObs ?? null;
   const headerMid = dateObs ? Date.parse(dateObs) + (o.cadenceS * 1000) / 2 : null;

@@ -41,7 +41,11 @@ function lateEligible(ctx: SchedulerContext, tier: StaleTier, nowMs: number): Ma
   const settings = plannerSettings(ctx.config, { tier, window, trigger: 'cron' });
   const globs = settings.inputGlobs.map(globToRegExp);
   const out = new Map<string, number>();
-  for (const c of loadCandidates(ctx.state, ctx.pipeline, { window, cadenceS: settings.cadenceS })) {
+  for (const c of loadCandidates(ctx.state, ctx.pipeline, {
+    window,
+    cadenceS: settings.cadenceS,
+    frames: false,
+  })) {
     if (c.obsMidMs === null || c.decDeg === null) continue;
     if (c.obsMidMs < window.fromMs || c.obsMidMs >= window.toMs) continue;
     if (judge(c, settings, globs, nowMs).kind !== 'eligible') continue;
