@@ -94,6 +94,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   {
     group: 'scheduler',
+    commands: { mosaic: 'mosaic plans: plan a tier now, list, show' },
+    load: () => import('./commands/mosaic.js'),
+  },
+  {
+    group: 'scheduler',
     commands: { retention: 'prune history tables by the `retention` config' },
     load: () => import('./commands/retention.js'),
   },

@@ -76,6 +76,8 @@ function devScheduler(ports: Partial<Record<DaemonName, number>>): Record<string
         })),
       systemd: { units: [] },
     },
+    // The simulator's images are named as WSClean names them (<group>-image.fits): quicklook mosaics of them.
+    mosaic: { inputGlobs: ['*.image.fits', '*-image.fits'] },
   };
 }
 

@@ -7,6 +7,10 @@ import { numberOption, printJson, requireConfig, UsageError } from '../util.js';
 
 type Opts = { config?: string; json?: boolean };
 
+/** The job names (lib/config/sections/scheduler.ts JOB_NAMES), spelled out so --help imports no config code. */
+const JOB_LIST =
+  'health, validity, flux, retention, watchdog, mosaicQuicklook, mosaicScience or mosaicWatchdog';
+
 const iso = (ms: number | null): string =>
   ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z');
 
@@ -33,7 +37,7 @@ export function register(program: Command): void {
         Boolean,
       );
       process.stdout.write(
-        `${j.job.padEnd(10)} ${(j.enabled ? j.cron : 'disabled').padEnd(14)} last ${last}; ` +
+        `${j.job.padEnd(15)} ${(j.enabled ? j.cron : 'disabled').padEnd(14)} last ${last}; ` +
           `success ${j.lastSuccessAt ?? 'never'}; next ${j.nextRunAt ?? '-'}${flags.length ? `  [${flags.join(', ')}]` : ''}\n`,
       );
     }
@@ -58,20 +62,19 @@ export function register(program: Command): void {
         runs
           .map(
             (r) =>
-              `${String(r.id).padStart(7)}  ${r.job.padEnd(10)} ${r.trigger.padEnd(8)} ${r.result.padEnd(16)}` +
+              `${String(r.id).padStart(7)}  ${r.job.padEnd(15)} ${r.trigger.padEnd(8)} ${r.result.padEnd(16)}` +
               ` ${iso(r.startedAt)}  ${r.durationMs === null ? '-' : `${r.durationMs} ms`}${r.error ? `  ${r.error.slice(0, 120)}` : ''}\n`,
           )
           .join('') || 'no runs\n',
       );
     });
 
-  common(cmd.command('run').argument('<job>', 'health, validity, flux, retention or watchdog'))
+  common(cmd.command('run').argument('<job>', JOB_LIST))
     .description('run one job once, now, in the foreground (records its run and its alerts)')
     .action(async (job: string, o: Opts) => {
       const config = requireConfig(o.config);
       const { isJobName, JobRunner } = await import('../../daemons/scheduler/runner.js');
-      if (!isJobName(job))
-        throw new UsageError(`no job named "${job}": health, validity, flux, retention, watchdog`);
+      if (!isJobName(job)) throw new UsageError(`no job named "${job}": ${JOB_LIST}`);
       const { withSchedulerContext } = await import('../../daemons/scheduler/standalone.js');
       const out = await withSchedulerContext(
         config,

@@ -1,6 +1,6 @@
 // What operators read, for the JSON API and the CLI alike: the jobs with their schedule and last runs, the
 // health targets with the overall status. Reads only.
-import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
+import { JOB_NAMES, jobSettings, type JobName } from '../../lib/config/sections/scheduler.js';
 import type { Config } from '../../lib/config/index.js';
 import { nextFireMs, previousFireMs } from '../../lib/cron.js';
 import type { Connection } from '../../lib/db/index.js';
@@ -41,7 +41,7 @@ export interface JobReport {
 
 export function jobsReport(conn: Connection, config: Config, nowMs: number): JobReport[] {
   return (JOB_NAMES as readonly JobName[]).map((job) => {
-    const j = config.scheduler.jobs[job];
+    const j = jobSettings(config.scheduler, job);
     const last: JobRunRow | undefined = lastRun(conn, job);
     return {
       job,

@@ -1,10 +1,12 @@
-// The scheduler's JSON API: health targets, jobs, the validity and flux reports computed now, and a way to run
-// a job at once (the daemon's HTTP token, required off loopback, guards it like every route).
+// The scheduler's JSON API: health targets, jobs, the validity and flux reports computed now, a way to run
+// a job at once (the daemon's HTTP token, required off loopback, guards it like every route), and the mosaic
+// plans (mosaic/plan-api.ts).
 import type { HttpRoutes } from '../../lib/daemon/types.js';
 import { InvalidStateError, NotFoundError } from '../../lib/errors.js';
 import { healthReport, jobsReport } from './admin.js';
 import type { SchedulerContext } from './context.js';
 import { fluxReport } from './flux/job.js';
+import { registerMosaicRoutes } from './mosaic/plan-api.js';
 import { isJobName, type JobRunner } from './runner.js';
 import type { Scheduler } from './scheduler.js';
 import { validityReport } from './validity/job.js';
@@ -35,4 +37,5 @@ export function registerRoutes(
       throw new InvalidStateError(`the ${job} job is already running`, { job, runId: out.runId });
     return out;
   });
+  registerMosaicRoutes(http, ctx);
 }

@@ -6,6 +6,7 @@
 import { JOB_NAMES } from '../../lib/config/sections/scheduler.js';
 import { Counter, Gauge, Histogram, type Registry } from '../../lib/metrics.js';
 import { retentionMetrics, type RetentionMetrics } from '../../lib/retention.js';
+import { mosaicPlanMetrics, type MosaicPlanMetrics } from './mosaic/plan-metrics.js';
 import { RUN_RESULTS } from './store.js';
 
 export interface SchedulerMetrics {
@@ -56,6 +57,8 @@ export interface SchedulerMetrics {
     registryUp: Gauge;
   };
   retention: RetentionMetrics;
+  /** Mosaic planning and staleness (daemons/scheduler/mosaic/plan-metrics.ts). */
+  mosaic: MosaicPlanMetrics;
 }
 
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -181,6 +184,7 @@ export function schedulerMetrics(registry: Registry): SchedulerMetrics {
       ),
     },
     retention: retentionMetrics(registry),
+    mosaic: mosaicPlanMetrics(registry),
   };
   for (const job of JOB_NAMES) {
     for (const result of RUN_RESULTS) if (result !== 'running') m.runs.inc({ task: job, result }, 0);

@@ -3,7 +3,7 @@
 // makes the new trigger a `skipped_overlap` row), insert the `running` row, run the check under a deadline
 // (aborting its signal kills its child probes; the row says `timeout`), then commit the row's result together
 // with the findings' alerts and state, checking the lease's fencing token inside that transaction.
-import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
+import { JOB_NAMES, jobSettings, type JobName } from '../../lib/config/sections/scheduler.js';
 import { ContimgError, InvalidStateError, LeaseLostError, ShutdownError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import { acquireOrReclaimLeaseAsync, assertLeaseHeld, releaseLeaseAsync } from '../../lib/leases/index.js';
@@ -11,6 +11,8 @@ import { describeError } from '../../lib/queue/index.js';
 import type { JobFn, JobOutcome, SchedulerContext } from './context.js';
 import { fluxJob } from './flux/job.js';
 import { healthJob } from './health/job.js';
+import { mosaicQuicklookJob, mosaicScienceJob } from './mosaic/plan-job.js';
+import { mosaicWatchdogJob } from './mosaic/plan-stale.js';
 import { retentionJob } from './retention-job.js';
 import { finishRun, insertFinishedRun, insertRun, type FinalResult, type Trigger } from './store.js';
 import { validityJob } from './validity/job.js';
@@ -22,6 +24,9 @@ export const JOBS: Readonly<Record<JobName, JobFn>> = Object.freeze({
   flux: fluxJob,
   retention: retentionJob,
   watchdog: watchdogJob,
+  mosaicQuicklook: mosaicQuicklookJob,
+  mosaicScience: mosaicScienceJob,
+  mosaicWatchdog: mosaicWatchdogJob,
 });
 
 export const isJobName = (s: string): s is JobName => (JOB_NAMES as readonly string[]).includes(s);
@@ -77,7 +82,7 @@ export class JobRunner {
 
   async run(req: RunRequest): Promise<RunOutcome> {
     const { ctx } = this;
-    const cfg = ctx.config.scheduler.jobs[req.job];
+    const cfg = jobSettings(ctx.config.scheduler, req.job);
     const timeoutMs = cfg.timeoutS * 1000;
     const startedAt = ctx.clock.now();
     const lease = jobLeaseName(req.job);
@@ -144,7 +149,7 @@ export class JobRunner {
     const t0 = ctx.clock.monotonic();
     const deadline = new AbortController();
     const timer = setTimeout(
-      () => deadline.abort(new JobTimeoutError(req.job, ctx.config.scheduler.jobs[req.job].timeoutS)),
+      () => deadline.abort(new JobTimeoutError(req.job, jobSettings(ctx.config.scheduler, req.job).timeoutS)),
       timeoutMs,
     );
     const signal = this.opts.hardStop

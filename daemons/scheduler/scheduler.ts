@@ -6,7 +6,7 @@
 // older than its latest cron slot runs once, now (node-cron has no missed-run recovery; the slot comes from
 // cron-parser). Between jobs, a second loop refreshes the findings gauges from the databases.
 import { createTask, type ScheduledTask, type TaskContext } from 'node-cron';
-import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
+import { JOB_NAMES, jobSettings, type JobName } from '../../lib/config/sections/scheduler.js';
 import { previousFireMs } from '../../lib/cron.js';
 import { startLoop, type Loop } from '../../lib/loop.js';
 import type { SchedulerContext } from './context.js';
@@ -80,7 +80,7 @@ export class Scheduler {
       tick: ({ signal }) => this.refreshGauges(signal),
     });
     for (const job of JOB_NAMES) {
-      const j = cfg.jobs[job];
+      const j = jobSettings(cfg, job);
       if (!j.enabled) continue;
       const task = createTask(j.cron, (tc: TaskContext) => this.trigger(job, tc.date), {
         timezone: 'UTC',
@@ -127,7 +127,7 @@ export class Scheduler {
     const { ctx } = this;
     const now = ctx.clock.now();
     for (const job of JOB_NAMES) {
-      const j = ctx.config.scheduler.jobs[job];
+      const j = jobSettings(ctx.config.scheduler, job);
       if (!j.enabled) continue;
       const last = ctx.state.read((c) => lastSuccessAt(c, job));
       const slot = catchUpSlot(j.cron, last, now);

@@ -6,7 +6,7 @@
 // resolves with the next success. The watchdog also marks runs left 'running' by a dead process `crashed`.
 import os from 'node:os';
 import type { Config } from '../../lib/config/index.js';
-import { JOB_NAMES, type JobName } from '../../lib/config/sections/scheduler.js';
+import { JOB_NAMES, jobSettings, type JobName } from '../../lib/config/sections/scheduler.js';
 import { nthPreviousFireMs } from '../../lib/cron.js';
 import type { Connection } from '../../lib/db/index.js';
 import { getLease, ownerDeadHere } from '../../lib/leases/index.js';
@@ -69,7 +69,7 @@ export function failingFinding(conn: Connection, job: JobName, config: Config): 
 }
 
 export function lateFinding(conn: Connection, job: JobName, config: Config, nowMs: number): Finding | null {
-  const j = config.scheduler.jobs[job];
+  const j = jobSettings(config.scheduler, job);
   const last = lastSuccessAt(conn, job);
   const baseline = Math.max(last ?? -Infinity, leaderSince(conn, nowMs) ?? -Infinity);
   if (!isLate(j.cron, baseline, nowMs, config.scheduler.staleAfterPeriods, j.timeoutS * 1000)) return null;
@@ -108,7 +108,8 @@ export function reconcileFailing(
 export function recoverCrashedRuns(conn: Connection, config: Config, nowMs: number): JobRunRow[] {
   const crashed: JobRunRow[] = [];
   for (const r of runningRuns(conn)) {
-    const timeoutMs = (config.scheduler.jobs[r.job]?.timeoutS ?? 600) * 1000;
+    const known = (JOB_NAMES as readonly string[]).includes(r.job);
+    const timeoutMs = (known ? jobSettings(config.scheduler, r.job).timeoutS : 600) * 1000;
     const local = r.owner.split(':')[0] === os.hostname();
     const gone = local ? ownerDeadHere(r.owner) : nowMs > r.startedAt + timeoutMs + 60_000;
     if (!gone) continue;
@@ -133,7 +134,7 @@ export const watchdogJob: JobFn = async (ctx) => {
     apply: (conn, now) => {
       const crashed = recoverCrashedRuns(conn, config, now);
       const watched = (JOB_NAMES as readonly JobName[]).filter(
-        (j) => j !== 'watchdog' && config.scheduler.jobs[j].enabled,
+        (j) => j !== 'watchdog' && jobSettings(config.scheduler, j).enabled,
       );
       const findings: Finding[] = [];
       for (const job of watched) {

@@ -89,13 +89,7 @@ export function pngPathFor(
 }
 
 /** Basename glob with * and ? (no path separators), as the include list uses. */
-export function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp } from '../../lib/glob.js';
 
 export function matchesAny(fitsPath: string, globs: readonly RegExp[]): boolean {
   const base = path.basename(fitsPath);

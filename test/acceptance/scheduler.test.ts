@@ -78,8 +78,8 @@ describe('contimg-scheduler (built)', () => {
       scheduler: { port, health: { systemd: { units: [] }, http: [], gpu: { enabled: false } } },
     });
     const p = await start(config, port);
-    await waitFor(() => rows(statePath).filter((r) => r.result === 'ok').length === 5, {
-      what: 'five catch-up runs',
+    await waitFor(() => rows(statePath).filter((r) => r.result === 'ok').length === 8, {
+      what: 'eight catch-up runs',
     });
     expect(
       rows(statePath)
@@ -88,6 +88,9 @@ describe('contimg-scheduler (built)', () => {
     ).toEqual([
       'flux:catchup',
       'health:catchup',
+      'mosaicQuicklook:catchup',
+      'mosaicScience:catchup',
+      'mosaicWatchdog:catchup',
       'retention:catchup',
       'validity:catchup',
       'watchdog:catchup',

@@ -9,11 +9,20 @@ import { pathField, portField, type SchemaContext } from '../fields.js';
 import { DAEMONS } from '../../daemon/table.js';
 import { mosaicSection } from './mosaic.js';
 
-export const JOB_NAMES = ['health', 'validity', 'flux', 'retention', 'watchdog'] as const;
+/** The jobs configured under `scheduler.jobs.<name>` (cron, timeoutS, enabled). */
+export const CONFIGURED_JOB_NAMES = ['health', 'validity', 'flux', 'retention', 'watchdog'] as const;
+export type ConfiguredJobName = (typeof CONFIGURED_JOB_NAMES)[number];
+/**
+ * The mosaic jobs: scheduled, recorded and watched like the others, but their cron lives with the rest of
+ * mosaicking under `scheduler.mosaic` (tiers.quicklook.cron, tiers.science.cron, watchdogCron) and their
+ * timeout is scheduler.mosaic.planTimeoutS, so one setting never has two keys (see jobSettings).
+ */
+export const MOSAIC_JOB_NAMES = ['mosaicQuicklook', 'mosaicScience', 'mosaicWatchdog'] as const;
+export const JOB_NAMES = [...CONFIGURED_JOB_NAMES, ...MOSAIC_JOB_NAMES] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** Cron and timeout of each job: health every 5 min, validity every 15, flux hourly, retention daily. */
-export const JOB_DEFAULTS: Record<JobName, { cron: string; timeoutS: number }> = {
+export const JOB_DEFAULTS: Record<ConfiguredJobName, { cron: string; timeoutS: number }> = {
   health: { cron: '*/5 * * * *', timeoutS: 120 },
   validity: { cron: '*/15 * * * *', timeoutS: 60 },
   flux: { cron: '0 * * * *', timeoutS: 300 },
@@ -21,7 +30,7 @@ export const JOB_DEFAULTS: Record<JobName, { cron: string; timeoutS: number }> =
   watchdog: { cron: '* * * * *', timeoutS: 10 },
 };
 
-function jobSchema(name: JobName) {
+function jobSchema(name: ConfiguredJobName) {
   const d = JOB_DEFAULTS[name];
   return z
     .strictObject({
@@ -270,8 +279,8 @@ export function schedulerSection(ctx: SchemaContext) {
     gaugeRefreshS: z.number().min(1).default(60),
     jobs: z
       .strictObject(
-        Object.fromEntries(JOB_NAMES.map((n) => [n, jobSchema(n)])) as {
-          [K in JobName]: ReturnType<typeof jobSchema>;
+        Object.fromEntries(CONFIGURED_JOB_NAMES.map((n) => [n, jobSchema(n)])) as {
+          [K in ConfiguredJobName]: ReturnType<typeof jobSchema>;
         },
       )
       .prefault({}),
@@ -284,3 +293,32 @@ export function schedulerSection(ctx: SchemaContext) {
 }
 
 export type SchedulerConfig = z.output<ReturnType<typeof schedulerSection>>;
+
+export interface JobSettings {
+  cron: string;
+  timeoutS: number;
+  enabled: boolean;
+}
+
+/** A job's cron, timeout and switch, wherever the config keeps them (scheduler.jobs, or scheduler.mosaic). */
+export function jobSettings(cfg: SchedulerConfig, job: JobName): JobSettings {
+  const m = cfg.mosaic;
+  switch (job) {
+    case 'mosaicQuicklook':
+      return {
+        cron: m.tiers.quicklook.cron,
+        timeoutS: m.planTimeoutS,
+        enabled: m.enabled && m.tiers.quicklook.enabled,
+      };
+    case 'mosaicScience':
+      return {
+        cron: m.tiers.science.cron,
+        timeoutS: m.planTimeoutS,
+        enabled: m.enabled && m.tiers.science.enabled,
+      };
+    case 'mosaicWatchdog':
+      return { cron: m.watchdogCron, timeoutS: m.planTimeoutS, enabled: m.enabled };
+    default:
+      return cfg.jobs[job];
+  }
+}

@@ -14,6 +14,8 @@ import { raiseAlert } from '../../../lib/alerts/index.js';
 import { parseConfig, type Config } from '../../../lib/config/index.js';
 import { enqueueTest } from '../../../daemons/alert-dispatcher/admin.js';
 import { createSilence } from '../../../daemons/alert-dispatcher/silences.js';
+import { writeUnit } from '../../../daemons/scheduler/mosaic/plan-store.js';
+import { inputsHash, type UnitInput } from '../../../lib/mosaic/plan/index.js';
 import { CONVERT_CHECK_ARGS } from '../../../lib/config/convert-check.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { DAEMONS, type DaemonName } from '../../../lib/daemon/types.js';
@@ -49,6 +51,7 @@ interface Fixture {
   scratchMigrations: string;
   silenceId: string;
   notificationId: number;
+  mosaicPlan: string;
 }
 
 /** Arguments for commands that need them (beyond --config and --json, which are added when accepted). */
@@ -71,6 +74,13 @@ const ARGS: Record<string, (f: Fixture) => string[]> = {
   'receivers test': () => ['log', '--wait', '0', '--by', 'test'],
   'outbox show': (f) => [String(f.notificationId)],
   'outbox retry': (f) => [String(f.notificationId)],
+  'mosaic plan': () => [
+    '--tier',
+    'science',
+    '--date',
+    new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
+  ],
+  'mosaic show': (f) => [f.mosaicPlan],
   'converter show': (f) => [f.groupIds[0]],
   'converter requeue': (f) => [f.groupIds[1]],
   'converter abandon': (f) => [f.groupIds[1]],
@@ -111,6 +121,7 @@ const WRITES = new Set([
   'silences expire',
   'receivers test',
   'outbox retry',
+  'mosaic plan',
 ]);
 /** Exit codes other than 0 that still print the JSON answer. */
 const OK_CODES: Record<string, number[]> = {
@@ -162,6 +173,10 @@ const ENTITIES: Record<string, { cli: Record<string, Extract>; api: Record<strin
   },
   pointingStatus: { cli: { 'pointing status': one }, api: { 'GET /api/pointing/status': one } },
   alert: { cli: { 'alerts list': list, 'alerts show': without('history', 'external') }, api: {} },
+  mosaicPlan: {
+    cli: { 'mosaic list': list, 'mosaic show': (j) => [(j as { plan: unknown }).plan] },
+    api: {},
+  },
   job: {
     cli: { 'jobs list': list, 'jobs show': one, 'jobs redrive': one, 'jobs rerun': one, 'jobs cancel': one },
     api: {},
@@ -285,6 +300,66 @@ function seedDispatcher(config: Config): { silenceId: string; notificationId: nu
   }
 }
 
+/** A mosaic plan with one input and its queued build job, as the scheduler's planner writes it. */
+function seedMosaicPlan(config: Config, image: string): string {
+  const db = openDb({ name: 'state', path: config.databases.state });
+  try {
+    const st = fs.statSync(image, { bigint: true });
+    const now = Date.now();
+    const input: UnitInput = {
+      imageId: 1,
+      path: image,
+      size: Number(st.size),
+      mtimeNs: st.mtimeNs.toString(),
+      ino: Number(st.ino),
+      obsMidMs: now - 3_600_000,
+      raDeg: 120,
+      decDeg: 55.57,
+      noiseJy: 0.0005,
+      kind: 'image',
+      pixelArcsec: 2.5,
+      nx: 256,
+      ny: 256,
+      freqHz: null,
+    };
+    const name = 'quicklook_d+55.6_20250101T0000_0051';
+    db.write((c) =>
+      writeUnit(
+        c,
+        {
+          tier: 'quicklook',
+          baseName: name,
+          stripDeg: 55.6,
+          frame: 'FK5/2000',
+          windowStartMs: now - 4_000_000,
+          windowEndMs: now - 900_000,
+          raMinDeg: 120,
+          raMaxDeg: 120,
+          nCandidates: 2,
+          rejected: { noise: 1 },
+          inputs: [input],
+          inputsHash: inputsHash([input]),
+          grid: {
+            frame: 'FK5/2000',
+            projection: 'SIN',
+            center: { ra: 120, dec: 55.6 },
+            pixel_arcsec: 2.5,
+            nx: 256,
+            ny: 256,
+          },
+          estMemoryBytes: 300_000_000,
+          status: 'ok',
+        },
+        { trigger: 'cli', host: 'test-host', maxAttempts: 3, timeoutS: 300, replanLate: false },
+        now,
+      ),
+    );
+    return name;
+  } finally {
+    db.close();
+  }
+}
+
 /** The seeded work done by the daemons: groups converted, headers ingested, thumbnails rendered. */
 async function settled(
   statePath: string,
@@ -353,6 +428,7 @@ beforeAll(async () => {
     fs.mkdirSync(path.join(scratchMigrations, set), { recursive: true });
   fs.copyFileSync(config.databases.state, s.stateCopy!);
   const { silenceId, notificationId } = seedDispatcher(config);
+  const mosaicPlan = seedMosaicPlan(config, s.image!);
   const calibratorCsv = path.join(dir, 'calibrators.csv');
   fs.writeFileSync(calibratorCsv, '# name,ra,dec,flux\nJ0000+000,0.5,0.5,2.5\n');
   fx = {
@@ -365,6 +441,7 @@ beforeAll(async () => {
     calibratorCsv,
     silenceId,
     notificationId,
+    mosaicPlan,
   };
 
   // API: every GET route of every running daemon.

@@ -76,7 +76,16 @@ describe('contimg scheduler / health / validity / flux / retention', () => {
       lastRun: { trigger: string } | null;
       cron: string;
     }[];
-    expect(jobs.map((j) => j.job)).toEqual(['health', 'validity', 'flux', 'retention', 'watchdog']);
+    expect(jobs.map((j) => j.job)).toEqual([
+      'health',
+      'validity',
+      'flux',
+      'retention',
+      'watchdog',
+      'mosaicQuicklook',
+      'mosaicScience',
+      'mosaicWatchdog',
+    ]);
     expect(jobs[0]).toMatchObject({ cron: '*/5 * * * *', lastRun: { trigger: 'manual' } });
     const history = JSON.parse(
       (await cli(['scheduler', 'history', '--job', 'health', '--config', config, '--json'])).stdout,

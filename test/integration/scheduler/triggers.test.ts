@@ -107,6 +107,8 @@ describe('scheduler triggers', () => {
           watchdog: DISABLED,
         },
         health: { http: [{ name: 'gone', url: refused, timeoutMs: 1000 }], sqlite: [], disks: [] },
+        // The mosaic jobs would catch up too (their own tests cover them).
+        mosaic: { enabled: false },
       },
     });
     const db = new Database(statePath);
