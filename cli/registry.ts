@@ -94,7 +94,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   {
     group: 'scheduler',
-    commands: { mosaic: 'mosaic plans: plan a tier now, list, show' },
+    commands: { mosaic: 'mosaic plans: plan, list, show, requeue, cancel' },
     load: () => import('./commands/mosaic.js'),
   },
   {

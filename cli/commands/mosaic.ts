@@ -3,6 +3,7 @@
 // exactly as the cron jobs do; --dry-run writes nothing and prints the units, the rejection reasons and the
 // memory estimates. `list` and `show` read the plans, with the build attempts, product and QA.
 import type { Command } from 'commander';
+import { registerMosaicOps } from '../mosaic-ops.js';
 import { limitOption, printJson, requireConfig, UsageError } from '../util.js';
 
 type Opts = { config?: string; json?: boolean };
@@ -11,7 +12,9 @@ const GIB = 1024 ** 3;
 const gb = (b: number | null) => (b === null ? '-' : `${(b / GIB).toFixed(2)} GB`);
 
 export function register(program: Command): void {
-  const cmd = program.command('mosaic').description('mosaic plans: plan a tier now, list, show');
+  const cmd = program
+    .command('mosaic')
+    .description('mosaic plans: plan, list, show, requeue, cancel, pause, resume');
   const common = (c: Command) =>
     c.option('--config <file>', 'config file (default: $CONTIMG_CONFIG)').option('--json', 'print JSON');
 
@@ -135,7 +138,6 @@ export function register(program: Command): void {
       for (const i of shown.inputs) process.stdout.write(`  ${String(i.obsMid)}  ${String(i.path)}\n`);
     });
 
-  // ── mosaic requeue | cancel | pause | resume ─────────────────────────────────────────────────────────────
-  // Added by cli/commands/mosaic-ops.ts (the dispatcher's commands), which exports a function taking this
-  // `mosaic` Command; the lead wires it here, e.g. `(await import('./mosaic-ops.js')).addMosaicOps(cmd)`.
+  // ── mosaic requeue | cancel | pause | resume: the dispatcher's operator actions ──────────────────────────
+  registerMosaicOps(cmd);
 }

@@ -17,7 +17,8 @@ import type { Connection, Db } from '../../lib/db/index.js';
 import { ShutdownError } from '../../lib/errors.js';
 import { appendEvent } from '../../lib/events/index.js';
 import type { Logger } from '../../lib/log.js';
-import { DEFAULT_THRESHOLDS, type QaThresholds } from '../../lib/mosaic/qa/index.js';
+// rules.js, not the qa index: an idle worker must not load the measurement's FITS readers.
+import { DEFAULT_THRESHOLDS, type QaThresholds } from '../../lib/mosaic/qa/rules.js';
 import {
   defineJob,
   Settle,

@@ -6,7 +6,9 @@ import { medianInPlace } from '../../lib/fits/sorted.js';
 import type { QaReason, QaStatus, ReferenceSource } from '../../lib/mosaic/qa/index.js';
 import type { QaGrade } from '../../lib/fits/stats.js';
 import type { MosaicOutput } from './mosaic-task.js';
-import { MOSAIC_VARIANT } from './mosaic-task.js';
+
+/** The thumbnails row variant of a mosaic's PNG (here, not in mosaic-task.ts: an idle worker loads no renderer). */
+export const MOSAIC_VARIANT = 'mosaic';
 
 export interface MosaicRow {
   id: number;

@@ -13,10 +13,10 @@ import {
   type QaThresholds,
   type ReferenceSource,
 } from '../../lib/mosaic/qa/index.js';
+import { MOSAIC_VARIANT } from './mosaic-store.js';
 import { pngPathFor, sha1 } from './presets.js';
 import { writePng } from './render-task.js';
 
-export const MOSAIC_VARIANT = 'mosaic';
 /** A mosaic PNG's short side is at least this (unless the mosaic itself is narrower). */
 export const MOSAIC_MIN_DIM = 64;
 

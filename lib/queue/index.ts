@@ -4,7 +4,7 @@
 // AbortSignal timeout, and the one worker, whose hooks run a daemon's own writes inside the queue's
 // transactions.
 export { enqueue, onQueueChange, SqliteQueueStore, type QueueStoreOptions } from './store.js';
-export { assertJobLease, BURIED_ERROR, describeError, jobIn } from './ops.js';
+export { assertJobLease, BURIED_ERROR, cancelQueuedIn, describeError, jobIn } from './ops.js';
 export { defineJob, type JobType } from './job-type.js';
 export { JobTimeoutError, runWorker, Worker, type WorkerOptions, type WorkerSummary } from './worker.js';
 export { queueMetrics, type QueueMetrics } from './metrics.js';

@@ -68,6 +68,14 @@ export function jobIn(conn: Connection, id: number): Job | undefined {
   return raw ? toJob(raw) : undefined;
 }
 
+/**
+ * Cancel a job only while it is still queued, inside the caller's transaction (a planner replacing a plan whose
+ * build has not started). A running job is its holder's to stop (store.cancel). True when it was cancelled.
+ */
+export function cancelQueuedIn(conn: Connection, id: number, now: number): boolean {
+  return queueStatements(conn).cancelQueued.run({ id, now }).changes > 0;
+}
+
 /** Would a claim on `queue` find a job now (a due queued one, or a running one whose lease expired)? A read. */
 export function claimableIn(conn: Connection, queue: string, now: number): boolean {
   return queueStatements(conn).claimable.get({ queue, now })?.due === 1;

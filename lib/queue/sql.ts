@@ -67,6 +67,7 @@ export interface QueueStatements {
   fail: Statement<P, { state: JobState; run_at: number }>;
   release: Statement<P>;
   cancel: Statement<P>;
+  cancelQueued: Statement<P>;
   redrive: Statement<P>;
   get: Statement<[number], RawJob>;
   fence: Statement<P, { id: number }>;
@@ -159,6 +160,10 @@ export function queueStatements(conn: Connection): QueueStatements {
     cancel: p(
       `UPDATE jobs SET state = 'cancelled', lease_expires_at = NULL, finished_at = @now, updated_at = @now
        WHERE id = @id AND state IN ('queued', 'running')`,
+    ),
+    cancelQueued: p(
+      `UPDATE jobs SET state = 'cancelled', lease_expires_at = NULL, finished_at = @now, updated_at = @now
+       WHERE id = @id AND state = 'queued'`,
     ),
     redrive: p(
       `UPDATE jobs SET state = 'queued', attempts = 0, run_at = @now, lease_owner = NULL, lease_expires_at = NULL,

@@ -1,4 +1,4 @@
-// The `mosaic` queue's one job kind: build one plan ({planId}). The planner enqueues it with the dedupe key
+// The `mosaic` queue's one job kind, declared once: build one plan ({planId}). The planner enqueues it with the dedupe key
 // `mosaic:<planId>` in the transaction that writes the plan; the dispatcher (dispatch.ts) claims it. The queue
 // owns the lease, the fencing token, the retry timing and `dead`; the plan's state mirrors the job's.
 import { z } from 'zod';
@@ -17,6 +17,9 @@ export const MosaicBuildJob = defineJob({
   payload: z.object({ planId: z.number().int().positive() }),
 });
 export type MosaicBuildPayload = z.output<typeof MosaicBuildJob.schema>;
+
+/** At most one unfinished build job per plan. */
+export const buildDedupeKey = (planId: number): string => `mosaic:${planId}`;
 
 /** Quicklook before science before deep. */
 export const TIER_PRIORITY: Record<MosaicTier, number> = { quicklook: 30, science: 20, deep: 10 };
@@ -38,11 +41,13 @@ export const RETRY_NOW: BackoffPolicy = Object.freeze({
 
 /**
  * Enqueue (or find, by `mosaic:<planId>`) the plan's build job inside the caller's write and link it to the
- * plan. The planner calls this in its plan transaction; an operator's requeue too.
+ * plan. The planner calls this in its plan transaction (the plan's name is the job's run id); an operator's
+ * requeue too. No job timeout: the dispatcher owns the build's deadline (SIGTERM, then SIGKILL after the grace),
+ * which a queue timeout aborting the handler at the same moment would cut short.
  */
 export function enqueueBuild(
   conn: Connection,
-  plan: { id: number; tier: MosaicTier },
+  plan: { id: number; tier: MosaicTier; name?: string },
   maxAttempts: number,
   now: number,
   parentId: number | null = null,
@@ -50,7 +55,13 @@ export function enqueueBuild(
   const { job } = MosaicBuildJob.enqueue(
     conn,
     { planId: plan.id },
-    { dedupeKey: `mosaic:${plan.id}`, priority: TIER_PRIORITY[plan.tier], maxAttempts, parentId },
+    {
+      dedupeKey: buildDedupeKey(plan.id),
+      runId: plan.name ?? null,
+      priority: TIER_PRIORITY[plan.tier],
+      maxAttempts,
+      parentId,
+    },
     now,
   );
   cachedStatement(conn, 'UPDATE mosaic_plans SET job_id = ? WHERE id = ?').run(job.id, plan.id);

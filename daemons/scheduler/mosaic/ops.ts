@@ -1,5 +1,5 @@
-// Operators' actions on mosaic builds (`contimg mosaic requeue | cancel | pause | resume`, cli/commands/
-// mosaic-ops.ts): each is one write transaction on the state database, so the plan, its `mosaic` job, the
+// Operators' actions on mosaic builds (`contimg mosaic requeue | cancel | pause | resume`,
+// cli/mosaic-ops.ts): each is one write transaction on the state database, so the plan, its `mosaic` job, the
 // pause rows, the events and the alerts never disagree. A running build is not killed by a cancel here: its job
 // is cancelled, the dispatcher's heartbeat finds the lease gone and stops the builder (SIGTERM to its group,
 // SIGKILL after killGraceS), and the attempt is closed as aborted.

@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import { unixMsFromJd, jdFromUnixMs } from '../../../lib/astro/time.js';
 import type { Db } from '../../../lib/db/index.js';
-import { extractMetadata, findFirstImage, type FitsMetadata } from '../../../lib/fits/index.js';
+// The header modules, not the lib/fits barrel: an idle scheduler loads no pixel decoder or renderer.
+import { findFirstImage } from '../../../lib/fits/hdu.js';
+import { extractMetadata, type FitsMetadata } from '../../../lib/fits/metadata.js';
 import { frameKey } from '../../../lib/mosaic/manifest.js';
 import type { Candidate } from '../../../lib/mosaic/plan/index.js';
 

@@ -98,7 +98,6 @@ export async function planMosaicWindow(
             trigger: req.trigger,
             host: ctx.host,
             maxAttempts: m.builder.maxAttempts,
-            timeoutS: t.timeoutS,
             replanLate: req.tier === 'science' && m.tiers.science.replanLate,
           },
           ctx.clock.now(),

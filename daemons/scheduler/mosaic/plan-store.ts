@@ -11,7 +11,8 @@ import { appendEvent } from '../../../lib/events/index.js';
 import type { MosaicTier } from '../../../lib/mosaic/manifest.js';
 import { stripLabel, type PlannedUnit } from '../../../lib/mosaic/plan/index.js';
 import { reconcileAlerts } from '../findings.js';
-import { buildDedupeKey, MosaicBuildJob, TIER_PRIORITY } from './plan-queue.js';
+import { enqueueBuild } from './dispatch-jobs.js';
+import { cancelQueuedIn } from '../../../lib/queue/index.js';
 
 export type PlanTrigger = 'cron' | 'api' | 'cli' | 'replan';
 export type PlanOutcome = 'planned' | 'duplicate' | 'superseded' | 'empty' | 'late' | 'too_large';
@@ -53,7 +54,6 @@ export interface WriteOptions {
   trigger: PlanTrigger;
   host: string;
   maxAttempts: number;
-  timeoutS: number;
   replanLate: boolean;
 }
 
@@ -200,19 +200,7 @@ function insertWithJob(conn: Connection, u: PlannedUnit, version: number, o: Wri
     event(conn, state === 'empty' ? 'mosaic.planned' : 'mosaic.failed', { ...planSummary(plan), state }, now);
     return { plan };
   }
-  const { job } = MosaicBuildJob.enqueue(
-    conn,
-    { planId: plan.id },
-    {
-      dedupeKey: buildDedupeKey(plan.id),
-      runId: plan.name,
-      priority: TIER_PRIORITY[u.tier],
-      maxAttempts: o.maxAttempts,
-      timeoutMs: o.timeoutS * 1000,
-    },
-    now,
-  );
-  stmt(conn, 'UPDATE mosaic_plans SET job_id = ? WHERE id = ?').run(job.id, plan.id);
+  const job = enqueueBuild(conn, { id: plan.id, tier: u.tier, name: plan.name }, o.maxAttempts, now);
   plan.job_id = job.id;
   event(conn, 'mosaic.planned', { ...planSummary(plan), jobId: job.id }, now);
   return { plan, jobId: job.id };
@@ -239,18 +227,17 @@ export function writeUnit(conn: Connection, u: PlannedUnit, o: WriteOptions, now
   const refused =
     prev.state === 'failed' && prev.error_code === 'grid_too_large' && u.status !== 'grid_too_large';
   if (prev.inputs_hash === u.inputsHash && !refused) return { outcome: 'duplicate', plan: prev };
-  if (NOT_STARTED.has(prev.state) || refused) {
+  // A plan superseded without a successor (its builder found an input changed) is planned again.
+  const orphaned = prev.state === 'superseded';
+  if (NOT_STARTED.has(prev.state) || refused || orphaned) {
     const r = insertWithJob(conn, u, prev.version + 1, o, now);
     stmt(
       conn,
       `UPDATE mosaic_plans SET state = 'superseded', superseded_by = ?, updated_at = ? WHERE id = ?`,
     ).run(r.plan.id, now, prev.id);
+    if (orphaned) return { outcome: outcomeOf(u, 'planned'), previous: prev, ...r };
     // Its build job must not run: cancelled while still queued (a claimed one is the dispatcher's to stop).
-    if (prev.job_id !== null)
-      stmt(
-        conn,
-        `UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'`,
-      ).run(now, now, prev.job_id);
+    if (prev.job_id !== null) cancelQueuedIn(conn, prev.job_id, now);
     event(conn, 'mosaic.superseded', { ...planSummary(prev), supersededBy: r.plan.id, by: r.plan.name }, now);
     return { outcome: prev.state === 'empty' ? outcomeOf(u, 'planned') : 'superseded', previous: prev, ...r };
   }

@@ -350,7 +350,7 @@ function seedMosaicPlan(config: Config, image: string): string {
           estMemoryBytes: 300_000_000,
           status: 'ok',
         },
-        { trigger: 'cli', host: 'test-host', maxAttempts: 3, timeoutS: 300, replanLate: false },
+        { trigger: 'cli', host: 'test-host', maxAttempts: 3, replanLate: false },
         now,
       ),
     );

@@ -2,7 +2,7 @@
 // against a real config file and state database (the lead wires them into `contimg mosaic`).
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { registerMosaicOps } from '../../../cli/commands/mosaic-ops.js';
+import { registerMosaicOps } from '../../../cli/mosaic-ops.js';
 import { loadConfigSupport } from '../../../cli/util.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { alertsNamed, insertPlan, jobOf, mosaicEnv, planOf, type MosaicEnv } from './dispatch-harness.js';

@@ -132,7 +132,11 @@ describe('contimg mosaic (§7.14 test 1: --dry-run writes nothing)', () => {
 
 describe('scheduler API /api/v1/mosaics', () => {
   it('POST plans (202), refuses identical inputs (409) and nothing eligible (422); GET lists and shows', async () => {
-    const { statePath, pipelinePath } = await seeded();
+    const { state, statePath, pipelinePath } = await seeded();
+    // This daemon also dispatches builds: an operator pause keeps the plans as planned (what this test reads).
+    state.write((c) =>
+      c.prepare("INSERT INTO mosaic_dispatch_pauses (reason, since, by) VALUES ('operator', 0, 'test')").run(),
+    );
     const raw = rawConfig(dir, statePath, pipelinePath, {
       scheduler: {
         mosaic: { tiers: { quicklook: { enabled: false }, science: { enabled: false } }, enabled: true },

@@ -260,3 +260,44 @@ describe('§7.14 test 6 (planning): frames', () => {
     expect(plans(env.ctx.state)).toEqual([]);
   });
 });
+
+describe('a plan its builder found changed (input_changed)', () => {
+  it('is planned again as the next version once the planner sees the new inputs; the same inputs make nothing', async () => {
+    dir = makeTmpDir('contimg-mplan-changed-');
+    env = await schedulerEnv(dir, {}, { clock: new ManualClock(D + 2 * 86_400_000) });
+    const { state } = env.ctx;
+    const img = path.join(dir, 'images');
+    const a0 = at('14:02:00');
+    const made = Array.from({ length: 6 }, (_, i) =>
+      addImage(state, env!.pipelineRw, { dir: img, stem: `c${i}`, obsMidMs: a0 + i * CADENCE_MS }),
+    );
+    const req = {
+      tier: 'science' as const,
+      window: { fromMs: D, toMs: D + 86_400_000 },
+      trigger: 'cron' as const,
+    };
+    await planMosaicWindow(env.ctx, req);
+    const [first] = plans(state);
+    // What the dispatcher writes when the builder exits 5 input_changed: superseded, no successor.
+    state.write((c) =>
+      c
+        .prepare("UPDATE mosaic_plans SET state = 'superseded', superseded_by = NULL WHERE id = ?")
+        .run(first!.id),
+    );
+    const same = await planMosaicWindow(env.ctx, req);
+    expect(same.writes.map((w) => w.outcome)).toEqual(['duplicate']);
+    expect(plans(state)).toHaveLength(1);
+
+    // The file really changed (rewritten with another size and mtime): the planner plans it again.
+    fs.appendFileSync(made[2]!.path, Buffer.alloc(2880));
+    const again = await planMosaicWindow(env.ctx, req);
+    expect(again.writes.map((w) => w.outcome)).toEqual(['planned']);
+    const rows = plans(state);
+    expect(rows.map((r) => [r.name, r.state])).toEqual([
+      [first!.name, 'superseded'],
+      [`${first!.name}_v2`, 'queued'],
+    ]);
+    expect(rows[0]!.superseded_by).toBe(rows[1]!.id);
+    expect(mosaicJobs(state).map((j) => j.state)).toEqual(['queued', 'queued']);
+  });
+});

@@ -1,28 +1,21 @@
 // contimg mosaic requeue|cancel|pause|resume: operators' actions on mosaic builds, one state-database write
-// each (daemons/scheduler/mosaic/ops.ts; safe while the scheduler runs). registerMosaicOps adds them to the
-// `contimg mosaic` command, which the planner's CLI creates.
+// each (daemons/scheduler/mosaic/ops.ts; safe while the scheduler runs). cli/commands/mosaic.ts adds them to
+// its `contimg mosaic` command.
 import os from 'node:os';
 import type { Command } from 'commander';
-import type { Db } from '../../lib/db/index.js';
-import { printJson, requireConfig } from '../util.js';
+import type { Db } from '../lib/db/index.js';
+import { printJson, requireConfig, withDatabase } from './util.js';
 
+/** Open the state database from the config (the one way: cli/util.ts withDatabase), run fn with both. */
 async function withStateDb<T>(
   configOpt: string | undefined,
   fn: (db: Db, cfg: ReturnType<typeof requireConfig>) => T,
 ): Promise<T> {
   const cfg = requireConfig(configOpt);
-  const { openDb } = await import('../../lib/db/index.js');
-  const { assertSchema } = await import('../../lib/migrations/index.js');
-  const db = openDb({ name: 'state', path: cfg.databases.state });
-  try {
-    assertSchema(db, 'state');
-    return fn(db, cfg);
-  } finally {
-    db.close();
-  }
+  return withDatabase(cfg, 'state', (db) => fn(db, cfg));
 }
 
-const ops = () => import('../../daemons/scheduler/mosaic/ops.js');
+const ops = () => import('../daemons/scheduler/mosaic/ops.js');
 const operator = (): string => `${os.userInfo().username}@cli`;
 const planRef = (ref: string): string | number => (/^\d+$/.test(ref) ? Number(ref) : ref);
 
