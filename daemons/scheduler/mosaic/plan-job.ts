@@ -86,7 +86,6 @@ export async function planMosaicWindow(
   const writes: WriteResult[] = [];
   if (!req.dryRun) {
     const m = ctx.config.scheduler.mosaic;
-    const t = m.tiers[req.tier];
     for (const unit of result.units) {
       // Past the job's deadline (or shutting down): stop between units; the next run writes the rest.
       signal?.throwIfAborted();

@@ -135,7 +135,9 @@ describe('scheduler API /api/v1/mosaics', () => {
     const { state, statePath, pipelinePath } = await seeded();
     // This daemon also dispatches builds: an operator pause keeps the plans as planned (what this test reads).
     state.write((c) =>
-      c.prepare("INSERT INTO mosaic_dispatch_pauses (reason, since, by) VALUES ('operator', 0, 'test')").run(),
+      c
+        .prepare("INSERT INTO mosaic_dispatch_pauses (reason, since, by) VALUES ('operator', 0, 'test')")
+        .run(),
     );
     const raw = rawConfig(dir, statePath, pipelinePath, {
       scheduler: {
