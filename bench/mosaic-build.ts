@@ -1,7 +1,7 @@
 // bench/mosaic-build: a 12-tile science segment at +55.6° from the simulator (tiles 1.291° of RA apart,
 // 3.5° wide, σ = 1 mJy, a few hundred sources), built by the BUILT `contimg mosaic-build` in a child process.
-// Prints, ratios first: the builder's peak RSS against the planner's memory model (16 B × canvas px + 40 B ×
-// largest input px + 256 MiB; goal within 20 %, ≤ 1.5 GB) and against the original builder's ≈ 7 float64
+// Prints, ratios first: the builder's peak RSS against the memory model the planner and builder share
+// (lib/mosaic/memory.ts; goal within 20 %, ≤ 1.5 GB) and against the original builder's ≈ 7 float64
 // canvases per input; the measured noise of the mosaic against its own EFFNOISE (median 1/√W) over the
 // inner region; and a full-overlap stack (all 12 tiles at one pointing) whose measured centre noise is set
 // against σ/√12 (the drift-averaged beam is < 1 at the centre, so the expected ratio is 1/A there). Then the
@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openImage, readPlane } from '../lib/fits/plane.js';
-import { estimateMemoryBytes } from '../lib/mosaic/inputs.js';
+import { estimateMemoryBytes } from '../lib/mosaic/memory.js';
 import { parseResult, type MosaicManifest } from '../lib/mosaic/manifest.js';
 import { makeBeam } from '../lib/mosaic/beam.js';
 import { manifestFromTiles, writeMosaicTiles, type SimulatedTile } from '../lib/sim/mosaic-tiles.js';
@@ -204,7 +204,7 @@ function main(): void {
       `  strip build, nearest  ${an.res.stats!.seconds.toFixed(1)} s, peak RSS ${(an.res.stats!.peak_rss_bytes / MiB).toFixed(0)} MiB`,
     );
     line(
-      `  peak RSS ${(rss / MiB).toFixed(0)} MiB, model ${(model / MiB).toFixed(0)} MiB (16 B × ${(canvasPx / 1e6).toFixed(1)} Mpx + 40 B × ${(tilePx ** 2 / 1e6).toFixed(1)} Mpx + 256 MiB), original ≈ ${(original / MiB).toFixed(0)} MiB`,
+      `  peak RSS ${(rss / MiB).toFixed(0)} MiB, model ${(model / MiB).toFixed(0)} MiB (16.125 B × ${(canvasPx / 1e6).toFixed(1)} Mpx + 8 B × ${(tilePx ** 2 / 1e6).toFixed(1)} Mpx + 128 MiB), original ≈ ${(original / MiB).toFixed(0)} MiB`,
     );
     line(
       `  strip EFFNOISE ${(eff * 1e3).toFixed(4)} mJy, measured ${(noiseA.measured * 1e3).toFixed(4)} mJy; coverage ${a.res.stats!.coverage_sq_deg.toFixed(2)} sq deg`,

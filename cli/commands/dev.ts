@@ -20,6 +20,7 @@ import type { Db } from '../../lib/db/index.js';
 import { UsageError } from '../util.js';
 import type * as DevOutput from '../dev-output.js';
 import { CONVERT_CHECK_ARGS } from '../../lib/config/convert-check.js';
+import { MOSAIC_BUILD_ARGS } from '../../lib/config/mosaic-build-args.js';
 import { devAlertDispatcher, devMailPort, simulateFault, startMailCapture } from '../dev-alerts.js';
 import type { PrometheusProcess } from '../prometheus.js';
 
@@ -76,8 +77,6 @@ function devScheduler(ports: Partial<Record<DaemonName, number>>): Record<string
         })),
       systemd: { units: [] },
     },
-    // The simulator's images are named as WSClean names them (<group>-image.fits): quicklook mosaics of them.
-    mosaic: { inputGlobs: ['*.image.fits', '*-image.fits'] },
   };
 }
 
@@ -104,9 +103,29 @@ export function devConfig(ports: Partial<Record<DaemonName, number>> = {}): Reco
       },
     },
     pointingMonitor: { ...port('pointing-monitor') },
-    scheduler: { ...port('scheduler'), ...devScheduler(ports) },
+    scheduler: { ...port('scheduler'), ...devScheduler(ports), mosaic: devMosaic() },
     alertDispatcher: devAlertDispatcher(port('alert-dispatcher'), devMailPort(ports)),
     thumbnailWorker: { ...port('thumbnail-worker') },
+  };
+}
+
+/**
+ * Mosaics on a laptop: quicklook planning every 2 minutes over the simulator's images in tiles of 6 images
+ * advancing by 4 (the telescope's 10 by 8 would need 18 observations, 1.5 h, before the first tile closes),
+ * built by the reference builder from this checkout, with the disk floors of a laptop.
+ */
+function devMosaic(): Record<string, unknown> {
+  return {
+    tiers: {
+      quicklook: { cron: '*/2 * * * *', maxImages: 6, minImages: 3, newImages: 4, overlapImages: 2 },
+    },
+    builder: {
+      argv: [process.execPath, CLI, ...MOSAIC_BUILD_ARGS],
+      minFreeGbOutput: 1,
+      minFreeGbScratch: 1,
+      memoryMaxGb: 2,
+      cpus: 1,
+    },
   };
 }
 
@@ -360,6 +379,11 @@ async function runSimulator(cfg: Config, o: DevOpts, signal: AbortSignal): Promi
       // The simulator stands in for the imaging pipeline: one image per observation, registered in `images`.
       imageDir: path.join(cfg.dataDir, 'images'),
       pipelinePath: cfg.databases.pipeline,
+      msPathOf: (groupId) =>
+        path.join(
+          cfg.streamingConverter.outputDir,
+          cfg.streamingConverter.converter.outputName.replaceAll('{group}', groupId),
+        ),
       groups: num(o.groups, '--groups') ?? Infinity,
       cadenceS: num(o.cadenceS, '--cadence-s') ?? 10,
       spacingS: OBSERVATION_S,

@@ -11,12 +11,12 @@ import { beamFwhmDeg, makeBeam, smearSamples } from './beam.js';
 import {
   BuildFailure,
   checkFingerprint,
-  estimateMemoryBytes,
   inspectInput,
   openInput,
   type InspectedInput,
 } from './inputs.js';
 import { BUILD_EXIT, type MosaicManifest, type MosaicResult } from './manifest.js';
+import { estimateMemoryBytes } from './memory.js';
 import { writeMosaicFiles } from './output.js';
 import { addTile, footprintBox, nodeStepFor } from './tile-map.js';
 import { gridWcs } from './wcs.js';

@@ -131,7 +131,3 @@ export function frequencyOf(
   return { freqHz: fallbackHz, freqSource: 'manifest' };
 }
 
-/** The planner's memory model: two float64 canvases, 40 B per pixel of the largest input, 256 MiB. */
-export function estimateMemoryBytes(canvasPixels: number, largestInputPixels: number): number {
-  return 16 * canvasPixels + 40 * largestInputPixels + 256 * 1024 * 1024;
-}

@@ -10,6 +10,8 @@ import { simulate, type SimOptions } from './subbands.js';
 export interface DemoOptions extends Omit<SimOptions, 'onFile'> {
   imageDir: string;
   pipelinePath: string;
+  /** The converter's output for a group: what each image names as its measurement set (images.ms_path). */
+  msPathOf?: (groupId: string) => string;
   /** Called when an observation (all subbands and its image) is complete. */
   onObservation?: (groupId: string) => void;
 }
@@ -24,7 +26,13 @@ export async function simulateDemo(o: DemoOptions): Promise<number> {
       onFile: ({ path: p, subband, group }) => {
         if (subband !== last) return;
         const groupId = path.basename(p).slice(0, 19);
-        writeObservationImage({ dir: o.imageDir, groupId, seed: group + 1, pipelineDb });
+        writeObservationImage({
+          dir: o.imageDir,
+          groupId,
+          seed: group + 1,
+          pipelineDb,
+          msPath: o.msPathOf?.(groupId),
+        });
         o.onObservation?.(groupId);
       },
     });

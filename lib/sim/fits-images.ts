@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../db/index.js';
+import { lstHours } from '../astro/sidereal.js';
+import { DSA110_SITE } from '../astro/site.js';
 import { writeFitsImage, type HeaderCard } from '../fits/write.js';
 
 export interface SimulatedImageOptions {
@@ -199,15 +201,22 @@ export function insertImageRow(
 /**
  * The image the imaging pipeline would make of one observation: written under dir as `<groupId>-image.fits`
  * and, when a pipeline database is given, registered in `images` the way the pipeline does, so the
- * thumbnail worker picks it up.
+ * thumbnail worker picks it up. Like a drift scan, it is centred on the meridian at the observation's start
+ * (RA = local sidereal time at the array, so consecutive observations step 1.291° in RA) on the pointing
+ * declination (the simulated subbands' 0.9 rad by default), with σ = 1e-4 Jy: the images quicklook mosaics
+ * are made of. `msPath` (default `<groupId>.ms`) should be the converter's output for the group: it is how
+ * the mosaic planner finds the observation's time and declination (converter_groups.output_path).
  */
 export function writeObservationImage(o: {
   dir: string;
   groupId: string;
   seed: number;
   pipelineDb?: Db;
+  msPath?: string;
+  decDeg?: number;
 }): string {
   fs.mkdirSync(o.dir, { recursive: true });
+  const startMs = Date.parse(`${o.groupId}Z`);
   const imagePath = writeSimulatedImage({
     dir: o.dir,
     name: `${o.groupId}-image.fits`,
@@ -215,7 +224,10 @@ export function writeObservationImage(o: {
     ny: 256,
     seed: o.seed,
     dateObs: o.groupId,
+    ...(Number.isFinite(startMs) && { raDeg: lstHours(startMs, { lonDeg: DSA110_SITE.lonDeg }) * 15 }),
+    decDeg: o.decDeg ?? (0.9 * 180) / Math.PI,
   });
-  if (o.pipelineDb) insertImageRow(o.pipelineDb, imagePath, { msPath: `${o.groupId}.ms`, imsize: 256 });
+  const msPath = o.msPath ?? `${o.groupId}.ms`;
+  if (o.pipelineDb) insertImageRow(o.pipelineDb, imagePath, { msPath, imsize: 256 });
   return imagePath;
 }

@@ -5,19 +5,13 @@
 import { z } from 'zod';
 import { cronProblem } from '../../cron.js';
 import { dataPath, seconds, type SchemaContext } from '../fields.js';
+import { MOSAIC_BUILD_ARGS } from '../mosaic-build-args.js';
 import { executorField, unknownPlaceholders } from './streaming-converter.js';
 
 /** Placeholders the builder's argv template may use; each is expanded inside its argument, never by a shell. */
 export const MOSAIC_ARGV_PLACEHOLDERS = ['manifest', 'result', 'scratch', 'plan'] as const;
 
-/** The reference builder's arguments after the `contimg` command (the local default builder). */
-export const MOSAIC_BUILD_ARGS: readonly string[] = Object.freeze([
-  'mosaic-build',
-  '--manifest',
-  '{manifest}',
-  '--result',
-  '{result}',
-]);
+export { MOSAIC_BUILD_ARGS };
 
 const cronField = (dflt: string) =>
   z
@@ -52,8 +46,12 @@ const quicklookTier = () =>
       noiseMaxJy: jy(0.01),
       interpolation: interpolation('nearest'),
       timeoutS: seconds(300, 1),
-      /** MosaicStale after this long without a built quicklook while eligible images exist. */
-      staleAfterS: seconds(2700, 1),
+      /**
+       * MosaicStale after this long without a built quicklook while eligible images exist. A tile closes every
+       * newImages cadences (41 min), then waits for its last image and the build: 45 min would warn in normal
+       * running (docs/mosaicking.md, "Staleness").
+       */
+      staleAfterS: seconds(3600, 1),
     })
     .superRefine(minBelowMax)
     .prefault({});
@@ -99,8 +97,8 @@ export function mosaicSection(ctx: SchemaContext) {
     outputDir: dataPath(ctx, 'mosaics'),
     /** The builder's working directory (its cwd; attempt logs). */
     scratchDir: dataPath(ctx, 'scratch', 'mosaic'),
-    /** File-name globs an image must match (on its base name). */
-    inputGlobs: z.array(z.string().min(1)).min(1).default(['*.image.fits']),
+    /** File-name globs an image must match (on its base name): CASA's exports and WSClean's names. */
+    inputGlobs: z.array(z.string().min(1)).min(1).default(['*.image.fits', '*-image.fits']),
     /** image: flat-noise images (the builder applies the primary beam); pbcor: primary-beam corrected. */
     inputKind: z.enum(['image', 'pbcor']).default('image'),
     /** An image without a fits_metadata row is waited for this long, then rejected `no_metadata`. */

@@ -4,6 +4,7 @@
 // never coarsened to fit: a unit that is too large is split, or refused as grid_too_large.
 import crypto from 'node:crypto';
 import type { MosaicGrid, MosaicTier } from '../manifest.js';
+import { estimateMemoryBytes } from '../memory.js';
 import type { UnitInput } from './types.js';
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
@@ -72,12 +73,9 @@ export interface GridOptions {
   pixelArcsec: number | null;
 }
 
-const MIB = 1024 * 1024;
-
-/** The builder's peak memory: two float64 accumulators over the canvas, one input tile, 256 MiB of overhead. */
-export function estimateMemoryBytes(grid: Pick<MosaicGrid, 'nx' | 'ny'>, inputs: readonly UnitInput[]) {
-  const largest = Math.max(...inputs.map((i) => i.nx * i.ny));
-  return 16 * grid.nx * grid.ny + 40 * largest + 256 * MIB;
+/** The builder's peak memory for a unit (lib/mosaic/memory.ts: the model the builder checks too). */
+export function unitMemoryBytes(grid: Pick<MosaicGrid, 'nx' | 'ny'>, inputs: readonly UnitInput[]) {
+  return estimateMemoryBytes(grid.nx * grid.ny, Math.max(...inputs.map((i) => i.nx * i.ny)));
 }
 
 /**
@@ -134,7 +132,7 @@ export function splitToFit(
         Math.floor(((p + 1) * inputs.length) / k),
       );
       const grid = gridFor(group, o);
-      const estMemoryBytes = estimateMemoryBytes(grid, group);
+      const estMemoryBytes = unitMemoryBytes(grid, group);
       if (estMemoryBytes > o.memoryMaxBytes || grid.nx * grid.ny > o.maxCanvasPixels) break;
       parts.push({ inputs: group, grid, estMemoryBytes });
     }

@@ -5,7 +5,7 @@ export { planMosaics } from './plan.js';
 export { judge, globToRegExp, isContinuumPlane } from './eligibility.js';
 export {
   deepName,
-  estimateMemoryBytes,
+  unitMemoryBytes,
   gridFor,
   inputsHash,
   splitToFit,

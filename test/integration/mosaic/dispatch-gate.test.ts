@@ -1,4 +1,4 @@
-// §7.14 test 15 (gate part) and the operator's actions: free space below minFreeGbOutput pauses dispatch,
+// mosaic acceptance 15 (gate part) and the operator's actions: free space below minFreeGbOutput pauses dispatch,
 // sets contimg_mosaic_dispatch_paused{reason}, and raises MosaicDispatchPaused after 15 min (injected clock);
 // requeue, cancel, pause and resume as functions on a real state database.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ afterEach(async () => {
 
 const GB = 1e9;
 
-describe('§7.14 test 15 (gate): free space below minFreeGbOutput', () => {
+describe('mosaic acceptance 15 (gate): free space below minFreeGbOutput', () => {
   it('pauses dispatch, sets the gauge, raises MosaicDispatchPaused after 15 min, and all clears when space returns', async () => {
     dir = makeTmpDir();
     const clock = new ManualClock(Date.UTC(2026, 11, 3, 18));

@@ -1,4 +1,4 @@
-// §7.14 tests 7 and 9 (dispatch part) and the happy path: the mosaic dispatcher runs a fake builder as a real
+// mosaic acceptance tests 7 and 9 (dispatch part) and the happy path: the mosaic dispatcher runs a fake builder as a real
 // child under the supervisor and classifies how it ended.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -87,7 +87,7 @@ describe('mosaic dispatch: a build that succeeds', () => {
   });
 });
 
-describe('§7.14 test 7 (dispatch): a builder exiting 5 not_continuum', () => {
+describe('mosaic acceptance 7 (dispatch): a builder exiting 5 not_continuum', () => {
   it('is not retried: failed after one attempt, MosaicBuildFailed with the code', async () => {
     dir = makeTmpDir();
     env = await mosaicEnv(dir, { mode: 'validation:not_continuum', maxAttempts: 3 });
@@ -166,7 +166,7 @@ describe('mosaic dispatch: a plan that cannot make a manifest', () => {
   });
 });
 
-describe('§7.14 test 9: timeout', () => {
+describe('mosaic acceptance 9: timeout', () => {
   it('SIGTERM to the group, SIGKILL after the grace; timeout, no .partial, retry_wait with backoff, failed after the second timeout', async () => {
     dir = makeTmpDir();
     env = await mosaicEnv(dir, {

@@ -1,4 +1,4 @@
-// §7.14 test 10: the scheduler is SIGKILLed mid-build. The dispatcher runs in a process of its own
+// mosaic acceptance 10: the scheduler is SIGKILLed mid-build. The dispatcher runs in a process of its own
 // (test/fixtures/mosaic/dispatcher-proc.ts), is killed while its builder runs, and a new dispatcher starts:
 // a live builder is adopted by its supervisor's pid and start ticks, a dead one is `crashed` and retried;
 // never two builders for one plan.
@@ -72,7 +72,7 @@ const starts = (attemptDir: string): number =>
         .filter((l) => l.startsWith('start')).length
     : 0;
 
-describe('§7.14 test 10: scheduler SIGKILLed mid-build', () => {
+describe('mosaic acceptance 10: scheduler SIGKILLed mid-build', () => {
   it('a live builder is adopted by pid + start ticks on restart and settled once; no second builder', async () => {
     dir = makeTmpDir();
     env = await mosaicEnv(dir, { mode: 'slow:4000', leaseS: 3 });

@@ -1,4 +1,4 @@
-// §7.14 test 11: mosaic builds on the real single-node Slurm (test/helpers/slurm.ts): COMPLETED → built; a
+// mosaic acceptance 11: mosaic builds on the real single-node Slurm (test/helpers/slurm.ts): COMPLETED → built; a
 // builder exiting 3 → FAILED, retried as a new job, then failed; an outside scancel → cancelled; a job whose id
 // never reached the attempt row when the dispatcher stopped is adopted by its deterministic name, never
 // submitted twice.
@@ -63,7 +63,7 @@ const slurmAttempts = (e: MosaicEnv, id: number): SlurmAttempt[] =>
 const NAME = 'quicklook_d+55.6_20261203T1200_1300';
 const jobsNamed = async (name: string) => (await slurm().jobs()).filter((j) => j.name === name);
 
-describe('§7.14 test 11: mosaic builds on Slurm', () => {
+describe('mosaic acceptance 11: mosaic builds on Slurm', () => {
   it('COMPLETED → built, one job named contimg-mosaic-<plan>-<attempt>', async () => {
     env = await slurmEnv({ mode: 'ok' });
     const id = insertPlan(env);
@@ -134,7 +134,7 @@ describe('§7.14 test 11: mosaic builds on Slurm', () => {
   }, 90_000);
 });
 
-describe('§7.14 test 11: a Slurm build past its deadline (slow)', () => {
+describe('mosaic acceptance 11: a Slurm build past its deadline (slow)', () => {
   it('is scancel’ed by the dispatcher at the tier’s timeoutS: outcome timeout, retried', async () => {
     env = await slurmEnv({ mode: 'slow:60000', timeoutS: 3, maxAttempts: 2, retryBaseS: 1, retryMaxS: 1 });
     const id = insertPlan(env, { name: 'quicklook_d+55.6_20261203T1400_1500' });

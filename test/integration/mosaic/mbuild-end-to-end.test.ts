@@ -1,4 +1,4 @@
-// §7.14 test 4: four identical pointings, σ = 1 mJy, through the built `contimg mosaic-build` as a child
+// mosaic acceptance 4: four identical pointings, σ = 1 mJy, through the built `contimg mosaic-build` as a child
 // process: both files appear through a `.partial` rename, EFFNOISE = σ/2, W at the centre = 4/σ² Jy⁻², the
 // measured inner noise matches 1/√W, and the result JSON agrees with the headers and the files.
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ beforeEach(() => {
 });
 afterEach(() => removeTmpDir(dir));
 
-describe('§7.14 test 4: end-to-end build of four identical pointings', () => {
+describe('mosaic acceptance 4: end-to-end build of four identical pointings', () => {
   it('writes both files via .partial, EFFNOISE 0.5 mJy, W centre 4/σ², inner noise = 1/√W, result = headers', async () => {
     const sigma = 1e-3;
     // A 0.5 m dish: a beam of 30° FWHM, flat over the 3.5° tile (A ≥ 0.98), so the figures are σ/√N exactly

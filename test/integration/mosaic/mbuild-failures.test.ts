@@ -65,7 +65,7 @@ describe('mosaic-build failures', () => {
 
   it('a canvas whose memory model exceeds limits.memory_bytes → exit 5 grid_too_large', async () => {
     const m = manifestFromTiles(tiles, { outputDir: path.join(dir, 'out'), memoryBytes: 300 * 1024 * 1024 });
-    m.grid = { ...m.grid, nx: 4000, ny: 4000 }; // 16 B × 16 Mpx + 256 MiB > 300 MiB
+    m.grid = { ...m.grid, nx: 4000, ny: 4000 }; // 16.125 B × 16 Mpx + 128 MiB > 300 MiB
     const { code, res } = await run(m);
     expect([code, res.error_code]).toEqual([BUILD_EXIT.validation, 'grid_too_large']);
     expect(res.error).toMatch(/split/);

@@ -1,4 +1,4 @@
-// §7.14 test 5: two DSA-110 tiles 1.3° apart on the sky at +55.57°. Where tile 1's beam is ≈ 0.9 and tile 2's
+// mosaic acceptance 5: two DSA-110 tiles 1.3° apart on the sky at +55.57°. Where tile 1's beam is ≈ 0.9 and tile 2's
 // ≈ 0.2 the mosaic's noise is 1/√(Σ A²/σ²) and an injected 1 Jy source comes back at 1 Jy. The beams here
 // are the simulator's truth (64 drift samples), not the builder's, and the weight map is checked against them.
 import fs from 'node:fs';
@@ -79,7 +79,7 @@ async function build(interpolation: 'nearest' | 'bilinear'): Promise<{
   return { img: img.pixels, w: readFits(m.outputs.weights).pixels, nx: img.nx, ny: img.ny, grid: m.grid };
 }
 
-describe('§7.14 test 5: primary-beam weighting of two tiles 1.3° apart', () => {
+describe('mosaic acceptance 5: primary-beam weighting of two tiles 1.3° apart', () => {
   it(`finds the spot where A1 ≈ 0.9 and A2 ≈ 0.2 (A1 = ${spot.a1.toFixed(3)}, A2 = ${spot.a2.toFixed(3)})`, () => {
     // 1.3° apart, the two beams cannot reach 0.9 and 0.2 at one point exactly: this is the closest.
     expect(Math.abs(spot.a1 - 0.9)).toBeLessThan(0.06);

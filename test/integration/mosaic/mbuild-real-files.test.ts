@@ -1,4 +1,4 @@
-// §7.14 tests 6, 7 and 8 (the builder's part) on real files nobody on this project wrote: an AIPS SIN map in
+// mosaic acceptance tests 6, 7 and 8 (the builder's part) on real files nobody on this project wrote: an AIPS SIN map in
 // B1950 (BITPIX 16), a 4-D line cube, and a Parkes AZP map with NaN edges. The inputs are read-only.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,7 +54,7 @@ function peakOf(p: ArrayLike<number>, nx: number, ny: number): [number, number] 
 /** A tiny dish: the beam is flat (A > 0.999) over these small maps, so only the geometry is tested. */
 const FLAT_DISH_M = 0.05;
 
-describe('§7.14 test 6: ngc1316r.fit (SIN, B1950, BITPIX 16)', () => {
+describe('mosaic acceptance 6: ngc1316r.fit (SIN, B1950, BITPIX 16)', () => {
   const file = fits('ngc1316r.fit');
   const src = fileImage(file);
   const centre = pixelToWorld(src.wcs, (src.nx - 1) / 2, (src.ny - 1) / 2, new Float64Array(2));
@@ -122,7 +122,7 @@ describe('§7.14 test 6: ngc1316r.fit (SIN, B1950, BITPIX 16)', () => {
   });
 });
 
-describe('§7.14 test 7: gildas-example_cube.fits (4-D, 7 channels)', () => {
+describe('mosaic acceptance 7: gildas-example_cube.fits (4-D, 7 channels)', () => {
   it('exits 5 with not_continuum, writes no mosaic and leaves no .partial', async () => {
     const file = fits('gildas-example_cube.fits');
     const pointing = { ra: 52.23158333333, dec: 31.24363888889 };
@@ -147,7 +147,7 @@ describe('§7.14 test 7: gildas-example_cube.fits (4-D, 7 channels)', () => {
   });
 });
 
-describe('§7.14 test 8: parkes-1904-66_AZP.fits (AZP, NaN edges)', () => {
+describe('mosaic acceptance 8: parkes-1904-66_AZP.fits (AZP, NaN edges)', () => {
   it('AZP is supported; NaN pixels carry zero weight and the footprint is the finite input footprint', async () => {
     const file = fits('parkes-1904-66_AZP.fits');
     const src = fileImage(file);

@@ -1,4 +1,4 @@
-// The operator surfaces of mosaic planning: the built `contimg mosaic plan|list|show` (§7.14 test 1: --dry-run
+// The operator surfaces of mosaic planning: the built `contimg mosaic plan|list|show` (mosaic acceptance 1: --dry-run
 // writes nothing) and the scheduler daemon's /api/v1/mosaics (202, 409 for identical inputs, 422 with the
 // reasons when nothing is eligible, list, show), on real SQLite files and FITS images.
 import path from 'node:path';
@@ -57,7 +57,7 @@ interface PlanJson {
   units: { name: string; status: string; nInputs: number; estMemoryBytes: number; outcome: string | null }[];
 }
 
-describe('contimg mosaic (§7.14 test 1: --dry-run writes nothing)', () => {
+describe('contimg mosaic (mosaic acceptance 1: --dry-run writes nothing)', () => {
   it('plan --dry-run prints the units and writes nothing; plan writes them once; list and show read them', async () => {
     const { config, state } = await seeded();
     const plan = (...extra: string[]) =>

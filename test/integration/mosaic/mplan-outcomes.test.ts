@@ -1,6 +1,6 @@
 // The other plan outcomes against real files: an `empty` plan when every image of a due window was rejected
 // (MosaicNoInputs fires with the reasons and resolves with the next plan that has inputs), and a unit too
-// large for the builder's memory: split in RA (§7.14 test 15, planning part), or written `failed` with
+// large for the builder's memory: split in RA (mosaic acceptance 15, planning part), or written `failed` with
 // grid_too_large and no build job when even one image does not fit.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -71,7 +71,7 @@ describe('empty plans and MosaicNoInputs', () => {
   });
 });
 
-describe('§7.14 test 15 (planning): units too large for the builder', () => {
+describe('mosaic acceptance 15 (planning): units too large for the builder', () => {
   async function plan(memoryMaxGb: number) {
     dir = makeTmpDir('contimg-mplan-large-');
     env = await schedulerEnv(

@@ -1,4 +1,4 @@
-// Mosaic planning against real SQLite files and real FITS files: §7.14 test 1 (idempotent quicklook
+// Mosaic planning against real SQLite files and real FITS files: mosaic acceptance 1 (idempotent quicklook
 // planning), test 2 (selection and counted rejections), test 3 (late inputs), and the frame rule of test 6
 // (the real B1950 ngc1316r.fit mixed with J2000 tiles).
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ const STEP_MS = 8 * CADENCE_MS;
 const D = Date.parse('2025-12-05T00:00:00Z');
 const at = (hhmmss: string) => Date.parse(`2025-12-05T${hhmmss}Z`);
 
-describe('§7.14 test 1: idempotent quicklook planning', () => {
+describe('mosaic acceptance 1: idempotent quicklook planning', () => {
   it('14 contiguous images at +55.57°: two ticks make one plan, one queue job, one inputs_hash', async () => {
     dir = makeTmpDir('contimg-mplan-1-');
     // The first observation's tile starts on the quicklook grid (multiples of 8 cadences since the epoch).
@@ -65,7 +65,7 @@ describe('§7.14 test 1: idempotent quicklook planning', () => {
   });
 });
 
-describe('§7.14 test 2: selection', () => {
+describe('mosaic acceptance 2: selection', () => {
   it('keeps exactly the eligible contiguous run and counts each rejection reason', async () => {
     dir = makeTmpDir('contimg-mplan-2-');
     env = await schedulerEnv(dir, {}, { clock: new ManualClock(D + 2 * 86_400_000) });
@@ -129,7 +129,7 @@ describe('§7.14 test 2: selection', () => {
   });
 });
 
-describe('§7.14 test 3: late inputs', () => {
+describe('mosaic acceptance 3: late inputs', () => {
   it('supersedes a queued plan with _v2; against a building plan emits mosaic.late_inputs and builds nothing more', async () => {
     dir = makeTmpDir('contimg-mplan-3-');
     env = await schedulerEnv(
@@ -191,7 +191,7 @@ describe('§7.14 test 3: late inputs', () => {
   });
 });
 
-describe('§7.14 test 3 (science, replanLate)', () => {
+describe('mosaic acceptance 3 (science, replanLate)', () => {
   it('against a building science plan makes _v2 beside it (trigger replan) with its own job', async () => {
     dir = makeTmpDir('contimg-mplan-3b-');
     env = await schedulerEnv(dir, {}, { clock: new ManualClock(D + 2 * 86_400_000) });
@@ -223,7 +223,7 @@ describe('§7.14 test 3 (science, replanLate)', () => {
   });
 });
 
-describe('§7.14 test 6 (planning): frames', () => {
+describe('mosaic acceptance 6 (planning): frames', () => {
   it('rejects the B1950 ngc1316r.fit mixed with J2000 tiles as `frame`', async () => {
     dir = makeTmpDir('contimg-mplan-6-');
     env = await schedulerEnv(dir, {}, { clock: new ManualClock(D + 2 * 86_400_000) });

@@ -1,4 +1,4 @@
-// §7.14 test 14: MosaicStale with an injected clock. Images keep arriving while builds fail (no plan ever
+// mosaic acceptance 14: MosaicStale with an injected clock. Images keep arriving while builds fail (no plan ever
 // reaches `built`): the alert fires once an eligible image is staleAfterS old and uncovered, and the next
 // built mosaic that covers it resolves it. With no images at all the watchdog stays silent.
 import path from 'node:path';
@@ -33,7 +33,7 @@ async function watchdog(e: SchedulerEnv) {
   return firing(e.statePath).filter((f) => f.startsWith('MosaicStale'));
 }
 
-describe('§7.14 test 14: staleness', () => {
+describe('mosaic acceptance 14: staleness', () => {
   it('fires after staleAfterS while builds fail and images arrive, and resolves on the next build', async () => {
     dir = makeTmpDir('contimg-mplan-14-');
     const clock = new ManualClock(T0);

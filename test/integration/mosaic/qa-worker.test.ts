@@ -1,4 +1,4 @@
-// §7.14 test 12: the thumbnail worker on a built mosaic (real SQLite files, FITS written with lib/fits, the
+// mosaic acceptance 12: the thumbnail worker on a built mosaic (real SQLite files, FITS written with lib/fits, the
 // daemon in-process with its render threads). The planner and dispatcher write mosaic_plans and mosaics in
 // production; here the test inserts them, as the builder's dispatch would after a build.
 import fs from 'node:fs';
@@ -151,7 +151,7 @@ async function gradedAtomically(e: Env, b: Built): Promise<Snapshot> {
   return s;
 }
 
-describe('§7.14 test 12: the thumbnail worker on a built mosaic', () => {
+describe('mosaic acceptance 12: the thumbnail worker on a built mosaic', () => {
   it('renders the mosaic north up with its aspect ratio and transparent NaN, grades it and commits it all in one transaction', async () => {
     env = await makeEnv();
     const nx = 3000;

@@ -1,4 +1,4 @@
-// §7.14 test 13: mosaic QA against the original's defects, on mosaic and weight FITS written here.
+// mosaic acceptance 13: mosaic QA against the original's defects, on mosaic and weight FITS written here.
 import { afterAll, describe, expect, it } from 'vitest';
 import { gradeMosaic, type MeasureOptions } from '../../../lib/mosaic/qa/index.js';
 import { writeMosaicPair } from '../../helpers/mosaic-fits.js';
@@ -15,7 +15,7 @@ const base: MeasureOptions = {
   footprint: { centers: [], radiusDeg: 0 },
 };
 
-describe('§7.14 test 13: QA against the original defects', () => {
+describe('mosaic acceptance 13: QA against the original defects', () => {
   it('three sources at peak/noise ≈ 1000 give DR ≥ 900 (the original gave 4.7) and PASS', () => {
     const f = writeMosaicPair({
       dir,
