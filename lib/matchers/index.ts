@@ -45,9 +45,12 @@ function readQuoted(text: string, start: number, source: string): { value: strin
     const next = text[++i];
     if (next === 'n') out += '\n';
     else if (next === '"' || next === '\\') out += next;
-    // Stryker disable next-line ConditionalExpression: equivalent: without the break the loop ends anyway (the
-    // index is past the end) and throws the same 'unterminated' error.
-    else if (next === undefined) break;
+    else if (
+      // Stryker disable next-line ConditionalExpression: equivalent: without the break the loop ends anyway (the
+      // index is past the end) and throws the same 'unterminated' error.
+      next === undefined
+    )
+      break;
     else out += `\\${next}`; // a regex escape such as \d stays as written
   }
   throw new MatcherSyntaxError(source, 'unterminated quoted value');

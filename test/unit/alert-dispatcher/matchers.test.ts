@@ -92,7 +92,11 @@ describe('lists and matching', () => {
     const ab = [{ name: 'a', op: '=', value: 'b' }];
     expect(parseMatchers(' {a="b"} ')).toEqual(ab);
     expect(parseMatchers('{a="b",}')).toEqual(ab);
-    expect(parseMatchers('a="b", ')).toEqual(ab);
+    expect(parseMatchers('{a="b", }')).toEqual(ab);
+    expect(parseMatchers('ab="x", c="y"')).toEqual([
+      { name: 'ab', op: '=', value: 'x' },
+      { name: 'c', op: '=', value: 'y' },
+    ]);
     expect(parseMatchers('{}')).toEqual([]);
   });
 
