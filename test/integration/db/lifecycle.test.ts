@@ -153,6 +153,17 @@ describe('errors of reads and nested writes', () => {
     }
   });
 
+  it('an application error thrown in a nested write passes through uncounted', async () => {
+    expect(() =>
+      db.write(() =>
+        db.write(() => {
+          throw new InvalidStateError('the domain says no');
+        }),
+      ),
+    ).toThrow(new InvalidStateError('the domain says no'));
+    expect(await counted('contimg_db_errors_total')).toEqual([]);
+  });
+
   it('a write inside a read on the writer says what to do instead', () => {
     expect(() => db.read(() => db.write(() => undefined))).toThrow(
       new InvalidStateError(
@@ -219,6 +230,8 @@ describe('close', () => {
     const ro = openStateDb(file, { name: 'pipeline', readonly: true, log });
     rw.close();
     rw.close();
+    // Frames in the WAL that a checkpoint would have to write back: a read-only connection cannot.
+    db.write((c) => c.prepare('UPDATE counter SET value = 4').run());
     ro.close();
     expect(lines.filter((l) => l.level !== 'debug' && l.level !== 'info')).toEqual([]);
   });
