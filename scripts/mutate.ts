@@ -66,7 +66,19 @@ export const MODULES: Module[] = [
   { name: 'converter-dispatch', mutate: ['daemons/streaming-converter/dispatch.ts'], tests: CONVERTER_TESTS },
   {
     name: 'queue',
-    mutate: ['lib/queue/store.ts', 'lib/queue/sql.ts', 'lib/queue/worker.ts'],
+    // The store and the worker, and the files they were split into: the operations on claimed jobs (ops.ts),
+    // settling an attempt (settle.ts), the claim round (claim-round.ts), the worker's options and summary
+    // (worker-options.ts) and one job's run (job-run.ts).
+    mutate: [
+      'lib/queue/store.ts',
+      'lib/queue/sql.ts',
+      'lib/queue/ops.ts',
+      'lib/queue/settle.ts',
+      'lib/queue/claim-round.ts',
+      'lib/queue/worker.ts',
+      'lib/queue/worker-options.ts',
+      'lib/queue/job-run.ts',
+    ],
     tests: ['test/unit/queue/*.test.ts', 'test/integration/queue/*.test.ts'],
     skip: {
       'test/integration/queue/contention.test.ts':

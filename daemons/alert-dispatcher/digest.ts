@@ -37,6 +37,8 @@ export function digestLines(parts: readonly DigestPart[]): DigestLine[] {
     (a, b) =>
       SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
       b.firing + b.resolved - (a.firing + a.resolved) ||
+      // Stryker disable next-line EqualityOperator: equivalent: `<=` differs only for equal names, and two lines of
+      // one severity never share a name (a line is one alertname and severity).
       (a.alertname < b.alertname ? -1 : 1),
   );
 }
@@ -55,6 +57,8 @@ export function buildDigest(p: {
   for (const part of p.parts) {
     for (const a of part.firing) {
       firing.push([a.fingerprint, a.episode]);
+      // Stryker disable next-line EqualityOperator: equivalent (`>=`): an alert of the same rank has the same
+      // severity; (`<=`, the least severe: killed).
       if (SEVERITY_RANK[a.severity] > SEVERITY_RANK[severity]) severity = a.severity;
     }
     for (const a of part.resolved) resolved.push([a.fingerprint, a.episode]);

@@ -77,6 +77,8 @@ export type FlushDecision =
     };
 
 function byStart(a: AlertView, b: AlertView): number {
+  // Stryker disable next-line EqualityOperator: equivalent: `<=` differs only for equal fingerprints, and a group's
+  // alerts are a Map keyed by fingerprint.
   return a.startsAt - b.startsAt || (a.fingerprint < b.fingerprint ? -1 : 1);
 }
 
@@ -122,7 +124,12 @@ export function decideFlush(group: Group, log: NotifLog, ctx: FlushContext): Flu
   const unacked = firing.filter((a) => !ctx.isAcked(a));
   const repeatMs = repeatIntervalMs(group.timers, unacked);
   const due = repeatMs > 0 && log.lastNotifiedAt !== null && log.lastNotifiedAt + repeatMs <= ctx.now;
-  if (due && firing.length > 0) {
+  if (
+    due &&
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: `due` needs a repeat interval,
+    // which needs an unacknowledged firing alert, so firing is never empty here.
+    firing.length > 0
+  ) {
     const epoch = log.repeatEpoch + 1;
     return {
       enqueue: true,

@@ -27,9 +27,14 @@ export class MatcherSyntaxError extends ValidationError {
   }
 }
 
-/** Read a double-quoted value starting at text[i] === '"'; returns the value and the index after the quote. */
-function readQuoted(text: string, start: number): { value: string; end: number } {
+/**
+ * Read a double-quoted value starting at text[start] === '"'; returns the value and the index after the quote.
+ * Errors name `source`, the whole matcher the user wrote, not only its value.
+ */
+function readQuoted(text: string, start: number, source: string): { value: string; end: number } {
   let out = '';
+  // Stryker disable next-line EqualityOperator: equivalent: one more step past the end reads undefined, keeps
+  // no quote, and falls out of the loop to the same 'unterminated' error.
   for (let i = start + 1; i < text.length; i++) {
     const c = text[i];
     if (c === '"') return { value: out, end: i + 1 };
@@ -40,10 +45,15 @@ function readQuoted(text: string, start: number): { value: string; end: number }
     const next = text[++i];
     if (next === 'n') out += '\n';
     else if (next === '"' || next === '\\') out += next;
-    else if (next === undefined) break;
+    else if (
+      // Stryker disable next-line ConditionalExpression: equivalent: without the break the loop ends anyway (the
+      // index is past the end) and throws the same 'unterminated' error.
+      next === undefined
+    )
+      break;
     else out += `\\${next}`; // a regex escape such as \d stays as written
   }
-  throw new MatcherSyntaxError(text, 'unterminated quoted value');
+  throw new MatcherSyntaxError(source, 'unterminated quoted value');
 }
 
 /** One matcher; throws MatcherSyntaxError with the reason. */
@@ -58,11 +68,15 @@ export function parseMatcher(text: string): Matcher {
   const rest = src.slice(m[0].length);
   let value: string;
   if (rest.startsWith('"')) {
-    const q = readQuoted(rest, 0);
+    const q = readQuoted(rest, 0, text);
+    // Stryker disable next-line MethodExpression: equivalent: src is trimmed, so what follows the quote is empty or
+    // ends in a non-space.
     if (rest.slice(q.end).trim() !== '') throw new MatcherSyntaxError(text, 'text after the closing quote');
     value = q.value;
   } else {
     if (/["{},]/.test(rest)) throw new MatcherSyntaxError(text, 'unquoted values cannot contain " { } ,');
+    // Stryker disable next-line MethodExpression: equivalent: the operator's pattern ate the leading spaces and src
+    // is trimmed.
     value = rest.trim();
   }
   const matcher = { name, op, value };
@@ -83,6 +97,8 @@ function splitList(text: string): string[] {
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c === '\\' && quoted) {
+      // Stryker disable next-line StringLiteral: equivalent: a backslash ending the text leaves its quote open, and
+      // the matcher fails as unterminated whatever follows the backslash.
       cur += c + (body[i + 1] ?? '');
       i++;
       continue;

@@ -68,6 +68,18 @@ describe('digestLines', () => {
     expect(lines.map((l) => l.alertname)).toEqual(['Resolved', 'Firing']);
   });
 
+  it('a line with firing and resolved alerts counts both: 1 + 2 outrank 2 firing, whichever came first', () => {
+    const mixed = () =>
+      part(
+        'g1',
+        [alert('Mixed', 'warning')],
+        [0, 1].map(() => alert('Mixed', 'warning', 'resolved')),
+      );
+    const two = () => part('g2', [alert('Two', 'warning'), alert('Two', 'warning')]);
+    expect(digestLines([mixed(), two()]).map((l) => l.alertname)).toEqual(['Mixed', 'Two']);
+    expect(digestLines([two(), mixed()]).map((l) => l.alertname)).toEqual(['Mixed', 'Two']);
+  });
+
   it('keeps one line per alertname and severity', () => {
     const lines = digestLines([part('g1', [alert('Disk', 'warning'), alert('Disk', 'critical')])]);
     expect(lines).toEqual([
@@ -100,6 +112,17 @@ describe('buildDigest', () => {
       resolved: [[crit.fingerprint, crit.episode]],
     });
     expect(d.digest).toMatchObject({ groups: 2, more: 0 });
+  });
+
+  it('keeps the most severe firing alert whatever comes after it', () => {
+    const d = buildDigest({
+      ...base,
+      parts: [
+        part('g1', [alert('Down', 'critical'), alert('Disk', 'warning')]),
+        part('g2', [alert('Note', 'info')]),
+      ],
+    });
+    expect(d.severity).toBe('critical');
   });
 
   it('a digest of resolved alerts only is resolved, at info severity', () => {

@@ -5,6 +5,7 @@ import {
   decideFlush,
   emptyLog,
   groupIsIdle,
+  repeatIntervalMs,
   type Group,
   type NotifLog,
 } from '../../../daemons/alert-dispatcher/flush.js';
@@ -122,6 +123,8 @@ describe('decideFlush', () => {
     expect(d.enqueue && d.kind).toBe('firing');
     expect(d.enqueue && d.resolved.map((a) => a.fingerprint)).toEqual(['b']);
     expect(d.log.notified).toEqual([['a', 1]]);
+    // The thread goes on while an announced alert still fires.
+    expect(d.enqueue && [d.startsThread, d.endsThread]).toEqual([false, false]);
   });
 
   it('sendResolved false: the resolution is forgotten silently', () => {
@@ -150,5 +153,60 @@ describe('decideFlush', () => {
   it('idle once empty and nothing announced', () => {
     expect(groupIsIdle(group(), emptyLog())).toBe(true);
     expect(groupIsIdle(group(), logOf([['a', 1]]))).toBe(false);
+  });
+
+  it('idle needs both: a group holding an alert is not idle though nothing was announced yet', () => {
+    expect(groupIsIdle(group(view('a')), emptyLog())).toBe(false);
+  });
+
+  it('lists firing alerts by start time, then by fingerprint, whatever order they arrived in', () => {
+    const g = group(
+      view('a', { startsAt: 3000 }),
+      view('y', { startsAt: 2000 }),
+      view('x', { startsAt: 2000 }),
+      view('b', { startsAt: 1000 }),
+      view('w', { startsAt: 2000 }),
+    );
+    const d = decideFlush(g, emptyLog(), ctx(5000));
+    expect(d.enqueue && d.firing.map((a) => a.fingerprint)).toEqual(['b', 'w', 'x', 'y', 'a']);
+    expect(d.log.notified.map(([fp]) => fp)).toEqual(['b', 'w', 'x', 'y', 'a']);
+  });
+
+  it('removes only the resolved alerts from the group; firing ones stay, announced or not', () => {
+    const g = group(
+      view('a'),
+      view('b', { status: 'resolved' }),
+      view('c'),
+      view('d', { status: 'resolved' }),
+    );
+    const announced = logOf([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(decideFlush(g, announced, ctx(10)).remove).toEqual(['b', 'd']);
+    // Nothing to announce (all announced and within the repeat interval): still only the resolved go.
+    const quiet = group(view('a'), view('b', { status: 'resolved' }));
+    const d = decideFlush(quiet, logOf([['a', 1]], 5), ctx(10));
+    expect(d.enqueue).toBe(false);
+    expect(d.remove).toEqual(['b']);
+  });
+
+  it('the first announcement starts a thread and does not end it', () => {
+    const first = decideFlush(group(view('a')), emptyLog(), ctx(10));
+    expect(first.enqueue && [first.startsThread, first.endsThread]).toEqual([true, false]);
+  });
+
+  it('a repeat neither starts nor ends the thread and keeps what was announced', () => {
+    const d = decideFlush(group(view('a')), logOf([['a', 1]], 1000), ctx(1000 + 14_400_000));
+    expect(d.enqueue && d.kind).toBe('repeat');
+    expect(d.enqueue && [d.startsThread, d.endsThread]).toEqual([false, false]);
+    expect(d.log).toMatchObject({ notified: [['a', 1]], lastNotifiedAt: 1000 + 14_400_000, repeatEpoch: 1 });
+  });
+
+  it('no unacknowledged firing alert: no repeat interval, even where info alerts would repeat', () => {
+    const everyMinute = { ...timers, repeatMs: { critical: 60_000, warning: 60_000, info: 60_000 } };
+    expect(repeatIntervalMs(everyMinute, [])).toBe(0);
+    expect(repeatIntervalMs(everyMinute, [{ severity: 'info' }])).toBe(60_000);
+    expect(repeatIntervalMs(timers, [{ severity: 'info' }, { severity: 'critical' }])).toBe(3_600_000);
   });
 });

@@ -70,4 +70,10 @@ describe('routing', () => {
     expect(groupLabelsFor({ alertname: 'A', x: '1' }, ['...'])).toEqual({ alertname: 'A', x: '1' });
     expect(groupKeyOf(3, { b: '2', a: '1' })).toBe('r3:{a="1",b="2"}');
   });
+
+  it('group labels come in label-name order, with no entry for a missing label', () => {
+    const g = groupLabelsFor({ zone: 'z', alertname: 'A', host: 'h' }, ['zone', 'host', 'rack', 'alertname']);
+    expect(Object.keys(g)).toEqual(['alertname', 'host', 'zone']);
+    expect(g).toStrictEqual({ alertname: 'A', host: 'h', zone: 'z' });
+  });
 });
