@@ -8,13 +8,7 @@ import path from 'node:path';
 import { readPlane } from '../fits/plane.js';
 import { MosaicCanvas, canvasStats, type CanvasStats } from './accumulate.js';
 import { beamFwhmDeg, makeBeam, smearSamples } from './beam.js';
-import {
-  BuildFailure,
-  checkFingerprint,
-  inspectInput,
-  openInput,
-  type InspectedInput,
-} from './inputs.js';
+import { BuildFailure, checkFingerprint, inspectInput, openInput, type InspectedInput } from './inputs.js';
 import { BUILD_EXIT, type MosaicManifest, type MosaicResult } from './manifest.js';
 import { estimateMemoryBytes } from './memory.js';
 import { writeMosaicFiles } from './output.js';

@@ -130,4 +130,3 @@ export function frequencyOf(
   if (rest !== undefined && rest > 0) return { freqHz: rest, freqSource: 'RESTFRQ' };
   return { freqHz: fallbackHz, freqSource: 'manifest' };
 }
-
