@@ -72,7 +72,7 @@ describe('contimg mosaic (mosaic acceptance 1: --dry-run writes nothing)', () =>
       ['science_d+55.6_20251205T1000_1100', 'ok', 11, null],
       ['science_d+55.6_20251205T1100_1200', 'ok', 5, null],
     ]);
-    expect(out.units[0]!.estMemoryBytes).toBeGreaterThan(256 * 1024 * 1024);
+    expect(out.units[0]!.estMemoryBytes).toBeGreaterThan(128 * 1024 * 1024);
     expect(plans(state)).toEqual([]);
     expect(mosaicJobs(state)).toEqual([]);
     const text = await plan('--dry-run');
