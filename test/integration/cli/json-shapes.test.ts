@@ -81,6 +81,8 @@ const ARGS: Record<string, (f: Fixture) => string[]> = {
     new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
   ],
   'mosaic show': (f) => [f.mosaicPlan],
+  'mosaic requeue': (f) => [f.mosaicPlan],
+  'mosaic cancel': (f) => [f.mosaicPlan],
   'converter show': (f) => [f.groupIds[0]],
   'converter requeue': (f) => [f.groupIds[1]],
   'converter abandon': (f) => [f.groupIds[1]],
@@ -122,6 +124,10 @@ const WRITES = new Set([
   'receivers test',
   'outbox retry',
   'mosaic plan',
+  'mosaic requeue',
+  'mosaic cancel',
+  'mosaic pause',
+  'mosaic resume',
 ]);
 /** Exit codes other than 0 that still print the JSON answer. */
 const OK_CODES: Record<string, number[]> = {
