@@ -15,6 +15,8 @@
 // decision); the alert resolves on the next answer. Shutdown (the worker's abort with ShutdownError) leaves
 // running jobs alone and settles nothing (the next start adopts them); a lost lease (the worker's abort with
 // LeaseLostError: the job taken over, or the group abandoned) cancels the job.
+// Submit-once, find-by-name, tracking and the unreachable retries are lib/slurm/track.ts, shared with the
+// mosaic dispatcher; this file keeps the converter's naming, row writes, metrics, alert and outcome.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LeaseLostError, SlurmRejectedError, SlurmUnreachableError } from '../../lib/errors.js';
