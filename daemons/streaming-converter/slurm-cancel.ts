@@ -1,7 +1,7 @@
 // Stopping an attempt's Slurm job, shared by the executor (a lost lease, recovery of an abandoned attempt)
 // and `contimg converter abandon` (which stops it even while the daemon is down): by the row's job id, or by
-// the job's name when the id never reached the row.
-import { SlurmClient, type SlurmClientOptions } from '../../lib/slurm/index.js';
+// the job's name when the id never reached the row (lib/slurm/track.ts, shared with the mosaic dispatcher).
+import { cancelByIdOrName, SlurmClient, type SlurmClientOptions } from '../../lib/slurm/index.js';
 import type { AttemptRow } from './attempts.js';
 import type { ConverterConfig } from './context.js';
 
@@ -15,15 +15,9 @@ export function slurmClientFor(
 }
 
 /** scancel the attempt's job(s); returns the ids cancelled. Idempotent (a finished job is no error). */
-export async function cancelSlurmAttempt(
+export function cancelSlurmAttempt(
   client: SlurmClient,
   a: Pick<AttemptRow, 'slurm_job_id' | 'slurm_job_name'>,
 ): Promise<string[]> {
-  const ids = a.slurm_job_id
-    ? [a.slurm_job_id]
-    : a.slurm_job_name
-      ? (await client.byName(a.slurm_job_name)).map((j) => j.id)
-      : [];
-  for (const id of ids) await client.cancel(id);
-  return ids;
+  return cancelByIdOrName(client, a);
 }

@@ -15,9 +15,10 @@
 // decision); the alert resolves on the next answer. Shutdown (the worker's abort with ShutdownError) leaves
 // running jobs alone and settles nothing (the next start adopts them); a lost lease (the worker's abort with
 // LeaseLostError: the job taken over, or the group abandoned) cancels the job.
+// Submit-once, find-by-name, tracking and the unreachable retries are lib/slurm/track.ts, shared with the
+// mosaic dispatcher; this file keeps the converter's naming, row writes, metrics, alert and outcome.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pause } from '../../lib/clock.js';
 import { LeaseLostError, SlurmRejectedError, SlurmUnreachableError } from '../../lib/errors.js';
 import { jobIn } from '../../lib/queue/index.js';
 import {
@@ -27,6 +28,11 @@ import {
   type SlurmClient,
   type JobStatus,
   type SbatchOptions,
+  cancelByIdOrName,
+  findByName,
+  submitOnce,
+  trackUntilEnded,
+  whileUnreachable,
 } from '../../lib/slurm/index.js';
 import { readTail, RESULT_FILE, STDERR_FILE, STDOUT_FILE } from '../../lib/exec/attempt-files.js';
 import type { AttemptRow, OpenAttempt } from './attempts.js';
@@ -37,13 +43,11 @@ import type { AdoptionHost, ConversionExecutor, ExecutorStatus } from './executo
 import { RETRY_NOW } from './jobs.js';
 import { UNSEEN } from '../../lib/exec/supervised.js';
 import { readResult, spawnFailure } from './outcome.js';
-import { cancelSlurmAttempt, slurmClientFor } from './slurm-cancel.js';
+import { slurmClientFor } from './slurm-cancel.js';
 import { slurmEndFacts } from './slurm-outcome.js';
 import * as S from './store.js';
 
 export const BATCH_SCRIPT = 'job.sh';
-/** Polls to wait for an ended job's accounting record (its exit code) before the files decide. */
-const ACCOUNTING_POLLS = 5;
 const ALERT = 'ConverterSlurmUnreachable';
 
 /** The job's name: no whitespace (sacct's completion-file reader splits on it), unique per attempt run. */
@@ -108,7 +112,7 @@ export class SlurmExecutor implements ConversionExecutor {
   }
 
   async cancel(a: AttemptRow): Promise<void> {
-    await cancelSlurmAttempt(this.client, a);
+    await cancelByIdOrName(this.client, a);
   }
 
   async submit(run: AttemptRun, abort: AbortController): Promise<Settle | null> {
@@ -142,62 +146,54 @@ export class SlurmExecutor implements ConversionExecutor {
     );
   }
 
-  /**
-   * sbatch, retried while the controller does not answer; after an unanswered sbatch every try first looks
-   * the name up, so a job that was created anyway is taken instead of a second one. Null: stopped first.
-   */
-  private async submitOnce(
+  /** sbatch once (lib/slurm/track.ts): after an unanswered sbatch the name is looked up before any retry. */
+  private submitOnce(
     run: AttemptRun,
     name: string,
     script: string,
     signal: AbortSignal,
   ): Promise<string | null> {
-    let uncertain = false;
-    for (;;) {
-      if (signal.aborted) return null;
-      try {
-        if (uncertain) {
-          const found = await this.pickByName(run, name);
-          if (found) return found;
-        }
-        const id = await this.client.submit(
-          this.sbatchOptions(),
-          { name, dir: run.dir, script, stdoutFile: STDOUT_FILE, stderrFile: STDERR_FILE },
-          this.host.runner.converterEnv(run),
-        );
-        this.answered();
+    let found = false;
+    return submitOnce(this.client, {
+      options: this.sbatchOptions(),
+      job: { name, dir: run.dir, script, stdoutFile: STDOUT_FILE, stderrFile: STDERR_FILE },
+      env: this.host.runner.converterEnv(run),
+      policy: 'oldest',
+      signal,
+      ...this.reach,
+      onExtra: (extra) => this.extraJob(run, extra.id, name),
+      onFound: (id) => {
+        found = true;
+        this.foundByName(run, id, name);
+      },
+    }).then((id) => {
+      if (id !== null && !found)
         this.ctx.log.info(
           { groupId: run.group.group_id, attempt: run.attempt, slurmJobId: id, name },
           'Slurm job submitted',
         );
-        return id;
-      } catch (e) {
-        if (!(e instanceof SlurmUnreachableError)) throw e;
-        if (e.details.command === 'sbatch') uncertain = true;
-        this.unanswered(e);
-        await pause(e.retryInMs, signal);
-      }
-    }
+      return id;
+    });
   }
 
-  /** The job with this name (the oldest if, against every rule, there are several: the others are cancelled). */
-  private async pickByName(run: AttemptRun, name: string): Promise<string | null> {
-    const jobs = (await this.client.byName(name)).sort((a, b) => Number(a.id) - Number(b.id));
-    this.answered();
-    for (const extra of jobs.slice(1)) {
-      this.ctx.log.error(
-        { groupId: run.group.group_id, slurmJobId: extra.id, name },
-        'a second Slurm job for one attempt; cancelling it',
-      );
-      await this.client.cancel(extra.id);
-    }
-    if (jobs[0])
-      this.ctx.log.warn(
-        { groupId: run.group.group_id, slurmJobId: jobs[0].id, name },
-        'found the attempt’s Slurm job by its name',
-      );
-    return jobs[0]?.id ?? null;
+  private extraJob(run: AttemptRun, jobId: string, name: string): void {
+    this.ctx.log.error(
+      { groupId: run.group.group_id, slurmJobId: jobId, name },
+      'a second Slurm job for one attempt; cancelling it',
+    );
   }
+
+  private foundByName(run: AttemptRun, jobId: string, name: string): void {
+    this.ctx.log.warn(
+      { groupId: run.group.group_id, slurmJobId: jobId, name },
+      'found the attempt’s Slurm job by its name',
+    );
+  }
+
+  private readonly reach = {
+    onAnswered: () => this.answered(),
+    onUnreachable: (e: SlurmUnreachableError) => this.unanswered(e),
+  };
 
   private async recordJob(run: AttemptRun, jobId: string, state: string): Promise<void> {
     const { db, clock } = this.ctx;
@@ -226,8 +222,9 @@ export class SlurmExecutor implements ConversionExecutor {
   }
 
   /**
-   * Poll the job until it ends, then say how it ended. A lost lease cancels the job (and still returns what
-   * it became: the worker's settle keeps only the attempt's facts then); shutdown leaves it running (null).
+   * Poll the job until it ends (lib/slurm/track.ts), then say how it ended. A lost lease cancels the job
+   * (and still returns what it became: the worker's settle keeps only the attempt's facts then); shutdown
+   * leaves it running (null).
    */
   private async track(
     run: AttemptRun,
@@ -238,57 +235,40 @@ export class SlurmExecutor implements ConversionExecutor {
   ): Promise<Settle | null> {
     const { m } = this.ctx;
     const group = run.group.group_id;
+    // The worker's one abort, split by its reason: a lost lease kills the job, anything else detaches.
+    const kill = new AbortController();
+    const detach = new AbortController();
+    const split = () => (leaseLost(abort) ? kill : detach).abort(abort.signal.reason);
+    if (abort.signal.aborted) split();
+    else abort.signal.addEventListener('abort', split, { once: true });
     let last: string | null = null;
-    let cancelled = false;
-    let waitedForAccounting = 0;
-    let first = true;
     try {
-      for (;;) {
-        if (abort.signal.aborted && !leaseLost(abort)) return null;
-        if (leaseLost(abort) && !cancelled) {
-          await this.client.cancel(jobId).then(
-            () => (cancelled = true),
-            (e: unknown) =>
-              this.ctx.log.warn(
-                { err: e, groupId: group, slurmJobId: jobId },
-                'scancel failed; trying again',
-              ),
-          );
-        }
-        let s: JobStatus | null;
-        try {
-          s = await this.client.status(jobId);
-          this.answered();
-        } catch (e) {
-          if (!(e instanceof SlurmUnreachableError)) throw e;
-          this.unanswered(e);
-          await pause(Math.max(this.pollMs, e.retryInMs), leaseLost(abort) ? undefined : abort.signal);
-          continue;
-        }
-        if (first) onFirst?.(s);
-        first = false;
-        if (s && s.phase.state !== last) {
-          if (last !== null) m.slurmJobs.dec({ state: last });
+      const end = await trackUntilEnded(this.client, jobId, {
+        pollMs: this.pollMs,
+        accountingPollMs: Math.min(this.pollMs, 2000),
+        kill: kill.signal,
+        detach: detach.signal,
+        now: () => this.ctx.clock.now(),
+        ...this.reach,
+        onStatus: (s, first) => first && onFirst?.(s),
+        onState: (s, prev) => {
+          if (prev !== null) m.slurmJobs.dec({ state: prev });
           m.slurmJobs.inc({ state: s.phase.state });
-          if (s.phase.phase === 'running' && (last === null || last === 'PENDING'))
-            m.slurmQueueWait.observe(Math.max(0, this.ctx.clock.now() - submittedAt) / 1000);
           last = s.phase.state;
-          const state = last;
+          if (s.phase.phase === 'running' && (prev === null || prev === 'PENDING'))
+            m.slurmQueueWait.observe(Math.max(0, this.ctx.clock.now() - submittedAt) / 1000);
+          const state = s.phase.state;
           this.ctx.db.write((c) => S.recordSlurmState(c, run.attemptId, state));
           this.ctx.log.info({ groupId: group, slurmJobId: jobId, state }, 'Slurm job state');
-        }
-        const ended = !s || s.phase.phase === 'ended';
-        if (ended && s && s.exitCode === null && waitedForAccounting++ < ACCOUNTING_POLLS) {
-          await pause(Math.min(this.pollMs, 2000));
-          continue;
-        }
-        if (ended) {
-          const ours = cancelled || leaseLost(abort) || this.leaseGone(run);
-          return this.facts(run, jobId, s, ours, submittedAt);
-        }
-        await pause(this.pollMs, leaseLost(abort) ? undefined : abort.signal);
-      }
+        },
+        onCancelFailed: (e) =>
+          this.ctx.log.warn({ err: e, groupId: group, slurmJobId: jobId }, 'scancel failed; trying again'),
+      });
+      if (!end) return null;
+      const ours = end.stoppedBy !== null || leaseLost(abort) || this.leaseGone(run);
+      return this.facts(run, jobId, end.status, ours, submittedAt);
     } finally {
+      abort.signal.removeEventListener('abort', split);
       if (last !== null) m.slurmJobs.dec({ state: last });
     }
   }
@@ -383,19 +363,20 @@ export class SlurmExecutor implements ConversionExecutor {
     a: OpenAttempt,
     signal: AbortSignal,
   ): Promise<string | null | undefined> {
-    if (!a.slurm_job_name) return null;
-    for (;;) {
-      if (signal.aborted) return undefined;
-      try {
-        const id = await this.pickByName(run, a.slurm_job_name);
-        if (id) await this.recordJob(run, id, 'UNKNOWN');
+    const name = a.slurm_job_name;
+    if (!name) return null;
+    return whileUnreachable(
+      async () => {
+        const id = await findByName(this.client, name, 'oldest', (x) => this.extraJob(run, x.id, name));
+        if (id) {
+          this.foundByName(run, id, name);
+          await this.recordJob(run, id, 'UNKNOWN');
+        }
         return id;
-      } catch (e) {
-        if (!(e instanceof SlurmUnreachableError)) throw e;
-        this.unanswered(e);
-        await pause(e.retryInMs, signal);
-      }
-    }
+      },
+      signal,
+      this.reach,
+    );
   }
 
   /** The controller did not answer: alert once (resolved on the next answer), log each time. */

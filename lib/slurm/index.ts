@@ -4,3 +4,4 @@ export * from './args.js';
 export * from './client.js';
 export * from './script.js';
 export * from './states.js';
+export * from './track.js';

@@ -1,5 +1,6 @@
-// A mosaic build as a Slurm batch job, on lib/slurm (the client the converter's Slurm executor uses: sbatch
-// with an argument array, squeue, sacct or its completion file, scancel, failures as retry decisions). The
+// A mosaic build as a Slurm batch job, on lib/slurm: the client and the submit-once/track-until-ended logic
+// (lib/slurm/track.ts) the converter's Slurm executor uses too; only the naming, the row writes and the
+// outcome classification are the dispatcher's own. The
 // job's name is deterministic, contimg-mosaic-<plan>-<attempt>, and is written in the claim's transaction, so
 // a job whose id never reached the row (sbatch unanswered, or the daemon died right after it) is found again
 // by name and adopted, never submitted twice. The attempt directory is the job's cwd; its batch script execs
@@ -8,10 +9,8 @@
 // next start adopts it); a lost lease (an operator's cancel) scancels it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pause } from '../../../lib/clock.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import type { Db } from '../../../lib/db/index.js';
-import { SlurmUnreachableError } from '../../../lib/errors.js';
 import { readTail, STDERR_FILE, STDOUT_FILE } from '../../../lib/exec/attempt-files.js';
 import { UNSEEN } from '../../../lib/exec/supervised.js';
 import type { Logger } from '../../../lib/log.js';
@@ -21,6 +20,11 @@ import {
   SlurmClient,
   type JobStatus,
   type SbatchOptions,
+  cancelByIdOrName,
+  findByName,
+  submitOnce,
+  trackUntilEnded,
+  whileUnreachable,
 } from '../../../lib/slurm/index.js';
 import { BUILD_EXIT } from '../../../lib/mosaic/manifest.js';
 import { timeoutSOf, removePartials, type BuildRun } from './dispatch-local.js';
@@ -30,8 +34,6 @@ import { RETRY_NOW } from './dispatch-jobs.js';
 import * as S from './dispatch-store.js';
 
 export const BATCH_SCRIPT = 'job.sh';
-/** Polls to wait for an ended job's exit code from accounting before the files decide. */
-const ACCOUNTING_POLLS = 5;
 
 /** contimg-mosaic-<plan>-<attempt>: plan names carry no whitespace (sacct's file reader splits on it). */
 export function mosaicJobName(planName: string, attempt: number): string {
@@ -94,26 +96,18 @@ export class SlurmBuilds {
   ): Promise<BuildEnd | null> {
     const script = path.join(run.dir, BATCH_SCRIPT);
     fs.writeFileSync(script, batchScript(argv), { mode: 0o755 });
-    let uncertain = false;
-    let jobId: string | null = null;
     const submittedAt = this.now();
-    while (jobId === null) {
-      if (detach.aborted || kill.aborted)
-        return detach.aborted ? null : this.collect(run, null, { aborted: true });
-      try {
-        if (uncertain) jobId = await this.byName(name);
-        jobId ??= await this.client.submit(
-          this.options(run),
-          { name, dir: run.dir, script, stdoutFile: STDOUT_FILE, stderrFile: STDERR_FILE },
-          env,
-        );
-      } catch (e) {
-        if (!(e instanceof SlurmUnreachableError)) throw e;
-        if (e.details.command === 'sbatch') uncertain = true;
-        this.log.warn({ err: e, plan: run.plan.name }, 'Slurm controller unreachable; retrying');
-        await pause(e.retryInMs, detach);
-      }
-    }
+    const jobId = await submitOnce(this.client, {
+      options: this.options(run),
+      job: { name, dir: run.dir, script, stdoutFile: STDOUT_FILE, stderrFile: STDERR_FILE },
+      env,
+      policy: 'newest-live',
+      signal: AbortSignal.any([kill, detach]),
+      onUnreachable: (e) =>
+        this.log.warn({ err: e, plan: run.plan.name }, 'Slurm controller unreachable; retrying'),
+      onExtra: (extra) => this.extraJob(extra.id, name),
+    });
+    if (jobId === null) return detach.aborted ? null : this.collect(run, null, { aborted: true });
     this.record(run, jobId, 'PENDING');
     this.log.info(
       { plan: run.plan.name, attempt: run.attempt, slurmJobId: jobId, name },
@@ -129,20 +123,21 @@ export class SlurmBuilds {
     kill: AbortSignal,
     detach: AbortSignal,
   ): Promise<BuildEnd | null> {
+    const name = a.slurm_job_name;
     let jobId = a.slurm_job_id;
-    while (jobId === null && a.slurm_job_name) {
-      if (detach.aborted) return null;
-      try {
-        jobId = await this.byName(a.slurm_job_name);
-        if (jobId === null) break;
+    if (jobId === null && name) {
+      const found = await whileUnreachable(
+        () => findByName(this.client, name, 'newest-live', (x) => this.extraJob(x.id, name)),
+        detach,
+      );
+      if (found === undefined) return null;
+      jobId = found;
+      if (jobId !== null) {
         this.record(run, jobId, 'UNKNOWN');
         this.log.warn(
           { plan: run.plan.name, slurmJobId: jobId },
           'found the mosaic build’s Slurm job by its name',
         );
-      } catch (e) {
-        if (!(e instanceof SlurmUnreachableError)) throw e;
-        await pause(e.retryInMs, detach);
       }
     }
     if (jobId === null) {
@@ -159,29 +154,15 @@ export class SlurmBuilds {
     return this.track(run, jobId, a.spawned_at ?? a.started_at, kill, detach);
   }
 
-  /**
-   * The attempt's job by its name: the newest one Slurm still runs, else the newest that ended (an older job
-   * of the same name is a leftover of a recreated database, never this attempt's). A second live one, against
-   * every rule, is cancelled.
-   */
-  private async byName(name: string): Promise<string | null> {
-    const jobs = (await this.client.byName(name)).sort((x, y) => Number(y.id) - Number(x.id));
-    const live = jobs.filter((j) => j.phase.phase !== 'ended');
-    for (const extra of live.slice(1)) {
-      this.log.error(
-        { slurmJobId: extra.id, name },
-        'a second Slurm job for one mosaic attempt; cancelling it',
-      );
-      await this.client.cancel(extra.id);
-    }
-    return (live[0] ?? jobs[0])?.id ?? null;
+  private extraJob(jobId: string, name: string): void {
+    this.log.error({ slurmJobId: jobId, name }, 'a second Slurm job for one mosaic attempt; cancelling it');
   }
 
   private record(run: BuildRun, jobId: string, state: string): void {
     this.db.write((c) => S.recordSlurmJob(c, run.attemptId, jobId, state, this.now()));
   }
 
-  /** Poll until the job ends; scancel at our own deadline or on `kill`; null on `detach`. */
+  /** Poll until the job ends (lib/slurm/track.ts); scancel at our own deadline or on `kill`; null on `detach`. */
   private async track(
     run: BuildRun,
     jobId: string,
@@ -189,44 +170,22 @@ export class SlurmBuilds {
     kill: AbortSignal,
     detach: AbortSignal,
   ): Promise<BuildEnd | null> {
-    const deadline = since + timeoutSOf(this.cfg, run.plan) * 1000;
-    let last: string | null = null;
-    let stoppedBy: 'deadline' | 'kill' | null = null;
-    let accountingWaits = 0;
-    for (;;) {
-      if (detach.aborted) return null;
-      if (stoppedBy === null && (kill.aborted || this.now() >= deadline)) {
-        stoppedBy = kill.aborted ? 'kill' : 'deadline';
-        try {
-          await this.client.cancel(jobId);
-        } catch (e) {
-          stoppedBy = null; // try again at the next poll
-          this.log.warn({ err: e, slurmJobId: jobId }, 'scancel failed; trying again');
-        }
-      }
-      let s: JobStatus | null;
-      try {
-        s = await this.client.status(jobId);
-      } catch (e) {
-        if (!(e instanceof SlurmUnreachableError)) throw e;
-        await pause(Math.max(this.pollMs, e.retryInMs), detach);
-        continue;
-      }
-      if (s && s.phase.state !== last) {
-        if ((last === null || last === 'PENDING') && s.phase.phase !== 'pending')
+    const end = await trackUntilEnded(this.client, jobId, {
+      pollMs: this.pollMs,
+      accountingPollMs: Math.min(this.pollMs, 1000),
+      kill,
+      detach,
+      deadline: since + timeoutSOf(this.cfg, run.plan) * 1000,
+      now: this.now,
+      onState: (s, prev) => {
+        if ((prev === null || prev === 'PENDING') && s.phase.phase !== 'pending')
           this.m.slurmPending.observe(Math.max(0, this.now() - since) / 1000);
-        last = s.phase.state;
-        const state = last;
+        const state = s.phase.state;
         this.db.write((c) => S.recordSlurmState(c, run.attemptId, state));
-      }
-      const ended = !s || s.phase.phase === 'ended';
-      if (ended && s && s.exitCode === null && accountingWaits++ < ACCOUNTING_POLLS) {
-        await pause(Math.min(this.pollMs, 1000));
-        continue;
-      }
-      if (ended) return this.collect(run, s, { stoppedBy, since });
-      await pause(this.pollMs, stoppedBy === null ? AbortSignal.any([kill, detach]) : detach);
-    }
+      },
+      onCancelFailed: (e) => this.log.warn({ err: e, slurmJobId: jobId }, 'scancel failed; trying again'),
+    });
+    return end && this.collect(run, end.status, { stoppedBy: end.stoppedBy, since });
   }
 
   /** The job's end as a BuildEnd: Slurm's state and exit code, the logs, the result and the outputs. */
@@ -301,11 +260,6 @@ export class SlurmBuilds {
 
   /** scancel the attempt's job(s) (an operator's cancel while no dispatcher tracks it). Idempotent. */
   async cancel(a: Pick<S.AttemptRow, 'slurm_job_id' | 'slurm_job_name'>): Promise<void> {
-    const ids = a.slurm_job_id
-      ? [a.slurm_job_id]
-      : a.slurm_job_name
-        ? (await this.client.byName(a.slurm_job_name)).map((j) => j.id)
-        : [];
-    for (const id of ids) await this.client.cancel(id);
+    await cancelByIdOrName(this.client, a);
   }
 }
