@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { env as processEnv } from 'node:process';
+import { SIDEREAL_DAY_S } from '../../../lib/astro/time.js';
 import type { MosaicConfig } from '../../../lib/config/sections/mosaic.js';
 import { clearAttemptFiles, type SupervisorRecord } from '../../../lib/exec/attempt-files.js';
 import type { ChildResult } from '../../../lib/exec/child.js';
@@ -24,9 +25,6 @@ import type { PlanInputRow, PlanRow } from './dispatch-store.js';
 
 /** The environment variable marking a build's processes; its value is the attempt directory. */
 export const MOSAIC_MARKER = 'CONTIMG_MOSAIC_ATTEMPT';
-
-/** Sidereal day in seconds: the RA a transit drifts through per second is 360°/this. */
-const SIDEREAL_DAY_S = 86_164.0905;
 
 export type MosaicPaths = ReturnType<typeof mosaicPaths>;
 

@@ -1,31 +1,10 @@
 // The dispatcher's SQL on the mosaic tables (migration 0009): plans and their inputs, attempts (one open per
 // plan, enforced by a unique index), the product row. Every function runs inside the caller's transaction.
 import { cachedStatement as st, type Connection } from '../../../lib/db/index.js';
-import type { MosaicResult, MosaicTier } from '../../../lib/mosaic/manifest.js';
+import type { MosaicResult } from '../../../lib/mosaic/manifest.js';
+import type { PlanRow, PlanState } from './plan-row.js';
 
-export type PlanState =
-  'queued' | 'building' | 'retry_wait' | 'built' | 'graded' | 'failed' | 'superseded' | 'empty' | 'cancelled';
-
-export interface PlanRow {
-  id: number;
-  name: string;
-  base_name: string;
-  version: number;
-  tier: MosaicTier;
-  strip_dec_deg: number;
-  frame: string | null;
-  window_start: number;
-  window_end: number;
-  inputs_hash: string;
-  grid_json: string | null;
-  est_memory_bytes: number | null;
-  state: PlanState;
-  attempts: number;
-  job_id: number | null;
-  error_code: string | null;
-  error: string | null;
-  n_selected: number;
-}
+export { getPlan, planByName, type PlanRow, type PlanState } from './plan-row.js';
 
 export interface PlanInputRow {
   ord: number;
@@ -68,14 +47,6 @@ export interface OpenAttempt extends AttemptRow {
   lease_owner: string | null;
   lease_expires_at: number | null;
   job_attempts: number | null;
-}
-
-export function getPlan(conn: Connection, id: number): PlanRow | undefined {
-  return st(conn, 'SELECT * FROM mosaic_plans WHERE id = ?').get(id) as PlanRow | undefined;
-}
-
-export function planByName(conn: Connection, name: string): PlanRow | undefined {
-  return st(conn, 'SELECT * FROM mosaic_plans WHERE name = ?').get(name) as PlanRow | undefined;
 }
 
 export function planInputs(conn: Connection, planId: number): PlanInputRow[] {

@@ -8,7 +8,7 @@ import {
   type Rejections,
 } from '../../../lib/mosaic/plan/index.js';
 import type { PlanRunReport } from './plan-job.js';
-import { planByName, type PlanRow } from './plan-store.js';
+import { planByName, type PlanRow } from './plan-row.js';
 
 const iso = (ms: number | null | undefined): string | null =>
   ms == null ? null : new Date(ms).toISOString();

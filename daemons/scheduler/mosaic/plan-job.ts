@@ -14,7 +14,8 @@ import {
 import type { JobFn, SchedulerContext } from '../context.js';
 import { loadCandidates } from './plan-candidates.js';
 import type { MosaicPlanMetrics } from './plan-metrics.js';
-import { writeUnit, type PlanTrigger, type WriteResult } from './plan-store.js';
+import type { PlanTrigger } from './plan-row.js';
+import { writeUnit, type WriteResult } from './plan-store.js';
 
 const GIB = 1024 ** 3;
 const DAY_MS = 86_400_000;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../../lib/errors.js';
 import { MOSAIC_TIERS } from '../../../lib/mosaic/manifest.js';
 import type { PlanRequest } from './plan-job.js';
-import type { PlanTrigger } from './plan-store.js';
+import type { PlanTrigger } from './plan-row.js';
 
 const DAY_MS = 86_400_000;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;

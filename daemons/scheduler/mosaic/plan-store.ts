@@ -7,44 +7,15 @@
 //                                      re-plans as v<k+1> (replanLate);
 //   images but none eligible          → an `empty` plan and MosaicNoInputs{tier, strip}.
 import { cachedStatement as stmt, type Connection } from '../../../lib/db/index.js';
+import { cancelQueuedIn } from '../../../lib/queue/index.js';
 import { appendEvent } from '../../../lib/events/index.js';
 import type { MosaicTier } from '../../../lib/mosaic/manifest.js';
 import { stripLabel, type PlannedUnit } from '../../../lib/mosaic/plan/index.js';
 import { reconcileAlerts } from '../findings.js';
 import { enqueueBuild } from './dispatch-jobs.js';
-import { cancelQueuedIn } from '../../../lib/queue/index.js';
+import type { PlanRow, PlanTrigger } from './plan-row.js';
 
-export type PlanTrigger = 'cron' | 'api' | 'cli' | 'replan';
 export type PlanOutcome = 'planned' | 'duplicate' | 'superseded' | 'empty' | 'late' | 'too_large';
-
-export interface PlanRow {
-  id: number;
-  name: string;
-  base_name: string;
-  version: number;
-  tier: MosaicTier;
-  trigger: PlanTrigger;
-  strip_dec_deg: number;
-  frame: string | null;
-  window_start: number;
-  window_end: number;
-  ra_min_deg: number | null;
-  ra_max_deg: number | null;
-  n_candidates: number;
-  n_selected: number;
-  rejected_json: string;
-  inputs_hash: string;
-  grid_json: string | null;
-  est_memory_bytes: number | null;
-  state: string;
-  attempts: number;
-  job_id: number | null;
-  error_code: string | null;
-  error: string | null;
-  superseded_by: number | null;
-  created_at: number;
-  updated_at: number;
-}
 
 export const EVENT_TOPIC = 'mosaic';
 export const NO_INPUTS_ALERT = 'MosaicNoInputs';
@@ -69,10 +40,6 @@ export function latestPlan(conn: Connection, baseName: string): PlanRow | undefi
   return stmt(conn, 'SELECT * FROM mosaic_plans WHERE base_name = ? ORDER BY version DESC LIMIT 1').get(
     baseName,
   ) as PlanRow | undefined;
-}
-
-export function planByName(conn: Connection, name: string): PlanRow | undefined {
-  return stmt(conn, 'SELECT * FROM mosaic_plans WHERE name = ?').get(name) as PlanRow | undefined;
 }
 
 export function planByHash(conn: Connection, tier: MosaicTier, hash: string): PlanRow | undefined {

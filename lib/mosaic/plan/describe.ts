@@ -4,6 +4,7 @@
 // never coarsened to fit: a unit that is too large is split, or refused as grid_too_large.
 import crypto from 'node:crypto';
 import type { MosaicGrid, MosaicTier } from '../manifest.js';
+import { medianInPlace } from '../../fits/sorted.js';
 import { estimateMemoryBytes } from '../memory.js';
 import type { UnitInput } from './types.js';
 
@@ -52,10 +53,9 @@ export function inputsHash(inputs: readonly Pick<UnitInput, 'path' | 'size' | 'm
   return crypto.createHash('sha256').update(lines.join('')).digest('hex');
 }
 
+/** numpy's median of a few values (lib/fits/sorted.ts). */
 export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return medianInPlace(Float64Array.from(xs), 'float64');
 }
 
 /** RAs unwrapped around the first one (a run across 0h stays contiguous). */
