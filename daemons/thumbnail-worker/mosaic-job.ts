@@ -19,6 +19,8 @@ import { appendEvent } from '../../lib/events/index.js';
 import type { Logger } from '../../lib/log.js';
 // rules.js, not the qa index: an idle worker must not load the measurement's FITS readers.
 import { DEFAULT_THRESHOLDS, type QaThresholds } from '../../lib/mosaic/qa/rules.js';
+// The one strip label of plan names and every mosaic alert (the planner's), so alerts of one strip agree.
+import { stripLabel } from '../../lib/mosaic/plan/describe.js';
 import {
   defineJob,
   Settle,
@@ -89,11 +91,6 @@ export interface MosaicJobDeps {
    * the mosaic stays `built`, discovery enqueues a fresh job that runs once space is back): no attempt spent.
    */
   disk?: DiskGate;
-}
-
-/** The strip label of alerts and events: the plan's declination, signed, to 0.1° (as in plan names). */
-export function stripLabel(decDeg: number): string {
-  return `${decDeg < 0 ? '-' : '+'}${Math.abs(decDeg).toFixed(1)}`;
 }
 
 export function thresholdsOf(qa: QaSection): QaThresholds {

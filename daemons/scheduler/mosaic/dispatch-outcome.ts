@@ -10,6 +10,7 @@ import type { Connection } from '../../../lib/db/index.js';
 import { appendEvent } from '../../../lib/events/index.js';
 import type { ChildResult } from '../../../lib/exec/child.js';
 import { BUILD_EXIT, parseResult, type MosaicResult } from '../../../lib/mosaic/manifest.js';
+import { stripLabel } from '../../../lib/mosaic/plan/describe.js';
 import type { SettleDecision } from '../../../lib/queue/index.js';
 import type { BuildOutcome } from './dispatch-metrics.js';
 import * as S from './dispatch-store.js';
@@ -143,11 +144,6 @@ export const isFile = (p: string): boolean => {
     return false;
   }
 };
-
-/** The strip label of alerts and metrics: the plan's declination, signed, one decimal ("+55.6"). */
-export function stripLabel(decDeg: number): string {
-  return `${decDeg < 0 ? '-' : '+'}${Math.abs(decDeg).toFixed(1)}`;
-}
 
 export function buildFailedLabels(p: Pick<S.PlanRow, 'tier' | 'strip_dec_deg' | 'name'>) {
   return { tier: p.tier, strip: stripLabel(p.strip_dec_deg), plan: p.name };

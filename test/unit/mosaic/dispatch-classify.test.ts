@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { UNSEEN } from '../../../lib/exec/supervised.js';
 import type { MosaicResult } from '../../../lib/mosaic/manifest.js';
-import { classify, stripLabel, type BuildEnd } from '../../../daemons/scheduler/mosaic/dispatch-outcome.js';
+import { classify, type BuildEnd } from '../../../daemons/scheduler/mosaic/dispatch-outcome.js';
+import { stripLabel } from '../../../lib/mosaic/plan/describe.js';
 
 const OK_RESULT: MosaicResult = {
   ok: true,
@@ -118,9 +119,9 @@ describe('mosaic build classification', () => {
     expect(classify(end({ exitCode: 0 }, { forced }), none)).toBe(forced);
   });
 
-  it('strip labels are signed with one decimal', () => {
+  it('strip labels are signed with one decimal, two digits as in plan names (every mosaic alert uses them)', () => {
     expect(stripLabel(55.57)).toBe('+55.6');
-    expect(stripLabel(-3.04)).toBe('-3.0');
-    expect(stripLabel(0)).toBe('+0.0');
+    expect(stripLabel(-3.04)).toBe('-03.0');
+    expect(stripLabel(0)).toBe('+00.0');
   });
 });
