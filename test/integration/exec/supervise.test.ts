@@ -83,7 +83,6 @@ describe('the attempt supervisor', () => {
   it('records a command killed by a signal as that signal, with no exit code', async () => {
     const ended = await within(supervise('kill -KILL $$'), 20_000, 'the supervisor to exit');
     expect(readExit(dir, KEY)).toMatchObject({ exitCode: null, signal: 'SIGKILL', spawnError: null });
-    expect(exit!.exitCode).not.toBe(0);
     // The supervisor leads its group and ends with it: the group SIGKILL takes it too.
     expect(ended).toEqual({ code: null, signal: 'SIGKILL' });
   });
