@@ -14,7 +14,7 @@ import {
   STDOUT_FILE,
   supervisedArgv,
 } from '../../../lib/exec/attempt-files.js';
-import { isAlive, signalGroup } from '../../../lib/exec/procs.js';
+import { isAlive, pidStartTicks, sameProcess, signalGroup } from '../../../lib/exec/procs.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -73,6 +73,11 @@ describe('the attempt supervisor', () => {
     await waitFor(() => readSupervisor(dir, KEY) && fs.existsSync(file('trap-set')), {
       what: 'the supervisor to start and the command to set its trap',
     });
+    // Who runs the attempt, as a restarted daemon adopting it would check: this very process, not a reused pid.
+    const sup = readSupervisor(dir, KEY)!;
+    expect(sup.pid).toBe(supervisor!.pid);
+    expect(sameProcess(sup.pid, sup.startTicks)).toBe(true);
+    expect(sup.startTicks).toBe(pidStartTicks(sup.pid));
     // A dispatcher's timeout or shutdown: SIGTERM to the whole group (supervisor, shell, its sleep).
     expect(signalGroup(supervisor!.pid!, 'SIGTERM')).toBe(true);
     await within(ended, 20_000, 'the supervisor to exit');
@@ -99,6 +104,20 @@ describe('the attempt supervisor', () => {
       timeoutMs: 10_000,
       what: `the grandchild ${grandchild} to be killed with the supervisor's group`,
     });
+  });
+
+  it('records a command that cannot start as a spawn error, and ends', async () => {
+    const [cmd, ...args] = supervisedArgv(KEY, [path.join(dir, 'no-such-command')]);
+    const child = spawn(cmd, args, { cwd: dir, detached: true, stdio: 'ignore' });
+    supervisor = child;
+    await within(
+      new Promise((resolve) => child.once('exit', resolve)),
+      20_000,
+      'the supervisor to give up on a command that cannot start',
+    );
+    const exit = readExit(dir, KEY);
+    expect(exit).toMatchObject({ exitCode: null, signal: null });
+    expect(exit?.spawnError).toMatch(/ENOENT/);
   });
 
   it('writes the command stdout and stderr to their own files, byte for byte', async () => {
