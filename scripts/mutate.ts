@@ -58,10 +58,15 @@ export const MODULES: Module[] = [
   {
     // The supervisor runs in a child process of the daemon, where Stryker's mutants are never active (they
     // are switched on in the test runner's process): it is tested by hand-made mutants only
-    // (scripts/sql-mutants.ts), each run against these tests in a copy of the repository.
+    // (scripts/sql-mutants.ts), each run against these tests in a copy of the repository. supervise.test.ts
+    // drives the supervisor itself on small shell commands (signals, exit status, leftovers, logs).
     name: 'converter-supervisor',
     mutate: [],
-    tests: ['test/integration/converter/recovery.test.ts', 'test/integration/converter/groups.test.ts'],
+    tests: [
+      'test/integration/exec/supervise.test.ts',
+      'test/integration/converter/recovery.test.ts',
+      'test/integration/converter/groups.test.ts',
+    ],
   },
   { name: 'converter-dispatch', mutate: ['daemons/streaming-converter/dispatch.ts'], tests: CONVERTER_TESTS },
   {
