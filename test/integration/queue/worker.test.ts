@@ -159,7 +159,14 @@ describe('worker', () => {
   it('a handler that ignores its abort is released anyway; its late result is refused', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     const reasons: unknown[] = [];
-    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), { drainMs: 20, abortGraceMs: 20 });
+    const { log, lines } = captureLog('warn');
+    const heard: string[] = [];
+    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), {
+      drainMs: 20,
+      abortGraceMs: 20,
+      log,
+      hooks: { onSettle: (_conn, e) => void heard.push(e.decision.state) },
+    });
     await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
     ac.abort();
     expect(await w).toMatchObject({ released: 1, done: 0 });
@@ -170,6 +177,9 @@ describe('worker', () => {
     await new Promise((r) => setImmediate(r));
     expect(store.get(job.id)).toMatchObject({ state: 'queued', result: null });
     expect(summary).toMatchObject({ released: 1, done: 0, leaseLost: 0, errors: 0 });
+    // The abandoned job's late end is not settled (no hook hears of it) nor logged as refused.
+    expect(heard).toEqual([]);
+    expect(lines.map((l) => l.msg)).toEqual(['drain deadline passed; aborting unfinished jobs']);
   });
 
   it('a heartbeat that meets a busy database is retried; the job carries on', async () => {
