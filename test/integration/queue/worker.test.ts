@@ -11,10 +11,12 @@ import {
   queueMetrics,
   runWorker,
   SqliteQueueStore,
+  Worker,
   type HandlerContext,
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { holdWriteLock } from '../../helpers/lock.js';
 import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -221,6 +223,44 @@ describe('worker', () => {
       busyDb.close();
     }
   });
+
+  it('a lease heartbeat that waits out its budget on a held lock is logged, one at a time, and the job carries on', async () => {
+    const { log, lines } = captureLog('warn');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let finish = (): void => {};
+    // A beat every 500 ms, each waiting up to 1500 ms for the write lock.
+    const w = new Worker({
+      db,
+      store,
+      queue: 'q',
+      signal: ac.signal,
+      leaseMs: 1500,
+      log,
+      handler: () => new Promise((resolve) => (finish = () => resolve('finished'))),
+    });
+    expect(w.fill()).toBe(1);
+    const lock = await holdWriteLock(file);
+    try {
+      await waitFor(() => lines.length > 0, { what: 'a heartbeat gave up on the lock', timeoutMs: 20_000 });
+      // Beats that met the held lock are not stacked: the next starts only after this one gave up, so none
+      // fails for another 1.5 s (stacked ones would fail every 500 ms).
+      await new Promise((r) => setTimeout(r, 700));
+    } finally {
+      await lock.release();
+    }
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'heartbeat failed; retrying',
+        jobId: job.id,
+        err: expect.objectContaining({ code: 'DB_BUSY' }),
+      }),
+    ]);
+    finish();
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
+    expect(store.get(job.id)?.result).toBe('finished');
+    expect(w.summary).toMatchObject({ done: 1, leaseLost: 0, errors: 0 });
+    await w.drain();
+  }, 40_000);
 
   it('an outcome it cannot record is logged and counted; the lease will expire and the job rerun', async () => {
     const metrics = queueMetrics(registry, ['q']);
