@@ -233,6 +233,26 @@ describe('onSettleError', () => {
     );
     expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
   }, 40_000);
+  it('a job between settle tries when the drain gives up is handed back, not left to its lease', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const tries: { try: number; retrying: boolean }[] = [];
+    const w = worker({
+      drainMs: 20,
+      abortGraceMs: 20,
+      hooks: {
+        onSettle: () => {
+          throw new RetryableError('domain row busy');
+        },
+        onSettleError: (_e, _job, info) => void tries.push(info),
+      },
+    });
+    expect(w.fill()).toBe(1);
+    await waitFor(() => tries.length === 1, { what: 'the first settle failed; its retry waits' });
+    await w.drain();
+    expect(tries).toEqual([{ try: 1, retrying: true }]);
+    expect(w.summary).toMatchObject({ released: 1, errors: 0, done: 0 });
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+  });
 });
 
 describe('a refused settle', () => {
