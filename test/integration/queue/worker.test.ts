@@ -90,6 +90,27 @@ describe('worker', () => {
     expect(store.get(job.id)?.state).toBe('cancelled');
   });
 
+  it('a lost lease aborts and is logged once, however many heartbeats fail after it', async () => {
+    const { log, lines } = captureLog('warn');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const reasons: unknown[] = [];
+    // A heartbeat every 30 ms; the handler takes 300 ms to stop after its abort, so about ten more fail.
+    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), { leaseMs: 90, log });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    store.cancel(job.id);
+    await waitFor(() => reasons.includes('resolved late'), { what: 'the handler stopped' });
+    await waitFor(() => lines.some((l) => l.msg.startsWith('lease lost: another worker')), {
+      what: 'its late result discarded',
+    });
+    ac.abort();
+    expect(await w).toMatchObject({ leaseLost: 1, done: 0, errors: 0 });
+    expect(reasons[0]).toBeInstanceOf(LeaseLostError);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'lease lost while running (cancelled or re-claimed); aborting the handler',
+      'lease lost: another worker owns this job now; result discarded',
+    ]);
+  });
+
   it('heartbeats keep a long job leased past leaseMs', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     let release: () => void = () => {};
