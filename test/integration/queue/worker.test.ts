@@ -109,6 +109,32 @@ describe('worker', () => {
       'lease lost while running (cancelled or re-claimed); aborting the handler',
       'lease lost: another worker owns this job now; result discarded',
     ]);
+    expect(lines[1].err).toMatchObject({
+      message: expect.stringMatching(/^settle: job \d+ is no longer leased/),
+    });
+  });
+
+  it("ctx.heartbeat() on a cancelled job throws LeaseLostError and aborts the handler's signal", async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const seen: unknown[] = [];
+    const w = start(
+      async (_job, ctx) => {
+        store.cancel(job.id);
+        try {
+          ctx.heartbeat();
+        } catch (e) {
+          seen.push(e);
+        }
+        seen.push(ctx.signal.reason);
+        return 'ignored';
+      },
+      { leaseMs: 60_000 },
+    );
+    await waitFor(() => seen.length === 2, { what: 'the handler heard of its lost lease' });
+    ac.abort();
+    expect(await w).toMatchObject({ leaseLost: 1, done: 0 });
+    expect(seen[0]).toBeInstanceOf(LeaseLostError);
+    expect(seen[1]).toBe(seen[0]);
   });
 
   it('heartbeats keep a long job leased past leaseMs', async () => {

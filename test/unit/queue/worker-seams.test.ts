@@ -220,7 +220,10 @@ describe('onSettleError', () => {
       },
     });
     const job = claimed('dead-holder');
+    const t0 = Date.now();
     await expect(w.settleFor(job, { tag: 'x' }, Settle.done())).rejects.toThrow(/still busy/);
+    // Backing off 1, 2, 3 and 4 seconds between the tries.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(9_900);
     expect(tries).toEqual([
       { try: 1, retrying: true },
       { try: 2, retrying: true },
