@@ -11,10 +11,12 @@ import {
   queueMetrics,
   runWorker,
   SqliteQueueStore,
+  Worker,
   type HandlerContext,
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
 import { openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { holdWriteLock } from '../../helpers/lock.js';
 import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -88,6 +90,53 @@ describe('worker', () => {
     expect(store.get(job.id)?.state).toBe('cancelled');
   });
 
+  it('a lost lease aborts and is logged once, however many heartbeats fail after it', async () => {
+    const { log, lines } = captureLog('warn');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const reasons: unknown[] = [];
+    // A heartbeat every 30 ms; the handler takes 300 ms to stop after its abort, so about ten more fail.
+    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), { leaseMs: 90, log });
+    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
+    store.cancel(job.id);
+    await waitFor(() => reasons.includes('resolved late'), { what: 'the handler stopped' });
+    await waitFor(() => lines.some((l) => l.msg.startsWith('lease lost: another worker')), {
+      what: 'its late result discarded',
+    });
+    ac.abort();
+    expect(await w).toMatchObject({ leaseLost: 1, done: 0, errors: 0 });
+    expect(reasons[0]).toBeInstanceOf(LeaseLostError);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'lease lost while running (cancelled or re-claimed); aborting the handler',
+      'lease lost: another worker owns this job now; result discarded',
+    ]);
+    expect(lines[1].err).toMatchObject({
+      message: expect.stringMatching(/^settle: job \d+ is no longer leased/),
+    });
+  });
+
+  it("ctx.heartbeat() on a cancelled job throws LeaseLostError and aborts the handler's signal", async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const seen: unknown[] = [];
+    const w = start(
+      async (_job, ctx) => {
+        store.cancel(job.id);
+        try {
+          ctx.heartbeat();
+        } catch (e) {
+          seen.push(e);
+        }
+        seen.push(ctx.signal.reason);
+        return 'ignored';
+      },
+      { leaseMs: 60_000 },
+    );
+    await waitFor(() => seen.length === 2, { what: 'the handler heard of its lost lease' });
+    ac.abort();
+    expect(await w).toMatchObject({ leaseLost: 1, done: 0 });
+    expect(seen[0]).toBeInstanceOf(LeaseLostError);
+    expect(seen[1]).toBe(seen[0]);
+  });
+
   it('heartbeats keep a long job leased past leaseMs', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     let release: () => void = () => {};
@@ -159,7 +208,14 @@ describe('worker', () => {
   it('a handler that ignores its abort is released anyway; its late result is refused', async () => {
     const { job } = store.enqueue({ queue: 'q', kind: 'k' });
     const reasons: unknown[] = [];
-    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), { drainMs: 20, abortGraceMs: 20 });
+    const { log, lines } = captureLog('warn');
+    const heard: string[] = [];
+    const w = start(waitsForAbort(reasons, { ignoreAbort: true }), {
+      drainMs: 20,
+      abortGraceMs: 20,
+      log,
+      hooks: { onSettle: (_conn, e) => void heard.push(e.decision.state) },
+    });
     await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
     ac.abort();
     expect(await w).toMatchObject({ released: 1, done: 0 });
@@ -170,6 +226,9 @@ describe('worker', () => {
     await new Promise((r) => setImmediate(r));
     expect(store.get(job.id)).toMatchObject({ state: 'queued', result: null });
     expect(summary).toMatchObject({ released: 1, done: 0, leaseLost: 0, errors: 0 });
+    // The abandoned job's late end is not settled (no hook hears of it) nor logged as refused.
+    expect(heard).toEqual([]);
+    expect(lines.map((l) => l.msg)).toEqual(['drain deadline passed; aborting unfinished jobs']);
   });
 
   it('a heartbeat that meets a busy database is retried; the job carries on', async () => {
@@ -211,6 +270,44 @@ describe('worker', () => {
       busyDb.close();
     }
   });
+
+  it('a lease heartbeat that waits out its budget on a held lock is logged, one at a time, and the job carries on', async () => {
+    const { log, lines } = captureLog('warn');
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let finish = (): void => {};
+    // A beat every 500 ms, each waiting up to 1500 ms for the write lock.
+    const w = new Worker({
+      db,
+      store,
+      queue: 'q',
+      signal: ac.signal,
+      leaseMs: 1500,
+      log,
+      handler: () => new Promise((resolve) => (finish = () => resolve('finished'))),
+    });
+    expect(w.fill()).toBe(1);
+    const lock = await holdWriteLock(file);
+    try {
+      await waitFor(() => lines.length > 0, { what: 'a heartbeat gave up on the lock', timeoutMs: 20_000 });
+      // Beats that met the held lock are not stacked: the next starts only after this one gave up, so none
+      // fails for another 1.5 s (stacked ones would fail every 500 ms).
+      await new Promise((r) => setTimeout(r, 700));
+    } finally {
+      await lock.release();
+    }
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'heartbeat failed; retrying',
+        jobId: job.id,
+        err: expect.objectContaining({ code: 'DB_BUSY' }),
+      }),
+    ]);
+    finish();
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
+    expect(store.get(job.id)?.result).toBe('finished');
+    expect(w.summary).toMatchObject({ done: 1, leaseLost: 0, errors: 0 });
+    await w.drain();
+  }, 40_000);
 
   it('an outcome it cannot record is logged and counted; the lease will expire and the job rerun', async () => {
     const metrics = queueMetrics(registry, ['q']);

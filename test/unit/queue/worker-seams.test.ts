@@ -16,6 +16,7 @@ import {
 } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 type P = Record<string, unknown>;
@@ -206,6 +207,76 @@ describe('onSettleError', () => {
     expect(errors).toEqual([{ msg: 'domain row refused for good', try: 1, retrying: false, job: b.id }]);
     expect(store.get(b.id)?.state).toBe('running');
   }, 20_000);
+  it('a passing failure is tried five times in all, each retry logged with its try; the fifth is thrown', async () => {
+    const { log, lines } = captureLog('warn');
+    const tries: { try: number; retrying: boolean }[] = [];
+    const w = worker({
+      log,
+      hooks: {
+        onSettle: () => {
+          throw new RetryableError('domain row still busy');
+        },
+        onSettleError: (_e, _job, info) => void tries.push(info),
+      },
+    });
+    const job = claimed('dead-holder');
+    const t0 = Date.now();
+    await expect(w.settleFor(job, { tag: 'x' }, Settle.done())).rejects.toThrow(/still busy/);
+    // Backing off 1, 2, 3 and 4 seconds between the tries.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(9_900);
+    expect(tries).toEqual([
+      { try: 1, retrying: true },
+      { try: 2, retrying: true },
+      { try: 3, retrying: true },
+      { try: 4, retrying: true },
+      { try: 5, retrying: false },
+    ]);
+    expect(lines.map((l) => [l.msg, l.try, (l.err as { message?: string } | undefined)?.message])).toEqual(
+      [1, 2, 3, 4].map((i) => ['could not record the job outcome; retrying', i, 'domain row still busy']),
+    );
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
+  }, 40_000);
+  it('a job between settle tries when the drain gives up is handed back, not left to its lease', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const tries: { try: number; retrying: boolean }[] = [];
+    const w = worker({
+      drainMs: 20,
+      abortGraceMs: 20,
+      hooks: {
+        onSettle: () => {
+          throw new RetryableError('domain row busy');
+        },
+        onSettleError: (_e, _job, info) => void tries.push(info),
+      },
+    });
+    expect(w.fill()).toBe(1);
+    await waitFor(() => tries.length === 1, { what: 'the first settle failed; its retry waits' });
+    await w.drain();
+    expect(tries).toEqual([{ try: 1, retrying: true }]);
+    expect(w.summary).toMatchObject({ released: 1, errors: 0, done: 0 });
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+  });
+});
+
+describe('a refused settle', () => {
+  it('a job the settle hook refuses is logged as not recorded, counted nowhere, and left to its lease', async () => {
+    const { log, lines } = captureLog('warn');
+    const settled: unknown[] = [];
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const w = worker({ log, hooks: { onSettle: () => false, onSettled: (e) => void settled.push(e) } });
+    expect(w.fill()).toBe(1);
+    await waitFor(() => w.inFlight === 0, { what: 'the job ran and its settle was refused' });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        jobId: job.id,
+        msg: 'outcome not recorded: the settle hook refused it (settled elsewhere, or left to its lease)',
+      }),
+    ]);
+    expect(settled).toEqual([]);
+    expect(w.summary).toMatchObject({ done: 0, retried: 0, dead: 0, released: 0, leaseLost: 0, errors: 0 });
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner, result: null });
+  });
 });
 
 describe('an endless abort grace', () => {
