@@ -68,6 +68,8 @@ describe('on-time looks', () => {
     expect(outbox(r)[0].state).toBe('retry_wait');
     await advance(r, 1000);
     await waitFor(() => slack.delivered.length === 1, { what: 'the retry, 1 s later' });
+    // The peer has the message before the daemon has read its answer and recorded the attempt.
+    await waitFor(() => attempts(r)[1]?.result != null, { what: 'the retry recorded' });
     expect(attempts(r).map((a) => a.result)).toEqual(['http_5xx', 'ok']);
   });
 
