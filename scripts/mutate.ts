@@ -127,6 +127,18 @@ export const MODULES: Module[] = [
     ],
     tests: ['test/unit/alert-dispatcher/*.test.ts'],
   },
+  {
+    // The durable outbox (notifications rows beside their `alerts:<receiver>` jobs): its own tests on a real
+    // state database, and two fast in-process dispatcher tests that drive it through delivery and retries
+    // (webhook: a retry, a dead letter; timing: retry_wait and a notification queued by another connection).
+    name: 'dispatcher-outbox',
+    mutate: ['daemons/alert-dispatcher/outbox.ts'],
+    tests: [
+      'test/unit/alert-dispatcher/outbox.test.ts',
+      'test/integration/alert-dispatcher/webhook.test.ts',
+      'test/integration/alert-dispatcher/timing.test.ts',
+    ],
+  },
   { name: 'cron', mutate: ['lib/cron.ts'], tests: ['test/unit/scheduler/cron.test.ts'] },
 ];
 

@@ -17,10 +17,12 @@ const QUEUE_SQL = 'lib/queue/sql.ts';
 const SUPERVISOR = 'lib/exec/supervise.ts';
 const LEASES = 'lib/leases/index.ts';
 const ALERTS = 'lib/alerts/index.ts';
+const OUTBOX = 'daemons/alert-dispatcher/outbox.ts';
 
 const q = (find: string, replace: string): SqlMutant => ({ file: QUEUE_SQL, find, replace });
 const l = (find: string, replace: string): SqlMutant => ({ file: LEASES, find, replace });
 const a = (find: string, replace: string): SqlMutant => ({ file: ALERTS, find, replace });
+const o = (find: string, replace: string): SqlMutant => ({ file: OUTBOX, find, replace });
 const sup = (find: string, replace: string): SqlMutant => ({ file: SUPERVISOR, find, replace });
 
 export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
@@ -113,6 +115,30 @@ export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
     a('WHERE (@status IS NULL OR status = @status)', 'WHERE (1 OR status = @status)'),
     a('ORDER BY updated_at DESC, fingerprint', 'ORDER BY updated_at, fingerprint'),
     a('WHERE fingerprint = ? ORDER BY id', 'WHERE fingerprint = ? ORDER BY id DESC'),
+  ],
+  'dispatcher-outbox': [
+    // siblings: what a new notification supersedes, or waits behind
+    o(
+      "AND state IN ('held', 'pending', 'retry_wait', 'sending') ORDER BY id",
+      "AND state IN ('held', 'pending', 'retry_wait') ORDER BY id",
+    ),
+    o(
+      "AND state IN ('held', 'pending', 'retry_wait', 'sending') ORDER BY id",
+      "AND state IN ('held', 'pending', 'sending') ORDER BY id",
+    ),
+    o(
+      'WHERE receiver = ? AND group_key = ? AND id <> ?',
+      'WHERE receiver = ? AND (group_key = ? OR 1) AND id <> ?',
+    ),
+    // releaseHeld: the newest held one stands for the others
+    o("AND state = 'held' ORDER BY id\",", "AND state = 'held' ORDER BY id DESC\","),
+    // releaseOrphanedHeld: only groups with nothing in flight
+    o('s.receiver = h.receiver AND s.group_key = h.group_key AND', 's.receiver = h.receiver AND'),
+    o("WHERE h.state = 'held' AND NOT EXISTS (", "WHERE h.state = 'held' AND EXISTS ("),
+    // yieldToNewer: gives way to the newest held one
+    o('AND id > ? ORDER BY id DESC LIMIT 1', 'AND id > ? ORDER BY id LIMIT 1'),
+    // every state change stamps updated_at
+    o('SET state = @state, updated_at = @now${sets}', 'SET state = @state${sets}'),
   ],
   // Not SQL: the supervisor runs in a child process, out of Stryker's reach (see scripts/mutate.ts).
   'converter-supervisor': [
