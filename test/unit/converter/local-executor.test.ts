@@ -66,8 +66,7 @@ function track(pid: number): number {
 }
 
 /** An attempt row of the local executor; its directory (with the manifest) is made under scratch. */
-function row(over: Partial<AttemptRow> = {}): AttemptRow {
-  const dir = path.join(env.scratch, 'G1', 'attempt-1');
+function row(over: Partial<AttemptRow> = {}, dir = path.join(env.scratch, 'G1', 'attempt-1')): AttemptRow {
   fs.mkdirSync(dir, { recursive: true });
   const manifest = path.join(dir, 'manifest.json');
   fs.writeFileSync(manifest, '{}');
@@ -169,6 +168,14 @@ describe('local executor cancel', () => {
     expect(marked.map(pidAlive)).toEqual([false, false]);
     expect(pidAlive(other)).toBe(true);
     expect(pidAlive(bystander)).toBe(true);
+  });
+
+  it("finds the attempt's directory by cutting only the manifest's own name from its path", async () => {
+    // A scratch folder that happens to be called manifest.json: the directory is the manifest's parent.
+    const a = row({}, path.join(env.scratch, 'manifest.json', 'G1', 'attempt-1'));
+    const marked = spawnMarked(path.dirname(a.manifest_path!));
+    await local.cancel(a);
+    expect(pidAlive(marked)).toBe(false);
   });
 
   it("stops the recorded converter's whole process group (pgid over pid)", async () => {
