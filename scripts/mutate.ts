@@ -45,6 +45,8 @@ const CONVERTER_TESTS = ['test/unit/converter/*.test.ts', 'test/integration/conv
 const RECOVERY_TESTS = [
   'test/integration/converter/recovery.test.ts',
   'test/integration/converter/lease.test.ts',
+  'test/integration/converter/recovery-expiry.test.ts',
+  'test/unit/converter/local-executor.test.ts',
 ];
 
 export const MODULES: Module[] = [

@@ -44,7 +44,7 @@ export class LocalExecutor implements ConversionExecutor {
   }
 
   status(a: AttemptRow): Promise<ExecutorStatus> {
-    const alive = a.pid !== null && orphanAlive(a);
+    const alive = orphanAlive(a);
     const phase = a.ended_at !== null ? 'ended' : alive ? 'running' : a.pid === null ? 'pending' : 'unknown';
     return Promise.resolve({ executor: 'local', phase, detail: a.pid === null ? null : String(a.pid) });
   }

@@ -84,6 +84,9 @@ export async function recover(
   for (const a of db.read((c) => S.openAttempts(c))) {
     if (opts.mine?.has(a.job_id)) continue;
     const now = clock.now();
+    // `>=` and `>` differ only when the lease expires in this very millisecond (the queue's gate uses `<`);
+    // the `<` mutant of this line is killed by recovery-expiry.test.ts (checked by hand).
+    // Stryker disable next-line EqualityOperator: equivalent, see above.
     if (opts.startup ? heldElsewhere(a, d.owner, now) : (a.lease_expires_at ?? 0) >= now) {
       if (opts.startup)
         log.warn({ attempt: a.id, owner: a.lease_owner }, 'attempt held by another live daemon');
