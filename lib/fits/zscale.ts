@@ -43,14 +43,18 @@ export class ZscaleSampler {
 
   constructor(nFinite: number, nSamples = DEFAULTS.nSamples) {
     this.stride = Math.trunc(Math.max(1, nFinite / nSamples));
-    this.samples = new Float64Array(Math.min(nSamples, Math.ceil(nFinite / this.stride)));
+    // astropy's values[::stride][:n_samples]: all of them below 2·n_samples (stride 1), else n_samples
+    // (stride = ⌊nFinite / nSamples⌋ leaves at least nSamples of them).
+    this.samples = new Float64Array(Math.min(nSamples, nFinite));
   }
 
   add(values: ArrayLike<number>, n = values.length): void {
     const { samples, stride } = this;
     const cap = samples.length;
     let { skip, taken } = this;
-    for (let i = 0; i < n && taken < cap; i++) {
+    for (let i = 0; i < n; i++) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: only stops early: past the last sample the writes are no-ops on a typed array and result() clamps to its length
+      if (taken >= cap) break;
       const v = values[i];
       if (v - v !== 0) continue;
       if (skip === 0) {
@@ -119,7 +123,6 @@ function fitLine(samples: Float64Array, bad: Uint8Array): [number, number] {
 
 /** numpy convolve(mask, ones(ngrow), mode='same') on booleans: the window runs ngrow//2 before to (ngrow−1)//2 after. */
 function dilate(bad: Uint8Array, ngrow: number): Uint8Array {
-  if (ngrow <= 1) return bad;
   const n = bad.length;
   const out = new Uint8Array(n);
   const before = ngrow >> 1;
@@ -180,7 +183,11 @@ export function zscaleFromSamples(
   let lastNgood = npix + 1;
   let fit: [number, number] = [0, 0];
   for (let it = 0; it < o.maxIterations; it++) {
-    if (ngood >= lastNgood || ngood < minpix) break;
+    // The mask only grows (rejected samples stay rejected, dilation only adds), so an unchanged count is an
+    // unchanged mask, and another pass would fit the same line again: the stop only saves the passes.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: see above
+    if (ngood >= lastNgood) break;
+    if (ngood < minpix) break;
     fit = fitLine(samples, bad);
     bad = rejectPass(samples, bad, fit, o.krej, ngrow);
     lastNgood = ngood;

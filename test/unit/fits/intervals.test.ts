@@ -90,6 +90,35 @@ describe('zscale against astropy on edge cases', () => {
     const huge = Float64Array.from([3e38, 3.2e38].map(Math.fround));
     expect(zscaleFromSamples(huge, opts, 'float32')!.vmin).toBe(Infinity);
   });
+
+  it('zscale of a single sample is that sample; with min_npixels 1 the fit of one point is flat', () => {
+    // astropy: one sample is fewer than min_npixels (5), so no fit runs and the limits are the sample's
+    // min and max: np.float64(3.5) twice (np.float32 for float32 data).
+    expect(zscale([3.5])).toEqual({ vmin: 3.5, vmax: 3.5, nSamples: 1 });
+    expect(zscale(Float32Array.of(-0.25), {}, 'float32')).toEqual({ vmin: -0.25, vmax: -0.25, nSamples: 1 });
+    // With min_npixels 1 a fit does run; astropy's np.polyfit raises on one point (LinAlgError), ours takes
+    // a line with no slope (0 rather than 0/0 = NaN), so the limits stay the sample.
+    expect(zscale([3.5], { minNpixels: 1 })).toEqual({ vmin: 3.5, vmax: 3.5, nSamples: 1 });
+  });
+
+  it('contrast 0 leaves the slope undivided: the limits of contrast 1', () => {
+    // astropy divides the slope by the contrast only when it is > 0 (numpy run of the same algorithm:
+    // (-9.74752142326909, 11.137065776443462) for both).
+    for (const contrast of [0, 1]) {
+      const r = zscale(sample, { contrast })!;
+      expect(rel(r.vmin, -9.74752142326909)).toBeLessThan(1e-12);
+      expect(rel(r.vmax, 11.137065776443462)).toBeLessThan(1e-12);
+    }
+  });
+
+  it("dilates rejected samples numpy's way round when the kernel is even (400 samples: ngrow 4)", () => {
+    // np.convolve(mask, ones(4), mode='same') marks 1 sample before and 2 after a rejected one; the mirror
+    // image (2 before, 1 after) gives vmax 43.95284761475513. Default options: contrast 0.25.
+    const r = zscale(lcgSample(400, 5))!;
+    expect(r.vmin).toBe(-9.93);
+    expect(rel(r.vmax, 43.92153451505122)).toBeLessThan(1e-12);
+    expect(rel(r.vmax, 43.95284761475513)).toBeGreaterThan(1e-4);
+  });
 });
 
 describe('percentile (numpy linear)', () => {
