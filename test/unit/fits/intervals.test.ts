@@ -23,6 +23,14 @@ describe('zscale', () => {
     expect(zscaleFromSamples(new Float64Array(0))).toBeNull();
   });
 
+  it('takes n_samples from the options: 2500 values, nSamples 100 → stride 25, 100 samples up to 2475', () => {
+    // astropy: values[::25][:100] of the ramp 0…2499 is 0, 25, …, 2475, a straight line: the limits are its
+    // ends, (0.0, 2475.0); the default 1000 samples (stride 2) end at 1998.
+    const v = Float64Array.from({ length: 2500 }, (_, i) => i);
+    expect(zscale(v, { nSamples: 100 })).toEqual({ vmin: 0, vmax: 2475, nSamples: 100 });
+    expect(zscale(v)).toEqual({ vmin: 0, vmax: 1998, nSamples: 1000 });
+  });
+
   it('clips to the data for a straight ramp and narrows for a ramp with outliers', () => {
     const ramp = Float64Array.from({ length: 1000 }, (_, i) => i);
     expect(zscale(ramp, { contrast: 0.25 })).toMatchObject({ vmin: 0, vmax: 999 });

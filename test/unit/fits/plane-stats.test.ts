@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_PIXELS,
   headerBlock,
   planeStats,
+  StatsAccumulator,
   writeFitsImage,
   type Bitpix,
   type HeaderCard,
@@ -29,6 +30,12 @@ describe('planeStats', () => {
     const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
     const before = openFds();
     const r = planeStats(f);
+    // The statistics of the whole plane: every one of its 1200 pixels sampled for the median and MAD.
+    const acc = new StatsAccumulator(1200);
+    for (let y = 0; y < 30; y++)
+      acc.add(Float32Array.from({ length: 40 }, (_, x) => (x === 7 && y === 9 ? 500 : y * 40 + x)));
+    expect(r).toMatchObject({ ...acc.result() });
+    expect(r.robustSamples).toBe(1200);
     expect(r.contrast).toBe(0.25);
     expect(r.zscale).toEqual(planeStats(f, { contrast: 0.25 }).zscale);
     expect(r.zscale).not.toEqual(planeStats(f, { contrast: 1 }).zscale);
