@@ -118,6 +118,7 @@ function fitLine(samples: Float64Array, bad: Uint8Array): [number, number] {
     if (bad[i]) continue;
     const dx = i - mx;
     sxx += dx * dx;
+    // Stryker disable next-line ArithmeticOperator: the dx sum to 0, so dx·(y + my) sums to the same up to rounding
     sxy += dx * (samples[i] - my);
   }
   const slope = sxx === 0 ? 0 : sxy / sxx;
@@ -199,6 +200,7 @@ export function zscaleFromSamples(
     // unchanged mask, and another pass would fit the same line again: the stop only saves the passes.
     // Stryker disable next-line ConditionalExpression,EqualityOperator: see above
     if (ngood >= lastNgood) break;
+    // Stryker disable next-line ConditionalExpression: below minpix the count only falls further and the fit is not used: the stop only saves passes
     if (ngood < minpix) break;
     fit = fitLine(samples, bad);
     bad = rejectPass(samples, bad, fit, o.krej, ngrow);

@@ -72,6 +72,13 @@ describe('zscale against astropy on edge cases', () => {
     expect(rel(r.vmax, 42.81663345274958)).toBeGreaterThan(1e-4);
   });
 
+  it('takes the middle sample as the median of an odd count (299 samples)', () => {
+    // numpy run of astropy 5.2's algorithm on lcgSample(299, 3): (-9.87, 42.93958925633092).
+    const r = zscale(lcgSample(299, 3), { contrast: 0.25 })!;
+    expect(r.vmin).toBe(-9.87);
+    expect(rel(r.vmax, 42.93958925633092)).toBeLessThan(1e-12);
+  });
+
   it('keeps the fit when exactly min_npixels values stay good (ngood == minpix), drops it one below', () => {
     const at = zscale(sample, { contrast: 0.25, minNpixels: 260, maxReject: 0 })!;
     expect(rel(at.vmax, 42.77826310577385)).toBeLessThan(1e-12);

@@ -71,6 +71,8 @@ describe('planeStats', () => {
   // float data keep their own type.
   it.each<[string, Bitpix, HeaderCard[], number]>([
     ['int16', 16, [], 16],
+    ['int8 (BZERO −128)', 8, [['BZERO', -128]], 8],
+    ['uint8 with BZERO 1', 8, [['BZERO', 1]], -32],
     ['uint16 (BZERO 32768)', 16, [['BZERO', 32768]], 16],
     ['int16 with BSCALE 0.5', 16, [['BSCALE', 0.5]], -32],
     ['int16 with BZERO 100', 16, [['BZERO', 100]], -32],
