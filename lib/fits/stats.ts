@@ -64,8 +64,9 @@ export class StatsAccumulator {
     this.taken = takeSamples(px, n, start, this.stride, this.samples, this.taken);
     // The first sampled position of the next strip, counted from its start: the first sampled position at
     // or past n, minus n. start < stride, so a strip with n ≤ start has none and leaves start − n.
-    // Stryker disable next-line ArithmeticOperator: start − ⌈…⌉·stride is negative and congruent to it modulo the stride; negative positions hold no pixel, so the samples are the same (the loop only starts further back)
-    const next = start + Math.ceil((n - start) / this.stride) * this.stride;
+    const whole = Math.ceil((n - start) / this.stride) * this.stride;
+    // Stryker disable next-line ArithmeticOperator: start − whole is negative and congruent to it modulo the stride; negative positions hold no pixel, so the samples are the same (the loop only starts further back)
+    const next = start + whole;
     this.skip = next - n;
   }
 
