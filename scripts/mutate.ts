@@ -98,13 +98,14 @@ export const MODULES: Module[] = [
     name: 'fits-stats',
     mutate: ['lib/fits/stats.ts', 'lib/fits/zscale.ts', 'lib/fits/plane-stats.ts'],
     // The statistics' and zscale's own tests, and the astropy oracle on the real files. Not the rendering
-    // tests (render, header, corrupt, …): they reach zscale only through whole images, seconds per mutant.
+    // tests (render, header, corrupt, look, …): they reach zscale only through whole images, seconds per
+    // mutant; nor stats-large.test.ts (the 4096² simulated image, in `npm test`).
     tests: [
       'test/unit/fits/stats.test.ts',
+      'test/unit/fits/plane-stats.test.ts',
       'test/unit/fits/intervals.test.ts',
       'test/unit/fits/oracle.test.ts',
       'test/unit/fits/bitpix.test.ts',
-      'test/unit/fits/look.test.ts',
     ],
   },
   { name: 'astro-transit', mutate: ['lib/astro/transit.ts'], tests: ['test/unit/astro/*.test.ts'] },

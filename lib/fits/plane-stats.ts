@@ -25,7 +25,8 @@ const UNSIGNED_OFFSET: Record<number, number> = { 8: -128, 16: 32768, 32: 2 ** 3
 
 function dataBitpix(hdu: HduInfo, dtype: 'float32' | 'float64'): number {
   const offsetOnly = hdu.bscale === 1 && (hdu.bzero === 0 || hdu.bzero === UNSIGNED_OFFSET[hdu.bitpix]);
-  if (offsetOnly || hdu.bitpix < 0) return hdu.bitpix;
+  // (Float data decode to their own type, scaled or not: −32 to float32, −64 to float64.)
+  if (offsetOnly) return hdu.bitpix;
   return dtype === 'float32' ? -32 : -64;
 }
 
@@ -45,11 +46,12 @@ export function planeStats(
     });
     const stats = acc.result();
     let zscale: [number, number] | null = null;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with no finite pixel the sampler takes nothing and zscaleFromSamples gives null; the test only saves the second pass
     if (stats.nFinite > 0) {
       const sampler = new ZscaleSampler(stats.nFinite);
       streamPlane(img, plane, (px, _y0, rows) => sampler.add(px, rows * img.nx));
       const r = zscaleFromSamples(sampler.result(), { contrast }, dtype);
-      zscale = r ? [r.vmin, r.vmax] : null;
+      zscale = r && [r.vmin, r.vmax];
     }
     return {
       hdu: img.hdu.index,

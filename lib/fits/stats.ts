@@ -62,8 +62,12 @@ export class StatsAccumulator {
     this.seen += n;
     const start = this.skip;
     this.taken = takeSamples(px, n, start, this.stride, this.samples, this.taken);
-    // The first sampled position of the next strip, counted from its start.
-    this.skip = start < n ? start + Math.ceil((n - start) / this.stride) * this.stride - n : start - n;
+    // The first sampled position of the next strip, counted from its start: the first sampled position at
+    // or past n, minus n. start < stride, so a strip with n ≤ start has none and leaves start − n.
+    const whole = Math.ceil((n - start) / this.stride) * this.stride;
+    // Stryker disable next-line ArithmeticOperator: start − whole is negative and congruent to it modulo the stride; negative positions hold no pixel, so the samples are the same (the loop only starts further back)
+    const next = start + whole;
+    this.skip = next - n;
   }
 
   /**
@@ -136,8 +140,13 @@ function takeSamples(
 /** numpy: abs(data − median) in the data's dtype (astropy's median_absolute_deviation takes its median). */
 function absDeviations(s: Float64Array, median: number, dtype: Dtype): Float64Array {
   const dev = new Float64Array(s.length);
-  if (dtype === 'float32') for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
-  else for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
+  if (dtype === 'float32') {
+    // Stryker disable next-line EqualityOperator: i <= s.length writes dev[s.length], a no-op on a typed array
+    for (let i = 0; i < s.length; i++) dev[i] = Math.abs(Math.fround(s[i] - median));
+  } else {
+    // Stryker disable next-line EqualityOperator: as above
+    for (let i = 0; i < s.length; i++) dev[i] = Math.abs(s[i] - median);
+  }
   return dev;
 }
 
@@ -148,9 +157,10 @@ export type QaGrade = 'excellent' | 'good' | 'marginal' | 'poor' | 'unknown';
  * no noise, such as a constant one, has no dynamic range: never "excellent"), negative is poor.
  */
 export function gradeDynamicRange(dr: number | null | undefined): QaGrade {
-  if (dr === null || dr === undefined || !Number.isFinite(dr) || dr === 0) return 'unknown';
-  if (dr > 1000) return 'excellent';
-  if (dr > 100) return 'good';
-  if (dr > 10) return 'marginal';
+  const v = dr ?? NaN;
+  if (!Number.isFinite(v) || v === 0) return 'unknown';
+  if (v > 1000) return 'excellent';
+  if (v > 100) return 'good';
+  if (v > 10) return 'marginal';
   return 'poor';
 }

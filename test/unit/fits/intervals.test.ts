@@ -23,6 +23,14 @@ describe('zscale', () => {
     expect(zscaleFromSamples(new Float64Array(0))).toBeNull();
   });
 
+  it('takes n_samples from the options: 2500 values, nSamples 100 → stride 25, 100 samples up to 2475', () => {
+    // astropy: values[::25][:100] of the ramp 0…2499 is 0, 25, …, 2475, a straight line: the limits are its
+    // ends, (0.0, 2475.0); the default 1000 samples (stride 2) end at 1998.
+    const v = Float64Array.from({ length: 2500 }, (_, i) => i);
+    expect(zscale(v, { nSamples: 100 })).toEqual({ vmin: 0, vmax: 2475, nSamples: 100 });
+    expect(zscale(v)).toEqual({ vmin: 0, vmax: 1998, nSamples: 1000 });
+  });
+
   it('clips to the data for a straight ramp and narrows for a ramp with outliers', () => {
     const ramp = Float64Array.from({ length: 1000 }, (_, i) => i);
     expect(zscale(ramp, { contrast: 0.25 })).toMatchObject({ vmin: 0, vmax: 999 });
@@ -64,6 +72,13 @@ describe('zscale against astropy on edge cases', () => {
     expect(rel(r.vmax, 42.81663345274958)).toBeGreaterThan(1e-4);
   });
 
+  it('takes the middle sample as the median of an odd count (299 samples)', () => {
+    // numpy run of astropy 5.2's algorithm on lcgSample(299, 3): (-9.87, 42.93958925633092).
+    const r = zscale(lcgSample(299, 3), { contrast: 0.25 })!;
+    expect(r.vmin).toBe(-9.87);
+    expect(rel(r.vmax, 42.93958925633092)).toBeLessThan(1e-12);
+  });
+
   it('keeps the fit when exactly min_npixels values stay good (ngood == minpix), drops it one below', () => {
     const at = zscale(sample, { contrast: 0.25, minNpixels: 260, maxReject: 0 })!;
     expect(rel(at.vmax, 42.77826310577385)).toBeLessThan(1e-12);
@@ -89,6 +104,35 @@ describe('zscale against astropy on edge cases', () => {
     // The sum is float32 too: near the float32 maximum it overflows to inf, as numpy's does.
     const huge = Float64Array.from([3e38, 3.2e38].map(Math.fround));
     expect(zscaleFromSamples(huge, opts, 'float32')!.vmin).toBe(Infinity);
+  });
+
+  it('zscale of a single sample is that sample; with min_npixels 1 the fit of one point is flat', () => {
+    // astropy: one sample is fewer than min_npixels (5), so no fit runs and the limits are the sample's
+    // min and max: np.float64(3.5) twice (np.float32 for float32 data).
+    expect(zscale([3.5])).toEqual({ vmin: 3.5, vmax: 3.5, nSamples: 1 });
+    expect(zscale(Float32Array.of(-0.25), {}, 'float32')).toEqual({ vmin: -0.25, vmax: -0.25, nSamples: 1 });
+    // With min_npixels 1 a fit does run; astropy's np.polyfit raises on one point (LinAlgError), ours takes
+    // a line with no slope (0 rather than 0/0 = NaN), so the limits stay the sample.
+    expect(zscale([3.5], { minNpixels: 1 })).toEqual({ vmin: 3.5, vmax: 3.5, nSamples: 1 });
+  });
+
+  it('contrast 0 leaves the slope undivided: the limits of contrast 1', () => {
+    // astropy divides the slope by the contrast only when it is > 0 (numpy run of the same algorithm:
+    // (-9.74752142326909, 11.137065776443462) for both).
+    for (const contrast of [0, 1]) {
+      const r = zscale(sample, { contrast })!;
+      expect(rel(r.vmin, -9.74752142326909)).toBeLessThan(1e-12);
+      expect(rel(r.vmax, 11.137065776443462)).toBeLessThan(1e-12);
+    }
+  });
+
+  it("dilates rejected samples numpy's way round when the kernel is even (400 samples: ngrow 4)", () => {
+    // np.convolve(mask, ones(4), mode='same') marks 1 sample before and 2 after a rejected one; the mirror
+    // image (2 before, 1 after) gives vmax 43.95284761475513. Default options: contrast 0.25.
+    const r = zscale(lcgSample(400, 5))!;
+    expect(r.vmin).toBe(-9.93);
+    expect(rel(r.vmax, 43.92153451505122)).toBeLessThan(1e-12);
+    expect(rel(r.vmax, 43.95284761475513)).toBeGreaterThan(1e-4);
   });
 });
 
