@@ -50,8 +50,9 @@ const RECOVERY_TESTS = [
  * The converter tests that pin dispatch: every daemon start runs the dispatcher, so the whole converter suite
  * covers nearly all of dispatch.ts, and each survivor would run all of it (hours per run on 2 shared cores).
  * dispatch.test.ts drives the claim's guards (maxConcurrent, the lease re-check, stale and duplicate jobs, an
- * open attempt, heartbeats); the dispatch-*.test.ts files pin the rest (the attempt and dispatch records,
- * adoption and settling of found attempts, the drain).
+ * open attempt, heartbeats); the dispatch-*.test.ts files pin the rest (the attempt and dispatch records, the
+ * claim gate and the settle hook, adoption and settling of found attempts, the drain). ~3 minutes per run of
+ * all of them, so a survivor costs that; a whole-file run takes 1–2 hours on 2 shared cores.
  */
 const DISPATCH_TESTS = ['test/integration/converter/dispatch*.test.ts'];
 

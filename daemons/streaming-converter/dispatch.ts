@@ -81,6 +81,7 @@ export class Dispatcher implements AdoptionHost {
   /** Aborted at the hard stop (or a fatal error): the drain ends, settles waiting on a lock give up. */
   private readonly hardStop = new AbortController();
   /** Set when the gate saw an expired lease; the loop runs recovery before the next dispatch. */
+  // Stryker disable next-line BooleanLiteral: true only adds a recovery pass at the first tick, right after startup recovery settled everything expired (recover is idempotent); what expires later the gate flags in that same tick
   wantRecovery = false;
 
   constructor(
@@ -225,6 +226,7 @@ export class Dispatcher implements AdoptionHost {
     const abort = new AbortController();
     const stop = (): void => abort.abort(signal.reason);
     if (signal.aborted) stop();
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: `once` only unhooks stop after the first abort; the finally unhooks it anyway and a second abort() is a no-op
     else signal.addEventListener('abort', stop, { once: true });
     try {
       const f = await c.work!(abort);
@@ -239,6 +241,7 @@ export class Dispatcher implements AdoptionHost {
         'conversion bookkeeping failed; recovery will settle the attempt from its directory',
       );
       return Settle.released(); // refused by the settle hook: no end known (`ended` unset)
+      // Stryker disable next-line BlockStatement,StringLiteral: unhooking only frees the listener; an abort after the work ended aborts a controller nothing listens to any more
     } finally {
       signal.removeEventListener('abort', stop);
     }
@@ -290,7 +293,9 @@ export class Dispatcher implements AdoptionHost {
   /** Stop: wait up to killGraceS for running converters, then stop them and wait for their settles. */
   async drain(hardStop?: AbortSignal): Promise<void> {
     const stop = (): void => this.hardStop.abort();
+    // Stryker disable next-line OptionalChaining: the daemon always passes a signal (run.ts: deps.hardStop, which startDaemon always sets, or an aborted one)
     if (hardStop?.aborted) stop();
+    // Stryker disable next-line OptionalChaining,ObjectLiteral,BooleanLiteral: as above; and an AbortSignal fires 'abort' once, so `once` changes nothing
     else hardStop?.addEventListener('abort', stop, { once: true });
     await this.worker.drain();
   }
