@@ -65,6 +65,7 @@ function jobOf(run: AttemptRun): SettlingJob<ConvertPayload> {
     id: run.lease.jobId,
     queue: QUEUE,
     kind: KIND,
+    // Stryker disable next-line ObjectLiteral: nothing reads the payload of a job it settles or adopts (the worker and settleConversion go by the job id and lease; only a claimed job's payload is read)
     payload: { groupRef: run.group.id, groupId: run.group.group_id },
     lease: run.lease,
   };
@@ -164,6 +165,7 @@ export class Dispatcher implements AdoptionHost {
     const { db, clock } = this.ctx;
     if (db.read((c) => S.expiredRunning(c, QUEUE, clock.now()))) {
       this.wantRecovery = true;
+      // Stryker disable next-line ObjectLiteral: without the limit the claim's transaction re-checks the same expired lease (beforeClaim) and claims nothing
       return { limit: 0 };
     }
     return { limit: this.disk.ok() ? Infinity : 0 };

@@ -54,6 +54,8 @@ describe('converter dispatch: the drain at shutdown', () => {
     env = await makeEnv({ killGraceS: 1.5, converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
     const { d, pid } = await converting(env);
     await waitFor(() => groups(env)[0]?.attempts === 1, { what: 'attempt counted' });
+    const metrics = await (await fetch(`http://127.0.0.1:${d.port}/metrics`)).text();
+    expect(metrics).toMatch(/^contimg_converter_conversions_in_flight 1$/m);
     const t0 = Date.now();
     expect(await d.stop()).toBe('drained');
     const took = Date.now() - t0;

@@ -58,6 +58,8 @@ describe('converter dispatch: the claim gate and the settle hook', () => {
     free = 100e9;
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
     expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
+    // The settled attempt is counted by outcome (the worker's onSettled hook).
+    expect(await metric(d, /conversion_attempts_total\{outcome="ok"\} (\d+)/)).toBe(1);
   });
 
   it('a lease that expires while the daemon runs is recovered first: its converter is stopped, then the job runs again', async () => {
