@@ -228,8 +228,10 @@ export class Dispatcher implements AdoptionHost {
     const abort = new AbortController();
     const stop = (): void => abort.abort(signal.reason);
     if (signal.aborted) stop();
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: `once` only unhooks stop after the first abort; the finally unhooks it anyway and a second abort() is a no-op
-    else signal.addEventListener('abort', stop, { once: true });
+    else {
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' once, and the finally unhooks stop anyway
+      signal.addEventListener('abort', stop, { once: true });
+    }
     try {
       const f = await c.work!(abort);
       if (f === null) return Settle.released(); // refused by the settle hook: left running (`ended` unset)
@@ -243,8 +245,8 @@ export class Dispatcher implements AdoptionHost {
         'conversion bookkeeping failed; recovery will settle the attempt from its directory',
       );
       return Settle.released(); // refused by the settle hook: no end known (`ended` unset)
-      // Stryker disable next-line BlockStatement,StringLiteral: unhooking only frees the listener; an abort after the work ended aborts a controller nothing listens to any more
     } finally {
+      // Stryker disable next-line StringLiteral: unhooking only frees the listener; an abort after the work ended aborts a controller nothing listens to any more
       signal.removeEventListener('abort', stop);
     }
   }
@@ -295,10 +297,11 @@ export class Dispatcher implements AdoptionHost {
   /** Stop: wait up to killGraceS for running converters, then stop them and wait for their settles. */
   async drain(hardStop?: AbortSignal): Promise<void> {
     const stop = (): void => this.hardStop.abort();
-    // Stryker disable next-line OptionalChaining: the daemon always passes a signal (run.ts: deps.hardStop, which startDaemon always sets, or an aborted one)
     if (hardStop?.aborted) stop();
-    // Stryker disable next-line OptionalChaining,ObjectLiteral,BooleanLiteral: as above; and an AbortSignal fires 'abort' once, so `once` changes nothing
-    else hardStop?.addEventListener('abort', stop, { once: true });
+    else {
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' once, so `once` changes nothing
+      hardStop?.addEventListener('abort', stop, { once: true });
+    }
     await this.worker.drain();
   }
 }
