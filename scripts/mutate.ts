@@ -34,7 +34,6 @@ interface Module {
   skip?: Record<string, string>;
 }
 
-const CONVERTER_TESTS = ['test/unit/converter/*.test.ts', 'test/integration/converter/*.test.ts'];
 /**
  * The converter tests that reach recovery: every daemon start runs it, so the whole converter suite covers its
  * loop, and a survivor there would run all of it (hours on 2 shared cores); its own file sets up what recovery
@@ -48,6 +47,16 @@ const RECOVERY_TESTS = [
   'test/integration/converter/recovery-expiry.test.ts',
   'test/unit/converter/local-executor.test.ts',
 ];
+
+/**
+ * The converter tests that pin dispatch: every daemon start runs the dispatcher, so the whole converter suite
+ * covers nearly all of dispatch.ts, and each survivor would run all of it (hours per run on 2 shared cores).
+ * dispatch.test.ts drives the claim's guards (maxConcurrent, the lease re-check, stale and duplicate jobs, an
+ * open attempt, heartbeats); the dispatch-*.test.ts files pin the rest (the attempt and dispatch records, the
+ * claim gate and the settle hook, adoption and settling of found attempts, the drain). ~3 minutes per run of
+ * all of them, so a survivor costs that; a whole-file run takes 1–2 hours on 2 shared cores.
+ */
+const DISPATCH_TESTS = ['test/integration/converter/dispatch*.test.ts'];
 
 export const MODULES: Module[] = [
   {
@@ -70,7 +79,7 @@ export const MODULES: Module[] = [
       'test/integration/converter/groups.test.ts',
     ],
   },
-  { name: 'converter-dispatch', mutate: ['daemons/streaming-converter/dispatch.ts'], tests: CONVERTER_TESTS },
+  { name: 'converter-dispatch', mutate: ['daemons/streaming-converter/dispatch.ts'], tests: DISPATCH_TESTS },
   {
     name: 'queue',
     // The store and the worker, and the files they were split into: the operations on claimed jobs (ops.ts),

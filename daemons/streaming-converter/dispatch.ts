@@ -65,6 +65,7 @@ function jobOf(run: AttemptRun): SettlingJob<ConvertPayload> {
     id: run.lease.jobId,
     queue: QUEUE,
     kind: KIND,
+    // Stryker disable next-line ObjectLiteral: nothing reads the payload of a job it settles or adopts (the worker and settleConversion go by the job id and lease; only a claimed job's payload is read)
     payload: { groupRef: run.group.id, groupId: run.group.group_id },
     lease: run.lease,
   };
@@ -81,6 +82,7 @@ export class Dispatcher implements AdoptionHost {
   /** Aborted at the hard stop (or a fatal error): the drain ends, settles waiting on a lock give up. */
   private readonly hardStop = new AbortController();
   /** Set when the gate saw an expired lease; the loop runs recovery before the next dispatch. */
+  // Stryker disable next-line BooleanLiteral: true only adds a recovery pass at the first tick, right after startup recovery settled everything expired (recover is idempotent); what expires later the gate flags in that same tick
   wantRecovery = false;
 
   constructor(
@@ -163,6 +165,7 @@ export class Dispatcher implements AdoptionHost {
     const { db, clock } = this.ctx;
     if (db.read((c) => S.expiredRunning(c, QUEUE, clock.now()))) {
       this.wantRecovery = true;
+      // Stryker disable next-line ObjectLiteral: without the limit the claim's transaction re-checks the same expired lease (beforeClaim) and claims nothing
       return { limit: 0 };
     }
     return { limit: this.disk.ok() ? Infinity : 0 };
@@ -225,7 +228,10 @@ export class Dispatcher implements AdoptionHost {
     const abort = new AbortController();
     const stop = (): void => abort.abort(signal.reason);
     if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
+    else {
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' once, and the finally unhooks stop anyway
+      signal.addEventListener('abort', stop, { once: true });
+    }
     try {
       const f = await c.work!(abort);
       if (f === null) return Settle.released(); // refused by the settle hook: left running (`ended` unset)
@@ -240,6 +246,7 @@ export class Dispatcher implements AdoptionHost {
       );
       return Settle.released(); // refused by the settle hook: no end known (`ended` unset)
     } finally {
+      // Stryker disable next-line StringLiteral: unhooking only frees the listener; an abort after the work ended aborts a controller nothing listens to any more
       signal.removeEventListener('abort', stop);
     }
   }
@@ -291,7 +298,10 @@ export class Dispatcher implements AdoptionHost {
   async drain(hardStop?: AbortSignal): Promise<void> {
     const stop = (): void => this.hardStop.abort();
     if (hardStop?.aborted) stop();
-    else hardStop?.addEventListener('abort', stop, { once: true });
+    else {
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' once, so `once` changes nothing
+      hardStop?.addEventListener('abort', stop, { once: true });
+    }
     await this.worker.drain();
   }
 }

@@ -127,10 +127,13 @@ export function fakeLog(env: Env): FakeLine[] {
     .map((l) => JSON.parse(l) as FakeLine);
 }
 
-/** startInProcess with a real root logger (info and up, or `level`) whose JSON lines the test can read. */
+/**
+ * startInProcess with a real root logger (info and up, or `level`) whose JSON lines the test can read, and
+ * the daemon's test hooks.
+ */
 export async function startLogged(
   env: Env,
-  o: { level?: string; scrubber?: SecretScrubber } = {},
+  o: { level?: string; scrubber?: SecretScrubber; hooks?: RunOptions } = {},
 ): Promise<{ daemon: RunningDaemon; lines: Record<string, unknown>[] }> {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger({
@@ -141,7 +144,7 @@ export async function startLogged(
   });
   const daemon = await startDaemon({
     name: 'streaming-converter',
-    run: makeRun({ baseEnv: { ...process.env, FAKE_CONVERTER_LOG: env.log } }),
+    run: makeRun({ baseEnv: { ...process.env, FAKE_CONVERTER_LOG: env.log }, ...o.hooks }),
     config: env.config,
     log,
     port: 0,
