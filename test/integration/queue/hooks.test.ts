@@ -212,6 +212,32 @@ describe('worker hooks', () => {
     await done;
   });
 
+  it('the settle hooks see the lease as its heartbeats last renewed it, not as it was claimed', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let claimedExpiry = 0;
+    let renewedExpiry = 0;
+    const seen: number[] = [];
+    const { done } = worker({
+      leaseMs: 300,
+      hooks: {
+        onSettle: (_conn, e) => void seen.push(e.job.lease.expiresAt),
+        onSettled: (e) => void seen.push(e.job.lease.expiresAt),
+      },
+      handler: async (j) => {
+        claimedExpiry = j.lease.expiresAt;
+        await waitFor(() => store.get(j.id)!.leaseExpiresAt! > claimedExpiry, { what: 'lease renewed' });
+        renewedExpiry = store.get(j.id)!.leaseExpiresAt!;
+        return 'ok';
+      },
+    });
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
+    ac.abort();
+    await done;
+    expect(renewedExpiry).toBeGreaterThan(claimedExpiry);
+    expect(seen).toHaveLength(2);
+    for (const expiresAt of seen) expect(expiresAt).toBeGreaterThanOrEqual(renewedExpiry);
+  });
+
   it('the claim gate bounds what is claimed; beforeClaim returning false claims nothing', async () => {
     const jobs = [0, 1, 2].map((i) => store.enqueue({ queue: 'q', kind: 'k', payload: { i } }).job);
     let cap = 0;
