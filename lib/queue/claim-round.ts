@@ -19,6 +19,8 @@ import {
 export interface ClaimRound<P, C> {
   run: { job: ClaimedJob<P>; claim: C }[];
   buried: SettleEvent<P, C>[];
+  /** Jobs the claim buried whose payload no longer fits the worker's type: dead, told to no hook. */
+  buriedUnfit: { job: ClaimedJob; error: Error }[];
   skipped: SettleEvent<P, C>[];
   invalid: { id: number; error: Error }[];
 }
@@ -35,12 +37,22 @@ export function claimRound<P extends JsonObject, C>(
   },
 ): ClaimRound<P, C> {
   const { hooks, now } = o;
-  const r: ClaimRound<P, C> = { run: [], buried: [], skipped: [], invalid: [] };
+  const r: ClaimRound<P, C> = {
+    run: [],
+    buried: [],
+    buriedUnfit: [],
+    skipped: [],
+    invalid: [],
+  };
   if (hooks.beforeClaim && !hooks.beforeClaim(conn)) return r;
   const { claimed, buried } = claimIn(conn, o.claim, now);
   for (const b of buried) {
     const job = parseClaimed(o.type, b);
-    if (job instanceof Error) continue; // nothing of the domain's to tell about a payload it never had
+    if (job instanceof Error) {
+      // Nothing of the domain's to tell about a payload it never had; still dead, counted and logged.
+      r.buriedUnfit.push({ job: b, error: job });
+      continue;
+    }
     const ev: SettleEvent<P, C> = {
       job,
       claim: undefined,

@@ -211,11 +211,15 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
   /** Metrics, summary, logs and onSettled for what a committed claim did besides starting jobs. */
   private afterClaim(r: ClaimRound<P, C>): void {
     const { queue, log } = this.o;
-    this.store.countClaim(
-      queue,
-      r.run.length + r.skipped.length,
-      r.buried.map((e) => e.job),
-    );
+    this.store.countClaim(queue, r.run.length + r.skipped.length, [
+      ...r.buried.map((e) => e.job),
+      ...r.buriedUnfit.map((u) => u.job),
+    ]);
+    for (const { job, error } of r.buriedUnfit)
+      log.warn(
+        { jobId: job.id, err: error },
+        'claim buried a job whose last attempt lost its holder (dead); its payload does not fit its type',
+      );
     for (const ev of r.buried) {
       log.warn({ jobId: ev.job.id }, 'claim buried a job whose last attempt lost its holder (dead)');
       this.hooks.onSettled?.(ev);

@@ -9,6 +9,7 @@ import { RetryableError } from '../../../lib/errors.js';
 import { createRegistry } from '../../../lib/metrics.js';
 import {
   queueMetrics,
+  skipClaim,
   SqliteQueueStore,
   Worker,
   type SettleEvent,
@@ -16,6 +17,7 @@ import {
 } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let dir: string;
@@ -210,6 +212,76 @@ describe('worker hooks', () => {
     expect(ran).toEqual([]);
     ac.abort();
     await done;
+  });
+
+  it('the settle hooks see the lease as its heartbeats last renewed it, not as it was claimed', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    let claimedExpiry = 0;
+    let renewedExpiry = 0;
+    const seen: number[] = [];
+    const { done } = worker({
+      leaseMs: 300,
+      hooks: {
+        onSettle: (_conn, e) => void seen.push(e.job.lease.expiresAt),
+        onSettled: (e) => void seen.push(e.job.lease.expiresAt),
+      },
+      handler: async (j) => {
+        claimedExpiry = j.lease.expiresAt;
+        await waitFor(() => store.get(j.id)!.leaseExpiresAt! > claimedExpiry, { what: 'lease renewed' });
+        renewedExpiry = store.get(j.id)!.leaseExpiresAt!;
+        return 'ok';
+      },
+    });
+    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
+    ac.abort();
+    await done;
+    expect(renewedExpiry).toBeGreaterThan(claimedExpiry);
+    expect(seen).toHaveLength(2);
+    for (const expiresAt of seen) expect(expiresAt).toBeGreaterThanOrEqual(renewedExpiry);
+  });
+
+  it("onClaim's skipClaim finishes a stale job at claim without running it: done, counted, told to onSettled", async () => {
+    const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+    const metrics = queueMetrics(registry, ['q']);
+    store = new SqliteQueueStore(db, { metrics });
+    const { log, lines } = captureLog('debug');
+    const stale = store.enqueue({ queue: 'q', kind: 'k', payload: { stale: true } }).job;
+    const fresh = store.enqueue({ queue: 'q', kind: 'k', payload: { stale: false } }).job;
+    const ran: number[] = [];
+    const hooked: number[] = [];
+    const settled: SettleEvent<Record<string, unknown>, string>[] = [];
+    const { done } = worker<string>({
+      store,
+      metrics,
+      log,
+      concurrency: 2,
+      hooks: {
+        onClaim: (_conn, j) => (j.payload.stale ? skipClaim({ already: 'converted' }) : 'fresh'),
+        onSettle: (_conn, e) => void hooked.push(e.job.id),
+        onSettled: (e) => void settled.push(e),
+      },
+      handler: async (j) => void ran.push(j.id),
+    });
+    await waitFor(() => [stale, fresh].every((j) => store.get(j.id)?.state === 'done'), {
+      what: 'both done',
+    });
+    ac.abort();
+    expect(await done).toMatchObject({ claimed: 1, done: 1 });
+    expect(store.get(stale.id)).toMatchObject({ attempts: 1, result: { already: 'converted' } });
+    expect(ran).toEqual([fresh.id]);
+    expect(hooked).toEqual([fresh.id]);
+    expect(settled.find((e) => e.job.id === stale.id)).toMatchObject({
+      claim: undefined,
+      decision: { state: 'done', result: { already: 'converted' } },
+    });
+    const values = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+    expect((await values('contimg_queue_claims_total')).find((v) => v.labels.queue === 'q')?.value).toBe(2);
+    expect(
+      (await values('contimg_queue_outcomes_total')).find((v) => v.labels.outcome === 'done')?.value,
+    ).toBe(2);
+    expect(lines.filter((l) => l.jobId === stale.id).map((l) => [l.level, l.msg])).toEqual([
+      ['debug', 'stale job finished at claim; nothing to run'],
+    ]);
   });
 
   it('the claim gate bounds what is claimed; beforeClaim returning false claims nothing', async () => {

@@ -6,7 +6,7 @@ import { ManualClock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/index.js';
 import { PermanentError, RetryableError } from '../../../lib/errors.js';
 import { createRegistry, type Registry } from '../../../lib/metrics.js';
-import { queueMetrics, runWorker, SqliteQueueStore } from '../../../lib/queue/index.js';
+import { queueMetrics, runWorker, Settle, SqliteQueueStore } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -113,5 +113,33 @@ describe('retry, dead letter, redrive', () => {
     ac.abort();
     await worker;
     expect(await outcome('dead')).toBe(1);
+  });
+
+  it("a handler's own retry policy (RETRY_NOW) is honoured over the worker's and the store's", async () => {
+    const metrics = queueMetrics(registry, ['q']);
+    const hour = { strategy: 'constant', baseMs: 3_600_000, maxMs: 3_600_000, jitter: 0 } as const;
+    const retryNow = { strategy: 'constant', baseMs: 0, maxMs: 0, jitter: 0 } as const;
+    const store = new SqliteQueueStore(db, { metrics, retryPolicy: hour });
+    const { job } = store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 3 });
+    const ac = new AbortController();
+    const worker = runWorker({
+      db,
+      store,
+      queue: 'q',
+      signal: ac.signal,
+      metrics,
+      retryPolicy: hour,
+      pollMs: 10,
+      maxPollMs: 50,
+      handler: async (j) =>
+        j.attempts === 1
+          ? Settle.failed(new Error('the daemon died under it'), { retryable: true, retryPolicy: retryNow })
+          : 'second time lucky',
+    });
+    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 5000, what: 'retried at once' });
+    expect(store.get(job.id)).toMatchObject({ attempts: 2, result: 'second time lucky' });
+    expect(await outcome('retry')).toBe(1);
+    ac.abort();
+    expect(await worker).toMatchObject({ retried: 1, done: 1 });
   });
 });

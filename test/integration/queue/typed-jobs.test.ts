@@ -6,8 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Db } from '../../../lib/db/index.js';
 import { ValidationError } from '../../../lib/errors.js';
-import { defineJob, runWorker, SqliteQueueStore } from '../../../lib/queue/index.js';
+import { createRegistry } from '../../../lib/metrics.js';
+import { defineJob, queueMetrics, runWorker, SqliteQueueStore } from '../../../lib/queue/index.js';
 import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const Render = defineJob({
@@ -102,5 +104,46 @@ describe('typed jobs', () => {
     expect(seen).toEqual([{ path: '/d.fits', planes: 3 }]);
     ac.abort();
     expect(await w).toMatchObject({ done: 1, dead: 2 });
+  });
+
+  it('a claim that buries an expired last attempt whose payload no longer fits counts it dead and logs it', async () => {
+    const { job } = store.enqueue({
+      queue: 'thumbs',
+      kind: 'render',
+      maxAttempts: 1,
+      payload: { path: '/e.fits' },
+    });
+    // A holder that died: claimed the job's last attempt, never heartbeated.
+    const [gone] = store.claim({ queue: 'thumbs', owner: 'dead-holder', leaseMs: 50 });
+    expect(gone.id).toBe(job.id);
+    await waitFor(() => Date.now() > gone.lease.expiresAt + 5, { what: 'lease expired' });
+    const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+    const metrics = queueMetrics(registry, ['thumbs']);
+    const { log, lines } = captureLog('debug');
+    const seen: unknown[] = [];
+    const w = runWorker({
+      db,
+      type: Render,
+      metrics,
+      log,
+      signal: ac.signal,
+      pollMs: 10,
+      maxPollMs: 50,
+      handler: async (j) => void seen.push(j.payload),
+    });
+    await waitFor(() => store.get(job.id)?.state === 'dead', { what: 'job buried' });
+    expect(store.get(job.id)?.lastError).toMatch(/lease expired on the last attempt/);
+    const outcomes = await registry.getSingleMetric('contimg_queue_outcomes_total')!.get();
+    const dead = outcomes.values.find((v) => v.labels.queue === 'thumbs' && v.labels.outcome === 'dead');
+    expect(dead?.value).toBe(1);
+    const told = lines.filter((l) => l.jobId === job.id && l.level === 'warn');
+    expect(told).toHaveLength(1);
+    expect(told[0].msg).toBe(
+      'claim buried a job whose last attempt lost its holder (dead); its payload does not fit its type',
+    );
+    expect((told[0].err as { message: string }).message).toMatch(/thumbs render: bad payload \(planes: /);
+    ac.abort();
+    expect(await w).toMatchObject({ claimed: 0 });
+    expect(seen).toEqual([]);
   });
 });

@@ -256,6 +256,28 @@ describe('onSettleError', () => {
     expect(w.summary).toMatchObject({ released: 1, errors: 0, done: 0 });
     expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
   });
+
+  it('a job whose settle write waits for the lock when the drain gives up is not handed back; its lease is left to expire', async () => {
+    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { log, lines } = captureLog('warn');
+    const g = gated();
+    const w = worker({ drainMs: 20, abortGraceMs: 20, log, handler: g.handler });
+    expect(w.fill()).toBe(1);
+    lock = await holdWriteLock(file);
+    g.release(); // the handler finishes; its settle waits for the lock another process holds
+    await w.drain();
+    // The write gives up with the drain, not at the database's write budget (15 s here).
+    await waitFor(() => w.summary.errors > 0, { timeoutMs: 5000, what: 'the settle write gave up' });
+    // Handing it back would be a second write racing the settle already waiting for the lock.
+    expect(lines.map((l) => l.msg)).toEqual([
+      'drain deadline passed; aborting unfinished jobs',
+      'could not record the job outcome; the lease will expire and it will rerun',
+    ]);
+    expect(w.summary).toMatchObject({ released: 0, errors: 1, done: 0 });
+    await lock.release();
+    lock = null;
+    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
+  }, 30_000);
 });
 
 describe('a refused settle', () => {
