@@ -25,7 +25,7 @@ function heldElsewhere(a: S.OpenAttempt, self: string, now: number): boolean {
   if (a.lease_owner === null) return false;
   // Our own owner id cannot be on a job at startup (it is new, with a random suffix): kept so that a lease of
   // ours can never count as someone else's.
-  // Stryker disable next-line ConditionalExpression: equivalent, see above.
+  // Stryker disable next-line ConditionalExpression,BooleanLiteral: equivalent, see above.
   if (a.lease_owner === self) return false;
   // Stryker disable next-line EqualityOperator: equivalent, `<` and `<=` differ only within one millisecond.
   if ((a.lease_expires_at ?? 0) < now) return false;

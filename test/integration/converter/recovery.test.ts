@@ -94,7 +94,8 @@ describe('converter crash recovery', () => {
   it('a converter still running under its supervisor, its pid never recorded, is adopted: awaited, settled, not run again', async () => {
     env = await makeEnv();
     const a = await diedAfterDispatch(env);
-    strays.push(spawnSupervised(env, a, 'ok', 3000));
+    const supervisor = spawnSupervised(env, a, 'ok', 3000);
+    strays.push(supervisor);
     await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), {
       what: 'orphaned converter running',
     });
@@ -106,7 +107,8 @@ describe('converter crash recovery', () => {
       { outcome: 'ok', exit_code: 0 },
     ]);
     const adopted = events(env, 'converter.attempt_adopted').map((e) => JSON.parse(e.payload) as unknown);
-    expect(adopted).toMatchObject([{ attempt: 1, running: true }]);
+    // The event names the supervisor it adopted (the pid supervisor.json recorded), not the converter's.
+    expect(adopted).toMatchObject([{ attempt: 1, running: true, pid: supervisor }]);
     expect(conversionJobs(env)).toMatchObject([{ state: 'done', attempts: 1 }]);
   });
 
@@ -473,16 +475,20 @@ describe('converter crash recovery', () => {
     expect(await recoveredCount(d, 'finished')).toBe(1);
   });
 
-  it('a converter still running under its supervisor is adopted and counted as adopted', async () => {
+  it('a converter still running under its supervisor is adopted, logged with its group, attempt and supervisor, and counted as adopted', async () => {
     env = await makeEnv();
     const a = await diedAfterDispatch(env);
-    strays.push(spawnSupervised(env, a, 'ok', 2000));
+    const supervisor = spawnSupervised(env, a, 'ok', 2000);
+    strays.push(supervisor);
     await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter running' });
     const { daemon: d, lines } = await startLogged(env);
     daemons.push(d);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
     expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
       { level: 'info', recovered: 1, at: 'startup' },
+    ]);
+    expect(lines.filter((l) => l.msg === 'adopted a converter still running from a previous run')).toMatchObject([
+      { level: 'warn', groupId: groups(env)[0]!.group_id, attempt: 1, pid: supervisor },
     ]);
     expect(await recoveredCount(d, 'adopted')).toBe(1);
     expect(await recoveredCount(d, 'killed')).toBe(0);
