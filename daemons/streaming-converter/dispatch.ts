@@ -128,7 +128,11 @@ export class Dispatcher implements AdoptionHost {
       },
       onInFlight: (n) => {
         m.inFlight.set(n);
-        // A finished conversion frees a slot: the main loop claims again at once.
+        // A finished conversion frees a slot: the main loop claims again at once. Waking it also when a slot
+        // fills (`true`, `<=`) only adds a tick right after the claim's own (every claim and adoption runs
+        // inside a tick, or before the loop's first), whose steps are timed and idempotent: equivalent.
+        // `false` and `>=` (no wake when a slot frees) are killed by dispatch-wake.test.ts (checked by hand).
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, see above.
         if (n < inFlight) wake();
         inFlight = n;
       },
@@ -227,6 +231,10 @@ export class Dispatcher implements AdoptionHost {
   private async convert(c: ConversionClaim, signal: AbortSignal): Promise<Settlement> {
     const abort = new AbortController();
     const stop = (): void => abort.abort(signal.reason);
+    // The worker calls its handler synchronously with a new controller's signal, so it is never aborted yet
+    // here: `false` is equivalent; kept for other callers (a listener on an aborted signal never fires).
+    // `true` (stop every conversion at once) is killed when enabled.
+    // Stryker disable next-line ConditionalExpression: equivalent, see above.
     if (signal.aborted) stop();
     else {
       // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' once, and the finally unhooks stop anyway
@@ -245,8 +253,10 @@ export class Dispatcher implements AdoptionHost {
         'conversion bookkeeping failed; recovery will settle the attempt from its directory',
       );
       return Settle.released(); // refused by the settle hook: no end known (`ended` unset)
-    } finally {
-      // Stryker disable next-line StringLiteral: unhooking only frees the listener; an abort after the work ended aborts a controller nothing listens to any more
+    } finally /* Stryker disable next-line BlockStatement: equivalent, see below */ {
+      // Unhooking only frees the listener (the signal is this job's own, dropped with it); an abort after the
+      // work ended aborts a controller nothing listens to any more (the executors unhook their listeners).
+      // Stryker disable next-line StringLiteral: equivalent, see above.
       signal.removeEventListener('abort', stop);
     }
   }

@@ -3,6 +3,7 @@
 // cuts that grace short. Each test fails when the dispatcher's drain settings or its hard-stop wiring change.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/config/index.js';
+import { DbIoError } from '../../../lib/errors.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -92,6 +93,28 @@ describe('converter dispatch: the drain at shutdown', () => {
     expect(await d.stop()).toBe('aborted');
     expect(Date.now() - t0).toBeLessThan(10_000);
     await waitFor(() => !pidAlive(pid), { what: 'converter stopped' });
+    expect(fakeLog(env).map((l) => l.event)).toEqual(['start', 'sigterm']);
+  });
+  it('a fatal database error during a conversion stops the converter at once, without waiting killGraceS', async () => {
+    env = await makeEnv({ killGraceS: 30, converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
+    const { d, pid } = await converting(env);
+    await waitFor(() => groups(env)[0]?.attempts === 1, { what: 'attempt counted' });
+    // The state database fills up (SQLITE_FULL, a fatal I/O error): the next insert, the new group's files,
+    // ends the daemon's loops.
+    const conn = d.deps.state.conn;
+    conn.pragma(`max_page_count = ${(conn.pragma('page_count', { simple: true }) as number) + 2}`);
+    const fill = conn.prepare(
+      "INSERT INTO events (topic, type, payload, created_at) VALUES ('test', 'filler', '{}', 0)",
+    );
+    expect(() => {
+      for (;;) fill.run();
+    }).toThrow(/full/i);
+    const t0 = Date.now();
+    writeGroupFiles(env.incoming, T0 + 309_000);
+    await expect(d.done).rejects.toBeInstanceOf(DbIoError);
+    // The drain's hard stop is the fatal error itself: the converter is stopped at once, not after 30 s.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(pidAlive(pid)).toBe(false);
     expect(fakeLog(env).map((l) => l.event)).toEqual(['start', 'sigterm']);
   });
 });

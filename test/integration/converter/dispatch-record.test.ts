@@ -2,6 +2,7 @@
 // lease token, its directory and output path, the group's attempt count and dispatch time, the `dispatched`
 // event and the operator's log lines; and which group states a conversions job may start a converter from
 // (ready, retry_wait, failed after a redrive, converting after an expired claim whose attempt was closed).
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
@@ -112,6 +113,21 @@ describe('converter dispatch: what a dispatch records', () => {
       query<{ pid: number }>(env, 'SELECT pid FROM converter_attempts ORDER BY attempt').map((r) => r.pid),
     );
     expect(started[0].argv).toContain(rows[0].manifest_path);
+  });
+
+  it("a running conversion's job is leased to this daemon as a converter: host, pid, kind, random suffix", async () => {
+    env = await makeEnv({ converter: { argv: fakeArgv('ok', 3000), timeoutS: 60 } });
+    await logged(env);
+    writeGroupFiles(env.incoming, T0);
+    await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter started' });
+    // The owner written on the job's lease: recovery on this host tells a live holder from a dead one by its
+    // host and pid; the kind says which daemon holds the job to whoever reads the row.
+    const [{ lease_owner: owner }] = query<{ lease_owner: string }>(
+      env,
+      "SELECT lease_owner FROM jobs WHERE queue = 'conversions' AND state = 'running'",
+    );
+    expect(owner.split(':').slice(0, 3)).toEqual([os.hostname(), String(process.pid), 'converter']);
+    expect(owner).toMatch(/:converter:[0-9a-f]{6}$/);
   });
 
   it('a stale job is logged as a warning naming the job, the group ref and its state', async () => {
