@@ -48,7 +48,13 @@ function takeBuffer(n: number): Float64Array {
 }
 
 function giveBack(buf: Float64Array): void {
+  // Stryker disable next-line EqualityOperator: >= only swaps a spare for another of the same length
   if (spare === undefined || buf.length > spare.length) spare = buf;
+}
+
+/** The length of the spare sample buffer this thread keeps (0 for none): for tests of the reuse. */
+export function spareSampleBuffer(): number {
+  return spare?.length ?? 0;
 }
 
 export class StatsAccumulator {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderThumbnail, StatsAccumulator, writeFitsImage } from '../../../lib/fits/index.js';
+import { spareSampleBuffer } from '../../../lib/fits/stats.js';
 import { mulberry32 } from '../../helpers/random.js';
 import { makeTmpDir, removeTmpDir } from '../../helpers/tmp.js';
 
@@ -60,6 +61,39 @@ describe('the reused sample buffer', () => {
     }
     expect([b.result().median, b.result().madStd]).toEqual(Object.values(byHand(pb)));
     expect([a.result().median, a.result().madStd]).toEqual(Object.values(byHand(pa)));
+  });
+
+  it('keeps one spare, the largest given back, and lends it to one accumulator at a time', () => {
+    const filled = (n: number): StatsAccumulator => {
+      const acc = new StatsAccumulator(n, n); // n samples: the buffer's size is n
+      acc.add(plane(n, n, 0));
+      return acc;
+    };
+    filled(10).result();
+    expect(spareSampleBuffer()).toBeGreaterThanOrEqual(10);
+    const holder = new StatsAccumulator(1, 1); // takes whatever spare earlier tests left
+    expect(spareSampleBuffer()).toBe(0);
+    const a = filled(5000);
+    const b = filled(3000);
+    b.result();
+    expect(spareSampleBuffer()).toBe(3000);
+    a.result();
+    expect(spareSampleBuffer()).toBe(5000); // the larger replaces the smaller
+    filled(4000).result(); // borrows the 5000 and gives it back
+    expect(spareSampleBuffer()).toBe(5000);
+    const d = filled(5000); // exactly the spare's size: borrowed
+    expect(spareSampleBuffer()).toBe(0);
+    const e = filled(700); // nothing to borrow: a fresh buffer
+    e.result();
+    expect(spareSampleBuffer()).toBe(700);
+    d.result();
+    expect(spareSampleBuffer()).toBe(5000);
+    const f = filled(1000); // borrows the 5000
+    const g = filled(700); // a fresh one
+    f.result();
+    g.result(); // the smaller does not replace the larger
+    expect(spareSampleBuffer()).toBe(5000);
+    expect(holder.result().nFinite).toBe(0);
   });
 
   it('result() is final: the same object again, unchanged by the next accumulator; no pixels after it', () => {
