@@ -114,6 +114,7 @@ export const MODULES: Module[] = [
     // mutant; nor stats-large.test.ts (the 4096² simulated image, in `npm test`).
     tests: [
       'test/unit/fits/stats.test.ts',
+      'test/unit/fits/sample-buffer.test.ts',
       'test/unit/fits/plane-stats.test.ts',
       'test/unit/fits/intervals.test.ts',
       'test/unit/fits/oracle.test.ts',
