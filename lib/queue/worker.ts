@@ -319,7 +319,14 @@ export class Worker<P extends JsonObject = JsonObject, C = undefined> {
     const giveUp = (): void =>
       this.giveUp.abort(new ShutdownError('hard stop: no more waiting for the database'));
     if (hardStop?.aborted) giveUp();
-    else hardStop?.addEventListener('abort', giveUp, { once: true });
+    else
+      hardStop?.addEventListener(
+        'abort',
+        giveUp,
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent: the finally below removes the
+        // listener whichever way the wait ends, so `once` only saves that removal after a hard stop.
+        { once: true },
+      );
     try {
       await all;
     } finally {

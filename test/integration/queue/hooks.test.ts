@@ -183,7 +183,13 @@ describe('worker hooks', () => {
     const seen: SettleEvent<Record<string, unknown>, undefined>[] = [];
     const settled: SettleEvent<Record<string, unknown>, undefined>[] = [];
     const ran: number[] = [];
+    const { log, lines } = captureLog('warn');
+    const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+    const metrics = queueMetrics(registry, ['q']);
     const { w, done } = worker({
+      log,
+      metrics,
+      store: new SqliteQueueStore(db, { metrics }),
       hooks: {
         onSettle: (conn, e) => {
           note(conn, e.job.id, `${e.decision.state}:${'buried' in e.decision && e.decision.buried}`);
@@ -210,6 +216,19 @@ describe('worker hooks', () => {
     });
     expect(settled.map((e) => e.job.id)).toEqual([job.id]);
     expect(ran).toEqual([]);
+    // The operator reads which job was buried, once: when the burial committed (the failed tries are errors).
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([
+      expect.objectContaining({
+        component: 'queue-worker',
+        queue: 'q',
+        jobId: job.id,
+        msg: 'claim buried a job whose last attempt lost its holder (dead)',
+      }),
+    ]);
+    const outcomes = (await registry.getSingleMetric('contimg_queue_outcomes_total')!.get()).values;
+    expect(
+      outcomes.filter((v) => v.value > 0).map((v) => [v.labels.queue, v.labels.outcome, v.value]),
+    ).toEqual([['q', 'dead', 1]]);
     ac.abort();
     await done;
   });

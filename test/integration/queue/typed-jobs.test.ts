@@ -78,9 +78,15 @@ describe('typed jobs', () => {
     }).job;
     const good = db.write((c) => Render.enqueue(c, { path: '/d.fits', planes: 3 }, {}, Date.now())).job;
     const seen: unknown[] = [];
+    const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
+    const metrics = queueMetrics(registry, ['thumbs']);
+    store = new SqliteQueueStore(db, { metrics });
+    const { log, lines } = captureLog('warn');
     const w = runWorker({
       db,
       store,
+      metrics,
+      log,
       type: Render,
       signal: ac.signal,
       pollMs: 10,
@@ -104,6 +110,23 @@ describe('typed jobs', () => {
     expect(seen).toEqual([{ path: '/d.fits', planes: 3 }]);
     ac.abort();
     expect(await w).toMatchObject({ done: 1, dead: 2 });
+    // Each is told to the operator with its job and reason, and counted as dead.
+    const told = lines.filter((l) => l.msg === 'job payload does not fit its type: dead');
+    expect(told.map((l) => [l.level, l.component, l.queue, l.jobId])).toEqual([
+      ['error', 'queue-worker', 'thumbs', stale.id],
+      ['error', 'queue-worker', 'thumbs', alien.id],
+    ]);
+    expect((told[0].err as { message: string }).message).toMatch(/thumbs render: bad payload \(planes: /);
+    expect((told[1].err as { message: string }).message).toMatch(/no handler for kind "restyle"/);
+    const outcomes = (await registry.getSingleMetric('contimg_queue_outcomes_total')!.get()).values;
+    expect(
+      outcomes.filter((v) => v.labels.queue === 'thumbs').map((v) => [v.labels.outcome, v.value]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['dead', 2],
+        ['done', 1],
+      ]),
+    );
   });
 
   it('a claim that buries an expired last attempt whose payload no longer fits counts it dead and logs it', async () => {

@@ -128,12 +128,61 @@ describe('worker.adopt', () => {
     expect(domainRows()).toEqual([{ job_id: job.id, what: 'released' }]);
     expect(w.summary.released).toBe(1);
   });
+
+  it.each([
+    ['a finite abort grace', 5000],
+    ['an endless abort grace', Infinity],
+  ])(
+    'with %s, a job adopted after the drain aborted the others is not handed back: its handler was never aborted',
+    async (_what, abortGraceMs) => {
+      const { job: first } = store.enqueue({ queue: 'q', kind: 'k' });
+      const adoptedBody = gated();
+      let adoptedAborted = false;
+      const w = worker({
+        drainMs: 10,
+        abortGraceMs,
+        // Stops a moment after its abort; meanwhile recovery hands the worker a job it found still running.
+        handler: (_job, ctx) =>
+          new Promise((_resolve, reject) =>
+            ctx.signal.addEventListener('abort', () =>
+              setTimeout(() => {
+                w.adopt(later, { tag: 'adopted' }, (j, c) => {
+                  c.signal.addEventListener('abort', () => (adoptedAborted = true));
+                  return adoptedBody.handler(j, c);
+                });
+                reject(ctx.signal.reason as Error);
+              }, 50),
+            ),
+          ),
+      });
+      expect(w.fill()).toBe(1);
+      const later = claimed('previous-run');
+      await w.drain();
+      expect(store.get(first.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(w.summary).toMatchObject({ released: 1, errors: 0 });
+      // Handing it back would let another worker claim it while its handler runs on: it keeps its lease.
+      expect(w.jobIds()).toEqual(new Set([later.id]));
+      expect(store.get(later.id)).toMatchObject({ state: 'running', leaseOwner: 'previous-run' });
+      adoptedBody.release();
+      await waitFor(() => w.inFlight === 0, { what: 'the adopted job ended' });
+      expect(adoptedAborted).toBe(false);
+      // The drain is over and the worker no longer writes: its end is left to the lease, like any late settle.
+      expect(store.get(later.id)).toMatchObject({
+        state: 'running',
+        leaseOwner: 'previous-run',
+        result: null,
+      });
+      expect(w.summary).toMatchObject({ released: 1, done: 0, errors: 1 });
+    },
+  );
 });
 
 describe('worker.settleFor', () => {
   it("records an attempt it never ran under that attempt's lease; a lease taken since changes nothing", async () => {
     const seen: string[] = [];
+    const { log, lines } = captureLog('warn');
     const w = worker({
+      log,
       hooks: {
         onSettle: (conn, e) => {
           note(conn, e.job.id, e.decision.state);
@@ -165,6 +214,17 @@ describe('worker.settleFor', () => {
     expect(domainRows()).toEqual([
       { job_id: dead.id, what: 'retry' },
       { job_id: dead.id, what: 'lost' },
+    ]);
+    // Logged like a job the worker ran: which job, which kind, and what became of it.
+    expect(lines.map((l) => [l.msg, l.component, l.jobId, l.kind, l.state])).toEqual([
+      ['job failed; will retry', 'queue-worker', dead.id, 'k', 'queued'],
+      [
+        'lease lost: another worker owns this job now; result discarded',
+        'queue-worker',
+        dead.id,
+        'k',
+        undefined,
+      ],
     ]);
   });
 
@@ -273,6 +333,7 @@ describe('onSettleError', () => {
       'drain deadline passed; aborting unfinished jobs',
       'could not record the job outcome; the lease will expire and it will rerun',
     ]);
+    expect(lines[1].err).toMatchObject({ message: 'worker stopped waiting for the database' });
     expect(w.summary).toMatchObject({ released: 0, errors: 1, done: 0 });
     await lock.release();
     lock = null;
