@@ -487,9 +487,9 @@ describe('converter crash recovery', () => {
     expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
       { level: 'info', recovered: 1, at: 'startup' },
     ]);
-    expect(lines.filter((l) => l.msg === 'adopted a converter still running from a previous run')).toMatchObject([
-      { level: 'warn', groupId: groups(env)[0]!.group_id, attempt: 1, pid: supervisor },
-    ]);
+    expect(
+      lines.filter((l) => l.msg === 'adopted a converter still running from a previous run'),
+    ).toMatchObject([{ level: 'warn', groupId: groups(env)[0]!.group_id, attempt: 1, pid: supervisor }]);
     expect(await recoveredCount(d, 'adopted')).toBe(1);
     expect(await recoveredCount(d, 'killed')).toBe(0);
     expect(await recoveredCount(d, 'finished')).toBe(0);

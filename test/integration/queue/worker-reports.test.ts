@@ -189,6 +189,12 @@ describe('worker log lines', () => {
       level: 'error',
       err: expect.objectContaining({ message: expect.stringMatching(/no such table/) }),
     });
+    // The loop's own line names it after the queue (an operator greps the journal for `queue:q`).
+    expect(said('loop tick failed; backing off')[0]).toMatchObject({
+      level: 'error',
+      loop: 'queue:q',
+      failures: 1,
+    });
     expect(said('queue gauge refresh failed')[0]).toMatchObject({ level: 'error', err: expect.anything() });
     const errors = (await registry.getSingleMetric('contimg_queue_worker_errors_total')!.get()).values;
     expect(errors).toEqual([expect.objectContaining({ labels: { queue: 'q' }, value: summary.errors })]);
