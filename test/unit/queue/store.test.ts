@@ -151,6 +151,21 @@ describe('enqueue', () => {
     store.enqueue({ queue: 'q', kind: 'k' });
     expect(seen).toEqual(['a', 'b', 'b']);
   });
+
+  it('an ended job wakes nobody; an outcome that puts a job back (released, retry) wakes the listeners', () => {
+    const seen: string[] = [];
+    store.enqueue({ queue: 'q', kind: 'k' });
+    onQueueChange(db.conn, () => seen.push('wake'));
+    store.complete(claimOne().lease, { ok: true });
+    store.countOutcome('q', 'cancelled');
+    expect(seen).toEqual([]);
+    store.enqueue({ queue: 'q', kind: 'k' });
+    seen.length = 0;
+    store.release(claimOne().lease);
+    expect(seen).toEqual(['wake']);
+    store.fail(claimOne().lease, new Error('transient'), { retryable: true });
+    expect(seen).toEqual(['wake', 'wake']);
+  });
 });
 
 describe('claim', () => {
@@ -448,6 +463,36 @@ describe('lifecycle', () => {
     const err = thrown(() => store.redrive(job.id));
     expect(err).not.toBeInstanceOf(InvalidStateError);
     expect(String(err)).toMatch(/frozen/);
+  });
+});
+
+describe('outcomes and lost leases, as counted', () => {
+  const outcome = (o: string): Promise<number> =>
+    metric('contimg_queue_outcomes_total', { queue: 'q', outcome: o });
+
+  it('counts a rescheduled failure as retry and a final one as dead', async () => {
+    store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 3 });
+    const first = claimOne();
+    const retry = store.fail(first.lease, new Error('transient'), { retryable: true });
+    expect(retry.state).toBe('queued');
+    expect([await outcome('retry'), await outcome('dead')]).toEqual([1, 0]);
+    clock.advance(retry.runAt - clock.now());
+    expect(store.fail(claimOne().lease, new Error('bad input'), { retryable: false }).state).toBe('dead');
+    expect([await outcome('retry'), await outcome('dead')]).toEqual([1, 1]);
+    expect(store.get(first.id)).toMatchObject({ state: 'dead', attempts: 2 });
+  });
+
+  it('an error other than a lost lease in a fenced write or a heartbeat is not counted as a lost lease', async () => {
+    store.enqueue({ queue: 'q', kind: 'k' });
+    const { lease } = claimOne();
+    // The table gone from under the statements: SQLite refuses the write itself, the lease is not the reason.
+    db.conn.exec('ALTER TABLE jobs RENAME TO jobs_away');
+    expect(thrown(() => store.complete(lease, { ok: true }))).not.toBeInstanceOf(LeaseLostError);
+    const beat = await store.heartbeatAsync(lease, 1000, { budgetMs: 1000 }).catch((e: unknown) => e);
+    expect(beat).toBeInstanceOf(Error);
+    expect(beat).not.toBeInstanceOf(LeaseLostError);
+    expect(await metric('contimg_queue_lease_lost_total')).toBe(0);
+    db.conn.exec('ALTER TABLE jobs_away RENAME TO jobs');
   });
 });
 
