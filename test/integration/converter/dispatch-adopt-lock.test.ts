@@ -7,28 +7,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/config/index.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { conversionJobs, events, fakeLog, groups, makeEnv, startLogged, type Env } from './harness.js';
+import { conversionJobs, events, fakeLog, groups, makeEnv, type Env } from './harness.js';
 import { diedAfterDispatch, openAttempt, spawnSupervised, type OpenAttemptRow } from './orphans.js';
 import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let lock: HeldLock | undefined;
-const daemons: RunningDaemon[] = [];
-const strays: number[] = [];
+const { daemons, strays, startLogged } = trackDaemons(() => env, { kill: 'group-or-pid' });
+// After trackDaemons, so it runs before its clean-up (afterEach hooks run last registered first).
 afterEach(async () => {
   await lock?.release();
   lock = undefined;
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const pid of [...strays.splice(0), ...fakeLog(env).map((l) => l.pid)])
-    if (pidAlive(pid))
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
-  removeTmpDir(env.dir);
 });
 
 /** The same environment with the state database's write budget and stall report set (milliseconds). */
@@ -50,7 +41,6 @@ async function orphanRunning(e: Env, delayMs: number): Promise<OpenAttemptRow> {
 
 async function logged(e: Env): Promise<{ d: RunningDaemon; lines: Record<string, unknown>[] }> {
   const { daemon, lines } = await startLogged(e, { level: 'info' });
-  daemons.push(daemon);
   return { d: daemon, lines };
 }
 

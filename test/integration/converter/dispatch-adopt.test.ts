@@ -2,9 +2,8 @@
 // an attempt recovery adopts gets its lease renewed for a whole leaseS under the attempt's own token and an
 // `attempt_adopted` event that says it runs; one that ended while no daemon ran is settled through the
 // worker; a failure of the dispatcher's own bookkeeping is counted, logged and left to recovery.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -13,28 +12,16 @@ import {
   groups,
   makeEnv,
   query,
-  startLogged,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import { diedAfterDispatch, openAttempt, spawnSupervised } from './orphans.js';
 import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-const strays: number[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const pid of [...strays.splice(0), ...fakeLog(env).map((l) => l.pid)])
-    if (pidAlive(pid))
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
-  removeTmpDir(env.dir);
-});
+const { strays, startLogged } = trackDaemons(() => env, { kill: 'group-or-pid' });
 
 async function logged(
   e: Env,
@@ -44,7 +31,6 @@ async function logged(
   lines: Record<string, unknown>[];
 }> {
   const { daemon, lines } = await startLogged(e, { level: 'info', ...opts });
-  daemons.push(daemon);
   return { d: daemon, lines };
 }
 

@@ -1,11 +1,10 @@
 // The dispatcher's drain at shutdown, through the daemon's own stop(): a running converter gets killGraceS to
 // finish, then it is stopped and its attempt given back uncounted; the daemon's drain deadline (its hard stop)
 // cuts that grace short. Each test fails when the dispatcher's drain settings or its hard-stop wiring change.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/config/index.js';
 import { DbIoError } from '../../../lib/errors.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -15,26 +14,15 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const l of fakeLog(env)) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
-  removeTmpDir(env.dir);
-});
-
-async function start(e: Env): Promise<RunningDaemon> {
-  const d = await startInProcess(e);
-  daemons.push(d);
-  return d;
-}
+const { start } = trackDaemons(() => env, { kill: 'group' });
 
 /** The same environment with the daemon's drain deadline (timeouts.drainMs) set. */
 function withDrainMs(e: Env, drainMs: number): Env {

@@ -4,9 +4,8 @@
 // fails is counted as a dispatch loop error and retried, never run a second time.
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -16,27 +15,16 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import { openAttempt, recordAsConverter } from './orphans.js';
 import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const l of fakeLog(env)) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
-  removeTmpDir(env.dir);
-});
-
-async function start(e: Env, opts: Parameters<typeof startInProcess>[1] = {}): Promise<RunningDaemon> {
-  const d = await startInProcess(e, opts);
-  daemons.push(d);
-  return d;
-}
+const { start } = trackDaemons(() => env, { kill: 'group' });
 
 async function metric(d: RunningDaemon, re: RegExp): Promise<number | null> {
   const m = re.exec(await (await fetch(`http://127.0.0.1:${d.port}/metrics`)).text());

@@ -4,11 +4,9 @@
 // (ready, retry_wait, failed after a redrive, converting after an expired claim whose attempt was closed).
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningDaemon } from '../../../lib/daemon/index.js';
+import { describe, expect, it } from 'vitest';
 import { openDb } from '../../../lib/db/index.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -18,25 +16,18 @@ import {
   groups,
   makeEnv,
   query,
-  startLogged,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import { diedAfterDispatch, tamper } from './orphans.js';
-import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const l of fakeLog(env)) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
-  removeTmpDir(env.dir);
-});
+const { startLogged } = trackDaemons(() => env, { kill: 'group' });
 
 async function logged(e: Env): Promise<Record<string, unknown>[]> {
-  const { daemon, lines } = await startLogged(e, { level: 'info' });
-  daemons.push(daemon);
+  const { lines } = await startLogged(e, { level: 'info' });
   return lines;
 }
 

@@ -5,24 +5,11 @@
 // falls at a different point after each settle and the waits cannot all be short by chance.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/wait.js';
-import {
-  FAKE,
-  fakeArgv,
-  fakeLog,
-  groups,
-  makeEnv,
-  query,
-  startInProcess,
-  T0,
-  writeGroupFiles,
-  type Env,
-} from './harness.js';
+import { FAKE, fakeArgv, groups, makeEnv, query, T0, writeGroupFiles, type Env } from './harness.js';
 import { withSection } from './orphans.js';
-import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 const SPACING_MS = 309_000;
 const GROUPS = 7;
@@ -30,12 +17,7 @@ const GROUPS = 7;
 const STEP_MS = 143;
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const l of fakeLog(env)) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
-  removeTmpDir(env.dir);
-});
+const { start } = trackDaemons(() => env, { kill: 'group' });
 
 /**
  * The fake converter behind a wrapper that sets its --delay-ms from how many converters have started before
@@ -72,7 +54,7 @@ describe('converter dispatch: a freed slot', () => {
     env = await makeEnv({ maxConcurrent: 1, watch: false, scanIntervalS: 3600 });
     env = withSection(env, { converter: { argv: steppedConverter(env), timeoutS: 60 } });
     for (let i = 0; i < GROUPS; i++) writeGroupFiles(env.incoming, T0 + i * SPACING_MS);
-    daemons.push(await startInProcess(env));
+    await start(env);
     await waitFor(() => groups(env).filter((g) => g.state === 'converted').length === GROUPS, {
       what: `${GROUPS} groups converted`,
       timeoutMs: 60_000,

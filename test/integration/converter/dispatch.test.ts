@@ -1,11 +1,9 @@
 // Exactly-once dispatch, pinned through the daemon's own entry points: how many converters run at once, which
 // conversions jobs may start a converter, and that a running conversion keeps its job's lease. Each test
 // fails when the guard it names is removed.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningDaemon } from '../../../lib/daemon/index.js';
+import { describe, expect, it } from 'vitest';
 import { openDb } from '../../../lib/db/index.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -14,30 +12,18 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   type Env,
   type FakeLine,
 } from './harness.js';
 import { openAttempt, tamper, withSection } from './orphans.js';
-import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 const SPACING_MS = 309_000;
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const l of fakeLog(env)) if (pidAlive(l.pid)) process.kill(-l.pid, 'SIGKILL');
-  removeTmpDir(env.dir);
-});
-
-async function start(e: Env, opts: Parameters<typeof startInProcess>[1] = {}): Promise<RunningDaemon> {
-  const d = await startInProcess(e, opts);
-  daemons.push(d);
-  return d;
-}
+const { start } = trackDaemons(() => env, { kill: 'group' });
 
 /** The most converter runs alive at one instant, from the fake converter's start and end lines. */
 function peakConcurrency(lines: FakeLine[]): number {

@@ -1,31 +1,26 @@
 // What becomes a valid file, and what does not.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { subbandFileName, writeSubbandFile } from '../../../lib/uvh5/writer.js';
 import { waitFor } from '../../helpers/wait.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import {
   events,
   fakeLog,
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   writeSubband,
   type Env,
 } from './harness.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 interface FileLite {
   path: string;
@@ -39,7 +34,7 @@ const fileState = (e: Env, p: string): FileLite | undefined => files(e).find((f)
 describe('file acceptance', () => {
   it('slow writer: a growing file stays settling and is accepted after it stops', async () => {
     env = await makeEnv({ settleS: 0.6 });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const tmp = path.join(env.dir, 'whole.hdf5');
     writeSubbandFile(tmp, { subband: 4, startMs: T0, decRad: 0.97 });
     const data = fs.readFileSync(tmp);
@@ -67,7 +62,7 @@ describe('file acceptance', () => {
 
   it('a file open by a writer (consistency flags set) is not accepted until closed', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const tmp = path.join(env.dir, 'w.hdf5');
     writeSubbandFile(tmp, { subband: 2, startMs: T0, decRad: 0.97 });
     const bytes = fs.readFileSync(tmp);
@@ -83,7 +78,7 @@ describe('file acceptance', () => {
 
   it('duplicate events and a second daemon tick give one row, one group, one attempt; temp names ignored', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     fs.writeFileSync(path.join(env.incoming, '.2025-06-01T12:00:00_sb00.hdf5.tmp'), 'partial');
     fs.writeFileSync(path.join(env.incoming, '2025-06-01T12:00:00_sb00.hdf5.tmp'), 'partial');
     const paths = writeGroupFiles(env.incoming, T0);
@@ -114,7 +109,7 @@ describe('file acceptance', () => {
 
   it('a valid file that vanishes before dispatch is gone (alert); the group completes when it is back', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const paths = writeGroupFiles(env.incoming, T0, { skip: [15] });
     await waitFor(() => files(env).filter((f) => f.state === 'valid').length === 15, { what: '15 valid' });
     const saved = fs.readFileSync(paths[4]);
@@ -132,7 +127,7 @@ describe('file acceptance', () => {
 
   it('bad names are ignored without groups, counted once each', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const bad = [
       '.2025-06-01T12:00:00_sb01.hdf5',
       'x2025-06-01T12:00:00_sb01.hdf5',
@@ -174,7 +169,7 @@ describe('file acceptance', () => {
   it('corrupt input: zero-byte, text, truncated, wrong Nfreqs → invalid with reasons; no dispatch', async () => {
     // A truncated file waits (a copy may still be growing) until maxSettleS, then becomes invalid.
     env = await makeEnv({ maxSettleS: 1 });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0, { skip: [1, 2, 3, 4] });
     const p = (sb: number) => path.join(env.incoming, subbandFileName(T0, sb));
     fs.writeFileSync(p(1), '');
@@ -204,7 +199,7 @@ describe('file acceptance', () => {
 
   it('a straggler for an already converted group is late, not a new group', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(
       () =>
@@ -222,7 +217,7 @@ describe('file acceptance', () => {
 
   it('duplicate before dispatch: the second path for a slot is a duplicate; the group converts with the first', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const firsts = writeGroupFiles(env.incoming, T0, { skip: [15] });
     await waitFor(() => files(env).filter((f) => f.state === 'valid').length === 15, { what: '15 valid' });
     const dup = writeSubband(env.incoming, T0, 5, { jitterS: 3 });

@@ -2,12 +2,11 @@
 // actions, against the daemon in process.
 import fs from 'node:fs';
 import os from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { abandonGroup, requeueGroup } from '../../../daemons/streaming-converter/admin.js';
 import { openDb } from '../../../lib/db/index.js';
 import { waitFor } from '../../helpers/wait.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { pidAlive } from './proc.js';
 import {
   conversionJobs,
@@ -17,20 +16,16 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   writeSubband,
   type Env,
 } from './harness.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 const alertsNamed = (e: Env, name: string) =>
   query<{ status: string; labels: string }>(e, 'SELECT status, labels FROM alerts WHERE alertname = ?', name);
@@ -38,7 +33,7 @@ const alertsNamed = (e: Env, name: string) =>
 describe('groups', () => {
   it('15 of 16 → incomplete after the timeout, one alert; the 16th is late; requeue completes it', async () => {
     env = await makeEnv({ groupTimeoutS: 1.5 });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0, { skip: [9] });
     await waitFor(() => groups(env)[0]?.state === 'incomplete', { what: 'incomplete' });
     expect(alertsNamed(env, 'ConverterGroupIncomplete')).toHaveLength(1);
@@ -67,7 +62,7 @@ describe('groups', () => {
 
   it('dispatchPartial: true converts what is there after the timeout instead of going incomplete', async () => {
     env = await makeEnv({ groupTimeoutS: 1, dispatchPartial: true });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0, { skip: [2] });
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted partial' });
     const start = fakeLog(env).find((l) => l.event === 'start')!;
@@ -83,7 +78,7 @@ describe('groups', () => {
     writeGroupFiles(env.incoming, T0);
     writeSubband(env.incoming, T0 + 3 * 309_000, 0);
     writeSubband(env.incoming, T0 + 3 * 309_000 + 61_000, 1);
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(() => groups(env).filter((g) => g.state === 'converted').length === 3, {
       what: 'three converted',
     });
@@ -102,7 +97,7 @@ describe('groups', () => {
 
   it('groups across midnight and the new year by numeric time', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const nye = Date.UTC(2025, 11, 31, 23, 59, 50);
     writeGroupFiles(env.incoming, nye, { jitter: (sb) => (sb % 2 ? 15 : 0) });
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
@@ -113,7 +108,7 @@ describe('groups', () => {
   it('disk gate: below minFreeGb pauses dispatch (metric 1, alert), recovery resumes', async () => {
     env = await makeEnv({ minFreeGb: 10 });
     let free = 1e9;
-    d = await startInProcess(env, { freeBytes: () => free });
+    d = await tracker.start(env, { freeBytes: () => free });
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'ready', { what: 'ready' });
     await waitFor(
@@ -136,7 +131,7 @@ describe('converter failures', () => {
     // The timeout counts from the supervisor's start: leave the converter time to start on a loaded machine.
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('hang'), timeoutS: 4 } });
     const grand = `${env.dir}/grandchild.pid`;
-    d = await startInProcess(env, {
+    d = await tracker.start(env, {
       baseEnv: {
         ...process.env,
         FAKE_CONVERTER_LOG: `${env.dir}/fake.log`,
@@ -166,7 +161,7 @@ describe('converter failures', () => {
       maxAttempts: 1,
       converter: { argv: [missing, '--manifest', '{manifest}'], timeoutS: 20 },
     });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
     const [a] = query<{ outcome: string; error: string }>(
@@ -180,7 +175,7 @@ describe('converter failures', () => {
 
   it('exit 5 fails at once', async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('exit5'), timeoutS: 20 } });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
     expect(groups(env)[0].attempts).toBe(1);
@@ -205,7 +200,7 @@ describe('converter failures', () => {
 
   it('requeue of a converted group whose job retention already pruned converts it again', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
     const db = openDb({ name: 'state', path: env.statePath });
@@ -223,7 +218,7 @@ describe('converter failures', () => {
 
   it('exit 0 without output is a failure, retried, never a silent success', async () => {
     env = await makeEnv({ maxAttempts: 2, converter: { argv: fakeArgv('noout'), timeoutS: 20 } });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
     expect(
@@ -234,7 +229,7 @@ describe('converter failures', () => {
 
   it('a crashing converter (signal) is retried; abandon stops a group', async () => {
     env = await makeEnv({ retryBaseS: 30, converter: { argv: fakeArgv('crash'), timeoutS: 20 } });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'retry_wait', { what: 'retry_wait' });
     expect(

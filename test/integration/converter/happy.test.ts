@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configScrubber } from '../../../lib/config/index.js';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { waitFor } from '../../helpers/wait.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import {
   conversionJobs,
   events,
@@ -12,25 +11,20 @@ import {
   fakeLog,
   groups,
   makeEnv,
-  startInProcess,
-  startLogged,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 describe('streaming converter, in process', () => {
   it('happy path: 16 jittered files → one group, one spawn, manifest in subband order, converted', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0, { jitter: (sb) => sb % 3 });
     const [g] = await waitFor(
       () => groups(env).filter((x) => x.state === 'converted').length === 1 && groups(env),
@@ -79,7 +73,7 @@ describe('secrets in the converter command', () => {
     env = await makeEnv({
       converter: { argv, timeoutS: 20, env: { API_KEY: `${SECRET}-env`, DB_PASSWD: `${SECRET}-db` } },
     });
-    const started = await startLogged(env, { level: 'debug', scrubber: configScrubber(env.config) });
+    const started = await tracker.startLogged(env, { level: 'debug', scrubber: configScrubber(env.config) });
     d = started.daemon;
     const { lines } = started;
     writeGroupFiles(env.incoming, T0);

@@ -3,11 +3,10 @@
 // orphaned converter (pid/pgid from the attempt row) before the queue lets the group run again.
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { openDb } from '../../../lib/db/index.js';
 import { SqliteQueueStore } from '../../../lib/queue/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -18,20 +17,16 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
   T0,
   writeGroupFiles,
   type Env,
 } from './harness.js';
 import { pidAlive } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 /** Start a converter for the open attempt as the stalled holder would have, and record it in the row. */
 function startOrphan(e: Env): number {
@@ -62,7 +57,7 @@ describe('conversions job lease', () => {
   it('an expired lease with a live orphan: orphan stopped first, then one more attempt under a new token', async () => {
     env = await makeEnv({ leaseS: 1, killGraceS: 1 });
     let orphan = 0;
-    d = await startInProcess(env, {
+    d = await tracker.start(env, {
       afterDispatchCommit: () => {
         if (orphan) return;
         orphan = startOrphan(env);
@@ -93,7 +88,7 @@ describe('conversions job lease', () => {
   it('an expired lease on the last attempt, attempt already closed: the queue buries the job, the group fails', async () => {
     env = await makeEnv({ leaseS: 1, maxAttempts: 1 });
     let stalled = false;
-    d = await startInProcess(env, {
+    d = await tracker.start(env, {
       afterDispatchCommit: () => {
         if (stalled) return;
         stalled = true;
@@ -118,7 +113,7 @@ describe('conversions job lease', () => {
 
   it('a dead job redriven through the queue itself (contimg jobs redrive) dispatches the failed group again', async () => {
     env = await makeEnv({ converter: { argv: fakeArgv('exit5'), timeoutS: 20 } });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed' });
     const [job] = conversionJobs(env);
@@ -136,7 +131,7 @@ describe('conversions job lease', () => {
   });
   it('a running conversion cancelled through the queue (contimg jobs cancel) stops the converter and fails the group', async () => {
     env = await makeEnv({ leaseS: 1, converter: { argv: fakeArgv('ok', 60_000), timeoutS: 120 } });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter started' });
     const [job] = conversionJobs(env);
@@ -160,7 +155,7 @@ describe('conversions job lease', () => {
     } finally {
       raw.close();
     }
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'failed', { what: 'failed', timeoutMs: 20_000 });
     expect(groups(env)[0].error).toContain("cannot record the converter's pid");
@@ -176,7 +171,7 @@ describe('conversions job lease', () => {
     } finally {
       raw.close();
     }
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     const dispatchErrors = async (): Promise<number> => {
       const m = d!.deps.registry.getSingleMetric('contimg_converter_loop_errors_total');
       const { values } = await m!.get();

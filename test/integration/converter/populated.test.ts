@@ -1,26 +1,22 @@
 // Scaled down (the 100,000-file figure is bench/converter-coldstart.ts), and a database failure: restart over a populated directory, and SQLITE_FULL stopping the daemon without partial state.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { DbIoError } from '../../../lib/errors.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { fakeLog, groups, makeEnv, query, startInProcess, T0, writeGroupFiles, type Env } from './harness.js';
+import { fakeLog, groups, makeEnv, query, T0, writeGroupFiles, type Env } from './harness.js';
 import { seedConverted } from './seed.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 describe('restart and database failures', () => {
   it('restart over 200 converted groups (3,200 files) plus 3 new ones: only the new ones dispatch', async () => {
     env = await makeEnv();
     seedConverted(env.incoming, env.statePath, 200, T0 - 200 * 309_000);
     for (let i = 0; i < 3; i++) writeGroupFiles(env.incoming, T0 + i * 309_000);
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(() => groups(env).filter((g) => g.state === 'converted').length === 203, {
       what: '203 converted',
       timeoutMs: 60_000,
@@ -37,7 +33,7 @@ describe('restart and database failures', () => {
 
   it('SQLITE_FULL stops the daemon with an error and no partial state; the next start is consistent', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${d!.port}/readyz`)).status === 200, {
       what: 'ready',
     });
@@ -68,7 +64,7 @@ describe('restart and database failures', () => {
       ),
     ).toHaveLength(0);
     expect(query(env, "SELECT 1 FROM converter_groups WHERE state = 'converted'")).toHaveLength(0);
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after restart' });
     expect(query(env, 'SELECT 1 FROM hdf5_files')).toHaveLength(16);
   });

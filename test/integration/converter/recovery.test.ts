@@ -4,9 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   conversionJobs,
@@ -16,8 +15,6 @@ import {
   groups,
   makeEnv,
   query,
-  startInProcess,
-  startLogged,
   T0,
   writeGroupFiles,
   type Env,
@@ -34,33 +31,11 @@ import {
   tamper,
   withSection,
 } from './orphans.js';
-import { pidAlive, spawnSourceDaemon, type DaemonProc } from './proc.js';
+import { pidAlive, spawnSourceDaemon } from './proc.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
-const daemons: RunningDaemon[] = [];
-const procs: DaemonProc[] = [];
-const strays: number[] = [];
-
-afterEach(async () => {
-  for (const d of daemons.splice(0)) await d.stop();
-  for (const p of procs.splice(0))
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  const pids = [...strays.splice(0), ...fakeLog(env).map((l) => l.pid)];
-  for (const pid of pids)
-    if (pidAlive(pid))
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
-  removeTmpDir(env.dir);
-});
-
-async function start(e: Env, opts: Parameters<typeof startInProcess>[1] = {}): Promise<RunningDaemon> {
-  const d = await startInProcess(e, opts);
-  daemons.push(d);
-  return d;
-}
+const { procs, strays, start, startLogged } = trackDaemons(() => env, { kill: 'group-or-pid' });
 
 /** Ready = the first scan is done, so startup recovery (which runs before it) has finished. */
 async function ready(d: RunningDaemon): Promise<void> {
@@ -178,7 +153,6 @@ describe('converter crash recovery', () => {
         .run(remote, Date.now() + 600_000, a.job_id),
     );
     const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
     await ready(daemon);
     expect(outcomes(env)).toEqual(['open']);
     expect(query(env, 'SELECT state, lease_owner FROM jobs WHERE id = ?', a.job_id)).toEqual([
@@ -265,8 +239,7 @@ describe('converter crash recovery', () => {
       what: 'orphan running',
     });
     recordAsConverter(env, a.id, orphan);
-    const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
+    const { lines } = await startLogged(env);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
     const groupId = groups(env)[0].group_id;
     const said = (msg: string): Record<string, unknown> | undefined => lines.find((l) => l.msg === msg);
@@ -482,7 +455,6 @@ describe('converter crash recovery', () => {
     strays.push(supervisor);
     await waitFor(() => fakeLog(env).some((l) => l.event === 'start'), { what: 'converter running' });
     const { daemon: d, lines } = await startLogged(env);
-    daemons.push(d);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted', timeoutMs: 30_000 });
     expect(lines.filter((l) => l.msg === 'recovered open attempts of a daemon that died')).toMatchObject([
       { level: 'info', recovered: 1, at: 'startup' },
@@ -534,8 +506,7 @@ describe('converter crash recovery', () => {
         .prepare('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ?')
         .run(peer, Date.now() - 1000, a.job_id),
     );
-    const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
+    const { lines } = await startLogged(env);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
     expect(outcomes(env)).toEqual(['crashed', 'ok']);
     expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toBeUndefined();
@@ -551,7 +522,6 @@ describe('converter crash recovery', () => {
         .run(peer, Date.now() + 600_000, a.job_id),
     );
     const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
     await ready(daemon);
     expect(outcomes(env)).toEqual(['open']);
     expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toMatchObject({
@@ -583,8 +553,7 @@ describe('converter crash recovery', () => {
     process.kill(gone, 'SIGKILL');
     await waitFor(() => !pidAlive(gone), { what: 'recorded converter gone' });
     recordAsConverter(env, a.id, gone, ticks);
-    const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
+    const { lines } = await startLogged(env);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted after recovery' });
     expect(query(env, 'SELECT error FROM converter_attempts WHERE id = ?', a.id)).toEqual([
       { error: 'daemon stopped during the conversion' },
@@ -607,7 +576,6 @@ describe('converter crash recovery', () => {
       JSON.stringify({ ok: true, ms_path: a.output_path, metrics: {} }),
     );
     const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted from its files' });
     expect(outcomes(env)).toEqual(['ok']);
     expect(fakeLog(env)).toHaveLength(0);
@@ -641,7 +609,6 @@ describe('converter crash recovery', () => {
         .run(peer, Date.now() + 600_000, a.job_id),
     );
     const { daemon, lines } = await startLogged(env);
-    daemons.push(daemon);
     await ready(daemon);
     expect(outcomes(env)).toEqual(['crashed']);
     expect(lines.find((l) => l.msg === 'attempt held by another live daemon')).toBeUndefined();

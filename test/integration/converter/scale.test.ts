@@ -3,30 +3,17 @@
 // without a watcher, a directory change is listed at the next quick pass.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningDaemon } from '../../../lib/daemon/index.js';
 import { RACY_MS } from '../../../daemons/streaming-converter/dirstamp.js';
-import { removeTmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import {
-  groups,
-  makeEnv,
-  query,
-  startInProcess,
-  T0,
-  writeGroupFiles,
-  writeSubband,
-  type Env,
-} from './harness.js';
+import { groups, makeEnv, query, T0, writeGroupFiles, writeSubband, type Env } from './harness.js';
 import { seedConverted } from './seed.js';
+import { trackDaemons } from './track.js';
 
 let env: Env;
 let d: RunningDaemon | undefined;
-afterEach(async () => {
-  await d?.stop();
-  d = undefined;
-  removeTmpDir(env.dir);
-});
+const tracker = trackDaemons(() => env);
 
 async function metrics(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${d!.port}/metrics`)).text();
@@ -67,7 +54,7 @@ describe('scan model', () => {
   it('a file whose watcher events were dropped is found by the periodic reconcile', async () => {
     env = await makeEnv({ reconcileIntervalS: 3 });
     for (const j of ['flood-a.dat', 'flood-b.dat']) fs.writeFileSync(path.join(env.incoming, j), 'x');
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(async () => (await reconciles('start')) === 1, { what: 'start-up listing' });
     const before = await reconciles('interval');
     let missed = '';
@@ -93,7 +80,7 @@ describe('scan model', () => {
     env = await makeEnv({ reconcileIntervalS: 3 });
     for (const j of ['flood-a.dat', 'flood-b.dat']) fs.writeFileSync(path.join(env.incoming, j), 'x');
     const paths = writeGroupFiles(env.incoming, T0);
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
     withEventsDropped(env.incoming, () => fs.appendFileSync(paths[7], Buffer.alloc(512)));
     await waitFor(() => fileRow(paths[7])?.state === 'changed', { what: 'changed', timeoutMs: 30_000 });
@@ -105,7 +92,7 @@ describe('scan model', () => {
 
   it('without a watcher, a directory change is listed at the next quick pass', async () => {
     env = await makeEnv({ watch: false });
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(async () => (await reconciles('start')) === 1, { what: 'start-up listing' });
     writeGroupFiles(env.incoming, T0);
     await waitFor(() => groups(env)[0]?.state === 'converted', { what: 'converted' });
@@ -125,7 +112,7 @@ describe('scan model', () => {
 
   it('another directory put in place of incomingDir is listed and watched at the next quick pass', async () => {
     env = await makeEnv();
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(async () => (await reconciles('start')) === 1, { what: 'start-up listing' });
     fs.renameSync(env.incoming, `${env.incoming}.old`);
     fs.mkdirSync(env.incoming);
@@ -142,7 +129,7 @@ describe('scan model', () => {
   it('quick passes examine the files in flight, not the 3,200 converted ones; the reconcile examines them all', async () => {
     env = await makeEnv();
     seedConverted(env.incoming, env.statePath, 200, T0 - 200 * 309_000);
-    d = await startInProcess(env);
+    d = await tracker.start(env);
     await waitFor(
       async () => series(await metrics(), 'scan_duration_seconds_count', 'kind="reconcile"') >= 1,
       {

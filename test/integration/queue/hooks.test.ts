@@ -3,69 +3,30 @@
 // decision (done, retry, dead, released); a claim that buries an expired last attempt tells the owner through
 // the same hook, in the burying transaction. The worker's heartbeat and settle wait for a lock held by another
 // process without blocking the event loop, and a job finished under such a lock is recorded once, not rerun.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connection, Db } from '../../../lib/db/index.js';
+import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../../lib/errors.js';
 import { createRegistry } from '../../../lib/metrics.js';
 import {
   queueMetrics,
   skipClaim,
   SqliteQueueStore,
-  Worker,
   type SettleEvent,
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
-import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { domainRows, note, useQueueDb } from '../../fixtures/queue/queue-db.js';
 import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
-let dir: string;
-let file: string;
-let db: Db;
-let store: SqliteQueueStore;
-let ac: AbortController;
-let lock: HeldLock | null = null;
-beforeEach(async () => {
-  ({ dir, file, db } = await setUpStateDb());
-  store = new SqliteQueueStore(db, {
-    retryPolicy: { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 },
-  });
-  db.conn.exec('CREATE TABLE domain (job_id INTEGER NOT NULL, what TEXT NOT NULL)');
-  ac = new AbortController();
-});
-afterEach(async () => {
-  ac.abort();
-  await lock?.release();
-  lock = null;
-  tearDownStateDb({ dir, db });
-});
-
-const note = (conn: Connection, jobId: number, what: string): void =>
-  void conn.prepare('INSERT INTO domain (job_id, what) VALUES (?, ?)').run(jobId, what);
-const domainRows = (): { job_id: number; what: string }[] =>
-  db.conn.prepare('SELECT job_id, what FROM domain ORDER BY rowid').all() as {
-    job_id: number;
-    what: string;
-  }[];
+const q = useQueueDb();
 
 function worker<C = undefined>(opts: Partial<WorkerOptions<Record<string, unknown>, C>>) {
-  const w = new Worker<Record<string, unknown>, C>({
-    db,
-    store,
-    queue: 'q',
-    signal: ac.signal,
-    pollMs: 10,
-    maxPollMs: 50,
-    handler: async () => 'ok',
-    ...opts,
-  });
+  const w = q.worker<Record<string, unknown>, C>(opts);
   return { w, done: w.run() };
 }
 
 describe('worker hooks', () => {
   it('a domain write that fails inside the claim rolls the claim back; the next claim takes the job', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     let failing = true;
     let tries = 0;
     const ran: number[] = [];
@@ -84,25 +45,25 @@ describe('worker hooks', () => {
       },
     });
     await waitFor(() => tries >= 1 && w.summary.errors >= 1, { what: 'failed claim counted' });
-    expect(store.get(job.id)).toMatchObject({
+    expect(q.store.get(job.id)).toMatchObject({
       state: 'queued',
       attempts: 0,
       leaseOwner: null,
       leaseToken: 0,
     });
-    expect(domainRows()).toEqual([]);
+    expect(domainRows(q.db)).toEqual([]);
     expect(ran).toEqual([]);
     failing = false;
-    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'job done' });
-    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: 'claim-value' });
-    expect(domainRows()).toEqual([{ job_id: job.id, what: 'claimed' }]);
+    await waitFor(() => q.store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'job done' });
+    expect(q.store.get(job.id)).toMatchObject({ attempts: 1, result: 'claim-value' });
+    expect(domainRows(q.db)).toEqual([{ job_id: job.id, what: 'claimed' }]);
     expect(ran).toEqual([job.id]);
-    ac.abort();
+    q.ac.abort();
     expect(await done).toMatchObject({ claimed: 1, done: 1 });
   });
 
   it('a domain write that fails inside the settle rolls the outcome back; the retried settle records it once', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     let failing = true;
     let tries = 0;
     const { w, done } = worker({
@@ -118,23 +79,23 @@ describe('worker hooks', () => {
     });
     await waitFor(() => tries >= 1, { what: 'first settle tried' });
     // The queue's change was rolled back with the domain's: still running under this worker's lease.
-    expect(store.get(job.id)).toMatchObject({
+    expect(q.store.get(job.id)).toMatchObject({
       state: 'running',
       attempts: 1,
       result: null,
       leaseOwner: w.owner,
     });
-    expect(domainRows()).toEqual([]);
+    expect(domainRows(q.db)).toEqual([]);
     failing = false;
-    await waitFor(() => store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'settle retried' });
-    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: { out: 1 } });
-    expect(domainRows()).toEqual([{ job_id: job.id, what: 'done' }]);
-    ac.abort();
+    await waitFor(() => q.store.get(job.id)?.state === 'done', { timeoutMs: 20_000, what: 'settle retried' });
+    expect(q.store.get(job.id)).toMatchObject({ attempts: 1, result: { out: 1 } });
+    expect(domainRows(q.db)).toEqual([{ job_id: job.id, what: 'done' }]);
+    q.ac.abort();
     expect(await done).toMatchObject({ claimed: 1, done: 1, retried: 0 });
   });
 
   it('the settle hooks see the queue decision: retry, then dead when attempts run out; released at shutdown', async () => {
-    const failed = store.enqueue({ queue: 'q', kind: 'fails', maxAttempts: 2 }).job;
+    const failed = q.store.enqueue({ queue: 'q', kind: 'fails', maxAttempts: 2 }).job;
     const seen: SettleEvent<Record<string, unknown>, undefined>[] = [];
     const settled: string[] = [];
     const { done } = worker({
@@ -153,19 +114,19 @@ describe('worker hooks', () => {
       },
       drainMs: 20,
     });
-    await waitFor(() => store.get(failed.id)?.state === 'dead', { what: 'failing job dead' });
+    await waitFor(() => q.store.get(failed.id)?.state === 'dead', { what: 'failing job dead' });
     expect(seen.map((e) => e.decision.state)).toEqual(['retry', 'dead']);
     expect(seen[0].decision).toMatchObject({
       state: 'retry',
       error: expect.stringMatching(/flaky instrument/),
     });
     expect(seen[1].decision).toMatchObject({ state: 'dead', buried: false });
-    const waits = store.enqueue({ queue: 'q', kind: 'waits' }).job;
-    await waitFor(() => store.get(waits.id)?.state === 'running', { what: 'waiting job running' });
-    ac.abort();
+    const waits = q.store.enqueue({ queue: 'q', kind: 'waits' }).job;
+    await waitFor(() => q.store.get(waits.id)?.state === 'running', { what: 'waiting job running' });
+    q.ac.abort();
     expect(await done).toMatchObject({ retried: 1, dead: 1, released: 1 });
-    expect(store.get(waits.id)).toMatchObject({ state: 'queued', attempts: 0 });
-    expect(domainRows()).toEqual([
+    expect(q.store.get(waits.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(domainRows(q.db)).toEqual([
       { job_id: failed.id, what: 'retry' },
       { job_id: failed.id, what: 'dead' },
       { job_id: waits.id, what: 'released' },
@@ -174,9 +135,9 @@ describe('worker hooks', () => {
   });
 
   it('a claim that buries an expired last attempt tells the owner in the same transaction', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 1, payload: { scan: 7 } });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k', maxAttempts: 1, payload: { scan: 7 } });
     // A holder that died: claimed the job's last attempt, never heartbeated.
-    const [gone] = store.claim({ queue: 'q', owner: 'dead-holder', leaseMs: 50 });
+    const [gone] = q.store.claim({ queue: 'q', owner: 'dead-holder', leaseMs: 50 });
     expect(gone.id).toBe(job.id);
     await waitFor(() => Date.now() > gone.lease.expiresAt + 5, { what: 'lease expired' });
     let failing = true;
@@ -189,7 +150,7 @@ describe('worker hooks', () => {
     const { w, done } = worker({
       log,
       metrics,
-      store: new SqliteQueueStore(db, { metrics }),
+      store: new SqliteQueueStore(q.db, { metrics }),
       hooks: {
         onSettle: (conn, e) => {
           note(conn, e.job.id, `${e.decision.state}:${'buried' in e.decision && e.decision.buried}`);
@@ -202,12 +163,12 @@ describe('worker hooks', () => {
     });
     await waitFor(() => w.summary.errors >= 1, { what: 'failed burial counted' });
     // The burial rolled back with the hook: the row is as the dead holder left it.
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder', attempts: 1 });
-    expect(domainRows()).toEqual([]);
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder', attempts: 1 });
+    expect(domainRows(q.db)).toEqual([]);
     failing = false;
-    await waitFor(() => store.get(job.id)?.state === 'dead', { timeoutMs: 20_000, what: 'job buried' });
-    expect(store.get(job.id)?.lastError).toMatch(/lease expired on the last attempt/);
-    expect(domainRows()).toEqual([{ job_id: job.id, what: 'dead:true' }]);
+    await waitFor(() => q.store.get(job.id)?.state === 'dead', { timeoutMs: 20_000, what: 'job buried' });
+    expect(q.store.get(job.id)?.lastError).toMatch(/lease expired on the last attempt/);
+    expect(domainRows(q.db)).toEqual([{ job_id: job.id, what: 'dead:true' }]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({
       job: { id: job.id, kind: 'k', payload: { scan: 7 } },
@@ -229,12 +190,12 @@ describe('worker hooks', () => {
     expect(
       outcomes.filter((v) => v.value > 0).map((v) => [v.labels.queue, v.labels.outcome, v.value]),
     ).toEqual([['q', 'dead', 1]]);
-    ac.abort();
+    q.ac.abort();
     await done;
   });
 
   it('the settle hooks see the lease as its heartbeats last renewed it, not as it was claimed', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     let claimedExpiry = 0;
     let renewedExpiry = 0;
     const seen: number[] = [];
@@ -246,13 +207,13 @@ describe('worker hooks', () => {
       },
       handler: async (j) => {
         claimedExpiry = j.lease.expiresAt;
-        await waitFor(() => store.get(j.id)!.leaseExpiresAt! > claimedExpiry, { what: 'lease renewed' });
-        renewedExpiry = store.get(j.id)!.leaseExpiresAt!;
+        await waitFor(() => q.store.get(j.id)!.leaseExpiresAt! > claimedExpiry, { what: 'lease renewed' });
+        renewedExpiry = q.store.get(j.id)!.leaseExpiresAt!;
         return 'ok';
       },
     });
-    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'job done' });
-    ac.abort();
+    await waitFor(() => q.store.get(job.id)?.state === 'done', { what: 'job done' });
+    q.ac.abort();
     await done;
     expect(renewedExpiry).toBeGreaterThan(claimedExpiry);
     expect(seen).toHaveLength(2);
@@ -262,15 +223,15 @@ describe('worker hooks', () => {
   it("onClaim's skipClaim finishes a stale job at claim without running it: done, counted, told to onSettled", async () => {
     const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
     const metrics = queueMetrics(registry, ['q']);
-    store = new SqliteQueueStore(db, { metrics });
+    q.store = new SqliteQueueStore(q.db, { metrics });
     const { log, lines } = captureLog('debug');
-    const stale = store.enqueue({ queue: 'q', kind: 'k', payload: { stale: true } }).job;
-    const fresh = store.enqueue({ queue: 'q', kind: 'k', payload: { stale: false } }).job;
+    const stale = q.store.enqueue({ queue: 'q', kind: 'k', payload: { stale: true } }).job;
+    const fresh = q.store.enqueue({ queue: 'q', kind: 'k', payload: { stale: false } }).job;
     const ran: number[] = [];
     const hooked: number[] = [];
     const settled: SettleEvent<Record<string, unknown>, string>[] = [];
     const { done } = worker<string>({
-      store,
+      store: q.store,
       metrics,
       log,
       concurrency: 2,
@@ -281,12 +242,12 @@ describe('worker hooks', () => {
       },
       handler: async (j) => void ran.push(j.id),
     });
-    await waitFor(() => [stale, fresh].every((j) => store.get(j.id)?.state === 'done'), {
+    await waitFor(() => [stale, fresh].every((j) => q.store.get(j.id)?.state === 'done'), {
       what: 'both done',
     });
-    ac.abort();
+    q.ac.abort();
     expect(await done).toMatchObject({ claimed: 1, done: 1 });
-    expect(store.get(stale.id)).toMatchObject({ attempts: 1, result: { already: 'converted' } });
+    expect(q.store.get(stale.id)).toMatchObject({ attempts: 1, result: { already: 'converted' } });
     expect(ran).toEqual([fresh.id]);
     expect(hooked).toEqual([fresh.id]);
     expect(settled.find((e) => e.job.id === stale.id)).toMatchObject({
@@ -304,7 +265,7 @@ describe('worker hooks', () => {
   });
 
   it('the claim gate bounds what is claimed; beforeClaim returning false claims nothing', async () => {
-    const jobs = [0, 1, 2].map((i) => store.enqueue({ queue: 'q', kind: 'k', payload: { i } }).job);
+    const jobs = [0, 1, 2].map((i) => q.store.enqueue({ queue: 'q', kind: 'k', payload: { i } }).job);
     let cap = 0;
     let open = false;
     const gates: number[] = [];
@@ -325,18 +286,18 @@ describe('worker hooks', () => {
     cap = 1;
     const seen = gates.length;
     await waitFor(() => gates.length >= seen + 3, { what: 'gate consulted again' });
-    expect(store.list({ state: 'running' })).toHaveLength(0);
+    expect(q.store.list({ state: 'running' })).toHaveLength(0);
     open = true;
-    await waitFor(() => store.list({ state: 'running' }).length === 1, { what: 'one job claimed' });
+    await waitFor(() => q.store.list({ state: 'running' }).length === 1, { what: 'one job claimed' });
     await waitFor(() => gates.filter((n) => n === 1).length >= 3, {
       what: 'gate consulted with a job in flight',
     });
-    expect(store.list({ state: 'running' })).toHaveLength(1);
+    expect(q.store.list({ state: 'running' })).toHaveLength(1);
     cap = 3;
-    await waitFor(() => store.list({ state: 'running' }).length === 3, { what: 'all claimed' });
+    await waitFor(() => q.store.list({ state: 'running' }).length === 3, { what: 'all claimed' });
     releases.forEach((r) => r());
-    await waitFor(() => jobs.every((j) => store.get(j.id)?.state === 'done'), { what: 'all done' });
-    ac.abort();
+    await waitFor(() => jobs.every((j) => q.store.get(j.id)?.state === 'done'), { what: 'all done' });
+    q.ac.abort();
     expect(await done).toMatchObject({ claimed: 3, done: 3 });
   });
 });
@@ -345,12 +306,12 @@ describe('worker writes under a lock held by another process', () => {
   it('heartbeat and settle wait without blocking the event loop; the job is recorded once, not rerun', async () => {
     const registry = createRegistry({ daemon: 'test', defaultMetrics: false });
     const metrics = queueMetrics(registry, ['q']);
-    store = new SqliteQueueStore(db, { metrics });
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    q.store = new SqliteQueueStore(q.db, { metrics });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     let finish: () => void = () => {};
     let runs = 0;
     const { done } = worker({
-      store,
+      store: q.store,
       metrics,
       leaseMs: 600,
       handler: () => {
@@ -358,8 +319,8 @@ describe('worker writes under a lock held by another process', () => {
         return new Promise((r) => (finish = () => r('rendered')));
       },
     });
-    await waitFor(() => store.get(job.id)?.state === 'running', { what: 'job running' });
-    lock = await holdWriteLock(file);
+    await waitFor(() => q.store.get(job.id)?.state === 'running', { what: 'job running' });
+    await q.holdLock();
     // The handler ends while the lock is held, longer than the lease: heartbeats and the settle must wait.
     finish();
     let maxGapMs = 0;
@@ -376,15 +337,14 @@ describe('worker writes under a lock held by another process', () => {
     }
     // A synchronous write would hold the thread for the whole lock (1.5 s); a yielding one never near it.
     expect(maxGapMs).toBeLessThan(1000);
-    await lock.release();
-    lock = null;
-    await waitFor(() => store.get(job.id)?.state === 'done', {
+    await q.releaseLock();
+    await waitFor(() => q.store.get(job.id)?.state === 'done', {
       timeoutMs: 20_000,
       what: 'settled after the lock',
     });
-    expect(store.get(job.id)).toMatchObject({ attempts: 1, result: 'rendered' });
+    expect(q.store.get(job.id)).toMatchObject({ attempts: 1, result: 'rendered' });
     expect(runs).toBe(1);
-    ac.abort();
+    q.ac.abort();
     expect(await done).toMatchObject({ claimed: 1, done: 1, leaseLost: 0 });
   });
 });

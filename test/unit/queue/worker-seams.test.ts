@@ -3,71 +3,30 @@
 // the worker never ran, settled through the same hooks), onSettleError (each failed settle write, and whether
 // it is tried again), an endless abort grace (the drain waits for aborted handlers; their writes give up at the
 // hard stop), and the gate's wakeAt (a closed gate is looked at again then, not at the idle poll).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connection, Db } from '../../../lib/db/index.js';
+import { describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../../lib/errors.js';
 import {
   Settle,
-  SqliteQueueStore,
-  Worker,
   type ClaimedJob,
   type SettleEvent,
+  type Worker,
   type WorkerOptions,
 } from '../../../lib/queue/index.js';
-import { setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
-import { holdWriteLock, type HeldLock } from '../../helpers/lock.js';
+import { domainRows, note, useQueueDb } from '../../fixtures/queue/queue-db.js';
 import { captureLog } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 type P = Record<string, unknown>;
 type Claim = { tag: string };
 
-let dir: string;
-let file: string;
-let db: Db;
-let store: SqliteQueueStore;
-let ac: AbortController;
-let lock: HeldLock | null = null;
-beforeEach(async () => {
-  ({ dir, file, db } = await setUpStateDb());
-  store = new SqliteQueueStore(db, {
-    retryPolicy: { strategy: 'constant', baseMs: 10, maxMs: 10, jitter: 0 },
-  });
-  db.conn.exec('CREATE TABLE domain (job_id INTEGER NOT NULL, what TEXT NOT NULL)');
-  ac = new AbortController();
-});
-afterEach(async () => {
-  ac.abort();
-  await lock?.release();
-  lock = null;
-  tearDownStateDb({ dir, db });
-});
+const q = useQueueDb();
 
-const note = (conn: Connection, jobId: number, what: string): void =>
-  void conn.prepare('INSERT INTO domain (job_id, what) VALUES (?, ?)').run(jobId, what);
-const domainRows = (): { job_id: number; what: string }[] =>
-  db.conn.prepare('SELECT job_id, what FROM domain ORDER BY rowid').all() as {
-    job_id: number;
-    what: string;
-  }[];
-
-function worker(opts: Partial<WorkerOptions<P, Claim>> = {}): Worker<P, Claim> {
-  return new Worker<P, Claim>({
-    db,
-    store,
-    queue: 'q',
-    signal: ac.signal,
-    pollMs: 10,
-    maxPollMs: 50,
-    handler: async () => 'ok',
-    ...opts,
-  });
-}
+const worker = (opts: Partial<WorkerOptions<P, Claim>> = {}): Worker<P, Claim> => q.worker<P, Claim>(opts);
 
 /** A job claimed by `owner` (a previous run of this daemon, or a dead holder). */
 function claimed(owner: string, leaseMs = 60_000, maxAttempts = 3): ClaimedJob {
-  store.enqueue({ queue: 'q', kind: 'k', maxAttempts, payload: { n: 1 } });
-  return store.claim({ queue: 'q', owner, leaseMs })[0];
+  q.store.enqueue({ queue: 'q', kind: 'k', maxAttempts, payload: { n: 1 } });
+  return q.store.claim({ queue: 'q', owner, leaseMs })[0];
 }
 
 /** A handler that runs until `release()` (or rejects with its abort reason). */
@@ -98,20 +57,20 @@ describe('worker.adopt', () => {
     expect(w.inFlight).toBe(1);
     expect(w.jobIds()).toEqual(new Set([job.id]));
     // Its one slot is taken: a due job waits.
-    const next = store.enqueue({ queue: 'q', kind: 'k' }).job;
+    const next = q.store.enqueue({ queue: 'q', kind: 'k' }).job;
     expect(w.fill()).toBe(0);
-    expect(store.get(next.id)?.state).toBe('queued');
+    expect(q.store.get(next.id)?.state).toBe('queued');
     // Heartbeated like a claimed job (every leaseMs/3): the lease outlives its first expiry.
-    await waitFor(() => (store.get(job.id)?.leaseExpiresAt ?? 0) > job.lease.expiresAt + 150, {
+    await waitFor(() => (q.store.get(job.id)?.leaseExpiresAt ?? 0) > job.lease.expiresAt + 150, {
       what: 'lease extended',
     });
     release();
     await waitFor(() => w.inFlight === 0, { what: 'adopted job settled' });
-    expect(store.get(job.id)).toMatchObject({ state: 'done', result: 'finished', attempts: 1 });
-    expect(domainRows()).toEqual([{ job_id: job.id, what: 'done:adopted' }]);
+    expect(q.store.get(job.id)).toMatchObject({ state: 'done', result: 'finished', attempts: 1 });
+    expect(domainRows(q.db)).toEqual([{ job_id: job.id, what: 'done:adopted' }]);
     expect(settled.map((e) => e.claim)).toEqual([{ tag: 'adopted' }]);
     expect(w.fill()).toBe(1);
-    await waitFor(() => store.get(next.id)?.state === 'done', { what: 'the waiting job ran' });
+    await waitFor(() => q.store.get(next.id)?.state === 'done', { what: 'the waiting job ran' });
   });
 
   it('an adopted job drains like a claimed one: aborted past drainMs and handed back', async () => {
@@ -124,8 +83,8 @@ describe('worker.adopt', () => {
     w.adopt(job, { tag: 'adopted' }, handler);
     await w.drain();
     expect(w.inFlight).toBe(0);
-    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
-    expect(domainRows()).toEqual([{ job_id: job.id, what: 'released' }]);
+    expect(q.store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(domainRows(q.db)).toEqual([{ job_id: job.id, what: 'released' }]);
     expect(w.summary.released).toBe(1);
   });
 
@@ -135,7 +94,7 @@ describe('worker.adopt', () => {
   ])(
     'with %s, a job adopted after the drain aborted the others is not handed back: its handler was never aborted',
     async (_what, abortGraceMs) => {
-      const { job: first } = store.enqueue({ queue: 'q', kind: 'k' });
+      const { job: first } = q.store.enqueue({ queue: 'q', kind: 'k' });
       const adoptedBody = gated();
       let adoptedAborted = false;
       const w = worker({
@@ -158,16 +117,16 @@ describe('worker.adopt', () => {
       expect(w.fill()).toBe(1);
       const later = claimed('previous-run');
       await w.drain();
-      expect(store.get(first.id)).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(q.store.get(first.id)).toMatchObject({ state: 'queued', attempts: 0 });
       expect(w.summary).toMatchObject({ released: 1, errors: 0 });
       // Handing it back would let another worker claim it while its handler runs on: it keeps its lease.
       expect(w.jobIds()).toEqual(new Set([later.id]));
-      expect(store.get(later.id)).toMatchObject({ state: 'running', leaseOwner: 'previous-run' });
+      expect(q.store.get(later.id)).toMatchObject({ state: 'running', leaseOwner: 'previous-run' });
       adoptedBody.release();
       await waitFor(() => w.inFlight === 0, { what: 'the adopted job ended' });
       expect(adoptedAborted).toBe(false);
       // The drain is over and the worker no longer writes: its end is left to the lease, like any late settle.
-      expect(store.get(later.id)).toMatchObject({
+      expect(q.store.get(later.id)).toMatchObject({
         state: 'running',
         leaseOwner: 'previous-run',
         result: null,
@@ -198,20 +157,20 @@ describe('worker.settleFor', () => {
       Settle.failed(new Error('crashed'), { retryable: true }),
     );
     expect(d).toMatchObject({ state: 'retry', error: expect.stringMatching(/crashed/) });
-    expect(store.get(dead.id)).toMatchObject({
+    expect(q.store.get(dead.id)).toMatchObject({
       state: 'queued',
       attempts: 1,
       lastError: expect.stringMatching(/crashed/),
     });
     // Claimed again by another holder: the old token is fenced off; the hook still hears of it (lost).
-    const again = await waitFor(() => store.claim({ queue: 'q', owner: 'other', leaseMs: 60_000 })[0], {
+    const again = await waitFor(() => q.store.claim({ queue: 'q', owner: 'other', leaseMs: 60_000 })[0], {
       what: 'the retry claimed by another holder',
     });
     expect(again.lease.token).toBeGreaterThan(dead.lease.token);
     expect(await w.settleFor(dead, { tag: 'late' }, Settle.done('late'))).toEqual({ state: 'lost' });
-    expect(store.get(dead.id)).toMatchObject({ state: 'running', leaseOwner: 'other', result: null });
+    expect(q.store.get(dead.id)).toMatchObject({ state: 'running', leaseOwner: 'other', result: null });
     expect(seen).toEqual(['retry:found', 'settled:retry', 'lost:late', 'settled:lost']);
-    expect(domainRows()).toEqual([
+    expect(domainRows(q.db)).toEqual([
       { job_id: dead.id, what: 'retry' },
       { job_id: dead.id, what: 'lost' },
     ]);
@@ -232,7 +191,7 @@ describe('worker.settleFor', () => {
     const w = worker({ hooks: { onSettle: () => false } });
     const job = claimed('dead-holder');
     expect(await w.settleFor(job, { tag: 'x' }, Settle.done())).toBeNull();
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
   });
 });
 
@@ -260,12 +219,12 @@ describe('onSettleError', () => {
       { msg: 'domain row busy', try: 1, retrying: true, job: a.id },
       { msg: 'domain row busy', try: 2, retrying: true, job: a.id },
     ]);
-    expect(domainRows()).toEqual([{ job_id: a.id, what: 'done' }]);
+    expect(domainRows(q.db)).toEqual([{ job_id: a.id, what: 'done' }]);
     errors.length = 0;
     const b = claimed('dead-holder');
     await expect(w.settleFor(b, { tag: 'permanent' }, Settle.done())).rejects.toThrow(/for good/);
     expect(errors).toEqual([{ msg: 'domain row refused for good', try: 1, retrying: false, job: b.id }]);
-    expect(store.get(b.id)?.state).toBe('running');
+    expect(q.store.get(b.id)?.state).toBe('running');
   }, 20_000);
   it('a passing failure is tried five times in all, each retry logged with its try; the fifth is thrown', async () => {
     const { log, lines } = captureLog('warn');
@@ -294,10 +253,10 @@ describe('onSettleError', () => {
     expect(lines.map((l) => [l.msg, l.try, (l.err as { message?: string } | undefined)?.message])).toEqual(
       [1, 2, 3, 4].map((i) => ['could not record the job outcome; retrying', i, 'domain row still busy']),
     );
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: 'dead-holder' });
   }, 40_000);
   it('a job between settle tries when the drain gives up is handed back, not left to its lease', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     const tries: { try: number; retrying: boolean }[] = [];
     const w = worker({
       drainMs: 20,
@@ -314,16 +273,16 @@ describe('onSettleError', () => {
     await w.drain();
     expect(tries).toEqual([{ try: 1, retrying: true }]);
     expect(w.summary).toMatchObject({ released: 1, errors: 0, done: 0 });
-    expect(store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(q.store.get(job.id)).toMatchObject({ state: 'queued', attempts: 0 });
   });
 
   it('a job whose settle write waits for the lock when the drain gives up is not handed back; its lease is left to expire', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     const { log, lines } = captureLog('warn');
     const g = gated();
     const w = worker({ drainMs: 20, abortGraceMs: 20, log, handler: g.handler });
     expect(w.fill()).toBe(1);
-    lock = await holdWriteLock(file);
+    await q.holdLock();
     g.release(); // the handler finishes; its settle waits for the lock another process holds
     await w.drain();
     // The write gives up with the drain, not at the database's write budget (15 s here).
@@ -335,9 +294,8 @@ describe('onSettleError', () => {
     ]);
     expect(lines[1].err).toMatchObject({ message: 'worker stopped waiting for the database' });
     expect(w.summary).toMatchObject({ released: 0, errors: 1, done: 0 });
-    await lock.release();
-    lock = null;
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
+    await q.releaseLock();
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
   }, 30_000);
 });
 
@@ -345,7 +303,7 @@ describe('a refused settle', () => {
   it('a job the settle hook refuses is logged as not recorded, counted nowhere, and left to its lease', async () => {
     const { log, lines } = captureLog('warn');
     const settled: unknown[] = [];
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     const w = worker({ log, hooks: { onSettle: () => false, onSettled: (e) => void settled.push(e) } });
     expect(w.fill()).toBe(1);
     await waitFor(() => w.inFlight === 0, { what: 'the job ran and its settle was refused' });
@@ -358,13 +316,13 @@ describe('a refused settle', () => {
     ]);
     expect(settled).toEqual([]);
     expect(w.summary).toMatchObject({ done: 0, retried: 0, dead: 0, released: 0, leaseLost: 0, errors: 0 });
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner, result: null });
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner, result: null });
   });
 });
 
 describe('an endless abort grace', () => {
   it('the drain waits for aborted handlers as long as they take, and records what they return', async () => {
-    store.enqueue({ queue: 'q', kind: 'k' });
+    q.store.enqueue({ queue: 'q', kind: 'k' });
     let cleanedUp = false;
     const w = worker({
       drainMs: 10,
@@ -384,11 +342,11 @@ describe('an endless abort grace', () => {
     await w.drain();
     expect(cleanedUp).toBe(true);
     expect(w.summary).toMatchObject({ released: 1, errors: 0 });
-    expect(store.list({ state: 'queued' })).toHaveLength(1);
+    expect(q.store.list({ state: 'queued' })).toHaveLength(1);
   }, 20_000);
 
   it('a settle waiting for the write lock gives up at the hard stop; the job stays leased', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     const hard = new AbortController();
     const w = worker({
       drainMs: 10,
@@ -397,7 +355,7 @@ describe('an endless abort grace', () => {
       handler: gated().handler,
     });
     expect(w.fill()).toBe(1);
-    lock = await holdWriteLock(file);
+    await q.holdLock();
     const drained = w.drain();
     await new Promise((r) => setTimeout(r, 300));
     let over = false;
@@ -406,15 +364,14 @@ describe('an endless abort grace', () => {
     hard.abort();
     await drained;
     expect(w.summary.errors).toBe(1);
-    await lock.release();
-    lock = null;
-    expect(store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
+    await q.releaseLock();
+    expect(q.store.get(job.id)).toMatchObject({ state: 'running', leaseOwner: w.owner });
   }, 60_000);
 });
 
 describe('gate wakeAt', () => {
   it('a closed gate is consulted again at its wakeAt, well before the idle poll', async () => {
-    const { job } = store.enqueue({ queue: 'q', kind: 'k' });
+    const { job } = q.store.enqueue({ queue: 'q', kind: 'k' });
     const gates: number[] = [];
     const w = worker({
       pollMs: 30_000,
@@ -428,10 +385,10 @@ describe('gate wakeAt', () => {
     });
     const started = Date.now();
     const done = w.run();
-    await waitFor(() => store.get(job.id)?.state === 'done', { what: 'claimed after the gate opened' });
+    await waitFor(() => q.store.get(job.id)?.state === 'done', { what: 'claimed after the gate opened' });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(gates[1] - gates[0]).toBeGreaterThanOrEqual(90);
-    ac.abort();
+    q.ac.abort();
     await done;
   });
 });
