@@ -25,6 +25,12 @@ export function buildBaseline(ref: string, dir: string): string {
     );
     fs.writeFileSync(done, `${commit}\n`);
   }
+  // A tree built from another checkout (a removed worktree) links node_modules that may be gone: link this one.
+  const modules = path.join(tree, 'node_modules');
+  if (fs.readlinkSync(modules) !== path.join(REPO, 'node_modules')) {
+    fs.rmSync(modules);
+    fs.symlinkSync(path.join(REPO, 'node_modules'), modules);
+  }
   return tree;
 }
 

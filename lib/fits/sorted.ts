@@ -41,6 +41,8 @@ function medianOfRanks(a: Float64Array, lo: number, hi: number, dtype: Dtype): n
 const HISTOGRAM_MIN = 1 << 14;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const BUCKETS = 1 << 16;
+/** The buckets' counts, reused (a fresh 256 kB array cost 0.3-0.5 ms a median; zeroing this one 0.02 ms). */
+const bucketCounts = new Uint32Array(BUCKETS);
 
 /*
  * The bucket of a value is the top 16 bits of its order key: the IEEE bits with the sign bit flipped for
@@ -58,7 +60,11 @@ function countBuckets(words: Uint32Array, counts: Uint32Array): void {
   }
 }
 
-/** The values of a (words: its 32-bit halves) whose bucket is in [first, last], into out. */
+/**
+ * The values of a (words: its 32-bit halves) whose bucket is in [first, last], into out. One unsigned
+ * comparison, not `key >= first && key <= last`: the first half of that is true for about half the values, at
+ * random, and its mispredicted branches made this pass 5× slower (4.7 against 0.9 ms over 760k samples).
+ */
 function collectBuckets(
   words: Uint32Array,
   a: Float64Array,
@@ -66,11 +72,13 @@ function collectBuckets(
   last: number,
   out: Float64Array,
 ): void {
+  const span = last - first;
   let k = 0;
   for (let i = 1; i < words.length; i += 2) {
     const w = words[i];
     const key = (w >>> 16) ^ (((w >> 31) & 0x7fff) | 0x8000);
-    if (key >= first && key <= last) out[k++] = a[i >> 1];
+    // Below first, key − first wraps to a large unsigned number.
+    if ((key - first) >>> 0 <= span) out[k++] = a[i >> 1];
   }
 }
 
@@ -81,7 +89,7 @@ function collectBuckets(
  */
 function middleCandidates(a: Float64Array, lo: number, hi: number): { values: Float64Array; below: number } {
   const words = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
-  const counts = new Uint32Array(BUCKETS);
+  const counts = bucketCounts.fill(0);
   countBuckets(words, counts);
   const first = bucketOfRank(counts, lo, 0, 0);
   const last = bucketOfRank(counts, hi, first.bucket, first.below);

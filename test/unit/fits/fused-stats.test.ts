@@ -167,7 +167,7 @@ describe('median by key histogram', () => {
     return dtype === 'float32' ? Math.fround(Math.fround(s[h - 1] + s[h]) / 2) : (s[h - 1] + s[h]) / 2;
   };
 
-  it('gives the median of a full sort on large arrays: noise, ties, one value, signs, ±0, wide range', () => {
+  it('gives the median of a full sort on large arrays: noise, ties, one value, signs, ±0, wide range, two buckets', () => {
     const rand = mulberry32(41);
     const cases: [string, (i: number) => number][] = [
       ['noise', () => (rand() - 0.5) * 2e-4],
@@ -177,6 +177,8 @@ describe('median by key histogram', () => {
       ['zeros of both signs', (i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 0 : rand() - 0.5)],
       ['wide', () => (rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20)],
       ['float32 noise', () => Math.fround((rand() - 0.5) * 1e-4)],
+      // The two middle ranks in two buckets, with values in buckets below and above them both.
+      ['middle ranks in two buckets, others on both sides', (i) => [-3, 1, 2, 7][i % 4]],
     ];
     for (const n of [16384, 20001, 65536, 100_003]) {
       for (const [name, gen] of cases) {
