@@ -121,6 +121,20 @@ export const MODULES: Module[] = [
       'test/unit/fits/bitpix.test.ts',
     ],
   },
+  {
+    name: 'fits-fused',
+    // The render's statistics path: the mean loops with the moments in them (decoded pixels and raw big-endian
+    // bytes) and the median by histogram and selection. Their tests compare every number with a separate
+    // pass, a full sort or the decoded path, bit for bit.
+    mutate: ['lib/fits/mean-moments.ts', 'lib/fits/sorted.ts'],
+    tests: [
+      'test/unit/fits/fused-stats.test.ts',
+      'test/unit/fits/big-endian-stats.test.ts',
+      'test/unit/fits/sample-buffer.test.ts',
+      'test/unit/fits/stats.test.ts',
+      'test/unit/fits/downsample.test.ts',
+    ],
+  },
   { name: 'astro-transit', mutate: ['lib/astro/transit.ts'], tests: ['test/unit/astro/*.test.ts'] },
   {
     name: 'db',

@@ -3,6 +3,14 @@
 // floor(i·n/out), so any input size gives exactly the requested output. An output pixel with no finite input
 // is NaN. Only one output row of accumulators is held at a time.
 import type { Pixels } from './decode.js';
+import {
+  addMeanMoments,
+  addMeanMomentsBigEndian,
+  firstFiniteBigEndian,
+  meanFinite,
+  meanFiniteBigEndian,
+  type MeanBins,
+} from './mean-moments.js';
 import { addMoments, firstFinite, type Moments } from './moments.js';
 
 export type DownsampleMode = 'mean' | 'max' | 'nearest';
@@ -42,6 +50,8 @@ export class Downsampler {
   private readonly ye: Int32Array;
   private readonly acc: Float64Array;
   private readonly cnt: Int32Array;
+  /** xe, acc, cnt and width for the mean loops of mean-moments.ts. */
+  private readonly bins: MeanBins;
   private row = 0;
   /** Finite input pixels seen (every one for mean and max; only the sampled ones for nearest). */
   nFinite = 0;
@@ -57,6 +67,7 @@ export class Downsampler {
     this.data = new Float32Array(width * height);
     this.acc = new Float64Array(width);
     this.cnt = new Int32Array(width);
+    this.bins = { xe: this.xe, acc: this.acc, cnt: this.cnt, width };
     this.reset();
   }
 
@@ -102,12 +113,27 @@ export class Downsampler {
       const y = this.beginRow(y0 + r);
       const off = r * this.nx;
       if (m.shift !== m.shift) m.shift = firstFinite(px, off, off + this.nx);
-      if (this.mode === 'mean') this.addMeanMoments(px, off, m);
+      if (this.mode === 'mean') addMeanMoments(this.bins, px, off, m);
       else {
         if (this.mode === 'nearest') this.addNearest(px, off, y);
         else this.addMax(px, off);
         addMoments(m, px, off, off + this.nx);
       }
+      this.endRow(y);
+    }
+  }
+
+  /**
+   * addBigEndianFloat32 with the plane's moments in the mean's loop, as addWithMoments in mean mode: no
+   * byte-swap pass over the strip, and bit for bit the grid and the moments of addWithMoments after decoding.
+   */
+  addBigEndianFloat32WithMoments(bytes: DataView, y0: number, nRows: number, m: Moments): void {
+    if (this.mode !== 'mean') throw new Error('Downsampler.addBigEndianFloat32WithMoments needs mode mean');
+    for (let r = 0; r < nRows; r++) {
+      const y = this.beginRow(y0 + r);
+      const off = r * this.nx;
+      if (m.shift !== m.shift) m.shift = firstFiniteBigEndian(bytes, off, off + this.nx);
+      addMeanMomentsBigEndian(this.bins, bytes, off, m);
       this.endRow(y);
     }
   }
@@ -135,7 +161,7 @@ export class Downsampler {
       const v0 = px[i];
       if (v0 - v0 !== 0) {
         // A bin starting with NaN (masked edges) is usually all NaN: straight to the checked sum.
-        this.addMeanFinite(px, start, end, j);
+        meanFinite(this.bins, px, start, end, j);
         i = end;
         continue;
       }
@@ -146,170 +172,8 @@ export class Downsampler {
       if (s - s === 0) {
         acc[j] += s;
         cnt[j] += end - start;
-      } else this.addMeanFinite(px, start, end, j);
+      } else meanFinite(this.bins, px, start, end, j);
     }
-  }
-
-  /**
-   * addMean and addMoments in one loop over a row. The mean's sums are addMean's (per bin, in pixel order;
-   * a bin holding a non-finite pixel is summed again by addMeanFinite). The moments are added pixel by pixel
-   * in plane order: eight at a time without checks, and when a non-finite pixel made the sum non-finite, the
-   * eight are undone (min and max ignore NaN but not an infinity, so they are restored too) and added again
-   * one by one, skipping the non-finite ones. A bin that starts non-finite (masked edges) takes the checked
-   * loop for both at once.
-   */
-  private addMeanMoments(px: Pixels, off: number, m: Moments): void {
-    const { xe, acc, cnt, width } = this;
-    const shift = m.shift;
-    let { nFinite, min, max, sum, sumD, sumD2 } = m;
-    let i = off;
-    for (let j = 0; j < width; j++) {
-      const start = i;
-      const end = off + xe[j + 1];
-      const first = px[i];
-      if (first - first !== 0) {
-        let s = 0;
-        let c = 0;
-        for (; i < end; i++) {
-          const v = px[i];
-          if (v - v !== 0) continue;
-          s += v;
-          c++;
-          if (v < min) min = v;
-          if (v > max) max = v;
-          sum += v;
-          const d = v - shift;
-          sumD += d;
-          sumD2 += d * d;
-        }
-        acc[j] += s;
-        cnt[j] += c;
-        nFinite += c;
-        continue;
-      }
-      let s = 0;
-      for (; i + 7 < end; i += 8) {
-        const v0 = px[i];
-        const v1 = px[i + 1];
-        const v2 = px[i + 2];
-        const v3 = px[i + 3];
-        const v4 = px[i + 4];
-        const v5 = px[i + 5];
-        const v6 = px[i + 6];
-        const v7 = px[i + 7];
-        s = s + v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
-        const sum0 = sum;
-        const sumD0 = sumD;
-        const sumD20 = sumD2;
-        const min0 = min;
-        const max0 = max;
-        let d = v0 - shift;
-        sum += v0;
-        sumD += d;
-        sumD2 += d * d;
-        d = v1 - shift;
-        sum += v1;
-        sumD += d;
-        sumD2 += d * d;
-        d = v2 - shift;
-        sum += v2;
-        sumD += d;
-        sumD2 += d * d;
-        d = v3 - shift;
-        sum += v3;
-        sumD += d;
-        sumD2 += d * d;
-        d = v4 - shift;
-        sum += v4;
-        sumD += d;
-        sumD2 += d * d;
-        d = v5 - shift;
-        sum += v5;
-        sumD += d;
-        sumD2 += d * d;
-        d = v6 - shift;
-        sum += v6;
-        sumD += d;
-        sumD2 += d * d;
-        d = v7 - shift;
-        sum += v7;
-        sumD += d;
-        sumD2 += d * d;
-        if (v0 < min) min = v0;
-        if (v0 > max) max = v0;
-        if (v1 < min) min = v1;
-        if (v1 > max) max = v1;
-        if (v2 < min) min = v2;
-        if (v2 > max) max = v2;
-        if (v3 < min) min = v3;
-        if (v3 > max) max = v3;
-        if (v4 < min) min = v4;
-        if (v4 > max) max = v4;
-        if (v5 < min) min = v5;
-        if (v5 > max) max = v5;
-        if (v6 < min) min = v6;
-        if (v6 > max) max = v6;
-        if (v7 < min) min = v7;
-        if (v7 > max) max = v7;
-        if (sum - sum === 0) {
-          nFinite += 8;
-          continue;
-        }
-        // A non-finite pixel among the eight (or a float64 overflow): undo, then add the finite ones.
-        sum = sum0;
-        sumD = sumD0;
-        sumD2 = sumD20;
-        min = min0;
-        max = max0;
-        for (let k = i; k < i + 8; k++) {
-          const v = px[k];
-          if (v - v !== 0) continue;
-          nFinite++;
-          if (v < min) min = v;
-          if (v > max) max = v;
-          sum += v;
-          const e = v - shift;
-          sumD += e;
-          sumD2 += e * e;
-        }
-      }
-      for (; i < end; i++) {
-        const v = px[i];
-        s += v;
-        if (v - v !== 0) continue;
-        nFinite++;
-        if (v < min) min = v;
-        if (v > max) max = v;
-        sum += v;
-        const d = v - shift;
-        sumD += d;
-        sumD2 += d * d;
-      }
-      if (s - s === 0) {
-        acc[j] += s;
-        cnt[j] += end - start;
-      } else this.addMeanFinite(px, start, end, j);
-    }
-    m.nFinite = nFinite;
-    m.min = min;
-    m.max = max;
-    m.sum = sum;
-    m.sumD = sumD;
-    m.sumD2 = sumD2;
-  }
-
-  private addMeanFinite(px: Pixels, start: number, end: number, j: number): void {
-    let s = 0;
-    let c = 0;
-    for (let i = start; i < end; i++) {
-      const v = px[i];
-      if (v - v === 0) {
-        s += v;
-        c++;
-      }
-    }
-    this.acc[j] += s;
-    this.cnt[j] += c;
   }
 
   /** addMean over big-endian float32 bytes (pixel i at byte 4i); see addMean. */
@@ -321,7 +185,7 @@ export class Downsampler {
       const end = off + xe[j + 1];
       const v0 = dv.getFloat32(4 * i);
       if (v0 - v0 !== 0) {
-        this.addMeanFiniteBigEndian(dv, start, end, j);
+        meanFiniteBigEndian(this.bins, dv, start, end, j);
         i = end;
         continue;
       }
@@ -335,27 +199,8 @@ export class Downsampler {
       if (s - s === 0) {
         acc[j] += s;
         cnt[j] += end - start;
-      } else this.addMeanFiniteBigEndian(dv, start, end, j);
+      } else meanFiniteBigEndian(this.bins, dv, start, end, j);
     }
-  }
-
-  private addMeanFiniteBigEndian(dv: DataView, start: number, end: number, j: number): void {
-    // Skip a leading run of NaN/infinity by its exponent bits (all ones), twice as fast as decoding it: masked
-    // edges are whole bins of NaN. Skipping them leaves acc and cnt as adding 0 would (acc is never −0).
-    let i = start;
-    while (i < end && (dv.getUint32(4 * i) & 0x7f800000) === 0x7f800000) i++;
-    if (i === end) return;
-    let s = 0;
-    let c = 0;
-    for (; i < end; i++) {
-      const v = dv.getFloat32(4 * i);
-      if (v - v === 0) {
-        s += v;
-        c++;
-      }
-    }
-    this.acc[j] += s;
-    this.cnt[j] += c;
   }
 
   private addMax(px: Pixels, off: number): void {

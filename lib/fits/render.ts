@@ -136,13 +136,13 @@ function readDownsampled(img: OpenImage, plane: number, opts: RenderOptions) {
   const { bitpix, bscale, bzero } = img.hdu;
   let dtype: 'float32' | 'float64' = 'float32';
   const streamOpts = { stripBytes: opts.stripBytes, afterStrip: opts.afterStrip };
-  if (!acc && mode === 'mean' && bitpix === -32 && bscale === 1 && bzero === 0) {
-    // The common case (an unscaled float32 image, no statistics): decode while summing, no byte-swap pass.
+  if (mode === 'mean' && bitpix === -32 && bscale === 1 && bzero === 0) {
+    // The common case (an unscaled float32 image): decode while summing, no byte-swap pass over the strips;
+    // with statistics, the moments ride in the same loop and the median's samples are read from the bytes.
     streamPlaneBytes(
       img,
       plane,
-      (buf, y0, rows) =>
-        ds.addBigEndianFloat32(new DataView(buf.buffer, buf.byteOffset, buf.length), y0, rows),
+      (buf, y0, rows) => readBigEndian(ds, acc, buf, y0, rows, img.nx),
       streamOpts,
     );
   } else {
@@ -162,6 +162,21 @@ function readDownsampled(img: OpenImage, plane: number, opts: RenderOptions) {
   }
   checkUnchanged(img);
   return { ds, acc, dtype };
+}
+
+/** One strip of raw big-endian float32 rows (see readDownsampled) into the grid and the statistics. */
+function readBigEndian(
+  ds: Downsampler,
+  acc: StatsAccumulator | undefined,
+  buf: Buffer,
+  y0: number,
+  rows: number,
+  nx: number,
+): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  if (!acc) return ds.addBigEndianFloat32(dv, y0, rows);
+  ds.addBigEndianFloat32WithMoments(dv, y0, rows, acc.moments);
+  acc.sampleBigEndianFloat32(dv, rows * nx);
 }
 
 function encode(ds: Downsampler, vmin: number, vmax: number, opts: RenderOptions): Buffer {

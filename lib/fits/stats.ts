@@ -100,6 +100,15 @@ export class StatsAccumulator {
     this.taken = takeSamples(px, n, this.advance(n), this.stride, this.samples, this.taken);
   }
 
+  /**
+   * sample() over n raw big-endian float32 pixels (BITPIX −32 without scaling, pixel i at byte 4i): the
+   * render's fused read decodes nothing beforehand (Downsampler.addBigEndianFloat32WithMoments).
+   */
+  sampleBigEndianFloat32(bytes: DataView, n: number): void {
+    this.dtype = 'float32';
+    this.taken = takeSamplesBigEndian(bytes, n, this.advance(n), this.stride, this.samples, this.taken);
+  }
+
   /** Count n more pixels of the plane; the first sampled position among them (then the next strip's). */
   private advance(n: number): number {
     if (this.final) throw new Error('StatsAccumulator: pixels added after result()');
@@ -186,6 +195,22 @@ function takeSamples(
 ): number {
   for (let p = start; p < n; p += stride) {
     const v = px[p];
+    if (v - v === 0) samples[taken++] = v;
+  }
+  return taken;
+}
+
+/** takeSamples over big-endian float32 bytes (pixel p at byte 4p). */
+function takeSamplesBigEndian(
+  bytes: DataView,
+  n: number,
+  start: number,
+  stride: number,
+  samples: Float64Array,
+  taken: number,
+): number {
+  for (let p = start; p < n; p += stride) {
+    const v = bytes.getFloat32(4 * p);
     if (v - v === 0) samples[taken++] = v;
   }
   return taken;
