@@ -119,6 +119,7 @@ export const MODULES: Module[] = [
       'test/unit/fits/intervals.test.ts',
       'test/unit/fits/oracle.test.ts',
       'test/unit/fits/bitpix.test.ts',
+      'test/unit/fits/big-endian-stats.test.ts',
     ],
   },
   {

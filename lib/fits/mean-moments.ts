@@ -3,6 +3,9 @@
 // downsample.ts for its length; each loop is a function of its own, which V8 optimises as a whole (see
 // addMoments). Both add the moments pixel by pixel in plane order, exactly as addMoments does, and the
 // mean's sums exactly as Downsampler.add does, so every statistic and every picture is the same bit for bit.
+// The two loops differ only in how a pixel is read (a typed array's element, DataView.getFloat32): one
+// function taking either would see both kinds of read at the same sites and V8 would optimise it for neither,
+// as for Downsampler's addMean / addMeanBigEndian pair. Keep them in step: the tests compare them bit for bit.
 import type { Pixels } from './decode.js';
 import type { Moments } from './moments.js';
 
