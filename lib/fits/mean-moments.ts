@@ -43,7 +43,9 @@ export function meanFiniteBigEndian(
   // Skip a leading run of NaN/infinity by its exponent bits (all ones), twice as fast as decoding it: masked
   // edges are whole bins of NaN. Skipping them leaves acc and cnt as adding 0 would (acc is never −0).
   let i = start;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: skipping fewer pixels (none) leaves them to the checked loop below, which adds nothing for them either
   while (i < end && (dv.getUint32(4 * i) & 0x7f800000) === 0x7f800000) i++;
+  // Stryker disable next-line ConditionalExpression: the loop below adds nothing from i = end
   if (i === end) return;
   let s = 0;
   let c = 0;
@@ -81,10 +83,12 @@ export function addMeanMoments(bins: MeanBins, px: Pixels, off: number, m: Momen
   const shift = m.shift;
   let { nFinite, min, max, sum, sumD, sumD2 } = m;
   let i = off;
+  // Stryker disable next-line EqualityOperator: a bin j = width has no edge (end NaN): no pixel, and its writes land past the typed arrays' ends
   for (let j = 0; j < width; j++) {
     const start = i;
     const end = off + xe[j + 1];
     const first = px[i];
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator,BlockStatement: a speed path only: the unrolled loop and its checks give the same sums and moments for such a bin
     if (first - first !== 0) {
       let s = 0;
       let c = 0;
@@ -106,6 +110,7 @@ export function addMeanMoments(bins: MeanBins, px: Pixels, off: number, m: Momen
       continue;
     }
     let s = 0;
+    // Stryker disable next-line ConditionalExpression: without the unrolled loop the tail's checked loop adds every pixel, the same sums in the same order
     for (; i + 7 < end; i += 8) {
       const v0 = px[i];
       const v1 = px[i + 1];
@@ -169,6 +174,7 @@ export function addMeanMoments(bins: MeanBins, px: Pixels, off: number, m: Momen
       if (v6 > max) max = v6;
       if (v7 < min) min = v7;
       if (v7 > max) max = v7;
+      // Stryker disable next-line ConditionalExpression,ArithmeticOperator,BlockStatement: a speed path only: the undo below adds the same eight again, one by one
       if (sum - sum === 0) {
         nFinite += 8;
         continue;
@@ -203,6 +209,7 @@ export function addMeanMoments(bins: MeanBins, px: Pixels, off: number, m: Momen
       sumD += d;
       sumD2 += d * d;
     }
+    // Stryker disable next-line ConditionalExpression,ArithmeticOperator: meanFinite sums the same finite pixels in the same order from 0 (and counts them all)
     if (s - s === 0) {
       acc[j] += s;
       cnt[j] += end - start;
@@ -226,10 +233,12 @@ export function addMeanMomentsBigEndian(bins: MeanBins, dv: DataView, off: numbe
   const shift = m.shift;
   let { nFinite, min, max, sum, sumD, sumD2 } = m;
   let i = off;
+  // Stryker disable next-line EqualityOperator: a bin j = width has no edge (end NaN): no pixel, and its writes land past the typed arrays' ends
   for (let j = 0; j < width; j++) {
     const start = i;
     const end = off + xe[j + 1];
     const first = dv.getFloat32(4 * i);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator,BlockStatement: a speed path only: the unrolled loop and its checks give the same sums and moments for such a bin
     if (first - first !== 0) {
       let s = 0;
       let c = 0;
@@ -251,6 +260,7 @@ export function addMeanMomentsBigEndian(bins: MeanBins, dv: DataView, off: numbe
       continue;
     }
     let s = 0;
+    // Stryker disable next-line ConditionalExpression: without the unrolled loop the tail's checked loop adds every pixel, the same sums in the same order
     for (; i + 7 < end; i += 8) {
       const p = 4 * i;
       const v0 = dv.getFloat32(p);
@@ -315,6 +325,7 @@ export function addMeanMomentsBigEndian(bins: MeanBins, dv: DataView, off: numbe
       if (v6 > max) max = v6;
       if (v7 < min) min = v7;
       if (v7 > max) max = v7;
+      // Stryker disable next-line ConditionalExpression,ArithmeticOperator,BlockStatement: a speed path only: the undo below adds the same eight again, one by one
       if (sum - sum === 0) {
         nFinite += 8;
         continue;
@@ -349,6 +360,7 @@ export function addMeanMomentsBigEndian(bins: MeanBins, dv: DataView, off: numbe
       sumD += d;
       sumD2 += d * d;
     }
+    // Stryker disable next-line ConditionalExpression,ArithmeticOperator: meanFinite sums the same finite pixels in the same order from 0 (and counts them all)
     if (s - s === 0) {
       acc[j] += s;
       cnt[j] += end - start;

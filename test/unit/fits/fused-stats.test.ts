@@ -167,7 +167,7 @@ describe('median by key histogram', () => {
     return dtype === 'float32' ? Math.fround(Math.fround(s[h - 1] + s[h]) / 2) : (s[h - 1] + s[h]) / 2;
   };
 
-  it('gives the median of a full sort on large arrays: noise, ties, one value, signs, ±0, wide range, two buckets', () => {
+  it('gives the median of a full sort on large arrays: noise, ties, one value, signs, ±0, wide range, two buckets, none', () => {
     const rand = mulberry32(41);
     const cases: [string, (i: number) => number][] = [
       ['noise', () => (rand() - 0.5) * 2e-4],
@@ -179,6 +179,8 @@ describe('median by key histogram', () => {
       ['float32 noise', () => Math.fround((rand() - 0.5) * 1e-4)],
       // The two middle ranks in two buckets, with values in buckets below and above them both.
       ['middle ranks in two buckets, others on both sides', (i) => [-3, 1, 2, 7][i % 4]],
+      // The middle ranks on either side of zero: the buckets between them include +0's, which holds nothing.
+      ['two values, a gap across zero', (i) => (i % 2 ? -1 : 1)],
     ];
     for (const n of [16384, 20001, 65536, 100_003]) {
       for (const [name, gen] of cases) {
@@ -189,6 +191,7 @@ describe('median by key histogram', () => {
         expect([name, n, got === want]).toEqual([name, n, true]);
       }
     }
+    expect(medianInPlace(new Float64Array(0), 'float64')).toBeNaN();
   });
 
   it('the MAD of a sampled 4096² plane is that of a full sort', () => {
