@@ -142,6 +142,15 @@ describe('percentile (numpy linear)', () => {
     expect(percentile([NaN, 5], [1, 99.5])).toEqual([5, 5]);
     expect(percentile([NaN], [50])).toBeNull();
   });
+
+  it('interpolates from the nearer end, as numpy does: the last bit where the two forms differ', () => {
+    // numpy 2.4.6 np.percentile(a, 87.5): t = 0.375 is taken from below (a + d·t), t = 0.75 from above
+    // (b − d·(1 − t)); the other form gives 1.10925 and 1.7445000000000002.
+    expect(percentile([-2.042, 1.783, -2.167, 0.705, -2.24, -2.989], [87.5])).toEqual([1.1092499999999998]);
+    expect(percentile([-1.743, -1.707, 2.895], [87.5])).toEqual([1.7445]);
+    // t = 0.5 exactly is taken from above: np.percentile(a, 50) (from below: 0.6485000000000001).
+    expect(percentile([2.687, -0.631, -2.71, 1.928], [50])).toEqual([0.6484999999999999]);
+  });
 });
 
 describe('stretches and colour maps', () => {
