@@ -6,7 +6,10 @@
 // the claim's LIMIT is CAST) and as it was ("before": BEGIN IMMEDIATE waiting in SQLite's busy handler,
 // which sleeps 1, 2, 5 … 100 ms between tries, and a bare `LIMIT @limit` that re-prepared the claim on every
 // call). Prints ratios first (after/before lock-wait max and p99, queue/plain cycles), then every case:
-// cycles/s, write tx/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, double claims, WAL size, shares.
+// cycles/s, write tx/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, double claims, WAL size, shares;
+// for the polling wait, the waits at or over the p99 against every process's holds of the lock meanwhile
+// (one other hold for most of the wait: a holder off its core or a long COMMIT; many: the lock passed from
+// hand to hand past the waiter).
 // Then the WAL guard on a large WAL: how long it holds the write lock checkpointing straight away with
 // RESTART (before) and PASSIVE first, then RESTART (after).
 // Run by hand: `npx tsx bench/db-contention.ts [seconds] [processes,…]` (never part of npm test).
@@ -39,6 +42,18 @@ interface ChildReport {
   /** Every write's hold of the lock (fn start → COMMIT done) and its COMMIT alone, ms. */
   holdsMs: number[];
   commitsMs: number[];
+  /** Every hold of the lock, wall clock (ms since the epoch, µs resolution): [fn start, COMMIT done]. */
+  spans: number[];
+  /** Every wait of at least TAIL_WAIT_MS, wall clock: what the lock did meanwhile is read from all spans. */
+  tailWaits: TailWait[];
+}
+
+/** A wait in the tail: its wall-clock window, and this process's tries and longest gap between them. */
+interface TailWait {
+  from: number;
+  to: number;
+  tries: number;
+  maxGapMs: number;
 }
 
 /** A long lock wait: how often it tried, the longest gap between two tries (the process not running). */
@@ -49,6 +64,8 @@ interface LongWait {
 }
 
 const LONG_WAIT_MS = 20;
+/** Waits from here on are taken apart against every process's holds (the p99 at 4 processes is 4-10 ms). */
+const TAIL_WAIT_MS = 2;
 
 interface CaseResult {
   cyclesPerS: number;
@@ -94,7 +111,7 @@ function useOldCodePaths(db: Db): void {
  */
 function measureLockWait(
   db: Db,
-  report: Pick<ChildReport, 'waitsMs' | 'long' | 'holdsMs' | 'commitsMs'>,
+  report: Pick<ChildReport, 'waitsMs' | 'long' | 'holdsMs' | 'commitsMs' | 'spans' | 'tailWaits'>,
 ): void {
   const tries: number[] = [];
   const lock = (db as unknown as { lock?: { tryBegin(): boolean; commit(): void } }).lock;
@@ -121,19 +138,23 @@ function measureLockWait(
         t1 = performance.now();
         const waitMs = t1 - t0;
         report.waitsMs.push(waitMs);
-        if (waitMs > LONG_WAIT_MS) {
+        if (waitMs >= TAIL_WAIT_MS) {
           let maxGapMs = 0;
           let prev = t0;
           for (const t of [...tries, t1]) {
             maxGapMs = Math.max(maxGapMs, t - prev);
             prev = t;
           }
-          report.long.push({ waitMs, tries: tries.length, maxGapMs });
+          if (waitMs > LONG_WAIT_MS) report.long.push({ waitMs, tries: tries.length, maxGapMs });
+          const origin = performance.timeOrigin;
+          report.tailWaits.push({ from: origin + t0, to: origin + t1, tries: tries.length, maxGapMs });
         }
         return fn(c);
       });
     } finally {
-      report.holdsMs.push(performance.now() - t1);
+      const end = performance.now();
+      report.holdsMs.push(end - t1);
+      report.spans.push(performance.timeOrigin + t1, performance.timeOrigin + end);
     }
   };
 }
@@ -173,6 +194,8 @@ async function child(file: string, seconds: number, workload: Workload, variant:
     long: [] as LongWait[],
     holdsMs: [] as number[],
     commitsMs: [] as number[],
+    spans: [] as number[],
+    tailWaits: [] as TailWait[],
   };
   measureLockWait(db, report);
   const cycle = cycleFor(workload, db, `bench:${process.pid}`);
@@ -202,6 +225,8 @@ async function child(file: string, seconds: number, workload: Workload, variant:
       long: report.long,
       holdsMs: top(report.holdsMs),
       commitsMs: top(report.commitsMs),
+      spans: report.spans,
+      tailWaits: report.tailWaits,
     } satisfies ChildReport,
     () => process.disconnect(),
   );
@@ -243,6 +268,80 @@ function longWaits(all: ChildReport[]): string {
     `waits > ${LONG_WAIT_MS} ms: ${long.length}${worst ? ` (${worst})` : ''}; ` +
     `longest hold ${Math.max(...holds).toFixed(1)} ms, longest COMMIT ${Math.max(...commits).toFixed(1)} ms`
   );
+}
+
+/**
+ * The waits at or over the p99, against every process's holds of the lock during each: was the lock with one
+ * other holder for most of the wait (a holder off its core, or a long COMMIT), did it pass from hand to hand
+ * past this waiter (unfairness), or was it free while this waiter did not try (the waiter off its core)?
+ */
+function tailWaits(all: ChildReport[], p99: number): string {
+  const holds: { proc: number; from: number; to: number }[] = [];
+  all.forEach((r, proc) => {
+    for (let i = 0; i < r.spans.length; i += 2) holds.push({ proc, from: r.spans[i], to: r.spans[i + 1] });
+  });
+  if (holds.length === 0) return '';
+  holds.sort((a, b) => a.from - b.from);
+  const starts = holds.map((h) => h.from);
+  const longestHold = holds.reduce((m, h) => Math.max(m, h.to - h.from), 0);
+  const tail = all.flatMap((r, proc) =>
+    r.tailWaits.filter((w) => w.to - w.from >= p99).map((w) => ({ ...w, proc })),
+  );
+  if (tail.length === 0) return `no waits ≥ the p99 (${p99.toFixed(1)} ms) of ${TAIL_WAIT_MS} ms or more`;
+  let oneHolder = 0;
+  const handovers: number[] = [];
+  const freeShare: number[] = [];
+  const gaps: number[] = [];
+  for (const w of tail) {
+    // Holds that began before the wait ended; the first candidates can start up to one longest hold earlier.
+    let i = lowerBound(starts, w.from - longestHold);
+    let covered = 0;
+    let longest = 0;
+    let count = 0;
+    for (; i < holds.length && holds[i].from < w.to; i++) {
+      const h = holds[i];
+      if (h.proc === w.proc || h.to <= w.from) continue;
+      const overlap = Math.min(h.to, w.to) - Math.max(h.from, w.from);
+      covered += overlap;
+      longest = Math.max(longest, overlap);
+      count++;
+    }
+    const waitMs = w.to - w.from;
+    if (longest >= waitMs / 2) oneHolder++;
+    handovers.push(count);
+    freeShare.push(Math.max(0, 1 - covered / waitMs));
+    gaps.push(w.maxGapMs);
+  }
+  const med = (xs: number[]): number =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
+  return (
+    `waits ≥ p99 (${tail.length}): one other hold for half of it or more in ${pctOf(oneHolder, tail.length)}; ` +
+    `holds by others during it median ${med(handovers)} (p90 ${percentile(
+      handovers.sort((a, b) => a - b),
+      90,
+    )}); ` +
+    `lock free median ${(med(freeShare) * 100).toFixed(0)} % of the wait; ` +
+    `the waiter's longest gap between tries median ${med(gaps).toFixed(1)} ms`
+  );
+}
+
+function pctOf(n: number, of: number): string {
+  return `${((n / of) * 100).toFixed(0)} %`;
+}
+
+/** The first index whose value is ≥ x in ascending xs. */
+function lowerBound(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -303,7 +402,8 @@ async function runCase(
       `shares ${all.map((x) => x.cycles).join('/')}`,
       longWaits(all),
     ].join(' | ');
-    return { ...r, line };
+    const tail = variant === 'after' ? tailWaits(all, r.p99) : '';
+    return { ...r, line: tail ? `${line}\n      ${tail}` : line };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

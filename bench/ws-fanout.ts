@@ -19,6 +19,7 @@
 //   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
 //     [--client-procs 1] [--baseline main]
 import { fork, type ChildProcess } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,8 @@ interface ServerResult {
   sendLoop: Record<Mode, number[]>;
   /** The server process's CPU time during the send loop (less than its wall time: it was not running). */
   sendLoopCpu: Record<Mode, number[]>;
+  /** Garbage collection in the server process that began during the send loop (ms of pause). */
+  sendLoopGc: Record<Mode, number[]>;
   /** send loop done → the last client has the event. */
   drain: Record<Mode, number[]>;
   /** Per event, the client processes' CPU time (ms) from before the commit to the last arrival. */
@@ -180,6 +183,15 @@ async function serverMain(
     const end = now();
     for (const e of evs) fanTimes.set(e.seq, { start, end, cpuMs: (cpu.user + cpu.system) / 1000 });
   };
+  // The server's collector pauses, wall-clock like the rest: which send loops a GC fell in.
+  const gcs: { start: number; ms: number }[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      gcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const gcDuring = (from: number, to: number): number =>
+    gcs.filter((g) => g.start >= from && g.start <= to).reduce((a, g) => a + g.ms, 0);
   const url = `ws://127.0.0.1:${daemon.port}/ws`;
   const procs = Array.from({ length: clientProcs }, (_, k) =>
     forkChild([
@@ -197,11 +209,15 @@ async function serverMain(
     detect: empty(),
     sendLoop: empty(),
     sendLoopCpu: empty(),
+    sendLoopGc: empty(),
     drain: empty(),
     clientCpu: empty(),
   };
-  for (const mode of MODES) {
-    for (let i = 0; i < events; i++) {
+  const loops: Record<Mode, { start: number; end: number }[]> = { same: [], other: [] };
+  // The kinds alternate event by event, so both meet the same moments of the run (the first events after
+  // 1,000 handshakes meet the collector cleaning up after them).
+  for (let i = 0; i < events; i++) {
+    for (const mode of MODES) {
       type Arrival = { seq: number; first: number; last: number; cpuMs: number };
       const arrivals = procs.map((c) => nextMessage<Arrival>(c, 'clients'));
       for (const c of procs) c.send({ mark: true });
@@ -228,12 +244,17 @@ async function serverMain(
       result.detect[mode].push(fan.start - start);
       result.sendLoop[mode].push(fan.end - fan.start);
       result.sendLoopCpu[mode].push(fan.cpuMs);
+      loops[mode].push(fan);
       result.drain[mode].push(last - fan.end);
       result.clientCpu[mode].push(got.reduce((a, m) => a + m.cpuMs, 0));
       // A gap longer than the tail's follow-up looks, so each commit meets an idle tail.
       await sleep(60 + Math.random() * 40);
     }
   }
+  // The observer's entries arrive on later ticks: matched to the send loops once all events are done.
+  await sleep(100);
+  for (const mode of MODES) result.sendLoopGc[mode] = loops[mode].map((l) => gcDuring(l.start, l.end));
+  gcObserver.disconnect();
   for (const c of procs) c.kill();
   writer.disconnect();
   await daemon.stop();
@@ -325,7 +346,7 @@ async function main(): Promise<void> {
         return `${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)} (${tailMean.toFixed(1)})`;
       };
       console.log(
-        `  ${mode} process: detect ${part('detect')}, send loop ${part('sendLoop')} (its CPU ${part('sendLoopCpu')}), ` +
+        `  ${mode} process: detect ${part('detect')}, send loop ${part('sendLoop')} (its CPU ${part('sendLoopCpu')}, GC ${part('sendLoopGc')}), ` +
           `clients' drain ${part('drain')} ms; client CPU per event ${part('clientCpu')} ms`,
       );
     }

@@ -224,6 +224,7 @@ export class Db {
             return () => this.stall.doneWaiting(w);
           }
         : undefined,
+      start,
     );
   }
 

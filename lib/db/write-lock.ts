@@ -1,8 +1,9 @@
 // Taking SQLite's write lock (BEGIN IMMEDIATE) ourselves rather than in SQLite's busy handler. The handler
 // sleeps 1, 2, 5 … up to 100 ms between tries, and while a waiter sleeps the other processes take the lock
 // again and again: that unfairness was the 0.5–2 s tail of lock waits (docs/database.md §7). Here the
-// handler is off during the wait and the thread polls every 50 µs doubling to 1 ms, for a budget the caller
-// chooses (db.write: short, it blocks the event loop; writeAsync: a try of at most a few ms, then it yields).
+// handler is off during the wait and the thread polls every 50 µs doubling to 1 ms, and every 50 µs again once
+// the wait has aged (pollDelayMs), for a budget the caller chooses (db.write: short, it blocks the event loop;
+// writeAsync: a try of at most a few ms, then it yields).
 import { baseDelayMs, type BackoffPolicy } from '../backoff.js';
 import type { DbErrorCode } from '../metrics.js';
 import type Database from 'better-sqlite3';
@@ -30,10 +31,25 @@ function blockFor(ms: number): void {
   Atomics.wait(waitCell, 0, 0, ms);
 }
 
-/** Between synchronous tries: 50 µs doubling to 1 ms, ±50 % (sub-millisecond, so not backoffMs, which rounds). */
+/** Between synchronous tries of a young wait: 50 µs doubling to 1 ms (sub-millisecond, so not backoffMs). */
 const POLL: BackoffPolicy = { strategy: 'exponential', baseMs: 0.05, maxMs: 1, jitter: 0.5 };
-function pollDelayMs(attempt: number): number {
-  return baseDelayMs(POLL, attempt) * (0.5 + Math.random());
+/** From this age a wait polls every AGED_POLL_MS again… */
+export const AGED_AFTER_MS = 2;
+/** …until this age: a lock held this long is held, not changing hands, and fast polls would only burn CPU. */
+export const AGED_UNTIL_MS = 50;
+const AGED_POLL_MS = 0.05;
+
+/**
+ * The pause before the next try, ±50 %. Backoff alone is unfair when the lock changes hands all the time
+ * (several saturating writers): the waiter that has waited longest polls least often, so the processes that
+ * just began waiting, and the holder taking the lock again right after its COMMIT, win its free moments;
+ * 1 % of waits took over 8 ms with four writers on two cores. An aged wait polls fast again and becomes the
+ * likeliest to find the lock free (p99 about 5 ms, no wait over 20 ms but behind a long COMMIT:
+ * docs/performance.md, "Lock-wait tail").
+ */
+export function pollDelayMs(attempt: number, waitedMs: number, random: () => number = Math.random): number {
+  const aged = waitedMs >= AGED_AFTER_MS && waitedMs < AGED_UNTIL_MS;
+  return (aged ? AGED_POLL_MS : baseDelayMs(POLL, attempt)) * (0.5 + random());
 }
 
 export class WriteLock {
@@ -54,9 +70,9 @@ export class WriteLock {
   /**
    * BEGIN IMMEDIATE, polling for at most budgetMs while the lock is busy; false if it stayed busy. `onWait`
    * is called when the first try failed and there is budget to wait; what it returns is called when the
-   * wait ends.
+   * wait ends. `waitingSince`: when the caller began waiting (its earlier tries count towards the wait's age).
    */
-  take(budgetMs: number, onWait?: () => () => void): boolean {
+  take(budgetMs: number, onWait?: () => () => void, waitingSince = performance.now()): boolean {
     // exec, not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles the statement.
     this.conn.exec('PRAGMA busy_timeout = 0');
     try {
@@ -66,9 +82,10 @@ export class WriteLock {
       const waited = onWait?.();
       try {
         for (let attempt = 1; ; attempt++) {
-          const left = deadline - performance.now();
+          const now = performance.now();
+          const left = deadline - now;
           if (left <= 0) return false;
-          blockFor(Math.min(left, pollDelayMs(attempt)));
+          blockFor(Math.min(left, pollDelayMs(attempt, now - waitingSince)));
           if (this.tryBegin()) return true;
         }
       } finally {

@@ -1,11 +1,13 @@
 // Waiting for locks, and what the waits leave behind: writeAsync and readAsync back off between tries (a
 // handful of tries over a second, not a busy loop), a reader gets its data soon after the lock goes even with a
 // long budget, an error other than busy is not retried; a write that gave up says so exactly (message, details,
-// counters); every wait is over once it ends (health counts only the writes still waiting); and the durations
-// the histograms record are seconds, of the right span.
+// counters); every wait is over once it ends (health counts only the writes still waiting); db.write polls
+// fast once its wait has aged and slowly once the lock is plainly held; and the durations the histograms
+// record are seconds, of the right span.
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDb, type Db } from '../../../lib/db/index.js';
+import { AGED_AFTER_MS, AGED_UNTIL_MS } from '../../../lib/db/write-lock.js';
 import { DbBusyError } from '../../../lib/errors.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
@@ -171,6 +173,41 @@ describe('writeAsync waits', () => {
     await released;
     await pending;
     expect(db.stallSeconds()).toBe(0);
+  });
+});
+
+describe('db.write waits', () => {
+  it('polls fast once its wait has aged and slowly again once the lock is plainly held elsewhere', async () => {
+    const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file, '300']);
+    children.push(holder);
+    await waitFor(() => holder.messages.some((m) => m.locked), { what: 'the child holds the write lock' });
+    // Every try of BEGIN IMMEDIATE, timed (the private statement runner, as bench/db-contention does).
+    const lock = (db as unknown as { lock: { tryBegin(): boolean } }).lock;
+    const tries: number[] = [];
+    const tryBegin = lock.tryBegin.bind(lock);
+    lock.tryBegin = () => {
+      tries.push(performance.now());
+      return tryBegin();
+    };
+    const start = performance.now();
+    db.write(bump); // blocks until the child rolls back by itself, 300 ms after it took the lock
+    expect(counter()).toEqual({ value: 1 });
+    const gaps = (from: number, to: number): number[] => {
+      const at = tries.map((t) => t - start).filter((t) => t >= from && t < to);
+      return at
+        .slice(1)
+        .map((t, i) => t - at[i])
+        .sort((a, b) => a - b);
+    };
+    const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)];
+    // Aged (2-50 ms): 50 µs ± 50 % plus the wake-up; plainly held (from 100 ms): 1 ms ± 50 %. Medians, so
+    // a moment off the core does not decide; a margin of 2 for the wake-ups of a loaded machine.
+    const aged = gaps(AGED_AFTER_MS + 3, AGED_UNTIL_MS - 5);
+    const held = gaps(100, 250);
+    expect(aged.length).toBeGreaterThan(10);
+    expect(held.length).toBeGreaterThan(10);
+    expect(median(aged)).toBeLessThan(median(held) / 2);
+    expect(median(held)).toBeGreaterThanOrEqual(0.5);
   });
 });
 
