@@ -141,10 +141,12 @@ export const MODULES: Module[] = [
   { name: 'astro-transit', mutate: ['lib/astro/transit.ts'], tests: ['test/unit/astro/*.test.ts'] },
   {
     name: 'db',
-    mutate: ['lib/db/db.ts'],
+    mutate: ['lib/db/db.ts', 'lib/db/write-lock.ts'],
     tests: [
       'test/integration/db/*.test.ts',
       'test/unit/platform/db-nesting.test.ts',
+      // write-lock.ts's pause between tries
+      'test/unit/platform/lock-poll.test.ts',
       // checkpoints, WAL size and their metrics
       'test/integration/daemon/wal-guard.test.ts',
     ],
