@@ -42,7 +42,7 @@ interface ChildReport {
   /** Every write's hold of the lock (fn start → COMMIT done) and its COMMIT alone, ms. */
   holdsMs: number[];
   commitsMs: number[];
-  /** Every hold of the lock, wall clock (ms since the epoch, µs resolution): [fn start, COMMIT done]. */
+  /** Every hold of the lock, wall clock (ms since the epoch, µs resolution): [fn start, COMMIT start, done]. */
   spans: number[];
   /** Every wait of at least TAIL_WAIT_MS, wall clock: what the lock did meanwhile is read from all spans. */
   tailWaits: TailWait[];
@@ -114,6 +114,7 @@ function measureLockWait(
   report: Pick<ChildReport, 'waitsMs' | 'long' | 'holdsMs' | 'commitsMs' | 'spans' | 'tailWaits'>,
 ): void {
   const tries: number[] = [];
+  let commitStart = 0;
   const lock = (db as unknown as { lock?: { tryBegin(): boolean; commit(): void } }).lock;
   if (lock) {
     const tryBegin = lock.tryBegin.bind(lock);
@@ -123,7 +124,7 @@ function measureLockWait(
     };
     const commit = lock.commit.bind(lock);
     lock.commit = () => {
-      const t = performance.now();
+      const t = (commitStart = performance.now());
       commit();
       report.commitsMs.push(performance.now() - t);
     };
@@ -133,6 +134,7 @@ function measureLockWait(
     tries.length = 0;
     const t0 = performance.now();
     let t1 = t0;
+    commitStart = 0;
     try {
       return write((c) => {
         t1 = performance.now();
@@ -154,7 +156,8 @@ function measureLockWait(
     } finally {
       const end = performance.now();
       report.holdsMs.push(end - t1);
-      report.spans.push(performance.timeOrigin + t1, performance.timeOrigin + end);
+      const origin = performance.timeOrigin;
+      report.spans.push(origin + t1, origin + (commitStart || end), origin + end);
     }
   };
 }
@@ -276,9 +279,10 @@ function longWaits(all: ChildReport[]): string {
  * past this waiter (unfairness), or was it free while this waiter did not try (the waiter off its core)?
  */
 function tailWaits(all: ChildReport[], p99: number): string {
-  const holds: { proc: number; from: number; to: number }[] = [];
+  const holds: { proc: number; from: number; commit: number; to: number }[] = [];
   all.forEach((r, proc) => {
-    for (let i = 0; i < r.spans.length; i += 2) holds.push({ proc, from: r.spans[i], to: r.spans[i + 1] });
+    for (let i = 0; i < r.spans.length; i += 3)
+      holds.push({ proc, from: r.spans[i], commit: r.spans[i + 1], to: r.spans[i + 2] });
   });
   if (holds.length === 0) return '';
   holds.sort((a, b) => a.from - b.from);
@@ -289,6 +293,8 @@ function tailWaits(all: ChildReport[], p99: number): string {
   );
   if (tail.length === 0) return `no waits ≥ the p99 (${p99.toFixed(1)} ms) of ${TAIL_WAIT_MS} ms or more`;
   let oneHolder = 0;
+  /** Of the one long hold in such a wait: how much of it was its COMMIT (the rest: the body, off its core). */
+  const commitShare: number[] = [];
   const handovers: number[] = [];
   const freeShare: number[] = [];
   const gaps: number[] = [];
@@ -297,17 +303,22 @@ function tailWaits(all: ChildReport[], p99: number): string {
     let i = lowerBound(starts, w.from - longestHold);
     let covered = 0;
     let longest = 0;
+    let longestHoldOf: (typeof holds)[number] | undefined;
     let count = 0;
     for (; i < holds.length && holds[i].from < w.to; i++) {
       const h = holds[i];
       if (h.proc === w.proc || h.to <= w.from) continue;
       const overlap = Math.min(h.to, w.to) - Math.max(h.from, w.from);
       covered += overlap;
-      longest = Math.max(longest, overlap);
+      if (overlap > longest) [longest, longestHoldOf] = [overlap, h];
       count++;
     }
     const waitMs = w.to - w.from;
-    if (longest >= waitMs / 2) oneHolder++;
+    if (longest >= waitMs / 2 && longestHoldOf) {
+      oneHolder++;
+      const h = longestHoldOf;
+      commitShare.push((h.to - h.commit) / (h.to - h.from));
+    }
     handovers.push(count);
     freeShare.push(Math.max(0, 1 - covered / waitMs));
     gaps.push(w.maxGapMs);
@@ -318,7 +329,8 @@ function tailWaits(all: ChildReport[], p99: number): string {
       50,
     );
   return (
-    `waits ≥ p99 (${tail.length}): one other hold for half of it or more in ${pctOf(oneHolder, tail.length)}; ` +
+    `waits ≥ p99 (${tail.length}): one other hold for half of it or more in ${pctOf(oneHolder, tail.length)}` +
+    (commitShare.length ? ` (its COMMIT median ${(med(commitShare) * 100).toFixed(0)} % of it); ` : '; ') +
     `holds by others during it median ${med(handovers)} (p90 ${percentile(
       handovers.sort((a, b) => a - b),
       90,

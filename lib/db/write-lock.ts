@@ -77,13 +77,16 @@ export class WriteLock {
     this.conn.exec('PRAGMA busy_timeout = 0');
     try {
       if (this.tryBegin()) return true;
-      if (budgetMs <= 0) return false;
+      // No early return for a budget of 0: the loop below gives up before its first pause, and onWait still
+      // hears that a write found the lock taken (the stall clock starts even when nothing may wait).
       const deadline = performance.now() + budgetMs;
       const waited = onWait?.();
       try {
         for (let attempt = 1; ; attempt++) {
           const now = performance.now();
           const left = deadline - now;
+          // Stryker disable next-line EqualityOperator: equivalent: `<` differs only when no time at all has
+          // passed since the deadline was set, and then makes one more try with no pause.
           if (left <= 0) return false;
           blockFor(Math.min(left, pollDelayMs(attempt, now - waitingSince)));
           if (this.tryBegin()) return true;

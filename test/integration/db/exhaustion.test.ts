@@ -3,7 +3,8 @@
 // handler is not what decides), counts it, records the lock wait; once writes have had no lock for longer
 // than the budget, further db.write calls give up at once instead of blocking the event loop again; the stall
 // is reported (health/readyz reason, gauge, one warn line, one info line when it ends); after the release
-// writes succeed and the stall is over.
+// writes succeed and the stall is over. With no synchronous budget at all a write makes one try, and the
+// stall is still reported.
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../../lib/db/index.js';
@@ -11,7 +12,7 @@ import { DbBusyError } from '../../../lib/errors.js';
 import { createLogger } from '../../../lib/log.js';
 import { createRegistry, dbMetrics, type Registry } from '../../../lib/metrics.js';
 import { forkFixture, type Forked } from '../../fixtures/queue/fork.js';
-import { createCounter, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
+import { createCounter, openStateDb, setUpStateDb, tearDownStateDb } from '../../fixtures/queue/state-db.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const BUDGET_MS = 400;
@@ -103,6 +104,28 @@ describe('write-lock exhaustion', () => {
     const recovered = logs.filter((l) => l.msg.startsWith('write lock available again'));
     expect(recovered).toHaveLength(1);
     expect(recovered[0].stalledMs).toBeGreaterThanOrEqual(BUDGET_MS);
+  });
+
+  it('with no synchronous budget a write makes one try, and a lock held elsewhere still starts the stall', async () => {
+    const holder = forkFixture<{ locked?: boolean; done?: string }>('lock-holder.ts', [file]);
+    children.push(holder);
+    await waitFor(() => holder.messages.some((m) => m.locked), { what: 'child holds the write lock' });
+    // databases.syncWriteBudgetMs: 0 (allowed): db.write never waits on the event loop.
+    const eager = openStateDb(file, { syncWriteBudgetMs: 0, writeStallMs: 50 });
+    try {
+      const t0 = performance.now();
+      expect(() => eager.write(bump)).toThrow(DbBusyError);
+      expect(performance.now() - t0).toBeLessThan(50);
+      // The write found the lock taken: that is when a stall starts, waited for or not.
+      await waitFor(() => !eager.health().ok, { what: 'the stall reported', timeoutMs: 2_000 });
+      expect(eager.health()).toMatchObject({ error: expect.stringMatching(/write lock stalled/) });
+      holder.child.send('rollback');
+      await waitFor(() => holder.messages.some((m) => m.done), { what: 'child released the lock' });
+      eager.write(bump);
+      expect(eager.health().ok).toBe(true);
+    } finally {
+      eager.close();
+    }
   });
 
   it('does not report a wait shorter than writeStallMs as a stall', async () => {
