@@ -43,9 +43,9 @@ const AGED_POLL_MS = 0.05;
  * The pause before the next try, ±50 %. Backoff alone is unfair when the lock changes hands all the time
  * (several saturating writers): the waiter that has waited longest polls least often, so the processes that
  * just began waiting, and the holder taking the lock again right after its COMMIT, win its free moments;
- * 1 % of waits took over 8 ms with four writers on two cores. An aged wait polls fast again and becomes the
- * likeliest to find the lock free (p99 about 5 ms, no wait over 20 ms but behind a long COMMIT:
- * docs/performance.md, "Lock-wait tail").
+ * 1 % of waits took over 7 ms with four writers on two cores. An aged wait polls fast again and becomes the
+ * likeliest to find the lock free (p99 about 5 ms, waits over 20 ms 50-70 → 1-4 in 4 s: docs/performance.md,
+ * "Lock-wait tail").
  */
 export function pollDelayMs(attempt: number, waitedMs: number, random: () => number = Math.random): number {
   const aged = waitedMs >= AGED_AFTER_MS && waitedMs < AGED_UNTIL_MS;
