@@ -69,8 +69,8 @@ export class WriteLock {
 
   /**
    * BEGIN IMMEDIATE, polling for at most budgetMs while the lock is busy; false if it stayed busy. `onWait`
-   * is called when the first try failed and there is budget to wait; what it returns is called when the
-   * wait ends. `waitingSince`: when the caller began waiting (its earlier tries count towards the wait's age).
+   * is called when the first try failed (with a budget of 0 too: the lock was found taken); what it returns
+   * is called when the wait ends. `waitingSince`: when the caller began waiting (its earlier tries count towards the wait's age).
    */
   take(budgetMs: number, onWait?: () => () => void, waitingSince = performance.now()): boolean {
     // exec, not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles the statement.
