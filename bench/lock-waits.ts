@@ -164,18 +164,16 @@ export function tailWaits(all: ChildReport[], p99: number): string {
     freeShare.push(Math.max(0, 1 - covered / waitMs));
     gaps.push(w.maxGapMs);
   }
-  const med = (xs: number[]): number =>
+  const at = (xs: number[], p: number): number =>
     percentile(
       [...xs].sort((a, b) => a - b),
-      50,
+      p,
     );
+  const med = (xs: number[]): number => at(xs, 50);
   return (
     `waits ≥ p99 (${tail.length}): one other hold for half of it or more in ${pctOf(oneHolder, tail.length)}` +
     (commitShare.length ? ` (its COMMIT median ${(med(commitShare) * 100).toFixed(0)} % of it); ` : '; ') +
-    `holds by others during it median ${med(handovers)} (p90 ${percentile(
-      handovers.sort((a, b) => a - b),
-      90,
-    )}); ` +
+    `holds by others during it median ${med(handovers)} (p90 ${at(handovers, 90)}); ` +
     `lock free median ${(med(freeShare) * 100).toFixed(0)} % of the wait; ` +
     `the waiter's longest gap between tries median ${med(gaps).toFixed(1)} ms`
   );
