@@ -3,9 +3,11 @@
 //   queue  – claim + complete through lib/queue (the `jobs` table, four indexes, the full row returned);
 //   plain  – the same two steps as bare single-index statements on a narrow table (the scale for queue).
 // Each workload runs as the code is now ("after": db.write polls for the lock with SQLite's busy handler off;
-// the claim's LIMIT is CAST) and as it was ("before": BEGIN IMMEDIATE waiting in SQLite's busy handler,
-// which sleeps 1, 2, 5 … 100 ms between tries, and a bare `LIMIT @limit` that re-prepared the claim on every
-// call). Prints ratios first (after/before lock-wait max and p99, queue/plain cycles), then every case:
+// the claim's LIMIT is CAST; the queue's state indexes partial, migration 0010) and as it was ("before":
+// BEGIN IMMEDIATE waiting in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries, a bare
+// `LIMIT @limit` that re-prepared the claim on every call, and both state indexes over every row). The queue
+// also runs as now but with the indexes as before 0010 ("wide"): the partial indexes' own effect.
+// Prints ratios first (after/before lock-wait max and p99, after/wide, queue/plain cycles), then every case:
 // cycles/s, write tx/s, p50/p99/max lock wait, SQLITE_BUSY that escaped, double claims, WAL size, shares;
 // for the polling wait, the waits at or over the p99 against every process's holds of the lock meanwhile
 // (one other hold for most of the wait: a holder off its core or a long COMMIT; many: the lock passed from
@@ -35,11 +37,14 @@ import {
 } from './lock-waits.js';
 
 const HERE = fileURLToPath(import.meta.url);
-const MIGRATION = path.join(path.dirname(HERE), '..', 'migrations', 'state', '0001_platform.up.sql');
+const MIGRATIONS = path.join(path.dirname(HERE), '..', 'migrations', 'state');
+/** The migrations the bench's tables need: the platform tables, and the queue's partial indexes. */
+const PLATFORM = '0001_platform.up.sql';
+const PARTIAL_INDEXES = '0010_jobs_unfinished_indexes.up.sql';
 const JOBS = 200_000;
 
 type Workload = 'queue' | 'plain';
-type Variant = 'after' | 'before';
+type Variant = 'after' | 'before' | 'wide';
 
 interface CaseResult {
   cyclesPerS: number;
@@ -150,11 +155,12 @@ async function child(file: string, seconds: number, workload: Workload, variant:
   );
 }
 
-function seed(dir: string, jobs: number): string {
+function seed(dir: string, jobs: number, partialIndexes = true): string {
   const file = path.join(dir, 'state.sqlite3');
   const conn = new Database(file);
   conn.pragma('journal_mode = WAL');
-  conn.exec(fs.readFileSync(MIGRATION, 'utf8'));
+  for (const f of partialIndexes ? [PLATFORM, PARTIAL_INDEXES] : [PLATFORM])
+    conn.exec(fs.readFileSync(path.join(MIGRATIONS, f), 'utf8'));
   conn.exec(PLAIN_DDL);
   conn.close();
   const db = openDb({ name: 'state', path: file });
@@ -180,7 +186,7 @@ async function runCase(
 ): Promise<CaseResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-'));
   try {
-    const file = seed(dir, JOBS);
+    const file = seed(dir, JOBS, variant === 'after');
     const kids = Array.from({ length: processes }, () =>
       fork(HERE, ['child', file, String(seconds), workload, variant], { execArgv: ['--import', 'tsx'] }),
     );
@@ -338,15 +344,18 @@ async function main(): Promise<void> {
   for (const n of counts) {
     // Interleaved so that load from other work on the machine hits both sides alike.
     const before = await runCase(n, seconds, 'queue', 'before');
+    const wide = await runCase(n, seconds, 'queue', 'wide');
     const after = await runCase(n, seconds, 'queue', 'after');
     const plain = await runCase(n, seconds, 'plain', 'after');
     const plainBefore = await runCase(n, seconds, 'plain', 'before');
-    lines.push(before.line, after.line, plain.line, plainBefore.line);
+    lines.push(before.line, wide.line, after.line, plain.line, plainBefore.line);
     ratios.push(
       [
         `${n} proc`,
         `queue lock wait max ${after.max.toFixed(1)} ms (was ${before.max.toFixed(1)}: ×${(after.max / before.max).toFixed(3)})`,
         `p99 ${after.p99.toFixed(3)} ms (was ${before.p99.toFixed(3)}: ×${(after.p99 / before.p99).toFixed(2)})`,
+        `partial/wide indexes: p99 ×${(after.p99 / wide.p99).toFixed(2)} (${wide.p99.toFixed(3)} ms wide), ` +
+          `max ×${(after.max / wide.max).toFixed(2)}, queue cycles ×${(after.cyclesPerS / wide.cyclesPerS).toFixed(2)}`,
         `plain max ${plain.max.toFixed(1)} ms (was ${plainBefore.max.toFixed(1)})`,
         `queue cycles = ${((100 * after.cyclesPerS) / plain.cyclesPerS).toFixed(0)} % of plain ` +
           `(${Math.round(after.cyclesPerS)} vs ${Math.round(plain.cyclesPerS)}/s; was ` +
@@ -355,7 +364,10 @@ async function main(): Promise<void> {
     );
   }
   const guard = [await walGuardCase(64, false), await walGuardCase(64, true)];
-  console.log('\nratios (after = now; before = busy-handler lock wait and the bare-LIMIT claim):');
+  console.log(
+    '\nratios (after = now; before = busy-handler lock wait, the bare-LIMIT claim, full state indexes; ' +
+      'wide = now but with the full state indexes):',
+  );
   for (const r of ratios) console.log(`  ${r}`);
   console.log('\ncases:');
   for (const l of lines) console.log(`  ${l}`);

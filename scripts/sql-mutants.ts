@@ -28,15 +28,29 @@ const sup = (find: string, replace: string): SqlMutant => ({ file: SUPERVISOR, f
 export const SQL_MUTANTS: Record<string, SqlMutant[]> = {
   queue: [
     // claim: which rows are candidates, and in which order the limit cuts
-    q("state = 'queued' AND +run_at <= @now", "state = 'queued'"),
+    q("state = 'queued' AND ${UNFINISHED} AND +run_at <= @now", "state = 'queued' AND ${UNFINISHED}"),
     q('+run_at <= @now', '+run_at < @now'),
-    q("state = 'running' AND +lease_expires_at < @now", "state = 'running'"),
+    q(
+      "state = 'running' AND ${UNFINISHED} AND +lease_expires_at < @now",
+      "state = 'running' AND ${UNFINISHED}",
+    ),
     q('+lease_expires_at < @now', '+lease_expires_at <= @now'),
     q(
-      "WHERE queue = @queue AND state = 'running' AND +lease_expires_at",
-      "WHERE state = 'running' AND +lease_expires_at",
+      "WHERE queue = @queue AND state = 'running' AND ${UNFINISHED} AND +lease_expires_at",
+      "WHERE state = 'running' AND ${UNFINISHED} AND +lease_expires_at",
     ),
-    q("WHERE queue = @queue AND state = 'queued' AND +run_at", "WHERE state = 'queued' AND +run_at"),
+    q(
+      "WHERE queue = @queue AND state = 'queued' AND ${UNFINISHED} AND +run_at",
+      "WHERE state = 'queued' AND ${UNFINISHED} AND +run_at",
+    ),
+    // the partial claim index's term (without it the claim reads every row) and the counts' two halves
+    q("AND state = 'queued' AND ${UNFINISHED} AND +run_at", "AND state = 'queued' AND +run_at"),
+    q(
+      "AND state = 'running' AND ${UNFINISHED} AND +lease_expires_at",
+      "AND state = 'running' AND +lease_expires_at",
+    ),
+    q('FROM jobs WHERE ${UNFINISHED} GROUP BY queue, state', 'FROM jobs GROUP BY queue, state'),
+    q('FROM jobs WHERE finished_at IS NOT NULL AND NOT', 'FROM jobs WHERE NOT'),
     q(') ORDER BY priority DESC, run_at, id LIMIT ${LIMIT}`', ') ORDER BY run_at, id LIMIT ${LIMIT}`'),
     q("const EXHAUSTED = 'attempts >= max_attempts'", "const EXHAUSTED = 'attempts > max_attempts'"),
     q('lease_token = lease_token + 1,', 'lease_token = lease_token,'),

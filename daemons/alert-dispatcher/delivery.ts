@@ -3,20 +3,27 @@
 // through the receiver's notifier with a timeout, then settle. Sends run concurrently up to the receiver's
 // `concurrency`; the outbox guarantees that two of one group are never in flight together.
 import { defaultRate, type ReceiverConfig } from '../../lib/config/sections/alert-dispatcher-receivers.js';
-import { cachedStatement, type Db } from '../../lib/db/index.js';
+import { cachedStatement, type Connection, type Db } from '../../lib/db/index.js';
 import { ShutdownError } from '../../lib/errors.js';
 import { startLoop, type Loop } from '../../lib/loop.js';
 import type { DeliveryOutcome, Notifier } from '../../lib/notifiers/index.js';
-import type { ClaimedJob } from '../../lib/queue/index.js';
+import { UNFINISHED, type ClaimedJob } from '../../lib/queue/index.js';
 import { closeCrashed, openAttempt } from './attempts.js';
 import type { Ctx } from './context.js';
 import { getNotification, queueOf, setNotificationState, type NotificationRow } from './outbox.js';
 import { CircuitBreaker, TokenBucket } from './policy.js';
 import { failOverStuck, releaseAttempt, settleMany, type SettleItem, type Settled } from './settle.js';
 
-const CLAIMABLE = `SELECT 1 FROM jobs WHERE queue = ? AND ((state = 'queued' AND run_at <= ?)
+const CLAIMABLE = `SELECT 1 FROM jobs WHERE queue = ? AND ${UNFINISHED} AND ((state = 'queued' AND run_at <= ?)
   OR (state = 'running' AND lease_expires_at < ?)) LIMIT 1`;
-const NEXT_DUE = `SELECT min(run_at) AS at FROM jobs WHERE queue = ? AND state = 'queued'`;
+const NEXT_DUE = `SELECT min(run_at) AS at FROM jobs WHERE queue = ? AND state = 'queued' AND ${UNFINISHED}`;
+
+/** ReceiverWorker's nextDue inside a read: `now` when a job is due or a lease expired, else the next run_at. */
+export function nextDueIn(c: Connection, queue: string, now: number): number {
+  if (cachedStatement(c, CLAIMABLE).get(queue, now, now) !== undefined) return now;
+  const r = cachedStatement(c, NEXT_DUE).get(queue) as { at: number | null };
+  return r.at ?? Infinity;
+}
 
 interface Claimed {
   job: ClaimedJob;
@@ -145,11 +152,7 @@ export class ReceiverWorker {
    * queued one is (a retry's backoff ending between two polls is claimed on time), else Infinity.
    */
   private nextDue(now: number): number {
-    return this.ctx.db.read((c) => {
-      if (cachedStatement(c, CLAIMABLE).get(this.queue, now, now) !== undefined) return now;
-      const r = cachedStatement(c, NEXT_DUE).get(this.queue) as { at: number | null };
-      return r.at ?? Infinity;
-    });
+    return this.ctx.db.read((c) => nextDueIn(c, this.queue, now));
   }
 
   /** Claim one job and, in the same transaction, open its attempt (closing any a crash left open). */

@@ -2,6 +2,7 @@
 // under (job id + lease token), with the child's identity (pid, process group, start ticks) that recovery
 // needs to find an orphan before the job's lease is taken over.
 import type { Connection } from '../../lib/db/index.js';
+import { UNFINISHED } from '../../lib/queue/index.js';
 import type { Outcome } from './rules.js';
 import { st } from './stmt.js';
 
@@ -184,7 +185,7 @@ export function expiredRunning(conn: Connection, queue: string, now: number): bo
   return (
     st(
       conn,
-      `SELECT 1 FROM jobs j WHERE j.queue = ? AND j.state = 'running' AND j.lease_expires_at < ?
+      `SELECT 1 FROM jobs j WHERE j.queue = ? AND j.state = 'running' AND ${UNFINISHED} AND j.lease_expires_at < ?
          AND EXISTS (SELECT 1 FROM converter_attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL) LIMIT 1`,
     ).get(queue, now) !== undefined
   );

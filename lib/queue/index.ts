@@ -4,6 +4,7 @@
 // AbortSignal timeout, and the one worker, whose hooks run a daemon's own writes inside the queue's
 // transactions.
 export { enqueue, onQueueChange, SqliteQueueStore, type QueueStoreOptions } from './store.js';
+export { UNFINISHED } from './sql.js';
 export { assertJobLease, BURIED_ERROR, cancelQueuedIn, describeError, jobIn } from './ops.js';
 export { defineJob, type JobType } from './job-type.js';
 export { JobTimeoutError, runWorker, Worker, type WorkerOptions, type WorkerSummary } from './worker.js';

@@ -84,14 +84,22 @@ export interface QueueStatements {
 // `@limit`: SQLite plans with a bound LIMIT's value, so every new binding re-prepared the whole statement
 // (a claim cost 4–5× as much; docs/database.md §7).
 const LIMIT = 'CAST(@limit AS INTEGER)';
+
+/**
+ * The WHERE term of the partial index jobs_claim (migration 0010). SQLite uses a partial index only for a query
+ * whose WHERE contains that term as written, so every query that walks jobs_claim, here and in the daemons,
+ * adds it beside its own `state = …`; without it the same query scans the whole table (docs/database.md §7).
+ */
+export const UNFINISHED = "state IN ('queued', 'running')";
+
 const CLAIM_CANDIDATES = `
   SELECT id FROM (
     SELECT * FROM (SELECT id, priority, run_at FROM jobs
-                   WHERE queue = @queue AND state = 'queued' AND +run_at <= @now
+                   WHERE queue = @queue AND state = 'queued' AND ${UNFINISHED} AND +run_at <= @now
                    ORDER BY priority DESC, run_at, id LIMIT ${LIMIT})
     UNION ALL
     SELECT * FROM (SELECT id, priority, run_at FROM jobs
-                   WHERE queue = @queue AND state = 'running' AND +lease_expires_at < @now
+                   WHERE queue = @queue AND state = 'running' AND ${UNFINISHED} AND +lease_expires_at < @now
                    ORDER BY priority DESC, run_at, id LIMIT ${LIMIT})
   ) ORDER BY priority DESC, run_at, id LIMIT ${LIMIT}`;
 
@@ -175,8 +183,10 @@ export function queueStatements(conn: Connection): QueueStatements {
     // Would a claim find anything? A read (no write lock) before the claim's write. Two EXISTS so each walks
     // only its (queue, state) slice of the claim index, never the finished jobs.
     claimable: p(
-      `SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'queued' AND run_at <= @now)
-         OR EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'running' AND lease_expires_at < @now)
+      `SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'queued' AND ${UNFINISHED}
+                        AND run_at <= @now)
+         OR EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'running' AND ${UNFINISHED}
+                    AND lease_expires_at < @now)
        AS due`,
     ),
     list: p(
@@ -186,10 +196,15 @@ export function queueStatements(conn: Connection): QueueStatements {
          AND (@beforeId IS NULL OR id < @beforeId)
        ORDER BY id DESC LIMIT @limit`,
     ),
+    // Unfinished jobs from jobs_claim, finished ones from jobs_finished: each part reads one partial index.
     stats: p(
       `SELECT queue, state, count(*) AS n,
          min(CASE WHEN state = 'queued' AND run_at <= @now THEN run_at END) AS oldest_due
-       FROM jobs GROUP BY queue, state ORDER BY queue, state`,
+       FROM jobs WHERE ${UNFINISHED} GROUP BY queue, state
+       UNION ALL
+       SELECT queue, state, count(*) AS n, NULL AS oldest_due
+       FROM jobs WHERE finished_at IS NOT NULL AND NOT (${UNFINISHED}) GROUP BY queue, state
+       ORDER BY queue, state`,
     ),
     // Parents of reruns wait until their children are gone (the foreign key), then go in a later batch.
     prune: p(

@@ -2,6 +2,7 @@
 // plan, enforced by a unique index), the product row. Every function runs inside the caller's transaction.
 import { cachedStatement as st, type Connection } from '../../../lib/db/index.js';
 import type { MosaicResult } from '../../../lib/mosaic/manifest.js';
+import { UNFINISHED } from '../../../lib/queue/index.js';
 import type { PlanRow, PlanState } from './plan-row.js';
 
 export { getPlan, planByName, type PlanRow, type PlanState } from './plan-row.js';
@@ -182,7 +183,7 @@ export function expiredRunning(conn: Connection, queue: string, now: number): bo
   return (
     st(
       conn,
-      `SELECT 1 FROM jobs j WHERE j.queue = ? AND j.state = 'running' AND j.lease_expires_at < ?
+      `SELECT 1 FROM jobs j WHERE j.queue = ? AND j.state = 'running' AND ${UNFINISHED} AND j.lease_expires_at < ?
          AND EXISTS (SELECT 1 FROM mosaic_attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL) LIMIT 1`,
     ).get(queue, now) !== undefined
   );

@@ -521,6 +521,30 @@ describe('list, stats, prune', () => {
     expect(store.stats().map((q) => q.queue)).toEqual(['alpha', 'mid', 'zeta']);
   });
 
+  it('counts finished jobs in every state beside the unfinished ones, per queue', () => {
+    // Unfinished and finished jobs are counted from different indexes (jobs_claim, jobs_finished).
+    for (let i = 0; i < 6; i++) store.enqueue({ queue: 'q', kind: 'k' });
+    store.enqueue({ queue: 'other', kind: 'k' });
+    store.complete(claimOne().lease);
+    store.complete(claimOne().lease);
+    store.fail(claimOne().lease, new Error('no'), { retryable: false });
+    store.cancel(store.list({ queue: 'q', state: 'queued' })[0].id);
+    claimOne();
+    store.complete(store.claim({ queue: 'other', owner: 'w', leaseMs: 1000 })[0].lease);
+    expect(store.stats()).toEqual([
+      {
+        queue: 'other',
+        counts: { queued: 0, running: 0, done: 1, failed: 0, dead: 0, cancelled: 0 },
+        oldestAgeMs: 0,
+      },
+      {
+        queue: 'q',
+        counts: { queued: 1, running: 1, done: 2, failed: 0, dead: 1, cancelled: 1 },
+        oldestAgeMs: 0,
+      },
+    ]);
+  });
+
   it('counts by state and reports the oldest due age; gauges follow', async () => {
     store.enqueue({ queue: 'q', kind: 'k' });
     clock.advance(3000);
