@@ -88,7 +88,7 @@ const LIMIT = 'CAST(@limit AS INTEGER)';
 /**
  * The WHERE term of the partial index jobs_claim (migration 0010). SQLite uses a partial index only for a query
  * whose WHERE contains that term as written, so every query that walks jobs_claim, here and in the daemons,
- * adds it beside its own `state = …`; without it the same query scans the whole table (docs/database.md §7).
+ * adds it beside its own `state = …`; without it the same query scans the whole table (docs/database.md §4).
  */
 export const UNFINISHED = "state IN ('queued', 'running')";
 
