@@ -115,8 +115,6 @@ async function child(file: string, seconds: number, workload: Workload, variant:
   const report = {
     waitsMs: [] as number[],
     long: [] as LongWait[],
-    holdsMs: [] as number[],
-    commitsMs: [] as number[],
     spans: [] as number[],
     tailWaits: [] as TailWait[],
   };
@@ -138,21 +136,7 @@ async function child(file: string, seconds: number, workload: Workload, variant:
   const walBytes = db.walBytes();
   db.close();
   // Disconnect only once the report is flushed: disconnecting at once can drop a large message.
-  const top = (xs: number[]): number[] => xs.sort((a, b) => b - a).slice(0, 200);
-  process.send?.(
-    {
-      cycles,
-      escaped,
-      waitsMs: report.waitsMs,
-      walBytes,
-      long: report.long,
-      holdsMs: top(report.holdsMs),
-      commitsMs: top(report.commitsMs),
-      spans: report.spans,
-      tailWaits: report.tailWaits,
-    } satisfies ChildReport,
-    () => process.disconnect(),
-  );
+  process.send?.({ cycles, escaped, walBytes, ...report } satisfies ChildReport, () => process.disconnect());
 }
 
 function seed(dir: string, jobs: number, partialIndexes = true): string {
@@ -229,7 +213,7 @@ async function runCase(
       `double claims ${multi}`,
       `WAL ${walMb.toFixed(1)} MB`,
       `shares ${all.map((x) => x.cycles).join('/')}`,
-      longWaits(all),
+      longWaits(all, variant !== 'before'),
     ].join(' | ');
     const tail = variant === 'after' ? tailWaits(all, r.p99) : '';
     return { ...r, line: tail ? `${line}\n      ${tail}` : line };

@@ -11,10 +11,10 @@ export interface ChildReport {
   walBytes: number;
   /** The long waits (over LONG_WAIT_MS) of the polling lock wait, taken apart. */
   long: LongWait[];
-  /** Every write's hold of the lock (fn start → COMMIT done) and its COMMIT alone, ms. */
-  holdsMs: number[];
-  commitsMs: number[];
-  /** Every hold of the lock, wall clock (ms since the epoch, µs resolution): [fn start, COMMIT start, done]. */
+  /**
+   * Every write's hold of the lock, wall clock (ms since the epoch, µs resolution), three numbers per hold:
+   * fn start, COMMIT start (done, if it did not commit), done. A hold and its COMMIT are read from these.
+   */
   spans: number[];
   /** Every wait of at least TAIL_WAIT_MS, wall clock: what the lock did meanwhile is read from all spans. */
   tailWaits: TailWait[];
@@ -47,8 +47,9 @@ export const TAIL_WAIT_MS = 2;
  */
 export function measureLockWait(
   db: Db,
-  report: Pick<ChildReport, 'waitsMs' | 'long' | 'holdsMs' | 'commitsMs' | 'spans' | 'tailWaits'>,
+  report: Pick<ChildReport, 'waitsMs' | 'long' | 'spans' | 'tailWaits'>,
 ): void {
+  const origin = performance.timeOrigin;
   const tries: number[] = [];
   let commitStart = 0;
   const lock = (db as unknown as { lock?: { tryBegin(): boolean; commit(): void } }).lock;
@@ -60,9 +61,8 @@ export function measureLockWait(
     };
     const commit = lock.commit.bind(lock);
     lock.commit = () => {
-      const t = (commitStart = performance.now());
+      commitStart = performance.now();
       commit();
-      report.commitsMs.push(performance.now() - t);
     };
   }
   const write = db.write.bind(db);
@@ -84,33 +84,38 @@ export function measureLockWait(
             prev = t;
           }
           if (waitMs > LONG_WAIT_MS) report.long.push({ waitMs, tries: tries.length, maxGapMs });
-          const origin = performance.timeOrigin;
           report.tailWaits.push({ from: origin + t0, to: origin + t1, tries: tries.length, maxGapMs });
         }
         return fn(c);
       });
     } finally {
       const end = performance.now();
-      report.holdsMs.push(end - t1);
-      const origin = performance.timeOrigin;
       report.spans.push(origin + t1, origin + (commitStart || end), origin + end);
     }
   };
 }
 
-/** The long waits taken apart, and the longest hold and COMMIT (polling variant only). */
-export function longWaits(all: ChildReport[]): string {
+/**
+ * The long waits taken apart, and the longest hold and COMMIT: for the polling wait only (`polling`), the
+ * busy handler's path neither tries nor commits through the lock object measureLockWait times.
+ */
+export function longWaits(all: ChildReport[], polling: boolean): string {
   const long = all.flatMap((r) => r.long).sort((a, b) => b.waitMs - a.waitMs);
-  const holds = all.flatMap((r) => r.holdsMs);
-  const commits = all.flatMap((r) => r.commitsMs);
-  if (commits.length === 0) return `waits > ${LONG_WAIT_MS} ms: ${long.length}`;
+  if (!polling) return `waits > ${LONG_WAIT_MS} ms: ${long.length}`;
+  let longestHold = 0;
+  let longestCommit = 0;
+  for (const { spans } of all)
+    for (let i = 0; i < spans.length; i += 3) {
+      longestHold = Math.max(longestHold, spans[i + 2] - spans[i]);
+      longestCommit = Math.max(longestCommit, spans[i + 2] - spans[i + 1]);
+    }
   const worst = long
     .slice(0, 3)
     .map((w) => `${w.waitMs.toFixed(0)} ms: ${w.tries} tries, longest gap ${w.maxGapMs.toFixed(1)} ms`)
     .join('; ');
   return (
     `waits > ${LONG_WAIT_MS} ms: ${long.length}${worst ? ` (${worst})` : ''}; ` +
-    `longest hold ${Math.max(...holds).toFixed(1)} ms, longest COMMIT ${Math.max(...commits).toFixed(1)} ms`
+    `longest hold ${longestHold.toFixed(1)} ms, longest COMMIT ${longestCommit.toFixed(1)} ms`
   );
 }
 

@@ -15,14 +15,15 @@
 // nothing in the library), so commit → all clients splits into detection (commit → the hub has the event),
 // the send loop (the hub hands the frame to all sockets; with the server's GC pauses that fell in it) and the
 // clients' drain (send loop done → the last client has read and parsed it: one process reading 1,000
-// sockets, which a real deployment spreads over 1,000 browsers). The client side's CPU per event is printed too: whether it, not the daemon, is the tail.
+// sockets, which a real deployment spreads over 1,000 browsers). The client side's CPU per event is printed
+// too: whether it, not the daemon, is the tail.
 //   npm run build && npx tsx bench/ws-fanout.ts [--clients 1000] [--events 50] [--rounds 2] [--idle-s 10]
 //     [--client-procs 1] [--baseline main]
 import { fork, type ChildProcess } from 'node:child_process';
-import { PerformanceObserver } from 'node:perf_hooks';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type * as ConfigLib from '../lib/config/index.js';

@@ -45,13 +45,17 @@ export function baseDelayMs(policy: BackoffPolicy, attempt: number): number {
   return Math.min(d, policy.maxMs);
 }
 
-/** The jittered delay; `random` is injectable so tests can check the bounds. */
+/** `delayMs` ± `jitter` (a fraction, clamped to 0-1), unrounded: for sub-millisecond pauses. */
+export function jitteredMs(delayMs: number, jitter: number, random: () => number = Math.random): number {
+  const j = Math.min(Math.max(jitter, 0), 1);
+  return delayMs * (1 - j + 2 * j * random());
+}
+
+/** The jittered delay in whole ms; `random` is injectable so tests can check the bounds. */
 export function backoffMs(
   policy: BackoffPolicy,
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  const d = baseDelayMs(policy, attempt);
-  const j = Math.min(Math.max(policy.jitter, 0), 1);
-  return Math.max(0, Math.round(d * (1 - j + 2 * j * random())));
+  return Math.max(0, Math.round(jitteredMs(baseDelayMs(policy, attempt), policy.jitter, random)));
 }

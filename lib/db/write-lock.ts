@@ -4,7 +4,7 @@
 // handler is off during the wait and the thread polls every 50 µs doubling to 1 ms, and every 50 µs again once
 // the wait has aged (pollDelayMs), for a budget the caller chooses (db.write: short, it blocks the event loop;
 // writeAsync: a try of at most a few ms, then it yields).
-import { baseDelayMs, type BackoffPolicy } from '../backoff.js';
+import { baseDelayMs, jitteredMs, type BackoffPolicy } from '../backoff.js';
 import type { DbErrorCode } from '../metrics.js';
 import type Database from 'better-sqlite3';
 
@@ -31,7 +31,7 @@ function blockFor(ms: number): void {
   Atomics.wait(waitCell, 0, 0, ms);
 }
 
-/** Between synchronous tries of a young wait: 50 µs doubling to 1 ms (sub-millisecond, so not backoffMs). */
+/** Between synchronous tries of a young wait: 50 µs doubling to 1 ms, ±50 % (unrounded: not backoffMs). */
 const POLL: BackoffPolicy = { strategy: 'exponential', baseMs: 0.05, maxMs: 1, jitter: 0.5 };
 /** From this age a wait polls every AGED_POLL_MS again… */
 export const AGED_AFTER_MS = 2;
@@ -49,7 +49,7 @@ const AGED_POLL_MS = 0.05;
  */
 export function pollDelayMs(attempt: number, waitedMs: number, random: () => number = Math.random): number {
   const aged = waitedMs >= AGED_AFTER_MS && waitedMs < AGED_UNTIL_MS;
-  return (aged ? AGED_POLL_MS : baseDelayMs(POLL, attempt)) * (0.5 + random());
+  return jitteredMs(aged ? AGED_POLL_MS : baseDelayMs(POLL, attempt), POLL.jitter, random);
 }
 
 export class WriteLock {
@@ -70,7 +70,8 @@ export class WriteLock {
   /**
    * BEGIN IMMEDIATE, polling for at most budgetMs while the lock is busy; false if it stayed busy. `onWait`
    * is called when the first try failed (with a budget of 0 too: the lock was found taken); what it returns
-   * is called when the wait ends. `waitingSince`: when the caller began waiting (its earlier tries count towards the wait's age).
+   * is called when the wait ends. `waitingSince`: when the caller began waiting (its earlier tries count
+   * towards the wait's age).
    */
   take(budgetMs: number, onWait?: () => () => void, waitingSince = performance.now()): boolean {
     // exec, not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles the statement.
